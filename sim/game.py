@@ -1,0 +1,280 @@
+r"""The multi-defender Stackelberg security game (Gan et al., AAMAS 2020, Section 2).
+
+There are :math:`n` defenders and :math:`m` targets. Defender :math:`i` owns
+:math:`k_i \in \mathbb{N}_{\ge 0}` resources; :math:`K = \sum_i k_i`. A coverage vector
+:math:`c \in [0, 1]^m` gives the probability that each target is protected. When the
+attacker attacks target :math:`t`,
+
+.. math::
+
+    U_i^d(c, t) = c_t\, r_i^d(t) + (1 - c_t)\, p_i^d(t), \qquad
+    U^a(c, t) = (1 - c_t)\, r^a(t) + c_t\, p^a(t),
+
+with :math:`r_i^d(t) > p_i^d(t)` and :math:`r^a(t) > p^a(t)` for every :math:`i, t`.
+A defender's *type* is :math:`\theta_i = (r_i^d, p_i^d)`; the attacker's type
+:math:`\alpha = (r^a, p^a)` is known to everyone.
+
+=====================  ============================  ==========
+paper                  attribute                     shape
+=====================  ============================  ==========
+:math:`r_i^d(t)`       ``defender_reward[i, t]``     (n, m)
+:math:`p_i^d(t)`       ``defender_penalty[i, t]``    (n, m)
+:math:`r^a(t)`         ``attacker_reward[t]``        (m,)
+:math:`p^a(t)`         ``attacker_penalty[t]``       (m,)
+:math:`k_i`            ``resources[i]``              (n,)
+:math:`K`              ``total_resources``           scalar
+=====================  ============================  ==========
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from sim.errors import InvalidGameError
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+_OWNER = "SecurityGame"
+
+
+def _frozen_float(name: str, value: ArrayLike, ndim: int) -> FloatArray:
+    try:
+        array = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidGameError(f"{_OWNER}.{name} must be numeric; got {value!r}") from exc
+    if array.ndim != ndim:
+        raise InvalidGameError(f"{_OWNER}.{name} must be a {ndim}-d array; got shape {array.shape}")
+    bad = np.argwhere(~np.isfinite(array))
+    if bad.size:
+        index = tuple(int(j) for j in bad[0])
+        raise InvalidGameError(
+            f"{_OWNER}.{name} must be finite; got {array[index]} at index {index}"
+        )
+    array.setflags(write=False)
+    return array
+
+
+def _frozen_resources(value: ArrayLike) -> IntArray:
+    raw = np.array(value, copy=True)
+    if raw.ndim != 1:
+        raise InvalidGameError(f"{_OWNER}.resources must be a 1-d array; got shape {raw.shape}")
+    if raw.dtype == bool or not (
+        np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)
+    ):
+        raise InvalidGameError(f"{_OWNER}.resources must be integers; got {raw.tolist()!r}")
+    for index, k in enumerate(raw.tolist()):
+        if not float(k).is_integer():
+            raise InvalidGameError(
+                f"{_OWNER}.resources must be whole numbers; got {k!r} at index {index}"
+            )
+        if k < 0:
+            raise InvalidGameError(
+                f"{_OWNER}.resources must be non-negative; got {k!r} at index {index}"
+            )
+    array = raw.astype(np.int64)
+    array.setflags(write=False)
+    return array
+
+
+def _require_gap(name: str, reward: FloatArray, penalty: FloatArray, label: str) -> None:
+    bad = np.argwhere(~(reward > penalty))
+    if bad.size:
+        index = tuple(int(j) for j in bad[0])
+        raise InvalidGameError(
+            f"{_OWNER}.{name} must exceed {label} strictly at every index; got "
+            f"{reward[index]} <= {penalty[index]} at index {index}"
+        )
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class SecurityGame:
+    """A multi-defender security game; validated once, immutable afterwards.
+
+    Parameters
+    ----------
+    defender_reward, defender_penalty : array_like, shape (n, m)
+        :math:`r_i^d(t)` and :math:`p_i^d(t)`: defender ``i``'s utility when target ``t``
+        is attacked while covered / uncovered. ``reward > penalty`` strictly.
+    attacker_reward, attacker_penalty : array_like, shape (m,)
+        :math:`r^a(t)` and :math:`p^a(t)`: the attacker's utility when ``t`` is
+        uncovered / covered. ``reward > penalty`` strictly.
+    resources : array_like of int, shape (n,)
+        :math:`k_i \\ge 0`, the number of resources each defender owns.
+
+    Raises
+    ------
+    InvalidGameError
+        Naming the parameter, the constraint and the offending value or index.
+
+    Examples
+    --------
+    >>> g = SecurityGame(defender_reward=[[1.0, 2.0]], defender_penalty=[[0.0, 0.0]],
+    ...                  attacker_reward=[1.0, 1.0], attacker_penalty=[0.0, 0.0],
+    ...                  resources=[1])
+    >>> g.n_defenders, g.n_targets, g.total_resources
+    (1, 2, 1)
+    """
+
+    defender_reward: FloatArray
+    defender_penalty: FloatArray
+    attacker_reward: FloatArray
+    attacker_penalty: FloatArray
+    resources: IntArray
+
+    def __init__(
+        self,
+        *,
+        defender_reward: ArrayLike,
+        defender_penalty: ArrayLike,
+        attacker_reward: ArrayLike,
+        attacker_penalty: ArrayLike,
+        resources: ArrayLike,
+    ) -> None:
+        dr = _frozen_float("defender_reward", defender_reward, 2)
+        dp = _frozen_float("defender_penalty", defender_penalty, 2)
+        ar = _frozen_float("attacker_reward", attacker_reward, 1)
+        ap = _frozen_float("attacker_penalty", attacker_penalty, 1)
+        k = _frozen_resources(resources)
+        n, m = dr.shape
+        if n < 1 or m < 1:
+            raise InvalidGameError(
+                f"{_OWNER}.defender_reward needs n >= 1 defenders and m >= 1 targets; "
+                f"got shape {dr.shape}"
+            )
+        for name, array, shape in (
+            ("defender_penalty", dp, (n, m)),
+            ("attacker_reward", ar, (m,)),
+            ("attacker_penalty", ap, (m,)),
+            ("resources", k, (n,)),
+        ):
+            if array.shape != shape:
+                raise InvalidGameError(
+                    f"{_OWNER}.{name} must have shape {shape} to match defender_reward "
+                    f"{dr.shape}; got {array.shape}"
+                )
+        _require_gap("defender_reward", dr, dp, "defender_penalty")
+        _require_gap("attacker_reward", ar, ap, "attacker_penalty")
+        for name, array in (
+            ("defender_reward", dr),
+            ("defender_penalty", dp),
+            ("attacker_reward", ar),
+            ("attacker_penalty", ap),
+            ("resources", k),
+        ):
+            object.__setattr__(self, name, array)
+
+    # -- derived quantities -------------------------------------------------------------
+    @property
+    def n_defenders(self) -> int:
+        """The number of defenders :math:`n`."""
+        return int(self.defender_reward.shape[0])
+
+    @property
+    def n_targets(self) -> int:
+        """The number of targets :math:`m`."""
+        return int(self.defender_reward.shape[1])
+
+    @property
+    def total_resources(self) -> int:
+        """The pooled budget :math:`K = \\sum_i k_i`."""
+        return int(self.resources.sum())
+
+    @property
+    def defender_gap(self) -> FloatArray:
+        """:math:`r_i^d(t) - p_i^d(t) > 0`, shape (n, m)."""
+        return self.defender_reward - self.defender_penalty
+
+    @property
+    def attacker_gap(self) -> FloatArray:
+        """:math:`\\Delta^a(t) = r^a(t) - p^a(t) > 0`, shape (m,)."""
+        return self.attacker_reward - self.attacker_penalty
+
+    # -- derived games ------------------------------------------------------------------
+    def with_reports(self, defender: int, reward: ArrayLike, penalty: ArrayLike) -> SecurityGame:
+        """Return the game in which ``defender`` reports the type ``(reward, penalty)``.
+
+        This is the only way a mechanism sees a misreport (Property 3): every other
+        defender's rows, the attacker and the resources are unchanged.
+
+        Raises
+        ------
+        InvalidGameError
+            If ``defender`` is out of range or the report is not a valid type.
+        """
+        if not (isinstance(defender, int | np.integer) and 0 <= defender < self.n_defenders):
+            raise InvalidGameError(
+                f"{_OWNER}.with_reports.defender must be in [0, {self.n_defenders}); "
+                f"got {defender!r}"
+            )
+        dr = np.array(self.defender_reward, copy=True)
+        dp = np.array(self.defender_penalty, copy=True)
+        for name, target, row in (("reward", dr, reward), ("penalty", dp, penalty)):
+            values = np.asarray(row, dtype=np.float64)
+            if values.shape != (self.n_targets,):
+                raise InvalidGameError(
+                    f"{_OWNER}.with_reports.{name} must have shape ({self.n_targets},); "
+                    f"got {values.shape}"
+                )
+            target[defender] = values
+        return SecurityGame(
+            defender_reward=dr,
+            defender_penalty=dp,
+            attacker_reward=self.attacker_reward,
+            attacker_penalty=self.attacker_penalty,
+            resources=self.resources,
+        )
+
+    def with_resources(self, resources: ArrayLike) -> SecurityGame:
+        """Return the same game with another resource profile (validated)."""
+        return SecurityGame(
+            defender_reward=self.defender_reward,
+            defender_penalty=self.defender_penalty,
+            attacker_reward=self.attacker_reward,
+            attacker_penalty=self.attacker_penalty,
+            resources=resources,
+        )
+
+    # -- comparison and serialisation ---------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecurityGame):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, name), getattr(other, name)) for name in _FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of plain lists; :meth:`from_dict` is its exact inverse."""
+        return {name: getattr(self, name).tolist() for name in _FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SecurityGame:
+        """Build a game from :meth:`to_dict`'s output (validated like the constructor).
+
+        Raises
+        ------
+        InvalidGameError
+            If a field is missing or unknown, or the game is invalid.
+        """
+        missing = [name for name in _FIELDS if name not in data]
+        unknown = sorted(set(data) - set(_FIELDS))
+        if missing or unknown:
+            raise InvalidGameError(
+                f"{_OWNER}.from_dict needs exactly the fields {list(_FIELDS)}; "
+                f"missing {missing}, unknown {unknown}"
+            )
+        return cls(**{name: data[name] for name in _FIELDS})
+
+
+_FIELDS: Sequence[str] = (
+    "defender_reward",
+    "defender_penalty",
+    "attacker_reward",
+    "attacker_penalty",
+    "resources",
+)

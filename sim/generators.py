@@ -1,0 +1,261 @@
+"""Seeded random game families that a study can name.
+
+Each family is a frozen dataclass whose fields are its parameters (validated at
+construction) and whose :meth:`sample` draws one valid :class:`~sim.game.SecurityGame`
+from the ``rng`` it is given, in a fixed order of draws (so one seed gives one game).
+
+Payoff conventions (the usual ones of the SSG literature): rewards in (0, scale],
+penalties in [-scale, 0), so ``reward > penalty`` holds strictly by construction.
+
+``resources`` is an int (every defender owns that many), a sequence of n ints, or a
+mapping ``{"low": a, "high": b}`` (each :math:`k_i` uniform on a..b, inclusive).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.special import ndtr
+
+from sim.errors import InvalidParameterError
+from sim.game import FloatArray, SecurityGame
+from sim.instances import order_payoffs
+from sim.registry import Registry
+
+GENERATORS: Registry[GameGenerator] = Registry("generator")
+register_generator = GENERATORS.register
+
+
+def available_generators() -> list[str]:
+    """The registered generator names, sorted."""
+    return GENERATORS.names()
+
+
+def make_generator(name: str, **params: Any) -> GameGenerator:
+    """Build the generator ``name`` with ``params``."""
+    return GENERATORS.make(name, **params)
+
+
+def _positive(scale: float, size: Any, rng: np.random.Generator) -> FloatArray:
+    """Uniform on (0, scale]."""
+    return scale - rng.uniform(0.0, scale, size=size)
+
+
+@dataclass(frozen=True)
+class GameGenerator:
+    """Shared parameters and validation of every game family."""
+
+    n_defenders: int = 2
+    n_targets: int = 5
+    resources: Any = 1
+    scale: float = 10.0
+
+    name: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for field in ("n_defenders", "n_targets"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise InvalidParameterError(f"{owner}.{field} must be an int >= 1; got {value!r}")
+        if not (isinstance(self.scale, int | float) and np.isfinite(self.scale) and self.scale > 0):
+            raise InvalidParameterError(
+                f"{owner}.scale must be a finite number > 0; got {self.scale!r}"
+            )
+        object.__setattr__(
+            self, "resources", _resource_spec(self.resources, self.n_defenders, owner)
+        )
+
+    def draw_resources(self, rng: np.random.Generator) -> np.ndarray:
+        """The resource profile: fixed, or drawn when ``resources`` is a range."""
+        spec = self.resources
+        if isinstance(spec, tuple) and spec and spec[0] == "range":
+            return rng.integers(spec[1], spec[2] + 1, size=self.n_defenders)
+        if isinstance(spec, tuple):
+            return np.asarray(spec, dtype=np.int64)
+        return np.full(self.n_defenders, spec, dtype=np.int64)
+
+    def sample(self, rng: np.random.Generator) -> SecurityGame:
+        """Draw one game."""
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as plain values (a range prints as ``{"low", "high"}``)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        spec = out["resources"]
+        if isinstance(spec, tuple) and spec and spec[0] == "range":
+            out["resources"] = {"low": spec[1], "high": spec[2]}
+        elif isinstance(spec, tuple):
+            out["resources"] = list(spec)
+        return out
+
+
+def _resource_spec(spec: Any, n: int, owner: str) -> Any:
+    def whole(value: Any) -> bool:
+        return bool(
+            isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 0
+        )
+
+    if whole(spec):
+        return int(spec)
+    if isinstance(spec, tuple) and spec and spec[0] == "range":
+        return spec
+    if isinstance(spec, Mapping):
+        if set(spec) != {"low", "high"} or not (whole(spec["low"]) and whole(spec["high"])):
+            raise InvalidParameterError(
+                f"{owner}.resources as a range must be {{'low': a, 'high': b}} with ints "
+                f"0 <= a <= b; got {dict(spec)!r}"
+            )
+        if spec["low"] > spec["high"]:
+            raise InvalidParameterError(
+                f"{owner}.resources range needs low <= high; got {dict(spec)!r}"
+            )
+        return ("range", int(spec["low"]), int(spec["high"]))
+    if isinstance(spec, Sequence) and not isinstance(spec, str):
+        if len(spec) != n or not all(whole(k) for k in spec):
+            raise InvalidParameterError(
+                f"{owner}.resources as a list must hold {n} ints >= 0; got {list(spec)!r}"
+            )
+        return tuple(int(k) for k in spec)
+    raise InvalidParameterError(
+        f"{owner}.resources must be an int >= 0, a list of n ints or {{'low', 'high'}}; "
+        f"got {spec!r}"
+    )
+
+
+def _attacker(rng: np.random.Generator, m: int, scale: float) -> tuple[FloatArray, FloatArray]:
+    return _positive(scale, m, rng), -_positive(scale, m, rng)
+
+
+@register_generator("uniform")
+@dataclass(frozen=True)
+class UniformGames(GameGenerator):
+    """Independent uniform payoffs: rewards on (0, scale], penalties on [-scale, 0)."""
+
+    def sample(self, rng: np.random.Generator) -> SecurityGame:
+        n, m, s = self.n_defenders, self.n_targets, self.scale
+        reward = _positive(s, (n, m), rng)
+        penalty = -_positive(s, (n, m), rng)
+        attacker_reward, attacker_penalty = _attacker(rng, m, s)
+        return SecurityGame(
+            defender_reward=reward,
+            defender_penalty=penalty,
+            attacker_reward=attacker_reward,
+            attacker_penalty=attacker_penalty,
+            resources=self.draw_resources(rng),
+        )
+
+
+@register_generator("covariant")
+@dataclass(frozen=True)
+class CovariantGames(GameGenerator):
+    """Valuations correlated across players, in the spirit of GAMUT's covariant games.
+
+    A latent importance :math:`z_t \\sim N(0, 1)` drives the attacker's reward
+    :math:`r^a(t) = \\text{scale}\\cdot\\Phi(z_t)`. Defender ``i``'s valuation is
+    :math:`w_{it} = \\rho z_t + \\sqrt{1 - \\rho^2} e_{it}` and her penalty is
+    :math:`p_i(t) = -\\text{scale}\\cdot\\Phi(w_{it})`: with ``correlation`` :math:`\\rho`
+    each defender's loss correlates :math:`\\rho` with the attacker's gain and
+    :math:`\\rho^2` with every other defender's. Rewards and the attacker's penalties
+    are independent uniforms.
+    """
+
+    correlation: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        rho = self.correlation
+        if not (isinstance(rho, int | float) and -1.0 <= rho <= 1.0):
+            raise InvalidParameterError(
+                f"CovariantGames.correlation must be in [-1, 1]; got {rho!r}"
+            )
+
+    def sample(self, rng: np.random.Generator) -> SecurityGame:
+        n, m, s, rho = self.n_defenders, self.n_targets, self.scale, float(self.correlation)
+        latent = rng.standard_normal(m)
+        noise = rng.standard_normal((n, m))
+        valuation = rho * latent + np.sqrt(max(0.0, 1.0 - rho * rho)) * noise
+        # Phi maps to (0, 1); clip away the ends so rewards stay > 0 > penalties.
+        penalty = -s * np.clip(ndtr(valuation), 1e-12, 1.0)
+        reward = _positive(s, (n, m), rng)
+        attacker_reward = s * np.clip(ndtr(latent), 1e-12, 1.0)
+        attacker_penalty = -_positive(s, m, rng)
+        return SecurityGame(
+            defender_reward=reward,
+            defender_penalty=penalty,
+            attacker_reward=attacker_reward,
+            attacker_penalty=attacker_penalty,
+            resources=self.draw_resources(rng),
+        )
+
+
+@register_generator("nonoverlapping")
+@dataclass(frozen=True)
+class NonOverlappingGames(GameGenerator):
+    """Uniformly random preference orders mapped by g(<) (Gan et al. 2020, Section 3.2).
+
+    ``attacker="identical"`` uses the attacker alpha* of Theorem 3.3 (r^a = 0, p^a = -1);
+    ``"uniform"`` draws the attacker's payoffs like :class:`UniformGames`.
+    """
+
+    attacker: str = "uniform"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.attacker not in ("identical", "uniform"):
+            raise InvalidParameterError(
+                f"NonOverlappingGames.attacker must be 'identical' or 'uniform'; "
+                f"got {self.attacker!r}"
+            )
+
+    def sample(self, rng: np.random.Generator) -> SecurityGame:
+        n, m = self.n_defenders, self.n_targets
+        types = [order_payoffs(rng.permutation(m).tolist()) for _ in range(n)]
+        if self.attacker == "identical":
+            attacker_reward, attacker_penalty = np.zeros(m), -np.ones(m)
+        else:
+            attacker_reward, attacker_penalty = _attacker(rng, m, self.scale)
+        return SecurityGame(
+            defender_reward=[reward for reward, _ in types],
+            defender_penalty=[penalty for _, penalty in types],
+            attacker_reward=attacker_reward,
+            attacker_penalty=attacker_penalty,
+            resources=self.draw_resources(rng),
+        )
+
+
+@register_generator("zero_sum_like")
+@dataclass(frozen=True)
+class ZeroSumLikeGames(GameGenerator):
+    """Defenders' payoffs mirror the attacker's, up to multiplicative noise.
+
+    :math:`p_i(t) = -r^a(t)\\,e^{\\sigma \\epsilon}` and
+    :math:`r_i(t) = -p^a(t)\\,e^{\\sigma \\epsilon'}` with independent standard normal
+    :math:`\\epsilon`; ``noise`` :math:`\\sigma = 0` gives a zero-sum game for every defender.
+    """
+
+    noise: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (isinstance(self.noise, int | float) and 0.0 <= self.noise < np.inf):
+            raise InvalidParameterError(
+                f"ZeroSumLikeGames.noise must be a finite number >= 0; got {self.noise!r}"
+            )
+
+    def sample(self, rng: np.random.Generator) -> SecurityGame:
+        n, m, sigma = self.n_defenders, self.n_targets, float(self.noise)
+        attacker_reward, attacker_penalty = _attacker(rng, m, self.scale)
+        penalty = -attacker_reward * np.exp(sigma * rng.standard_normal((n, m)))
+        reward = -attacker_penalty * np.exp(sigma * rng.standard_normal((n, m)))
+        return SecurityGame(
+            defender_reward=reward,
+            defender_penalty=penalty,
+            attacker_reward=attacker_reward,
+            attacker_penalty=attacker_penalty,
+            resources=self.draw_resources(rng),
+        )

@@ -1,0 +1,36 @@
+"""Named numerical tolerances and tie-breaking modes, in one place.
+
+Every comparison of floating-point utilities in the project goes through one of these
+constants (or an explicit ``tol=`` keyword that defaults to one of them), so that no
+result is an accident of ``argmax`` or of rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+#: Two attacker utilities closer than this are a tie: both targets are best responses.
+BR_TOL: Final = 1e-9
+
+#: A budget is "spent" when what is left is below this. Budgets bind exactly in an
+#: equilibrium, so a smaller value would read rounding noise as spare resources and
+#: make valid equilibria look refutable (``notes/nse.md`` §4.4).
+BUDGET_TOL: Final = 1e-7
+
+#: Utility comparisons in property audits (Pareto dominance, utility preservation).
+UTILITY_TOL: Final = 1e-9
+
+#: A deviation or misreport "pays" only when it gains more than this.
+GAIN_TOL: Final = 1e-7
+
+#: Coverage vectors may exceed their budget or [0, 1] by at most this (rounding).
+COVERAGE_TOL: Final = 1e-9
+
+TieBreaking = Literal["designated", "pessimistic", "optimistic", "lowest_index", "random"]
+TIE_BREAKING_MODES: Final[tuple[str, ...]] = (
+    "designated",
+    "pessimistic",
+    "optimistic",
+    "lowest_index",
+    "random",
+)

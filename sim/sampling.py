@@ -1,0 +1,185 @@
+r"""From a coverage vector to pure strategies: comb (systematic) sampling.
+
+``notes/solvers.md`` §4 (after Tsai et al., AAAI 2010). Lay the targets end to end on
+:math:`[0, \sum_t c_t)`, draw one offset :math:`u \sim U[0, 1)` and cover the targets
+whose intervals contain the *teeth* :math:`u, u + 1, \dots, u + K - 1`. Each interval is
+at most 1 long, so no target is hit twice and target :math:`t` is covered with
+probability exactly :math:`c_t`. The covered set only changes where :math:`u` crosses the
+fractional part of a cumulative sum, so the support has at most :math:`m + 1` pure
+strategies and is enumerated exactly.
+
+Giving tooth :math:`j` to a defender turns the comb into a *recommendation strategy*
+with ownership (Gan et al. 2020, Section 5.1): in every joint pure strategy each
+defender :math:`i` guards at most :math:`k_i` targets with her own resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from sim.errors import InvalidParameterError
+from sim.game import FloatArray
+from sim.numerics import COVERAGE_TOL
+
+BoolArray = NDArray[np.bool_]
+
+
+def _check_coverage(coverage: ArrayLike, budget: int, owner: str) -> FloatArray:
+    c = np.asarray(coverage, dtype=np.float64)
+    if c.ndim != 1 or not np.all(np.isfinite(c)):
+        raise InvalidParameterError(f"{owner}.coverage must be a finite 1-d array; got {c!r}")
+    if c.min(initial=0.0) < -COVERAGE_TOL or c.max(initial=0.0) > 1 + COVERAGE_TOL:
+        raise InvalidParameterError(f"{owner}.coverage must lie in [0, 1]; got {c.tolist()}")
+    if c.sum() > budget + 1e-7:
+        raise InvalidParameterError(
+            f"{owner}.coverage must sum to at most the budget {budget}; got {c.sum()!r}"
+        )
+    return np.clip(c, 0.0, 1.0)
+
+
+def _teeth_targets(edges: FloatArray, offset: float, budget: int) -> NDArray[np.int64]:
+    """The target hit by each tooth ``offset + j`` (-1 when it falls past the end)."""
+    points = offset + np.arange(budget)
+    hit = np.searchsorted(edges, points, side="right") - 1
+    m = edges.size - 1
+    hit[(points >= edges[-1]) | (hit >= m)] = -1
+    return hit.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class CombSupport:
+    """The exact distribution of a comb sample: at most m + 1 pure strategies.
+
+    Attributes
+    ----------
+    coverage : ndarray, shape (m,)
+        The coverage it realises.
+    offsets : ndarray, shape (s,)
+        The left end of each offset interval; ``probabilities`` are their lengths.
+    probabilities : ndarray, shape (s,)
+    teeth : ndarray of int, shape (s, K)
+        ``teeth[s, j]`` is the target tooth ``j`` covers in strategy ``s`` (-1: none).
+    """
+
+    coverage: FloatArray
+    offsets: FloatArray
+    probabilities: FloatArray
+    teeth: NDArray[np.int64]
+
+    @property
+    def covered(self) -> BoolArray:
+        """``covered[s, t]``: whether pure strategy ``s`` covers target ``t``, shape (s, m)."""
+        m = self.coverage.size
+        out = np.zeros((self.teeth.shape[0], m + 1), dtype=bool)
+        rows = np.repeat(np.arange(self.teeth.shape[0]), self.teeth.shape[1])
+        out[rows, self.teeth.ravel()] = True  # -1 lands in the spare last column
+        return out[:, :m]
+
+    def marginals(self) -> FloatArray:
+        """:math:`\\sum_s x_s \\mathrm{cov}_t(s)`, which equals ``coverage`` (eq. 1)."""
+        return self.probabilities @ self.covered
+
+    def sample_index(self, rng: np.random.Generator) -> int:
+        """Draw one pure strategy (its row index) with the exact comb probabilities."""
+        u = rng.random()
+        return int(np.searchsorted(self.offsets, u, side="right") - 1)
+
+
+def comb_support(coverage: ArrayLike, budget: int) -> CombSupport:
+    """Enumerate the comb sample of ``coverage`` with ``budget`` resources exactly.
+
+    Parameters
+    ----------
+    coverage : array_like, shape (m,)
+        Entries in [0, 1] summing to at most ``budget``.
+    budget : int
+        The number of resources (teeth) :math:`K`.
+    """
+    if not (isinstance(budget, int | np.integer) and budget >= 0):
+        raise InvalidParameterError(f"comb_support.budget must be an int >= 0; got {budget!r}")
+    c = _check_coverage(coverage, int(budget), "comb_support")
+    edges = np.concatenate(([0.0], np.cumsum(c)))
+    cuts = np.unique(np.concatenate(([0.0, 1.0], np.mod(edges, 1.0))))
+    cuts = cuts[(cuts >= 0.0) & (cuts <= 1.0)]
+    lengths = np.diff(cuts)
+    keep = lengths > 0.0
+    offsets, probabilities = cuts[:-1][keep], lengths[keep]
+    midpoints = offsets + probabilities / 2
+    teeth = np.array(
+        [_teeth_targets(edges, u, int(budget)) for u in midpoints], dtype=np.int64
+    ).reshape(offsets.size, int(budget))
+    for array in (c, offsets, probabilities, teeth):
+        array.setflags(write=False)
+    return CombSupport(coverage=c, offsets=offsets, probabilities=probabilities, teeth=teeth)
+
+
+def tooth_owners(resources: ArrayLike) -> NDArray[np.int64]:
+    """Owner of each of the :math:`K` teeth: defender ``i`` gets ``k_i`` consecutive teeth."""
+    k = np.asarray(resources, dtype=np.int64)
+    return np.repeat(np.arange(k.size), k)
+
+
+@dataclass(frozen=True, eq=False)
+class Recommendation:
+    """A recommendation strategy (Gan et al. 2020, Section 5.1) from a comb sample.
+
+    A distribution over joint pure strategies :math:`S = (s^1, \\dots, s^n)`; defender
+    ``i`` is told only her own :math:`s^i` (at most :math:`k_i` targets).
+
+    Attributes
+    ----------
+    assignments : ndarray of bool, shape (s, n, m)
+        ``assignments[s, i, t]``: in joint strategy ``s`` defender ``i`` guards ``t``.
+    probabilities : ndarray, shape (s,)
+    resources : ndarray of int, shape (n,)
+    """
+
+    assignments: BoolArray
+    probabilities: FloatArray
+    resources: NDArray[np.int64]
+
+    @classmethod
+    def from_coverage(cls, coverage: ArrayLike, resources: ArrayLike) -> Recommendation:
+        """Comb-sample ``coverage`` with the pooled resources; defender ``i`` owns ``k_i``
+        consecutive teeth (``notes/solvers.md`` §4)."""
+        k = np.asarray(resources, dtype=np.int64)
+        support = comb_support(coverage, int(k.sum()))
+        owners = tooth_owners(k)
+        m = support.coverage.size
+        assignments = np.zeros((support.probabilities.size, k.size, m), dtype=bool)
+        for s, teeth in enumerate(support.teeth):
+            used = teeth >= 0
+            assignments[s, owners[used], teeth[used]] = True
+        assignments.setflags(write=False)
+        return cls(assignments=assignments, probabilities=support.probabilities, resources=k)
+
+    @property
+    def n_strategies(self) -> int:
+        """The number of joint pure strategies in the support."""
+        return int(self.probabilities.size)
+
+    def coverage(self) -> FloatArray:
+        """Overall coverage: a target is covered when some defender guards it, shape (m,)."""
+        return self.probabilities @ self.assignments.any(axis=1)
+
+    def defender_coverage(self) -> FloatArray:
+        """Each defender's own marginal coverage, shape (n, m)."""
+        return np.einsum("s,sit->it", self.probabilities, self.assignments)
+
+    def sample_index(self, rng: np.random.Generator) -> int:
+        """Draw one joint pure strategy (its index) from the recommendation."""
+        return int(rng.choice(self.n_strategies, p=self.probabilities))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Lists of covered target indices per strategy and defender, with probabilities."""
+        return {
+            "probabilities": self.probabilities.tolist(),
+            "resources": self.resources.tolist(),
+            "assignments": [
+                [np.flatnonzero(row).tolist() for row in strategy] for strategy in self.assignments
+            ],
+        }

@@ -1,0 +1,60 @@
+"""Hypothesis strategies that *build* valid games (draw a penalty, then a positive gap).
+
+Payoffs come from a small grid half of the time so that ties (equal rewards, equal
+penalties, identical targets) are common, which is where the solvers are delicate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from sim.game import SecurityGame
+
+_GRID = [-2.0, -1.0, 0.0, 0.5, 1.0, 2.0]
+
+
+def _values(size: int) -> st.SearchStrategy[list[float]]:
+    value = st.one_of(
+        st.sampled_from(_GRID),
+        st.floats(min_value=-10, max_value=10, allow_nan=False).map(lambda x: round(x, 3)),
+    )
+    return st.lists(value, min_size=size, max_size=size)
+
+
+def _gaps(size: int) -> st.SearchStrategy[list[float]]:
+    gap = st.one_of(
+        st.sampled_from([0.5, 1.0, 2.0]),
+        st.floats(min_value=0.01, max_value=10).map(lambda x: round(x, 3) or 0.01),
+    )
+    return st.lists(gap, min_size=size, max_size=size)
+
+
+@st.composite
+def games(
+    draw: st.DrawFn,
+    *,
+    max_defenders: int = 4,
+    max_targets: int = 8,
+    max_resources: int = 4,
+    identical_attacker: bool | None = None,
+) -> SecurityGame:
+    n = draw(st.integers(1, max_defenders))
+    m = draw(st.integers(1, max_targets))
+    penalty = np.array(draw(_values(n * m))).reshape(n, m)
+    reward = penalty + np.array(draw(_gaps(n * m))).reshape(n, m)
+    identical = draw(st.booleans()) if identical_attacker is None else identical_attacker
+    if identical:
+        attacker_penalty = np.full(m, draw(st.sampled_from(_GRID)))
+        attacker_reward = attacker_penalty + draw(st.sampled_from([0.5, 1.0, 3.0]))
+    else:
+        attacker_penalty = np.array(draw(_values(m)))
+        attacker_reward = attacker_penalty + np.array(draw(_gaps(m)))
+    resources = draw(st.lists(st.integers(0, max_resources), min_size=n, max_size=n))
+    return SecurityGame(
+        defender_reward=reward,
+        defender_penalty=penalty,
+        attacker_reward=attacker_reward,
+        attacker_penalty=attacker_penalty,
+        resources=resources,
+    )

@@ -1,0 +1,102 @@
+"""Game generators: valid games, determinism, parameter validation, registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.errors import DuplicateNameError, InvalidParameterError, UnknownNameError
+from sim.generators import GENERATORS, available_generators, make_generator
+from sim.instances import order_payoffs
+
+NAMES = available_generators()
+
+
+def test_registry_lists_the_families():
+    assert NAMES == ["covariant", "nonoverlapping", "uniform", "zero_sum_like"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_games_are_valid_and_have_the_requested_shape(name):
+    gen = make_generator(name, n_defenders=3, n_targets=7, resources={"low": 0, "high": 3})
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        game = gen.sample(rng)  # the constructor validates reward > penalty etc.
+        assert (game.n_defenders, game.n_targets) == (3, 7)
+        assert set(game.resources.tolist()) <= {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_game(name):
+    gen = make_generator(name, n_defenders=2, n_targets=4, resources=[1, 2])
+    a = gen.sample(np.random.default_rng(42))
+    b = gen.sample(np.random.default_rng(42))
+    c = gen.sample(np.random.default_rng(43))
+    assert a == b and a != c
+    assert a.resources.tolist() == [1, 2]
+
+
+def test_nonoverlapping_types_come_from_orders():
+    game = make_generator(
+        "nonoverlapping", n_defenders=2, n_targets=5, attacker="identical"
+    ).sample(np.random.default_rng(1))
+    for i in range(2):
+        order = np.argsort(game.defender_penalty[i]).tolist()
+        reward, _ = order_payoffs(order)
+        np.testing.assert_array_equal(game.defender_reward[i], reward)
+    assert game.attacker_reward.tolist() == [0.0] * 5
+
+
+def test_zero_sum_like_without_noise_is_zero_sum():
+    game = make_generator("zero_sum_like", noise=0.0, n_targets=6).sample(np.random.default_rng(3))
+    np.testing.assert_allclose(
+        game.defender_penalty, -np.broadcast_to(game.attacker_reward, (2, 6))
+    )
+    np.testing.assert_allclose(
+        game.defender_reward, -np.broadcast_to(game.attacker_penalty, (2, 6))
+    )
+
+
+def test_covariant_correlation_sign():
+    rng = np.random.default_rng(5)
+
+    def corr(rho):
+        gen = make_generator("covariant", correlation=rho, n_defenders=1, n_targets=400)
+        game = gen.sample(rng)
+        return np.corrcoef(-game.defender_penalty[0], game.attacker_reward)[0, 1]
+
+    assert corr(0.9) > 0.7 and corr(-0.9) < -0.7 and abs(corr(0.0)) < 0.2
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "match"),
+    [
+        ("uniform", dict(n_defenders=0), "n_defenders must be an int >= 1; got 0"),
+        ("uniform", dict(n_targets=2.5), "n_targets must be an int >= 1; got 2.5"),
+        ("uniform", dict(scale=-1.0), "scale must be a finite number > 0"),
+        ("uniform", dict(resources=-1), "resources must be an int >= 0"),
+        ("uniform", dict(resources=[1, 2, 3]), "must hold 2 ints"),
+        ("uniform", dict(resources={"low": 3, "high": 1}), "low <= high"),
+        ("uniform", dict(resources={"min": 0}), r"\{'low': a, 'high': b\}"),
+        ("covariant", dict(correlation=1.5), r"correlation must be in \[-1, 1\]; got 1.5"),
+        ("nonoverlapping", dict(attacker="odd"), "attacker must be 'identical' or 'uniform'"),
+        ("zero_sum_like", dict(noise=-0.1), "noise must be a finite number >= 0"),
+        ("uniform", dict(colour="red"), r"has no parameter\(s\) \['colour'\]"),
+    ],
+)
+def test_invalid_parameters(name, params, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        make_generator(name, **params)
+
+
+def test_registry_errors():
+    with pytest.raises(UnknownNameError, match=r"unknown generator 'gamut'; valid names are \["):
+        make_generator("gamut")
+    with pytest.raises(DuplicateNameError, match="already registered"):
+        GENERATORS.register("uniform")(type("Again", (), {}))
+
+
+def test_params_round_trip():
+    gen = make_generator("uniform", resources={"low": 0, "high": 2})
+    assert gen.params()["resources"] == {"low": 0, "high": 2}
+    assert make_generator("uniform", **gen.params()) == gen
