@@ -28,7 +28,12 @@ def need(attacker_reward: FloatArray, attacker_gap: FloatArray, level: float) ->
     return np.clip((attacker_reward - level) / attacker_gap, 0.0, 1.0)
 
 
-def origami_level(attacker_reward: FloatArray, attacker_gap: FloatArray, budget: float) -> float:
+def origami_level(
+    attacker_reward: FloatArray,
+    attacker_gap: FloatArray,
+    budget: float,
+    floor: float | None = None,
+) -> float:
     """Solve :math:`u^* = \\max(\\max_t p^a(t), \\min\\{w : G(w) \\le K\\})` exactly.
 
     Steps (``notes/solvers.md`` §1):
@@ -41,8 +46,15 @@ def origami_level(attacker_reward: FloatArray, attacker_gap: FloatArray, budget:
        :math:`B_j = \\sum 1/\\Delta^a` over them.
     3. The first segment whose lower end has :math:`G \\ge K` holds the root
        :math:`w = (A_j - K) / B_j`. No bisection, no LP: O(m log m).
+
+    ``floor`` overrides :math:`\\max_t p^a(t)`; the deviation oracle uses it with the
+    transformed payoffs of ``notes/solvers.md`` §3, where it must also count targets
+    that are already fully covered.
     """
-    floor = float(np.max(attacker_reward - attacker_gap))
+    if floor is None:
+        floor = float(np.max(attacker_reward - attacker_gap))
+    if attacker_reward.size == 0:
+        return floor
     if need(attacker_reward, attacker_gap, floor).sum() <= budget:
         return floor
     order = np.argsort(-attacker_reward, kind="stable")

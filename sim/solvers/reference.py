@@ -89,3 +89,70 @@ def lp_single_defender_sse(game: SecurityGame, defender: int) -> StackelbergOutc
         level=space.level,
         method="lp",
     )
+
+
+def _deviation_lp(
+    game: SecurityGame, q: FloatArray, k: float, target: int, strict: bool
+) -> tuple[int, FloatArray | None, float]:
+    """LP_t (``strict=False``: max c_t) or STRICT_t (max eps) of ``notes/nse.md`` §4.2."""
+    m = game.n_targets
+    reward, gap = game.attacker_reward, game.attacker_gap
+    others = [s for s in range(m) if s != target]
+    open_ = q < 1.0 - 1e-12
+    # variables (c_1..c_m, eps)
+    rows = np.zeros((len(others) + 1, m + 1))
+    rhs = np.zeros(len(others) + 1)
+    for row, s in enumerate(others):
+        rows[row, s] = -gap[s]
+        rows[row, target] = gap[target]
+        rows[row, m] = 1.0 if strict else 0.0
+        rhs[row] = reward[target] - reward[s]
+    rows[-1, :m] = np.where(open_, 1.0 / np.where(open_, 1.0 - q, 1.0), 0.0)
+    rhs[-1] = k + float(np.sum(np.where(open_, q / np.where(open_, 1.0 - q, 1.0), 0.0)))
+    objective = np.zeros(m + 1)
+    objective[m if strict else target] = -1.0
+    bounds = [(float(q[s]), 1.0) for s in range(m)] + [(0.0, 1.0) if strict else (0.0, 0.0)]
+    result = linprog(objective, A_ub=rows, b_ub=rhs, bounds=bounds, method="highs")
+    if result.status == 2:
+        return 2, None, 0.0
+    if result.status != 0:
+        raise RuntimeError(f"HiGHS failed on deviation LP-{target}: {result.message}")
+    return 0, result.x[:m], float(result.x[m])
+
+
+def lp_deviation_value(
+    game: SecurityGame, others: FloatArray, defender: int, *, eps_tol: float = 1e-9
+) -> float:
+    """Reference for :func:`sim.solvers.deviation_value`: the multiple-LP oracle of
+    ``notes/nse.md`` §4.2 (2m LPs plus the unbreakable-tie clause)."""
+    q = np.asarray(others, dtype=np.float64)
+    k = float(game.resources[defender])
+    util_row = game.defender_penalty[defender], game.defender_gap[defender]
+
+    def utility(t: int, c: float) -> float:
+        return float(util_row[0][t] + c * util_row[1][t])
+
+    attacker = game.attacker_reward - q * game.attacker_gap
+    if k == 0:
+        br = np.flatnonzero(attacker >= attacker.max() - 1e-9)
+        return min(utility(int(t), float(q[t])) for t in br)
+    value = -np.inf
+    for t in range(game.n_targets):
+        status, c, _ = _deviation_lp(game, q, k, t, strict=False)
+        if status != 0 or c is None:
+            continue
+        strict_ok = game.n_targets == 1 or _deviation_lp(game, q, k, t, strict=True)[2] > eps_tol
+        if strict_ok:
+            value = max(value, utility(t, float(c[t])))
+    full = np.flatnonzero(q >= 1.0 - 1e-12)
+    if full.size:
+        top = float(game.attacker_penalty[full].max())
+        pinned = full[game.attacker_penalty[full] >= top - 1e-12]
+        open_ = q < 1.0 - 1e-12
+        if pinned.size >= 2 and np.all(game.attacker_penalty[open_] < top):
+            need = np.clip((game.attacker_reward - top) / game.attacker_gap, 0.0, 1.0)
+            push = open_ & (attacker >= top)
+            c_min = float(np.sum((need[push] - q[push]) / (1.0 - q[push])))
+            if c_min < k:
+                value = max(value, min(float(game.defender_reward[defender, f]) for f in pinned))
+    return float(value)

@@ -1,0 +1,231 @@
+r"""One defender's best deviation under pessimistic tie-breaking, and the NSE verifier.
+
+Definition 2.1 of Gan et al. 2020: a profile :math:`X` with attacked target
+:math:`\tau \in \mathrm{BR}(X)` is a Nash–Stackelberg equilibrium (NSE) iff no defender
+:math:`i` has a deviation :math:`x'` with
+:math:`\min_{t' \in \mathrm{BR}(\langle x^{-i}, x' \rangle)} U_i^d(\cdot, t') > U_i^d(X, \tau)`.
+
+The best deviation value is computed exactly in O(m log m) (``notes/solvers.md`` §3).
+With the others' combined coverage :math:`q_t = 1 - \prod_{j \ne i} (1 - c^j_t)`, raising
+target t to :math:`z_t \in [q_t, 1]` costs :math:`(z_t - q_t)/(1 - q_t)` of her budget, so
+
+.. math::
+
+    \mathrm{cost}(w) = \sum_{t: q_t < 1} \frac{(\bar w_t - w)^+}{\Delta^a(t)(1 - q_t)},
+    \qquad \bar w_t = r^a(t) - q_t \Delta^a(t),
+
+which is ORIGAMI's :math:`G` with rewards :math:`\bar w_t` and gaps
+:math:`\Delta^a(t)(1 - q_t)`; her lowest enforceable level :math:`w_i` is its root
+above the floor :math:`\max_t p^a(t)`. The multiple-LP form of ``notes/nse.md`` §4.2
+is the reference (:func:`sim.solvers.reference.lp_deviation_value`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from sim.errors import InvalidParameterError
+from sim.game import FloatArray, SecurityGame
+from sim.numerics import BR_TOL, BUDGET_TOL, GAIN_TOL
+from sim.payoffs import best_responses
+from sim.solvers.origami import origami_level
+
+#: Others' coverage at least this close to 1 counts as full: her coverage there is inert.
+FULL_TOL = 1e-12
+
+
+def combined_coverage(profile: ArrayLike) -> FloatArray:
+    """Eq. (2): :math:`c_t = 1 - \\prod_i (1 - c^i_t)` for a profile of shape (n, m)."""
+    x = np.asarray(profile, dtype=np.float64)
+    return 1.0 - np.prod(1.0 - x, axis=0)
+
+
+def others_coverage(profile: ArrayLike, defender: int) -> FloatArray:
+    """:math:`q^{-i}`: the combined coverage of every defender but ``defender``."""
+    x = np.asarray(profile, dtype=np.float64)
+    return 1.0 - np.prod(np.delete(1.0 - x, defender, axis=0), axis=0)
+
+
+@dataclass(frozen=True)
+class DeviationValue:
+    """The supremum of a defender's pessimistic deviation value, with its witness.
+
+    Attributes
+    ----------
+    value : float
+        :math:`\\sup_{x'} \\min_{t' \\in BR} U_i^d`; usually approached, not attained.
+    target : int
+        The attacker response the best deviation induces (the worst one of its BR set
+        when a tie cannot be broken).
+    level : float
+        :math:`w_i`, the lowest attacker utility she can enforce on her own.
+    kind : str
+        ``"strict"`` (she can make ``target`` the unique best response), ``"spare"``
+        (spare budget pushes the rest of the tie below the level) or ``"tie"`` (an
+        unbreakable tie; the value is the minimum over it).
+    """
+
+    value: float
+    target: int
+    level: float
+    kind: str
+
+
+def deviation_value(
+    game: SecurityGame,
+    others: ArrayLike,
+    defender: int,
+    *,
+    budget_tol: float = BUDGET_TOL,
+    tol: float = BR_TOL,
+) -> DeviationValue:
+    """The exact best pessimistic deviation value of ``defender`` (``notes/solvers.md`` §3).
+
+    Parameters
+    ----------
+    game : SecurityGame
+        Her payoffs are ``game``'s row ``defender``; her budget is ``resources[defender]``.
+    others : array_like, shape (m,)
+        :math:`q^{-i}`, the other defenders' combined coverage.
+    budget_tol : float
+        Spare budget below this counts as none: budgets bind exactly in equilibrium
+        (``notes/nse.md`` §4.4).
+
+    Steps
+    -----
+    1. :math:`w_i` = ORIGAMI level of the transformed game (see the module docstring).
+    2. :math:`z_t = \\max(q_t, \\mathrm{need}_t(w_i))`, :math:`S = \\{t : \\bar w_t \\ge w_i\\}`.
+    3. The value is the largest of: :math:`U_i(z_t, t)` for :math:`t` with
+       :math:`\\bar w_t > w_i` (she covers t and can make it the unique best response);
+       with spare budget, :math:`U_i(z_t, t)` for :math:`t \\in S` when no other target of
+       S is pinned at :math:`p^a = w_i`; and the pessimistic minimum over the part of S
+       she cannot push below the level.
+    """
+    q = np.asarray(others, dtype=np.float64)
+    if q.shape != (game.n_targets,):
+        raise InvalidParameterError(
+            f"deviation_value.others must have shape ({game.n_targets},); got {q.shape}"
+        )
+    k = float(game.resources[defender])
+    reward, gap = game.attacker_reward, game.attacker_gap
+    penalty = game.attacker_penalty
+    floor = float(penalty.max())
+    open_ = q < 1.0 - FULL_TOL
+    w_bar = reward - q * gap
+    scaled_gap = gap * (1.0 - q)
+    level = origami_level(w_bar[open_], scaled_gap[open_], k, floor=floor)
+    cost = float(np.sum(np.clip(w_bar[open_] - level, 0.0, None) / scaled_gap[open_]))
+    spare = cost < k - budget_tol
+    z = np.maximum(q, np.clip((reward - level) / gap, 0.0, 1.0))
+    util = game.defender_penalty[defender] + z * game.defender_gap[defender]
+
+    in_s = w_bar >= level - tol
+    strict = in_s & (w_bar > level + tol)
+    pinned = in_s & (penalty >= level - tol)
+    best = DeviationValue(-np.inf, -1, level, "strict")
+
+    def consider(value: float, target: int, kind: str) -> None:
+        nonlocal best
+        if value > best.value:
+            best = DeviationValue(float(value), int(target), level, kind)
+
+    for t in np.flatnonzero(strict):
+        consider(util[t], t, "strict")
+    if spare:
+        for t in np.flatnonzero(in_s):
+            if not np.any(np.delete(pinned, t)):
+                consider(util[t], t, "spare")
+        stuck = pinned
+    else:
+        stuck = in_s
+    if np.any(in_s & ~strict) and np.any(stuck):
+        candidates = np.flatnonzero(stuck)
+        t = candidates[np.argmin(util[candidates])]
+        consider(util[t], t, "tie")
+    return best
+
+
+@dataclass(frozen=True)
+class NSEViolation:
+    """How far a profile is from an NSE (Definition 2.1).
+
+    Attributes
+    ----------
+    gain : float
+        The largest gain any defender gets by deviating (:math:`\\le` tol means NSE);
+        ``inf`` when the attacked target is not a best response.
+    defender : int
+        Who gains the most (-1 when the target is not a best response).
+    deviation : DeviationValue | None
+        Her best deviation.
+    gains : ndarray, shape (n,)
+        Every defender's best gain.
+    reason : str
+    """
+
+    gain: float
+    defender: int
+    deviation: DeviationValue | None
+    gains: FloatArray
+    reason: str
+
+
+def nse_violation(
+    game: SecurityGame,
+    profile: ArrayLike,
+    attacked_target: int,
+    *,
+    budget_tol: float = BUDGET_TOL,
+    tol: float = BR_TOL,
+) -> NSEViolation:
+    """The largest gain any defender gets by deviating from ``(profile, attacked_target)``.
+
+    Parameters
+    ----------
+    profile : array_like, shape (n, m)
+        Each defender's own coverage :math:`c^i`; row sums must be within her budget.
+    attacked_target : int
+        :math:`\\tau`, which must be a best response to the combined coverage (eq. 2).
+    """
+    x = np.asarray(profile, dtype=np.float64)
+    n, m = game.n_defenders, game.n_targets
+    if x.shape != (n, m):
+        raise InvalidParameterError(
+            f"nse_violation.profile must have shape {(n, m)}; got {x.shape}"
+        )
+    over = x.sum(axis=1) - game.resources
+    if np.any(over > budget_tol) or x.min() < -1e-12 or x.max() > 1 + 1e-12:
+        raise InvalidParameterError(
+            f"nse_violation.profile must be coverage within each budget; row sums "
+            f"{x.sum(axis=1).tolist()} for resources {game.resources.tolist()}"
+        )
+    c = combined_coverage(x)
+    if attacked_target not in best_responses(game, c, tol=tol):
+        return NSEViolation(np.inf, -1, None, np.full(n, np.inf), "target is not a best response")
+    own = (
+        game.defender_penalty[:, attacked_target]
+        + c[attacked_target] * game.defender_gap[:, attacked_target]
+    )
+    deviations = [
+        deviation_value(game, others_coverage(x, i), i, budget_tol=budget_tol, tol=tol)
+        for i in range(n)
+    ]
+    gains = np.array([d.value for d in deviations]) - own
+    worst = int(np.argmax(gains))
+    reason = (
+        "no profitable deviation"
+        if gains[worst] <= GAIN_TOL
+        else f"defender {worst} gains {gains[worst]:.3g} by making target "
+        f"{deviations[worst].target} attacked ({deviations[worst].kind})"
+    )
+    return NSEViolation(float(gains[worst]), worst, deviations[worst], gains, reason)
+
+
+def is_nse(
+    game: SecurityGame, profile: ArrayLike, attacked_target: int, *, tol: float = GAIN_TOL
+) -> bool:
+    """Whether ``(profile, attacked_target)`` is an NSE up to a gain of ``tol``."""
+    return nse_violation(game, profile, attacked_target).gain <= tol

@@ -1,0 +1,378 @@
+r"""Compute a verified Nash–Stackelberg equilibrium of uncoordinated play.
+
+The status quo of Gan et al. 2020 (Definition 2.1; the 0+-NSE of Gan, Elkind,
+Wooldridge 2018). The finder follows ``notes/nse.md`` §1.3 and §2:
+
+* In an NSE with attacked target :math:`\tau` and attacker level :math:`u`, every target
+  with :math:`r^a(t) > u` is covered exactly :math:`d_t(u) = (r^a(t) - u)/\Delta^a(t)`,
+  each defender covers only targets she likes no better than :math:`\tau` (condition A),
+  and she spends her whole budget unless the level is the floor :math:`\max_t p^a(t)`
+  and rule B allows spare resources.
+* For a fixed :math:`(\tau, u)` the coverage of a target is split between the defenders
+  allowed on it by the *canonical maximum-waste split*
+  :math:`c^i_t = (1 - \pi_t / \mu_i)^+` with :math:`\prod_i (1 - c^i_t) = 1 - d_t(u)`
+  (water-filling in closed form, weights :math:`\mu`).
+* The floor phase solves the budgets at :math:`u = \max_t p^a(t)` for :math:`\mu`; the
+  interior phase solves :math:`s_i(\mu, u) = k_i` for :math:`(\mu, u)`; both with a
+  bounded least-squares solve from fixed starting points (deterministic).
+* Every candidate is certified by the exact oracle :func:`~sim.solvers.nse_violation`;
+  an unverified profile is never returned (the result's ``status`` says so instead).
+
+This is a practical algorithm (nonlinear root-finding, no proof of polynomial time);
+its success rate is measured in ``tests/test_nse.py`` and reported in the issue note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from sim.game import FloatArray, SecurityGame
+from sim.numerics import BR_TOL, GAIN_TOL
+from sim.solvers.deviation import NSEViolation, combined_coverage, nse_violation
+from sim.solvers.origami import need, origami_level
+
+NSEStatus = Literal["verified", "failed"]
+
+_LOG_MU_BOUND = 30.0
+
+
+@dataclass(frozen=True, eq=False)
+class NSEResult:
+    """An NSE of the uncoordinated game, or a failure with diagnostics.
+
+    Attributes
+    ----------
+    coverage : ndarray, shape (n, m)
+        Each defender's own coverage :math:`c^i` (all zeros on failure).
+    attacked_target : int
+        :math:`\\tau` (-1 on failure).
+    attacker_level : float
+        :math:`u = U^a(\\mathrm{cov}(X), \\tau)`.
+    defender_utility : ndarray, shape (n,)
+        :math:`U_i^d(X, \\tau)`.
+    status : {"verified", "failed"}
+    phase : str
+        ``"single"``, ``"idle"``, ``"floor"`` or ``"interior"``: which construction found it.
+    violation : NSEViolation | None
+        The oracle's certificate (gain <= tol when verified).
+    attempts : int
+        How many (phase, target) candidates were tried.
+    """
+
+    coverage: FloatArray
+    attacked_target: int
+    attacker_level: float
+    defender_utility: FloatArray
+    status: NSEStatus
+    phase: str
+    violation: NSEViolation | None = None
+    attempts: int = 0
+    diagnostics: tuple[str, ...] = field(default=())
+
+    @property
+    def total_coverage(self) -> FloatArray:
+        """Eq. (2): the combined coverage, shape (m,)."""
+        return combined_coverage(self.coverage)
+
+    @property
+    def verified(self) -> bool:
+        """Whether the oracle certified this profile as an NSE."""
+        return self.status == "verified"
+
+
+def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray) -> FloatArray:
+    """The weighted maximum-waste split of each target's demand (``nse.md`` §2.1).
+
+    Parameters
+    ----------
+    log_mu : ndarray, shape (n,)
+        Log-weights; a larger weight takes a larger share.
+    demand : ndarray, shape (m,)
+        :math:`d_t` in [0, 1]; a demand of 1 goes whole to the heaviest allowed defender.
+    allowed : ndarray of bool, shape (n, m)
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+        :math:`c^i_t` with :math:`\\prod_i (1 - c^i_t) = 1 - d_t` wherever some defender is
+        allowed on ``t``; zero elsewhere.
+    """
+    n, m = allowed.shape
+    order = np.argsort(-log_mu, kind="stable")
+    lm = log_mu[order][:, None]
+    a = allowed[order]
+    full = demand >= 1.0
+    log_rest = np.log(np.clip(1.0 - demand, 1e-300, None))
+    count = np.cumsum(a, axis=0)
+    total = np.cumsum(np.where(a, lm, 0.0), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_pi = (log_rest + total) / count
+    inside = a & (lm > log_pi)
+    j = inside.sum(axis=0)
+    # the included members are a prefix of the allowed ones (water-filling), so the
+    # water level is fixed by the row of the j-th included member
+    last = np.argmax(np.cumsum(inside, axis=0) == j[None, :], axis=0)
+    level = (log_rest + total[last, np.arange(m)]) / np.maximum(j, 1)
+    share = np.where(inside, 1.0 - np.exp(np.minimum(level[None, :] - lm, 0.0)), 0.0)
+    if np.any(full):
+        first = np.argmax(a, axis=0)
+        for t in np.flatnonzero(full):
+            share[:, t] = 0.0
+            if a[:, t].any():
+                share[first[t], t] = 1.0
+    share[:, demand <= 0.0] = 0.0
+    out = np.empty_like(share)
+    out[order] = share
+    return out
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """The equilibrium structure at (tau, u) of ``nse.md`` §2.1."""
+
+    demand: FloatArray
+    allowed: np.ndarray
+    uncovered: float
+
+
+def _structure(game: SecurityGame, tau: int, u: float, active: np.ndarray) -> _Structure:
+    reward, gap = game.attacker_reward, game.attacker_gap
+    gamma = reward > u
+    gamma[tau] = True
+    demand = np.where(gamma, need(reward, gap, u), 0.0)
+    value = game.defender_penalty + demand * game.defender_gap
+    allowed = gamma[None, :] & (value <= value[:, [tau]] + 1e-12) & active[:, None]
+    allowed &= demand[None, :] > 0.0
+    orphan = (demand > 0.0) & ~allowed.any(axis=0)
+    return _Structure(demand, allowed, float(demand[orphan].sum()))
+
+
+#: Starting points of the solves, tried pass by pass: (log-weight pattern, level
+#: fraction, evaluation budget per unknown). The first pass is cheap and usually
+#: enough; later passes run only when no target verified in the earlier ones.
+_PASSES: tuple[tuple[str, float, int], ...] = (
+    ("flat", 0.5, 40),
+    ("rising", 0.1, 150),
+    ("falling", 0.9, 150),
+    ("flat", 0.02, 300),
+)
+
+
+def _start(pattern: str, n: int) -> FloatArray:
+    if pattern == "rising":
+        return np.linspace(-1.0, 1.0, n)
+    if pattern == "falling":
+        return np.linspace(1.0, -1.0, n)
+    return np.zeros(n)
+
+
+def _verify(game: SecurityGame, profile: FloatArray, tau: int) -> tuple[bool, NSEViolation | None]:
+    violation = nse_violation(game, profile, tau)
+    return violation.gain <= GAIN_TOL, violation
+
+
+def _clean(profile: FloatArray, game: SecurityGame) -> FloatArray:
+    """Clip rounding noise so each row is coverage within its budget."""
+    x = np.clip(profile, 0.0, 1.0)
+    rows = x.sum(axis=1)
+    over = rows > game.resources
+    if np.any(over):
+        x[over] *= (game.resources[over] / rows[over])[:, None]
+    return x
+
+
+def _solve_at_level(
+    game: SecurityGame,
+    tau: int,
+    active: np.ndarray,
+    u: float,
+    floor: bool,
+    attempt: tuple[str, float, int],
+) -> FloatArray | None:
+    """Solve the budgets for the weights at a fixed level ``u``.
+
+    At the floor (``floor=True``) rule B lets some defenders keep spare resources (a
+    one-sided residual); elsewhere every defender spends exactly her budget.
+    """
+    if game.attacker_reward[tau] < u:
+        return None
+    st = _structure(game, tau, u, active)
+    if st.uncovered > 0.0:
+        return None
+    k = game.resources.astype(np.float64)
+    may_spare = np.zeros(game.n_defenders, dtype=bool)
+    if floor:
+        pinned = game.attacker_penalty >= u
+        v_tau = game.defender_penalty[:, tau] + st.demand[tau] * game.defender_gap[:, tau]
+        min_pinned = np.where(pinned[None, :], game.defender_reward, np.inf).min(axis=1)
+        may_spare = bool(pinned[tau]) | (min_pinned <= v_tau + 1e-12)
+    idx = np.flatnonzero(active)
+
+    def build(theta: FloatArray) -> FloatArray:
+        log_mu = np.zeros(game.n_defenders)
+        log_mu[idx[1:]] = theta
+        return canonical_split(log_mu, st.demand, st.allowed)
+
+    def residual(theta: FloatArray) -> FloatArray:
+        r = build(theta).sum(axis=1) - k
+        return np.where(may_spare, np.maximum(r, 0.0), r)[idx]
+
+    dim = idx.size - 1
+    if dim == 0:
+        empty = np.zeros(0)
+        return _clean(build(empty), game) if np.all(np.abs(residual(empty)) <= 1e-9) else None
+    bounds = (np.full(dim, -_LOG_MU_BOUND), np.full(dim, _LOG_MU_BOUND))
+    return _fit(residual, _start(attempt[0], dim), bounds, attempt[2] * (dim + 1), game, build)
+
+
+def _fit(
+    residual: Callable[[FloatArray], FloatArray],
+    start: FloatArray,
+    bounds: tuple[FloatArray, FloatArray],
+    max_nfev: int,
+    game: SecurityGame,
+    build: Callable[[FloatArray], FloatArray],
+) -> FloatArray | None:
+    """One bounded least-squares solve; the profile when the residual vanishes."""
+    fit = least_squares(
+        residual, start, bounds=bounds, xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=max_nfev
+    )
+    if np.max(np.abs(fit.fun), initial=0.0) <= 1e-9:
+        return _clean(build(fit.x), game)
+    return None
+
+
+def _solve_interior(
+    game: SecurityGame,
+    tau: int,
+    active: np.ndarray,
+    low: float,
+    attempt: tuple[str, float, int],
+) -> FloatArray | None:
+    reward = float(game.attacker_reward[tau])
+    floor = float(game.attacker_penalty.max())
+    lo = max(low, floor)
+    if reward <= lo:
+        return None
+    k = game.resources.astype(np.float64)
+    idx = np.flatnonzero(active)
+    span = reward - lo
+
+    def unpack(theta: FloatArray) -> tuple[FloatArray, float]:
+        log_mu = np.zeros(game.n_defenders)
+        log_mu[idx[1:]] = theta[:-1]
+        return log_mu, lo + span * float(theta[-1])
+
+    def residual(theta: FloatArray) -> FloatArray:
+        log_mu, u = unpack(theta)
+        st = _structure(game, tau, u, active)
+        s = canonical_split(log_mu, st.demand, st.allowed).sum(axis=1)
+        return np.append((s - k)[idx], st.uncovered)
+
+    def build(theta: FloatArray) -> FloatArray:
+        log_mu, u = unpack(theta)
+        st = _structure(game, tau, u, active)
+        return canonical_split(log_mu, st.demand, st.allowed)
+
+    dim = idx.size
+    lower = np.append(np.full(dim - 1, -_LOG_MU_BOUND), 0.0)
+    upper = np.append(np.full(dim - 1, _LOG_MU_BOUND), 1.0)
+    start = np.append(_start(attempt[0], dim - 1), attempt[1])
+    return _fit(residual, start, (lower, upper), attempt[2] * (dim + 1), game, build)
+
+
+def _result(
+    game: SecurityGame,
+    profile: FloatArray,
+    tau: int,
+    phase: str,
+    violation: NSEViolation | None,
+    attempts: int,
+) -> NSEResult:
+    c = combined_coverage(profile)
+    utility = game.defender_penalty[:, tau] + c[tau] * game.defender_gap[:, tau]
+    level = float(game.attacker_reward[tau] - c[tau] * game.attacker_gap[tau])
+    profile.setflags(write=False)
+    utility.setflags(write=False)
+    return NSEResult(profile, tau, level, utility, "verified", phase, violation, attempts)
+
+
+def compute_nse(game: SecurityGame) -> NSEResult:
+    """A verified NSE of ``game`` (Definition 2.1), deterministic for a given game.
+
+    Steps
+    -----
+    1. No resources anywhere: every best response to zero coverage is an NSE; take the
+       lowest index.
+    2. One defender with resources: her Stackelberg outcome with her own budget
+       (ORIGAMI plus her favourite attackable target; ``nse.md`` §1.3, test T7).
+    3. In passes of increasingly thorough solves: the floor phase (u = max p^a), the pooled level (u = ORIGAMI level of K: a
+       waste-free NSE), then the interior phase, over the targets in index order
+       (interior levels start at the pooled level, below which no profile reaches).
+    4. The first candidate the oracle certifies is returned; none: ``status="failed"``.
+    """
+    n, m = game.n_defenders, game.n_targets
+    active = game.resources > 0
+    attempts = 0
+    if not active.any():
+        profile = np.zeros((n, m))
+        reward = game.attacker_reward
+        tau = int(np.flatnonzero(reward >= reward.max() - BR_TOL)[0])
+        ok, violation = _verify(game, profile, tau)
+        if ok:
+            return _result(game, profile, tau, "idle", violation, 1)
+    if active.sum() == 1:
+        i = int(np.flatnonzero(active)[0])
+        level = origami_level(game.attacker_reward, game.attacker_gap, float(game.resources[i]))
+        cover = need(game.attacker_reward, game.attacker_gap, level)
+        attackable = game.attacker_reward >= level - BR_TOL
+        value = np.where(
+            attackable, game.defender_penalty[i] + cover * game.defender_gap[i], -np.inf
+        )
+        tau = int(np.flatnonzero(value >= value.max() - 1e-12)[0])
+        profile = np.zeros((n, m))
+        profile[i] = cover
+        ok, violation = _verify(game, profile, tau)
+        attempts += 1
+        if ok:
+            return _result(game, profile, tau, "single", violation, attempts)
+    pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
+    candidates = [t for t in range(m) if game.attacker_reward[t] >= pooled - BR_TOL]
+    notes: list[str] = []
+    floor_level = float(game.attacker_penalty.max())
+    phases = ("floor", "pooled", "interior") if pooled > floor_level else ("floor", "interior")
+    for attempt in _PASSES:
+        for phase in phases:
+            for tau in candidates:
+                attempts += 1
+                if phase == "floor":
+                    profile = _solve_at_level(game, tau, active, floor_level, True, attempt)
+                elif phase == "pooled":
+                    profile = _solve_at_level(game, tau, active, pooled, False, attempt)
+                else:
+                    profile = _solve_interior(game, tau, active, pooled, attempt)
+                if profile is None:
+                    continue
+                ok, violation = _verify(game, profile, tau)
+                if ok:
+                    return _result(game, profile, tau, phase, violation, attempts)
+                if violation is not None:
+                    notes.append(f"{phase} tau={tau}: {violation.reason}")
+    empty = np.zeros((n, m))
+    empty.setflags(write=False)
+    return NSEResult(
+        coverage=empty,
+        attacked_target=-1,
+        attacker_level=float("nan"),
+        defender_utility=np.full(n, np.nan),
+        status="failed",
+        phase="none",
+        violation=None,
+        attempts=attempts,
+        diagnostics=tuple(notes[-10:]),
+    )
