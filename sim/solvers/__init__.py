@@ -1,9 +1,26 @@
-"""Exact fast solvers of the pure game core (``notes/solvers.md``).
+"""Exact fast solvers of the pure game core (``notes/solvers.md``, ``notes/nse.md``).
 
 Slow LP references live in :mod:`sim.solvers.reference` and are used only by tests and
 benchmarks.
 """
 
+from sim.solvers.deviation import (
+    DeviationValue,
+    NSEViolation,
+    combined_coverage,
+    deviation_value,
+    is_nse,
+    nse_violation,
+    others_coverage,
+)
+from sim.solvers.nse import (
+    NSEResult,
+    NSEUtilityRange,
+    canonical_split,
+    compute_nse,
+    nse_strategies,
+    nse_utility_range,
+)
 from sim.solvers.origami import (
     MaxCoverage,
     StackelbergOutcome,
@@ -16,12 +33,25 @@ from sim.solvers.origami import (
 )
 
 __all__ = [
+    "DeviationValue",
     "MaxCoverage",
+    "NSEResult",
+    "NSEUtilityRange",
+    "NSEViolation",
     "StackelbergOutcome",
     "attacker_level",
+    "canonical_split",
+    "combined_coverage",
+    "compute_nse",
+    "deviation_value",
+    "is_nse",
     "max_coverage",
     "need",
+    "nse_strategies",
+    "nse_utility_range",
+    "nse_violation",
     "origami_level",
+    "others_coverage",
     "single_defender_sse",
     "utilities_at_max_coverage",
 ]

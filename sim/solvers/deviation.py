@@ -127,7 +127,7 @@ def deviation_value(
     pinned = in_s & (penalty >= level - tol)
     best = DeviationValue(-np.inf, -1, level, "strict")
 
-    def consider(value: float, target: int, kind: str) -> None:
+    def consider(value: float, target: int | np.integer, kind: str) -> None:
         nonlocal best
         if value > best.value:
             best = DeviationValue(float(value), int(target), level, kind)

@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import least_squares
 
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, GAIN_TOL
+from sim.sampling import CombSupport, comb_support
 from sim.solvers.deviation import NSEViolation, combined_coverage, nse_violation
 from sim.solvers.origami import need, origami_level
 
@@ -102,7 +104,7 @@ def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray)
         :math:`c^i_t` with :math:`\\prod_i (1 - c^i_t) = 1 - d_t` wherever some defender is
         allowed on ``t``; zero elsewhere.
     """
-    n, m = allowed.shape
+    m = allowed.shape[1]
     order = np.argsort(-log_mu, kind="stable")
     lm = log_mu[order][:, None]
     a = allowed[order]
@@ -286,6 +288,59 @@ def _solve_interior(
     return _fit(residual, start, (lower, upper), attempt[2] * (dim + 1), game, build)
 
 
+def _solve_general(
+    game: SecurityGame, tau: int, active: np.ndarray, u: float, may_spare: np.ndarray
+) -> FloatArray | None:
+    """The exact-split fallback of ``nse.md`` §2.2 at a fixed level ``u``.
+
+    Every allowed (defender, target) coverage is an unknown in [0, d_t]; the residuals
+    are the budgets (one-sided where rule B allows spare resources) and the products
+    :math:`\\sum_i \\log(1 - c^i_t) = \\log(1 - d_t)`. This reaches splits with less
+    than maximum waste, which the canonical family cannot.
+    """
+    st = _structure(game, tau, u, active)
+    if st.uncovered > 0.0 or np.any(st.demand >= 1.0):
+        return None
+    rows, cols = np.nonzero(st.allowed)
+    k = game.resources.astype(np.float64)
+    targets = np.unique(cols)
+    log_rest = np.log1p(-st.demand[targets])
+    position = np.searchsorted(targets, cols)
+
+    def unpack(x: FloatArray) -> FloatArray:
+        profile = np.zeros((game.n_defenders, game.n_targets))
+        profile[rows, cols] = x
+        return profile
+
+    def residual(x: FloatArray) -> FloatArray:
+        spend = np.bincount(rows, weights=x, minlength=game.n_defenders) - k
+        spend = np.where(may_spare, np.maximum(spend, 0.0), spend)[active]
+        logs = np.bincount(
+            position, weights=np.log1p(-np.minimum(x, 1 - 1e-15)), minlength=targets.size
+        )
+        return np.concatenate((spend, logs - log_rest))
+
+    start = canonical_split(np.zeros(game.n_defenders), st.demand, st.allowed)[rows, cols]
+    upper = st.demand[cols] + 1e-15
+    fit = least_squares(
+        residual,
+        np.clip(start, 0.0, upper),
+        bounds=(np.zeros(cols.size), upper),
+        xtol=1e-15,
+        ftol=1e-15,
+        gtol=1e-15,
+        max_nfev=400,
+    )
+    if np.max(np.abs(fit.fun), initial=0.0) <= 1e-9:
+        return _clean(unpack(fit.x), game)
+    return None
+
+
+def _fallback_levels(low: float, high: float) -> FloatArray:
+    """Levels scanned by the fallback: a grid strictly inside (low, high]."""
+    return low + (high - low) * np.linspace(1.0, 0.0, 17)[:-1]
+
+
 def _result(
     game: SecurityGame,
     profile: FloatArray,
@@ -311,14 +366,17 @@ def compute_nse(game: SecurityGame) -> NSEResult:
        lowest index.
     2. One defender with resources: her Stackelberg outcome with her own budget
        (ORIGAMI plus her favourite attackable target; ``nse.md`` §1.3, test T7).
-    3. In passes of increasingly thorough solves: the floor phase (u = max p^a), the pooled level (u = ORIGAMI level of K: a
-       waste-free NSE), then the interior phase, over the targets in index order
-       (interior levels start at the pooled level, below which no profile reaches).
-    4. The first candidate the oracle certifies is returned; none: ``status="failed"``.
+    3. In passes of increasingly thorough solves: the floor phase (u = max p^a), the
+       pooled level (u = ORIGAMI level of K: a waste-free NSE), then the interior
+       phase, over the targets in index order (interior levels start at the pooled
+       level, below which no profile reaches).
+    4. Fallback: the general exact split over a grid of levels for each target.
+    5. The first candidate the oracle certifies is returned; none: ``status="failed"``.
     """
     n, m = game.n_defenders, game.n_targets
     active = game.resources > 0
     attempts = 0
+    profile: FloatArray | None
     if not active.any():
         profile = np.zeros((n, m))
         reward = game.attacker_reward
@@ -363,6 +421,16 @@ def compute_nse(game: SecurityGame) -> NSEResult:
                     return _result(game, profile, tau, phase, violation, attempts)
                 if violation is not None:
                     notes.append(f"{phase} tau={tau}: {violation.reason}")
+    no_spare = np.zeros(n, dtype=bool)
+    for tau in candidates:
+        for u in _fallback_levels(pooled, float(game.attacker_reward[tau])):
+            attempts += 1
+            profile = _solve_general(game, tau, active, float(u), no_spare)
+            if profile is None:
+                continue
+            ok, violation = _verify(game, profile, tau)
+            if ok:
+                return _result(game, profile, tau, "fallback", violation, attempts)
     empty = np.zeros((n, m))
     empty.setflags(write=False)
     return NSEResult(
@@ -376,3 +444,86 @@ def compute_nse(game: SecurityGame) -> NSEResult:
         attempts=attempts,
         diagnostics=tuple(notes[-10:]),
     )
+
+
+def nse_strategies(result: NSEResult, resources: ArrayLike) -> list[CombSupport]:
+    """Each defender's NSE coverage as her own mixed strategy (comb sampling).
+
+    Defenders randomise independently in uncoordinated play, so sampling each
+    :math:`c^i` with her own offset reproduces eq. (2) (``notes/nse.md`` §5.3).
+    """
+    k = np.asarray(resources, dtype=np.int64)
+    return [comb_support(row, int(k_i)) for row, k_i in zip(result.coverage, k, strict=True)]
+
+
+@dataclass(frozen=True, eq=False)
+class NSEUtilityRange:
+    """Per-defender bounds on the worst and the best NSE utility (Property 2).
+
+    ``worst_low <= worst NSE utility <= worst_high`` and likewise for ``best``; a side
+    is ``exact`` when its two bounds meet. The high bound of the worst and the low
+    bound of the best come from verified NSEs (certificates); the other two are sound
+    analytic bounds: every NSE keeps the attacker at or above the pooled ORIGAMI level
+    (its coverage is feasible with K resources), and a defender's NSE utility is at
+    least her best deviation value against the others' coverage.
+
+    Attributes
+    ----------
+    worst_low, worst_high, best_low, best_high : ndarray, shape (n,)
+    worst_exact, best_exact : ndarray of bool, shape (n,)
+    witnesses : tuple of NSEResult
+        The verified NSEs behind the certificates.
+    """
+
+    worst_low: FloatArray
+    worst_high: FloatArray
+    best_low: FloatArray
+    best_high: FloatArray
+    witnesses: tuple[NSEResult, ...]
+
+    @property
+    def worst_exact(self) -> np.ndarray:
+        return np.isclose(self.worst_low, self.worst_high, atol=1e-9, rtol=0.0)
+
+    @property
+    def best_exact(self) -> np.ndarray:
+        return np.isclose(self.best_low, self.best_high, atol=1e-9, rtol=0.0)
+
+
+def nse_utility_range(game: SecurityGame, nse: NSEResult | None = None) -> NSEUtilityRange:
+    """Bounds on each defender's worst and best NSE utility, labelled exact or bound.
+
+    Parameters
+    ----------
+    game : SecurityGame
+    nse : NSEResult, optional
+        A verified NSE to use as the certificate (computed when not given).
+
+    Notes
+    -----
+    ``notes/nse.md`` §3: in any NSE a defender's utility is :math:`v_i(\\tau, d_\\tau(u))`
+    with :math:`u` at least the pooled level :math:`u^*_K`, so
+    :math:`\\max_{\\tau: r^a(\\tau) \\ge u^*_K} v_i(\\tau, x_\\tau)` bounds the best NSE from
+    above, and :math:`\\min_{\\tau: r^a(\\tau) \\ge u^*_K} p_i(\\tau)` the worst from below.
+    With a single defender holding resources the NSE is her Stackelberg outcome and
+    both ends are exact for her (test vector T7).
+    """
+    found = compute_nse(game) if nse is None else nse
+    witnesses = (found,) if found.verified else ()
+    k = float(game.total_resources)
+    pooled = origami_level(game.attacker_reward, game.attacker_gap, k)
+    attackable = game.attacker_reward >= pooled - BR_TOL
+    cover = need(game.attacker_reward, game.attacker_gap, pooled)
+    values = np.where(attackable, game.defender_penalty + cover * game.defender_gap, -np.inf)
+    best_high = values.max(axis=1)
+    worst_low = np.where(attackable, game.defender_penalty, np.inf).min(axis=1)
+    if found.verified:
+        worst_high = found.defender_utility.copy()
+        best_low = found.defender_utility.copy()
+    else:
+        worst_high = best_high.copy()
+        best_low = worst_low.copy()
+    if int((game.resources > 0).sum()) == 1 and found.verified:
+        i = int(np.flatnonzero(game.resources > 0)[0])
+        worst_low[i] = best_high[i] = found.defender_utility[i]
+    return NSEUtilityRange(worst_low, worst_high, best_low, best_high, witnesses)

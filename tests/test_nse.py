@@ -1,0 +1,215 @@
+"""Uncoordinated play: the best-deviation oracle, the NSE verifier and the NSE finder.
+
+Test vectors T1-T7 are those of ``notes/nse.md`` §7; T1 is the game of Gan et al. 2020,
+Theorem 3.2 and T5 is their Example 5.2 (Lemma 5.3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.game import SecurityGame
+from sim.generators import available_generators, make_generator
+from sim.instances import example_5_2, nonoverlapping_from_orders, theorem_3_2
+from sim.solvers import (
+    compute_nse,
+    deviation_value,
+    is_nse,
+    nse_strategies,
+    nse_utility_range,
+    nse_violation,
+    single_defender_sse,
+)
+from sim.solvers.reference import lp_deviation_value
+
+from strategies import games
+
+GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+
+
+@st.composite
+def others(draw, m):
+    """Others' coverage with many exact zeros and ones (pinned ties, notes §4.4)."""
+    value = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0.0, 1.0))
+    return np.array(draw(st.lists(value, min_size=m, max_size=m)))
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(games(max_targets=6), st.data())
+def test_deviation_oracle_matches_multiple_lps(game, data):
+    q = data.draw(others(game.n_targets))
+    i = data.draw(st.integers(0, game.n_defenders - 1))
+    fast = deviation_value(game, q, i).value
+    slow = lp_deviation_value(game, q, i)
+    assert fast == pytest.approx(slow, abs=1e-6)
+
+
+def test_oracle_with_no_budget_is_the_pessimistic_best_response():
+    game = theorem_3_2().with_resources([0, 1])
+    q = np.array([0.0, 0.0])  # both targets tie; the pessimistic one is defender 0's worst
+    assert deviation_value(game, q, 0).value == pytest.approx(0.0)
+
+
+@pytest.mark.paper
+def test_t1_theorem_3_2_both_targets_are_nse():
+    game = theorem_3_2()
+    profile = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert is_nse(game, profile, 0) and is_nse(game, profile, 1)
+    # defender 1 (index 0) gets 1.5 in (C, b); defender 2 gets 1.5 in (C, a)
+    result = compute_nse(game)
+    assert result.verified
+    utilities = {1: (1.5, 0.5), 0: (0.5, 1.5)}[result.attacked_target]
+    np.testing.assert_allclose(result.defender_utility, utilities)
+
+
+def _ordinal(orders, m, k=(1, 1)):
+    return nonoverlapping_from_orders(
+        orders, attacker_reward=[1.0] * m, attacker_penalty=[0.0] * m, resources=list(k)
+    )
+
+
+@pytest.mark.paper
+def test_t2_golden_ratio_nse_attacks_b_only():
+    game = _ordinal([[0, 1, 2], [2, 1, 0]], 3)
+    profile = np.array([[GOLDEN, 1 - GOLDEN, 0.0], [0.0, 1 - GOLDEN, GOLDEN]])
+    assert is_nse(game, profile, 1)
+    for tau in (0, 2):
+        assert nse_violation(game, profile, tau).gain == pytest.approx(1.0)
+    result = compute_nse(game)
+    assert result.verified and result.attacked_target == 1
+    np.testing.assert_allclose(result.total_coverage, [GOLDEN] * 3, atol=1e-9)
+
+
+@pytest.mark.paper
+def test_t3_two_targets_without_overlap():
+    game = _ordinal([[0, 1, 2, 3], [3, 2, 1, 0]], 4)
+    profile = np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]])
+    assert is_nse(game, profile, 1) and is_nse(game, profile, 2)
+    assert compute_nse(game).verified
+
+
+@pytest.mark.paper
+def test_t4_continuum_ends():
+    game = SecurityGame(
+        defender_reward=[[3, 1, 1.5], [3, 1.5, 1]],
+        defender_penalty=[[2.6, 0, 0.5], [2.6, 0.5, 0]],
+        attacker_reward=[1, 1, 1],
+        attacker_penalty=[0, 0, 0],
+        resources=[1, 1],
+    )
+    maximum_waste = np.full((2, 3), 1.0 / 3.0)  # common coverage 5/9
+    shared = np.array([[GOLDEN, 1 - GOLDEN, 0.0], [0.0, 1 - GOLDEN, GOLDEN]])
+    assert is_nse(game, maximum_waste, 0) and is_nse(game, shared, 0)
+    np.testing.assert_allclose(1 - (1 - maximum_waste).prod(axis=0), [5 / 9] * 3)
+    result = compute_nse(game)
+    assert result.verified and result.attacked_target == 0
+    assert 5 / 9 - 1e-9 <= result.total_coverage[0] <= GOLDEN + 1e-9
+
+
+@pytest.mark.paper
+def test_t5_example_5_2_every_nse_attacks_b():
+    """Lemma 5.3: b is attacked in every NSE; the finder's NSE matches notes T5."""
+    game = example_5_2()
+    result = compute_nse(game)
+    assert result.verified and result.attacked_target == 1
+    assert result.attacker_level == pytest.approx(0.374210, abs=1e-6)
+    np.testing.assert_allclose(result.total_coverage, [0.625790] * 3 + [0.465414] * 2, atol=1e-6)
+    for tau in (0, 2, 3, 4):
+        assert not is_nse(game, result.coverage, tau)
+
+
+@pytest.mark.paper
+def test_t6_floor_nse_with_unused_budget():
+    game = SecurityGame(
+        attacker_reward=[3.229, 4.54, 9.478, 5.3, 3.281],
+        attacker_penalty=[-2.462, -4.716, 0.681, -1.795, -5.81],
+        defender_reward=[[7.566, 6.801, 4.281, 1.494, 7.32], [6.343, 9.679, 3.21, 8.767, 2.186]],
+        defender_penalty=[
+            [-1.95, -3.161, 2.856, -2.428, -2.664],
+            [-3.372, 2.643, 1, 7.708, -1.057],
+        ],
+        resources=[1, 2],
+    )
+    u = 0.681
+    d = (game.attacker_reward - u) / game.attacker_gap
+    profile = np.zeros((2, 5))
+    profile[0, 3], profile[0, 1] = d[3], 1 - d[3]
+    profile[1, 0], profile[1, 2], profile[1, 4] = d[0], 1.0, d[4]
+    profile[1, 1] = 1 - (1 - d[1]) / (1 - profile[0, 1])
+    assert profile[1].sum() < 2 - 0.1  # defender 2 leaves budget unused
+    assert is_nse(game, profile, 1)
+    result = compute_nse(game)
+    assert result.verified and result.attacker_level == pytest.approx(u)
+
+
+@settings(max_examples=60, deadline=None)
+@given(games(max_defenders=1, max_targets=6))
+def test_t7_one_defender_nse_is_her_stackelberg_outcome(game):
+    result = compute_nse(game)
+    assert result.verified
+    sse = single_defender_sse(game, 0)
+    assert result.defender_utility[0] == pytest.approx(sse.defender_utility[0], abs=1e-9)
+    bounds = nse_utility_range(game, result)
+    if game.total_resources > 0:
+        assert bounds.worst_exact[0] and bounds.best_exact[0]
+
+
+def test_compute_nse_is_deterministic_bit_for_bit():
+    game = make_generator("uniform", n_defenders=3, n_targets=6, resources=[1, 2, 1]).sample(
+        np.random.default_rng(11)
+    )
+    a, b = compute_nse(game), compute_nse(game)
+    assert a.attacked_target == b.attacked_target
+    assert a.coverage.tobytes() == b.coverage.tobytes()
+
+
+def _success(name: str, count: int, seed: int) -> tuple[int, int]:
+    rng = np.random.default_rng(seed)
+    failures = 0
+    for _ in range(count):
+        n, m = int(rng.integers(2, 6)), int(rng.integers(2, 13))
+        game = make_generator(
+            name, n_defenders=n, n_targets=m, resources={"low": 0, "high": 3}
+        ).sample(rng)
+        result = compute_nse(game)
+        if result.verified:
+            c = result.coverage
+            assert np.all(c.sum(axis=1) <= game.resources + 1e-7)
+            assert nse_violation(game, c, result.attacked_target).gain <= 1e-7
+        else:
+            failures += 1
+    return failures, count
+
+
+@pytest.mark.parametrize("name", available_generators())
+def test_finder_verifies_on_generated_games(name):
+    failures, _ = _success(name, 15, seed=2026)
+    assert failures == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", available_generators())
+def test_finder_success_rate_on_500_games(name):
+    failures, count = _success(name, 500, seed=7)
+    assert failures / count <= 0.01
+
+
+def test_per_defender_strategies_reproduce_eq_2():
+    game = example_5_2()
+    result = compute_nse(game)
+    supports = nse_strategies(result, game.resources)
+    for row, support in zip(result.coverage, supports, strict=True):
+        np.testing.assert_allclose(support.marginals(), row, atol=1e-12)
+        assert support.covered.sum(axis=1).max() <= 1
+
+
+def test_utility_range_brackets_every_verified_nse():
+    game = theorem_3_2()
+    bounds = nse_utility_range(game)
+    for tau in (0, 1):
+        u = game.defender_penalty[:, tau] + game.defender_gap[:, tau]
+        assert np.all(bounds.worst_low <= u + 1e-9) and np.all(u <= bounds.best_high + 1e-9)
+    np.testing.assert_allclose(bounds.best_high, [1.5, 1.5])
