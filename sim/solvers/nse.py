@@ -366,10 +366,10 @@ def compute_nse(game: SecurityGame) -> NSEResult:
        lowest index.
     2. One defender with resources: her Stackelberg outcome with her own budget
        (ORIGAMI plus her favourite attackable target; ``nse.md`` §1.3, test T7).
-    3. In passes of increasingly thorough solves: the floor phase (u = max p^a), the
-       pooled level (u = ORIGAMI level of K: a waste-free NSE), then the interior
-       phase, over the targets in index order (interior levels start at the pooled
-       level, below which no profile reaches).
+    3. In passes of increasingly thorough solves, over the targets in index order: the
+       floor phase (u = max p^a) when the pooled ORIGAMI level is the floor; otherwise
+       the interior phase (u above the pooled level, below which no profile reaches)
+       and then the pooled level itself (a waste-free NSE).
     4. Fallback: the general exact split over a grid of levels for each target.
     5. The first candidate the oracle certifies is returned; none: ``status="failed"``.
     """
@@ -403,7 +403,9 @@ def compute_nse(game: SecurityGame) -> NSEResult:
     candidates = [t for t in range(m) if game.attacker_reward[t] >= pooled - BR_TOL]
     notes: list[str] = []
     floor_level = float(game.attacker_penalty.max())
-    phases = ("floor", "pooled", "interior") if pooled > floor_level else ("floor", "interior")
+    # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
+    # with K resources), so the floor is reachable only when it is the pooled level
+    phases = ("interior", "pooled") if pooled > floor_level + BR_TOL else ("floor", "interior")
     for attempt in _PASSES:
         for phase in phases:
             for tau in candidates:
