@@ -357,6 +357,23 @@ def _result(
     return NSEResult(profile, tau, level, utility, "verified", phase, violation, attempts)
 
 
+def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> list[int]:
+    """The attackable targets, most promising first (a try order, never a filter).
+
+    Scored by the structure at the pooled level: demand no allowed defender may cover,
+    then the budget the defenders could not spend even alone on their allowed targets.
+    Ties keep the index order, so the order (and the NSE found) is deterministic.
+    """
+    k = game.resources.astype(np.float64)
+    scored = []
+    for tau in np.flatnonzero(game.attacker_reward >= pooled - BR_TOL):
+        st = _structure(game, int(tau), pooled, active)
+        room = (st.allowed * st.demand).sum(axis=1)
+        shortfall = float(np.clip(k - room, 0.0, None)[active].sum())
+        scored.append((st.uncovered, shortfall, int(tau)))
+    return [tau for _, _, tau in sorted(scored)]
+
+
 def compute_nse(game: SecurityGame) -> NSEResult:
     """A verified NSE of ``game`` (Definition 2.1), deterministic for a given game.
 
@@ -366,7 +383,8 @@ def compute_nse(game: SecurityGame) -> NSEResult:
        lowest index.
     2. One defender with resources: her Stackelberg outcome with her own budget
        (ORIGAMI plus her favourite attackable target; ``nse.md`` §1.3, test T7).
-    3. In passes of increasingly thorough solves, over the targets in index order: the
+    3. In passes of increasingly thorough solves, over the attackable targets in a
+       deterministic order of promise (:func:`_candidate_order`): the
        floor phase (u = max p^a) when the pooled ORIGAMI level is the floor; otherwise
        the interior phase (u above the pooled level, below which no profile reaches)
        and then the pooled level itself (a waste-free NSE).
@@ -400,7 +418,7 @@ def compute_nse(game: SecurityGame) -> NSEResult:
         if ok:
             return _result(game, profile, tau, "single", violation, attempts)
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
-    candidates = [t for t in range(m) if game.attacker_reward[t] >= pooled - BR_TOL]
+    candidates = _candidate_order(game, active, pooled)
     notes: list[str] = []
     floor_level = float(game.attacker_penalty.max())
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
