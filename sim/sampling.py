@@ -172,7 +172,11 @@ class Recommendation:
 
     def sample_index(self, rng: np.random.Generator) -> int:
         """Draw one joint pure strategy (its index) from the recommendation."""
-        return int(rng.choice(self.n_strategies, p=self.probabilities))
+        return int(np.searchsorted(np.cumsum(self.probabilities), rng.random(), side="right"))
+
+    def sample(self, rng: np.random.Generator) -> BoolArray:
+        """One joint pure strategy, shape (n, m): who guards what."""
+        return self.assignments[min(self.sample_index(rng), self.n_strategies - 1)]
 
     def to_dict(self) -> dict[str, Any]:
         """Lists of covered target indices per strategy and defender, with probabilities."""
@@ -182,4 +186,52 @@ class Recommendation:
             "assignments": [
                 [np.flatnonzero(row).tolist() for row in strategy] for strategy in self.assignments
             ],
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class IndependentRecommendation:
+    """Uncoordinated play as a recommendation: each defender samples her own coverage
+    independently (comb sampling), so the joint coverage follows eq. (2).
+
+    Attributes
+    ----------
+    supports : tuple of CombSupport, one per defender
+    resources : ndarray of int, shape (n,)
+    """
+
+    supports: tuple[CombSupport, ...]
+    resources: NDArray[np.int64]
+
+    @classmethod
+    def from_profile(cls, profile: ArrayLike, resources: ArrayLike) -> IndependentRecommendation:
+        """Comb-sample each row of ``profile`` (shape (n, m)) with that defender's budget."""
+        k = np.asarray(resources, dtype=np.int64)
+        rows = np.asarray(profile, dtype=np.float64)
+        supports = tuple(comb_support(row, int(k_i)) for row, k_i in zip(rows, k, strict=True))
+        return cls(supports=supports, resources=k)
+
+    def defender_coverage(self) -> FloatArray:
+        """Each defender's own marginal coverage, shape (n, m)."""
+        return np.array([support.marginals() for support in self.supports])
+
+    def coverage(self) -> FloatArray:
+        """Eq. (2): :math:`1 - \\prod_i (1 - c^i_t)`, shape (m,)."""
+        return 1.0 - np.prod(1.0 - self.defender_coverage(), axis=0)
+
+    def sample(self, rng: np.random.Generator) -> BoolArray:
+        """One joint pure strategy, shape (n, m): each defender draws her own offset."""
+        return np.array([s.covered[s.sample_index(rng)] for s in self.supports])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Per-defender supports: probabilities and covered target lists."""
+        return {
+            "independent": [
+                {
+                    "probabilities": s.probabilities.tolist(),
+                    "covered": [np.flatnonzero(row).tolist() for row in s.covered],
+                }
+                for s in self.supports
+            ],
+            "resources": self.resources.tolist(),
         }

@@ -18,6 +18,7 @@ from sim.solvers.nse import (
     NSEUtilityRange,
     canonical_split,
     compute_nse,
+    excluded_targets,
     nse_strategies,
     nse_utility_range,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "combined_coverage",
     "compute_nse",
     "deviation_value",
+    "excluded_targets",
     "is_nse",
     "max_coverage",
     "need",

@@ -24,7 +24,7 @@ its success rate is measured in ``tests/test_nse.py`` and reported in the issue 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import least_squares
 
+from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, GAIN_TOL
 from sim.sampling import CombSupport, comb_support
@@ -374,7 +375,7 @@ def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> l
     return [tau for _, _, tau in sorted(scored)]
 
 
-def compute_nse(game: SecurityGame) -> NSEResult:
+def compute_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> NSEResult:
     """A verified NSE of ``game`` (Definition 2.1), deterministic for a given game.
 
     Steps
@@ -390,7 +391,11 @@ def compute_nse(game: SecurityGame) -> NSEResult:
        and then the pooled level itself (a waste-free NSE).
     4. Fallback: the general exact split over a grid of levels for each target.
     5. The first candidate the oracle certifies is returned; none: ``status="failed"``.
+
+    ``targets`` restricts the attacked target to those given (used to collect one
+    witness NSE per target for :func:`nse_utility_range`).
     """
+    allowed_targets = None if targets is None else {int(t) for t in targets}
     n, m = game.n_defenders, game.n_targets
     active = game.resources > 0
     attempts = 0
@@ -398,11 +403,13 @@ def compute_nse(game: SecurityGame) -> NSEResult:
     if not active.any():
         profile = np.zeros((n, m))
         reward = game.attacker_reward
-        tau = int(np.flatnonzero(reward >= reward.max() - BR_TOL)[0])
-        ok, violation = _verify(game, profile, tau)
-        if ok:
-            return _result(game, profile, tau, "idle", violation, 1)
-    if active.sum() == 1:
+        tied = [int(t) for t in np.flatnonzero(reward >= reward.max() - BR_TOL)]
+        tied = [t for t in tied if allowed_targets is None or t in allowed_targets]
+        if tied:
+            ok, violation = _verify(game, profile, tied[0])
+            if ok:
+                return _result(game, profile, tied[0], "idle", violation, 1)
+    if active.sum() == 1 and allowed_targets is None:
         i = int(np.flatnonzero(active)[0])
         level = origami_level(game.attacker_reward, game.attacker_gap, float(game.resources[i]))
         cover = need(game.attacker_reward, game.attacker_gap, level)
@@ -419,6 +426,8 @@ def compute_nse(game: SecurityGame) -> NSEResult:
             return _result(game, profile, tau, "single", violation, attempts)
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     candidates = _candidate_order(game, active, pooled)
+    if allowed_targets is not None:
+        candidates = [t for t in candidates if t in allowed_targets]
     notes: list[str] = []
     floor_level = float(game.attacker_penalty.max())
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
@@ -510,40 +519,87 @@ class NSEUtilityRange:
         return np.isclose(self.best_low, self.best_high, atol=1e-9, rtol=0.0)
 
 
-def nse_utility_range(game: SecurityGame, nse: NSEResult | None = None) -> NSEUtilityRange:
+def excluded_targets(game: SecurityGame) -> np.ndarray:
+    """Targets that are provably never attacked in any NSE, shape (m,) bool.
+
+    Target :math:`\\tau` is excluded when some defender j with :math:`k_j \\ge 1` (a)
+    keeps it out of every best-response set by covering it fully, whatever the others
+    do: the other targets cannot all be pushed down to :math:`p^a(\\tau)` with the
+    remaining :math:`K - 1` resources; and (b) prefers every other attackable target,
+    even uncovered, to :math:`\\tau` even fully covered:
+    :math:`r_j(\\tau) < \\min_{s \\ne \\tau, r^a(s) \\ge u^*_K} p_j(s)`. Then in any profile
+    attacking :math:`\\tau` she gains by that deviation. This generalises the argument of
+    Gan et al. 2020, Lemma 5.3 (targets a, c, e) and the proof of Theorem 3.3; a target
+    with :math:`r^a(\\tau) < u^*_K` is excluded too.
+    """
+    m = game.n_targets
+    reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
+    pooled = origami_level(reward, gap, float(game.total_resources))
+    attackable = reward >= pooled - BR_TOL
+    out = ~attackable
+    capable = game.resources >= 1
+    for tau in np.flatnonzero(attackable):
+        others = np.arange(m) != tau
+        if np.any(penalty[others] > penalty[tau]):
+            never_pushed = True
+        else:
+            cost = need(reward[others], gap[others], float(penalty[tau])).sum()
+            never_pushed = bool(cost > game.total_resources - 1 + 1e-12)
+        rivals = others & attackable
+        if not (never_pushed and rivals.any()):
+            continue
+        worst_rival = game.defender_penalty[:, rivals].min(axis=1)
+        if np.any(capable & (game.defender_reward[:, tau] < worst_rival)):
+            out[tau] = True
+    return out
+
+
+def nse_utility_range(
+    game: SecurityGame, nse: NSEResult | None = None, *, witnesses: str = "all"
+) -> NSEUtilityRange:
     """Bounds on each defender's worst and best NSE utility, labelled exact or bound.
 
     Parameters
     ----------
     game : SecurityGame
     nse : NSEResult, optional
-        A verified NSE to use as the certificate (computed when not given).
+        A verified NSE to use as a certificate (computed when not given).
+    witnesses : {"all", "one"}
+        ``"all"`` also looks for one verified NSE per target not excluded by
+        :func:`excluded_targets` (tighter, m NSE computations); ``"one"`` uses one NSE.
 
     Notes
     -----
     ``notes/nse.md`` §3: in any NSE a defender's utility is :math:`v_i(\\tau, d_\\tau(u))`
-    with :math:`u` at least the pooled level :math:`u^*_K`, so
-    :math:`\\max_{\\tau: r^a(\\tau) \\ge u^*_K} v_i(\\tau, x_\\tau)` bounds the best NSE from
-    above, and :math:`\\min_{\\tau: r^a(\\tau) \\ge u^*_K} p_i(\\tau)` the worst from below.
-    With a single defender holding resources the NSE is her Stackelberg outcome and
-    both ends are exact for her (test vector T7).
+    with :math:`u` at least the pooled level :math:`u^*_K` and :math:`\\tau` not excluded,
+    so :math:`\\max_\\tau v_i(\\tau, x_\\tau)` bounds the best NSE from above and
+    :math:`\\min_\\tau p_i(\\tau)` the worst from below (both over the targets not
+    excluded). Verified NSEs give the other two sides. With a single defender holding
+    resources the NSE is her Stackelberg outcome and both ends are exact for her (T7).
     """
-    found = compute_nse(game) if nse is None else nse
-    witnesses = (found,) if found.verified else ()
-    k = float(game.total_resources)
-    pooled = origami_level(game.attacker_reward, game.attacker_gap, k)
-    attackable = game.attacker_reward >= pooled - BR_TOL
+    if witnesses not in ("all", "one"):
+        raise InvalidParameterError(
+            f"nse_utility_range.witnesses must be 'all' or 'one'; got {witnesses!r}"
+        )
+    found = [compute_nse(game) if nse is None else nse]
+    possible = ~excluded_targets(game)
+    if witnesses == "all":
+        seen = {found[0].attacked_target}
+        for tau in np.flatnonzero(possible):
+            if int(tau) not in seen:
+                found.append(compute_nse(game, targets=[int(tau)]))
+    verified = tuple(r for r in found if r.verified)
+    pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     cover = need(game.attacker_reward, game.attacker_gap, pooled)
-    values = np.where(attackable, game.defender_penalty + cover * game.defender_gap, -np.inf)
+    values = np.where(possible, game.defender_penalty + cover * game.defender_gap, -np.inf)
     best_high = values.max(axis=1)
-    worst_low = np.where(attackable, game.defender_penalty, np.inf).min(axis=1)
-    if found.verified:
-        worst_high = found.defender_utility.copy()
-        best_low = found.defender_utility.copy()
+    worst_low = np.where(possible, game.defender_penalty, np.inf).min(axis=1)
+    if verified:
+        utilities = np.array([r.defender_utility for r in verified])
+        worst_high, best_low = utilities.min(axis=0), utilities.max(axis=0)
     else:
-        worst_high = best_high.copy()
-        best_low = worst_low.copy()
-    if int((game.resources > 0).sum()) == 1 and found.verified:
+        worst_high, best_low = best_high.copy(), worst_low.copy()
+    if int((game.resources > 0).sum()) == 1 and verified:
         i = int(np.flatnonzero(game.resources > 0)[0])
-        worst_low[i] = best_high[i] = found.defender_utility[i]
-    return NSEUtilityRange(worst_low, worst_high, best_low, best_high, witnesses)
+        worst_low[i] = best_high[i] = verified[0].defender_utility[i]
+    return NSEUtilityRange(worst_low, worst_high, best_low, best_high, verified)

@@ -1,0 +1,93 @@
+"""What a mechanism returns: an outcome (coverage, attacked target) with its
+recommendation strategy (Gan et al. 2020, Sections 2 and 5.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from sim.game import FloatArray
+from sim.sampling import IndependentRecommendation, Recommendation
+
+OutcomeStatus = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True, eq=False)
+class MechanismOutcome:
+    """A mechanism's outcome on a *reported* game.
+
+    Attributes
+    ----------
+    mechanism : str
+        The registry name.
+    params : Mapping
+        The mechanism's parameters.
+    coverage : ndarray, shape (m,)
+        The pooled coverage :math:`\\mathrm{cov}(x)`.
+    attacked_target : int
+        The designated target t (a best response to ``coverage``; strictly so when
+        ``epsilon > 0``).
+    defender_utility : ndarray, shape (n,)
+        :math:`U_i^d(x, t)` under the reported types.
+    status_quo_utility : ndarray, shape (n,) or None
+        The utilities the mechanism protected (the NSE's for the UP-constrained ones).
+    recommendation : Recommendation or IndependentRecommendation
+        Joint pure strategies with ownership (or independent play, for ``nse``).
+    status : {"ok", "failed"}
+    epsilon : float
+        How much the attacked target's coverage was lowered to make it the strict
+        best response (0: the paper's designated tie-breaking).
+    message : str
+    """
+
+    mechanism: str
+    params: Mapping[str, Any]
+    coverage: FloatArray
+    attacked_target: int
+    defender_utility: FloatArray
+    status_quo_utility: FloatArray | None
+    recommendation: Recommendation | IndependentRecommendation | None
+    status: OutcomeStatus = "ok"
+    epsilon: float = 0.0
+    message: str = field(default="")
+
+    @property
+    def ok(self) -> bool:
+        """Whether the mechanism produced an outcome."""
+        return self.status == "ok"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MechanismOutcome):
+            return NotImplemented
+        same_sq = (self.status_quo_utility is None) == (other.status_quo_utility is None) and (
+            self.status_quo_utility is None
+            or np.array_equal(self.status_quo_utility, other.status_quo_utility)  # type: ignore[arg-type]
+        )
+        return (
+            self.mechanism == other.mechanism
+            and self.attacked_target == other.attacked_target
+            and self.status == other.status
+            and np.array_equal(self.coverage, other.coverage)
+            and np.array_equal(self.defender_utility, other.defender_utility)
+            and bool(same_sq)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (no recommendation support)."""
+        return {
+            "mechanism": self.mechanism,
+            "status": self.status,
+            "attacked_target": self.attacked_target,
+            "coverage": self.coverage.tolist(),
+            "defender_utility": self.defender_utility.tolist(),
+            "status_quo_utility": None
+            if self.status_quo_utility is None
+            else self.status_quo_utility.tolist(),
+            "epsilon": self.epsilon,
+            "message": self.message,
+        }
