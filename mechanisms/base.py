@@ -278,6 +278,45 @@ class OutcomeSetMechanism:
             message=message,
         )
 
+    def outcomes_for_reports(
+        self,
+        game: SecurityGame,
+        defender: int,
+        rewards: FloatArray,
+        penalties: FloatArray,
+        seed: int,
+    ) -> tuple[np.ndarray, FloatArray]:
+        """Targets (b,) and coverages (b, m) when ``defender`` reports each row.
+
+        The outcome space depends on the attacker alone, so only her row of the value
+        matrix changes: one numpy call for the whole batch (plus one NSE per report
+        when the status quo is computed from the reports).
+        """
+        if self.backend != "closed_form":
+            return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
+        space = closed_form_space(game)
+        values = np.repeat(space.values[None], rewards.shape[0], axis=0)
+        cover = space.coverage[0]
+        values[:, defender] = np.where(
+            space.feasible, penalties + cover * (rewards - penalties), -np.inf
+        )
+        status_quo = None
+        if self.uses_status_quo:
+            status_quo = np.full((rewards.shape[0], game.n_defenders), np.inf)
+            for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
+                nse = self.status_quo(game.with_reports(defender, r, p))
+                if nse is not None and nse.verified:
+                    status_quo[b] = nse.defender_utility
+        targets = self.choose(values, space.feasible, status_quo, np.random.default_rng(seed))
+        return targets, self.coverages(cover, targets)
+
+    def coverages(self, cover: FloatArray, targets: np.ndarray) -> FloatArray:
+        """The outcome coverage per chosen target (the epsilon rule applied)."""
+        out = np.repeat(cover[None], targets.size, axis=0)
+        rows = np.flatnonzero(targets >= 0)
+        out[rows, targets[rows]] = np.maximum(out[rows, targets[rows]] - self.epsilon, 0.0)
+        return out
+
     def replace(self, **changes: Any) -> OutcomeSetMechanism:
         """A copy with some parameters changed."""
         return dataclasses.replace(self, **changes)
@@ -285,3 +324,23 @@ class OutcomeSetMechanism:
 
 def _batch(status_quo: FloatArray | None) -> FloatArray | None:
     return None if status_quo is None else status_quo[None]
+
+
+def outcomes_by_allocation(
+    mechanism: Mechanism,
+    game: SecurityGame,
+    defender: int,
+    rewards: FloatArray,
+    penalties: FloatArray,
+    seed: int,
+) -> tuple[np.ndarray, FloatArray]:
+    """The generic (slow) batch: run ``allocate`` on every reported game."""
+    targets = np.full(rewards.shape[0], -1)
+    coverage = np.zeros((rewards.shape[0], game.n_targets))
+    for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
+        outcome = mechanism.allocate(
+            game.with_reports(defender, r, p), rng=np.random.default_rng(seed)
+        )
+        if outcome.ok:
+            targets[b], coverage[b] = outcome.attacked_target, outcome.coverage
+    return targets, coverage

@@ -15,7 +15,9 @@ import numpy as np
 from mechanisms.base import (
     Mechanism,
     OutcomeSetMechanism,
+    closed_form_space,
     lexicographic_argmax,
+    outcomes_by_allocation,
     register_mechanism,
 )
 from mechanisms.outcome import MechanismOutcome
@@ -39,7 +41,9 @@ def _feasible_up(
 
 def _priority(resources: np.ndarray, first: int) -> list[int]:
     """``first``, then the others by most resources, ties by the lowest index."""
-    rest = sorted((i for i in range(resources.size) if i != first), key=lambda i: (-resources[i], i))
+    rest = sorted(
+        (i for i in range(resources.size) if i != first), key=lambda i: (-resources[i], i)
+    )
     return [first, *rest]
 
 
@@ -141,6 +145,14 @@ class CSWMaxNSE(OutcomeSetMechanism):
     def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
         raise NotImplementedError("csw_max_nse picks the status quo's own target")
 
+    def outcomes_for_reports(self, game, defender, rewards, penalties, seed):  # type: ignore[no-untyped-def]
+        if self.known_nse is None or self.backend != "closed_form":
+            return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
+        # Theorem 4.3: with the NSE known, LP-tau does not read the reports at all
+        outcome = self.allocate(game, rng=np.random.default_rng(seed))
+        targets = np.full(rewards.shape[0], outcome.attacked_target)
+        return targets, np.repeat(outcome.coverage[None], rewards.shape[0], axis=0)
+
     def finish(self, game, coverage, target, status_quo):  # type: ignore[no-untyped-def]
         outcome = super().finish(game, coverage, target, status_quo)
         params = {k: v for k, v in outcome.params.items() if k != "known_nse"}
@@ -174,6 +186,21 @@ class Dictatorship(OutcomeSetMechanism):
     def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
         raise NotImplementedError("dictatorship chooses in allocate (it needs the resources)")
 
+    def outcomes_for_reports(self, game, defender, rewards, penalties, seed):  # type: ignore[no-untyped-def]
+        if self.backend != "closed_form":
+            return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
+        space = closed_form_space(game)
+        cover = space.coverage[0]
+        values = np.repeat(space.values[None], rewards.shape[0], axis=0)
+        values[:, defender] = np.where(
+            space.feasible, penalties + cover * (rewards - penalties), -np.inf
+        )
+        order = _priority(
+            game.resources, self.dictator(game.resources, np.random.default_rng(seed))
+        )
+        targets = lexicographic_argmax([values[:, i] for i in order], space.feasible)
+        return targets, self.coverages(cover, targets)
+
 
 @register_mechanism("random_dictatorship")
 @dataclass(frozen=True)
@@ -187,8 +214,7 @@ class RandomDictatorship(Dictatorship):
         super().__post_init__()
         if self.weights not in ("uniform", "resources"):
             raise InvalidParameterError(
-                f"RandomDictatorship.weights must be 'uniform' or 'resources'; "
-                f"got {self.weights!r}"
+                f"RandomDictatorship.weights must be 'uniform' or 'resources'; got {self.weights!r}"
             )
 
     def dictator(self, game_resources: np.ndarray, rng: np.random.Generator) -> int:
@@ -210,7 +236,9 @@ class Utilitarian(OutcomeSetMechanism):
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient"})
 
     def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
-        return lexicographic_argmax([values.sum(axis=1)], np.broadcast_to(feasible, values[:, 0].shape))
+        return lexicographic_argmax(
+            [values.sum(axis=1)], np.broadcast_to(feasible, values[:, 0].shape)
+        )
 
 
 @register_mechanism("egalitarian")

@@ -1,0 +1,461 @@
+"""Property audits with certificates (Gan et al. 2020, Properties 1-4).
+
+* :func:`is_pareto_efficient` -- exact, over the finite outcome set of
+  ``notes/solvers.md`` §2; returns a dominating outcome when there is one.
+* :func:`utility_preservation` -- strong / weak UP per defender against
+  :func:`~sim.solvers.nse_utility_range`, each verdict ``holds``, ``fails`` or
+  ``undetermined`` and backed by a verified NSE or a sound bound.
+* :func:`find_profitable_misreport` -- a search over reports (SP is a universal
+  statement, so a found misreport is a proof of manipulability and ``None`` is
+  evidence only); the certificate replays with ``mechanism.allocate``.
+* :func:`ir_violation` -- the best strategy modification against a recommendation
+  (Definition 5.1, Property 4) by one LP per target over signal-conditioned coverage.
+
+All audits evaluate outcomes under the game they are given: pass the *true* game.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy.optimize import linprog
+
+from mechanisms.base import Mechanism, closed_form_space, outcomes_by_allocation
+from mechanisms.outcome import MechanismOutcome
+from sim.errors import InvalidParameterError
+from sim.game import FloatArray, SecurityGame
+from sim.numerics import GAIN_TOL, UTILITY_TOL
+from sim.sampling import IndependentRecommendation, Recommendation
+from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range
+
+Verdict = Literal["holds", "fails", "undetermined"]
+
+
+def outcome_utility(game: SecurityGame, outcome: MechanismOutcome) -> FloatArray:
+    """:math:`U_i^d(\\mathrm{cov}, t)` of ``outcome`` under ``game``'s types, shape (n,)."""
+    t = outcome.attacked_target
+    return game.defender_penalty[:, t] + outcome.coverage[t] * game.defender_gap[:, t]
+
+
+# -- Pareto efficiency ---------------------------------------------------------------
+@dataclass(frozen=True)
+class ParetoAudit:
+    """Property 1. ``dominating_target`` / ``dominating_utility`` certify a failure."""
+
+    efficient: bool
+    utility: FloatArray
+    dominating_target: int = -1
+    dominating_utility: FloatArray | None = None
+    dominating_coverage: FloatArray | None = None
+
+
+def is_pareto_efficient(
+    game: SecurityGame, outcome: MechanismOutcome, *, tol: float = UTILITY_TOL
+) -> ParetoAudit:
+    """Whether any feasible outcome Pareto dominates ``outcome`` (exact).
+
+    Any outcome attacking t gives every defender at most :math:`U_i^d(x_t, t)`, so it
+    suffices to compare with the columns of the outcome space: dominated iff some
+    attackable t has :math:`U_i^d(x_t, t) \\ge u_i` for all i and :math:`>` for one.
+    """
+    u = outcome_utility(game, outcome)
+    space = closed_form_space(game)
+    weakly = np.all(space.values >= u[:, None] - tol, axis=0)
+    strictly = np.any(space.values > u[:, None] + tol, axis=0)
+    dominating = np.flatnonzero(space.feasible & weakly & strictly)
+    if dominating.size == 0:
+        return ParetoAudit(True, u)
+    t = int(dominating[np.argmax(space.values[:, dominating].sum(axis=0))])
+    return ParetoAudit(False, u, t, space.values[:, t].copy(), space.coverage[t].copy())
+
+
+# -- utility preservation ------------------------------------------------------------
+@dataclass(frozen=True)
+class UPAudit:
+    """Property 2 per defender.
+
+    Attributes
+    ----------
+    utility : ndarray, shape (n,)
+    weak, strong : tuple of {"holds", "fails", "undetermined"}
+    bounds : NSEUtilityRange
+        Where the verdicts come from: a verdict is exact when its side of the range
+        is (``bounds.worst_exact`` / ``bounds.best_exact``).
+    """
+
+    utility: FloatArray
+    weak: tuple[Verdict, ...]
+    strong: tuple[Verdict, ...]
+    bounds: NSEUtilityRange
+
+    @property
+    def weakly_up(self) -> bool | None:
+        """True if weak UP holds for everyone, False if it fails for someone, else None."""
+        return _overall(self.weak)
+
+    @property
+    def strongly_up(self) -> bool | None:
+        """Likewise for strong UP."""
+        return _overall(self.strong)
+
+
+def _overall(verdicts: tuple[Verdict, ...]) -> bool | None:
+    if "fails" in verdicts:
+        return False
+    return True if all(v == "holds" for v in verdicts) else None
+
+
+def _verdicts(u: FloatArray, low: FloatArray, high: FloatArray, tol: float) -> tuple[Verdict, ...]:
+    out: list[Verdict] = []
+    for value, lo, hi in zip(u, low, high, strict=True):
+        out.append(
+            "holds" if value >= hi - tol else "fails" if value < lo - tol else "undetermined"
+        )
+    return tuple(out)
+
+
+def utility_preservation(
+    game: SecurityGame,
+    outcome: MechanismOutcome,
+    *,
+    bounds: NSEUtilityRange | None = None,
+    tol: float = UTILITY_TOL,
+) -> UPAudit:
+    """Strong and weak UP of ``outcome`` for each defender (Property 2).
+
+    Weak UP holds for i when :math:`u_i` is at least a verified NSE's utility (the
+    worst NSE is no better); it fails when :math:`u_i` is below a sound lower bound on
+    every NSE. Strong UP fails when some verified NSE gives i more; it holds when
+    :math:`u_i` reaches a sound upper bound on every NSE.
+    """
+    u = outcome_utility(game, outcome)
+    b = nse_utility_range(game) if bounds is None else bounds
+    weak = _verdicts(u, b.worst_low, b.worst_high, tol)
+    strong = _verdicts(u, b.best_low, b.best_high, tol)
+    return UPAudit(u, weak, strong, b)
+
+
+# -- strategyproofness ---------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Misreport:
+    """A profitable misreport: replay ``mechanism.prepared(game).allocate(
+    game.with_reports(defender, reward, penalty), rng=np.random.default_rng(seed))``.
+
+    Attributes
+    ----------
+    gain : float
+        True utility under the misreport minus under truthful reporting.
+    """
+
+    defender: int
+    reward: FloatArray
+    penalty: FloatArray
+    gain: float
+    truthful: MechanismOutcome
+    manipulated: MechanismOutcome
+    seed: int
+    family: str
+    candidates: int
+
+
+@dataclass
+class _Search:
+    mechanism: Mechanism
+    game: SecurityGame
+    defender: int
+    seed: int
+    baseline: float
+    budget: int
+    evaluated: int = 0
+    best_gain: float = 0.0
+    best: tuple[FloatArray, FloatArray, str] | None = None
+    history: list[float] = field(default_factory=list)
+
+    def run(self, rewards: FloatArray, penalties: FloatArray, family: str) -> None:
+        room = self.budget - self.evaluated
+        if room <= 0 or rewards.shape[0] == 0:
+            return
+        rewards, penalties = rewards[:room], penalties[:room]
+        batch = getattr(self.mechanism, "outcomes_for_reports", None)
+        if batch is None:
+            targets, coverage = outcomes_by_allocation(
+                self.mechanism, self.game, self.defender, rewards, penalties, self.seed
+            )
+        else:
+            targets, coverage = batch(self.game, self.defender, rewards, penalties, self.seed)
+        self.evaluated += rewards.shape[0]
+        i = self.defender
+        ok = targets >= 0
+        safe = np.where(ok, targets, 0)
+        rows = np.arange(targets.size)
+        true = (
+            self.game.defender_penalty[i, safe]
+            + coverage[rows, safe] * self.game.defender_gap[i, safe]
+        )
+        gains = np.where(ok, true - self.baseline, -np.inf)
+        b = int(np.argmax(gains))
+        if gains[b] > self.best_gain:
+            self.best_gain = float(gains[b])
+            self.best = (rewards[b].copy(), penalties[b].copy(), family)
+
+
+def _valid(rewards: FloatArray, penalties: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Force reward > penalty strictly (a report must be a valid type)."""
+    return np.maximum(rewards, penalties + 1e-6), penalties
+
+
+def _targeted(game: SecurityGame, i: int, current: int) -> tuple[FloatArray, FloatArray]:
+    """Reports that swing the mechanism towards each target i prefers to ``current``."""
+    r, p = game.defender_reward[i], game.defender_penalty[i]
+    span = float(max(r.max() - p.min(), 1.0))
+    space = closed_form_space(game)
+    true_values = space.values[i]
+    liked = np.argsort(-np.where(space.feasible, true_values, -np.inf), kind="stable")
+    out_r, out_p = [], []
+    for t in liked:
+        if not space.feasible[t] or t == current:
+            continue
+        others = np.arange(r.size) != t
+        for boost in (1.0, 10.0, 100.0):  # inflate t far above everything
+            rr, pp = r.copy(), p.copy()
+            pp[t] = r.max() + boost * span
+            rr[t] = pp[t] + (r[t] - p[t])
+            out_r.append(rr)
+            out_p.append(pp)
+        for shrink in (0.1, 0.01):  # deflate every other target
+            rr, pp = r.copy(), p.copy()
+            rr[others] = p.min() - span + shrink * (r[others] - p.min())
+            pp[others] = rr[others] - shrink * (r[others] - p[others])
+            out_r.append(rr)
+            out_p.append(pp)
+        # an ordinal report: t on top, the rest in the true order of preference
+        order = [s for s in liked[::-1] if s != t] + [int(t)]
+        ranks = np.empty(r.size)
+        ranks[np.asarray(order)] = np.arange(r.size)
+        out_r.append(p.min() + span * (ranks + 0.5) / r.size)
+        out_p.append(p.min() + span * ranks / r.size)
+    return np.array(out_r).reshape(-1, r.size), np.array(out_p).reshape(-1, r.size)
+
+
+def _rescalings(game: SecurityGame, i: int) -> tuple[FloatArray, FloatArray]:
+    """Order-preserving affine rescalings a * type + b of the true type."""
+    r, p = game.defender_reward[i], game.defender_penalty[i]
+    span = float(max(r.max() - p.min(), 1.0))
+    scales = np.array([0.01, 0.1, 0.5, 2.0, 10.0, 100.0])
+    shifts = np.array([-10.0, -1.0, 0.0, 1.0, 10.0]) * span
+    a, b = np.meshgrid(scales, shifts, indexing="ij")
+    a, b = a.ravel()[:, None], b.ravel()[:, None]
+    return a * r + b, a * p + b
+
+
+def find_profitable_misreport(
+    mechanism: Mechanism,
+    game: SecurityGame,
+    defender: int,
+    *,
+    rng: np.random.Generator,
+    budget: int = 2000,
+    batch: int = 256,
+) -> Misreport | None:
+    """Search for a report that raises ``defender``'s true utility (Property 3).
+
+    Steps: (1) targeted manipulations towards every target she prefers to the
+    truthful outcome's (inflate it, deflate the others, an ordinal report with it on
+    top); (2) order-preserving rescalings of her type; (3) random reports; (4) local
+    refinement around the best report so far. Candidates are evaluated in batches
+    (one numpy call for the closed-form mechanisms). Common random numbers: every
+    allocation in the search uses the same seed, drawn once from ``rng``.
+
+    Returns
+    -------
+    Misreport or None
+        A certificate with gain > ``GAIN_TOL``, or None if the budget found none.
+    """
+    if not (isinstance(budget, int) and budget >= 1):
+        raise InvalidParameterError(
+            f"find_profitable_misreport.budget must be an int >= 1; got {budget!r}"
+        )
+    if not 0 <= defender < game.n_defenders:
+        raise InvalidParameterError(
+            f"find_profitable_misreport.defender must be in [0, {game.n_defenders}); got {defender!r}"
+        )
+    seed = int(rng.integers(2**63))
+    mech = mechanism.prepared(game)
+    truthful = mech.allocate(game, rng=np.random.default_rng(seed))
+    if not truthful.ok:
+        return None
+    baseline = float(outcome_utility(game, truthful)[defender])
+    search = _Search(mech, game, defender, seed, baseline, budget)
+    r, p = game.defender_reward[defender], game.defender_penalty[defender]
+    for family, (rr, pp) in (
+        ("targeted", _targeted(game, defender, truthful.attacked_target)),
+        ("rescaled", _rescalings(game, defender)),
+    ):
+        for start in range(0, rr.shape[0], batch):
+            search.run(*_valid(rr[start : start + batch], pp[start : start + batch]), family)
+    low, high = float(p.min()), float(r.max())
+    span = max(high - low, 1.0)
+    while search.evaluated < budget:
+        size = min(batch, budget - search.evaluated)
+        if search.best is not None and rng.random() < 0.5:
+            br, bp, _ = search.best
+            sigma = span * 10.0 ** rng.uniform(-3, 0)
+            rr = br + sigma * rng.standard_normal((size, r.size))
+            pp = bp + sigma * rng.standard_normal((size, r.size))
+            search.run(*_valid(np.maximum(rr, pp), np.minimum(rr, pp)), "refined")
+        else:
+            a = rng.uniform(low - span, high + span, (size, r.size))
+            b = rng.uniform(low - span, high + span, (size, r.size))
+            search.run(*_valid(np.maximum(a, b), np.minimum(a, b)), "random")
+    if search.best is None or search.best_gain <= GAIN_TOL:
+        return None
+    reward, penalty, family = search.best
+    manipulated = mech.allocate(
+        game.with_reports(defender, reward, penalty), rng=np.random.default_rng(seed)
+    )
+    gain = float(outcome_utility(game, manipulated)[defender] - baseline)
+    return Misreport(
+        defender, reward, penalty, gain, truthful, manipulated, seed, family, search.evaluated
+    )
+
+
+# -- individual rationality ----------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Deviation:
+    """A defender's best strategy modification against a recommendation (Def. 5.1).
+
+    Attributes
+    ----------
+    gain : float
+        Her pessimistic deviation value minus her utility at the outcome, floored at 0
+        (0: IR holds for her).
+    value : float
+        :math:`\\sup_\\phi \\min_{t' \\in BR(\\phi(x))} U_i^d(\\phi(x), t')`.
+    target : int
+        The attacker response her best modification induces.
+    coverage : ndarray, shape (m,)
+        The overall coverage under it.
+    modification : tuple of (signal, probability, coverage)
+        Per recommended pure strategy (the targets she was told to guard), the
+        coverage she plays instead; empty for independent play (then the NSE oracle
+        applies, whose deviation does not condition on a signal).
+    """
+
+    defender: int
+    gain: float
+    value: float
+    target: int
+    coverage: FloatArray | None
+    modification: tuple[tuple[tuple[int, ...], float, FloatArray], ...] = ()
+
+
+def _signals(
+    rec: Recommendation, defender: int
+) -> tuple[list[tuple[int, ...]], FloatArray, FloatArray]:
+    """Group the support by her own recommended set: (signals, P_sigma, O_sigma,t)."""
+    own = rec.assignments[:, defender, :]
+    others = np.delete(rec.assignments, defender, axis=1).any(axis=1)
+    keys: dict[tuple[int, ...], int] = {}
+    for row in own:
+        keys.setdefault(tuple(np.flatnonzero(row).tolist()), len(keys))
+    index = np.array([keys[tuple(np.flatnonzero(row).tolist())] for row in own])
+    prob = np.bincount(index, weights=rec.probabilities, minlength=len(keys))
+    covered = np.zeros((len(keys), own.shape[1]))
+    np.add.at(covered, index, rec.probabilities[:, None] * others)
+    return list(keys), prob, covered
+
+
+def ir_violation(
+    game: SecurityGame, outcome: MechanismOutcome, defender: int, *, eps_tol: float = 1e-9
+) -> Deviation:
+    """The exact best strategy modification of ``defender`` (Property 4).
+
+    Conditioning on her signal :math:`\\sigma` (her recommended pure strategy), she
+    plays marginal coverage :math:`y^\\sigma \\in C_{k_i}`; the overall coverage is
+    linear in these: :math:`c'_t = O_t + \\sum_\\sigma (P_\\sigma - O_{\\sigma t})
+    y^\\sigma_t`, with :math:`O_{\\sigma t}` the probability of signal :math:`\\sigma` and
+    some other defender covering t. For each target t one LP maximises :math:`c'_t`
+    with t a best response and a second checks t can be the *unique* best response
+    (pessimistic tie-breaking, as in ``notes/nse.md`` §4.2); the value is the best
+    :math:`U_i^d(c'_t, t)` over strictly inducible t. For independent play (the
+    ``nse`` mechanism) the NSE oracle gives the value exactly.
+
+    Degenerate ties that no deviation can break (two targets pinned at the top level
+    with coverage 1 by the others in every signal) are not credited, so in that
+    measure-zero case the gain is a lower bound.
+    """
+    rec = outcome.recommendation
+    t0 = outcome.attacked_target
+    own = float(outcome_utility(game, outcome)[defender])
+    if isinstance(rec, IndependentRecommendation):
+        x = rec.defender_coverage()
+        q = 1.0 - np.prod(np.delete(1.0 - x, defender, axis=0), axis=0)
+        dev = deviation_value(game, q, defender)
+        return Deviation(defender, max(0.0, dev.value - own), dev.value, dev.target, None)
+    if rec is None:
+        raise InvalidParameterError("ir_violation.outcome has no recommendation (failed outcome)")
+    signals, prob, covered = _signals(rec, defender)
+    m, s_count = game.n_targets, len(signals)
+    base = covered.sum(axis=0)
+    weight = prob[:, None] - covered  # (s, m): how much y^sigma_t adds to c'_t
+    k = float(game.resources[defender])
+    gap, reward = game.attacker_gap, game.attacker_reward
+    n_y = s_count * m
+
+    def coverage_rows(t: int) -> FloatArray:
+        row = np.zeros(n_y + 1)
+        row[t:n_y:m] = weight[:, t]
+        return row
+
+    budget_rows = np.zeros((s_count, n_y + 1))
+    for s in range(s_count):
+        budget_rows[s, s * m : (s + 1) * m] = 1.0
+    best = (-np.inf, t0, None, None)
+    for t in range(m):
+        rows, rhs = [], []
+        for s in range(m):
+            if s == t:
+                continue
+            # R_s - gap_s c'_s + eps <= R_t - gap_t c'_t
+            row = -gap[s] * coverage_rows(s) + gap[t] * coverage_rows(t)
+            row[-1] = 1.0
+            rows.append(row)
+            rhs.append(reward[t] - reward[s] - gap[t] * base[t] + gap[s] * base[s])
+        a_ub = np.vstack([*rows, budget_rows]) if rows else budget_rows
+        b_ub = np.concatenate([rhs, np.full(s_count, k)]) if rows else np.full(s_count, k)
+        bounds = [(0.0, 1.0)] * n_y
+        objective = -coverage_rows(t)
+        weak = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=[*bounds, (0.0, 0.0)])
+        if weak.status != 0:
+            continue
+        if m > 1:
+            strict_obj = np.zeros(n_y + 1)
+            strict_obj[-1] = -1.0
+            strict = linprog(strict_obj, A_ub=a_ub, b_ub=b_ub, bounds=[*bounds, (0.0, 1.0)])
+            if strict.status != 0 or strict.x[-1] <= eps_tol:
+                continue
+        y = weak.x[:n_y].reshape(s_count, m)
+        c = base + (weight * y).sum(axis=0)
+        value = float(game.defender_penalty[defender, t] + c[t] * game.defender_gap[defender, t])
+        if value > best[0]:
+            best = (value, t, c, y)
+    value, target, c, y = best
+    modification: tuple[tuple[tuple[int, ...], float, FloatArray], ...] = ()
+    if y is not None:
+        modification = tuple((signal, float(prob[s]), y[s]) for s, signal in enumerate(signals))
+    return Deviation(defender, max(0.0, value - own), value, target, c, modification)
+
+
+def audit_summary(audit: Any) -> dict[str, Any]:
+    """A compact dict of an audit result, for datasets and the CLI."""
+    if isinstance(audit, ParetoAudit):
+        return {"efficient": audit.efficient, "dominating_target": audit.dominating_target}
+    if isinstance(audit, UPAudit):
+        return {"weak": list(audit.weak), "strong": list(audit.strong)}
+    if isinstance(audit, Misreport):
+        return {"gain": audit.gain, "family": audit.family, "candidates": audit.candidates}
+    if isinstance(audit, Deviation):
+        return {"gain": audit.gain, "target": audit.target}
+    return {}
