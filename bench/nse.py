@@ -1,4 +1,6 @@
-"""Time ``compute_nse`` (NSE found and verified) on n = 5, m = 50 games.
+"""Run from the repository root: ``python -m bench.nse`` (or ``make bench``).
+
+Time ``compute_nse`` (NSE found and verified) on n = 5, m = 50 games.
 
 Issue 3's goal is well under 1 ms so that CSW-Max including its NSE stays >= 200x
 faster than the one-LP-per-target implementation; this prints the time per game, the

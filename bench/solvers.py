@@ -1,4 +1,6 @@
-"""Time ``attacker_level`` + ``max_coverage`` against the one-LP-per-target reference.
+"""Run from the repository root: ``python -m bench.solvers`` (or ``make bench``).
+
+Time ``attacker_level`` + ``max_coverage`` against the one-LP-per-target reference.
 
 n = 5 defenders, m = 50 targets, uniform games; both timed in this run, ratio printed.
 Goal (issue 2): >= 500x.

@@ -279,7 +279,8 @@ def find_profitable_misreport(
         )
     if not 0 <= defender < game.n_defenders:
         raise InvalidParameterError(
-            f"find_profitable_misreport.defender must be in [0, {game.n_defenders}); got {defender!r}"
+            f"find_profitable_misreport.defender must be in [0, {game.n_defenders}); "
+            f"got {defender!r}"
         )
     seed = int(rng.integers(2**63))
     mech = mechanism.prepared(game)
@@ -361,7 +362,7 @@ def _signals(
     for row in own:
         keys.setdefault(tuple(np.flatnonzero(row).tolist()), len(keys))
     index = np.array([keys[tuple(np.flatnonzero(row).tolist())] for row in own])
-    prob = np.bincount(index, weights=rec.probabilities, minlength=len(keys))
+    prob = np.bincount(index, weights=rec.probabilities, minlength=len(keys)).astype(np.float64)
     covered = np.zeros((len(keys), own.shape[1]))
     np.add.at(covered, index, rec.probabilities[:, None] * others)
     return list(keys), prob, covered

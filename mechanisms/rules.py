@@ -39,6 +39,12 @@ def _feasible_up(
     return ok & np.all(values >= status_quo[:, :, None] - UTILITY_TOL, axis=1)
 
 
+def _required(status_quo: FloatArray | None) -> FloatArray:
+    if status_quo is None:
+        raise InvalidParameterError("this mechanism needs the status-quo utilities")
+    return status_quo
+
+
 def _priority(resources: np.ndarray, first: int) -> list[int]:
     """``first``, then the others by most resources, ties by the lowest index."""
     rest = sorted(
@@ -101,7 +107,13 @@ class CSWMax(OutcomeSetMechanism):
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient", "weakly_up"})
     uses_status_quo: ClassVar[bool] = True
 
-    def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
+    def choose(
+        self,
+        values: FloatArray,
+        feasible: np.ndarray,
+        status_quo: FloatArray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         ok = _feasible_up(values, feasible, status_quo)
         return lexicographic_argmax([values.sum(axis=1)], ok)
 
@@ -142,10 +154,23 @@ class CSWMaxNSE(OutcomeSetMechanism):
             return self.failed(game, f"LP-{tau} is infeasible")
         return self.finish(game, space.coverage[tau], tau, nse.defender_utility)
 
-    def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
+    def choose(
+        self,
+        values: FloatArray,
+        feasible: np.ndarray,
+        status_quo: FloatArray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         raise NotImplementedError("csw_max_nse picks the status quo's own target")
 
-    def outcomes_for_reports(self, game, defender, rewards, penalties, seed):  # type: ignore[no-untyped-def]
+    def outcomes_for_reports(
+        self,
+        game: SecurityGame,
+        defender: int,
+        rewards: FloatArray,
+        penalties: FloatArray,
+        seed: int,
+    ) -> tuple[np.ndarray, FloatArray]:
         if self.known_nse is None or self.backend != "closed_form":
             return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
         # Theorem 4.3: with the NSE known, LP-tau does not read the reports at all
@@ -153,7 +178,13 @@ class CSWMaxNSE(OutcomeSetMechanism):
         targets = np.full(rewards.shape[0], outcome.attacked_target)
         return targets, np.repeat(outcome.coverage[None], rewards.shape[0], axis=0)
 
-    def finish(self, game, coverage, target, status_quo):  # type: ignore[no-untyped-def]
+    def finish(
+        self,
+        game: SecurityGame,
+        coverage: FloatArray,
+        target: int,
+        status_quo: FloatArray | None,
+    ) -> MechanismOutcome:
         outcome = super().finish(game, coverage, target, status_quo)
         params = {k: v for k, v in outcome.params.items() if k != "known_nse"}
         params["status_quo"] = "known" if self.known_nse is not None else "reported"
@@ -183,10 +214,23 @@ class Dictatorship(OutcomeSetMechanism):
         target = int(lexicographic_argmax(keys, space.feasible)[0])
         return self.finish(game, space.coverage[target], target, None)
 
-    def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
+    def choose(
+        self,
+        values: FloatArray,
+        feasible: np.ndarray,
+        status_quo: FloatArray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         raise NotImplementedError("dictatorship chooses in allocate (it needs the resources)")
 
-    def outcomes_for_reports(self, game, defender, rewards, penalties, seed):  # type: ignore[no-untyped-def]
+    def outcomes_for_reports(
+        self,
+        game: SecurityGame,
+        defender: int,
+        rewards: FloatArray,
+        penalties: FloatArray,
+        seed: int,
+    ) -> tuple[np.ndarray, FloatArray]:
         if self.backend != "closed_form":
             return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
         space = closed_form_space(game)
@@ -235,7 +279,13 @@ class Utilitarian(OutcomeSetMechanism):
 
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient"})
 
-    def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
+    def choose(
+        self,
+        values: FloatArray,
+        feasible: np.ndarray,
+        status_quo: FloatArray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         return lexicographic_argmax(
             [values.sum(axis=1)], np.broadcast_to(feasible, values[:, 0].shape)
         )
@@ -250,9 +300,15 @@ class Egalitarian(OutcomeSetMechanism):
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient", "weakly_up"})
     uses_status_quo: ClassVar[bool] = True
 
-    def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
+    def choose(
+        self,
+        values: FloatArray,
+        feasible: np.ndarray,
+        status_quo: FloatArray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         ok = _feasible_up(values, feasible, status_quo)
-        gains = values - status_quo[:, :, None]
+        gains = values - _required(status_quo)[:, :, None]
         return lexicographic_argmax([gains.min(axis=1), values.sum(axis=1)], ok)
 
 
@@ -266,9 +322,15 @@ class NashBargaining(OutcomeSetMechanism):
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient", "weakly_up"})
     uses_status_quo: ClassVar[bool] = True
 
-    def choose(self, values, feasible, status_quo, rng):  # type: ignore[no-untyped-def]
+    def choose(
+        self,
+        values: FloatArray,
+        feasible: np.ndarray,
+        status_quo: FloatArray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         ok = _feasible_up(values, feasible, status_quo)
-        gains = np.clip(values - status_quo[:, :, None], 0.0, None)
+        gains = np.clip(values - _required(status_quo)[:, :, None], 0.0, None)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_product = np.where(ok, np.log(gains).sum(axis=1), -np.inf)
         log_product = np.nan_to_num(log_product, nan=-np.inf)

@@ -41,9 +41,9 @@ def _check_coverage(coverage: ArrayLike, budget: int, owner: str) -> FloatArray:
     return np.clip(c, 0.0, 1.0)
 
 
-def _teeth_targets(edges: FloatArray, offset: float, budget: int) -> NDArray[np.int64]:
-    """The target hit by each tooth ``offset + j`` (-1 when it falls past the end)."""
-    points = offset + np.arange(budget)
+def _teeth_targets(edges: FloatArray, offsets: FloatArray, budget: int) -> NDArray[np.int64]:
+    """The target hit by tooth ``offsets[s] + j``, shape (s, K); -1 past the end."""
+    points = offsets[:, None] + np.arange(budget)[None, :]
     hit = np.searchsorted(edges, points, side="right") - 1
     m = edges.size - 1
     hit[(points >= edges[-1]) | (hit >= m)] = -1
@@ -109,9 +109,7 @@ def comb_support(coverage: ArrayLike, budget: int) -> CombSupport:
     keep = lengths > 0.0
     offsets, probabilities = cuts[:-1][keep], lengths[keep]
     midpoints = offsets + probabilities / 2
-    teeth = np.array(
-        [_teeth_targets(edges, u, int(budget)) for u in midpoints], dtype=np.int64
-    ).reshape(offsets.size, int(budget))
+    teeth = _teeth_targets(edges, midpoints, int(budget))
     for array in (c, offsets, probabilities, teeth):
         array.setflags(write=False)
     return CombSupport(coverage=c, offsets=offsets, probabilities=probabilities, teeth=teeth)
@@ -151,9 +149,8 @@ class Recommendation:
         owners = tooth_owners(k)
         m = support.coverage.size
         assignments = np.zeros((support.probabilities.size, k.size, m), dtype=bool)
-        for s, teeth in enumerate(support.teeth):
-            used = teeth >= 0
-            assignments[s, owners[used], teeth[used]] = True
+        strategy, tooth = np.nonzero(support.teeth >= 0)
+        assignments[strategy, owners[tooth], support.teeth[strategy, tooth]] = True
         assignments.setflags(write=False)
         return cls(assignments=assignments, probabilities=support.probabilities, resources=k)
 

@@ -158,7 +158,27 @@ def test_t7_one_defender_nse_is_her_stackelberg_outcome(game):
     sse = single_defender_sse(game, 0)
     assert result.defender_utility[0] == pytest.approx(sse.defender_utility[0], abs=1e-9)
     bounds = nse_utility_range(game, result)
-    assert bounds.worst_exact[0] and bounds.best_exact[0]
+    assert bounds.best_exact[0]
+
+
+def test_one_defender_can_have_a_worse_nse_than_her_sse():
+    """Definition 2.1 evaluates deviations pessimistically. Here target 5 is pinned at
+    the floor level (fully covered, p^a = -1 = max p^a) and tied with target 3, which
+    she cannot lower further: the tie is unbreakable, so (C, 5) is an NSE worth -1.5
+    to her although her SSE, (C, 3), is worth -1. T7 holds for the best NSE only."""
+    game = SecurityGame(
+        defender_reward=[[-1.5, -1.5, -1.5, -0.5, -1.5, -1.5]],
+        defender_penalty=[[-2.0, -2.0, -2.0, -1.0, -2.0, -2.0]],
+        attacker_reward=[-1.5, -1.5, -1.5, -1.0, -1.5, -0.5],
+        attacker_penalty=[-2.0, -2.0, -2.0, -2.0, -2.0, -1.0],
+        resources=[1],
+    )
+    profile = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 1.0]])
+    assert is_nse(game, profile, 3) and is_nse(game, profile, 5)
+    assert compute_nse(game).attacked_target == 3
+    bounds = nse_utility_range(game)
+    assert bounds.best_low[0] == bounds.best_high[0] == -1.0
+    assert bounds.worst_high[0] == -1.5
 
 
 def test_compute_nse_is_deterministic_bit_for_bit():

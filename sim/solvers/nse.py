@@ -575,7 +575,8 @@ def nse_utility_range(
     so :math:`\\max_\\tau v_i(\\tau, x_\\tau)` bounds the best NSE from above and
     :math:`\\min_\\tau p_i(\\tau)` the worst from below (both over the targets not
     excluded). Verified NSEs give the other two sides. With a single defender holding
-    resources the NSE is her Stackelberg outcome and both ends are exact for her (T7).
+    resources her best NSE is her Stackelberg outcome (T7), so that side is exact;
+    her worst need not be (a tie pinned at the floor level can support a worse NSE).
     """
     if witnesses not in ("all", "one"):
         raise InvalidParameterError(
@@ -599,7 +600,4 @@ def nse_utility_range(
         worst_high, best_low = utilities.min(axis=0), utilities.max(axis=0)
     else:
         worst_high, best_low = best_high.copy(), worst_low.copy()
-    if int((game.resources > 0).sum()) == 1 and verified:
-        i = int(np.flatnonzero(game.resources > 0)[0])
-        worst_low[i] = best_high[i] = verified[0].defender_utility[i]
     return NSEUtilityRange(worst_low, worst_high, best_low, best_high, verified)

@@ -1,0 +1,76 @@
+"""Run from the repository root: ``python -m bench.mechanisms`` (or ``make bench``).
+
+CSW-Max (its NSE included) in closed form against the one-LP-per-target
+implementation (the paper's LP-t, eq. 4, via HiGHS; the same NSE), n = 5, m = 50, both
+timed in this run; and misreport candidates per second on small games (n = 3, m = 5).
+
+Goals (issue 4): >= 200x for CSW-Max; >= 10k candidate reports per second.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mechanisms import make_mechanism
+from mechanisms.properties import find_profitable_misreport
+from sim.generators import make_generator
+from sim.solvers import compute_nse
+
+
+def _median_time(fn, games) -> float:
+    times = []
+    for game in games:
+        start = time.perf_counter()
+        fn(game)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main() -> None:
+    rng = np.random.default_rng(2020)
+    big = make_generator("uniform", n_defenders=5, n_targets=50, resources={"low": 1, "high": 5})
+    games = [big.sample(rng) for _ in range(5)]
+    fast, slow = make_mechanism("csw_max"), make_mechanism("csw_max", backend="lp")
+    seed = np.random.default_rng(0)
+    nses = {id(g): compute_nse(g) for g in games}
+
+    def step(mech):  # CSW-Max steps 2-3 given its step-1 NSE
+        def run(game):
+            sq = nses[id(game)].defender_utility
+            space = mech.space(game, sq)
+            target = int(mech.choose(space.values[None], space.feasible, sq[None], seed)[0])
+            mech.finish(game, space.coverage[target], target, sq)
+
+        return run
+
+    t_fast = _median_time(lambda g: fast.allocate(g, rng=seed), games)
+    t_slow = _median_time(lambda g: slow.allocate(g, rng=seed), games)
+    t_nse = _median_time(compute_nse, games)
+    t_fast_step = _median_time(step(fast), games)
+    t_slow_step = _median_time(step(slow), games)
+    print(f"bench/mechanisms.py  CSW-Max, n=5 m=50 ({len(games)} games, medians)")
+    print(f"  NSE (step 1)               : {t_nse * 1e3:9.3f} ms")
+    print(f"  steps 2-3 closed form      : {t_fast_step * 1e3:9.3f} ms")
+    print(f"  steps 2-3 LP-t per target  : {t_slow_step * 1e3:9.3f} ms")
+    print(f"  speed-up, steps 2-3        : {t_slow_step / t_fast_step:9.1f}x")
+    print(f"  whole mechanism, closed    : {t_fast * 1e3:9.3f} ms")
+    print(f"  whole mechanism, LP        : {t_slow * 1e3:9.3f} ms")
+    print(f"  speed-up, NSE included     : {t_slow / t_fast:9.1f}x  (goal >= 200x)")
+
+    small = make_generator("uniform", n_defenders=3, n_targets=5, resources=[1, 1, 1])
+    game = small.sample(rng)
+    print("  misreport search, n=3 m=5 (candidate reports per second):")
+    for name, budget in (("utilitarian", 20000), ("dictatorship", 20000), ("csw_max", 200)):
+        mech = make_mechanism(name)
+        start = time.perf_counter()
+        found = find_profitable_misreport(
+            mech, game, 1, rng=np.random.default_rng(1), budget=budget
+        )
+        rate = budget / (time.perf_counter() - start)
+        print(f"    {name:<14} {rate:12,.0f} /s   (found: {found is not None})")
+
+
+if __name__ == "__main__":
+    main()
