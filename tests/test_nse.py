@@ -215,10 +215,15 @@ def test_finder_verifies_on_generated_games(name):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 3 asks for a verified NSE on every generated game; measured 494-499 of "
+    "500 per generator (the practical finder, nse.md §2, still misses a few)",
+)
 @pytest.mark.parametrize("name", available_generators())
-def test_finder_success_rate_on_500_games(name):
-    failures, count = _success(name, 500, seed=7)
-    assert failures / count <= 0.01
+def test_finder_verifies_all_500_games(name):
+    failures, _ = _success(name, 500, seed=7)
+    assert failures == 0
 
 
 def test_per_defender_strategies_reproduce_eq_2():
