@@ -185,6 +185,8 @@ class OutcomeSetMechanism:
     conditional_claims: ClassVar[dict[str, str]] = {}
     #: Whether the outcome depends on a status-quo NSE (weak UP constraint).
     uses_status_quo: ClassVar[bool] = False
+    #: Whether ``allocate`` draws from its ``rng`` (its outcomes cannot be cached).
+    randomised: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         owner = type(self).__name__

@@ -32,6 +32,10 @@ from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range
 
 Verdict = Literal["holds", "fails", "undetermined"]
 
+#: How far a playable IR deviation moves from the supremum towards the strictly
+#: inducing solution (its value is within this fraction of the supremum's).
+PLAYABLE_MIX = 1e-3
+
 
 def outcome_utility(game: SecurityGame, outcome: MechanismOutcome) -> FloatArray:
     """:math:`U_i^d(\\mathrm{cov}, t)` of ``outcome`` under ``game``'s types, shape (n,)."""
@@ -337,11 +341,13 @@ class Deviation:
     target : int
         The attacker response her best modification induces.
     coverage : ndarray, shape (m,)
-        The overall coverage under it.
+        The overall coverage under the playable modification (``target`` its unique
+        best response).
     modification : tuple of (signal, probability, coverage)
         Per recommended pure strategy (the targets she was told to guard), the
-        coverage she plays instead; empty for independent play (then the NSE oracle
-        applies, whose deviation does not condition on a signal).
+        coverage she plays instead: a playable point within ``PLAYABLE_MIX`` of the
+        supremum; empty for independent play (then the NSE oracle applies, whose
+        deviation does not condition on a signal).
     """
 
     defender: int
@@ -431,17 +437,22 @@ def ir_violation(
         weak = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=[*bounds, (0.0, 0.0)])
         if weak.status != 0:
             continue
+        y = weak.x[:n_y].reshape(s_count, m)
         if m > 1:
             strict_obj = np.zeros(n_y + 1)
             strict_obj[-1] = -1.0
             strict = linprog(strict_obj, A_ub=a_ub, b_ub=b_ub, bounds=[*bounds, (0.0, 1.0)])
             if strict.status != 0 or strict.x[-1] <= eps_tol:
                 continue
-        y = weak.x[:n_y].reshape(s_count, m)
-        c = base + (weight * y).sum(axis=0)
-        value = float(game.defender_penalty[defender, t] + c[t] * game.defender_gap[defender, t])
+            # the sup is approached, not attained: play a point a hair towards the
+            # strictly inducing solution so that t is the unique best response
+            y = (1.0 - PLAYABLE_MIX) * y + PLAYABLE_MIX * strict.x[:n_y].reshape(s_count, m)
+        c_sup = base + (weight * weak.x[:n_y].reshape(s_count, m)).sum(axis=0)
+        value = float(
+            game.defender_penalty[defender, t] + c_sup[t] * game.defender_gap[defender, t]
+        )
         if value > best[0]:
-            best = (value, t, c, y)
+            best = (value, t, base + (weight * y).sum(axis=0), y)
     value, target, c, y = best
     modification: tuple[tuple[tuple[int, ...], float, FloatArray], ...] = ()
     if y is not None:

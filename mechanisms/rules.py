@@ -66,6 +66,7 @@ class StatusQuo:
     claims: ClassVar[frozenset[str]] = frozenset({"weakly_up", "individually_rational"})
     conditional_claims: ClassVar[dict[str, str]] = {}
     uses_status_quo: ClassVar[bool] = True
+    randomised: ClassVar[bool] = False
 
     def prepared(self, true_game: SecurityGame) -> Mechanism:
         return self
@@ -253,6 +254,8 @@ class RandomDictatorship(Dictatorship):
     as :class:`Dictatorship`. Every realisation is PE and SP."""
 
     weights: str = "uniform"
+
+    randomised: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

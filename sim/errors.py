@@ -30,3 +30,8 @@ class DuplicateNameError(SimError, ValueError):
 
 class InvalidConfigError(SimError, ValueError):
     """A study configuration has a bad field; the message names the field and the value."""
+
+
+class SolverFailedError(SimError, RuntimeError):
+    """A solver or mechanism produced no (verified) result for an instance; studies
+    record the instance as failed and carry on."""

@@ -24,7 +24,8 @@ its success rate is measured in ``tests/test_nse.py`` and reported in the issue 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -290,38 +291,58 @@ def _solve_interior(
 
 
 def _solve_general(
-    game: SecurityGame, tau: int, active: np.ndarray, u: float, may_spare: np.ndarray
+    game: SecurityGame,
+    tau: int,
+    active: np.ndarray,
+    u: float,
+    may_spare: np.ndarray,
+    owners: dict[int, int] | None = None,
 ) -> FloatArray | None:
     """The exact-split fallback of ``nse.md`` §2.2 at a fixed level ``u``.
 
     Every allowed (defender, target) coverage is an unknown in [0, d_t]; the residuals
     are the budgets (one-sided where rule B allows spare resources) and the products
     :math:`\\sum_i \\log(1 - c^i_t) = \\log(1 - d_t)`. This reaches splits with less
-    than maximum waste, which the canonical family cannot.
+    than maximum waste, which the canonical family cannot. A target demanding full
+    coverage (at the floor) goes whole to ``owners[t]``.
     """
     st = _structure(game, tau, u, active)
-    if st.uncovered > 0.0 or np.any(st.demand >= 1.0):
+    full = np.flatnonzero(st.demand >= 1.0)
+    owners = owners or {}
+    if st.uncovered > 0.0 or any(int(t) not in owners for t in full):
         return None
-    rows, cols = np.nonzero(st.allowed)
     k = game.resources.astype(np.float64)
+    fixed = np.zeros((game.n_defenders, game.n_targets))
+    allowed = st.allowed.copy()
+    for t, i in owners.items():
+        if not st.allowed[i, t]:
+            return None
+        fixed[i, t] = 1.0
+        allowed[:, t] = False
+    rows, cols = np.nonzero(allowed)
     targets = np.unique(cols)
     log_rest = np.log1p(-st.demand[targets])
     position = np.searchsorted(targets, cols)
+    budget = k - fixed.sum(axis=1)
+    if np.any(budget[active] < -1e-12):
+        return None
 
     def unpack(x: FloatArray) -> FloatArray:
-        profile = np.zeros((game.n_defenders, game.n_targets))
+        profile = fixed.copy()
         profile[rows, cols] = x
         return profile
 
     def residual(x: FloatArray) -> FloatArray:
-        spend = np.bincount(rows, weights=x, minlength=game.n_defenders) - k
+        spend = np.bincount(rows, weights=x, minlength=game.n_defenders) - budget
         spend = np.where(may_spare, np.maximum(spend, 0.0), spend)[active]
         logs = np.bincount(
             position, weights=np.log1p(-np.minimum(x, 1 - 1e-15)), minlength=targets.size
         )
         return np.concatenate((spend, logs - log_rest))
 
-    start = canonical_split(np.zeros(game.n_defenders), st.demand, st.allowed)[rows, cols]
+    if cols.size == 0:
+        return _clean(fixed, game) if np.all(np.abs(residual(np.zeros(0))) <= 1e-9) else None
+    start = canonical_split(np.zeros(game.n_defenders), st.demand, allowed)[rows, cols]
     upper = st.demand[cols] + 1e-15
     fit = least_squares(
         residual,
@@ -335,6 +356,26 @@ def _solve_general(
     if np.max(np.abs(fit.fun), initial=0.0) <= 1e-9:
         return _clean(unpack(fit.x), game)
     return None
+
+
+def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterator[FloatArray]:
+    """Floor-level exact splits, trying every owner of each fully demanded target."""
+    u = float(game.attacker_penalty.max())
+    if game.attacker_reward[tau] < u:
+        return
+    st = _structure(game, tau, u, active)
+    full = [int(t) for t in np.flatnonzero(st.demand >= 1.0)]
+    pinned = game.attacker_penalty >= u
+    v_tau = game.defender_penalty[:, tau] + st.demand[tau] * game.defender_gap[:, tau]
+    min_pinned = np.where(pinned[None, :], game.defender_reward, np.inf).min(axis=1)
+    may_spare = bool(pinned[tau]) | (min_pinned <= v_tau + 1e-12)
+    choices = [list(np.flatnonzero(st.allowed[:, t])) for t in full]
+    for combo in itertools.islice(itertools.product(*choices), 64):
+        profile = _solve_general(
+            game, tau, active, u, may_spare, dict(zip(full, (int(i) for i in combo), strict=True))
+        )
+        if profile is not None:
+            yield profile
 
 
 def _fallback_levels(low: float, high: float) -> FloatArray:
@@ -451,6 +492,13 @@ def compute_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> 
                 if violation is not None:
                     notes.append(f"{phase} tau={tau}: {violation.reason}")
     no_spare = np.zeros(n, dtype=bool)
+    if "floor" in phases:
+        for tau in candidates:
+            for profile in _floor_fallback(game, tau, active):
+                attempts += 1
+                ok, violation = _verify(game, profile, tau)
+                if ok:
+                    return _result(game, profile, tau, "fallback", violation, attempts)
     for tau in candidates:
         for u in _fallback_levels(pooled, float(game.attacker_reward[tau])):
             attempts += 1

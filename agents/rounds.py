@@ -1,0 +1,275 @@
+"""The economics of one round, as pure functions (no Mesa): the Mesa model's ``step()``
+gathers the reports, draws and executions and calls :func:`play_round`.
+
+Counterfactuals use common random numbers (the same game, the same uniform draws):
+
+* SP (Property 3): what defender i would have got had *she* reported truthfully (the
+  others' reports unchanged), everyone following the recommendation, at the
+  outcome's designated target; the realised value uses the same strategy draw.
+* IR (Property 4): what she would have got had she followed her recommendation (the
+  others executing as they did); the attacker responds to the coverage in force in
+  that world with the same draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mechanisms.outcome import MechanismOutcome
+from sim.game import FloatArray, SecurityGame
+from sim.numerics import GAIN_TOL
+from sim.sampling import IndependentRecommendation, Recommendation
+
+Plan = Callable[[int, np.ndarray], FloatArray]
+"""``plan(defender, signal) -> marginal coverage`` she provides for that signal."""
+
+
+@dataclass(frozen=True)
+class RoundDraws:
+    """The round's uniform draws, shared by every counterfactual.
+
+    Attributes
+    ----------
+    strategy : float
+        Picks the joint pure strategy of a correlated recommendation.
+    own : ndarray, shape (n,)
+        Each defender's own offset under independent play.
+    attacker : float
+        The attacker's draw (quantal response, random tie-breaking).
+    """
+
+    strategy: float
+    own: FloatArray
+    attacker: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, n: int) -> RoundDraws:
+        """Draw ``n + 2`` uniforms in a fixed order."""
+        u = rng.random(n + 2)
+        return cls(float(u[0]), u[1 : n + 1], float(u[n + 1]))
+
+
+def recommended_strategy(
+    rec: Recommendation | IndependentRecommendation, draws: RoundDraws
+) -> np.ndarray:
+    """The joint pure strategy (bool, shape (n, m)) the draws select."""
+    if isinstance(rec, Recommendation):
+        pick = int(np.searchsorted(np.cumsum(rec.probabilities), draws.strategy, side="right"))
+        return rec.assignments[min(pick, rec.n_strategies - 1)]
+    rows = []
+    for support, u in zip(rec.supports, draws.own, strict=True):
+        own = int(np.searchsorted(support.offsets, u, side="right")) - 1
+        rows.append(support.covered[min(own, int(support.offsets.size) - 1)])
+    return np.array(rows)
+
+
+def effective_coverage(
+    rec: Recommendation | IndependentRecommendation, plan: Plan
+) -> tuple[FloatArray, FloatArray]:
+    """The coverage in force under the defenders' plans, exactly.
+
+    Returns
+    -------
+    coverage : ndarray, shape (m,)
+    if_follows : ndarray, shape (n, m)
+        Row i: the coverage if defender i followed and the others kept their plans.
+    """
+    if isinstance(rec, Recommendation):
+        s_count, n, _ = rec.assignments.shape
+        planned = np.array(
+            [[plan(i, rec.assignments[s, i]) for i in range(n)] for s in range(s_count)]
+        )  # (s, n, m)
+        miss = 1.0 - planned
+        coverage = rec.probabilities @ (1.0 - miss.prod(axis=1))
+        follows = np.empty((n, planned.shape[2]))
+        for i in range(n):
+            alt = miss.copy()
+            alt[:, i] = 1.0 - rec.assignments[:, i]
+            follows[i] = rec.probabilities @ (1.0 - alt.prod(axis=1))
+        return coverage, follows
+    own = []
+    told = []
+    for i, support in enumerate(rec.supports):
+        own.append(support.probabilities @ np.array([plan(i, row) for row in support.covered]))
+        told.append(support.marginals())
+    own_a, told_a = np.array(own), np.array(told)
+    coverage = 1.0 - np.prod(1.0 - own_a, axis=0)
+    follows = np.empty_like(own_a)
+    for i in range(own_a.shape[0]):
+        alt = own_a.copy()
+        alt[i] = told_a[i]
+        follows[i] = 1.0 - np.prod(1.0 - alt, axis=0)
+    return coverage, follows
+
+
+@dataclass(frozen=True)
+class DefenderRound:
+    """One defender in one round (true types throughout).
+
+    ``*_truthful`` is the SP counterfactual, ``*_follow`` the IR one; gains are the
+    actual value minus the counterfactual.
+    """
+
+    round: int
+    defender: int
+    reported_reward: tuple[float, ...]
+    reported_penalty: tuple[float, ...]
+    misreported: bool
+    recommended: tuple[int, ...]
+    executed: tuple[int, ...]
+    deviated: bool
+    expected_utility: float
+    realised_utility: float
+    expected_truthful: float
+    realised_truthful: float
+    expected_follow: float
+    realised_follow: float
+    expected_utility_at_designated: float
+    realised_utility_at_designated: float
+
+    @property
+    def sp_gain(self) -> float:
+        """Expected gain from her report over reporting truthfully (at the designated
+        targets, everyone following: the mechanism-level gain of Property 3)."""
+        return self.expected_utility_at_designated - self.expected_truthful
+
+    @property
+    def ir_gain(self) -> float:
+        """Expected gain from her execution over following (Property 4)."""
+        return self.expected_utility - self.expected_follow
+
+    @property
+    def sp_gain_realised(self) -> float:
+        """Realised counterpart of :attr:`sp_gain` (same strategy draw)."""
+        return self.realised_utility_at_designated - self.realised_truthful
+
+    @property
+    def ir_gain_realised(self) -> float:
+        """Realised counterpart of :attr:`ir_gain` (same draws)."""
+        return self.realised_utility - self.realised_follow
+
+    @property
+    def sp_failure(self) -> bool:
+        """Misreporting paid off (in expectation) this round."""
+        return self.sp_gain > GAIN_TOL
+
+    @property
+    def ir_failure(self) -> bool:
+        """Deviating paid off (in expectation) this round."""
+        return self.ir_gain > GAIN_TOL
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round: the outcome, the attack and every defender's record."""
+
+    round: int
+    mechanism: str
+    status: str
+    designated_target: int
+    attacked_target: int
+    covered: bool
+    effective_coverage: tuple[float, ...]
+    defenders: tuple[DefenderRound, ...]
+
+
+def _utility(game: SecurityGame, i: int, coverage: float, target: int) -> float:
+    return float(game.defender_penalty[i, target] + coverage * game.defender_gap[i, target])
+
+
+def _realised(game: SecurityGame, i: int, covered: bool, target: int) -> float:
+    return float(game.defender_reward[i, target] if covered else game.defender_penalty[i, target])
+
+
+def play_round(
+    game: SecurityGame,
+    round_index: int,
+    outcome: MechanismOutcome,
+    truthful_outcomes: Sequence[MechanismOutcome],
+    reports: tuple[FloatArray, FloatArray],
+    draws: RoundDraws,
+    executed: np.ndarray,
+    effective: tuple[FloatArray, FloatArray],
+    respond: Callable[[FloatArray], int],
+) -> RoundRecord:
+    """Resolve one round and its counterfactuals (pure; no Mesa).
+
+    Parameters
+    ----------
+    game : SecurityGame
+        The true game (utilities are always under true types).
+    outcome : MechanismOutcome
+        The mechanism's outcome on the reported game.
+    truthful_outcomes : sequence of MechanismOutcome, one per defender
+        The outcome had that defender reported truthfully (the others as reported).
+    reports : (rewards, penalties), each shape (n, m)
+    draws : RoundDraws
+    executed : ndarray of bool, shape (n, m)
+        What each defender actually guarded.
+    effective : (coverage, if_follows)
+        :func:`effective_coverage` of the execution plans in force.
+    respond : callable
+        The attacker's response to a coverage vector, with this round's draw bound.
+    """
+    n = game.n_defenders
+    rec = outcome.recommendation
+    if rec is None or not outcome.ok:
+        raise ValueError("play_round needs an outcome with a recommendation")
+    recommended = recommended_strategy(rec, draws)
+    coverage, if_follows = effective
+    target = respond(coverage)
+    covered = bool(executed[:, target].any())
+    designated = outcome.attacked_target
+    covered_designated = bool(recommended[:, designated].any())
+    rewards, penalties = reports
+    defenders = []
+    for i in range(n):
+        cf = truthful_outcomes[i]
+        cf_rec = cf.recommendation
+        cf_strategy = recommended_strategy(cf_rec, draws) if cf_rec is not None else None
+        t_cf = cf.attacked_target
+        follow_target = respond(if_follows[i])
+        follow_rows = executed.copy()
+        follow_rows[i] = recommended[i]
+        defenders.append(
+            DefenderRound(
+                round=round_index,
+                defender=i,
+                reported_reward=tuple(float(x) for x in rewards[i]),
+                reported_penalty=tuple(float(x) for x in penalties[i]),
+                misreported=not (
+                    np.array_equal(rewards[i], game.defender_reward[i])
+                    and np.array_equal(penalties[i], game.defender_penalty[i])
+                ),
+                recommended=tuple(np.flatnonzero(recommended[i]).tolist()),
+                executed=tuple(np.flatnonzero(executed[i]).tolist()),
+                deviated=not np.array_equal(executed[i], recommended[i]),
+                expected_utility=_utility(game, i, coverage[target], target),
+                realised_utility=_realised(game, i, covered, target),
+                expected_truthful=_utility(game, i, cf.coverage[t_cf], t_cf) if cf.ok else np.nan,
+                realised_truthful=_realised(game, i, bool(cf_strategy[:, t_cf].any()), t_cf)
+                if cf_strategy is not None
+                else np.nan,
+                expected_follow=_utility(game, i, if_follows[i][follow_target], follow_target),
+                realised_follow=_realised(
+                    game, i, bool(follow_rows[:, follow_target].any()), follow_target
+                ),
+                expected_utility_at_designated=_utility(
+                    game, i, outcome.coverage[designated], designated
+                ),
+                realised_utility_at_designated=_realised(game, i, covered_designated, designated),
+            )
+        )
+    return RoundRecord(
+        round=round_index,
+        mechanism=outcome.mechanism,
+        status=outcome.status,
+        designated_target=designated,
+        attacked_target=target,
+        covered=covered,
+        effective_coverage=tuple(float(x) for x in coverage),
+        defenders=tuple(defenders),
+    )
