@@ -16,12 +16,13 @@ import numpy as np
 from mechanisms import make_mechanism
 from mechanisms.properties import find_profitable_misreport
 from sim.generators import make_generator
-from sim.solvers import compute_nse
+from sim.solvers import clear_nse_cache, find_nse
 
 
 def _median_time(fn, games) -> float:
     times = []
     for game in games:
+        clear_nse_cache()  # time the NSE afresh each call
         start = time.perf_counter()
         fn(game)
         times.append(time.perf_counter() - start)
@@ -34,7 +35,7 @@ def main() -> None:
     games = [big.sample(rng) for _ in range(5)]
     fast, slow = make_mechanism("csw_max"), make_mechanism("csw_max", backend="lp")
     seed = np.random.default_rng(0)
-    nses = {id(g): compute_nse(g) for g in games}
+    nses = {id(g): find_nse(g) for g in games}
 
     def step(mech):  # CSW-Max steps 2-3 given its step-1 NSE
         def run(game):
@@ -47,7 +48,7 @@ def main() -> None:
 
     t_fast = _median_time(lambda g: fast.allocate(g, rng=seed), games)
     t_slow = _median_time(lambda g: slow.allocate(g, rng=seed), games)
-    t_nse = _median_time(compute_nse, games)
+    t_nse = _median_time(find_nse, games)
     t_fast_step = _median_time(step(fast), games)
     t_slow_step = _median_time(step(slow), games)
     print(f"bench/mechanisms.py  CSW-Max, n=5 m=50 ({len(games)} games, medians)")
@@ -64,6 +65,7 @@ def main() -> None:
     print("  misreport search, n=3 m=5 (candidate reports per second):")
     for name, budget in (("utilitarian", 20000), ("dictatorship", 20000), ("csw_max", 200)):
         mech = make_mechanism(name)
+        clear_nse_cache()
         start = time.perf_counter()
         found = find_profitable_misreport(
             mech, game, 1, rng=np.random.default_rng(1), budget=budget

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from sim.generators import make_generator
-from sim.solvers import compute_nse, nse_violation
+from sim.solvers import find_nse, nse_violation
 from sim.solvers.reference import lp_max_coverage
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     nse_times, verify_times, lp_times, verified = [], [], [], 0
     for game in games:
         start = time.perf_counter()
-        result = compute_nse(game)
+        result = find_nse(game)
         nse_times.append(time.perf_counter() - start)
         verified += result.verified
         if result.verified:

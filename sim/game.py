@@ -248,6 +248,12 @@ class SecurityGame:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def key(self) -> bytes:
+        """A byte string identifying the game exactly (for caches)."""
+        parts = [getattr(self, name).tobytes() for name in _FIELDS]
+        shape = np.array(self.defender_reward.shape, dtype=np.int64).tobytes()
+        return b"|".join([shape, *parts])
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of plain lists; :meth:`from_dict` is its exact inverse."""
         return {name: getattr(self, name).tolist() for name in _FIELDS}

@@ -25,6 +25,7 @@ its success rate is measured in ``tests/test_nse.py`` and reported in the issue 
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -416,7 +417,34 @@ def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> l
     return [tau for _, _, tau in sorted(scored)]
 
 
+_CACHE: OrderedDict[tuple[bytes, tuple[int, ...] | None], NSEResult] = OrderedDict()
+_CACHE_SIZE = 2048
+
+
 def compute_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> NSEResult:
+    """A verified NSE of ``game`` (see :func:`find_nse`), memoised per game.
+
+    Results are immutable, and mechanisms, audits and simulations ask for the NSE of
+    the same game many times, so the last ``_CACHE_SIZE`` results are kept.
+    """
+    key = (game.key(), None if targets is None else tuple(sorted(int(t) for t in targets)))
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    result = find_nse(game, targets=targets)
+    _CACHE[key] = result
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return result
+
+
+def clear_nse_cache() -> None:
+    """Empty the :func:`compute_nse` memo (benchmarks time the uncached solver)."""
+    _CACHE.clear()
+
+
+def find_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> NSEResult:
     """A verified NSE of ``game`` (Definition 2.1), deterministic for a given game.
 
     Steps
