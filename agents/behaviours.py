@@ -294,23 +294,30 @@ class OptimalDeviation(ExecutionBehaviour):
     (:func:`~mechanisms.properties.ir_violation`); follow when it gains nothing."""
 
     _plans: dict[tuple[int, ...], FloatArray] = field(default_factory=dict, init=False, repr=False)
-    _outcome_id: int = field(default=-1, init=False, repr=False)
+    _outcome: object = field(default=None, init=False, repr=False)
+    _memo: dict[object, dict[tuple[int, ...], FloatArray]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def reset(self) -> None:
-        self._plans, self._outcome_id = {}, -1
+        self._plans, self._outcome, self._memo = {}, None, {}
 
     def plan_key(self) -> object:
-        return self._outcome_id
+        return self._outcome
 
     def prepare(self, game, defender, outcome):
-        if id(outcome) == self._outcome_id:
+        key = outcome.key()
+        if key == self._outcome:
             return
-        self._outcome_id = id(outcome)
-        self._plans = {}
-        if isinstance(outcome.recommendation, Recommendation):
-            deviation = ir_violation(game, outcome, defender)
-            if deviation.gain > GAIN_TOL:
-                self._plans = {signal: y for signal, _, y in deviation.modification}
+        self._outcome = key
+        if key not in self._memo:
+            plans: dict[tuple[int, ...], FloatArray] = {}
+            if isinstance(outcome.recommendation, Recommendation):
+                deviation = ir_violation(game, outcome, defender)
+                if deviation.gain > GAIN_TOL:
+                    plans = {signal: y for signal, _, y in deviation.modification}
+            self._memo[key] = plans
+        self._plans = self._memo[key]
 
     def plan(self, game, defender, signal):
         key = tuple(np.flatnonzero(signal).tolist())

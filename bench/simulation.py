@@ -61,7 +61,7 @@ def run_without_mesa(
         for role in roles:
             role.prepare(game, outcome, generator)
             executed.append(role.execute(game, recommended[role.index], generator))
-        key = (id(outcome), tuple(role.executing.plan_key() for role in roles))
+        key = (outcome.key(), tuple(role.executing.plan_key() for role in roles))
         if key not in cache:
             cache[key] = effective_coverage(
                 outcome.recommendation, lambda i, s: roles[i].plan(game, s)

@@ -198,9 +198,12 @@ class OutcomeSetMechanism:
             raise InvalidParameterError(f"{owner}.epsilon must be in [0, 1); got {self.epsilon!r}")
 
     # -- hooks -----------------------------------------------------------------------
-    def status_quo(self, game: SecurityGame) -> NSEResult | None:
-        """The status-quo NSE the outcome must preserve (CSW-Max step 1), or None."""
-        return compute_nse(game) if self.uses_status_quo else None
+    def status_quo(self, game: SecurityGame, *, quick: bool = False) -> NSEResult | None:
+        """The status-quo NSE the outcome must preserve (CSW-Max step 1), or None.
+
+        ``quick`` (used when evaluating many reports) skips the finder's slow passes.
+        """
+        return compute_nse(game, quick=quick) if self.uses_status_quo else None
 
     def choose(
         self,
@@ -306,7 +309,7 @@ class OutcomeSetMechanism:
         if self.uses_status_quo:
             status_quo = np.full((rewards.shape[0], game.n_defenders), np.inf)
             for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
-                nse = self.status_quo(game.with_reports(defender, r, p))
+                nse = self.status_quo(game.with_reports(defender, r, p), quick=True)
                 if nse is not None and nse.verified:
                     status_quo[b] = nse.defender_utility
         targets = self.choose(values, space.feasible, status_quo, np.random.default_rng(seed))

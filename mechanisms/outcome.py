@@ -77,6 +77,11 @@ class MechanismOutcome:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def key(self) -> tuple[str, int, bytes]:
+        """Identifies the outcome by content (mechanism, target, coverage): caches use
+        it, so a randomised mechanism's repeated outcomes are recognised."""
+        return (self.mechanism, int(self.attacked_target), self.coverage.tobytes())
+
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (no recommendation support)."""
         return {

@@ -71,6 +71,23 @@ class StatusQuo:
     def prepared(self, true_game: SecurityGame) -> Mechanism:
         return self
 
+    def outcomes_for_reports(
+        self,
+        game: SecurityGame,
+        defender: int,
+        rewards: FloatArray,
+        penalties: FloatArray,
+        seed: int,
+    ) -> tuple[np.ndarray, FloatArray]:
+        """Each report's NSE (quick finder; a miss is skipped as target -1)."""
+        targets = np.full(rewards.shape[0], -1)
+        coverage = np.zeros((rewards.shape[0], game.n_targets))
+        for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
+            nse = compute_nse(game.with_reports(defender, r, p), quick=True)
+            if nse.verified:
+                targets[b], coverage[b] = nse.attacked_target, nse.total_coverage
+        return targets, coverage
+
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
         nse = compute_nse(game)
         if not nse.verified:
@@ -139,8 +156,8 @@ class CSWMaxNSE(OutcomeSetMechanism):
     }
     uses_status_quo: ClassVar[bool] = True
 
-    def status_quo(self, game: SecurityGame) -> NSEResult | None:
-        return compute_nse(game) if self.known_nse is None else self.known_nse
+    def status_quo(self, game: SecurityGame, *, quick: bool = False) -> NSEResult | None:
+        return compute_nse(game, quick=quick) if self.known_nse is None else self.known_nse
 
     def prepared(self, true_game: SecurityGame) -> Mechanism:
         return dataclasses.replace(self, known_nse=compute_nse(true_game))

@@ -1,39 +1,226 @@
 """The ``defcoord`` command line (the same as ``python -m runs``).
 
-Errors in what the user gave (bad arguments, invalid games or configs) print one line
-on stderr and exit with status 2, never a traceback.
+Errors in what the user gave (bad arguments, invalid games or configs, missing
+optional extras) print one line on stderr and exit with status 2, never a traceback.
+A study whose chunks failed exits with status 1 after writing everything else.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
 
 from sim.errors import SimError
-from sim.generators import GENERATORS
+
+EXIT_FAILED_CHUNKS = 1
+EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"defcoord: error: {message}\n")
+        self.exit(EXIT_USAGE, f"defcoord: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}")
+    return value
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    for kind, registry in (("generators", GENERATORS),):
+    from agents.attackers import ATTACKERS
+    from agents.behaviours import EXECUTION, REPORTING
+    from mechanisms import MECHANISMS, make_mechanism
+    from sim.generators import GENERATORS
+
+    for kind, registry in (
+        ("mechanisms", MECHANISMS),
+        ("reporting behaviours", REPORTING),
+        ("execution behaviours", EXECUTION),
+        ("attacker models", ATTACKERS),
+        ("generators", GENERATORS),
+    ):
         print(f"{kind}:")
         for name, info in registry.describe().items():
-            params = ", ".join(f"{k}={v!r}" for k, v in info["params"].items())
-            print(f"  {name:<16} {info['summary']}")
-            print(f"  {'':<16} params: {params}")
+            params = ", ".join(
+                f"{k}={v!r}"
+                for k, v in info["params"].items()
+                if not k.startswith("_") and k != "known_nse"
+            )
+            print(f"  {name:<24} {info['summary']}")
+            if registry is MECHANISMS:
+                mech = make_mechanism(name)
+                claims = ", ".join(sorted(mech.claims)) or "none"
+                conditional = getattr(mech, "conditional_claims", {})
+                extra = "".join(f"; {c} on {k}" for c, k in sorted(conditional.items()))
+                print(f"  {'':<24} claims: {claims}{extra}")
+            print(f"  {'':<24} params: {params or '(none)'}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from runs.config import load_config
+    from runs.runner import run_study
+
+    config = load_config(args.config).with_overrides(seed=args.seed, replications=args.replications)
+    out = Path(args.out) if args.out else Path("out") / config.name
+    result = run_study(
+        config,
+        out,
+        jobs=args.jobs,
+        executor=args.executor,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        fmt=args.format,
+        quiet=args.quiet,
+    )
+    print(
+        f"study {config.name!r}: {result.chunks} chunks ({result.skipped} resumed), "
+        f"{result.rows.get('audits', 0)} audit rows, {result.rows.get('rounds', 0)} round rows -> {out}"
+    )
+    if result.failed:
+        print(
+            f"defcoord: {len(result.failed)} chunk(s) failed; see {out / 'ledger.jsonl'}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED_CHUNKS
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from runs.plots import plot_study
+
+    paths = plot_study(args.dir, args.out)
+    report = [p for p in paths if p.name == "report.md"][0]
+    print(f"{len(paths) - 1} figure files and {report}")
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from runs.export import read_dataset, summarise
+
+    summary = summarise(read_dataset(args.dir, "audits"), read_dataset(args.dir, "rounds"))
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 3):
+        columns = [c for c in summary.columns if not c.endswith(("_low", "_high", "_n"))]
+        print(summary[columns].to_string(index=False))
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from mechanisms import make_mechanism
+    from mechanisms.properties import (
+        find_profitable_misreport,
+        ir_violation,
+        is_pareto_efficient,
+        utility_preservation,
+    )
+    from sim.errors import InvalidGameError
+    from sim.game import SecurityGame
+
+    try:
+        data = json.loads(Path(args.game).read_text())
+    except OSError as exc:
+        raise InvalidGameError(f"cannot read game file {args.game!r}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidGameError(f"game file {args.game!r} is not JSON: {exc}") from None
+    game = SecurityGame.from_dict(data)
+    mechanism = make_mechanism(args.mechanism)
+    outcome = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(args.seed))
+    print(f"mechanism {args.mechanism}: status {outcome.status} {outcome.message}".rstrip())
+    if not outcome.ok:
+        return EXIT_FAILED_CHUNKS
+    print(
+        f"  attacked target {outcome.attacked_target}, coverage {np.round(outcome.coverage, 4).tolist()}"
+    )
+    print(f"  utilities {np.round(outcome.defender_utility, 4).tolist()}")
+    pe = is_pareto_efficient(game, outcome)
+    print(
+        f"PE: {'yes' if pe.efficient else 'no'}"
+        + (
+            ""
+            if pe.efficient
+            else f" (dominated by attacking {pe.dominating_target}: utilities "
+            f"{np.round(pe.dominating_utility, 4).tolist()})"
+        )
+    )
+    up = utility_preservation(game, outcome)
+    print(f"weak UP per defender: {list(up.weak)}; strong UP: {list(up.strong)}")
+    for i in range(game.n_defenders):
+        found = find_profitable_misreport(
+            mechanism, game, i, rng=np.random.default_rng(args.seed + i), budget=args.budget
+        )
+        if found is None:
+            print(f"SP defender {i}: no profitable misreport in {args.budget} candidates")
+        else:
+            print(
+                f"SP defender {i}: gains {found.gain:.4f} by reporting reward "
+                f"{np.round(found.reward, 4).tolist()} penalty {np.round(found.penalty, 4).tolist()} "
+                f"(seed {found.seed}, {found.family})"
+            )
+        dev = ir_violation(game, outcome, i)
+        if dev.gain > 1e-7:
+            plan = "; ".join(
+                f"told {list(sig)} -> cover {np.round(y, 3).tolist()}"
+                for sig, _, y in dev.modification
+            )
+            print(
+                f"IR defender {i}: gains {dev.gain:.4f} by making target {dev.target} attacked ({plan or 'oracle'})"
+            )
+        else:
+            print(f"IR defender {i}: no profitable deviation")
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from runs.demo import demo_lines
+    from runs.config import load_config
+    from runs.plots import plot_study
+    from runs.runner import run_study
 
-    print("\n".join(demo_lines()))
-    return 0
+    config = load_config("quickstart")
+    out = Path(args.out)
+    if out.exists():
+        if not (out / "manifest.json").exists():
+            raise SimError(
+                f"--out {str(out)!r} exists and is not a study directory; choose another"
+            )
+        shutil.rmtree(out)
+    print(
+        f"Running the quickstart study ({config.replications} games per grid point, "
+        f"{len(config.mechanisms)} mechanisms, {len(config.profiles)} behaviour profiles, "
+        f"{config.rounds} rounds) on {args.jobs or 'all'} local core(s)..."
+    )
+    result = run_study(config, out, jobs=args.jobs, quiet=args.quiet)
+    paths = plot_study(out)
+    print(
+        f"dataset:  {out / 'dataset'}  ({result.rows['audits']} audit rows, {result.rows['rounds']} round rows)"
+    )
+    print(f"summary:  {out / 'summary.csv'}")
+    print(f"figures:  {out / 'figures'}  ({len(paths) - 1} files)")
+    print(f"report:   {out / 'figures' / 'report.md'}")
+    _cmd_summary(argparse.Namespace(dir=out))
+    return EXIT_FAILED_CHUNKS if result.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,20 +228,67 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="defcoord",
         description="Defense coordination in multi-defender security games "
-        "(Gan, Elkind, Kraus, Wooldridge, AAMAS 2020).",
+        "(Gan, Elkind, Kraus, Wooldridge, AAMAS 2020): studies, audits, figures.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("list", help="list the registered game generators with their parameters")
-    sub.add_parser("demo", help="print a comparison on the paper's example games")
+    run = sub.add_parser("run", help="run a study config (TOML) into a dataset")
+    run.add_argument("config", help="a study TOML file, or the name of one in runs/configs/")
+    run.add_argument("--out", help="output directory (default: out/<study name>)")
+    run.add_argument(
+        "--jobs", type=_positive, help="local worker processes / dask workers (default: all cores)"
+    )
+    run.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local process pool (default) or a dask.distributed cluster",
+    )
+    run.add_argument("--scheduler", help="dask scheduler address (default: start a LocalCluster)")
+    run.add_argument(
+        "--resume", action="store_true", help="skip the chunks an interrupted run finished"
+    )
+    run.add_argument("--seed", type=_seed, help="override [study].seed")
+    run.add_argument("--replications", type=_positive, help="override [study].replications")
+    run.add_argument(
+        "--format", choices=["parquet", "csv"], default="parquet", help="dataset format"
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    plot = sub.add_parser("plot", help="draw the figures and report of a study directory")
+    plot.add_argument("dir", help="a study output directory")
+    plot.add_argument("--out", help="where to write the figures (default: DIR/figures)")
+    summary = sub.add_parser("summary", help="print a study's failure rates and gains")
+    summary.add_argument("dir", help="a study output directory")
+    sub.add_parser("list", help="list mechanisms (with claims), behaviours, attackers, generators")
+    audit = sub.add_parser("audit", help="run every audit of one mechanism on one game")
+    audit.add_argument("game", help="a game as JSON (SecurityGame.to_dict)")
+    audit.add_argument("--mechanism", required=True, help="a registered mechanism (see `list`)")
+    audit.add_argument(
+        "--budget", type=_positive, default=500, help="misreport candidates per defender"
+    )
+    audit.add_argument("--seed", type=_seed, default=0, help="seed of the mechanism and the search")
+    demo = sub.add_parser("demo", help="run the quickstart study and draw its figures")
+    demo.add_argument("--out", default="out/quickstart", help="output directory (replaced)")
+    demo.add_argument("--jobs", type=_positive, help="local worker processes (default: all cores)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``defcoord``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    handlers = {"list": _cmd_list, "demo": _cmd_demo}
+    handlers = {
+        "list": _cmd_list,
+        "run": _cmd_run,
+        "plot": _cmd_plot,
+        "summary": _cmd_summary,
+        "audit": _cmd_audit,
+        "demo": _cmd_demo,
+    }
     try:
         return handlers[args.command](args)
     except SimError as exc:
         print(f"defcoord: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (``defcoord list | head``)
+        sys.stderr.close()
+        return 0

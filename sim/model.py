@@ -93,7 +93,7 @@ class CoordinationModel(mesa.Model):
         self.rounds = rounds
         self.round_index = 0
         self.records: list[RoundRecord] = []
-        self._effective: dict[tuple[int, tuple[object, ...]], tuple[Any, Any]] = {}
+        self._effective: dict[tuple[object, tuple[object, ...]], tuple[Any, Any]] = {}
         self.authority = CoordinationAuthority(self, AuthorityRole(game, mechanism))
         self.defenders = [
             DefenderAgent(self, DefenderRole(i, fresh(reporting), fresh(executing)))
@@ -139,7 +139,7 @@ class CoordinationModel(mesa.Model):
         """The exact coverage in force (and per-defender "if she followed"), cached by
         the outcome and every defender's current plan."""
         roles = [agent.role for agent in self.defenders]
-        key = (id(outcome), tuple(role.executing.plan_key() for role in roles))
+        key = (outcome.key(), tuple(role.executing.plan_key() for role in roles))
         if key not in self._effective:
             game = self.game
             rec = outcome.recommendation

@@ -417,22 +417,27 @@ def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> l
     return [tau for _, _, tau in sorted(scored)]
 
 
-_CACHE: OrderedDict[tuple[bytes, tuple[int, ...] | None], NSEResult] = OrderedDict()
+_CACHE: OrderedDict[tuple[bytes, tuple[int, ...] | None, bool], NSEResult] = OrderedDict()
 _CACHE_SIZE = 2048
 
 
-def compute_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> NSEResult:
+def compute_nse(
+    game: SecurityGame, *, targets: Sequence[int] | None = None, quick: bool = False
+) -> NSEResult:
     """A verified NSE of ``game`` (see :func:`find_nse`), memoised per game.
 
     Results are immutable, and mechanisms, audits and simulations ask for the NSE of
     the same game many times, so the last ``_CACHE_SIZE`` results are kept.
     """
-    key = (game.key(), None if targets is None else tuple(sorted(int(t) for t in targets)))
-    hit = _CACHE.get(key)
-    if hit is not None:
-        _CACHE.move_to_end(key)
-        return hit
-    result = find_nse(game, targets=targets)
+    base = (game.key(), None if targets is None else tuple(sorted(int(t) for t in targets)))
+    full = (*base, False)
+    for key in (full, (*base, True)) if quick else (full,):
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    result = find_nse(game, targets=targets, quick=quick)
+    key = (*base, quick)
     _CACHE[key] = result
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -444,7 +449,9 @@ def clear_nse_cache() -> None:
     _CACHE.clear()
 
 
-def find_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> NSEResult:
+def find_nse(
+    game: SecurityGame, *, targets: Sequence[int] | None = None, quick: bool = False
+) -> NSEResult:
     """A verified NSE of ``game`` (Definition 2.1), deterministic for a given game.
 
     Steps
@@ -462,7 +469,9 @@ def find_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> NSE
     5. The first candidate the oracle certifies is returned; none: ``status="failed"``.
 
     ``targets`` restricts the attacked target to those given (used to collect one
-    witness NSE per target for :func:`nse_utility_range`).
+    witness NSE per target for :func:`nse_utility_range`). ``quick`` runs only the
+    first, cheap pass (for searches that evaluate thousands of reported games and can
+    skip the rare game it misses); a quick failure is never cached as final.
     """
     allowed_targets = None if targets is None else {int(t) for t in targets}
     n, m = game.n_defenders, game.n_targets
@@ -502,7 +511,7 @@ def find_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> NSE
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
     # with K resources), so the floor is reachable only when it is the pooled level
     phases = ("interior", "pooled") if pooled > floor_level + BR_TOL else ("floor", "interior")
-    for attempt in _PASSES:
+    for attempt in _PASSES[:1] if quick else _PASSES:
         for phase in phases:
             for tau in candidates:
                 attempts += 1
@@ -520,7 +529,9 @@ def find_nse(game: SecurityGame, *, targets: Sequence[int] | None = None) -> NSE
                 if violation is not None:
                     notes.append(f"{phase} tau={tau}: {violation.reason}")
     no_spare = np.zeros(n, dtype=bool)
-    if "floor" in phases:
+    if quick:
+        candidates = []
+    if "floor" in phases and not quick:
         for tau in candidates:
             for profile in _floor_fallback(game, tau, active):
                 attempts += 1

@@ -1,0 +1,350 @@
+"""Study configurations: a TOML file in ``runs/configs/``, validated on load.
+
+Layout (every table but ``[study]`` and ``[generator]`` is optional)::
+
+    [study]
+    name = "quickstart"
+    seed = 2020
+    replications = 200        # games per grid point
+    rounds = 20               # simulation rounds; 0 = one-shot audits only (no Mesa)
+    chunk_size = 20           # replications per work item
+
+    [generator]               # a registered game family
+    name = "uniform"
+    params = { resources = { low = 1, high = 2 } }
+    grid = { n_defenders = [2, 3], n_targets = [4, 6] }   # cartesian product
+
+    [[mechanisms]]            # registered mechanisms with parameters
+    name = "csw_max"
+    params = {}
+
+    [[profiles]]              # behaviour profiles (strategic defenders)
+    name = "deviate"
+    executing = "optimal_deviation"
+
+    [attacker]
+    name = "informed"
+
+    [audits]                  # one-shot audits per game and mechanism
+    pareto = true
+    utility_preservation = true
+    misreport_budget = 30     # 0 disables the SP search
+    ir = true
+
+Every bad field raises :class:`~sim.errors.InvalidConfigError` naming the field and
+the value; unknown names list the valid ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.attackers import ATTACKERS, make_attacker
+from agents.profiles import BehaviourProfile
+from mechanisms import MECHANISMS, make_mechanism
+from sim.errors import InvalidConfigError, SimError
+from sim.generators import GENERATORS, make_generator
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass(frozen=True)
+class MechanismSpec:
+    """A mechanism condition: registry name and parameters."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Name plus parameters, unique within a study."""
+        if not self.params:
+            return self.name
+        inner = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.name}[{inner}]"
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """Which one-shot audits to run per game and mechanism."""
+
+    pareto: bool = True
+    utility_preservation: bool = True
+    misreport_budget: int = 0
+    ir: bool = True
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study."""
+
+    name: str
+    seed: int
+    replications: int
+    rounds: int
+    chunk_size: int
+    generator: str
+    generator_params: Mapping[str, Any]
+    grid: Mapping[str, tuple[Any, ...]]
+    mechanisms: tuple[MechanismSpec, ...]
+    profiles: tuple[BehaviourProfile, ...]
+    attacker: str
+    attacker_params: Mapping[str, Any]
+    audits: AuditSpec
+    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    def grid_points(self) -> list[dict[str, Any]]:
+        """The cartesian product of the grid, in a fixed order."""
+        keys = sorted(self.grid)
+        return [
+            dict(zip(keys, values, strict=True))
+            for values in itertools.product(*(self.grid[k] for k in keys))
+        ]
+
+    def resolved(self) -> dict[str, Any]:
+        """The configuration with every default filled in (JSON-ready)."""
+        return {
+            "study": {
+                "name": self.name,
+                "seed": self.seed,
+                "replications": self.replications,
+                "rounds": self.rounds,
+                "chunk_size": self.chunk_size,
+            },
+            "generator": {
+                "name": self.generator,
+                "params": dict(self.generator_params),
+                "grid": {k: list(v) for k, v in self.grid.items()},
+            },
+            "mechanisms": [{"name": m.name, "params": dict(m.params)} for m in self.mechanisms],
+            "profiles": [
+                {
+                    "name": p.name,
+                    "reporting": p.reporting,
+                    "executing": p.executing,
+                    "reporting_params": dict(p.reporting_params),
+                    "executing_params": dict(p.executing_params),
+                    "strategic": p.strategic,
+                }
+                for p in self.profiles
+            ],
+            "attacker": {"name": self.attacker, "params": dict(self.attacker_params)},
+            "audits": {
+                "pareto": self.audits.pareto,
+                "utility_preservation": self.audits.utility_preservation,
+                "misreport_budget": self.audits.misreport_budget,
+                "ir": self.audits.ir,
+            },
+        }
+
+    def sha256(self) -> str:
+        """SHA-256 of the resolved configuration (canonical JSON)."""
+        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_overrides(
+        self, *, seed: int | None = None, replications: int | None = None
+    ) -> StudyConfig:
+        """The same study with a CLI override of the seed or the replications."""
+        data = self.resolved()
+        if seed is not None:
+            data["study"]["seed"] = seed
+        if replications is not None:
+            data["study"]["replications"] = replications
+        return parse_config(data)
+
+
+def _fail(field_name: str, message: str, value: Any) -> InvalidConfigError:
+    return InvalidConfigError(f"config field {field_name!r} {message}; got {value!r}")
+
+
+def _table(data: Mapping[str, Any], key: str, required: bool) -> Mapping[str, Any]:
+    value = data.get(key, None if required else {})
+    if value is None:
+        raise InvalidConfigError(f"config is missing the required table [{key}]")
+    if not isinstance(value, Mapping):
+        raise _fail(key, "must be a table", value)
+    return value
+
+
+def _int(
+    table: Mapping[str, Any], key: str, owner: str, minimum: int, default: int | None = None
+) -> int:
+    value = table.get(key, default)
+    if value is None:
+        raise InvalidConfigError(f"config field '{owner}.{key}' is required")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(f"{owner}.{key}", f"must be an integer >= {minimum}", value)
+    return int(value)
+
+
+def _params(table: Mapping[str, Any], key: str, owner: str) -> dict[str, Any]:
+    value = table.get(key, {})
+    if not isinstance(value, Mapping):
+        raise _fail(f"{owner}.{key}", "must be a table of parameters", value)
+    return dict(value)
+
+
+def _unknown(table: Mapping[str, Any], allowed: set[str], owner: str) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise InvalidConfigError(
+            f"config table [{owner}] has unknown field(s) {extra}; allowed: {sorted(allowed)}"
+        )
+
+
+def _name(table: Mapping[str, Any], owner: str, valid: list[str]) -> str:
+    value = table.get("name")
+    if not isinstance(value, str):
+        raise _fail(f"{owner}.name", "must be a string", value)
+    if value not in valid:
+        raise InvalidConfigError(
+            f"config field '{owner}.name' is {value!r}; valid names are {valid}"
+        )
+    return value
+
+
+def parse_config(data: Mapping[str, Any]) -> StudyConfig:
+    """Validate a parsed TOML document (see the module docstring)."""
+    _unknown(
+        data, {"study", "generator", "mechanisms", "profiles", "attacker", "audits"}, "top level"
+    )
+    study = _table(data, "study", True)
+    _unknown(study, {"name", "seed", "replications", "rounds", "chunk_size"}, "study")
+    name = study.get("name")
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
+        raise _fail("study.name", "must be a non-empty string without spaces or slashes", name)
+    seed = _int(study, "seed", "study", 0)
+    replications = _int(study, "replications", "study", 1)
+    rounds = _int(study, "rounds", "study", 0, default=0)
+    chunk_size = _int(study, "chunk_size", "study", 1, default=10)
+
+    gen = _table(data, "generator", True)
+    _unknown(gen, {"name", "params", "grid"}, "generator")
+    generator = _name(gen, "generator", GENERATORS.names())
+    generator_params = _params(gen, "params", "generator")
+    raw_grid = _params(gen, "grid", "generator")
+    grid: dict[str, tuple[Any, ...]] = {}
+    for key, values in raw_grid.items():
+        if not isinstance(values, list) or not values:
+            raise _fail(f"generator.grid.{key}", "must be a non-empty list", values)
+        if key in generator_params:
+            raise _fail(f"generator.grid.{key}", "is also set in generator.params", values)
+        grid[key] = tuple(values)
+    keys = sorted(grid)
+    for point in itertools.product(*(grid[k] for k in keys)):
+        params = {**generator_params, **dict(zip(keys, point, strict=True))}
+        try:
+            make_generator(generator, **params)
+        except SimError as exc:
+            raise InvalidConfigError(f"config [generator] with {params}: {exc}") from None
+
+    raw_mechanisms = data.get("mechanisms", [])
+    if not isinstance(raw_mechanisms, list) or not raw_mechanisms:
+        raise _fail(
+            "mechanisms", "must be a non-empty array of tables [[mechanisms]]", raw_mechanisms
+        )
+    mechanisms = []
+    for index, entry in enumerate(raw_mechanisms):
+        owner = f"mechanisms[{index}]"
+        if not isinstance(entry, Mapping):
+            raise _fail(owner, "must be a table", entry)
+        _unknown(entry, {"name", "params"}, owner)
+        spec = MechanismSpec(
+            _name(entry, owner, MECHANISMS.names()), _params(entry, "params", owner)
+        )
+        try:
+            make_mechanism(spec.name, **spec.params)
+        except SimError as exc:
+            raise InvalidConfigError(f"config {owner}: {exc}") from None
+        mechanisms.append(spec)
+    labels = [m.label for m in mechanisms]
+    if len(set(labels)) != len(labels):
+        raise _fail("mechanisms", "must not repeat a mechanism with the same parameters", labels)
+
+    raw_profiles = data.get("profiles", [{"name": "truthful"}])
+    if not isinstance(raw_profiles, list) or not raw_profiles:
+        raise _fail("profiles", "must be a non-empty array of tables [[profiles]]", raw_profiles)
+    profiles = []
+    allowed = {
+        "name",
+        "reporting",
+        "executing",
+        "reporting_params",
+        "executing_params",
+        "strategic",
+    }
+    for index, entry in enumerate(raw_profiles):
+        owner = f"profiles[{index}]"
+        if not isinstance(entry, Mapping):
+            raise _fail(owner, "must be a table", entry)
+        _unknown(entry, allowed, owner)
+        if not isinstance(entry.get("name"), str):
+            raise _fail(f"{owner}.name", "must be a string", entry.get("name"))
+        try:
+            profiles.append(BehaviourProfile(**dict(entry)))
+        except SimError as exc:
+            raise InvalidConfigError(f"config {owner}: {exc}") from None
+        except TypeError as exc:
+            raise InvalidConfigError(f"config {owner}: {exc}") from None
+    if len({p.name for p in profiles}) != len(profiles):
+        raise _fail("profiles", "must have distinct names", [p.name for p in profiles])
+
+    att = _table(data, "attacker", False)
+    _unknown(att, {"name", "params"}, "attacker")
+    attacker = _name({"name": att.get("name", "informed")}, "attacker", ATTACKERS.names())
+    attacker_params = _params(att, "params", "attacker")
+    try:
+        make_attacker(attacker, **attacker_params)
+    except SimError as exc:
+        raise InvalidConfigError(f"config [attacker]: {exc}") from None
+
+    aud = _table(data, "audits", False)
+    _unknown(aud, {"pareto", "utility_preservation", "misreport_budget", "ir"}, "audits")
+    flags = {}
+    for key in ("pareto", "utility_preservation", "ir"):
+        value = aud.get(key, True)
+        if not isinstance(value, bool):
+            raise _fail(f"audits.{key}", "must be true or false", value)
+        flags[key] = value
+    audits = AuditSpec(
+        misreport_budget=_int(aud, "misreport_budget", "audits", 0, default=0), **flags
+    )
+
+    return StudyConfig(
+        name=name,
+        seed=seed,
+        replications=replications,
+        rounds=rounds,
+        chunk_size=chunk_size,
+        generator=generator,
+        generator_params=generator_params,
+        grid=grid,
+        mechanisms=tuple(mechanisms),
+        profiles=tuple(profiles),
+        attacker=attacker,
+        attacker_params=attacker_params,
+        audits=audits,
+        raw=dict(data),
+    )
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a study TOML file (a bare name looks in ``runs/configs/``)."""
+    file = Path(path)
+    if not file.exists() and not file.suffix and (CONFIG_DIR / f"{path}.toml").exists():
+        file = CONFIG_DIR / f"{path}.toml"
+    if not file.is_file():
+        raise InvalidConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    return parse_config(data)

@@ -1,0 +1,232 @@
+"""Datasets: part files, the consolidated dataset, its manifest and summaries.
+
+Layout of a study's output directory::
+
+    parts/<chunk>.parquet      one file per finished chunk (atomic: temp + rename)
+    ledger.jsonl               one line per chunk outcome (ok / failed, with error)
+    dataset/audits/mechanism=<label>/part-0.parquet    (zstd; or audits.csv)
+    dataset/rounds/mechanism=<label>/part-0.parquet    (or rounds.csv)
+    summary.csv                failure rates with Clopper-Pearson CIs, welfare
+    manifest.json              config + SHA-256, seed, versions, git, times, ledger
+
+:func:`read_dataset` is the exact inverse of what is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from runs.tasks import AUDIT_COLUMNS, ROUND_COLUMNS
+from sim.errors import InvalidConfigError
+from sim.stats import clopper_pearson
+
+TABLES = {"audits": AUDIT_COLUMNS, "rounds": ROUND_COLUMNS}
+SORT_KEYS = {
+    "audits": ["grid_point", "mechanism", "replication", "defender"],
+    "rounds": ["grid_point", "mechanism", "profile", "replication", "round", "defender"],
+}
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write atomically: a temporary file renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def write_part(df: pd.DataFrame, out: Path, chunk_id: str) -> Path:
+    """Write a finished chunk's rows as its own part file."""
+    path = out / "parts" / f"{chunk_id}.parquet"
+    _write_parquet(df, path)
+    return path
+
+
+def read_part(path: Path) -> pd.DataFrame:
+    """Read a part file back."""
+    return pq.read_table(path).to_pandas()
+
+
+def _typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    return df[list(TABLES[table])].astype(TABLES[table])
+
+
+def consolidate(out: Path, chunk_ids: Iterable[str], fmt: str = "parquet") -> dict[str, int]:
+    """Merge the part files into the dataset (deterministic order); returns row counts."""
+    frames: dict[str, list[pd.DataFrame]] = {"audits": [], "rounds": []}
+    for chunk_id in sorted(chunk_ids):
+        table = "audits" if chunk_id.startswith("audit") else "rounds"
+        frames[table].append(read_part(out / "parts" / f"{chunk_id}.parquet"))
+    counts = {}
+    target = out / "dataset"
+    for table, parts in frames.items():
+        df = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=list(TABLES[table]))
+        )
+        df = _typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+        counts[table] = len(df)
+        if fmt == "csv":
+            target.mkdir(parents=True, exist_ok=True)
+            tmp = target / f"{table}.csv.tmp"
+            df.to_csv(tmp, index=False)
+            os.replace(tmp, target / f"{table}.csv")
+            continue
+        for mechanism in sorted(df["mechanism"].unique()):
+            part = df[df["mechanism"] == mechanism].drop(columns="mechanism")
+            _write_parquet(
+                part.reset_index(drop=True),
+                target / table / f"mechanism={mechanism}" / "part-0.parquet",
+            )
+    return counts
+
+
+def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
+    """Read a study's dataset back (the exact inverse of :func:`consolidate`).
+
+    ``path`` is the study's output directory (or its ``dataset/`` folder).
+    """
+    if table not in TABLES:
+        raise InvalidConfigError(
+            f"read_dataset.table must be one of {sorted(TABLES)}; got {table!r}"
+        )
+    root = Path(path)
+    if (root / "dataset").is_dir():
+        root = root / "dataset"
+    csv = root / f"{table}.csv"
+    if csv.is_file():
+        df = pd.read_csv(
+            csv,
+            keep_default_na=True,
+            dtype={c: "string" for c, t in TABLES[table].items() if t == "string"},
+        )
+        df = df.astype(TABLES[table])
+        return df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+    folder = root / table
+    if not folder.is_dir():
+        raise InvalidConfigError(f"no {table} dataset under {str(path)!r}")
+    parts = []
+    for sub in sorted(folder.glob("mechanism=*")):
+        df = pq.read_table(sub / "part-0.parquet").to_pandas()
+        df.insert(0, "mechanism", sub.name.split("=", 1)[1])
+        parts.append(df)
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TABLES[table]))
+    return _typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+
+
+def _rate(flags: pd.Series) -> dict[str, float]:
+    values = flags.dropna().astype(bool)
+    k, n = int(values.sum()), int(values.size)
+    low, high = clopper_pearson(k, n)
+    return {"rate": k / n if n else np.nan, "low": low, "high": high, "n": n}
+
+
+def summarise(audits: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
+    """Per mechanism (x profile for simulations): failure rates with Clopper-Pearson
+    CIs, mean gains, and welfare relative to the status-quo NSE."""
+    rows: list[dict[str, Any]] = []
+    ok = audits[audits["status"] == "ok"]
+    for mechanism, group in ok.groupby("mechanism", sort=True):
+        instances = group.drop_duplicates(["grid_point", "replication"])
+        entry: dict[str, Any] = {
+            "mechanism": mechanism,
+            "profile": "(one-shot audit)",
+            "source": "audit",
+        }
+        for label, series in (
+            (
+                "pe_failure",
+                ~group.drop_duplicates(["grid_point", "replication"])["pareto_efficient"].astype(
+                    "boolean"
+                ),
+            ),
+            ("weak_up_failure", group["weak_up"].eq("fails").where(group["weak_up"].notna())),
+            ("sp_failure", group["sp_failure"]),
+            ("ir_failure", group["ir_failure"]),
+        ):
+            r = _rate(series)
+            entry.update(
+                {
+                    f"{label}_rate": r["rate"],
+                    f"{label}_low": r["low"],
+                    f"{label}_high": r["high"],
+                    f"{label}_n": r["n"],
+                }
+            )
+        entry["mean_sp_gain"] = float(group["sp_gain"].mean())
+        entry["mean_ir_gain"] = float(group["ir_gain"].mean())
+        entry["welfare_gain"] = float((instances["welfare"] - instances["nse_welfare"]).mean())
+        entry["failed_instances"] = int(
+            (audits[(audits["mechanism"] == mechanism)]["status"] == "failed").sum()
+        )
+        rows.append(entry)
+    sims = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
+    for (mechanism, profile), group in sims.groupby(["mechanism", "profile"], sort=True):
+        entry = {"mechanism": mechanism, "profile": profile, "source": "simulation"}
+        for label, gains in (("sp_failure", group["sp_gain"]), ("ir_failure", group["ir_gain"])):
+            r = _rate(gains > 1e-7)
+            entry.update(
+                {
+                    f"{label}_rate": r["rate"],
+                    f"{label}_low": r["low"],
+                    f"{label}_high": r["high"],
+                    f"{label}_n": r["n"],
+                }
+            )
+        entry["mean_sp_gain"] = float(group["sp_gain"].mean())
+        entry["mean_ir_gain"] = float(group["ir_gain"].mean())
+        entry["mean_expected_utility"] = float(group["expected_utility"].mean())
+        rows.append(entry)
+    return pd.DataFrame(rows)
+
+
+def _git() -> dict[str, Any]:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages a dataset depends on."""
+    out = {}
+    for name in ("defense-coordination", "numpy", "scipy", "pandas", "pyarrow", "mesa", "seaborn"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically."""
+    tmp = out / "manifest.json.tmp"
+    tmp.write_text(
+        json.dumps({**manifest, "git": _git(), "versions": versions()}, indent=2, default=str)
+    )
+    os.replace(tmp, out / "manifest.json")

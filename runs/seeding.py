@@ -1,0 +1,33 @@
+"""The seed tree: one root seed determines every draw of a study.
+
+Replication r uses ``SeedSequence(seed, spawn_key=(r,))``, split into an *instance*
+stream (the game) and a *dynamics* stream (mechanism draws, behaviours, attacker,
+misreport searches). Every condition of replication r sees the same game and the
+same draws (paired comparisons), and adding replications leaves the earlier ones
+unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
+    """The seed of replication ``replication``."""
+    return np.random.SeedSequence(seed, spawn_key=(replication,))
+
+
+def streams(seed: int, replication: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """(instance, dynamics) seed sequences of a replication."""
+    instance, dynamics = replication_seed(seed, replication).spawn(2)
+    return instance, dynamics
+
+
+def instance_rng(seed: int, replication: int) -> np.random.Generator:
+    """The generator that draws replication ``replication``'s game."""
+    return np.random.default_rng(streams(seed, replication)[0])
+
+
+def dynamics_seed(seed: int, replication: int) -> np.random.SeedSequence:
+    """The seed of replication ``replication``'s dynamics (the same for every condition)."""
+    return streams(seed, replication)[1]

@@ -1,0 +1,327 @@
+"""Work items of a study and the function a worker runs on one.
+
+A work item is a *chunk*: one condition and a range of replications. Audit conditions
+are (grid point, mechanism); simulation conditions add a behaviour profile. A failing
+instance (say, no verified NSE) becomes rows with ``status="failed"`` and the error
+text; the chunk carries on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agents.attackers import make_attacker
+from mechanisms import make_mechanism
+from mechanisms.properties import (
+    find_profitable_misreport,
+    ir_violation,
+    is_pareto_efficient,
+    outcome_utility,
+    utility_preservation,
+)
+from runs.config import StudyConfig, parse_config
+from runs.seeding import dynamics_seed, instance_rng
+from sim.errors import SimError
+from sim.game import SecurityGame
+from sim.generators import make_generator
+from sim.model import simulate
+from sim.numerics import GAIN_TOL
+from sim.solvers import compute_nse, max_coverage, nse_utility_range
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One work item: ``kind`` is ``"audit"`` or ``"sim"``; ``profile`` is -1 for audits."""
+
+    kind: str
+    grid: int
+    mechanism: int
+    profile: int
+    start: int
+    stop: int
+
+    @property
+    def id(self) -> str:
+        """A stable, sortable identifier (also the part file's name)."""
+        return f"{self.kind}-g{self.grid:03d}-m{self.mechanism:03d}-p{self.profile + 1:03d}-r{self.start:07d}"
+
+
+def plan_chunks(config: StudyConfig) -> list[Chunk]:
+    """Every chunk of the study, in a fixed order."""
+    chunks = []
+    ranges = [
+        (start, min(start + config.chunk_size, config.replications))
+        for start in range(0, config.replications, config.chunk_size)
+    ]
+    for g in range(len(config.grid_points())):
+        for m in range(len(config.mechanisms)):
+            for start, stop in ranges:
+                chunks.append(Chunk("audit", g, m, -1, start, stop))
+            if config.rounds > 0:
+                for p in range(len(config.profiles)):
+                    for start, stop in ranges:
+                        chunks.append(Chunk("sim", g, m, p, start, stop))
+    return chunks
+
+
+AUDIT_COLUMNS: dict[str, str] = {
+    "chunk": "string",
+    "study": "string",
+    "generator": "string",
+    "grid_point": "Int64",
+    "grid_params": "string",
+    "mechanism": "string",
+    "mechanism_name": "string",
+    "mechanism_params": "string",
+    "replication": "Int64",
+    "spawn_key": "string",
+    "defender": "Int64",
+    "status": "string",
+    "error": "string",
+    "n_defenders": "Int64",
+    "n_targets": "Int64",
+    "resources": "Int64",
+    "total_resources": "Int64",
+    "attacked_target": "Int64",
+    "utility": "float64",
+    "nse_utility": "float64",
+    "welfare": "float64",
+    "nse_welfare": "float64",
+    "pareto_efficient": "boolean",
+    "weak_up": "string",
+    "strong_up": "string",
+    "sp_gain": "float64",
+    "sp_failure": "boolean",
+    "sp_family": "string",
+    "ir_gain": "float64",
+    "ir_failure": "boolean",
+    "nse_total_coverage": "float64",
+    "nse_spent": "float64",
+    "pooled_coverage": "float64",
+}
+
+ROUND_COLUMNS: dict[str, str] = {
+    "chunk": "string",
+    "study": "string",
+    "generator": "string",
+    "grid_point": "Int64",
+    "grid_params": "string",
+    "mechanism": "string",
+    "mechanism_name": "string",
+    "mechanism_params": "string",
+    "profile": "string",
+    "attacker": "string",
+    "replication": "Int64",
+    "spawn_key": "string",
+    "round": "Int64",
+    "defender": "Int64",
+    "strategic": "boolean",
+    "status": "string",
+    "error": "string",
+    "n_defenders": "Int64",
+    "n_targets": "Int64",
+    "designated_target": "Int64",
+    "attacked_target": "Int64",
+    "covered": "boolean",
+    "misreported": "boolean",
+    "deviated": "boolean",
+    "expected_utility": "float64",
+    "realised_utility": "float64",
+    "sp_gain": "float64",
+    "ir_gain": "float64",
+    "sp_gain_realised": "float64",
+    "ir_gain_realised": "float64",
+}
+
+
+def frame(rows: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
+    """Rows as a DataFrame with exactly ``columns`` and their dtypes."""
+    df = pd.DataFrame(rows, columns=list(columns))
+    return df.astype(columns)
+
+
+def _game(config: StudyConfig, point: dict[str, Any], replication: int) -> SecurityGame:
+    generator = make_generator(config.generator, **{**config.generator_params, **point})
+    return generator.sample(instance_rng(config.seed, replication))
+
+
+def _base(config: StudyConfig, chunk: Chunk, replication: int) -> dict[str, Any]:
+    spec = config.mechanisms[chunk.mechanism]
+    return {
+        "chunk": chunk.id,
+        "study": config.name,
+        "generator": config.generator,
+        "grid_point": chunk.grid,
+        "grid_params": json.dumps(config.grid_points()[chunk.grid], sort_keys=True),
+        "mechanism": spec.label,
+        "mechanism_name": spec.name,
+        "mechanism_params": json.dumps(dict(spec.params), sort_keys=True),
+        "replication": replication,
+        "spawn_key": f"{config.seed}/({replication},)",
+        "status": "ok",
+        "error": "",
+    }
+
+
+def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[str, Any]]:
+    """One row per defender: the mechanism's outcome on the game and its audits."""
+    point = config.grid_points()[chunk.grid]
+    game = _game(config, point, replication)
+    base = {**_base(config, chunk, replication), **_dims(game)}
+    spec = config.mechanisms[chunk.mechanism]
+    rng = np.random.default_rng(dynamics_seed(config.seed, replication))
+    try:
+        mechanism = make_mechanism(spec.name, **spec.params)
+        outcome = mechanism.prepared(game).allocate(
+            game, rng=np.random.default_rng(rng.integers(2**63))
+        )
+        if not outcome.ok:
+            raise SimError(f"{spec.name} failed: {outcome.message}")
+        nse = compute_nse(game)
+        utility = outcome_utility(game, outcome)
+        nse_utility = nse.defender_utility if nse.verified else np.full(game.n_defenders, np.nan)
+        pe = is_pareto_efficient(game, outcome).efficient if config.audits.pareto else None
+        up = (
+            utility_preservation(
+                game, outcome, bounds=nse_utility_range(game, nse, witnesses="one")
+            )
+            if config.audits.utility_preservation
+            else None
+        )
+        space = max_coverage(game)
+    except SimError as exc:
+        return [
+            {
+                **base,
+                "defender": i,
+                "resources": int(game.resources[i]),
+                "status": "failed",
+                "error": str(exc),
+            }
+            for i in range(game.n_defenders)
+        ]
+    rows = []
+    for i in range(game.n_defenders):
+        misreport = None
+        if config.audits.misreport_budget > 0:
+            misreport = find_profitable_misreport(
+                mechanism, game, i, rng=rng, budget=config.audits.misreport_budget
+            )
+        ir = (
+            ir_violation(game, outcome, i).gain
+            if config.audits.ir and outcome.recommendation is not None
+            else np.nan
+        )
+        rows.append(
+            {
+                **base,
+                "defender": i,
+                "resources": int(game.resources[i]),
+                "attacked_target": outcome.attacked_target,
+                "utility": float(utility[i]),
+                "nse_utility": float(nse_utility[i]),
+                "welfare": float(utility.sum()),
+                "nse_welfare": float(nse_utility.sum()),
+                "pareto_efficient": pe,
+                "weak_up": None if up is None else up.weak[i],
+                "strong_up": None if up is None else up.strong[i],
+                "sp_gain": np.nan
+                if config.audits.misreport_budget == 0
+                else (0.0 if misreport is None else misreport.gain),
+                "sp_failure": None
+                if config.audits.misreport_budget == 0
+                else misreport is not None,
+                "sp_family": None if misreport is None else misreport.family,
+                "ir_gain": ir,
+                "ir_failure": None if np.isnan(ir) else bool(ir > GAIN_TOL),
+                "nse_total_coverage": float(nse.total_coverage.sum()) if nse.verified else np.nan,
+                "nse_spent": float(nse.coverage.sum()) if nse.verified else np.nan,
+                "pooled_coverage": float(space.coverage.sum()),
+            }
+        )
+    return rows
+
+
+def _dims(game: SecurityGame) -> dict[str, Any]:
+    return {
+        "n_defenders": game.n_defenders,
+        "n_targets": game.n_targets,
+        "total_resources": game.total_resources,
+    }
+
+
+def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[str, Any]]:
+    """One row per round and defender of a simulated run."""
+    point = config.grid_points()[chunk.grid]
+    game = _game(config, point, replication)
+    spec = config.mechanisms[chunk.mechanism]
+    profile = config.profiles[chunk.profile]
+    base = {
+        **_base(config, chunk, replication),
+        "profile": profile.name,
+        "attacker": config.attacker,
+        "n_defenders": game.n_defenders,
+        "n_targets": game.n_targets,
+    }
+    strategic = set(profile.strategic_defenders(game.n_defenders))
+    try:
+        records = simulate(
+            game,
+            make_mechanism(spec.name, **spec.params),
+            profile.behaviours(game.n_defenders),
+            attacker=make_attacker(config.attacker, **config.attacker_params),
+            rounds=config.rounds,
+            rng=dynamics_seed(config.seed, replication),
+        )
+    except SimError as exc:
+        return [
+            {
+                **base,
+                "round": -1,
+                "defender": i,
+                "strategic": i in strategic,
+                "status": "failed",
+                "error": str(exc),
+            }
+            for i in range(game.n_defenders)
+        ]
+    rows = []
+    for record in records:
+        for d in record.defenders:
+            rows.append(
+                {
+                    **base,
+                    "round": record.round,
+                    "defender": d.defender,
+                    "strategic": d.defender in strategic,
+                    "designated_target": record.designated_target,
+                    "attacked_target": record.attacked_target,
+                    "covered": record.covered,
+                    "misreported": d.misreported,
+                    "deviated": d.deviated,
+                    "expected_utility": d.expected_utility,
+                    "realised_utility": d.realised_utility,
+                    "sp_gain": d.sp_gain,
+                    "ir_gain": d.ir_gain,
+                    "sp_gain_realised": d.sp_gain_realised,
+                    "ir_gain_realised": d.ir_gain_realised,
+                }
+            )
+    return rows
+
+
+def run_chunk(resolved: dict[str, Any], chunk: Chunk) -> pd.DataFrame:
+    """Run one chunk (the worker's entry point; arguments are plain and picklable)."""
+    config = parse_config(resolved)
+    rows: list[dict[str, Any]] = []
+    for replication in range(chunk.start, chunk.stop):
+        if chunk.kind == "audit":
+            rows += audit_rows(config, chunk, replication)
+        else:
+            rows += sim_rows(config, chunk, replication)
+    return frame(rows, AUDIT_COLUMNS if chunk.kind == "audit" else ROUND_COLUMNS)
