@@ -25,7 +25,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)
-	for f in solvers nse mechanisms simulation; do $(BIN)/python -m bench.$$f || exit 1; done
+	for f in solvers nse mechanisms simulation study; do $(BIN)/python -m bench.$$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

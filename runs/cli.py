@@ -96,7 +96,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     print(
         f"study {config.name!r}: {result.chunks} chunks ({result.skipped} resumed), "
-        f"{result.rows.get('audits', 0)} audit rows, {result.rows.get('rounds', 0)} round rows -> {out}"
+        f"{result.rows.get('audits', 0)} audit rows, "
+        f"{result.rows.get('rounds', 0)} round rows -> {out}"
     )
     if result.failed:
         print(
@@ -111,7 +112,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from runs.plots import plot_study
 
     paths = plot_study(args.dir, args.out)
-    report = [p for p in paths if p.name == "report.md"][0]
+    report = next(p for p in paths if p.name == "report.md")
     print(f"{len(paths) - 1} figure files and {report}")
     return 0
 
@@ -152,7 +153,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if not outcome.ok:
         return EXIT_FAILED_CHUNKS
     print(
-        f"  attacked target {outcome.attacked_target}, coverage {np.round(outcome.coverage, 4).tolist()}"
+        f"  attacked target {outcome.attacked_target}, "
+        f"coverage {np.round(outcome.coverage, 4).tolist()}"
     )
     print(f"  utilities {np.round(outcome.defender_utility, 4).tolist()}")
     pe = is_pareto_efficient(game, outcome)
@@ -176,7 +178,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         else:
             print(
                 f"SP defender {i}: gains {found.gain:.4f} by reporting reward "
-                f"{np.round(found.reward, 4).tolist()} penalty {np.round(found.penalty, 4).tolist()} "
+                f"{np.round(found.reward, 4).tolist()} "
+                f"penalty {np.round(found.penalty, 4).tolist()} "
                 f"(seed {found.seed}, {found.family})"
             )
         dev = ir_violation(game, outcome, i)
@@ -186,7 +189,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 for sig, _, y in dev.modification
             )
             print(
-                f"IR defender {i}: gains {dev.gain:.4f} by making target {dev.target} attacked ({plan or 'oracle'})"
+                f"IR defender {i}: gains {dev.gain:.4f} by making target {dev.target} "
+                f"attacked ({plan or 'oracle'})"
             )
         else:
             print(f"IR defender {i}: no profitable deviation")
@@ -214,7 +218,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run_study(config, out, jobs=args.jobs, quiet=args.quiet)
     paths = plot_study(out)
     print(
-        f"dataset:  {out / 'dataset'}  ({result.rows['audits']} audit rows, {result.rows['rounds']} round rows)"
+        f"dataset:  {out / 'dataset'}  ({result.rows['audits']} audit rows, "
+        f"{result.rows['rounds']} round rows)"
     )
     print(f"summary:  {out / 'summary.csv'}")
     print(f"figures:  {out / 'figures'}  ({len(paths) - 1} files)")

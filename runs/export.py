@@ -116,6 +116,8 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
         return df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
     folder = root / table
     if not folder.is_dir():
+        if root.name == "dataset" and root.is_dir():  # a study without this table
+            return _typed(pd.DataFrame(columns=list(TABLES[table])), table)
         raise InvalidConfigError(f"no {table} dataset under {str(path)!r}")
     parts = []
     for sub in sorted(folder.glob("mechanism=*")):

@@ -20,11 +20,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-from runs.export import read_dataset, summarise  # noqa: E402
+from runs.export import read_dataset, summarise
 
 TOL = 1e-7
 
@@ -122,7 +122,18 @@ def _gains(rounds: pd.DataFrame, audits: pd.DataFrame, folder: Path) -> list[Pat
         ax.text(0.5, 0.5, "no profitable misreport or deviation observed", ha="center", va="center")
         ax.set_axis_off()
     else:
-        sns.boxplot(data=data, x="mechanism", y="gain", hue="kind", ax=ax, fliersize=1)
+        sns.stripplot(
+            data=data,
+            x="mechanism",
+            y="gain",
+            hue="kind",
+            dodge=True,
+            alpha=0.4,
+            size=2.5,
+            jitter=0.25,
+            ax=ax,
+            order=sorted(data["mechanism"].unique()),
+        )
         ax.tick_params(axis="x", rotation=60, labelsize=7)
         ax.set_ylabel("expected gain when it paid (true utility)")
     return _save(fig, folder, "gain_distributions")

@@ -26,9 +26,10 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from runs import tasks
 from runs.config import StudyConfig
 from runs.export import consolidate, read_dataset, summarise, write_manifest, write_part
-from runs.tasks import Chunk, plan_chunks, run_chunk
+from runs.tasks import Chunk, plan_chunks
 from sim.errors import InvalidConfigError, SimError
 
 
@@ -51,7 +52,7 @@ class InlineExecutor(Executor):
         future: Future[Any] = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+        except BaseException as exc:
             future.set_exception(exc)
         return future
 
@@ -170,7 +171,7 @@ def run_study(
     resume: bool = False,
     fmt: str = "parquet",
     quiet: bool = False,
-    task: Callable[[dict[str, Any], Chunk], pd.DataFrame] = run_chunk,
+    task: Callable[[dict[str, Any], Chunk], pd.DataFrame] | None = None,
 ) -> StudyResult:
     """Run (or resume) ``config`` into the directory ``out``.
 
@@ -185,9 +186,11 @@ def run_study(
         Skip the chunks the ledger lists as finished; required when ``out`` already
         holds a ledger (so a finished study is never overwritten by accident).
     fmt : {"parquet", "csv"}
-    task : callable
-        The chunk function (tests inject failures through it).
+    task : callable, optional
+        The chunk function (default :func:`runs.tasks.run_chunk`; tests inject
+        failures through it).
     """
+    task = tasks.run_chunk if task is None else task
     if fmt not in ("parquet", "csv"):
         raise InvalidConfigError(f"--format must be 'parquet' or 'csv'; got {fmt!r}")
     workers = os.cpu_count() or 1 if jobs is None else jobs
@@ -239,7 +242,7 @@ def run_study(
                 df, seconds = future.result()
                 write_part(df, root, chunk.id)
                 ledger.record(_chunk_entry(chunk, "ok", len(df), "", seconds))
-            except Exception as exc:  # noqa: BLE001 - one failing chunk must not end the study
+            except Exception as exc:
                 failed.append(chunk.id)
                 ledger.record(_chunk_entry(chunk, "failed", 0, f"{type(exc).__name__}: {exc}", 0.0))
             bar.update(1)

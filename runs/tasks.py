@@ -48,7 +48,10 @@ class Chunk:
     @property
     def id(self) -> str:
         """A stable, sortable identifier (also the part file's name)."""
-        return f"{self.kind}-g{self.grid:03d}-m{self.mechanism:03d}-p{self.profile + 1:03d}-r{self.start:07d}"
+        return (
+            f"{self.kind}-g{self.grid:03d}-m{self.mechanism:03d}"
+            f"-p{self.profile + 1:03d}-r{self.start:07d}"
+        )
 
 
 def plan_chunks(config: StudyConfig) -> list[Chunk]:
@@ -164,7 +167,7 @@ def _base(config: StudyConfig, chunk: Chunk, replication: int) -> dict[str, Any]
         "replication": replication,
         "spawn_key": f"{config.seed}/({replication},)",
         "status": "ok",
-        "error": "",
+        "error": None,
     }
 
 

@@ -1,0 +1,378 @@
+"""Studies end to end: configs, seeds, runner, executors, resume, datasets, CLI."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from runs import tasks
+from runs.cli import main
+from runs.config import load_config, parse_config
+from runs.export import read_dataset
+from runs.plots import plot_study
+from runs.runner import run_study
+from runs.seeding import dynamics_seed, instance_rng
+from sim.errors import InvalidConfigError
+
+from tests_support import TINY, tiny
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def digest(out: Path) -> str:
+    """A hash of every dataset file's bytes (names included)."""
+    h = hashlib.sha256()
+    for path in sorted((out / "dataset").rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(out)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda d: d.pop("study"), r"missing the required table \[study\]"),
+        (lambda d: d["study"].update(seed=-1), r"'study.seed' must be an integer >= 0; got -1"),
+        (
+            lambda d: d["study"].update(replications=0),
+            r"'study.replications' must be an integer >= 1; got 0",
+        ),
+        (
+            lambda d: d["study"].update(rounds="ten"),
+            r"'study.rounds' must be an integer >= 0; got 'ten'",
+        ),
+        (
+            lambda d: d["study"].update(chunk_size=True),
+            r"'study.chunk_size' must be an integer >= 1",
+        ),
+        (lambda d: d["study"].update(name="a b"), r"'study.name' must be a non-empty string"),
+        (lambda d: d["study"].update(colour=1), r"\[study\] has unknown field\(s\) \['colour'\]"),
+        (
+            lambda d: d["generator"].update(name="gamut"),
+            r"'generator.name' is 'gamut'; valid names are \[",
+        ),
+        (
+            lambda d: d["generator"].update(grid={"n_defenders": 3}),
+            r"'generator.grid.n_defenders' must be a non-empty list",
+        ),
+        (
+            lambda d: d["generator"].update(grid={"n_defenders": [0]}),
+            r"n_defenders must be an int >= 1; got 0",
+        ),
+        (
+            lambda d: d["generator"]["params"].update(colour=1),
+            r"has no parameter\(s\) \['colour'\]",
+        ),
+        (lambda d: d.update(mechanisms=[]), r"'mechanisms' must be a non-empty array"),
+        (
+            lambda d: d["mechanisms"].append({"name": "vcg"}),
+            r"'mechanisms\[2\].name' is 'vcg'; valid names are \[",
+        ),
+        (lambda d: d["mechanisms"].append({"name": "csw_max"}), r"must not repeat a mechanism"),
+        (
+            lambda d: d["mechanisms"][0].update(params={"backend": "gurobi"}),
+            r"mechanisms\[0\].*backend must be one of",
+        ),
+        (
+            lambda d: d["profiles"].append({"name": "x", "reporting": "lie"}),
+            r"unknown reporting behaviour 'lie'; valid names",
+        ),
+        (
+            lambda d: d["profiles"].append({"name": "truthful"}),
+            r"'profiles' must have distinct names",
+        ),
+        (
+            lambda d: d["profiles"][0].update(strategic="some"),
+            r"strategic must be 'first', 'all' or a list",
+        ),
+        (
+            lambda d: d["attacker"].update(name="oracle"),
+            r"'attacker.name' is 'oracle'; valid names are \[",
+        ),
+        (
+            lambda d: d["attacker"].update(params={"precision": 1}),
+            r"no parameter\(s\) \['precision'\]",
+        ),
+        (
+            lambda d: d["audits"].update(misreport_budget=-5),
+            r"'audits.misreport_budget' must be an integer >= 0",
+        ),
+        (
+            lambda d: d["audits"].update(pareto="yes"),
+            r"'audits.pareto' must be true or false; got 'yes'",
+        ),
+        (lambda d: d.update(extra={}), r"top level\] has unknown field\(s\) \['extra'\]"),
+    ],
+)
+def test_config_validation_field_by_field(mutate, match):
+    data = copy.deepcopy(TINY)
+    mutate(data)
+    with pytest.raises(InvalidConfigError, match=match):
+        parse_config(data)
+
+
+def test_shipped_configs_load():
+    for path in sorted((ROOT / "runs" / "configs").glob("*.toml")):
+        config = load_config(path)
+        assert config.name == path.stem
+    assert load_config("quickstart").name == "quickstart"
+    with pytest.raises(InvalidConfigError, match="does not exist"):
+        load_config("no_such_study")
+
+
+def test_seed_tree_is_stable_and_paired():
+    a = instance_rng(7, 3).random(4)
+    assert (instance_rng(7, 3).random(4) == a).all()
+    assert not (instance_rng(7, 4).random(4) == a).all()
+    assert dynamics_seed(7, 3).spawn_key == (3, 1)
+
+
+def test_one_and_two_workers_give_identical_datasets(tmp_path):
+    config = tiny()
+    one = run_study(config, tmp_path / "one", jobs=1, quiet=True)
+    two = run_study(config, tmp_path / "two", jobs=2, quiet=True)
+    assert one.ok and two.ok
+    assert digest(tmp_path / "one") == digest(tmp_path / "two")
+    audits = read_dataset(tmp_path / "one", "audits")
+    rounds = read_dataset(tmp_path / "one", "rounds")
+    assert len(audits) == 2 * (2 + 3) * 4  # mechanisms x defenders per grid point x replications
+    runs = rounds.groupby(["grid_point", "mechanism", "profile", "replication"])
+    assert runs.ngroups == 2 * 2 * 2 * 4  # grid points x mechanisms x profiles x replications
+    for _, run in runs:
+        n = int(run["n_defenders"].iloc[0])
+        if (run["status"] == "ok").all():
+            assert len(run) == n * 3  # defenders x rounds
+        else:  # a failed instance: one row per defender, with the error
+            assert (
+                len(run) == n and (run["round"] == -1).all() and run["error"].str.len().gt(0).all()
+            )
+    assert set(audits["mechanism"]) == {"csw_max", "dictatorship"}
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert manifest["config_sha256"] == config.sha256()
+    assert manifest["root_seed"] == 7 and manifest["chunks"]["failed"] == []
+    assert {"numpy", "mesa", "pyarrow"} <= set(manifest["versions"])
+    assert "commit" in manifest["git"]
+
+
+def test_adding_replications_keeps_earlier_ones(tmp_path):
+    run_study(tiny(), tmp_path / "four", jobs=1, quiet=True)
+    run_study(tiny(**{"study.replications": 6}), tmp_path / "six", jobs=1, quiet=True)
+    a = read_dataset(tmp_path / "four", "audits")
+    b = read_dataset(tmp_path / "six", "audits")
+    b = b[b["replication"] < 4].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_csv_dataset_reads_back_like_parquet(tmp_path):
+    run_study(tiny(), tmp_path / "pq", jobs=1, quiet=True)
+    run_study(tiny(), tmp_path / "csv", jobs=1, quiet=True, fmt="csv")
+    for table in ("audits", "rounds"):
+        pq_df = read_dataset(tmp_path / "pq", table)
+        csv_df = read_dataset(tmp_path / "csv", table)
+        pd.testing.assert_frame_equal(pq_df, csv_df, check_exact=False, rtol=1e-12)
+
+
+def test_a_failing_chunk_is_isolated(tmp_path, monkeypatch):
+    original = tasks.run_chunk
+    bad = "audit-g000-m001-p000-r0000002"
+
+    def flaky(resolved, chunk):
+        if chunk.id == bad:
+            raise RuntimeError("injected failure")
+        return original(resolved, chunk)
+
+    monkeypatch.setattr(tasks, "run_chunk", flaky)
+    result = run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
+    assert result.failed == (bad,)
+    ledger = [
+        json.loads(line) for line in (tmp_path / "s" / "ledger.jsonl").read_text().splitlines()
+    ]
+    failed = [e for e in ledger if e["status"] == "failed"]
+    assert len(failed) == 1 and "injected failure" in failed[0]["error"]
+    audits = read_dataset(tmp_path / "s", "audits")
+    missing = audits[(audits["mechanism"] == "dictatorship") & (audits["grid_point"] == 0)]
+    assert sorted(missing["replication"].unique()) == [0, 1]  # the rest is there
+    monkeypatch.setattr(tasks, "run_chunk", original)
+    again = run_study(tiny(), tmp_path / "s", jobs=1, quiet=True, resume=True)
+    assert again.ok and again.skipped == again.chunks - 1
+    run_study(tiny(), tmp_path / "clean", jobs=1, quiet=True)
+    assert digest(tmp_path / "s") == digest(tmp_path / "clean")
+
+
+def test_failed_instances_are_rows_not_crashes(tmp_path, monkeypatch):
+    from sim.solvers import nse as nse_module
+
+    def no_nse(game, *, targets=None, quick=False):
+        result = nse_module.find_nse(game, targets=targets, quick=quick)
+        return nse_module.NSEResult(
+            result.coverage, -1, float("nan"), result.defender_utility, "failed", "none"
+        )
+
+    monkeypatch.setattr("mechanisms.base.compute_nse", no_nse)
+    monkeypatch.setattr("mechanisms.rules.compute_nse", no_nse)
+    result = run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
+    assert result.ok
+    audits = read_dataset(tmp_path / "s", "audits")
+    csw = audits[audits["mechanism"] == "csw_max"]
+    assert (csw["status"] == "failed").all() and csw["error"].str.contains("NSE").all()
+    assert (audits[audits["mechanism"] == "dictatorship"]["status"] == "ok").all()
+
+
+def _inline(value) -> str:
+    """A JSON value as a TOML inline value (tables become inline tables)."""
+    return json.dumps(value).replace(":", " =").replace("{", "{ ").replace("}", " }")
+
+
+def _write_config(path: Path, **changes) -> Path:
+    data = copy.deepcopy(TINY)
+    for dotted, value in changes.items():
+        table, key = dotted.split(".")
+        data[table][key] = value
+    lines = []
+    for table in ("study", "generator", "attacker", "audits"):
+        lines.append(f"[{table}]")
+        for key, value in data[table].items():
+            lines.append(f"{key} = {_inline(value)}")
+    for item in data["mechanisms"]:
+        lines += ["[[mechanisms]]", f'name = "{item["name"]}"']
+    for item in data["profiles"]:
+        lines += ["[[profiles]]"] + [f"{k} = {json.dumps(v)}" for k, v in item.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_sigkill_then_resume_equals_a_clean_run(tmp_path):
+    config = _write_config(
+        tmp_path / "study.toml", **{"study.replications": 10, "study.chunk_size": 1}
+    )
+    total = len(tasks.plan_chunks(parse_config(tomllib.loads(config.read_text()))))
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "runs",
+        "run",
+        str(config),
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    ledger = out / "ledger.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ledger.exists() and len(ledger.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(ledger.read_text().splitlines())
+    assert 0 < done_before < total  # killed mid-run
+    assert not (out / "dataset").exists()
+    resumed = subprocess.run([*cmd, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed" in resumed.stdout
+    clean = tmp_path / "clean"
+    assert main(["run", str(config), "--out", str(clean), "--jobs", "1", "--quiet"]) == 0
+    assert digest(out) == digest(clean)
+
+
+def test_dask_local_cluster_equals_local(tmp_path):
+    pytest.importorskip("dask.distributed")
+    config = tiny(**{"study.rounds": 2})
+    local = run_study(config, tmp_path / "local", jobs=1, quiet=True)
+    dask = run_study(config, tmp_path / "dask", jobs=2, executor="dask", quiet=True)
+    assert local.ok and dask.ok
+    assert digest(tmp_path / "local") == digest(tmp_path / "dask")
+
+
+def test_existing_output_needs_resume_and_same_config(tmp_path):
+    run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
+    with pytest.raises(InvalidConfigError, match="already holds a study; pass --resume"):
+        run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
+    with pytest.raises(InvalidConfigError, match="holds a different study"):
+        run_study(tiny(**{"study.seed": 8}), tmp_path / "s", jobs=1, quiet=True, resume=True)
+
+
+def test_plots_and_report(tmp_path):
+    run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
+    paths = plot_study(tmp_path / "s")
+    names = {p.name for p in paths}
+    for stem in (
+        "failure_rates",
+        "gain_distributions",
+        "welfare_vs_status_quo",
+        "learning_curves",
+        "uncoordinated_efficiency",
+    ):
+        assert {f"{stem}.png", f"{stem}.pdf"} <= names
+    report = (tmp_path / "s" / "figures" / "report.md").read_text()
+    assert "failure_rates.png" in report and "| mechanism |" in report
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["run", "no_such.toml"], "config file 'no_such.toml' does not exist"),
+        (["run", "quickstart", "--jobs", "0"], "expected a positive integer; got '0'"),
+        (["run", "quickstart", "--executor", "spark"], "invalid choice: 'spark'"),
+        (
+            ["run", "quickstart", "--scheduler", "tcp://x:1"],
+            "--scheduler only applies to --executor dask",
+        ),
+        (
+            ["audit", "missing.json", "--mechanism", "csw_max"],
+            "cannot read game file 'missing.json'",
+        ),
+        (["summary", "/nonexistent/study"], "no audits dataset under '/nonexistent/study'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_cli_errors_are_one_line_exit_2(argv, match, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "runs", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert match in result.stderr
+
+
+def test_cli_audit_prints_certificates(tmp_path, capsys):
+    from sim.instances import example_5_2
+
+    game = tmp_path / "game.json"
+    game.write_text(json.dumps(example_5_2().to_dict()))
+    assert main(["audit", str(game), "--mechanism", "csw_max", "--budget", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "PE: yes" in out and "IR defender 1: gains 1.92" in out
+
+
+def test_cli_run_summary_plot(tmp_path, capsys):
+    config = _write_config(tmp_path / "study.toml")
+    out = tmp_path / "out"
+    assert main(["run", str(config), "--out", str(out), "--quiet", "--jobs", "1"]) == 0
+    assert main(["summary", str(out)]) == 0
+    assert "csw_max" in capsys.readouterr().out
+    assert main(["plot", str(out), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "report.md").exists()
