@@ -299,12 +299,8 @@ class OutcomeSetMechanism:
         """
         if self.backend != "closed_form":
             return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
-        space = closed_form_space(game)
-        values = np.repeat(space.values[None], rewards.shape[0], axis=0)
+        space, values = report_values(game, defender, rewards, penalties)
         cover = space.coverage[0]
-        values[:, defender] = np.where(
-            space.feasible, penalties + cover * (rewards - penalties), -np.inf
-        )
         status_quo = None
         if self.uses_status_quo:
             status_quo = np.full((rewards.shape[0], game.n_defenders), np.inf)
@@ -325,6 +321,19 @@ class OutcomeSetMechanism:
     def replace(self, **changes: Any) -> OutcomeSetMechanism:
         """A copy with some parameters changed."""
         return dataclasses.replace(self, **changes)
+
+
+def report_values(
+    game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
+) -> tuple[OutcomeSpace, FloatArray]:
+    """The outcome space and, per report, the value matrix (b, n, m) in which only
+    ``defender``'s row changes (the space depends on the attacker alone)."""
+    space = closed_form_space(game)
+    values = np.repeat(space.values[None], rewards.shape[0], axis=0)
+    values[:, defender] = np.where(
+        space.feasible, penalties + space.coverage[0] * (rewards - penalties), -np.inf
+    )
+    return space, values
 
 
 def _batch(status_quo: FloatArray | None) -> FloatArray | None:

@@ -15,10 +15,10 @@ import numpy as np
 from mechanisms.base import (
     Mechanism,
     OutcomeSetMechanism,
-    closed_form_space,
     lexicographic_argmax,
     outcomes_by_allocation,
     register_mechanism,
+    report_values,
 )
 from mechanisms.outcome import MechanismOutcome
 from sim.errors import InvalidParameterError
@@ -251,12 +251,8 @@ class Dictatorship(OutcomeSetMechanism):
     ) -> tuple[np.ndarray, FloatArray]:
         if self.backend != "closed_form":
             return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
-        space = closed_form_space(game)
+        space, values = report_values(game, defender, rewards, penalties)
         cover = space.coverage[0]
-        values = np.repeat(space.values[None], rewards.shape[0], axis=0)
-        values[:, defender] = np.where(
-            space.feasible, penalties + cover * (rewards - penalties), -np.inf
-        )
         order = _priority(
             game.resources, self.dictator(game.resources, np.random.default_rng(seed))
         )
