@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -62,13 +62,26 @@ def _typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return df[list(TABLES[table])].astype(TABLES[table])
 
 
-def consolidate(out: Path, chunk_ids: Iterable[str], fmt: str = "parquet") -> dict[str, int]:
-    """Merge the part files into the dataset (deterministic order); returns row counts."""
+def consolidate(
+    out: Path,
+    chunk_ids: Iterable[str],
+    fmt: str = "parquet",
+    in_memory: Mapping[str, pd.DataFrame] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Merge the finished chunks into the dataset (deterministic order).
+
+    ``in_memory`` holds chunks this process just wrote (their part files are not read
+    back). Returns the consolidated tables, exactly as :func:`read_dataset` reads them.
+    """
+    memory = in_memory or {}
     frames: dict[str, list[pd.DataFrame]] = {"audits": [], "rounds": []}
     for chunk_id in sorted(chunk_ids):
         table = "audits" if chunk_id.startswith("audit") else "rounds"
-        frames[table].append(read_part(out / "parts" / f"{chunk_id}.parquet"))
-    counts = {}
+        part = memory.get(chunk_id)
+        frames[table].append(
+            part if part is not None else read_part(out / "parts" / f"{chunk_id}.parquet")
+        )
+    tables = {}
     target = out / "dataset"
     for table, parts in frames.items():
         df = (
@@ -77,7 +90,7 @@ def consolidate(out: Path, chunk_ids: Iterable[str], fmt: str = "parquet") -> di
             else pd.DataFrame(columns=list(TABLES[table]))
         )
         df = _typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
-        counts[table] = len(df)
+        tables[table] = df
         if fmt == "csv":
             target.mkdir(parents=True, exist_ok=True)
             tmp = target / f"{table}.csv.tmp"
@@ -90,7 +103,7 @@ def consolidate(out: Path, chunk_ids: Iterable[str], fmt: str = "parquet") -> di
                 part.reset_index(drop=True),
                 target / table / f"mechanism={mechanism}" / "part-0.parquet",
             )
-    return counts
+    return tables
 
 
 def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:

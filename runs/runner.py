@@ -14,7 +14,6 @@ import json
 import multiprocessing
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -28,17 +27,9 @@ from tqdm import tqdm
 
 from runs import tasks
 from runs.config import StudyConfig
-from runs.export import consolidate, read_dataset, summarise, write_manifest, write_part
+from runs.export import consolidate, summarise, write_manifest, write_part
 from runs.tasks import Chunk, plan_chunks
 from sim.errors import InvalidConfigError, SimError
-
-
-def _timed(
-    task: Callable[[dict[str, Any], Chunk], pd.DataFrame], resolved: dict[str, Any], chunk: Chunk
-) -> tuple[pd.DataFrame, float]:
-    """Run ``task`` in the worker and measure its own time (not the queue's)."""
-    start = time.perf_counter()
-    return task(resolved, chunk), time.perf_counter() - start
 
 
 class ExecutorUnavailableError(SimError, RuntimeError):
@@ -171,7 +162,6 @@ def run_study(
     resume: bool = False,
     fmt: str = "parquet",
     quiet: bool = False,
-    task: Callable[[dict[str, Any], Chunk], pd.DataFrame] | None = None,
 ) -> StudyResult:
     """Run (or resume) ``config`` into the directory ``out``.
 
@@ -186,11 +176,10 @@ def run_study(
         Skip the chunks the ledger lists as finished; required when ``out`` already
         holds a ledger (so a finished study is never overwritten by accident).
     fmt : {"parquet", "csv"}
-    task : callable, optional
-        The chunk function (default :func:`runs.tasks.run_chunk`; tests inject
-        failures through it).
+
+    Each executor task is a block of chunks on the same games (see
+    :func:`runs.tasks.blocks`); each chunk is still written and recorded on its own.
     """
-    task = tasks.run_chunk if task is None else task
     if fmt not in ("parquet", "csv"):
         raise InvalidConfigError(f"--format must be 'parquet' or 'csv'; got {fmt!r}")
     workers = os.cpu_count() or 1 if jobs is None else jobs
@@ -227,6 +216,7 @@ def run_study(
     pending = [chunk for chunk in chunks if chunk.id not in done]
     resolved = config.resolved()
     failed: list[str] = []
+    fresh: dict[str, pd.DataFrame] = {}
     bar = tqdm(
         total=len(pending),
         desc=config.name,
@@ -235,21 +225,22 @@ def run_study(
         disable=quiet or not sys.stderr.isatty(),
     )
     with open_executor(executor, workers, scheduler) as pool:
-        futures = {pool.submit(_timed, task, resolved, chunk): chunk for chunk in pending}
+        futures = [pool.submit(tasks.run_block, resolved, block) for block in tasks.blocks(pending)]
         for future in as_completed(futures):
-            chunk = futures[future]
-            try:
-                df, seconds = future.result()
-                write_part(df, root, chunk.id)
-                ledger.record(_chunk_entry(chunk, "ok", len(df), "", seconds))
-            except Exception as exc:
-                failed.append(chunk.id)
-                ledger.record(_chunk_entry(chunk, "failed", 0, f"{type(exc).__name__}: {exc}", 0.0))
-            bar.update(1)
+            for chunk, df, error, seconds in future.result():
+                if df is None:
+                    failed.append(chunk.id)
+                    ledger.record(_chunk_entry(chunk, "failed", 0, error, seconds))
+                else:
+                    write_part(df, root, chunk.id)
+                    ledger.record(_chunk_entry(chunk, "ok", len(df), "", seconds))
+                    fresh[chunk.id] = df
+                bar.update(1)
     bar.close()
     finished = sorted(ledger.done())
-    rows = consolidate(root, finished, fmt)
-    summary = summarise(read_dataset(root, "audits"), read_dataset(root, "rounds"))
+    tables = consolidate(root, finished, fmt, fresh)
+    rows = {name: len(df) for name, df in tables.items()}
+    summary = summarise(tables["audits"], tables["rounds"])
     summary.to_csv(root / "summary.csv", index=False)
     manifest.update(
         finished=datetime.now(UTC).isoformat(),

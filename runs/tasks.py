@@ -9,6 +9,8 @@ text; the chunk carries on.
 from __future__ import annotations
 
 import json
+import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -316,6 +318,38 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[s
                 }
             )
     return rows
+
+
+def blocks(chunks: list[Chunk]) -> list[list[Chunk]]:
+    """Group chunks by game block (grid point and replication range), in order.
+
+    A worker runs a whole block, so every condition of the same games shares that
+    worker's NSE memo (the same true and reported games recur across mechanisms,
+    audits and profiles): locality, not a change of results.
+    """
+    groups: dict[tuple[int, int], list[Chunk]] = {}
+    for chunk in chunks:
+        groups.setdefault((chunk.grid, chunk.start), []).append(chunk)
+    return list(groups.values())
+
+
+def run_block(
+    resolved: dict[str, Any], chunks: list[Chunk]
+) -> list[tuple[Chunk, pd.DataFrame | None, str, float]]:
+    """Run the chunks of one block; a chunk that raises is reported, not fatal.
+
+    Returns (chunk, rows or None, error text, seconds) per chunk.
+    """
+    out: list[tuple[Chunk, pd.DataFrame | None, str, float]] = []
+    for chunk in chunks:
+        start = time.perf_counter()
+        try:
+            df = sys.modules[__name__].run_chunk(resolved, chunk)
+        except Exception as exc:
+            out.append((chunk, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start))
+        else:
+            out.append((chunk, df, "", time.perf_counter() - start))
+    return out
 
 
 def run_chunk(resolved: dict[str, Any], chunk: Chunk) -> pd.DataFrame:
