@@ -17,7 +17,7 @@ All audits evaluate outcomes under the game they are given: pass the *true* game
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import linprog
@@ -458,16 +458,3 @@ def ir_violation(
     if y is not None:
         modification = tuple((signal, float(prob[s]), y[s]) for s, signal in enumerate(signals))
     return Deviation(defender, max(0.0, value - own), value, target, c, modification)
-
-
-def audit_summary(audit: Any) -> dict[str, Any]:
-    """A compact dict of an audit result, for datasets and the CLI."""
-    if isinstance(audit, ParetoAudit):
-        return {"efficient": audit.efficient, "dominating_target": audit.dominating_target}
-    if isinstance(audit, UPAudit):
-        return {"weak": list(audit.weak), "strong": list(audit.strong)}
-    if isinstance(audit, Misreport):
-        return {"gain": audit.gain, "family": audit.family, "candidates": audit.candidates}
-    if isinstance(audit, Deviation):
-        return {"gain": audit.gain, "target": audit.target}
-    return {}

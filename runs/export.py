@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,18 +38,29 @@ SORT_KEYS = {
 }
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write atomically: a temporary file renamed into place."""
+def _atomic_write(data: bytes, path: Path) -> None:
+    """Write ``data`` atomically: a temporary file renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, compression="zstd")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
-def write_part(df: pd.DataFrame, out: Path, chunk_id: str) -> Path:
-    """Write a finished chunk's rows as its own part file."""
+def encode_part(df: pd.DataFrame) -> bytes:
+    """A chunk's rows as Parquet bytes (zstd): workers encode, the runner writes."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    _atomic_write(encode_part(df), path)
+
+
+def write_part(data: bytes, out: Path, chunk_id: str) -> Path:
+    """Write a finished chunk's encoded rows as its own part file."""
     path = out / "parts" / f"{chunk_id}.parquet"
-    _write_parquet(df, path)
+    _atomic_write(data, path)
     return path
 
 
@@ -63,24 +74,16 @@ def _typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 def consolidate(
-    out: Path,
-    chunk_ids: Iterable[str],
-    fmt: str = "parquet",
-    in_memory: Mapping[str, pd.DataFrame] | None = None,
+    out: Path, chunk_ids: Iterable[str], fmt: str = "parquet"
 ) -> dict[str, pd.DataFrame]:
-    """Merge the finished chunks into the dataset (deterministic order).
+    """Merge the finished chunks' part files into the dataset (deterministic order).
 
-    ``in_memory`` holds chunks this process just wrote (their part files are not read
-    back). Returns the consolidated tables, exactly as :func:`read_dataset` reads them.
+    Returns the consolidated tables, exactly as :func:`read_dataset` reads them.
     """
-    memory = in_memory or {}
     frames: dict[str, list[pd.DataFrame]] = {"audits": [], "rounds": []}
     for chunk_id in sorted(chunk_ids):
         table = "audits" if chunk_id.startswith("audit") else "rounds"
-        part = memory.get(chunk_id)
-        frames[table].append(
-            part if part is not None else read_part(out / "parts" / f"{chunk_id}.parquet")
-        )
+        frames[table].append(read_part(out / "parts" / f"{chunk_id}.parquet"))
     tables = {}
     target = out / "dataset"
     for table, parts in frames.items():

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from tqdm import tqdm
 
 from runs import tasks
@@ -106,13 +105,14 @@ class Ledger:
                     ledger.entries[entry["chunk"]] = entry
         return ledger
 
-    def record(self, entry: dict[str, Any]) -> None:
-        """Append one entry durably."""
+    def record(self, entries: list[dict[str, Any]]) -> None:
+        """Append entries durably (one fsync for the lot)."""
         with self.path.open("a") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+            handle.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
             handle.flush()
             os.fsync(handle.fileno())
-        self.entries[entry["chunk"]] = entry
+        for entry in entries:
+            self.entries[entry["chunk"]] = entry
 
     def done(self) -> set[str]:
         """Chunks finished successfully (their part file exists)."""
@@ -140,12 +140,12 @@ class StudyResult:
 
 
 def _chunk_entry(
-    chunk: Chunk, status: str, rows: int, error: str, seconds: float
+    chunk: Chunk, status: str, size: int, error: str, seconds: float
 ) -> dict[str, Any]:
     return {
         "chunk": chunk.id,
         "status": status,
-        "rows": rows,
+        "bytes": size,
         "error": error,
         "seconds": round(seconds, 3),
         **{k: v for k, v in asdict(chunk).items()},
@@ -216,7 +216,6 @@ def run_study(
     pending = [chunk for chunk in chunks if chunk.id not in done]
     resolved = config.resolved()
     failed: list[str] = []
-    fresh: dict[str, pd.DataFrame] = {}
     bar = tqdm(
         total=len(pending),
         desc=config.name,
@@ -225,20 +224,28 @@ def run_study(
         disable=quiet or not sys.stderr.isatty(),
     )
     with open_executor(executor, workers, scheduler) as pool:
-        futures = [pool.submit(tasks.run_block, resolved, block) for block in tasks.blocks(pending)]
+        futures = {
+            pool.submit(tasks.run_block, resolved, block): block for block in tasks.blocks(pending)
+        }
         for future in as_completed(futures):
-            for chunk, df, error, seconds in future.result():
-                if df is None:
+            try:
+                results = future.result()
+            except Exception as exc:  # the worker itself died: every chunk of it failed
+                error = f"{type(exc).__name__}: {exc}"
+                results = [(chunk, None, error, 0.0) for chunk in futures[future]]
+            entries = []
+            for chunk, data, error, seconds in results:
+                if data is None:
                     failed.append(chunk.id)
-                    ledger.record(_chunk_entry(chunk, "failed", 0, error, seconds))
-                else:
-                    write_part(df, root, chunk.id)
-                    ledger.record(_chunk_entry(chunk, "ok", len(df), "", seconds))
-                    fresh[chunk.id] = df
-                bar.update(1)
+                    entries.append(_chunk_entry(chunk, "failed", 0, error, seconds))
+                else:  # the part file lands before the ledger names it
+                    write_part(data, root, chunk.id)
+                    entries.append(_chunk_entry(chunk, "ok", len(data), "", seconds))
+            ledger.record(entries)
+            bar.update(len(entries))
     bar.close()
     finished = sorted(ledger.done())
-    tables = consolidate(root, finished, fmt, fresh)
+    tables = consolidate(root, finished, fmt)
     rows = {name: len(df) for name, df in tables.items()}
     summary = summarise(tables["audits"], tables["rounds"])
     summary.to_csv(root / "summary.csv", index=False)

@@ -335,12 +335,15 @@ def blocks(chunks: list[Chunk]) -> list[list[Chunk]]:
 
 def run_block(
     resolved: dict[str, Any], chunks: list[Chunk]
-) -> list[tuple[Chunk, pd.DataFrame | None, str, float]]:
+) -> list[tuple[Chunk, bytes | None, str, float]]:
     """Run the chunks of one block; a chunk that raises is reported, not fatal.
 
-    Returns (chunk, rows or None, error text, seconds) per chunk.
+    Returns (chunk, its rows encoded as Parquet or None, error text, seconds) per
+    chunk: the worker does the encoding, so the runner only writes bytes.
     """
-    out: list[tuple[Chunk, pd.DataFrame | None, str, float]] = []
+    from runs.export import encode_part
+
+    out: list[tuple[Chunk, bytes | None, str, float]] = []
     for chunk in chunks:
         start = time.perf_counter()
         try:
@@ -348,7 +351,7 @@ def run_block(
         except Exception as exc:
             out.append((chunk, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start))
         else:
-            out.append((chunk, df, "", time.perf_counter() - start))
+            out.append((chunk, encode_part(df), "", time.perf_counter() - start))
     return out
 
 

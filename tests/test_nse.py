@@ -214,13 +214,23 @@ def test_finder_verifies_on_generated_games(name):
     assert failures == 0
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
+_MISSES = pytest.mark.xfail(
     strict=True,
-    reason="issue 3 asks for a verified NSE on every generated game; measured 494-499 of "
-    "500 per generator (the practical finder, nse.md §2, still misses a few)",
+    reason="issue 3 asks for a verified NSE on every generated game; measured 499/500 "
+    "(uniform) and 498/500 (zero_sum_like): the practical finder (nse.md §2) misses a few",
 )
-@pytest.mark.parametrize("name", available_generators())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        "covariant",
+        "nonoverlapping",
+        pytest.param("uniform", marks=_MISSES),
+        pytest.param("zero_sum_like", marks=_MISSES),
+    ],
+)
 def test_finder_verifies_all_500_games(name):
     failures, _ = _success(name, 500, seed=7)
     assert failures == 0
