@@ -14,8 +14,8 @@ import json
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -35,26 +35,15 @@ class ExecutorUnavailableError(SimError, RuntimeError):
     """The requested executor cannot be used here (e.g. Dask is not installed)."""
 
 
-class InlineExecutor(Executor):
-    """Runs each task at submission, in this process (one job; easy to debug)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:  # type: ignore[override]
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
 @contextmanager
-def open_executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Executor]:
-    """The executor for ``kind`` (``local`` or ``dask``) with ``jobs`` workers."""
+def open_executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Executor | None]:
+    """The executor for ``kind`` (``local`` or ``dask``) with ``jobs`` workers; None
+    for one local job, which runs the blocks in this process, one at a time."""
     if kind == "local":
         if scheduler is not None:
             raise InvalidConfigError("--scheduler only applies to --executor dask")
         if jobs == 1:
-            yield InlineExecutor()
+            yield None
             return
         # explicit: importing mesa (its batchrunner) forces the global start method to
         # "spawn"; fork starts workers with the project already imported
@@ -223,26 +212,35 @@ def run_study(
         file=sys.stderr,
         disable=quiet or not sys.stderr.isatty(),
     )
+
+    def record(results: list[tuple[Chunk, bytes | None, str, float]]) -> None:
+        entries = []
+        for chunk, data, error, seconds in results:
+            if data is None:
+                failed.append(chunk.id)
+                entries.append(_chunk_entry(chunk, "failed", 0, error, seconds))
+            else:  # the part file lands before the ledger names it
+                write_part(data, root, chunk.id)
+                entries.append(_chunk_entry(chunk, "ok", len(data), "", seconds))
+        ledger.record(entries)
+        bar.update(len(entries))
+
     with open_executor(executor, workers, scheduler) as pool:
-        futures = {
-            pool.submit(tasks.run_block, resolved, block): block for block in tasks.blocks(pending)
-        }
-        for future in as_completed(futures):
-            try:
-                results = future.result()
-            except Exception as exc:  # the worker itself died: every chunk of it failed
-                error = f"{type(exc).__name__}: {exc}"
-                results = [(chunk, None, error, 0.0) for chunk in futures[future]]
-            entries = []
-            for chunk, data, error, seconds in results:
-                if data is None:
-                    failed.append(chunk.id)
-                    entries.append(_chunk_entry(chunk, "failed", 0, error, seconds))
-                else:  # the part file lands before the ledger names it
-                    write_part(data, root, chunk.id)
-                    entries.append(_chunk_entry(chunk, "ok", len(data), "", seconds))
-            ledger.record(entries)
-            bar.update(len(entries))
+        if pool is None:
+            for block in tasks.blocks(pending):
+                record(tasks.run_block(resolved, block))
+        else:
+            futures = {
+                pool.submit(tasks.run_block, resolved, block): block
+                for block in tasks.blocks(pending)
+            }
+            for future in as_completed(futures):
+                try:
+                    results = future.result()
+                except Exception as exc:  # the worker itself died: its chunks failed
+                    error = f"{type(exc).__name__}: {exc}"
+                    results = [(chunk, None, error, 0.0) for chunk in futures[future]]
+                record(results)
     bar.close()
     finished = sorted(ledger.done())
     tables = consolidate(root, finished, fmt)
