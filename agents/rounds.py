@@ -164,7 +164,9 @@ class DefenderRound:
 
 @dataclass(frozen=True)
 class RoundRecord:
-    """One round: the outcome, the attack and every defender's record."""
+    """One round: the outcome (designated target, its coverage), the coverage actually
+    in force (``effective_coverage``, after deviations), the attack and every
+    defender's record."""
 
     round: int
     mechanism: str
@@ -172,6 +174,7 @@ class RoundRecord:
     designated_target: int
     attacked_target: int
     covered: bool
+    outcome_coverage: tuple[float, ...]
     effective_coverage: tuple[float, ...]
     defenders: tuple[DefenderRound, ...]
 
@@ -270,6 +273,7 @@ def play_round(
         designated_target=designated,
         attacked_target=target,
         covered=covered,
+        outcome_coverage=tuple(float(x) for x in outcome.coverage),
         effective_coverage=tuple(float(x) for x in coverage),
         defenders=tuple(defenders),
     )

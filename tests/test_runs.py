@@ -211,6 +211,31 @@ def test_a_failing_chunk_is_isolated(tmp_path, monkeypatch):
     assert digest(tmp_path / "s") == digest(tmp_path / "clean")
 
 
+def test_cli_exit_status_reports_failed_chunks(tmp_path, monkeypatch, capsys):
+    original = tasks.run_chunk
+
+    def flaky(resolved, chunk):
+        if chunk.kind == "sim":
+            raise RuntimeError("injected failure")
+        return original(resolved, chunk)
+
+    monkeypatch.setattr(tasks, "run_chunk", flaky)
+    config = _write_config(tmp_path / "study.toml")
+    assert main(["run", str(config), "--out", str(tmp_path / "s"), "--jobs", "1", "--quiet"]) == 1
+    assert "chunk(s) failed" in capsys.readouterr().err
+
+
+def test_consolidated_tables_are_what_read_dataset_returns(tmp_path):
+    from runs.export import consolidate
+    from runs.runner import Ledger
+
+    run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
+    finished = Ledger.load(tmp_path / "s" / "ledger.jsonl").done()
+    tables = consolidate(tmp_path / "s", finished)
+    for name, table in tables.items():
+        pd.testing.assert_frame_equal(table, read_dataset(tmp_path / "s", name))
+
+
 def test_failed_instances_are_rows_not_crashes(tmp_path, monkeypatch):
     from sim.solvers import nse as nse_module
 
