@@ -12,7 +12,7 @@ LP-t, eq. 4) and is the differential reference.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -340,6 +340,24 @@ def _batch(status_quo: FloatArray | None) -> FloatArray | None:
     return None if status_quo is None else status_quo[None]
 
 
+def outcomes_per_report(
+    game: SecurityGame,
+    defender: int,
+    rewards: FloatArray,
+    penalties: FloatArray,
+    evaluate: Callable[[SecurityGame], tuple[int, FloatArray] | None],
+) -> tuple[np.ndarray, FloatArray]:
+    """Targets (b,) and coverages (b, m) from ``evaluate`` on each reported game
+    (target -1 where it gives nothing)."""
+    targets = np.full(rewards.shape[0], -1)
+    coverage = np.zeros((rewards.shape[0], game.n_targets))
+    for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
+        result = evaluate(game.with_reports(defender, r, p))
+        if result is not None:
+            targets[b], coverage[b] = result
+    return targets, coverage
+
+
 def outcomes_by_allocation(
     mechanism: Mechanism,
     game: SecurityGame,
@@ -349,12 +367,9 @@ def outcomes_by_allocation(
     seed: int,
 ) -> tuple[np.ndarray, FloatArray]:
     """The generic (slow) batch: run ``allocate`` on every reported game."""
-    targets = np.full(rewards.shape[0], -1)
-    coverage = np.zeros((rewards.shape[0], game.n_targets))
-    for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
-        outcome = mechanism.allocate(
-            game.with_reports(defender, r, p), rng=np.random.default_rng(seed)
-        )
-        if outcome.ok:
-            targets[b], coverage[b] = outcome.attacked_target, outcome.coverage
-    return targets, coverage
+
+    def evaluate(reported: SecurityGame) -> tuple[int, FloatArray] | None:
+        outcome = mechanism.allocate(reported, rng=np.random.default_rng(seed))
+        return (outcome.attacked_target, outcome.coverage) if outcome.ok else None
+
+    return outcomes_per_report(game, defender, rewards, penalties, evaluate)

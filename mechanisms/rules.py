@@ -17,6 +17,7 @@ from mechanisms.base import (
     OutcomeSetMechanism,
     lexicographic_argmax,
     outcomes_by_allocation,
+    outcomes_per_report,
     register_mechanism,
     report_values,
 )
@@ -80,13 +81,12 @@ class StatusQuo:
         seed: int,
     ) -> tuple[np.ndarray, FloatArray]:
         """Each report's NSE (quick finder; a miss is skipped as target -1)."""
-        targets = np.full(rewards.shape[0], -1)
-        coverage = np.zeros((rewards.shape[0], game.n_targets))
-        for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
-            nse = compute_nse(game.with_reports(defender, r, p), quick=True)
-            if nse.verified:
-                targets[b], coverage[b] = nse.attacked_target, nse.total_coverage
-        return targets, coverage
+
+        def evaluate(reported: SecurityGame) -> tuple[int, FloatArray] | None:
+            nse = compute_nse(reported, quick=True)
+            return (nse.attacked_target, nse.total_coverage) if nse.verified else None
+
+        return outcomes_per_report(game, defender, rewards, penalties, evaluate)
 
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
         nse = compute_nse(game)

@@ -144,11 +144,13 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
     return _typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
 
-def _rate(flags: pd.Series) -> dict[str, float]:
+def _rate(label: str, flags: pd.Series) -> dict[str, float]:
+    """``<label>_rate``, ``_low``, ``_high`` (Clopper-Pearson) and ``_n`` of a flag series."""
     values = flags.dropna().astype(bool)
     k, n = int(values.sum()), int(values.size)
     low, high = clopper_pearson(k, n)
-    return {"rate": k / n if n else np.nan, "low": low, "high": high, "n": n}
+    rate = k / n if n else np.nan
+    return {f"{label}_rate": rate, f"{label}_low": low, f"{label}_high": high, f"{label}_n": n}
 
 
 def summarise(audits: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
@@ -174,15 +176,7 @@ def summarise(audits: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
             ("sp_failure", group["sp_failure"]),
             ("ir_failure", group["ir_failure"]),
         ):
-            r = _rate(series)
-            entry.update(
-                {
-                    f"{label}_rate": r["rate"],
-                    f"{label}_low": r["low"],
-                    f"{label}_high": r["high"],
-                    f"{label}_n": r["n"],
-                }
-            )
+            entry.update(_rate(label, series))
         entry["mean_sp_gain"] = float(group["sp_gain"].mean())
         entry["mean_ir_gain"] = float(group["ir_gain"].mean())
         entry["welfare_gain"] = float((instances["welfare"] - instances["nse_welfare"]).mean())
@@ -194,15 +188,7 @@ def summarise(audits: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
     for (mechanism, profile), group in sims.groupby(["mechanism", "profile"], sort=True):
         entry = {"mechanism": mechanism, "profile": profile, "source": "simulation"}
         for label, gains in (("sp_failure", group["sp_gain"]), ("ir_failure", group["ir_gain"])):
-            r = _rate(gains > 1e-7)
-            entry.update(
-                {
-                    f"{label}_rate": r["rate"],
-                    f"{label}_low": r["low"],
-                    f"{label}_high": r["high"],
-                    f"{label}_n": r["n"],
-                }
-            )
+            entry.update(_rate(label, gains > 1e-7))
         entry["mean_sp_gain"] = float(group["sp_gain"].mean())
         entry["mean_ir_gain"] = float(group["ir_gain"].mean())
         entry["mean_expected_utility"] = float(group["expected_utility"].mean())
