@@ -214,23 +214,8 @@ def test_finder_verifies_on_generated_games(name):
     assert failures == 0
 
 
-_MISSES = pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 asks for a verified NSE on every generated game; measured 499/500 "
-    "(uniform) and 498/500 (zero_sum_like): the practical finder (nse.md §2) misses a few",
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        "covariant",
-        "nonoverlapping",
-        pytest.param("uniform", marks=_MISSES),
-        pytest.param("zero_sum_like", marks=_MISSES),
-    ],
-)
+@pytest.mark.parametrize("name", available_generators())
 def test_finder_verifies_all_500_games(name):
     failures, _ = _success(name, 500, seed=7)
     assert failures == 0

@@ -379,6 +379,64 @@ def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterato
             yield profile
 
 
+def _breakpoints(game: SecurityGame, tau: int, low: float, high: float) -> FloatArray:
+    """Levels in (low, high) where the structure at (tau, u) can change (nse.md §2.1):
+    a target's reward (it enters the attack set) or a defender's indifference between
+    a target and tau, which is linear in u."""
+    reward, gap = game.attacker_reward, game.attacker_gap
+    slope = game.defender_gap / gap  # d/du of v_i(t, d_t(u)) is -slope
+    level = game.defender_penalty + reward * slope
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = (level - level[:, [tau]]) / (slope - slope[:, [tau]])
+    points = np.concatenate((reward, cross[np.isfinite(cross)]))
+    return np.unique(points[(points > low) & (points < high)])
+
+
+def _solve_cell(
+    game: SecurityGame, tau: int, active: np.ndarray, low: float, high: float
+) -> FloatArray | None:
+    """The exact split with the level free inside one structural cell (low, high).
+
+    The attack set and the allowed sets are constant inside a cell, so the budgets and
+    :math:`\\sum_i \\log(1 - c^i_t) = \\log(1 - d_t(u))` form a smooth system in the
+    coverages and u, solved by bounded least squares. This finds NSEs whose feasible
+    levels form a narrow interval that a grid of levels misses.
+    """
+    middle = 0.5 * (low + high)
+    st = _structure(game, tau, middle, active)
+    if st.uncovered > 0.0 or np.any(st.demand >= 1.0):
+        return None
+    rows, cols = np.nonzero(st.allowed)
+    if cols.size == 0:
+        return None
+    gamma = np.flatnonzero(st.demand > 0.0)
+    reward, gap = game.attacker_reward, game.attacker_gap
+    k = game.resources.astype(np.float64)
+    position = np.searchsorted(gamma, cols)
+
+    def residual(x: FloatArray) -> FloatArray:
+        c, u = x[:-1], x[-1]
+        demand = np.clip((reward[gamma] - u) / gap[gamma], 0.0, 1.0 - 1e-15)
+        spend = np.bincount(rows, weights=c, minlength=game.n_defenders) - k
+        logs = np.bincount(
+            position, weights=np.log1p(-np.minimum(c, 1 - 1e-15)), minlength=gamma.size
+        )
+        return np.concatenate((spend[active], logs - np.log1p(-demand)))
+
+    start = canonical_split(np.zeros(game.n_defenders), st.demand, st.allowed)[rows, cols]
+    lower = np.append(np.zeros(cols.size), low)
+    upper = np.append(np.ones(cols.size) - 1e-12, high)
+    x0 = np.append(np.clip(start, 0.0, 1.0 - 1e-12), middle)
+    fit = least_squares(
+        residual, x0, bounds=(lower, upper), xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=600
+    )
+    if np.max(np.abs(fit.fun), initial=0.0) > 1e-9:
+        return None
+    profile = np.zeros((game.n_defenders, game.n_targets))
+    profile[rows, cols] = fit.x[:-1]
+    return _clean(profile, game)
+
+
 def _fallback_levels(low: float, high: float) -> FloatArray:
     """Levels scanned by the fallback: a grid strictly inside (low, high]."""
     return low + (high - low) * np.linspace(1.0, 0.0, 17)[:-1]
@@ -465,7 +523,9 @@ def find_nse(
        floor phase (u = max p^a) when the pooled ORIGAMI level is the floor; otherwise
        the interior phase (u above the pooled level, below which no profile reaches)
        and then the pooled level itself (a waste-free NSE).
-    4. Fallback: the general exact split over a grid of levels for each target.
+    4. Fallbacks: the general exact split at the floor (each owner of a fully covered
+       target), over a grid of levels, and finally with the level free inside every
+       structural cell between breakpoints (:func:`_solve_cell`).
     5. The first candidate the oracle certifies is returned; none: ``status="failed"``.
 
     ``targets`` restricts the attacked target to those given (used to collect one
@@ -547,6 +607,19 @@ def find_nse(
             ok, violation = _verify(game, profile, tau)
             if ok:
                 return _result(game, profile, tau, "fallback", violation, attempts)
+    for tau in [] if quick else candidates:
+        edges = _breakpoints(game, tau, pooled, float(game.attacker_reward[tau]))
+        bounds = np.concatenate(([pooled], edges, [float(game.attacker_reward[tau])]))
+        for low, high in itertools.pairwise(bounds):
+            if high - low <= 1e-12:
+                continue
+            attempts += 1
+            profile = _solve_cell(game, tau, active, float(low), float(high))
+            if profile is None:
+                continue
+            ok, violation = _verify(game, profile, tau)
+            if ok:
+                return _result(game, profile, tau, "cells", violation, attempts)
     empty = np.zeros((n, m))
     empty.setflags(write=False)
     return NSEResult(
