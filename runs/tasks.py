@@ -74,7 +74,8 @@ def plan_chunks(config: StudyConfig) -> list[Chunk]:
     return chunks
 
 
-AUDIT_COLUMNS: dict[str, str] = {
+#: The condition every row belongs to (the first columns of both tables).
+CONDITION_COLUMNS: dict[str, str] = {
     "chunk": "string",
     "study": "string",
     "generator": "string",
@@ -83,6 +84,10 @@ AUDIT_COLUMNS: dict[str, str] = {
     "mechanism": "string",
     "mechanism_name": "string",
     "mechanism_params": "string",
+}
+
+AUDIT_COLUMNS: dict[str, str] = {
+    **CONDITION_COLUMNS,
     "replication": "Int64",
     "spawn_key": "string",
     "defender": "Int64",
@@ -111,14 +116,7 @@ AUDIT_COLUMNS: dict[str, str] = {
 }
 
 ROUND_COLUMNS: dict[str, str] = {
-    "chunk": "string",
-    "study": "string",
-    "generator": "string",
-    "grid_point": "Int64",
-    "grid_params": "string",
-    "mechanism": "string",
-    "mechanism_name": "string",
-    "mechanism_params": "string",
+    **CONDITION_COLUMNS,
     "profile": "string",
     "attacker": "string",
     "replication": "Int64",
