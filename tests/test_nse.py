@@ -21,9 +21,13 @@ from sim.solvers import (
     nse_strategies,
     nse_utility_range,
     nse_violation,
+    others_coverage,
     single_defender_sse,
 )
-from sim.solvers.reference import lp_deviation_value
+from sim.solvers.deviation import _leave_one_out
+from sim.solvers.origami import origami_level, origami_levels
+from sim.solvers.reference import lp_deviation_value, lp_nse_gain
+from sim.solvers.split import spending, structure
 
 from strategies import games
 
@@ -237,3 +241,93 @@ def test_utility_range_brackets_every_verified_nse():
         u = game.defender_penalty[:, tau] + game.defender_gap[:, tau]
         assert np.all(bounds.worst_low <= u + 1e-9) and np.all(u <= bounds.best_high + 1e-9)
     np.testing.assert_allclose(bounds.best_high, [1.5, 1.5])
+
+
+# -- the fast pieces against slow references ------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(games(max_defenders=3, max_targets=5, max_resources=2), st.data())
+def test_verifier_matches_the_multiple_lp_reference(game, data):
+    """The whole verifier (one vectorised pass over the defenders) against 2nm LPs,
+    on the NSE found and on a profile where one defender drops some coverage."""
+    result = compute_nse(game)
+    if not result.verified:
+        return
+    profile = result.coverage
+    assert lp_nse_gain(game, profile, result.attacked_target) <= 1e-6
+    i = data.draw(st.integers(0, game.n_defenders - 1))
+    dropped = profile.copy()
+    dropped[i] *= data.draw(st.sampled_from([0.0, 0.5, 0.9]))
+    fast = nse_violation(game, dropped, result.attacked_target).gain
+    slow = lp_nse_gain(game, dropped, result.attacked_target)
+    assert fast == pytest.approx(slow, abs=1e-6) or (np.isinf(fast) and np.isinf(slow))
+
+
+@settings(max_examples=100, deadline=None)
+@given(games(max_targets=8), st.data())
+def test_batched_origami_levels_match_each_row(game, data):
+    rows = data.draw(st.integers(1, 4))
+    m = game.n_targets
+    shift = np.array(data.draw(st.lists(st.floats(0.0, 1.0), min_size=rows * m, max_size=rows * m)))
+    reward = game.attacker_reward[None, :] - shift.reshape(rows, m)
+    gap = np.broadcast_to(game.attacker_gap, (rows, m)) * (1.0 - 0.5 * shift.reshape(rows, m))
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=rows * m, max_size=rows * m)))
+    keep = keep.reshape(rows, m)
+    budget = np.array(data.draw(st.lists(st.integers(0, 3), min_size=rows, max_size=rows)), float)
+    floor = float(game.attacker_penalty.max())
+    batched = origami_levels(reward, gap, budget, floor, keep)
+    for j in range(rows):
+        one = origami_level(reward[j, keep[j]], gap[j, keep[j]], budget[j], floor=floor)
+        assert batched[j] == pytest.approx(one, abs=1e-12)
+
+
+def test_leave_one_out_coverage_handles_full_coverage():
+    profile = np.array([[1.0, 0.5, 0.0], [0.3, 1.0, 0.0], [0.2, 0.5, 1.0]])
+    batched = _leave_one_out(profile)
+    for i in range(3):
+        np.testing.assert_allclose(batched[i], others_coverage(profile, i), atol=1e-15)
+
+
+@settings(max_examples=150, deadline=None)
+@given(games(max_defenders=4, max_targets=8, max_resources=3), st.data())
+def test_canonical_spending_jacobian_matches_finite_differences(game, data):
+    """Newton's analytic Jacobian (``sim/solvers/split.py``) against central
+    differences, at points where the structure is locally constant."""
+    active = game.resources > 0
+    floor = float(game.attacker_penalty.max())
+    tau = data.draw(st.integers(0, game.n_targets - 1))
+    high = float(game.attacker_reward[tau])
+    if active.sum() < 2 or high <= floor + 1e-3:
+        return
+    u = floor + data.draw(st.floats(0.05, 0.95)) * (high - floor)
+    size = int(active.sum())
+    weights = data.draw(st.lists(st.floats(-1.0, 1.0), min_size=size, max_size=size))
+    log_mu = np.array(weights)
+    log_mu[0] = 0.0
+    base = spending(game, tau, active, log_mu, u)
+    h = 1e-7
+    columns = []
+    for j in range(log_mu.size):
+        du, dmu = (h, np.zeros_like(log_mu)) if j == 0 else (0.0, h * np.eye(log_mu.size)[j])
+        plus = spending(game, tau, active, log_mu + dmu, u + du)
+        minus = spending(game, tau, active, log_mu - dmu, u - du)
+        if base is None or plus is None or minus is None:
+            return
+        same = (
+            structure(game, tau, u + du, active).allowed
+            == structure(game, tau, u - du, active).allowed
+        )
+        if not same.all() or not np.array_equal(plus.coverage > 0, minus.coverage > 0):
+            return  # a kink: the structure or a membership changes across the stencil
+        columns.append((plus.spend - minus.spend) / (2 * h))
+    np.testing.assert_allclose(base.jacobian, np.column_stack(columns), atol=1e-5, rtol=1e-4)
+
+
+def test_newton_root_spends_every_budget_exactly():
+    game = make_generator(
+        "uniform", n_defenders=5, n_targets=30, resources={"low": 1, "high": 4}
+    ).sample(np.random.default_rng(5))
+    result = compute_nse(game)
+    assert result.verified and result.phase == "interior"
+    np.testing.assert_allclose(result.coverage.sum(axis=1), game.resources, atol=1e-9)

@@ -31,7 +31,7 @@ from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, BUDGET_TOL, GAIN_TOL
 from sim.payoffs import best_responses
-from sim.solvers.origami import origami_level
+from sim.solvers.origami import origami_levels
 
 #: Others' coverage at least this close to 1 counts as full: her coverage there is inert.
 FULL_TOL = 1e-12
@@ -47,6 +47,16 @@ def others_coverage(profile: ArrayLike, defender: int) -> FloatArray:
     """:math:`q^{-i}`: the combined coverage of every defender but ``defender``."""
     x = np.asarray(profile, dtype=np.float64)
     return 1.0 - np.prod(np.delete(1.0 - x, defender, axis=0), axis=0)
+
+
+def _leave_one_out(profile: FloatArray) -> FloatArray:
+    """Every defender's :math:`q^{-i}` at once, shape (n, m) (prefix and suffix products,
+    so a defender covering a target fully does not divide by zero)."""
+    rest = 1.0 - profile
+    ones = np.ones((1, profile.shape[1]))
+    before = np.cumprod(np.concatenate((ones, rest[:-1])), axis=0)
+    after = np.cumprod(np.concatenate((ones, rest[:0:-1])), axis=0)[::-1]
+    return np.asarray(1.0 - before * after, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -103,49 +113,84 @@ def deviation_value(
        with spare budget, :math:`U_i(z_t, t)` for :math:`t \\in S` when no other target of
        S is pinned at :math:`p^a = w_i`; and the pessimistic minimum over the part of S
        she cannot push below the level.
+
+    :func:`deviation_values` computes it for several defenders at once.
     """
     q = np.asarray(others, dtype=np.float64)
     if q.shape != (game.n_targets,):
         raise InvalidParameterError(
             f"deviation_value.others must have shape ({game.n_targets},); got {q.shape}"
         )
-    k = float(game.resources[defender])
-    reward, gap = game.attacker_reward, game.attacker_gap
-    penalty = game.attacker_penalty
-    floor = float(penalty.max())
+    return deviation_values(game, q[None, :], [defender], budget_tol=budget_tol, tol=tol)[0]
+
+
+def deviation_values(
+    game: SecurityGame,
+    others: FloatArray,
+    defenders: ArrayLike,
+    *,
+    budget_tol: float = BUDGET_TOL,
+    tol: float = BR_TOL,
+) -> list[DeviationValue]:
+    """:func:`deviation_value` of each of ``defenders`` against her row of ``others``.
+
+    Parameters
+    ----------
+    others : ndarray, shape (r, m)
+        Row ``j`` is :math:`q^{-i}` for defender ``defenders[j]``.
+    defenders : array_like of int, shape (r,)
+
+    Notes
+    -----
+    One vectorised pass (:func:`~sim.solvers.origami.origami_levels` for the levels);
+    the witness target is the lowest index among equal values, strict deviations
+    before spare ones before an unbreakable tie, as in a scan of the targets.
+    """
+    rows = np.asarray(defenders, dtype=np.int64)
+    q = np.asarray(others, dtype=np.float64)
+    k = game.resources[rows].astype(np.float64)
+    reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
     open_ = q < 1.0 - FULL_TOL
     w_bar = reward - q * gap
     scaled_gap = gap * (1.0 - q)
-    level = origami_level(w_bar[open_], scaled_gap[open_], k, floor=floor)
-    cost = float(np.sum(np.clip(w_bar[open_] - level, 0.0, None) / scaled_gap[open_]))
+    level = origami_levels(w_bar, scaled_gap, k, float(penalty.max()), open_)
+    excess = np.clip(w_bar - level[:, None], 0.0, None)
+    cost = np.divide(excess, scaled_gap, out=np.zeros_like(excess), where=open_).sum(axis=1)
     spare = cost < k - budget_tol
-    z = np.maximum(q, np.clip((reward - level) / gap, 0.0, 1.0))
-    util = game.defender_penalty[defender] + z * game.defender_gap[defender]
+    z = np.maximum(q, np.clip((reward - level[:, None]) / gap, 0.0, 1.0))
+    util = game.defender_penalty[rows] + z * game.defender_gap[rows]
 
-    in_s = w_bar >= level - tol
-    strict = in_s & (w_bar > level + tol)
-    pinned = in_s & (penalty >= level - tol)
-    best = DeviationValue(-np.inf, -1, level, "strict")
+    in_s = w_bar >= level[:, None] - tol
+    strict = in_s & (w_bar > level[:, None] + tol)
+    pinned = in_s & (penalty >= level[:, None] - tol)
+    # spare budget makes t the unique best response unless another target is pinned
+    alone = in_s & ((pinned.sum(axis=1)[:, None] - pinned) == 0) & spare[:, None]
+    stuck = np.where(spare[:, None], pinned, in_s)
+    tie = np.asarray((in_s & ~strict).any(axis=1) & stuck.any(axis=1))
+    r = np.arange(rows.size)
+    value = np.full(rows.size, -np.inf)
+    target = np.full(rows.size, -1)
+    kind = np.zeros(rows.size, dtype=np.int64)
+    # scan order: strict, then spare, then the tie; a later kind wins only if larger
+    for code, (mask, values) in enumerate(
+        ((strict, util), (alone, util), (stuck & tie[:, None], -util))
+    ):
+        masked = np.where(mask, values, -np.inf)
+        t = np.argmax(masked, axis=1)
+        v = masked[r, t] * (-1.0 if code == 2 else 1.0)
+        better = mask[r, t] & (v > value)
+        value = np.where(better, v, value)
+        target = np.where(better, t, target)
+        kind = np.where(better, code, kind)
+    return [
+        DeviationValue(v, t, w, _KINDS[c])
+        for v, t, w, c in zip(
+            value.tolist(), target.tolist(), level.tolist(), kind.tolist(), strict=True
+        )
+    ]
 
-    def consider(value: float, target: int | np.integer, kind: str) -> None:
-        nonlocal best
-        if value > best.value:
-            best = DeviationValue(float(value), int(target), level, kind)
 
-    for t in np.flatnonzero(strict):
-        consider(util[t], t, "strict")
-    if spare:
-        for t in np.flatnonzero(in_s):
-            if not np.any(np.delete(pinned, t)):
-                consider(util[t], t, "spare")
-        stuck = pinned
-    else:
-        stuck = in_s
-    if np.any(in_s & ~strict) and np.any(stuck):
-        candidates = np.flatnonzero(stuck)
-        t = candidates[np.argmin(util[candidates])]
-        consider(util[t], t, "tie")
-    return best
+_KINDS = ("strict", "spare", "tie")
 
 
 @dataclass(frozen=True)
@@ -209,10 +254,9 @@ def nse_violation(
         game.defender_penalty[:, attacked_target]
         + c[attacked_target] * game.defender_gap[:, attacked_target]
     )
-    deviations = [
-        deviation_value(game, others_coverage(x, i), i, budget_tol=budget_tol, tol=tol)
-        for i in range(n)
-    ]
+    deviations = deviation_values(
+        game, _leave_one_out(x), np.arange(n), budget_tol=budget_tol, tol=tol
+    )
     gains = np.array([d.value for d in deviations]) - own
     worst = int(np.argmax(gains))
     reason = (

@@ -12,9 +12,14 @@ Wooldridge 2018). The finder follows ``notes/nse.md`` §1.3 and §2:
   allowed on it by the *canonical maximum-waste split*
   :math:`c^i_t = (1 - \pi_t / \mu_i)^+` with :math:`\prod_i (1 - c^i_t) = 1 - d_t(u)`
   (water-filling in closed form, weights :math:`\mu`).
-* The floor phase solves the budgets at :math:`u = \max_t p^a(t)` for :math:`\mu`; the
-  interior phase solves :math:`s_i(\mu, u) = k_i` for :math:`(\mu, u)`; both with a
-  bounded least-squares solve from fixed starting points (deterministic).
+* The interior phase solves :math:`s_i(\mu, u) = k_i` for :math:`(\mu, u)` by damped
+  Newton with the split's analytic Jacobian (:mod:`sim.solvers.split`); this finds
+  almost every NSE, in about five steps. The floor phase solves the budgets at
+  :math:`u = \max_t p^a(t)` for :math:`\mu`, and later passes repeat both by bounded
+  least squares from fixed starting points; all of it is deterministic.
+* The rare NSE outside the canonical family (less than maximum waste) is found by the
+  exact-split fallbacks: at fixed levels, and with the level free inside each
+  structural cell between breakpoints, where the system is smooth.
 * Every candidate is certified by the exact oracle :func:`~sim.solvers.nse_violation`;
   an unverified profile is never returned (the result's ``status`` says so instead).
 
@@ -40,10 +45,15 @@ from sim.numerics import BR_TOL, GAIN_TOL
 from sim.sampling import CombSupport, comb_support
 from sim.solvers.deviation import NSEViolation, combined_coverage, nse_violation
 from sim.solvers.origami import need, origami_level
+from sim.solvers.split import (
+    LOG_WEIGHT_BOUND,
+    PREFERENCE_TOL,
+    canonical_split,
+    newton_interior,
+    structure,
+)
 
 NSEStatus = Literal["verified", "failed"]
-
-_LOG_MU_BOUND = 30.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +72,9 @@ class NSEResult:
         :math:`U_i^d(X, \\tau)`.
     status : {"verified", "failed"}
     phase : str
-        ``"single"``, ``"idle"``, ``"floor"`` or ``"interior"``: which construction found it.
+        Which construction found it: ``"single"``, ``"idle"``, ``"floor"``,
+        ``"interior"``, ``"pooled"``, ``"fallback"`` (an exact split at a fixed level)
+        or ``"cells"`` (an exact split with the level free in a structural cell).
     violation : NSEViolation | None
         The oracle's certificate (gain <= tol when verified).
     attempts : int
@@ -88,73 +100,6 @@ class NSEResult:
     def verified(self) -> bool:
         """Whether the oracle certified this profile as an NSE."""
         return self.status == "verified"
-
-
-def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray) -> FloatArray:
-    """The weighted maximum-waste split of each target's demand (``nse.md`` §2.1).
-
-    Parameters
-    ----------
-    log_mu : ndarray, shape (n,)
-        Log-weights; a larger weight takes a larger share.
-    demand : ndarray, shape (m,)
-        :math:`d_t` in [0, 1]; a demand of 1 goes whole to the heaviest allowed defender.
-    allowed : ndarray of bool, shape (n, m)
-
-    Returns
-    -------
-    ndarray, shape (n, m)
-        :math:`c^i_t` with :math:`\\prod_i (1 - c^i_t) = 1 - d_t` wherever some defender is
-        allowed on ``t``; zero elsewhere.
-    """
-    m = allowed.shape[1]
-    order = np.argsort(-log_mu, kind="stable")
-    lm = log_mu[order][:, None]
-    a = allowed[order]
-    full = demand >= 1.0
-    log_rest = np.log(np.clip(1.0 - demand, 1e-300, None))
-    count = np.cumsum(a, axis=0)
-    total = np.cumsum(np.where(a, lm, 0.0), axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_pi = (log_rest + total) / count
-    inside = a & (lm > log_pi)
-    j = inside.sum(axis=0)
-    # the included members are a prefix of the allowed ones (water-filling), so the
-    # water level is fixed by the row of the j-th included member
-    last = np.argmax(np.cumsum(inside, axis=0) == j[None, :], axis=0)
-    level = (log_rest + total[last, np.arange(m)]) / np.maximum(j, 1)
-    share = np.where(inside, 1.0 - np.exp(np.minimum(level[None, :] - lm, 0.0)), 0.0)
-    if np.any(full):
-        first = np.argmax(a, axis=0)
-        for t in np.flatnonzero(full):
-            share[:, t] = 0.0
-            if a[:, t].any():
-                share[first[t], t] = 1.0
-    share[:, demand <= 0.0] = 0.0
-    out = np.empty_like(share)
-    out[order] = share
-    return out
-
-
-@dataclass(frozen=True)
-class _Structure:
-    """The equilibrium structure at (tau, u) of ``nse.md`` §2.1."""
-
-    demand: FloatArray
-    allowed: np.ndarray
-    uncovered: float
-
-
-def _structure(game: SecurityGame, tau: int, u: float, active: np.ndarray) -> _Structure:
-    reward, gap = game.attacker_reward, game.attacker_gap
-    gamma = reward > u
-    gamma[tau] = True
-    demand = np.where(gamma, need(reward, gap, u), 0.0)
-    value = game.defender_penalty + demand * game.defender_gap
-    allowed = gamma[None, :] & (value <= value[:, [tau]] + 1e-12) & active[:, None]
-    allowed &= demand[None, :] > 0.0
-    orphan = (demand > 0.0) & ~allowed.any(axis=0)
-    return _Structure(demand, allowed, float(demand[orphan].sum()))
 
 
 #: Starting points of the solves, tried pass by pass: (log-weight pattern, level
@@ -206,7 +151,7 @@ def _solve_at_level(
     """
     if game.attacker_reward[tau] < u:
         return None
-    st = _structure(game, tau, u, active)
+    st = structure(game, tau, u, active)
     if st.uncovered > 0.0:
         return None
     k = game.resources.astype(np.float64)
@@ -231,7 +176,7 @@ def _solve_at_level(
     if dim == 0:
         empty = np.zeros(0)
         return _clean(build(empty), game) if np.all(np.abs(residual(empty)) <= 1e-9) else None
-    bounds = (np.full(dim, -_LOG_MU_BOUND), np.full(dim, _LOG_MU_BOUND))
+    bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
     return _fit(residual, _start(attempt[0], dim), bounds, attempt[2] * (dim + 1), game, build)
 
 
@@ -275,18 +220,18 @@ def _solve_interior(
 
     def residual(theta: FloatArray) -> FloatArray:
         log_mu, u = unpack(theta)
-        st = _structure(game, tau, u, active)
+        st = structure(game, tau, u, active)
         s = canonical_split(log_mu, st.demand, st.allowed).sum(axis=1)
         return np.append((s - k)[idx], st.uncovered)
 
     def build(theta: FloatArray) -> FloatArray:
         log_mu, u = unpack(theta)
-        st = _structure(game, tau, u, active)
+        st = structure(game, tau, u, active)
         return canonical_split(log_mu, st.demand, st.allowed)
 
     dim = idx.size
-    lower = np.append(np.full(dim - 1, -_LOG_MU_BOUND), 0.0)
-    upper = np.append(np.full(dim - 1, _LOG_MU_BOUND), 1.0)
+    lower = np.append(np.full(dim - 1, -LOG_WEIGHT_BOUND), 0.0)
+    upper = np.append(np.full(dim - 1, LOG_WEIGHT_BOUND), 1.0)
     start = np.append(_start(attempt[0], dim - 1), attempt[1])
     return _fit(residual, start, (lower, upper), attempt[2] * (dim + 1), game, build)
 
@@ -298,21 +243,30 @@ def _solve_general(
     u: float,
     may_spare: np.ndarray,
     owners: dict[int, int] | None = None,
+    high: float | None = None,
 ) -> FloatArray | None:
-    """The exact-split fallback of ``nse.md`` §2.2 at a fixed level ``u``.
+    """The exact-split fallback of ``nse.md`` §2.2 at level ``u`` (or free in ``(u, high)``).
 
     Every allowed (defender, target) coverage is an unknown in [0, d_t]; the residuals
     are the budgets (one-sided where rule B allows spare resources) and the products
     :math:`\\sum_i \\log(1 - c^i_t) = \\log(1 - d_t)`. This reaches splits with less
     than maximum waste, which the canonical family cannot. A target demanding full
     coverage (at the floor) goes whole to ``owners[t]``.
+
+    With ``high`` the level is an unknown too, inside one structural cell
+    ``(u, high)`` between breakpoints, where the attack set and the allowed sets are
+    constant and :math:`\\log(1 - d_t(u)) = \\log((u - p^a(t)) / \\Delta^a(t))` is
+    smooth: this finds NSEs whose feasible levels form an interval narrower than any
+    grid. The Jacobian is analytic.
     """
-    st = _structure(game, tau, u, active)
+    free = high is not None
+    top = u if high is None else high
+    level = 0.5 * (u + top)
+    st = structure(game, tau, level, active)
     full = np.flatnonzero(st.demand >= 1.0)
     owners = owners or {}
-    if st.uncovered > 0.0 or any(int(t) not in owners for t in full):
+    if st.uncovered > 0.0 or any(int(t) not in owners for t in full) or (free and full.size):
         return None
-    k = game.resources.astype(np.float64)
     fixed = np.zeros((game.n_defenders, game.n_targets))
     allowed = st.allowed.copy()
     for t, i in owners.items():
@@ -321,42 +275,72 @@ def _solve_general(
         fixed[i, t] = 1.0
         allowed[:, t] = False
     rows, cols = np.nonzero(allowed)
-    targets = np.unique(cols)
-    log_rest = np.log1p(-st.demand[targets])
-    position = np.searchsorted(targets, cols)
-    budget = k - fixed.sum(axis=1)
+    budget = game.resources - fixed.sum(axis=1)
     if np.any(budget[active] < -1e-12):
         return None
+    targets = np.unique(cols)
+    position = np.searchsorted(targets, cols)
+    penalty, gap = game.attacker_penalty[targets], game.attacker_gap[targets]
+    spend_rows = np.flatnonzero(active)
+    size = cols.size + free
+    shape = (spend_rows.size + targets.size, size)
+    ones = (np.searchsorted(spend_rows, rows), np.arange(cols.size))
+    logs_at = (spend_rows.size + position, np.arange(cols.size))
 
-    def unpack(x: FloatArray) -> FloatArray:
-        profile = fixed.copy()
-        profile[rows, cols] = x
-        return profile
+    def split(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        c = np.minimum(x[: cols.size], 1.0 - 1e-15)
+        # log(1 - d_t(u)) = log((u - p^a(t)) / gap), u above every p^a inside a cell
+        rest = np.log((x[-1] - penalty) / gap) if free else np.log1p(-st.demand[targets])
+        return c, rest
 
     def residual(x: FloatArray) -> FloatArray:
-        spend = np.bincount(rows, weights=x, minlength=game.n_defenders) - budget
+        c, rest = split(x)
+        spend = np.bincount(rows, weights=c, minlength=game.n_defenders) - budget
         spend = np.where(may_spare, np.maximum(spend, 0.0), spend)[active]
-        logs = np.bincount(
-            position, weights=np.log1p(-np.minimum(x, 1 - 1e-15)), minlength=targets.size
-        )
-        return np.concatenate((spend, logs - log_rest))
+        logs = np.bincount(position, weights=np.log1p(-c), minlength=targets.size)
+        return np.concatenate((spend, logs - rest))
 
-    if cols.size == 0:
+    def derivative(x: FloatArray) -> FloatArray:
+        c, _ = split(x)
+        spend = np.bincount(rows, weights=c, minlength=game.n_defenders) - budget
+        hinge = ~(may_spare & (spend < 0.0))
+        jacobian = np.zeros(shape)
+        jacobian[ones] = hinge[rows]
+        jacobian[logs_at] = -1.0 / (1.0 - c)
+        if free:
+            jacobian[spend_rows.size :, -1] = -1.0 / (x[-1] - penalty)
+        return jacobian
+
+    if size == 0:
         return _clean(fixed, game) if np.all(np.abs(residual(np.zeros(0))) <= 1e-9) else None
     start = canonical_split(np.zeros(game.n_defenders), st.demand, allowed)[rows, cols]
-    upper = st.demand[cols] + 1e-15
-    fit = least_squares(
-        residual,
-        np.clip(start, 0.0, upper),
-        bounds=(np.zeros(cols.size), upper),
-        xtol=1e-15,
-        ftol=1e-15,
-        gtol=1e-15,
-        max_nfev=400,
-    )
-    if np.max(np.abs(fit.fun), initial=0.0) <= 1e-9:
-        return _clean(unpack(fit.x), game)
-    return None
+    lower, upper = np.zeros(size), st.demand[cols]
+    if free:  # each share below 1; the level inside the cell, above the floor
+        floor = float(game.attacker_penalty.max())
+        lower[-1] = max(u, floor + 1e-12 * (1.0 + abs(floor)))
+        upper = np.append(np.full(cols.size, 1.0 - 1e-12), top)
+        start = np.append(start, level)
+    # dogbox (a bounded trust region) converges where the reflective method crawls
+    # along the bounds, and the other way round; a free level needs dogbox
+    for method in ("dogbox",) if free else ("trf", "dogbox"):
+        fit = least_squares(
+            residual,
+            np.clip(start, lower, upper),
+            jac=derivative,
+            bounds=(lower, upper + 1e-15),
+            method=method,
+            xtol=1e-15,
+            ftol=1e-15,
+            gtol=1e-15,
+            max_nfev=400,
+        )
+        if np.max(np.abs(fit.fun), initial=0.0) <= 1e-9:
+            break
+    else:
+        return None
+    profile = fixed.copy()
+    profile[rows, cols] = fit.x[: cols.size]
+    return _clean(profile, game)
 
 
 def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterator[FloatArray]:
@@ -364,7 +348,7 @@ def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterato
     u = float(game.attacker_penalty.max())
     if game.attacker_reward[tau] < u:
         return
-    st = _structure(game, tau, u, active)
+    st = structure(game, tau, u, active)
     full = [int(t) for t in np.flatnonzero(st.demand >= 1.0)]
     pinned = game.attacker_penalty >= u
     v_tau = game.defender_penalty[:, tau] + st.demand[tau] * game.defender_gap[:, tau]
@@ -392,51 +376,6 @@ def _breakpoints(game: SecurityGame, tau: int, low: float, high: float) -> Float
     return np.unique(points[(points > low) & (points < high)])
 
 
-def _solve_cell(
-    game: SecurityGame, tau: int, active: np.ndarray, low: float, high: float
-) -> FloatArray | None:
-    """The exact split with the level free inside one structural cell (low, high).
-
-    The attack set and the allowed sets are constant inside a cell, so the budgets and
-    :math:`\\sum_i \\log(1 - c^i_t) = \\log(1 - d_t(u))` form a smooth system in the
-    coverages and u, solved by bounded least squares. This finds NSEs whose feasible
-    levels form a narrow interval that a grid of levels misses.
-    """
-    middle = 0.5 * (low + high)
-    st = _structure(game, tau, middle, active)
-    if st.uncovered > 0.0 or np.any(st.demand >= 1.0):
-        return None
-    rows, cols = np.nonzero(st.allowed)
-    if cols.size == 0:
-        return None
-    gamma = np.flatnonzero(st.demand > 0.0)
-    reward, gap = game.attacker_reward, game.attacker_gap
-    k = game.resources.astype(np.float64)
-    position = np.searchsorted(gamma, cols)
-
-    def residual(x: FloatArray) -> FloatArray:
-        c, u = x[:-1], x[-1]
-        demand = np.clip((reward[gamma] - u) / gap[gamma], 0.0, 1.0 - 1e-15)
-        spend = np.bincount(rows, weights=c, minlength=game.n_defenders) - k
-        logs = np.bincount(
-            position, weights=np.log1p(-np.minimum(c, 1 - 1e-15)), minlength=gamma.size
-        )
-        return np.concatenate((spend[active], logs - np.log1p(-demand)))
-
-    start = canonical_split(np.zeros(game.n_defenders), st.demand, st.allowed)[rows, cols]
-    lower = np.append(np.zeros(cols.size), low)
-    upper = np.append(np.ones(cols.size) - 1e-12, high)
-    x0 = np.append(np.clip(start, 0.0, 1.0 - 1e-12), middle)
-    fit = least_squares(
-        residual, x0, bounds=(lower, upper), xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=600
-    )
-    if np.max(np.abs(fit.fun), initial=0.0) > 1e-9:
-        return None
-    profile = np.zeros((game.n_defenders, game.n_targets))
-    profile[rows, cols] = fit.x[:-1]
-    return _clean(profile, game)
-
-
 def _fallback_levels(low: float, high: float) -> FloatArray:
     """Levels scanned by the fallback: a grid strictly inside (low, high]."""
     return low + (high - low) * np.linspace(1.0, 0.0, 17)[:-1]
@@ -461,18 +400,27 @@ def _result(
 def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> list[int]:
     """The attackable targets, most promising first (a try order, never a filter).
 
-    Scored by the structure at the pooled level: demand no allowed defender may cover,
-    then the budget the defenders could not spend even alone on their allowed targets.
-    Ties keep the index order, so the order (and the NSE found) is deterministic.
+    Scored by the structure at the pooled level, for every candidate at once: demand
+    no allowed defender may cover, then the budget the defenders could not spend even
+    alone on their allowed targets. Ties keep the index order, so the order (and the
+    NSE found) is deterministic.
     """
+    reward = game.attacker_reward
+    taus = np.flatnonzero(reward >= pooled - BR_TOL)
+    above = reward > pooled
+    # gamma[tau, t]: t is in the attack set of candidate tau
+    gamma = np.broadcast_to(above, (taus.size, above.size)).copy()
+    gamma[np.arange(taus.size), taus] = True
+    demand = np.where(gamma, need(reward, game.attacker_gap, pooled)[None, :], 0.0)
+    value = game.defender_penalty[None] + demand[:, None, :] * game.defender_gap[None]
+    own = value[np.arange(taus.size), :, taus][:, :, None]
+    allowed = (value <= own + PREFERENCE_TOL) & active[None, :, None]
+    allowed &= (demand > 0.0)[:, None, :]
+    uncovered = np.where(allowed.any(axis=1), 0.0, demand).sum(axis=1)
+    room = (allowed * demand[:, None, :]).sum(axis=2)
     k = game.resources.astype(np.float64)
-    scored = []
-    for tau in np.flatnonzero(game.attacker_reward >= pooled - BR_TOL):
-        st = _structure(game, int(tau), pooled, active)
-        room = (st.allowed * st.demand).sum(axis=1)
-        shortfall = float(np.clip(k - room, 0.0, None)[active].sum())
-        scored.append((st.uncovered, shortfall, int(tau)))
-    return [tau for _, _, tau in sorted(scored)]
+    shortfall = np.where(active, np.clip(k - room, 0.0, None), 0.0).sum(axis=1)
+    return [int(taus[j]) for j in np.lexsort((taus, shortfall, uncovered))]
 
 
 _CACHE: OrderedDict[tuple[bytes, tuple[int, ...] | None, bool], NSEResult] = OrderedDict()
@@ -518,19 +466,22 @@ def find_nse(
        lowest index.
     2. One defender with resources: her Stackelberg outcome with her own budget
        (ORIGAMI plus her favourite attackable target; ``nse.md`` §1.3, test T7).
-    3. In passes of increasingly thorough solves, over the attackable targets in a
-       deterministic order of promise (:func:`_candidate_order`): the
-       floor phase (u = max p^a) when the pooled ORIGAMI level is the floor; otherwise
-       the interior phase (u above the pooled level, below which no profile reaches)
-       and then the pooled level itself (a waste-free NSE).
-    4. Fallbacks: the general exact split at the floor (each owner of a fully covered
+    3. Over the attackable targets in a deterministic order of promise
+       (:func:`_candidate_order`): Newton's interior solve
+       (:func:`~sim.solvers.split.newton_interior`, u above the pooled level, below
+       which no profile reaches).
+    4. In passes of increasingly thorough least-squares solves, over the same order:
+       the floor phase (u = max p^a) when the pooled ORIGAMI level is the floor;
+       otherwise the interior phase and then the pooled level itself (a waste-free
+       NSE).
+    5. Fallbacks: the general exact split at the floor (each owner of a fully covered
        target), over a grid of levels, and finally with the level free inside every
-       structural cell between breakpoints (:func:`_solve_cell`).
-    5. The first candidate the oracle certifies is returned; none: ``status="failed"``.
+       structural cell between breakpoints (:func:`_solve_general` with a free level).
+    6. The first candidate the oracle certifies is returned; none: ``status="failed"``.
 
     ``targets`` restricts the attacked target to those given (used to collect one
-    witness NSE per target for :func:`nse_utility_range`). ``quick`` runs only the
-    first, cheap pass (for searches that evaluate thousands of reported games and can
+    witness NSE per target for :func:`nse_utility_range`). ``quick`` runs only Newton
+    and the first, cheap pass (for searches that evaluate thousands of reported games and can
     skip the rare game it misses); a quick failure is never cached as final.
     """
     allowed_targets = None if targets is None else {int(t) for t in targets}
@@ -571,6 +522,16 @@ def find_nse(
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
     # with K resources), so the floor is reachable only when it is the pooled level
     phases = ("interior", "pooled") if pooled > floor_level + BR_TOL else ("floor", "interior")
+    for tau in candidates:
+        attempts += 1
+        profile = newton_interior(game, tau, active, pooled)
+        if profile is None:
+            continue
+        profile = _clean(profile, game)
+        ok, violation = _verify(game, profile, tau)
+        if ok:
+            return _result(game, profile, tau, "interior", violation, attempts)
+        notes.append(f"newton tau={tau}: {violation.reason if violation else 'no verdict'}")
     for attempt in _PASSES[:1] if quick else _PASSES:
         for phase in phases:
             for tau in candidates:
@@ -614,7 +575,7 @@ def find_nse(
             if high - low <= 1e-12:
                 continue
             attempts += 1
-            profile = _solve_cell(game, tau, active, float(low), float(high))
+            profile = _solve_general(game, tau, active, float(low), no_spare, high=float(high))
             if profile is None:
                 continue
             ok, violation = _verify(game, profile, tau)

@@ -49,22 +49,61 @@ def origami_level(
 
     ``floor`` overrides :math:`\\max_t p^a(t)`; the deviation oracle uses it with the
     transformed payoffs of ``notes/solvers.md`` §3, where it must also count targets
-    that are already fully covered.
+    that are already fully covered. :func:`origami_levels` solves many games at once.
     """
     if floor is None:
         floor = float(np.max(attacker_reward - attacker_gap))
     if attacker_reward.size == 0:
         return floor
-    if need(attacker_reward, attacker_gap, floor).sum() <= budget:
-        return floor
-    order = np.argsort(-attacker_reward, kind="stable")
-    reward = attacker_reward[order]
-    inverse_gap = 1.0 / attacker_gap[order]
-    a = np.cumsum(reward * inverse_gap)
-    b = np.cumsum(inverse_gap)
-    lower = np.maximum(np.append(reward[1:], floor), floor)
-    j = int(np.argmax(a - lower * b >= budget))
-    return float(np.clip((a[j] - budget) / b[j], lower[j], reward[j]))
+    levels = origami_levels(
+        attacker_reward[None, :], attacker_gap[None, :], np.array([budget]), floor
+    )
+    return float(levels[0])
+
+
+def origami_levels(
+    attacker_reward: FloatArray,
+    attacker_gap: FloatArray,
+    budget: FloatArray,
+    floor: float,
+    targets: np.ndarray | None = None,
+) -> FloatArray:
+    """:func:`origami_level` for every row of a batch of games, vectorised.
+
+    Parameters
+    ----------
+    attacker_reward, attacker_gap : ndarray, shape (r, m)
+    budget : ndarray, shape (r,)
+    floor : float
+        The lowest level (the same for every row).
+    targets : ndarray of bool, shape (r, m), optional
+        The targets each row counts (default: all); the others are ignored.
+
+    Returns
+    -------
+    ndarray, shape (r,)
+    """
+    live = np.ones(attacker_reward.shape, dtype=bool) if targets is None else targets
+    inverse_gap = np.divide(1.0, attacker_gap, out=np.zeros(attacker_gap.shape), where=live)
+    at_floor = np.clip((attacker_reward - floor) * inverse_gap, 0.0, 1.0).sum(axis=1) <= budget
+    order = np.argsort(np.where(live, -attacker_reward, np.inf), axis=1, kind="stable")
+    rows = np.arange(order.shape[0])[:, None]
+    reward, inverse_gap, live = (
+        attacker_reward[rows, order],
+        inverse_gap[rows, order],
+        live[rows, order],
+    )
+    a = np.cumsum(reward * inverse_gap, axis=1)
+    b = np.cumsum(inverse_gap, axis=1)
+    lower = np.full(reward.shape, floor)
+    lower[:, :-1] = np.where(live[:, 1:], np.maximum(reward[:, 1:], floor), floor)
+    hit = live & (a - lower * b >= budget[:, None])
+    at_floor |= ~hit.any(axis=1)  # only by rounding: G(floor) > budget means a hit
+    j = np.argmax(hit, axis=1)
+    rows = rows[:, 0]
+    root = np.divide(a[rows, j] - budget, b[rows, j], out=np.zeros(j.shape), where=~at_floor)
+    level = np.minimum(np.maximum(root, lower[rows, j]), reward[rows, j])
+    return np.where(at_floor, floor, level)
 
 
 @dataclass(frozen=True, eq=False)

@@ -156,3 +156,23 @@ def lp_deviation_value(
             if c_min < k:
                 value = max(value, min(float(game.defender_reward[defender, f]) for f in pinned))
     return float(value)
+
+
+def lp_nse_gain(game: SecurityGame, profile: FloatArray, attacked_target: int) -> float:
+    """Reference for :func:`sim.solvers.nse_violation`'s gain: every defender's best
+    deviation by the multiple-LP oracle against her own utility (inf when the target is
+    not a best response). ``2 n m`` LPs."""
+    x = np.asarray(profile, dtype=np.float64)
+    c = 1.0 - np.prod(1.0 - x, axis=0)
+    attacker = game.attacker_reward - c * game.attacker_gap
+    if attacker[attacked_target] < attacker.max() - 1e-9:
+        return float("inf")
+    own = (
+        game.defender_penalty[:, attacked_target]
+        + c[attacked_target] * (game.defender_gap[:, attacked_target])
+    )
+    gains = [
+        lp_deviation_value(game, 1.0 - np.prod(np.delete(1.0 - x, i, axis=0), axis=0), i) - own[i]
+        for i in range(game.n_defenders)
+    ]
+    return float(max(gains))
