@@ -407,19 +407,16 @@ def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> l
     """
     reward = game.attacker_reward
     taus = np.flatnonzero(reward >= pooled - BR_TOL)
-    above = reward > pooled
-    # gamma[tau, t]: t is in the attack set of candidate tau
-    gamma = np.broadcast_to(above, (taus.size, above.size)).copy()
-    gamma[np.arange(taus.size), taus] = True
-    demand = np.where(gamma, need(reward, game.attacker_gap, pooled)[None, :], 0.0)
-    value = game.defender_penalty[None] + demand[:, None, :] * game.defender_gap[None]
-    own = value[np.arange(taus.size), :, taus][:, :, None]
-    allowed = (value <= own + PREFERENCE_TOL) & active[None, :, None]
-    allowed &= (demand > 0.0)[:, None, :]
-    uncovered = np.where(allowed.any(axis=1), 0.0, demand).sum(axis=1)
-    room = (allowed * demand[:, None, :]).sum(axis=2)
+    # the demand at the pooled level does not depend on the candidate (d = 0 wherever
+    # r^a <= u, the candidate included), so neither do the defenders' values
+    demand = need(reward, game.attacker_gap, pooled)
+    value = game.defender_penalty + demand * game.defender_gap
+    live = (demand > 0.0)[None, None, :] & (game.resources > 0)[None, :, None]
+    allowed = live & (value[None, :, :] <= value.T[taus][:, :, None] + PREFERENCE_TOL)
+    uncovered = ((demand > 0.0) & ~allowed.any(axis=1)) @ demand
+    room = allowed @ demand
     k = game.resources.astype(np.float64)
-    shortfall = np.where(active, np.clip(k - room, 0.0, None), 0.0).sum(axis=1)
+    shortfall = np.maximum(k - room, 0.0).sum(axis=1)
     return [int(taus[j]) for j in np.lexsort((taus, shortfall, uncovered))]
 
 
