@@ -48,8 +48,10 @@ from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
     LOG_WEIGHT_BOUND,
     PREFERENCE_TOL,
+    Spending,
     canonical_split,
     newton_interior,
+    spending,
     structure,
 )
 
@@ -102,14 +104,15 @@ class NSEResult:
         return self.status == "verified"
 
 
-#: Starting points of the solves, tried pass by pass: (log-weight pattern, level
-#: fraction, evaluation budget per unknown). The first pass is cheap and usually
-#: enough; later passes run only when no target verified in the earlier ones.
+#: Starting points of the least-squares solves, tried pass by pass: (log-weight
+#: pattern, level fraction, evaluation budget). With analytic Jacobians a solve that
+#: succeeds needs about 8 evaluations; later passes run only when no target verified
+#: in the earlier ones.
 _PASSES: tuple[tuple[str, float, int], ...] = (
-    ("flat", 0.5, 40),
-    ("rising", 0.1, 150),
-    ("falling", 0.9, 150),
-    ("flat", 0.02, 300),
+    ("flat", 0.5, 20),
+    ("rising", 0.1, 75),
+    ("falling", 0.9, 75),
+    ("flat", 0.02, 150),
 )
 
 
@@ -162,39 +165,61 @@ def _solve_at_level(
         min_pinned = np.where(pinned[None, :], game.defender_reward, np.inf).min(axis=1)
         may_spare = bool(pinned[tau]) | (min_pinned <= v_tau + 1e-12)
     idx = np.flatnonzero(active)
+    k_active = k[idx]
+    spare = may_spare[idx]
+
+    def evaluate(theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        sp = spending(game, tau, active, np.append(0.0, theta), u)
+        if sp is None:  # cannot happen: the structure at u is fixed and has no orphan
+            raise AssertionError("orphan demand at a fixed feasible level")
+        r = sp.spend - k_active
+        slack = spare & (r < 0.0)
+        jacobian = np.where(slack[:, None], 0.0, sp.jacobian[:, 1:])
+        return np.where(slack, 0.0, r), jacobian
 
     def build(theta: FloatArray) -> FloatArray:
         log_mu = np.zeros(game.n_defenders)
-        log_mu[idx[1:]] = theta
+        log_mu[idx] = np.append(0.0, theta)
         return canonical_split(log_mu, st.demand, st.allowed)
-
-    def residual(theta: FloatArray) -> FloatArray:
-        r = build(theta).sum(axis=1) - k
-        return np.where(may_spare, np.maximum(r, 0.0), r)[idx]
 
     dim = idx.size - 1
     if dim == 0:
-        empty = np.zeros(0)
-        return _clean(build(empty), game) if np.all(np.abs(residual(empty)) <= 1e-9) else None
+        residual = evaluate(np.zeros(0))[0]
+        return _clean(build(np.zeros(0)), game) if np.all(np.abs(residual) <= 1e-9) else None
     bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
-    return _fit(residual, _start(attempt[0], dim), bounds, attempt[2] * (dim + 1), game, build)
+    theta = _root(
+        lambda theta: evaluate(theta)[0],
+        _start(attempt[0], dim),
+        lambda theta: evaluate(theta)[1],
+        bounds,
+        attempt[2],
+    )
+    return None if theta is None else _clean(build(theta), game)
 
 
-def _fit(
+def _root(
     residual: Callable[[FloatArray], FloatArray],
     start: FloatArray,
+    derivative: Callable[[FloatArray], FloatArray],
     bounds: tuple[FloatArray, FloatArray],
     max_nfev: int,
-    game: SecurityGame,
-    build: Callable[[FloatArray], FloatArray],
+    method: str = "trf",
 ) -> FloatArray | None:
-    """One bounded least-squares solve; the profile when the residual vanishes."""
+    """A bounded least-squares solve with an analytic Jacobian; the point when the
+    residual vanishes (every equation to 1e-9), else None."""
     fit = least_squares(
-        residual, start, bounds=bounds, xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=max_nfev
+        residual,
+        start,
+        jac=derivative,
+        bounds=bounds,
+        method=method,
+        xtol=1e-15,
+        ftol=1e-15,
+        gtol=1e-15,
+        max_nfev=max_nfev,
     )
-    if np.max(np.abs(fit.fun), initial=0.0) <= 1e-9:
-        return _clean(build(fit.x), game)
-    return None
+    ok = np.max(np.abs(fit.fun), initial=0.0) <= 1e-9
+    return np.asarray(fit.x) if ok else None
 
 
 def _solve_interior(
@@ -204,36 +229,47 @@ def _solve_interior(
     low: float,
     attempt: tuple[str, float, int],
 ) -> FloatArray | None:
+    """Solve :math:`s_i(\\mu, u) = k_i` by least squares, the level free above ``low``.
+
+    Unlike Newton's iteration, the residual also carries the demand no defender may
+    cover (with its slope in u), so the solve can cross levels where the structure
+    has an orphan target.
+    """
     reward = float(game.attacker_reward[tau])
     floor = float(game.attacker_penalty.max())
     lo = max(low, floor)
     if reward <= lo:
         return None
-    k = game.resources.astype(np.float64)
+    k = game.resources[active].astype(np.float64)
     idx = np.flatnonzero(active)
     span = reward - lo
 
-    def unpack(theta: FloatArray) -> tuple[FloatArray, float]:
-        log_mu = np.zeros(game.n_defenders)
-        log_mu[idx[1:]] = theta[:-1]
-        return log_mu, lo + span * float(theta[-1])
+    def evaluate(theta: FloatArray) -> Spending:
+        u = lo + span * float(theta[-1])
+        sp = spending(game, tau, active, np.append(0.0, theta[:-1]), u, orphans=True)
+        assert sp is not None  # with orphans=True it is never None
+        return sp
 
     def residual(theta: FloatArray) -> FloatArray:
-        log_mu, u = unpack(theta)
-        st = structure(game, tau, u, active)
-        s = canonical_split(log_mu, st.demand, st.allowed).sum(axis=1)
-        return np.append((s - k)[idx], st.uncovered)
+        sp = evaluate(theta)
+        return np.append(sp.spend - k, sp.uncovered)
 
-    def build(theta: FloatArray) -> FloatArray:
-        log_mu, u = unpack(theta)
-        st = structure(game, tau, u, active)
-        return canonical_split(log_mu, st.demand, st.allowed)
+    def derivative(theta: FloatArray) -> FloatArray:
+        sp = evaluate(theta)
+        jacobian = np.column_stack((sp.jacobian[:, 1:], span * sp.jacobian[:, 0]))
+        slope = np.append(np.zeros(idx.size - 1), span * sp.uncovered_slope)
+        return np.vstack((jacobian, slope))
 
     dim = idx.size
     lower = np.append(np.full(dim - 1, -LOG_WEIGHT_BOUND), 0.0)
     upper = np.append(np.full(dim - 1, LOG_WEIGHT_BOUND), 1.0)
     start = np.append(_start(attempt[0], dim - 1), attempt[1])
-    return _fit(residual, start, (lower, upper), attempt[2] * (dim + 1), game, build)
+    theta = _root(residual, start, derivative, (lower, upper), attempt[2])
+    if theta is None:
+        return None
+    profile = np.zeros((game.n_defenders, game.n_targets))
+    profile[idx] = evaluate(theta).coverage
+    return _clean(profile, game)
 
 
 def _solve_general(
@@ -313,34 +349,46 @@ def _solve_general(
 
     if size == 0:
         return _clean(fixed, game) if np.all(np.abs(residual(np.zeros(0))) <= 1e-9) else None
-    start = canonical_split(np.zeros(game.n_defenders), st.demand, allowed)[rows, cols]
     lower, upper = np.zeros(size), st.demand[cols]
     if free:  # each share below 1; the level inside the cell, above the floor
         floor = float(game.attacker_penalty.max())
         lower[-1] = max(u, floor + 1e-12 * (1.0 + abs(floor)))
         upper = np.append(np.full(cols.size, 1.0 - 1e-12), top)
-        start = np.append(start, level)
-    # dogbox (a bounded trust region) converges where the reflective method crawls
-    # along the bounds, and the other way round; a free level needs dogbox
-    for method in ("dogbox",) if free else ("trf", "dogbox"):
-        fit = least_squares(
-            residual,
-            np.clip(start, lower, upper),
-            jac=derivative,
-            bounds=(lower, upper + 1e-15),
-            method=method,
-            xtol=1e-15,
-            ftol=1e-15,
-            gtol=1e-15,
-            max_nfev=400,
+    # start at maximum waste (the canonical split) and at (nearly) none
+    starts = (
+        canonical_split(np.zeros(game.n_defenders), st.demand, allowed),
+        _greedy_split(st.demand, allowed, budget),
+    )
+    # dogbox (a bounded trust region) converges fast or fails fast; the reflective
+    # method sometimes succeeds where it fails, but slowly
+    methods = ("dogbox",) if free else ("dogbox", "trf")
+    for start, method in itertools.product(starts, methods):
+        x0 = np.append(start[rows, cols], level) if free else start[rows, cols]
+        x = _root(
+            residual, np.clip(x0, lower, upper), derivative, (lower, upper + 1e-15), 400, method
         )
-        if np.max(np.abs(fit.fun), initial=0.0) <= 1e-9:
+        if x is not None:
             break
     else:
         return None
     profile = fixed.copy()
-    profile[rows, cols] = fit.x[: cols.size]
+    profile[rows, cols] = x[: cols.size]
     return _clean(profile, game)
+
+
+def _greedy_split(demand: FloatArray, allowed: np.ndarray, budget: FloatArray) -> FloatArray:
+    """Each target's whole demand to the allowed defender with the most budget left,
+    largest demands first: a split with no waste, the opposite end from the canonical
+    one (a starting point for the exact-split solves)."""
+    left = np.array(budget, dtype=np.float64)
+    out = np.zeros(allowed.shape)
+    for t in np.argsort(-demand, kind="stable"):
+        members = np.flatnonzero(allowed[:, t])
+        if members.size and demand[t] > 0.0:
+            i = members[np.argmax(left[members])]
+            out[i, t] = demand[t]
+            left[i] -= demand[t]
+    return out
 
 
 def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterator[FloatArray]:
@@ -467,10 +515,10 @@ def find_nse(
        (:func:`_candidate_order`): Newton's interior solve
        (:func:`~sim.solvers.split.newton_interior`, u above the pooled level, below
        which no profile reaches).
-    4. In passes of increasingly thorough least-squares solves, over the same order:
-       the floor phase (u = max p^a) when the pooled ORIGAMI level is the floor;
-       otherwise the interior phase and then the pooled level itself (a waste-free
-       NSE).
+    4. Least-squares solves in passes from different starting points, over the same
+       order: the floor phase (u = max p^a) when the pooled ORIGAMI level is the
+       floor, then the interior phase; otherwise the interior phase and then the
+       pooled level itself (a waste-free NSE).
     5. Fallbacks: the general exact split at the floor (each owner of a fully covered
        target), over a grid of levels, and finally with the level free inside every
        structural cell between breakpoints (:func:`_solve_general` with a free level).
@@ -519,33 +567,33 @@ def find_nse(
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
     # with K resources), so the floor is reachable only when it is the pooled level
     phases = ("interior", "pooled") if pooled > floor_level + BR_TOL else ("floor", "interior")
-    for tau in candidates:
-        attempts += 1
-        profile = newton_interior(game, tau, active, pooled)
-        if profile is None:
-            continue
-        profile = _clean(profile, game)
-        ok, violation = _verify(game, profile, tau)
-        if ok:
-            return _result(game, profile, tau, "interior", violation, attempts)
-        notes.append(f"newton tau={tau}: {violation.reason if violation else 'no verdict'}")
-    for attempt in _PASSES[:1] if quick else _PASSES:
-        for phase in phases:
-            for tau in candidates:
-                attempts += 1
-                if phase == "floor":
-                    profile = _solve_at_level(game, tau, active, floor_level, True, attempt)
-                elif phase == "pooled":
-                    profile = _solve_at_level(game, tau, active, pooled, False, attempt)
-                else:
-                    profile = _solve_interior(game, tau, active, pooled, attempt)
-                if profile is None:
-                    continue
-                ok, violation = _verify(game, profile, tau)
-                if ok:
-                    return _result(game, profile, tau, phase, violation, attempts)
-                if violation is not None:
-                    notes.append(f"{phase} tau={tau}: {violation.reason}")
+    passes = _PASSES[:1] if quick else _PASSES
+    # Newton first, except that a floor game (pooled level = floor) tries the cheap
+    # floor pass before it
+    stages: list[tuple[str, tuple[str, float, int] | None]] = [
+        (phase, attempt) for attempt in passes for phase in phases
+    ]
+    stages.insert(1 if phases[0] == "floor" else 0, ("newton", None))
+    for phase, attempt in stages:
+        for tau in candidates:
+            attempts += 1
+            if attempt is None:
+                profile = newton_interior(game, tau, active, pooled)
+                profile = None if profile is None else _clean(profile, game)
+            elif phase == "floor":
+                profile = _solve_at_level(game, tau, active, floor_level, True, attempt)
+            elif phase == "pooled":
+                profile = _solve_at_level(game, tau, active, pooled, False, attempt)
+            else:
+                profile = _solve_interior(game, tau, active, pooled, attempt)
+            if profile is None:
+                continue
+            ok, violation = _verify(game, profile, tau)
+            if ok:
+                found = "interior" if attempt is None else phase
+                return _result(game, profile, tau, found, violation, attempts)
+            if violation is not None:
+                notes.append(f"{phase} tau={tau}: {violation.reason}")
     no_spare = np.zeros(n, dtype=bool)
     if quick:
         candidates = []
@@ -571,13 +619,24 @@ def find_nse(
         for low, high in itertools.pairwise(bounds):
             if high - low <= 1e-12:
                 continue
-            attempts += 1
-            profile = _solve_general(game, tau, active, float(low), no_spare, high=float(high))
-            if profile is None:
-                continue
-            ok, violation = _verify(game, profile, tau)
-            if ok:
-                return _result(game, profile, tau, "cells", violation, attempts)
+            # the cell's middle at a fixed level, then the level free in the cell (a
+            # free solve started at maximum waste can stall on the cell's edge)
+            for free_level in (None, float(high)):
+                attempts += 1
+                middle = 0.5 * float(low + high)
+                profile = _solve_general(
+                    game,
+                    tau,
+                    active,
+                    middle if free_level is None else float(low),
+                    no_spare,
+                    high=free_level,
+                )
+                if profile is None:
+                    continue
+                ok, violation = _verify(game, profile, tau)
+                if ok:
+                    return _result(game, profile, tau, "cells", violation, attempts)
     empty = np.zeros((n, m))
     empty.setflags(write=False)
     return NSEResult(

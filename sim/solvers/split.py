@@ -159,26 +159,48 @@ class Spending:
     coverage: FloatArray
     spend: FloatArray
     jacobian: FloatArray
+    uncovered: float = 0.0
+    uncovered_slope: float = 0.0
 
 
 def spending(
-    game: SecurityGame, tau: int, active: np.ndarray, log_mu: FloatArray, u: float
+    game: SecurityGame,
+    tau: int,
+    active: np.ndarray,
+    log_mu: FloatArray,
+    u: float,
+    *,
+    orphans: bool = False,
 ) -> Spending | None:
     """The canonical split attacking ``tau`` at level ``u`` with log-weights ``log_mu``
     (one per active defender), or None when some demanded target has no allowed
-    defender. ``u`` must be above every :math:`p^a(t)` (all demands below 1)."""
+    defender (with ``orphans=True`` such demand is reported instead: ``uncovered`` and
+    its derivative in ``u``, for least squares that must cross such levels).
+
+    ``u`` is at least every :math:`p^a(t)`; a target demanding full coverage (at the
+    floor level) goes whole to its heaviest allowed defender and adds nothing to the
+    derivatives, and the level column of the Jacobian is then meaningless.
+    """
     st = structure(game, tau, u, active)
-    if st.uncovered > 0.0:
+    if st.uncovered > 0.0 and not orphans:
         return None
-    live = st.demand > 0.0
-    log_rest = live * (np.log(u - game.attacker_penalty) - np.log(game.attacker_gap))
-    rest, inside, inverse = water_fill(log_mu, log_rest, st.allowed[active])
+    full = st.demand >= 1.0
+    partial = (st.demand > 0.0) & ~full
+    above = np.where(full, 1.0, u - game.attacker_penalty)  # u - p^a(t) > 0 off the floor
+    log_rest = partial * (np.log(above) - np.log(game.attacker_gap))
+    allowed = st.allowed[active]
+    rest, inside, inverse = water_fill(log_mu, log_rest, allowed & partial)
     coverage = inside - rest
+    for t in np.flatnonzero(full & allowed.any(axis=0)):
+        members = np.flatnonzero(allowed[:, t])
+        coverage[members[np.argmax(log_mu[members])], t] = 1.0
     weighted = rest * inverse
     jacobian = -(weighted @ inside.T)
     np.fill_diagonal(jacobian, rest.sum(axis=1) + jacobian.diagonal())
-    jacobian[:, 0] = -(weighted / (u - game.attacker_penalty)).sum(axis=1)
-    return Spending(coverage, coverage.sum(axis=1), jacobian)
+    jacobian[:, 0] = -(weighted / above).sum(axis=1)
+    orphan = partial & ~st.allowed.any(axis=0)
+    slope = -float((orphan / game.attacker_gap).sum())
+    return Spending(coverage, coverage.sum(axis=1), jacobian, st.uncovered, slope)
 
 
 def newton_interior(
