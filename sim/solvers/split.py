@@ -221,7 +221,10 @@ def newton_interior(
         The lowest level to search (the pooled ORIGAMI level: no profile goes below).
     start : float
         The starting level as a fraction of :math:`(\\max(\\text{low}, \\text{floor}),
-        r^a(\\tau)]`; the weights start equal.
+        r^a(\\tau)]` (NSE levels sit near the pooled level). The weights start at the
+        first-order guess :math:`\\lambda_i = (k_i - k_0) / |\\{t : r^a(t) > u\\}|`
+        (small shares make :math:`s_i` about that many times :math:`\\lambda_i` plus a
+        constant).
     tol : float
         The largest budget residual accepted.
 
@@ -249,7 +252,6 @@ def newton_interior(
         return None
     k = game.resources[idx].astype(np.float64)
     u = low + start * (high - low)
-    # first order: small shares make s_i ~ |attack set| lambda_i + const
     log_mu = (k - k[0]) / max(int(np.count_nonzero(reward > u)), 1)
     state = spending(game, tau, active, log_mu, u)
     for _ in range(max_iter):
