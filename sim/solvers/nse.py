@@ -468,6 +468,64 @@ def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> l
     return [int(taus[j]) for j in np.lexsort((taus, shortfall, uncovered))]
 
 
+def _proposals(
+    game: SecurityGame, candidates: list[int], active: np.ndarray, pooled: float, quick: bool
+) -> Iterator[tuple[str, int, FloatArray | None]]:
+    """Candidate profiles (phase, attacked target, profile or None), cheapest first.
+
+    See :func:`find_nse`, steps 3-5. Lazy: nothing after the first verified profile is
+    computed.
+    """
+    n = game.n_defenders
+    floor_level = float(game.attacker_penalty.max())
+    # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
+    # with K resources), so the floor is reachable only when it is the pooled level
+    phases = ("interior", "pooled") if pooled > floor_level + BR_TOL else ("floor", "interior")
+    passes = _PASSES[:1] if quick else _PASSES
+    # Newton first, except that a floor game (pooled level = floor) tries the cheap
+    # floor pass before it
+    stages: list[tuple[str, tuple[str, float, int] | None]] = [
+        (phase, attempt) for attempt in passes for phase in phases
+    ]
+    stages.insert(1 if phases[0] == "floor" else 0, ("interior", None))
+    for phase, attempt in stages:
+        for tau in candidates:
+            if attempt is None:
+                profile = newton_interior(game, tau, active, pooled)
+                yield phase, tau, None if profile is None else _clean(profile, game)
+            elif phase == "floor":
+                yield phase, tau, _solve_at_level(game, tau, active, floor_level, True, attempt)
+            elif phase == "pooled":
+                yield phase, tau, _solve_at_level(game, tau, active, pooled, False, attempt)
+            else:
+                yield phase, tau, _solve_interior(game, tau, active, pooled, attempt)
+    if quick:
+        return
+    no_spare = np.zeros(n, dtype=bool)
+    if phases[0] == "floor":
+        for tau in candidates:
+            for profile in _floor_fallback(game, tau, active):
+                yield "fallback", tau, profile
+    for tau in candidates:
+        for u in _fallback_levels(pooled, float(game.attacker_reward[tau])):
+            yield "fallback", tau, _solve_general(game, tau, active, float(u), no_spare)
+    for tau in candidates:
+        edges = _breakpoints(game, tau, pooled, float(game.attacker_reward[tau]))
+        bounds = np.concatenate(([pooled], edges, [float(game.attacker_reward[tau])]))
+        for low, high in itertools.pairwise(bounds):
+            if high - low <= 1e-12:
+                continue
+            # the cell's middle at a fixed level, then the level free in the cell (a
+            # free solve started at maximum waste can stall on the cell's edge)
+            middle = 0.5 * float(low + high)
+            yield "cells", tau, _solve_general(game, tau, active, middle, no_spare)
+            yield (
+                "cells",
+                tau,
+                _solve_general(game, tau, active, float(low), no_spare, high=float(high)),
+            )
+
+
 _CACHE: OrderedDict[tuple[bytes, tuple[int, ...] | None, bool], NSEResult] = OrderedDict()
 _CACHE_SIZE = 2048
 
@@ -563,80 +621,15 @@ def find_nse(
     if allowed_targets is not None:
         candidates = [t for t in candidates if t in allowed_targets]
     notes: list[str] = []
-    floor_level = float(game.attacker_penalty.max())
-    # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
-    # with K resources), so the floor is reachable only when it is the pooled level
-    phases = ("interior", "pooled") if pooled > floor_level + BR_TOL else ("floor", "interior")
-    passes = _PASSES[:1] if quick else _PASSES
-    # Newton first, except that a floor game (pooled level = floor) tries the cheap
-    # floor pass before it
-    stages: list[tuple[str, tuple[str, float, int] | None]] = [
-        (phase, attempt) for attempt in passes for phase in phases
-    ]
-    stages.insert(1 if phases[0] == "floor" else 0, ("newton", None))
-    for phase, attempt in stages:
-        for tau in candidates:
-            attempts += 1
-            if attempt is None:
-                profile = newton_interior(game, tau, active, pooled)
-                profile = None if profile is None else _clean(profile, game)
-            elif phase == "floor":
-                profile = _solve_at_level(game, tau, active, floor_level, True, attempt)
-            elif phase == "pooled":
-                profile = _solve_at_level(game, tau, active, pooled, False, attempt)
-            else:
-                profile = _solve_interior(game, tau, active, pooled, attempt)
-            if profile is None:
-                continue
-            ok, violation = _verify(game, profile, tau)
-            if ok:
-                found = "interior" if attempt is None else phase
-                return _result(game, profile, tau, found, violation, attempts)
-            if violation is not None:
-                notes.append(f"{phase} tau={tau}: {violation.reason}")
-    no_spare = np.zeros(n, dtype=bool)
-    if quick:
-        candidates = []
-    if "floor" in phases and not quick:
-        for tau in candidates:
-            for profile in _floor_fallback(game, tau, active):
-                attempts += 1
-                ok, violation = _verify(game, profile, tau)
-                if ok:
-                    return _result(game, profile, tau, "fallback", violation, attempts)
-    for tau in candidates:
-        for u in _fallback_levels(pooled, float(game.attacker_reward[tau])):
-            attempts += 1
-            profile = _solve_general(game, tau, active, float(u), no_spare)
-            if profile is None:
-                continue
-            ok, violation = _verify(game, profile, tau)
-            if ok:
-                return _result(game, profile, tau, "fallback", violation, attempts)
-    for tau in [] if quick else candidates:
-        edges = _breakpoints(game, tau, pooled, float(game.attacker_reward[tau]))
-        bounds = np.concatenate(([pooled], edges, [float(game.attacker_reward[tau])]))
-        for low, high in itertools.pairwise(bounds):
-            if high - low <= 1e-12:
-                continue
-            # the cell's middle at a fixed level, then the level free in the cell (a
-            # free solve started at maximum waste can stall on the cell's edge)
-            for free_level in (None, float(high)):
-                attempts += 1
-                middle = 0.5 * float(low + high)
-                profile = _solve_general(
-                    game,
-                    tau,
-                    active,
-                    middle if free_level is None else float(low),
-                    no_spare,
-                    high=free_level,
-                )
-                if profile is None:
-                    continue
-                ok, violation = _verify(game, profile, tau)
-                if ok:
-                    return _result(game, profile, tau, "cells", violation, attempts)
+    for phase, tau, profile in _proposals(game, candidates, active, pooled, quick):
+        attempts += 1
+        if profile is None:
+            continue
+        ok, violation = _verify(game, profile, tau)
+        if ok:
+            return _result(game, profile, tau, phase, violation, attempts)
+        if violation is not None:
+            notes.append(f"{phase} tau={tau}: {violation.reason}")
     empty = np.zeros((n, m))
     empty.setflags(write=False)
     return NSEResult(
