@@ -28,6 +28,7 @@ paper                  attribute                     shape
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,11 @@ IntArray = NDArray[np.int64]
 _OWNER = "SecurityGame"
 
 
+def _read_only(array: FloatArray) -> FloatArray:
+    array.setflags(write=False)
+    return array
+
+
 def _frozen_float(name: str, value: ArrayLike, ndim: int) -> FloatArray:
     try:
         array = np.array(value, dtype=np.float64, copy=True)
@@ -56,8 +62,7 @@ def _frozen_float(name: str, value: ArrayLike, ndim: int) -> FloatArray:
         raise InvalidGameError(
             f"{_OWNER}.{name} must be finite; got {array[index]} at index {index}"
         )
-    array.setflags(write=False)
-    return array
+    return _read_only(array)
 
 
 def _frozen_resources(value: ArrayLike) -> IntArray:
@@ -185,15 +190,15 @@ class SecurityGame:
         """The pooled budget :math:`K = \\sum_i k_i`."""
         return int(self.resources.sum())
 
-    @property
+    @functools.cached_property
     def defender_gap(self) -> FloatArray:
-        """:math:`r_i^d(t) - p_i^d(t) > 0`, shape (n, m)."""
-        return self.defender_reward - self.defender_penalty
+        """:math:`r_i^d(t) - p_i^d(t) > 0`, shape (n, m) (computed once, read-only)."""
+        return _read_only(self.defender_reward - self.defender_penalty)
 
-    @property
+    @functools.cached_property
     def attacker_gap(self) -> FloatArray:
-        """:math:`\\Delta^a(t) = r^a(t) - p^a(t) > 0`, shape (m,)."""
-        return self.attacker_reward - self.attacker_penalty
+        """:math:`\\Delta^a(t) = r^a(t) - p^a(t) > 0`, shape (m,) (computed once, read-only)."""
+        return _read_only(self.attacker_reward - self.attacker_penalty)
 
     # -- derived games ------------------------------------------------------------------
     def with_reports(self, defender: int, reward: ArrayLike, penalty: ArrayLike) -> SecurityGame:

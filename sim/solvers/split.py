@@ -184,22 +184,26 @@ def spending(
     st = structure(game, tau, u, active)
     if st.uncovered > 0.0 and not orphans:
         return None
-    full = st.demand >= 1.0
-    partial = (st.demand > 0.0) & ~full
-    above = np.where(full, 1.0, u - game.attacker_penalty)  # u - p^a(t) > 0 off the floor
-    log_rest = partial * (np.log(above) - np.log(game.attacker_gap))
     allowed = st.allowed[active]
-    rest, inside, inverse = water_fill(log_mu, log_rest, allowed & partial)
+    live = st.demand > 0.0
+    any_full = bool(st.demand.max() >= 1.0)
+    full = st.demand >= 1.0 if any_full else np.zeros(live.shape, dtype=bool)
+    if any_full:
+        live &= ~full
+    above = np.where(full, 1.0, u - game.attacker_penalty)  # u - p^a(t) > 0 off the floor
+    log_rest = live * np.log(above / game.attacker_gap)  # log(1 - d_t(u)) where partial
+    rest, inside, inverse = water_fill(log_mu, log_rest, allowed & live if any_full else allowed)
     coverage = inside - rest
-    for t in np.flatnonzero(full & allowed.any(axis=0)):
+    for t in np.flatnonzero(full & allowed.any(axis=0)) if any_full else ():
         members = np.flatnonzero(allowed[:, t])
         coverage[members[np.argmax(log_mu[members])], t] = 1.0
     weighted = rest * inverse
     jacobian = -(weighted @ inside.T)
     np.fill_diagonal(jacobian, rest.sum(axis=1) + jacobian.diagonal())
     jacobian[:, 0] = -(weighted / above).sum(axis=1)
-    orphan = partial & ~st.allowed.any(axis=0)
-    slope = -float((orphan / game.attacker_gap).sum())
+    slope = 0.0
+    if st.uncovered > 0.0:
+        slope = -float((live & ~st.allowed.any(axis=0)) @ (1.0 / game.attacker_gap))
     return Spending(coverage, coverage.sum(axis=1), jacobian, st.uncovered, slope)
 
 
