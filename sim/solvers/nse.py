@@ -445,24 +445,32 @@ def _result(
     return NSEResult(profile, tau, level, utility, "verified", phase, violation, attempts)
 
 
+#: Where the candidate order looks at each target's structure: this fraction of the
+#: way from the pooled level up to its reward (NSE levels sit a little above the pooled
+#: level; measured on n = 5, m = 50 games, 0.25 makes the first candidate right ~88% of
+#: the time against ~76% at the pooled level itself).
+_ORDER_LEVEL = 0.25
+
+
 def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> list[int]:
     """The attackable targets, most promising first (a try order, never a filter).
 
-    Scored by the structure at the pooled level, for every candidate at once: demand
+    Each candidate is scored by the structure at a level a quarter of the way from the
+    pooled level to its reward (:data:`_ORDER_LEVEL`), all candidates at once: demand
     no allowed defender may cover, then the budget the defenders could not spend even
     alone on their allowed targets. Ties keep the index order, so the order (and the
     NSE found) is deterministic.
     """
     reward = game.attacker_reward
     taus = np.flatnonzero(reward >= pooled - BR_TOL)
-    # the demand at the pooled level does not depend on the candidate (d = 0 wherever
-    # r^a <= u, the candidate included), so neither do the defenders' values
-    demand = need(reward, game.attacker_gap, pooled)
-    value = game.defender_penalty + demand * game.defender_gap
-    live = (demand > 0.0)[None, None, :] & (game.resources > 0)[None, :, None]
-    allowed = live & (value[None, :, :] <= value.T[taus][:, :, None] + PREFERENCE_TOL)
-    uncovered = ((demand > 0.0) & ~allowed.any(axis=1)) @ demand
-    room = allowed @ demand
+    level = pooled + _ORDER_LEVEL * np.maximum(reward[taus] - pooled, 0.0)
+    demand = np.clip((reward[None, :] - level[:, None]) / game.attacker_gap, 0.0, 1.0)
+    value = game.defender_penalty + demand[:, None, :] * game.defender_gap
+    own = value[np.arange(taus.size), :, taus][:, :, None]
+    live = (demand > 0.0)[:, None, :] & (game.resources > 0)[None, :, None]
+    allowed = live & (value <= own + PREFERENCE_TOL)
+    uncovered = np.where(allowed.any(axis=1), 0.0, demand).sum(axis=1)
+    room = (allowed * demand[:, None, :]).sum(axis=2)
     k = game.resources.astype(np.float64)
     shortfall = np.maximum(k - room, 0.0).sum(axis=1)
     return [int(taus[j]) for j in np.lexsort((taus, shortfall, uncovered))]
