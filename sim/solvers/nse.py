@@ -168,33 +168,34 @@ def _solve_at_level(
     k_active = k[idx]
     spare = may_spare[idx]
 
-    def evaluate(theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def evaluate(theta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         sp = spending(game, tau, active, np.append(0.0, theta), u)
         if sp is None:  # cannot happen: the structure at u is fixed and has no orphan
             raise AssertionError("orphan demand at a fixed feasible level")
         r = sp.spend - k_active
         slack = spare & (r < 0.0)
         jacobian = np.where(slack[:, None], 0.0, sp.jacobian[:, 1:])
-        return np.where(slack, 0.0, r), jacobian
-
-    def build(theta: FloatArray) -> FloatArray:
-        log_mu = np.zeros(game.n_defenders)
-        log_mu[idx] = np.append(0.0, theta)
-        return canonical_split(log_mu, st.demand, st.allowed)
+        return np.where(slack, 0.0, r), jacobian, sp.coverage
 
     dim = idx.size - 1
-    if dim == 0:
-        residual = evaluate(np.zeros(0))[0]
-        return _clean(build(np.zeros(0)), game) if np.all(np.abs(residual) <= 1e-9) else None
-    bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
-    theta = _root(
-        lambda theta: evaluate(theta)[0],
-        _start(attempt[0], dim),
-        lambda theta: evaluate(theta)[1],
-        bounds,
-        attempt[2],
-    )
-    return None if theta is None else _clean(build(theta), game)
+    theta: FloatArray | None = np.zeros(0)
+    if dim > 0:
+        bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
+        theta = _root(
+            lambda theta: evaluate(theta)[0],
+            _start(attempt[0], dim),
+            lambda theta: evaluate(theta)[1],
+            bounds,
+            attempt[2],
+        )
+    if theta is None:
+        return None
+    residual, _, coverage = evaluate(theta)
+    if np.any(np.abs(residual) > 1e-9):
+        return None
+    profile = np.zeros((game.n_defenders, game.n_targets))
+    profile[idx] = coverage
+    return _clean(profile, game)
 
 
 def _root(

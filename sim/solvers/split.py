@@ -191,7 +191,7 @@ def spending(
     if any_full:
         live &= ~full
     above = np.where(full, 1.0, u - game.attacker_penalty)  # u - p^a(t) > 0 off the floor
-    log_rest = live * np.log(above / game.attacker_gap)  # log(1 - d_t(u)) where partial
+    log_rest = np.log(above / game.attacker_gap) * live  # log(1 - d_t(u)) where partial
     rest, inside, inverse = water_fill(log_mu, log_rest, allowed & live if any_full else allowed)
     coverage = inside - rest
     for t in np.flatnonzero(full & allowed.any(axis=0)) if any_full else ():
