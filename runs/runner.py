@@ -232,7 +232,7 @@ def run_study(
         else:
             futures = {
                 pool.submit(tasks.run_block, resolved, block): block
-                for block in tasks.blocks(pending)
+                for block in tasks.blocks(pending, config)
             }
             for future in as_completed(futures):
                 try:

@@ -318,17 +318,30 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[s
     return rows
 
 
-def blocks(chunks: list[Chunk]) -> list[list[Chunk]]:
-    """Group chunks by game block (grid point and replication range), in order.
+def blocks(chunks: list[Chunk], config: StudyConfig | None = None) -> list[list[Chunk]]:
+    """Group chunks by game block (grid point and replication range).
 
     A worker runs a whole block, so every condition of the same games shares that
     worker's NSE memo (the same true and reported games recur across mechanisms,
-    audits and profiles): locality, not a change of results.
+    audits and profiles): locality, not a change of results. Given the ``config``,
+    the blocks of the largest games come first (longest-processing-time order, so
+    parallel workers finish together); otherwise in plan order. The order never
+    changes a result: every chunk is seeded by its own identity.
     """
     groups: dict[tuple[int, int], list[Chunk]] = {}
     for chunk in chunks:
         groups.setdefault((chunk.grid, chunk.start), []).append(chunk)
-    return list(groups.values())
+    if config is None:
+        return list(groups.values())
+    points = config.grid_points()
+
+    def cost(key: tuple[int, int]) -> float:
+        params = {**config.generator_params, **points[key[0]]}
+        size = float(params.get("n_defenders", 1)) * float(params.get("n_targets", 1))
+        first = groups[key][0]
+        return size * (first.stop - first.start)
+
+    return [groups[key] for key in sorted(groups, key=cost, reverse=True)]
 
 
 def run_block(
