@@ -401,3 +401,14 @@ def test_cli_run_summary_plot(tmp_path, capsys):
     assert "csw_max" in capsys.readouterr().out
     assert main(["plot", str(out), "--out", str(tmp_path / "figs")]) == 0
     assert (tmp_path / "figs" / "report.md").exists()
+
+
+def test_blocks_put_the_largest_games_first_and_keep_every_chunk():
+    config = tiny()
+    chunks = tasks.plan_chunks(config)
+    ordered = tasks.blocks(chunks, config)
+    assert sorted(c.id for block in ordered for c in block) == sorted(c.id for c in chunks)
+    sizes = [config.grid_points()[block[0].grid]["n_defenders"] for block in ordered]
+    assert sizes == sorted(sizes, reverse=True)  # n = 3 blocks before n = 2 blocks
+    for block in ordered:  # a block is one grid point and one replication range
+        assert len({(c.grid, c.start) for c in block}) == 1
