@@ -83,21 +83,29 @@ def origami_levels(
     -------
     ndarray, shape (r,)
     """
-    live = np.ones(attacker_reward.shape, dtype=bool) if targets is None else targets
-    inverse_gap = np.divide(1.0, attacker_gap, out=np.zeros(attacker_gap.shape), where=live)
+    live = targets
+    if live is None:
+        inverse_gap = 1.0 / attacker_gap
+        key = -attacker_reward
+    else:
+        inverse_gap = np.divide(1.0, attacker_gap, out=np.zeros(attacker_gap.shape), where=live)
+        key = np.where(live, -attacker_reward, np.inf)
     at_floor = np.clip((attacker_reward - floor) * inverse_gap, 0.0, 1.0).sum(axis=1) <= budget
-    order = np.argsort(np.where(live, -attacker_reward, np.inf), axis=1, kind="stable")
+    if at_floor.all():
+        return np.full(at_floor.shape, floor)
+    order = np.argsort(key, axis=1, kind="stable")
     rows = np.arange(order.shape[0])[:, None]
-    reward, inverse_gap, live = (
-        attacker_reward[rows, order],
-        inverse_gap[rows, order],
-        live[rows, order],
-    )
+    reward, inverse_gap = attacker_reward[rows, order], inverse_gap[rows, order]
     a = np.cumsum(reward * inverse_gap, axis=1)
     b = np.cumsum(inverse_gap, axis=1)
     lower = np.full(reward.shape, floor)
-    lower[:, :-1] = np.where(live[:, 1:], np.maximum(reward[:, 1:], floor), floor)
-    hit = live & (a - lower * b >= budget[:, None])
+    lower[:, :-1] = np.maximum(reward[:, 1:], floor)
+    if live is not None:  # ignored targets sort last and end no segment
+        live = live[rows, order]
+        lower[:, :-1] = np.where(live[:, 1:], lower[:, :-1], floor)
+    hit = a - lower * b >= budget[:, None]
+    if live is not None:
+        hit &= live
     at_floor |= ~hit.any(axis=1)  # only by rounding: G(floor) > budget means a hit
     j = np.argmax(hit, axis=1)
     rows = rows[:, 0]
