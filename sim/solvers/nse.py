@@ -18,8 +18,9 @@ Wooldridge 2018). The finder follows ``notes/nse.md`` §1.3 and §2:
   :math:`u = \max_t p^a(t)` for :math:`\mu`, and later passes repeat both by bounded
   least squares from fixed starting points; all of it is deterministic.
 * The rare NSE outside the canonical family (less than maximum waste) is found by the
-  exact-split fallbacks: at fixed levels, and with the level free inside each
-  structural cell between breakpoints, where the system is smooth.
+  exact-split fallbacks: at the floor, and in each structural cell between
+  breakpoints (at its middle, then with the level free inside it, where the system is
+  smooth).
 * Every candidate is certified by the exact oracle :func:`~sim.solvers.nse_violation`;
   an unverified profile is never returned (the result's ``status`` says so instead).
 
@@ -425,11 +426,6 @@ def _breakpoints(game: SecurityGame, tau: int, low: float, high: float) -> Float
     return np.unique(points[(points > low) & (points < high)])
 
 
-def _fallback_levels(low: float, high: float) -> FloatArray:
-    """Levels scanned by the fallback: a grid strictly inside (low, high]."""
-    return low + (high - low) * np.linspace(1.0, 0.0, 17)[:-1]
-
-
 def _result(
     game: SecurityGame,
     profile: FloatArray,
@@ -516,9 +512,6 @@ def _proposals(
             for profile in _floor_fallback(game, tau, active):
                 yield "fallback", tau, profile
     for tau in candidates:
-        for u in _fallback_levels(pooled, float(game.attacker_reward[tau])):
-            yield "fallback", tau, _solve_general(game, tau, active, float(u), no_spare)
-    for tau in candidates:
         edges = _breakpoints(game, tau, pooled, float(game.attacker_reward[tau]))
         bounds = np.concatenate(([pooled], edges, [float(game.attacker_reward[tau])]))
         for low, high in itertools.pairwise(bounds):
@@ -587,14 +580,15 @@ def find_nse(
        floor, then the interior phase; otherwise the interior phase and then the
        pooled level itself (a waste-free NSE).
     5. Fallbacks: the general exact split at the floor (each owner of a fully covered
-       target), over a grid of levels, and finally with the level free inside every
-       structural cell between breakpoints (:func:`_solve_general` with a free level).
+       target), then in every structural cell between breakpoints: at the cell's
+       middle, then with the level free inside it (:func:`_solve_general`). The cells
+       replace a grid of levels, which they subsume (a grid misses narrow cells).
     6. The first candidate the oracle certifies is returned; none: ``status="failed"``.
 
     ``targets`` restricts the attacked target to those given (used to collect one
     witness NSE per target for :func:`nse_utility_range`). ``quick`` runs only Newton
-    and the first, cheap pass (for searches that evaluate thousands of reported games and can
-    skip the rare game it misses); a quick failure is never cached as final.
+    and the first, cheap pass (for searches that evaluate thousands of reported games
+    and can skip the rare game it misses); a quick failure is never cached as final.
     """
     allowed_targets = None if targets is None else {int(t) for t in targets}
     n, m = game.n_defenders, game.n_targets
