@@ -50,6 +50,7 @@ from sim.solvers.split import (
     LOG_WEIGHT_BOUND,
     PREFERENCE_TOL,
     Spending,
+    Structure,
     canonical_split,
     newton_interior,
     spending,
@@ -140,6 +141,16 @@ def _clean(profile: FloatArray, game: SecurityGame) -> FloatArray:
     return x
 
 
+def _may_spare(game: SecurityGame, tau: int, u: float, st: Structure) -> np.ndarray:
+    """Rule B at the floor level ``u`` (``nse.md`` §1.3): who may keep spare resources,
+    shape (n,). Everybody when tau itself is pinned at the floor, else whoever likes
+    some pinned target, even covered, no better than tau."""
+    pinned = game.attacker_penalty >= u
+    v_tau = game.defender_penalty[:, tau] + st.demand[tau] * game.defender_gap[:, tau]
+    min_pinned = np.where(pinned[None, :], game.defender_reward, np.inf).min(axis=1)
+    return np.asarray(bool(pinned[tau]) | (min_pinned <= v_tau + 1e-12))
+
+
 def _solve_at_level(
     game: SecurityGame,
     tau: int,
@@ -159,12 +170,7 @@ def _solve_at_level(
     if st.uncovered > 0.0:
         return None
     k = game.resources.astype(np.float64)
-    may_spare = np.zeros(game.n_defenders, dtype=bool)
-    if floor:
-        pinned = game.attacker_penalty >= u
-        v_tau = game.defender_penalty[:, tau] + st.demand[tau] * game.defender_gap[:, tau]
-        min_pinned = np.where(pinned[None, :], game.defender_reward, np.inf).min(axis=1)
-        may_spare = bool(pinned[tau]) | (min_pinned <= v_tau + 1e-12)
+    may_spare = _may_spare(game, tau, u, st) if floor else np.zeros(game.n_defenders, bool)
     idx = np.flatnonzero(active)
     k_active = k[idx]
     spare = may_spare[idx]
@@ -366,8 +372,14 @@ def _solve_general(
     methods = ("dogbox",) if free else ("dogbox", "trf")
     for start, method in itertools.product(starts, methods):
         x0 = np.append(start[rows, cols], level) if free else start[rows, cols]
+        evaluations = 400 if method == "dogbox" else 150  # trf's late successes are rare
         x = _root(
-            residual, np.clip(x0, lower, upper), derivative, (lower, upper + 1e-15), 400, method
+            residual,
+            np.clip(x0, lower, upper),
+            derivative,
+            (lower, upper + 1e-15),
+            evaluations,
+            method,
         )
         if x is not None:
             break
@@ -400,10 +412,7 @@ def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterato
         return
     st = structure(game, tau, u, active)
     full = [int(t) for t in np.flatnonzero(st.demand >= 1.0)]
-    pinned = game.attacker_penalty >= u
-    v_tau = game.defender_penalty[:, tau] + st.demand[tau] * game.defender_gap[:, tau]
-    min_pinned = np.where(pinned[None, :], game.defender_reward, np.inf).min(axis=1)
-    may_spare = bool(pinned[tau]) | (min_pinned <= v_tau + 1e-12)
+    may_spare = _may_spare(game, tau, u, st)
     choices = [list(np.flatnonzero(st.allowed[:, t])) for t in full]
     for combo in itertools.islice(itertools.product(*choices), 64):
         profile = _solve_general(
