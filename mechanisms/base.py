@@ -26,6 +26,7 @@ from sim.numerics import UTILITY_TOL
 from sim.registry import Registry, params_of
 from sim.sampling import Recommendation
 from sim.solvers import NSEResult, compute_nse, max_coverage, utilities_at_max_coverage
+from sim.solvers.batch import quick_nse_batch
 
 
 @runtime_checkable
@@ -303,13 +304,31 @@ class OutcomeSetMechanism:
         cover = space.coverage[0]
         status_quo = None
         if self.uses_status_quo:
-            status_quo = np.full((rewards.shape[0], game.n_defenders), np.inf)
-            for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
-                nse = self.status_quo(game.with_reports(defender, r, p), quick=True)
-                if nse is not None and nse.verified:
-                    status_quo[b] = nse.defender_utility
+            status_quo = self.status_quo_for_reports(game, defender, rewards, penalties)
         targets = self.choose(values, space.feasible, status_quo, np.random.default_rng(seed))
         return targets, self.coverages(cover, targets)
+
+    def status_quo_for_reports(
+        self, game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
+    ) -> FloatArray:
+        """The status-quo utilities (b, n) of every reported game; ``inf`` where the quick
+        finder misses (no outcome then passes the weak-UP test).
+
+        The reported games' NSEs are found in one batch
+        (:func:`~sim.solvers.batch.quick_nse_batch`) where the finder's first proposal
+        resolves them, and one by one otherwise.
+        """
+        out = np.full((rewards.shape[0], game.n_defenders), np.inf)
+        todo = np.arange(rewards.shape[0])
+        if type(self).status_quo is OutcomeSetMechanism.status_quo:  # the finder's NSE
+            batch = quick_nse_batch(game, defender, rewards, penalties)
+            out[batch.ok] = batch.defender_utility[batch.ok]
+            todo = np.flatnonzero(~batch.ok)
+        for b in todo:
+            nse = self.status_quo(game.with_reports(defender, rewards[b], penalties[b]), quick=True)
+            if nse is not None and nse.verified:
+                out[b] = nse.defender_utility
+        return out
 
     def coverages(self, cover: FloatArray, targets: np.ndarray) -> FloatArray:
         """The outcome coverage per chosen target (the epsilon rule applied)."""

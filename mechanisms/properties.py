@@ -321,6 +321,8 @@ def find_profitable_misreport(
         game.with_reports(defender, reward, penalty), rng=np.random.default_rng(seed)
     )
     gain = float(outcome_utility(game, manipulated)[defender] - baseline)
+    if gain <= GAIN_TOL:  # the replay is the certificate: a screening artefact is no gain
+        return None
     return Misreport(
         defender, reward, penalty, gain, truthful, manipulated, seed, family, search.evaluated
     )

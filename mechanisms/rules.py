@@ -28,6 +28,7 @@ from sim.numerics import UTILITY_TOL
 from sim.registry import params_of
 from sim.sampling import IndependentRecommendation
 from sim.solvers import NSEResult, compute_nse
+from sim.solvers.batch import quick_nse_batch
 
 
 def _feasible_up(
@@ -80,13 +81,21 @@ class StatusQuo:
         penalties: FloatArray,
         seed: int,
     ) -> tuple[np.ndarray, FloatArray]:
-        """Each report's NSE (quick finder; a miss is skipped as target -1)."""
+        """Each report's NSE (quick finder, in one batch where its first proposal
+        resolves the report; a miss is skipped as target -1)."""
 
         def evaluate(reported: SecurityGame) -> tuple[int, FloatArray] | None:
             nse = compute_nse(reported, quick=True)
             return (nse.attacked_target, nse.total_coverage) if nse.verified else None
 
-        return outcomes_per_report(game, defender, rewards, penalties, evaluate)
+        batch = quick_nse_batch(game, defender, rewards, penalties)
+        targets, coverage = batch.attacked_target.copy(), batch.coverage.copy()
+        rest = np.flatnonzero(~batch.ok)
+        if rest.size:
+            targets[rest], coverage[rest] = outcomes_per_report(
+                game, defender, rewards[rest], penalties[rest], evaluate
+            )
+        return targets, coverage
 
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
         nse = compute_nse(game)

@@ -17,6 +17,7 @@ from sim.instances import example_5_2, nonoverlapping_from_orders, theorem_3_2
 from sim.solvers import (
     compute_nse,
     deviation_value,
+    find_nse,
     is_nse,
     nse_strategies,
     nse_utility_range,
@@ -24,6 +25,7 @@ from sim.solvers import (
     others_coverage,
     single_defender_sse,
 )
+from sim.solvers.batch import quick_nse_batch
 from sim.solvers.deviation import _leave_one_out
 from sim.solvers.origami import origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
@@ -334,3 +336,28 @@ def test_newton_root_spends_every_budget_exactly():
     result = compute_nse(game)
     assert result.verified and result.phase == "interior"
     np.testing.assert_allclose(result.coverage.sum(axis=1), game.resources, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_batched_quick_nse_equals_the_finder_on_every_resolved_report(seed):
+    """``sim/solvers/batch.py`` runs the finder's first proposal for many reported
+    games at once; every report it resolves must be the quick finder's NSE."""
+    rng = np.random.default_rng(seed)
+    resolved = total = 0
+    for _ in range(12):
+        n, m = int(rng.integers(2, 5)), int(rng.integers(4, 10))
+        game = make_generator(
+            "uniform", n_defenders=n, n_targets=m, resources={"low": 1, "high": 2}
+        ).sample(rng)
+        i = int(rng.integers(0, n))
+        a, b = rng.uniform(-10, 10, (2, 24, m))
+        rewards, penalties = np.maximum(a, b) + 1e-6, np.minimum(a, b)
+        batch = quick_nse_batch(game, i, rewards, penalties)
+        for j in np.flatnonzero(batch.ok):
+            nse = find_nse(game.with_reports(i, rewards[j], penalties[j]), quick=True)
+            assert nse.verified and nse.attacked_target == batch.attacked_target[j]
+            np.testing.assert_allclose(batch.defender_utility[j], nse.defender_utility, atol=1e-12)
+            np.testing.assert_allclose(batch.coverage[j], nse.total_coverage, atol=1e-12)
+        resolved += int(batch.ok.sum())
+        total += batch.ok.size
+    assert resolved >= total // 10  # the batch resolves a real share (interior games)

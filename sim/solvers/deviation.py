@@ -50,13 +50,13 @@ def others_coverage(profile: ArrayLike, defender: int) -> FloatArray:
 
 
 def _leave_one_out(profile: FloatArray) -> FloatArray:
-    """Every defender's :math:`q^{-i}` at once, shape (n, m) (prefix and suffix products,
-    so a defender covering a target fully does not divide by zero)."""
+    """Every defender's :math:`q^{-i}` at once, shape (..., n, m) (prefix and suffix
+    products, so a defender covering a target fully does not divide by zero)."""
     rest = 1.0 - profile
-    ones = np.ones((1, profile.shape[1]))
-    before = np.cumprod(np.concatenate((ones, rest[:-1])), axis=0)
-    after = np.cumprod(np.concatenate((ones, rest[:0:-1])), axis=0)[::-1]
-    return np.asarray(1.0 - before * after, dtype=np.float64)
+    ones = np.ones((*profile.shape[:-2], 1, profile.shape[-1]))
+    before = np.cumprod(np.concatenate((ones, rest[..., :-1, :]), axis=-2), axis=-2)
+    after = np.cumprod(np.concatenate((ones, rest[..., :0:-1, :]), axis=-2), axis=-2)
+    return np.asarray(1.0 - before * after[..., ::-1, :], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,47 @@ def deviation_values(
     before spare ones before an unbreakable tie, as in a scan of the targets.
     """
     rows = np.asarray(defenders, dtype=np.int64)
-    q = np.asarray(others, dtype=np.float64)
-    k = game.resources[rows].astype(np.float64)
+    value, target, level, kind = best_deviations(
+        game,
+        np.asarray(others, dtype=np.float64),
+        game.resources[rows].astype(np.float64),
+        game.defender_penalty[rows],
+        game.defender_gap[rows],
+        budget_tol=budget_tol,
+        tol=tol,
+    )
+    return [
+        DeviationValue(v, t, w, _KINDS[c])
+        for v, t, w, c in zip(
+            value.tolist(), target.tolist(), level.tolist(), kind.tolist(), strict=True
+        )
+    ]
+
+
+def best_deviations(
+    game: SecurityGame,
+    others: FloatArray,
+    budget: FloatArray,
+    penalty_rows: FloatArray,
+    gap_rows: FloatArray,
+    *,
+    budget_tol: float = BUDGET_TOL,
+    tol: float = BR_TOL,
+) -> tuple[FloatArray, np.ndarray, FloatArray, np.ndarray]:
+    """The arrays behind :func:`deviation_values`, one row per deviating defender.
+
+    Row ``j`` is a defender with budget ``budget[j]`` and payoffs ``penalty_rows[j]``,
+    ``penalty_rows[j] + gap_rows[j]`` facing ``others[j]``; only the attacker's payoffs
+    come from ``game``, so the rows may come from different reported games.
+
+    Returns
+    -------
+    value, target, level : ndarray, shape (r,)
+    kind : ndarray of int, shape (r,)
+        0 strict, 1 spare, 2 tie (see :class:`DeviationValue`).
+    """
+    q = others
+    k = budget
     reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
     open_ = q < 1.0 - FULL_TOL
     w_bar = reward - q * gap
@@ -158,7 +197,7 @@ def deviation_values(
     cost = np.divide(excess, scaled_gap, out=np.zeros_like(excess), where=open_).sum(axis=1)
     spare = cost < k - budget_tol
     z = np.maximum(q, np.clip((reward - level[:, None]) / gap, 0.0, 1.0))
-    util = game.defender_penalty[rows] + z * game.defender_gap[rows]
+    util = penalty_rows + z * gap_rows
 
     in_s = w_bar >= level[:, None] - tol
     strict = in_s & (w_bar > level[:, None] + tol)
@@ -167,10 +206,10 @@ def deviation_values(
     alone = in_s & ((pinned.sum(axis=1)[:, None] - pinned) == 0) & spare[:, None]
     stuck = np.where(spare[:, None], pinned, in_s)
     tie = np.asarray((in_s & ~strict).any(axis=1) & stuck.any(axis=1))
-    r = np.arange(rows.size)
-    value = np.full(rows.size, -np.inf)
-    target = np.full(rows.size, -1)
-    kind = np.zeros(rows.size, dtype=np.int64)
+    r = np.arange(q.shape[0])
+    value = np.full(q.shape[0], -np.inf)
+    target = np.full(q.shape[0], -1)
+    kind = np.zeros(q.shape[0], dtype=np.int64)
     # scan order: strict, then spare, then the tie; a later kind wins only if larger
     for code, (mask, values) in enumerate(
         ((strict, util), (alone, util), (stuck & tie[:, None], -util))
@@ -182,12 +221,7 @@ def deviation_values(
         value = np.where(better, v, value)
         target = np.where(better, t, target)
         kind = np.where(better, code, kind)
-    return [
-        DeviationValue(v, t, w, _KINDS[c])
-        for v, t, w, c in zip(
-            value.tolist(), target.tolist(), level.tolist(), kind.tolist(), strict=True
-        )
-    ]
+    return value, target, level, kind
 
 
 _KINDS = ("strict", "spare", "tie")

@@ -79,19 +79,19 @@ def water_fill(
 
     Parameters
     ----------
-    log_mu : ndarray, shape (n,)
-        :math:`\\lambda`, the log-weights.
-    log_rest : ndarray, shape (m,)
+    log_mu : ndarray, shape (..., n)
+        :math:`\\lambda`, the log-weights (leading axes: a batch of games).
+    log_rest : ndarray, shape (..., m)
         :math:`\\log(1 - d_t)` (finite: every demand is below 1).
-    allowed : ndarray of bool, shape (n, m)
+    allowed : ndarray of bool, shape (..., n, m)
 
     Returns
     -------
-    rest : ndarray, shape (n, m)
+    rest : ndarray, shape (..., n, m)
         :math:`e^{\\rho_t - \\lambda_i} = 1 - c^i_t` on the members, 0 elsewhere.
-    inside : ndarray of bool, shape (n, m)
+    inside : ndarray of bool, shape (..., n, m)
         Membership :math:`i \\in J_t`.
-    inverse_size : ndarray, shape (m,)
+    inverse_size : ndarray, shape (..., m)
         :math:`1 / |J_t|` (0 where nobody covers ``t``).
 
     Notes
@@ -100,16 +100,28 @@ def water_fill(
     :math:`\\sum_{i < j} (\\lambda_i - \\lambda_j) < -\\log(1 - d_t)`, a prefix of the
     allowed defenders; the level :math:`\\rho_t` is then fixed by the prefix.
     """
-    order = np.argsort(-log_mu, kind="stable")
-    lm = log_mu[order][:, None]
-    a = allowed[order]
-    total = np.cumsum(a * lm, axis=0)
-    inside = a & (lm * np.cumsum(a, axis=0) > log_rest + total)
-    size = inside.sum(axis=0)
-    level = (log_rest + (inside * lm).sum(axis=0)) / np.maximum(size, 1)
-    rest = inside * np.exp(np.minimum(level - lm, 0.0))
-    back = np.argsort(order)
-    return rest[back], inside[back], np.divide(1.0, size, out=np.zeros(size.shape), where=size > 0)
+    order = np.argsort(-log_mu, axis=-1, kind="stable")
+    if log_mu.ndim == 1:  # one game: plain indexing is faster
+        lm, a, back = log_mu[order][:, None], allowed[order], np.argsort(order)
+
+        def unsort(x: np.ndarray) -> np.ndarray:
+            return x[back]
+
+    else:  # a batch of games along the leading axes
+        lm = np.take_along_axis(log_mu, order, axis=-1)[..., None]
+        a = np.take_along_axis(allowed, order[..., None], axis=-2)
+        back = np.argsort(order, axis=-1)[..., None]
+
+        def unsort(x: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(x, back, axis=-2)
+
+    total = np.cumsum(a * lm, axis=-2)
+    inside = a & (lm * np.cumsum(a, axis=-2) > log_rest[..., None, :] + total)
+    size = inside.sum(axis=-2)
+    level = (log_rest + (inside * lm).sum(axis=-2)) / np.maximum(size, 1)
+    rest = inside * np.exp(np.minimum(level[..., None, :] - lm, 0.0))
+    inverse = np.divide(1.0, size, out=np.zeros(size.shape), where=size > 0)
+    return unsort(rest), unsort(inside), inverse
 
 
 def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray) -> FloatArray:
