@@ -109,7 +109,8 @@ class NSEResult:
 #: Starting points of the least-squares solves, tried pass by pass: (log-weight
 #: pattern, level fraction, evaluation budget). With analytic Jacobians a solve that
 #: succeeds needs about 8 evaluations; later passes run only when no target verified
-#: in the earlier ones.
+#: in the earlier ones. At a fixed level the first pass is our own damped
+#: Gauss-Newton (:func:`_gauss_newton`, several times cheaper than a scipy call).
 _PASSES: tuple[tuple[str, float, int], ...] = (
     ("flat", 0.5, 20),
     ("rising", 0.1, 75),
@@ -186,7 +187,9 @@ def _solve_at_level(
 
     dim = idx.size - 1
     theta: FloatArray | None = np.zeros(0)
-    if dim > 0:
+    if dim > 0 and attempt == _PASSES[0]:  # the first pass: our own Gauss-Newton
+        theta = _gauss_newton(lambda theta: evaluate(theta)[:2], _start(attempt[0], dim))
+    elif dim > 0:
         bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
         theta = _root(
             lambda theta: evaluate(theta)[0],
@@ -203,6 +206,40 @@ def _solve_at_level(
     profile = np.zeros((game.n_defenders, game.n_targets))
     profile[idx] = coverage
     return _clean(profile, game)
+
+
+def _gauss_newton(
+    evaluate: Callable[[FloatArray], tuple[FloatArray, FloatArray]],
+    start: FloatArray,
+    *,
+    max_iter: int = 15,
+    tol: float = 1e-12,
+) -> FloatArray | None:
+    """Damped Gauss-Newton on the weights at a fixed level (the first, cheap pass).
+
+    ``evaluate`` gives the residuals (one per defender, one-sided where rule B allows
+    spare resources) and their Jacobian; the step is the least-squares solution and is
+    halved until the residual norm falls. The point where every residual is within
+    ``tol``, else None (the later passes use scipy's trust-region solver).
+    """
+    theta = start
+    residual, jacobian = evaluate(theta)
+    for _ in range(max_iter):
+        if np.abs(residual).max(initial=0.0) <= tol:
+            return theta
+        step = np.linalg.lstsq(jacobian, residual, rcond=None)[0]
+        norm = float(residual @ residual)
+        scale = 1.0
+        while True:
+            trial = np.clip(theta - scale * step, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
+            trial_residual, trial_jacobian = evaluate(trial)
+            if float(trial_residual @ trial_residual) < (1.0 - 1e-4 * scale) * norm:
+                break
+            scale *= 0.5
+            if scale < 0.1:
+                return None
+        theta, residual, jacobian = trial, trial_residual, trial_jacobian
+    return None
 
 
 def _root(
