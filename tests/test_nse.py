@@ -340,7 +340,7 @@ def test_newton_root_spends_every_budget_exactly():
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_batched_quick_nse_equals_the_finder_on_every_resolved_report(seed):
-    """``sim/solvers/batch.py`` runs the finder's first proposal for many reported
+    """``sim/solvers/batch.py`` runs the finder's cheap proposals for many reported
     games at once; every report it resolves must be the quick finder's NSE."""
     rng = np.random.default_rng(seed)
     resolved = total = 0
@@ -360,4 +360,4 @@ def test_batched_quick_nse_equals_the_finder_on_every_resolved_report(seed):
             np.testing.assert_allclose(batch.coverage[j], nse.total_coverage, atol=1e-12)
         resolved += int(batch.ok.sum())
         total += batch.ok.size
-    assert resolved >= total // 10  # the batch resolves a real share (interior games)
+    assert resolved >= total // 2  # the batch resolves most reports

@@ -4,13 +4,14 @@ A misreport search evaluates thousands of games that differ from the true one on
 one defender's reported row. For a mechanism built on the reported game's NSE
 (CSW-Max step 1), each report needs its own NSE, and one :func:`~sim.solvers.find_nse`
 costs about half a millisecond, almost all of it NumPy's per-call overhead on tiny
-arrays. This module runs the finder's first proposal (the candidate order, then Newton
-on the canonical split, then the exact verifier) for a whole batch of reports in
-arrays with a leading report axis, so the overhead is paid once per batch.
+arrays. This module runs the finder's cheap proposals (the candidate order; the
+Gauss-Newton floor pass and Newton on the canonical split, candidate by candidate;
+the exact verifier) for a whole batch of reports in arrays with a leading report
+axis, so the overhead is paid once per batch.
 
-The arithmetic mirrors :func:`~sim.solvers.split.newton_interior` and
-:func:`~sim.solvers.nse_violation` step by step. A report the batch does not resolve
-(a floor game, a Newton stall, a first candidate that fails verification) is left to
+The arithmetic mirrors :func:`~sim.solvers.split.newton_interior`, the finder's first
+fixed-level pass and :func:`~sim.solvers.nse_violation` step by step. A report the
+batch does not resolve (every cheap proposal stalls or fails verification) is left to
 ``compute_nse(..., quick=True)`` by the caller. Batched rounding can differ from the
 single-game path in the last bits, so callers use the batch to *screen* reports and
 replay any report they certify through the mechanism itself.
@@ -56,11 +57,13 @@ def quick_nse_batch(
     rewards: FloatArray,
     penalties: FloatArray,
     *,
-    max_iter: int = 10,
     tol: float = 1e-12,
 ) -> ReportNSEs:
     """The verified NSE of ``game.with_reports(defender, rewards[b], penalties[b])``
-    for every row ``b`` that the first proposal of the finder resolves."""
+    for every row ``b`` that the finder's quick proposals short of least squares
+    resolve (in a floor game the floor pass over the candidates, then Newton over the
+    candidates; in any other game Newton over the candidates), in the finder's order,
+    so a resolved row has the finder's own NSE."""
     rewards = np.atleast_2d(np.asarray(rewards, dtype=np.float64))
     penalties = np.atleast_2d(np.asarray(penalties, dtype=np.float64))
     size, n, m = rewards.shape[0], game.n_defenders, game.n_targets
@@ -75,15 +78,54 @@ def quick_nse_batch(
     reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
     pooled = origami_level(reward, gap, float(game.total_resources))
     floor = float(penalty.max())
-    # the single-defender, idle and floor games start differently: left to the caller
-    if size == 0 or idx.size < 2 or pooled <= floor + BR_TOL:
+    # the single-defender and idle games start differently: left to the caller
+    if size == 0 or idx.size < 2:
         return result
     d_pen = np.repeat(game.defender_penalty[None], size, axis=0)
     d_gap = np.repeat(game.defender_gap[None], size, axis=0)
     d_pen[:, defender] = penalties
     d_gap[:, defender] = rewards - penalties
-    tau = _first_candidates(game, d_pen, d_gap, active, pooled)
     k = game.resources[idx].astype(np.float64)
+    d_rew = np.repeat(game.defender_reward[None], size, axis=0)
+    d_rew[:, defender] = rewards
+    orders = _candidate_orders(game, d_pen, d_gap, active, pooled)
+    # the finder's quick proposals in its order: (the floor pass over the candidates in
+    # a floor game), then Newton over the candidates; the least-squares pass is left
+    stages = ("floor", "newton") if pooled <= floor + BR_TOL else ("newton",)
+    for stage in stages:
+        for rank in range(orders.shape[1]):
+            rows = np.flatnonzero(~result.ok)
+            if rows.size == 0:
+                return result
+            tau = orders[rows, rank]
+            if stage == "floor":
+                _floor_pass(game, d_pen, d_gap, d_rew, rows, tau, active, k, result, tol=tol)
+            else:
+                _newton_pass(game, d_pen, d_gap, rows, tau, active, k, pooled, result, tol=tol)
+    return result
+
+
+def _newton_pass(
+    game: SecurityGame,
+    d_pen: FloatArray,
+    d_gap: FloatArray,
+    reports: np.ndarray,
+    tau: np.ndarray,
+    active: np.ndarray,
+    k: FloatArray,
+    pooled: float,
+    result: ReportNSEs,
+    *,
+    max_iter: int = 10,
+    tol: float,
+) -> None:
+    """:func:`~sim.solvers.split.newton_interior` attacking ``tau[j]`` in report
+    ``reports[j]``, all at once; verified NSEs go into ``result``."""
+    size, m = reports.size, game.n_targets
+    idx = np.flatnonzero(active)
+    reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
+    floor = float(penalty.max())
+    d_pen, d_gap = d_pen[reports], d_gap[reports]
 
     def spending(rows: np.ndarray, log_mu: FloatArray, u: FloatArray):
         demand = np.clip((reward - u[:, None]) / gap, 0.0, 1.0)
@@ -116,9 +158,10 @@ def quick_nse_batch(
         np.zeros((size, idx.size)),
         np.zeros((size, idx.size, idx.size)),
     )
-    feasible[rows], coverage[rows], residual[rows], jacobian[rows] = spending(
-        rows, log_mu[rows], u[rows]
-    )
+    if rows.size:
+        feasible[rows], coverage[rows], residual[rows], jacobian[rows] = spending(
+            rows, log_mu[rows], u[rows]
+        )
     running &= feasible
     done = np.zeros(size, dtype=bool)
     for _ in range(max_iter):
@@ -152,18 +195,134 @@ def quick_nse_batch(
             stalled = pending[~better][scale[pending[~better]] < 0.1]
             running[rows[stalled]] = False
             pending = pending[~better & (scale[pending] >= 0.1)]
+    _record(game, d_pen, d_gap, idx, coverage, done, tau, reports, result)
+
+
+def _record(
+    game: SecurityGame,
+    d_pen: FloatArray,
+    d_gap: FloatArray,
+    idx: np.ndarray,
+    coverage: FloatArray,
+    done: np.ndarray,
+    tau: np.ndarray,
+    reports: np.ndarray,
+    result: ReportNSEs,
+) -> None:
+    """Verify the converged rows and record the verified ones."""
     rows = np.flatnonzero(done)
     if rows.size:
-        profile = np.zeros((rows.size, n, m))
+        profile = np.zeros((rows.size, game.n_defenders, game.n_targets))
         profile[:, idx] = coverage[rows]
-        _verify_batch(game, d_pen[rows], d_gap[rows], profile, tau[rows], rows, result)
-    return result
+        _verify_batch(game, d_pen[rows], d_gap[rows], profile, tau[rows], reports[rows], result)
 
 
-def _first_candidates(
+def _floor_pass(
+    game: SecurityGame,
+    d_pen: FloatArray,
+    d_gap: FloatArray,
+    d_rew: FloatArray,
+    reports: np.ndarray,
+    tau: np.ndarray,
+    active: np.ndarray,
+    k: FloatArray,
+    result: ReportNSEs,
+    *,
+    max_iter: int = 15,
+    tol: float,
+) -> None:
+    """The finder's floor pass attacking ``tau[j]`` in report ``reports[j]``, batched:
+    Gauss-Newton on the weights at the floor level (``nse._solve_at_level`` with
+    ``nse._gauss_newton``), rule B's one-sided residuals and full targets to their
+    heaviest allowed defender; verified NSEs go into ``result``."""
+    size = tau.size
+    idx = np.flatnonzero(active)
+    d_pen, d_gap, d_rew = d_pen[reports], d_gap[reports], d_rew[reports]
+    reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
+    u = float(penalty.max())
+    demand = np.clip((reward - u) / gap, 0.0, 1.0)
+    full = demand >= 1.0
+    partial = (demand > 0.0) & ~full
+    at = np.arange(size)
+    value = d_pen + demand * d_gap
+    allowed = (value <= value[at, :, tau][:, :, None] + PREFERENCE_TOL) & (demand > 0.0)
+    allowed &= active[None, :, None]
+    feasible = ~((demand > 0.0) & ~allowed.any(axis=1)).any(axis=1) & (reward[tau] >= u)
+    # rule B (nse._may_spare) for every report
+    pinned = penalty >= u
+    v_tau = d_pen[at, :, tau] + demand[tau][:, None] * d_gap[at, :, tau]
+    min_pinned = np.where(pinned, d_rew, np.inf).min(axis=2)
+    spare = (pinned[tau][:, None] | (min_pinned <= v_tau + 1e-12))[:, idx]
+    above = np.where(full, 1.0, u - penalty)
+    log_rest = np.log(above / gap) * partial
+    member = allowed[:, idx]
+    fill = member & partial
+
+    def evaluate(rows: np.ndarray, theta: FloatArray):
+        log_mu = np.concatenate((np.zeros((rows.size, 1)), theta), axis=1)
+        rest, inside, inverse = water_fill(
+            log_mu, np.broadcast_to(log_rest, (rows.size, log_rest.size)), fill[rows]
+        )
+        coverage = inside - rest
+        for t in np.flatnonzero(full):
+            owners = member[rows, :, t]
+            heaviest = np.argmax(np.where(owners, log_mu, -np.inf), axis=1)
+            some = np.flatnonzero(owners.any(axis=1))
+            coverage[some, heaviest[some], t] = 1.0
+        weighted = rest * inverse[:, None, :]
+        jacobian = -(weighted @ np.swapaxes(inside, 1, 2))
+        diagonal = np.arange(idx.size)
+        jacobian[:, diagonal, diagonal] += rest.sum(axis=2)
+        r = coverage.sum(axis=2) - k
+        slack = spare[rows] & (r < 0.0)
+        jacobian = np.where(slack[:, :, None], 0.0, jacobian[:, :, 1:])
+        return np.where(slack, 0.0, r), jacobian, coverage
+
+    theta = np.zeros((size, idx.size - 1))
+    residual, jacobian, coverage = (
+        np.zeros((size, idx.size)),
+        np.zeros((size, idx.size, idx.size - 1)),
+        np.zeros((size, idx.size, reward.size)),
+    )
+    running = feasible.copy()
+    rows = np.flatnonzero(running)
+    if rows.size:
+        residual[rows], jacobian[rows], coverage[rows] = evaluate(rows, theta[rows])
+    done = np.zeros(size, dtype=bool)
+    for _ in range(max_iter):
+        converged = running & (np.abs(residual).max(axis=1) <= tol)
+        done |= converged
+        running &= ~converged
+        rows = np.flatnonzero(running)
+        if rows.size == 0:
+            break
+        step = (np.linalg.pinv(jacobian[rows]) @ residual[rows][:, :, None])[:, :, 0]
+        norm = (residual[rows] ** 2).sum(axis=1)
+        scale = np.ones(rows.size)
+        pending = np.arange(rows.size)
+        while pending.size:
+            at_rows = rows[pending]
+            trial = np.clip(
+                theta[at_rows] - scale[pending, None] * step[pending],
+                -LOG_WEIGHT_BOUND,
+                LOG_WEIGHT_BOUND,
+            )
+            res, jac, cov = evaluate(at_rows, trial)
+            better = (res**2).sum(axis=1) < (1.0 - 1e-4 * scale[pending]) * norm[pending]
+            take = at_rows[better]
+            theta[take], residual[take] = trial[better], res[better]
+            jacobian[take], coverage[take] = jac[better], cov[better]
+            scale[pending[~better]] *= 0.5
+            stalled = pending[~better][scale[pending[~better]] < 0.1]
+            running[rows[stalled]] = False
+            pending = pending[~better & (scale[pending] >= 0.1)]
+    _record(game, d_pen, d_gap, idx, coverage, done, tau, reports, result)
+
+
+def _candidate_orders(
     game: SecurityGame, d_pen: FloatArray, d_gap: FloatArray, active: np.ndarray, pooled: float
 ) -> np.ndarray:
-    """The first target of :func:`~sim.solvers.nse._candidate_order` for every report."""
+    """:func:`~sim.solvers.nse._candidate_order` for every report, shape (b, T)."""
     reward = game.attacker_reward
     taus = np.flatnonzero(reward >= pooled - BR_TOL)
     level = pooled + _ORDER_LEVEL * np.maximum(reward[taus] - pooled, 0.0)
@@ -176,11 +335,8 @@ def _first_candidates(
     uncovered = np.where(allowed.any(axis=2), 0.0, demand[None]).sum(axis=2)
     room = (allowed * demand[None, :, None, :]).sum(axis=3)
     shortfall = np.maximum(game.resources - room, 0.0).sum(axis=2)
-    # lexicographic: least uncovered demand, then least shortfall, then lowest index
-    first = uncovered == uncovered.min(axis=1, keepdims=True)
-    short = np.where(first, shortfall, np.inf)
-    first &= short == short.min(axis=1, keepdims=True)
-    return taus[np.argmax(first, axis=1)]
+    index = np.broadcast_to(taus, uncovered.shape)
+    return taus[np.lexsort((index, shortfall, uncovered), axis=-1)]
 
 
 def _solve(jacobian: FloatArray, residual: FloatArray) -> FloatArray:

@@ -227,7 +227,7 @@ def _gauss_newton(
     for _ in range(max_iter):
         if np.abs(residual).max(initial=0.0) <= tol:
             return theta
-        step = np.linalg.lstsq(jacobian, residual, rcond=None)[0]
+        step = np.linalg.pinv(jacobian) @ residual  # as the batched pass does
         norm = float(residual @ residual)
         scale = 1.0
         while True:
