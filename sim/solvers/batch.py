@@ -19,6 +19,7 @@ replay any report they certify through the mechanism itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,7 +122,6 @@ def _newton_pass(
 ) -> None:
     """:func:`~sim.solvers.split.newton_interior` attacking ``tau[j]`` in report
     ``reports[j]``, all at once; verified NSEs go into ``result``."""
-    size, m = reports.size, game.n_targets
     idx = np.flatnonzero(active)
     reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
     floor = float(penalty.max())
@@ -143,27 +143,60 @@ def _newton_pass(
         diagonal = np.arange(idx.size)
         jacobian[:, diagonal, diagonal] += rest.sum(axis=2)
         jacobian[:, :, 0] = -(weighted / (u[:, None] - penalty)[:, None, :]).sum(axis=2)
-        return feasible, coverage, coverage.sum(axis=2) - k, jacobian
+        return feasible, coverage.sum(axis=2) - k, jacobian, coverage
 
     low = max(pooled, floor + 1e-12 * (1.0 + abs(floor)))
     high = reward[tau]
     u = low + 0.1 * (high - low)
     width = np.maximum((reward[None, :] > u[:, None]).sum(axis=1), 1)
-    log_mu = (k - k[0])[None, :] / width[:, None]
-    running = high > low
+    # the state: the level in column 0 (lambda_0 is fixed at 0), the weights after it
+    state = (k - k[0])[None, :] / width[:, None]
+    state[:, 0] = u
+
+    def evaluate(rows: np.ndarray, x: FloatArray):
+        log_mu = np.concatenate((np.zeros((rows.size, 1)), x[:, 1:]), axis=1)
+        return spending(rows, log_mu, x[:, 0])
+
+    def clip(rows: np.ndarray, x: FloatArray) -> FloatArray:
+        level = np.minimum(np.maximum(x[:, 0], low), high[rows])
+        x = np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
+        x[:, 0] = level
+        return x
+
+    done, coverage = _damped(evaluate, state, high > low, _solve, clip, max_iter, tol)
+    _record(game, d_pen, d_gap, idx, coverage, done, tau, reports, result)
+
+
+def _damped(
+    evaluate: Callable[
+        [np.ndarray, FloatArray], tuple[np.ndarray, FloatArray, FloatArray, FloatArray]
+    ],
+    x: FloatArray,
+    running: np.ndarray,
+    solve: Callable[[FloatArray, FloatArray], FloatArray],
+    clip: Callable[[np.ndarray, FloatArray], FloatArray],
+    max_iter: int,
+    tol: float,
+) -> tuple[np.ndarray, FloatArray]:
+    """Damped (Gauss-)Newton on a batch, row by row as the single-game solvers do.
+
+    ``evaluate(rows, x)`` gives (feasible, residual, Jacobian, coverage) per row;
+    ``solve`` the step from (Jacobian, residual); ``clip`` puts trial points in bounds.
+    Each row checks its residual, steps, and halves its step until the residual norm
+    falls (a row that needs a step below 0.1 of the full one, or is infeasible, stops).
+    Returns which rows converged within ``max_iter`` steps, and the coverage.
+    """
+    running = running.copy()
     rows = np.flatnonzero(running)
-    feasible, coverage, residual, jacobian = (
-        np.ones(size, dtype=bool),
-        np.zeros((size, idx.size, m)),
-        np.zeros((size, idx.size)),
-        np.zeros((size, idx.size, idx.size)),
-    )
-    if rows.size:
-        feasible[rows], coverage[rows], residual[rows], jacobian[rows] = spending(
-            rows, log_mu[rows], u[rows]
-        )
-    running &= feasible
-    done = np.zeros(size, dtype=bool)
+    if rows.size == 0:
+        return running, np.zeros(0)
+    feasible, first_residual, first_jacobian, first_coverage = evaluate(rows, x[rows])
+    residual = np.zeros((x.shape[0], *first_residual.shape[1:]))
+    jacobian = np.zeros((x.shape[0], *first_jacobian.shape[1:]))
+    coverage = np.zeros((x.shape[0], *first_coverage.shape[1:]))
+    residual[rows], jacobian[rows], coverage[rows] = first_residual, first_jacobian, first_coverage
+    running[rows[~feasible]] = False
+    done = np.zeros(x.shape[0], dtype=bool)
     for _ in range(max_iter):
         converged = running & (np.abs(residual).max(axis=1) <= tol)
         done |= converged
@@ -171,31 +204,23 @@ def _newton_pass(
         rows = np.flatnonzero(running)
         if rows.size == 0:
             break
-        step = _solve(jacobian[rows], residual[rows])
+        step = solve(jacobian[rows], residual[rows])
         norm = (residual[rows] ** 2).sum(axis=1)
         scale = np.ones(rows.size)
         pending = np.arange(rows.size)
         while pending.size:
             at = rows[pending]
-            trial_mu = np.clip(
-                log_mu[at] - scale[pending, None] * step[pending],
-                -LOG_WEIGHT_BOUND,
-                LOG_WEIGHT_BOUND,
-            )
-            trial_mu[:, 0] = 0.0
-            trial_u = np.minimum(
-                np.maximum(u[at] - scale[pending] * step[pending, 0], low), high[at]
-            )
-            ok, cov, res, jac = spending(at, trial_mu, trial_u)
+            trial = clip(at, x[at] - scale[pending, None] * step[pending])
+            ok, res, jac, cov = evaluate(at, trial)
             better = ok & ((res**2).sum(axis=1) < (1.0 - 1e-4 * scale[pending]) * norm[pending])
             take = at[better]
-            log_mu[take], u[take] = trial_mu[better], trial_u[better]
-            coverage[take], residual[take], jacobian[take] = cov[better], res[better], jac[better]
+            x[take], residual[take] = trial[better], res[better]
+            jacobian[take], coverage[take] = jac[better], cov[better]
             scale[pending[~better]] *= 0.5
             stalled = pending[~better][scale[pending[~better]] < 0.1]
             running[rows[stalled]] = False
             pending = pending[~better & (scale[pending] >= 0.1)]
-    _record(game, d_pen, d_gap, idx, coverage, done, tau, reports, result)
+    return done, coverage
 
 
 def _record(
@@ -276,46 +301,16 @@ def _floor_pass(
         r = coverage.sum(axis=2) - k
         slack = spare[rows] & (r < 0.0)
         jacobian = np.where(slack[:, :, None], 0.0, jacobian[:, :, 1:])
-        return np.where(slack, 0.0, r), jacobian, coverage
+        return np.ones(rows.size, dtype=bool), np.where(slack, 0.0, r), jacobian, coverage
+
+    def clip(rows: np.ndarray, x: FloatArray) -> FloatArray:
+        return np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
+
+    def pseudo_inverse(jacobian: FloatArray, residual: FloatArray) -> FloatArray:
+        return np.asarray((np.linalg.pinv(jacobian) @ residual[:, :, None])[:, :, 0])
 
     theta = np.zeros((size, idx.size - 1))
-    residual, jacobian, coverage = (
-        np.zeros((size, idx.size)),
-        np.zeros((size, idx.size, idx.size - 1)),
-        np.zeros((size, idx.size, reward.size)),
-    )
-    running = feasible.copy()
-    rows = np.flatnonzero(running)
-    if rows.size:
-        residual[rows], jacobian[rows], coverage[rows] = evaluate(rows, theta[rows])
-    done = np.zeros(size, dtype=bool)
-    for _ in range(max_iter):
-        converged = running & (np.abs(residual).max(axis=1) <= tol)
-        done |= converged
-        running &= ~converged
-        rows = np.flatnonzero(running)
-        if rows.size == 0:
-            break
-        step = (np.linalg.pinv(jacobian[rows]) @ residual[rows][:, :, None])[:, :, 0]
-        norm = (residual[rows] ** 2).sum(axis=1)
-        scale = np.ones(rows.size)
-        pending = np.arange(rows.size)
-        while pending.size:
-            at_rows = rows[pending]
-            trial = np.clip(
-                theta[at_rows] - scale[pending, None] * step[pending],
-                -LOG_WEIGHT_BOUND,
-                LOG_WEIGHT_BOUND,
-            )
-            res, jac, cov = evaluate(at_rows, trial)
-            better = (res**2).sum(axis=1) < (1.0 - 1e-4 * scale[pending]) * norm[pending]
-            take = at_rows[better]
-            theta[take], residual[take] = trial[better], res[better]
-            jacobian[take], coverage[take] = jac[better], cov[better]
-            scale[pending[~better]] *= 0.5
-            stalled = pending[~better][scale[pending[~better]] < 0.1]
-            running[rows[stalled]] = False
-            pending = pending[~better & (scale[pending] >= 0.1)]
+    done, coverage = _damped(evaluate, theta, feasible, pseudo_inverse, clip, max_iter, tol)
     _record(game, d_pen, d_gap, idx, coverage, done, tau, reports, result)
 
 
