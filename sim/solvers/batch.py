@@ -258,7 +258,7 @@ def _floor_pass(
 ) -> None:
     """The finder's floor pass attacking ``tau[j]`` in report ``reports[j]``, batched:
     Gauss-Newton on the weights at the floor level (``nse._solve_at_level`` with
-    ``nse._gauss_newton``), rule B's one-sided residuals and full targets to their
+    ``split.damped_newton``), rule B's one-sided residuals and full targets to their
     heaviest allowed defender; verified NSEs go into ``result``."""
     size = tau.size
     idx = np.flatnonzero(active)

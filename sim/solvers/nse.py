@@ -52,6 +52,7 @@ from sim.solvers.split import (
     Spending,
     Structure,
     canonical_split,
+    damped_newton,
     newton_interior,
     spending,
     structure,
@@ -110,7 +111,8 @@ class NSEResult:
 #: pattern, level fraction, evaluation budget). With analytic Jacobians a solve that
 #: succeeds needs about 8 evaluations; later passes run only when no target verified
 #: in the earlier ones. At a fixed level the first pass is our own damped
-#: Gauss-Newton (:func:`_gauss_newton`, several times cheaper than a scipy call).
+#: Gauss-Newton (:func:`~sim.solvers.split.damped_newton`, several times cheaper than a
+#: scipy call).
 _PASSES: tuple[tuple[str, float, int], ...] = (
     ("flat", 0.5, 20),
     ("rising", 0.1, 75),
@@ -188,7 +190,15 @@ def _solve_at_level(
     dim = idx.size - 1
     theta: FloatArray | None = np.zeros(0)
     if dim > 0 and attempt == _PASSES[0]:  # the first pass: our own Gauss-Newton
-        theta = _gauss_newton(lambda theta: evaluate(theta)[:2], _start(attempt[0], dim))
+        root = damped_newton(
+            evaluate,
+            _start(attempt[0], dim),
+            lambda jacobian, residual: np.linalg.pinv(jacobian) @ residual,  # as batched
+            lambda x: np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND),
+            max_iter=15,
+            tol=1e-12,
+        )
+        theta = None if root is None else root[0]
     elif dim > 0:
         bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
         theta = _root(
@@ -206,40 +216,6 @@ def _solve_at_level(
     profile = np.zeros((game.n_defenders, game.n_targets))
     profile[idx] = coverage
     return _clean(profile, game)
-
-
-def _gauss_newton(
-    evaluate: Callable[[FloatArray], tuple[FloatArray, FloatArray]],
-    start: FloatArray,
-    *,
-    max_iter: int = 15,
-    tol: float = 1e-12,
-) -> FloatArray | None:
-    """Damped Gauss-Newton on the weights at a fixed level (the first, cheap pass).
-
-    ``evaluate`` gives the residuals (one per defender, one-sided where rule B allows
-    spare resources) and their Jacobian; the step is the least-squares solution and is
-    halved until the residual norm falls. The point where every residual is within
-    ``tol``, else None (the later passes use scipy's trust-region solver).
-    """
-    theta = start
-    residual, jacobian = evaluate(theta)
-    for _ in range(max_iter):
-        if np.abs(residual).max(initial=0.0) <= tol:
-            return theta
-        step = np.linalg.pinv(jacobian) @ residual  # as the batched pass does
-        norm = float(residual @ residual)
-        scale = 1.0
-        while True:
-            trial = np.clip(theta - scale * step, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
-            trial_residual, trial_jacobian = evaluate(trial)
-            if float(trial_residual @ trial_residual) < (1.0 - 1e-4 * scale) * norm:
-                break
-            scale *= 0.5
-            if scale < 0.1:
-                return None
-        theta, residual, jacobian = trial, trial_residual, trial_jacobian
-    return None
 
 
 def _root(

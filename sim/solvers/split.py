@@ -28,6 +28,7 @@ which :func:`newton_interior` uses for a damped Newton solve (no finite differen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -268,33 +269,70 @@ def newton_interior(
         return None
     k = game.resources[idx].astype(np.float64)
     u = low + start * (high - low)
-    log_mu = (k - k[0]) / max(int(np.count_nonzero(reward > u)), 1)
-    state = spending(game, tau, active, log_mu, u)
+    # the state: the level in place of lambda_0 (fixed at 0), the weights after it
+    state = (k - k[0]) / max(int(np.count_nonzero(reward > u)), 1)
+    state[0] = u
+
+    def evaluate(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+        sp = spending(game, tau, active, np.append(0.0, x[1:]), float(x[0]))
+        return None if sp is None else (sp.spend - k, sp.jacobian, sp.coverage)
+
+    def clip(x: FloatArray) -> FloatArray:
+        level = min(max(float(x[0]), low), high)
+        x = np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
+        x[0] = level
+        return x
+
+    def solve(jacobian: FloatArray, residual: FloatArray) -> FloatArray:
+        try:
+            return np.asarray(np.linalg.solve(jacobian, residual), dtype=np.float64)
+        except np.linalg.LinAlgError:
+            return np.asarray(np.linalg.lstsq(jacobian, residual, rcond=None)[0], dtype=np.float64)
+
+    root = damped_newton(evaluate, state, solve, clip, max_iter=max_iter, tol=tol)
+    if root is None:
+        return None
+    profile = np.zeros((game.n_defenders, game.n_targets))
+    profile[idx] = root[1]
+    return profile
+
+
+def damped_newton(
+    evaluate: Callable[[FloatArray], tuple[FloatArray, FloatArray, FloatArray] | None],
+    x: FloatArray,
+    solve: Callable[[FloatArray, FloatArray], FloatArray],
+    clip: Callable[[FloatArray], FloatArray],
+    *,
+    max_iter: int,
+    tol: float,
+) -> tuple[FloatArray, FloatArray] | None:
+    """Damped (Gauss-)Newton: the single-game loop of every fast solve here.
+
+    ``evaluate(x)`` gives (residual, Jacobian, coverage) or None where ``x`` is
+    infeasible; ``solve`` the step from (Jacobian, residual); ``clip`` puts a trial
+    point in bounds. Each iteration checks the residual, steps, and halves the step
+    until the residual norm falls (below a tenth of the full step it gives up).
+    Returns the root and its coverage when every residual is within ``tol`` within
+    ``max_iter`` steps, else None. :func:`sim.solvers.batch._damped` is the same loop
+    over a batch of games.
+    """
+    state = evaluate(x)
     for _ in range(max_iter):
         if state is None:
             return None
-        residual = state.spend - k
-        if np.abs(residual).max() <= tol:
-            profile = np.zeros((game.n_defenders, game.n_targets))
-            profile[idx] = state.coverage
-            return profile
-        try:
-            step = np.linalg.solve(state.jacobian, residual)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(state.jacobian, residual, rcond=None)[0]
+        residual, jacobian, coverage = state
+        if np.abs(residual).max(initial=0.0) <= tol:
+            return x, coverage
+        step = solve(jacobian, residual)
         norm = float(residual @ residual)
         scale = 1.0
         while True:
-            trial_mu = np.clip(log_mu - scale * step, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
-            trial_mu[0] = 0.0
-            trial_u = min(max(u - scale * float(step[0]), low), high)
-            trial = spending(game, tau, active, trial_mu, trial_u)
-            if trial is not None:
-                gap = trial.spend - k
-                if float(gap @ gap) < (1.0 - 1e-4 * scale) * norm:
-                    break
+            trial_x = clip(x - scale * step)
+            trial = evaluate(trial_x)
+            if trial is not None and float(trial[0] @ trial[0]) < (1.0 - 1e-4 * scale) * norm:
+                break
             scale *= 0.5
             if scale < 0.1:
                 return None
-        log_mu, u, state = trial_mu, trial_u, trial
+        x, state = trial_x, trial
     return None
