@@ -1,85 +1,52 @@
-"""Mesa agents: defenders, the attacker and the coordination authority (Mesa 3.3:
-agents register themselves with the model on construction; no scheduler)."""
+"""Mesa agents: the coordination authority, the defenders and the attacker.
+
+Each *is* its participant of :mod:`agents.roles` (Mesa 3.3 passes extra constructor
+arguments on to the next base class), so the Mesa model and the Mesa-free
+:func:`~agents.roles.play_rounds` share one round loop. Agents register themselves
+with the model on construction; there is no scheduler.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import mesa
-import numpy as np
 
 from agents.attackers import AttackerModel
-from agents.roles import AuthorityRole, DefenderRole
-from mechanisms.outcome import MechanismOutcome
-from sim.game import FloatArray
+from agents.behaviours import ExecutionBehaviour, ReportingBehaviour
+from agents.roles import Attacker, Authority, Defender
+from mechanisms.base import Mechanism
 
 if TYPE_CHECKING:
-    from sim.model import CoordinationModel
+    from agents.model import CoordinationModel
 
 
-class CoordinationAuthority(mesa.Agent):
+class CoordinationAuthority(mesa.Agent, Authority):
     """Pools the resources, runs the mechanism on the reports and privately sends each
     defender her part of one sampled joint pure strategy (Section 5.1)."""
 
-    def __init__(self, model: CoordinationModel, role: AuthorityRole) -> None:
-        super().__init__(model)
-        self.role = role
-        self.outcome: MechanismOutcome | None = None
-        self.truthful: list[MechanismOutcome] = []
-
-    def allocate(self, rewards: FloatArray, penalties: FloatArray) -> MechanismOutcome:
-        """Run the mechanism on this round's reports (one seed draw from ``model.rng``)."""
-        seed = int(self.model.rng.integers(2**63))
-        self.outcome = self.role.allocate(rewards, penalties, seed)
-        self.truthful = self.role.counterfactuals(rewards, penalties, seed)
-        return self.outcome
+    def __init__(self, model: CoordinationModel, mechanism: Mechanism) -> None:
+        super().__init__(model, model.game, mechanism)
 
 
-class DefenderAgent(mesa.Agent):
-    """A defender: reports a type and executes (or deviates from) her recommendation."""
+class DefenderAgent(mesa.Agent, Defender):
+    """A defender: reports a type and executes (or deviates from) her recommendation.
 
-    def __init__(self, model: CoordinationModel, role: DefenderRole) -> None:
-        super().__init__(model)
-        self.role = role
-        self.report: tuple[FloatArray, FloatArray] | None = None
-        self.executed: np.ndarray | None = None
+    ``cumulative_utility`` sums her realised utilities so far.
+    """
 
-    @property
-    def index(self) -> int:
-        """Her defender index in the game."""
-        return self.role.index
-
-    def make_report(self) -> None:
-        """Step (1): report a type through her reporting behaviour."""
-        model = self.model
-        self.report = self.role.report(model.game, model.authority.role.mechanism, model.rng)
-
-    def submitted(self) -> tuple[FloatArray, FloatArray]:
-        """This round's report (after :meth:`make_report`)."""
-        if self.report is None:
-            raise RuntimeError("DefenderAgent.submitted called before make_report")
-        return self.report
-
-    def act(self, outcome: MechanismOutcome, signal: np.ndarray) -> None:
-        """Step (3): execute her private recommendation ``signal``."""
-        self.role.prepare(self.model.game, outcome, self.model.rng)
-        self.executed = self.role.execute(self.model.game, signal, self.model.rng)
+    def __init__(
+        self,
+        model: CoordinationModel,
+        index: int,
+        reporting: ReportingBehaviour,
+        executing: ExecutionBehaviour,
+    ) -> None:
+        super().__init__(model, index, reporting, executing)
 
 
-class AttackerAgent(mesa.Agent):
+class AttackerAgent(mesa.Agent, Attacker):
     """The attacker: picks a target through its attacker model."""
 
     def __init__(self, model: CoordinationModel, attacker: AttackerModel) -> None:
-        super().__init__(model)
-        self.attacker = attacker
-        attacker.reset(model.game)
-
-    def responder(self, outcome: MechanismOutcome, u: float) -> Callable[[FloatArray], int]:
-        """Step (4): its response to a coverage vector, with this round's draw ``u``."""
-        game = self.model.game
-
-        def respond(coverage: FloatArray) -> int:
-            return self.attacker.respond(game, self.attacker.belief(outcome, coverage), outcome, u)
-
-        return respond
+        super().__init__(model, model.game, attacker)

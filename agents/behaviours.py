@@ -14,7 +14,6 @@ All randomness comes from the ``rng`` passed in (the Mesa model's ``model.rng``)
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,7 +25,7 @@ from mechanisms.properties import find_profitable_misreport, ir_violation
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL
-from sim.registry import Registry
+from sim.registry import Registry, params_of
 from sim.sampling import Recommendation, comb_support
 
 REPORTING: Registry[Any] = Registry("reporting behaviour")
@@ -255,8 +254,15 @@ class ExecutionBehaviour:
     def reset(self) -> None:
         """Forget everything learned (start of a run)."""
 
-    def prepare(self, game: SecurityGame, defender: int, outcome: MechanismOutcome) -> None:
-        """Called once per round with the outcome in force, before any :meth:`plan`."""
+    def prepare(
+        self,
+        game: SecurityGame,
+        defender: int,
+        outcome: MechanismOutcome,
+        rng: np.random.Generator,
+    ) -> None:
+        """The per-round hook: called once per round with the outcome in force, before
+        any :meth:`plan` (a learner picks this round's rule here, drawing from ``rng``)."""
 
     def plan_key(self) -> object:
         """Identifies the plan in force: equal keys (under one outcome) mean equal plans,
@@ -305,7 +311,7 @@ class OptimalDeviation(ExecutionBehaviour):
     def plan_key(self) -> object:
         return self._outcome
 
-    def prepare(self, game, defender, outcome):
+    def prepare(self, game, defender, outcome, rng):
         key = outcome.key()
         if key == self._outcome:
             return
@@ -374,16 +380,14 @@ class LearningDeviation(ExecutionBehaviour):
         """The rule played last."""
         return self.ARMS[self._choice]
 
-    def choose(self, rng: np.random.Generator) -> None:
-        """Pick this round's rule (called once per round, before planning)."""
+    def prepare(self, game, defender, outcome, rng):
+        """Pick this round's rule with ``rng``, then prepare every rule."""
         if self._bandit is None:
             self._bandit = _Bandit(len(self.ARMS), self.algorithm, float(self.epsilon))
             self._rules = tuple(make_execution(arm) for arm in self.ARMS)
         self._choice = self._bandit.pick(rng)
-
-    def prepare(self, game, defender, outcome):
         for rule in self._rules:
-            rule.prepare(game, defender, outcome)
+            rule.prepare(game, defender, outcome, rng)
 
     def plan(self, game, defender, signal):
         if not self._rules:
@@ -401,5 +405,4 @@ class LearningDeviation(ExecutionBehaviour):
 def fresh(plugin: Any) -> Any:
     """A new instance with the same parameters and no learned state (a behaviour or
     an attacker model: state lives only in non-init fields)."""
-    params = {f.name: getattr(plugin, f.name) for f in dataclasses.fields(plugin) if f.init}
-    return type(plugin)(**params)
+    return type(plugin)(**params_of(plugin))

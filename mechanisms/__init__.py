@@ -3,6 +3,12 @@
 ``make_mechanism(name, **params)`` builds a registered mechanism;
 ``available_mechanisms()`` lists them. Importing this package registers every
 mechanism in :mod:`mechanisms.rules`.
+
+Modules: :mod:`~mechanisms.base` (protocol, registry), :mod:`~mechanisms.space` (the
+outcome space, closed form and LP-t), :mod:`~mechanisms.outcome_set` (the template of
+the outcome-set mechanisms), :mod:`~mechanisms.reports` (outcomes of many reported
+games at once), :mod:`~mechanisms.rules` (the registered mechanisms),
+:mod:`~mechanisms.properties` (the audits).
 """
 
 from mechanisms import rules as _rules  # noqa: F401  (registers the mechanisms)
@@ -10,23 +16,26 @@ from mechanisms.base import (
     MECHANISMS,
     PROPERTIES,
     Mechanism,
-    OutcomeSetMechanism,
     available_mechanisms,
-    lexicographic_argmax,
+    describe,
+    failed_outcome,
     make_mechanism,
     register_mechanism,
 )
 from mechanisms.outcome import MechanismOutcome
-from mechanisms.rules import describe
+from mechanisms.outcome_set import Choice, OutcomeSetMechanism
+from mechanisms.space import lexicographic_argmax
 
 __all__ = [
     "MECHANISMS",
     "PROPERTIES",
+    "Choice",
     "Mechanism",
     "MechanismOutcome",
     "OutcomeSetMechanism",
     "available_mechanisms",
     "describe",
+    "failed_outcome",
     "lexicographic_argmax",
     "make_mechanism",
     "register_mechanism",

@@ -1,7 +1,7 @@
 """Property audits with certificates (Gan et al. 2020, Properties 1-4).
 
 * :func:`is_pareto_efficient` -- exact, over the finite outcome set of
-  ``notes/solvers.md`` §2; returns a dominating outcome when there is one.
+  ``docs/solvers.md`` §2; returns a dominating outcome when there is one.
 * :func:`utility_preservation` -- strong / weak UP per defender against
   :func:`~sim.solvers.nse_utility_range`, each verdict ``holds``, ``fails`` or
   ``undetermined`` and backed by a verified NSE or a sound bound.
@@ -22,11 +22,13 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import linprog
 
-from mechanisms.base import Mechanism, closed_form_space, outcomes_by_allocation
+from mechanisms.base import Mechanism
 from mechanisms.outcome import MechanismOutcome
+from mechanisms.space import closed_form_space
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL, UTILITY_TOL
+from sim.payoffs import target_utility, utility
 from sim.sampling import IndependentRecommendation, Recommendation
 from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range
 
@@ -40,7 +42,7 @@ PLAYABLE_MIX = 1e-3
 def outcome_utility(game: SecurityGame, outcome: MechanismOutcome) -> FloatArray:
     """:math:`U_i^d(\\mathrm{cov}, t)` of ``outcome`` under ``game``'s types, shape (n,)."""
     t = outcome.attacked_target
-    return game.defender_penalty[:, t] + outcome.coverage[t] * game.defender_gap[:, t]
+    return target_utility(game, t, outcome.coverage[t])
 
 
 # -- Pareto efficiency ---------------------------------------------------------------
@@ -182,21 +184,18 @@ class _Search:
         if room <= 0 or rewards.shape[0] == 0:
             return
         rewards, penalties = rewards[:room], penalties[:room]
-        batch = getattr(self.mechanism, "outcomes_for_reports", None)
-        if batch is None:
-            targets, coverage = outcomes_by_allocation(
-                self.mechanism, self.game, self.defender, rewards, penalties, self.seed
-            )
-        else:
-            targets, coverage = batch(self.game, self.defender, rewards, penalties, self.seed)
+        targets, coverage = self.mechanism.outcomes_for_reports(
+            self.game, self.defender, rewards, penalties, self.seed
+        )
         self.evaluated += rewards.shape[0]
         i = self.defender
         ok = targets >= 0
         safe = np.where(ok, targets, 0)
         rows = np.arange(targets.size)
-        true = (
-            self.game.defender_penalty[i, safe]
-            + coverage[rows, safe] * self.game.defender_gap[i, safe]
+        true = utility(
+            self.game.defender_penalty[i, safe],
+            self.game.defender_gap[i, safe],
+            coverage[rows, safe],
         )
         gains = np.where(ok, true - self.baseline, -np.inf)
         b = int(np.argmax(gains))
@@ -387,7 +386,7 @@ def ir_violation(
     y^\\sigma_t`, with :math:`O_{\\sigma t}` the probability of signal :math:`\\sigma` and
     some other defender covering t. For each target t one LP maximises :math:`c'_t`
     with t a best response and a second checks t can be the *unique* best response
-    (pessimistic tie-breaking, as in ``notes/nse.md`` §4.2); the value is the best
+    (pessimistic tie-breaking, as in ``docs/nse.md`` §4.2); the value is the best
     :math:`U_i^d(c'_t, t)` over strictly inducible t. For independent play (the
     ``nse`` mechanism) the NSE oracle gives the value exactly.
 
@@ -450,9 +449,7 @@ def ir_violation(
             # strictly inducing solution so that t is the unique best response
             y = (1.0 - PLAYABLE_MIX) * y + PLAYABLE_MIX * strict.x[:n_y].reshape(s_count, m)
         c_sup = base + (weight * weak.x[:n_y].reshape(s_count, m)).sum(axis=0)
-        value = float(
-            game.defender_penalty[defender, t] + c_sup[t] * game.defender_gap[defender, t]
-        )
+        value = float(target_utility(game, t, c_sup[t], defender))
         if value > best[0]:
             best = (value, t, base + (weight * y).sum(axis=0), y)
     value, target, c, y = best

@@ -7,44 +7,29 @@ the docstrings give the rule and the properties it claims.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from mechanisms.base import (
-    Mechanism,
-    OutcomeSetMechanism,
-    lexicographic_argmax,
-    outcomes_by_allocation,
-    outcomes_per_report,
-    register_mechanism,
-    report_values,
-)
+from mechanisms.base import Mechanism, failed_outcome, register_mechanism
 from mechanisms.outcome import MechanismOutcome
+from mechanisms.outcome_set import Choice, OutcomeSetMechanism
+from mechanisms.reports import report_nses
+from mechanisms.space import lexicographic_argmax
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import UTILITY_TOL
-from sim.registry import params_of
+from sim.registry import BOUND
 from sim.sampling import IndependentRecommendation
 from sim.solvers import NSEResult, compute_nse
-from sim.solvers.batch import quick_nse_batch
 
 
-def _feasible_up(
-    values: FloatArray, feasible: np.ndarray, status_quo: FloatArray | None
-) -> np.ndarray:
+def _feasible_up(values: FloatArray, choice: Choice) -> np.ndarray:
     """Constraint (4a): every defender gets at least her status-quo utility."""
-    ok = np.broadcast_to(feasible, values[:, 0, :].shape)
-    if status_quo is None:
-        return ok.copy()
-    return ok & np.all(values >= status_quo[:, :, None] - UTILITY_TOL, axis=1)
-
-
-def _required(status_quo: FloatArray | None) -> FloatArray:
-    if status_quo is None:
-        raise InvalidParameterError("this mechanism needs the status-quo utilities")
-    return status_quo
+    ok = np.broadcast_to(choice.feasible, values[:, 0, :].shape)
+    return ok & np.all(values >= choice.required()[:, :, None] - UTILITY_TOL, axis=1)
 
 
 def _priority(resources: np.ndarray, first: int) -> list[int]:
@@ -66,7 +51,7 @@ class StatusQuo:
 
     name: ClassVar[str]
     claims: ClassVar[frozenset[str]] = frozenset({"weakly_up", "individually_rational"})
-    conditional_claims: ClassVar[dict[str, str]] = {}
+    conditional_claims: ClassVar[Mapping[str, str]] = {}
     uses_status_quo: ClassVar[bool] = True
     randomised: ClassVar[bool] = False
 
@@ -81,36 +66,14 @@ class StatusQuo:
         penalties: FloatArray,
         seed: int,
     ) -> tuple[np.ndarray, FloatArray]:
-        """Each report's NSE (quick finder, in one batch where its first proposal
-        resolves the report; a miss is skipped as target -1)."""
-
-        def evaluate(reported: SecurityGame) -> tuple[int, FloatArray] | None:
-            nse = compute_nse(reported, quick=True)
-            return (nse.attacked_target, nse.total_coverage) if nse.verified else None
-
-        batch = quick_nse_batch(game, defender, rewards, penalties)
-        targets, coverage = batch.attacked_target.copy(), batch.coverage.copy()
-        rest = np.flatnonzero(~batch.ok)
-        if rest.size:
-            targets[rest], coverage[rest] = outcomes_per_report(
-                game, defender, rewards[rest], penalties[rest], evaluate
-            )
-        return targets, coverage
+        """Each report's quick NSE (target -1 where the quick finder misses)."""
+        nses = report_nses(game, defender, rewards, penalties)
+        return np.where(nses.ok, nses.attacked_target, -1), nses.coverage
 
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
         nse = compute_nse(game)
         if not nse.verified:
-            return MechanismOutcome(
-                mechanism=self.name,
-                params={},
-                coverage=np.zeros(game.n_targets),
-                attacked_target=-1,
-                defender_utility=np.full(game.n_defenders, np.nan),
-                status_quo_utility=None,
-                recommendation=None,
-                status="failed",
-                message="no verified NSE",
-            )
+            return failed_outcome(self, game, "no verified NSE")
         return MechanismOutcome(
             mechanism=self.name,
             params={},
@@ -134,15 +97,8 @@ class CSWMax(OutcomeSetMechanism):
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient", "weakly_up"})
     uses_status_quo: ClassVar[bool] = True
 
-    def choose(
-        self,
-        values: FloatArray,
-        feasible: np.ndarray,
-        status_quo: FloatArray | None,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        ok = _feasible_up(values, feasible, status_quo)
-        return lexicographic_argmax([values.sum(axis=1)], ok)
+    def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
+        return lexicographic_argmax([values.sum(axis=1)], _feasible_up(values, choice))
 
 
 @register_mechanism("csw_max_nse")
@@ -156,66 +112,27 @@ class CSWMaxNSE(OutcomeSetMechanism):
     and weakly UP; weak UP (constraint 4a) holds on every game.
     """
 
-    known_nse: NSEResult | None = None
+    known_nse: NSEResult | None = field(default=None, repr=False, metadata=BOUND)
 
     claims: ClassVar[frozenset[str]] = frozenset({"weakly_up"})
-    conditional_claims: ClassVar[dict[str, str]] = {
+    conditional_claims: ClassVar[Mapping[str, str]] = {
         "strategyproof": "nonoverlapping_interior",
         "pareto_efficient": "nonoverlapping_interior",
     }
     uses_status_quo: ClassVar[bool] = True
 
-    def status_quo(self, game: SecurityGame, *, quick: bool = False) -> NSEResult | None:
-        return compute_nse(game, quick=quick) if self.known_nse is None else self.known_nse
+    def known_status_quo(self) -> NSEResult | None:
+        return self.known_nse
 
     def prepared(self, true_game: SecurityGame) -> Mechanism:
         return dataclasses.replace(self, known_nse=compute_nse(true_game))
 
-    def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
-        nse = self.status_quo(game)
-        if nse is None or not nse.verified:
-            return self.failed(game, "no verified status-quo NSE")
-        space = self.space(game, nse.defender_utility)
-        tau = nse.attacked_target
-        if not space.feasible[tau]:
-            return self.failed(game, f"LP-{tau} is infeasible")
-        return self.finish(game, space.coverage[tau], tau, nse.defender_utility)
-
-    def choose(
-        self,
-        values: FloatArray,
-        feasible: np.ndarray,
-        status_quo: FloatArray | None,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        raise NotImplementedError("csw_max_nse picks the status quo's own target")
-
-    def outcomes_for_reports(
-        self,
-        game: SecurityGame,
-        defender: int,
-        rewards: FloatArray,
-        penalties: FloatArray,
-        seed: int,
-    ) -> tuple[np.ndarray, FloatArray]:
-        if self.known_nse is None or self.backend != "closed_form":
-            return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
-        # Theorem 4.3: with the NSE known, LP-tau does not read the reports at all
-        outcome = self.allocate(game, rng=np.random.default_rng(seed))
-        targets = np.full(rewards.shape[0], outcome.attacked_target)
-        return targets, np.repeat(outcome.coverage[None], rewards.shape[0], axis=0)
-
-    def finish(
-        self,
-        game: SecurityGame,
-        coverage: FloatArray,
-        target: int,
-        status_quo: FloatArray | None,
-    ) -> MechanismOutcome:
-        outcome = super().finish(game, coverage, target, status_quo)
-        params = {k: v for k, v in outcome.params.items() if k != "known_nse"}
-        params["status_quo"] = "known" if self.known_nse is not None else "reported"
-        return dataclasses.replace(outcome, params=params)
+    def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
+        """The status quo's own target (LP-tau), when it is in the attack set."""
+        tau = choice.status_quo_target
+        if tau is None:
+            raise InvalidParameterError("csw_max_nse needs the status-quo target")
+        return np.where((tau >= 0) & choice.feasible[np.maximum(tau, 0)], tau, -1)
 
 
 @register_mechanism("dictatorship")
@@ -230,43 +147,13 @@ class Dictatorship(OutcomeSetMechanism):
 
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient", "strategyproof"})
 
-    def dictator(self, game_resources: np.ndarray, rng: np.random.Generator) -> int:
+    def dictator(self, resources: np.ndarray, rng: np.random.Generator) -> int:
         """The dictator's index."""
-        return int(np.argmax(game_resources))
+        return int(np.argmax(resources))
 
-    def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
-        order = _priority(game.resources, self.dictator(game.resources, rng))
-        space = self.space(game, None)
-        keys = [space.values[i][None] for i in order]
-        target = int(lexicographic_argmax(keys, space.feasible)[0])
-        return self.finish(game, space.coverage[target], target, None)
-
-    def choose(
-        self,
-        values: FloatArray,
-        feasible: np.ndarray,
-        status_quo: FloatArray | None,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        raise NotImplementedError("dictatorship chooses in allocate (it needs the resources)")
-
-    def outcomes_for_reports(
-        self,
-        game: SecurityGame,
-        defender: int,
-        rewards: FloatArray,
-        penalties: FloatArray,
-        seed: int,
-    ) -> tuple[np.ndarray, FloatArray]:
-        if self.backend != "closed_form":
-            return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
-        space, values = report_values(game, defender, rewards, penalties)
-        cover = space.coverage[0]
-        order = _priority(
-            game.resources, self.dictator(game.resources, np.random.default_rng(seed))
-        )
-        targets = lexicographic_argmax([values[:, i] for i in order], space.feasible)
-        return targets, self.coverages(cover, targets)
+    def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
+        order = _priority(choice.resources, self.dictator(choice.resources, choice.rng))
+        return lexicographic_argmax([values[:, i] for i in order], choice.feasible)
 
 
 @register_mechanism("random_dictatorship")
@@ -286,10 +173,10 @@ class RandomDictatorship(Dictatorship):
                 f"RandomDictatorship.weights must be 'uniform' or 'resources'; got {self.weights!r}"
             )
 
-    def dictator(self, game_resources: np.ndarray, rng: np.random.Generator) -> int:
-        n = game_resources.size
-        if self.weights == "resources" and game_resources.sum() > 0:
-            p = game_resources / game_resources.sum()
+    def dictator(self, resources: np.ndarray, rng: np.random.Generator) -> int:
+        n = resources.size
+        if self.weights == "resources" and resources.sum() > 0:
+            p = resources / resources.sum()
             return int(np.searchsorted(np.cumsum(p), rng.random(), side="right").clip(0, n - 1))
         return int(rng.integers(n))
 
@@ -304,16 +191,8 @@ class Utilitarian(OutcomeSetMechanism):
 
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient"})
 
-    def choose(
-        self,
-        values: FloatArray,
-        feasible: np.ndarray,
-        status_quo: FloatArray | None,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        return lexicographic_argmax(
-            [values.sum(axis=1)], np.broadcast_to(feasible, values[:, 0].shape)
-        )
+    def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
+        return lexicographic_argmax([values.sum(axis=1)], choice.feasible)
 
 
 @register_mechanism("egalitarian")
@@ -325,15 +204,9 @@ class Egalitarian(OutcomeSetMechanism):
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient", "weakly_up"})
     uses_status_quo: ClassVar[bool] = True
 
-    def choose(
-        self,
-        values: FloatArray,
-        feasible: np.ndarray,
-        status_quo: FloatArray | None,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        ok = _feasible_up(values, feasible, status_quo)
-        gains = values - _required(status_quo)[:, :, None]
+    def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
+        ok = _feasible_up(values, choice)
+        gains = values - choice.required()[:, :, None]
         return lexicographic_argmax([gains.min(axis=1), values.sum(axis=1)], ok)
 
 
@@ -347,26 +220,10 @@ class NashBargaining(OutcomeSetMechanism):
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient", "weakly_up"})
     uses_status_quo: ClassVar[bool] = True
 
-    def choose(
-        self,
-        values: FloatArray,
-        feasible: np.ndarray,
-        status_quo: FloatArray | None,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        ok = _feasible_up(values, feasible, status_quo)
-        gains = np.clip(values - _required(status_quo)[:, :, None], 0.0, None)
+    def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
+        ok = _feasible_up(values, choice)
+        gains = np.clip(values - choice.required()[:, :, None], 0.0, None)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_product = np.where(ok, np.log(gains).sum(axis=1), -np.inf)
         log_product = np.nan_to_num(log_product, nan=-np.inf)
         return lexicographic_argmax([log_product, values.sum(axis=1)], ok)
-
-
-def describe(mechanism: Any) -> dict[str, Any]:
-    """Name, claims and parameters of a mechanism, for listings and manifests."""
-    return {
-        "name": mechanism.name,
-        "claims": sorted(mechanism.claims),
-        "conditional_claims": dict(getattr(mechanism, "conditional_claims", {})),
-        "params": {k: v for k, v in params_of(mechanism).items() if k != "known_nse"},
-    }

@@ -59,16 +59,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     ):
         print(f"{kind}:")
         for name, info in registry.describe().items():
-            params = ", ".join(
-                f"{k}={v!r}"
-                for k, v in info["params"].items()
-                if not k.startswith("_") and k != "known_nse"
-            )
+            params = ", ".join(f"{k}={v!r}" for k, v in info["params"].items())
             print(f"  {name:<24} {info['summary']}")
             if registry is MECHANISMS:
                 mech = make_mechanism(name)
                 claims = ", ".join(sorted(mech.claims)) or "none"
-                conditional = getattr(mech, "conditional_claims", {})
+                conditional = mech.conditional_claims
                 extra = "".join(f"; {c} on {k}" for c, k in sorted(conditional.items()))
                 print(f"  {'':<24} claims: {claims}{extra}")
             print(f"  {'':<24} params: {params or '(none)'}")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from agents.attackers import make_attacker
+from agents.model import simulate
 from mechanisms import make_mechanism
 from mechanisms.properties import (
     find_profitable_misreport,
@@ -31,7 +32,6 @@ from runs.seeding import dynamics_seed, instance_rng
 from sim.errors import SimError
 from sim.game import SecurityGame
 from sim.generators import make_generator
-from sim.model import simulate
 from sim.numerics import GAIN_TOL
 from sim.solvers import compute_nse, max_coverage, nse_utility_range
 

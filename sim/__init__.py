@@ -1,7 +1,6 @@
 """The pure game core: game model, utilities, exact solvers, sampling, instances and
-generators (numpy/scipy only; no Mesa, no I/O).
-
-The Mesa model lives in :mod:`sim.model`, which this package does not import.
+generators (numpy/scipy only; no Mesa, no I/O, and no import of any other package
+of the project). The Mesa model lives beside its agents, in :mod:`agents.model`.
 """
 
 from sim.errors import (

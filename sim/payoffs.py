@@ -22,14 +22,30 @@ def _coverage(game: SecurityGame, coverage: ArrayLike) -> FloatArray:
 
 def defender_utilities(game: SecurityGame, coverage: ArrayLike) -> FloatArray:
     """:math:`U_i^d(c, t)` for every defender and target, shape (n, m)."""
-    c = _coverage(game, coverage)
-    return game.defender_penalty + c * game.defender_gap
+    return utility(game.defender_penalty, game.defender_gap, _coverage(game, coverage))
 
 
 def defender_utility(game: SecurityGame, coverage: ArrayLike, target: int) -> FloatArray:
     """:math:`U_i^d(c, t)` for every defender when ``target`` is attacked, shape (n,)."""
     c = _coverage(game, coverage)
-    return game.defender_penalty[:, target] + c[target] * game.defender_gap[:, target]
+    return target_utility(game, target, c[target])
+
+
+def utility(penalty: ArrayLike, gap: ArrayLike, coverage: ArrayLike) -> FloatArray:
+    """The defender-utility formula :math:`U_i^d = p_i(t) + c_t \\Delta_i(t)` (Section 2),
+    broadcast over any shapes: the one place it is written, for true and reported
+    payoffs alike (``penalty`` and ``gap`` of the attacked targets, ``coverage`` theirs).
+    """
+    return np.asarray(penalty) + np.asarray(coverage) * np.asarray(gap)
+
+
+def target_utility(
+    game: SecurityGame, target: int, coverage: float, defender: int | None = None
+) -> FloatArray:
+    """:math:`U_i^d` when ``target`` is attacked and covered with probability
+    ``coverage``: shape (n,), or a 0-d array for one ``defender``."""
+    rows = slice(None) if defender is None else defender
+    return utility(game.defender_penalty[rows, target], game.defender_gap[rows, target], coverage)
 
 
 def attacker_utilities(game: SecurityGame, coverage: ArrayLike) -> FloatArray:

@@ -16,9 +16,24 @@ from sim.errors import DuplicateNameError, InvalidParameterError, UnknownNameErr
 T = TypeVar("T")
 
 
+#: Field metadata marking state a plug-in binds itself (``prepared``), not a parameter
+#: a user sets: ``field(default=None, metadata=BOUND)``. Such fields are not accepted
+#: by :meth:`Registry.make` and not listed by :func:`params_of`.
+BOUND = {"bound": True}
+
+
+def parameter_fields(cls: Any) -> list[dataclasses.Field[Any]]:
+    """The fields of a plug-in class (or instance) that are user parameters."""
+    return [
+        f
+        for f in dataclasses.fields(cls)
+        if f.init and not f.name.startswith("_") and not f.metadata.get("bound", False)
+    ]
+
+
 class Registry(Generic[T]):
-    """Name -> plug-in class; every class is a frozen dataclass whose fields are its
-    parameters.
+    """Name -> plug-in class; every class is a dataclass whose (init, unbound) fields
+    are its parameters.
 
     Parameters
     ----------
@@ -57,7 +72,7 @@ class Registry(Generic[T]):
     def make(self, name: str, **params: Any) -> T:
         """Instantiate ``name`` with ``params`` (validated by the class itself)."""
         cls = self.get(name)
-        fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        fields = {f.name for f in parameter_fields(cls)}
         unknown = sorted(set(params) - fields)
         if unknown:
             raise InvalidParameterError(
@@ -83,7 +98,7 @@ class Registry(Generic[T]):
             cls = self._items[name]
             params = {
                 f.name: (None if f.default is dataclasses.MISSING else f.default)
-                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                for f in parameter_fields(cls)
             }
             summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             out[name] = {"summary": summary, "params": params}
@@ -91,5 +106,5 @@ class Registry(Generic[T]):
 
 
 def params_of(obj: Any) -> dict[str, Any]:
-    """A plug-in's parameters as a plain dict (its dataclass fields)."""
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    """A plug-in's parameters as a plain dict (see :func:`parameter_fields`)."""
+    return {f.name: getattr(obj, f.name) for f in parameter_fields(obj)}

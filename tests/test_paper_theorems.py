@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from mechanisms import make_mechanism
-from mechanisms.base import closed_form_space
 from mechanisms.outcome import MechanismOutcome
 from mechanisms.properties import (
     find_profitable_misreport,
@@ -18,6 +17,7 @@ from mechanisms.properties import (
     outcome_utility,
     utility_preservation,
 )
+from mechanisms.space import closed_form_space
 from sim.generators import make_generator
 from sim.instances import example_5_2, gibbard_satterthwaite_game, theorem_3_2
 from sim.sampling import Recommendation

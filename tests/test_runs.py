@@ -245,7 +245,7 @@ def test_failed_instances_are_rows_not_crashes(tmp_path, monkeypatch):
             result.coverage, -1, float("nan"), result.defender_utility, "failed", "none"
         )
 
-    monkeypatch.setattr("mechanisms.base.compute_nse", no_nse)
+    monkeypatch.setattr("mechanisms.outcome_set.compute_nse", no_nse)
     monkeypatch.setattr("mechanisms.rules.compute_nse", no_nse)
     result = run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
     assert result.ok

@@ -12,13 +12,13 @@ import pytest
 from agents.attackers import ATTACKERS, make_attacker
 from agents.behaviours import EXECUTION, REPORTING, distort, make_execution, make_reporting
 from agents.empirical import empirical_failures
+from agents.model import CoordinationModel, simulate
 from agents.profiles import BehaviourProfile
-from bench.simulation import run_without_mesa
+from agents.roles import play_rounds
 from mechanisms import make_mechanism
 from sim.errors import InvalidParameterError, UnknownNameError
 from sim.generators import make_generator
 from sim.instances import example_5_2
-from sim.model import CoordinationModel, simulate
 from sim.payoffs import best_responses
 
 HONEST = (make_reporting("truthful"), make_execution("follow"))
@@ -59,7 +59,7 @@ def test_mesa_model_equals_the_plain_loop():
     profile = BehaviourProfile("p", "learning_misreport", "learning_deviation", strategic="all")
     kwargs = dict(attacker=make_attacker("learning"), rounds=60, rng=np.random.SeedSequence(7))
     a = simulate(game, make_mechanism("utilitarian"), profile.behaviours(4), **kwargs)
-    b = run_without_mesa(game, make_mechanism("utilitarian"), profile.behaviours(4), **kwargs)
+    b = play_rounds(game, make_mechanism("utilitarian"), profile.behaviours(4), **kwargs)
     assert a == b
 
 

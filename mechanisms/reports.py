@@ -1,0 +1,72 @@
+"""Outcomes of many reported games at once: the misreport search's inner loop.
+
+A misreport search evaluates thousands of games that differ from the true one only in
+one defender's reported row. The outcome space depends on the attacker alone, so only
+her row of the value matrix changes (:func:`report_values`); a mechanism built on the
+reported game's NSE needs one NSE per report, found in one batch where the quick
+finder resolves it (:func:`report_nses`). :func:`outcomes_by_allocation` is the
+generic (slow) path: ``allocate`` on every reported game.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mechanisms.base import Mechanism
+from mechanisms.space import OutcomeSpace, closed_form_space
+from sim.game import FloatArray, SecurityGame
+from sim.payoffs import utility
+from sim.solvers import compute_nse
+from sim.solvers.batch import ReportNSEs, quick_nse_batch
+
+
+def report_values(
+    game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
+) -> tuple[OutcomeSpace, FloatArray]:
+    """The outcome space and, per report, the value matrix (b, n, m) in which only
+    ``defender``'s row changes (the space depends on the attacker alone)."""
+    space = closed_form_space(game)
+    values = np.repeat(space.values[None], rewards.shape[0], axis=0)
+    values[:, defender] = np.where(
+        space.feasible, utility(penalties, rewards - penalties, space.coverage[0]), -np.inf
+    )
+    return space, values
+
+
+def report_nses(
+    game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
+) -> ReportNSEs:
+    """The quick verified NSE of every reported game: in one batch
+    (:func:`~sim.solvers.batch.quick_nse_batch`) where the finder's cheap proposals
+    resolve the report, one by one (``compute_nse(..., quick=True)``) otherwise. Rows
+    with ``ok`` False: the quick finder missed (the search skips them)."""
+    batch = quick_nse_batch(game, defender, rewards, penalties)
+    for b in np.flatnonzero(~batch.ok):
+        nse = compute_nse(game.with_reports(defender, rewards[b], penalties[b]), quick=True)
+        if nse.verified:
+            batch.ok[b] = True
+            batch.attacked_target[b] = nse.attacked_target
+            batch.coverage[b] = nse.total_coverage
+            batch.defender_utility[b] = nse.defender_utility
+    return batch
+
+
+def outcomes_by_allocation(
+    mechanism: Mechanism,
+    game: SecurityGame,
+    defender: int,
+    rewards: FloatArray,
+    penalties: FloatArray,
+    seed: int,
+) -> tuple[np.ndarray, FloatArray]:
+    """The generic (slow) batch: ``allocate`` on every reported game (target -1 where
+    the outcome failed)."""
+    targets = np.full(rewards.shape[0], -1)
+    coverage = np.zeros((rewards.shape[0], game.n_targets))
+    for b, (r, p) in enumerate(zip(rewards, penalties, strict=True)):
+        outcome = mechanism.allocate(
+            game.with_reports(defender, r, p), rng=np.random.default_rng(seed)
+        )
+        if outcome.ok:
+            targets[b], coverage[b] = outcome.attacked_target, outcome.coverage
+    return targets, coverage
