@@ -113,7 +113,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_summary(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from runs.export import read_dataset, summarise
+    from runs.export import read_dataset
+    from runs.summary import summarise
 
     summary = summarise(read_dataset(args.dir, "audits"), read_dataset(args.dir, "rounds"))
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 3):

@@ -1,4 +1,4 @@
-"""Datasets: part files, the consolidated dataset, its manifest and summaries.
+"""Dataset I/O: part files, the consolidated dataset and its manifest.
 
 Layout of a study's output directory::
 
@@ -22,20 +22,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runs.tasks import AUDIT_COLUMNS, ROUND_COLUMNS
+from runs.schema import SORT_KEYS, TABLES, typed
 from sim.errors import InvalidConfigError
-from sim.stats import clopper_pearson
-
-TABLES = {"audits": AUDIT_COLUMNS, "rounds": ROUND_COLUMNS}
-SORT_KEYS = {
-    "audits": ["grid_point", "mechanism", "replication", "defender"],
-    "rounds": ["grid_point", "mechanism", "profile", "replication", "round", "defender"],
-}
 
 
 def _atomic_write(data: bytes, path: Path) -> None:
@@ -69,10 +61,6 @@ def read_part(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
-def _typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
-    return df[list(TABLES[table])].astype(TABLES[table])
-
-
 def consolidate(
     out: Path, chunk_ids: Iterable[str], fmt: str = "parquet"
 ) -> dict[str, pd.DataFrame]:
@@ -92,7 +80,7 @@ def consolidate(
             if parts
             else pd.DataFrame(columns=list(TABLES[table]))
         )
-        df = _typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+        df = typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
         tables[table] = df
         if fmt == "csv":
             target.mkdir(parents=True, exist_ok=True)
@@ -133,7 +121,7 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
     folder = root / table
     if not folder.is_dir():
         if root.name == "dataset" and root.is_dir():  # a study without this table
-            return _typed(pd.DataFrame(columns=list(TABLES[table])), table)
+            return typed(pd.DataFrame(columns=list(TABLES[table])), table)
         raise InvalidConfigError(f"no {table} dataset under {str(path)!r}")
     parts = []
     for sub in sorted(folder.glob("mechanism=*")):
@@ -141,59 +129,7 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
         df.insert(0, "mechanism", sub.name.split("=", 1)[1])
         parts.append(df)
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TABLES[table]))
-    return _typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
-
-
-def _rate(label: str, flags: pd.Series) -> dict[str, float]:
-    """``<label>_rate``, ``_low``, ``_high`` (Clopper-Pearson) and ``_n`` of a flag series."""
-    values = flags.dropna().astype(bool)
-    k, n = int(values.sum()), int(values.size)
-    low, high = clopper_pearson(k, n)
-    rate = k / n if n else np.nan
-    return {f"{label}_rate": rate, f"{label}_low": low, f"{label}_high": high, f"{label}_n": n}
-
-
-def summarise(audits: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
-    """Per mechanism (x profile for simulations): failure rates with Clopper-Pearson
-    CIs, mean gains, and welfare relative to the status-quo NSE."""
-    rows: list[dict[str, Any]] = []
-    ok = audits[audits["status"] == "ok"]
-    for mechanism, group in ok.groupby("mechanism", sort=True):
-        instances = group.drop_duplicates(["grid_point", "replication"])
-        entry: dict[str, Any] = {
-            "mechanism": mechanism,
-            "profile": "(one-shot audit)",
-            "source": "audit",
-        }
-        for label, series in (
-            (
-                "pe_failure",
-                ~group.drop_duplicates(["grid_point", "replication"])["pareto_efficient"].astype(
-                    "boolean"
-                ),
-            ),
-            ("weak_up_failure", group["weak_up"].eq("fails").where(group["weak_up"].notna())),
-            ("sp_failure", group["sp_failure"]),
-            ("ir_failure", group["ir_failure"]),
-        ):
-            entry.update(_rate(label, series))
-        entry["mean_sp_gain"] = float(group["sp_gain"].mean())
-        entry["mean_ir_gain"] = float(group["ir_gain"].mean())
-        entry["welfare_gain"] = float((instances["welfare"] - instances["nse_welfare"]).mean())
-        entry["failed_instances"] = int(
-            (audits[(audits["mechanism"] == mechanism)]["status"] == "failed").sum()
-        )
-        rows.append(entry)
-    sims = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
-    for (mechanism, profile), group in sims.groupby(["mechanism", "profile"], sort=True):
-        entry = {"mechanism": mechanism, "profile": profile, "source": "simulation"}
-        for label, gains in (("sp_failure", group["sp_gain"]), ("ir_failure", group["ir_gain"])):
-            entry.update(_rate(label, gains > 1e-7))
-        entry["mean_sp_gain"] = float(group["sp_gain"].mean())
-        entry["mean_ir_gain"] = float(group["ir_gain"].mean())
-        entry["mean_expected_utility"] = float(group["expected_utility"].mean())
-        rows.append(entry)
-    return pd.DataFrame(rows)
+    return typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
 
 def _git() -> dict[str, Any]:

@@ -24,7 +24,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from runs.export import read_dataset, summarise
+from runs.export import read_dataset
+from runs.summary import summarise
 
 TOL = 1e-7
 

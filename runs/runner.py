@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from runs import tasks
 from runs.config import StudyConfig
-from runs.export import consolidate, summarise, write_manifest, write_part
+from runs.export import consolidate, write_manifest, write_part
+from runs.summary import summarise
 from runs.tasks import Chunk, plan_chunks
 from sim.errors import InvalidConfigError, SimError
 

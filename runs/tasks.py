@@ -9,7 +9,6 @@ text; the chunk carries on.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,8 @@ from mechanisms.properties import (
     utility_preservation,
 )
 from runs.config import StudyConfig, parse_config
+from runs.export import encode_part
+from runs.schema import frame
 from runs.seeding import dynamics_seed, instance_rng
 from sim.errors import SimError
 from sim.game import SecurityGame
@@ -74,80 +75,6 @@ def plan_chunks(config: StudyConfig) -> list[Chunk]:
     return chunks
 
 
-#: The condition every row belongs to (the first columns of both tables).
-CONDITION_COLUMNS: dict[str, str] = {
-    "chunk": "string",
-    "study": "string",
-    "generator": "string",
-    "grid_point": "Int64",
-    "grid_params": "string",
-    "mechanism": "string",
-    "mechanism_name": "string",
-    "mechanism_params": "string",
-}
-
-AUDIT_COLUMNS: dict[str, str] = {
-    **CONDITION_COLUMNS,
-    "replication": "Int64",
-    "spawn_key": "string",
-    "defender": "Int64",
-    "status": "string",
-    "error": "string",
-    "n_defenders": "Int64",
-    "n_targets": "Int64",
-    "resources": "Int64",
-    "total_resources": "Int64",
-    "attacked_target": "Int64",
-    "utility": "float64",
-    "nse_utility": "float64",
-    "welfare": "float64",
-    "nse_welfare": "float64",
-    "pareto_efficient": "boolean",
-    "weak_up": "string",
-    "strong_up": "string",
-    "sp_gain": "float64",
-    "sp_failure": "boolean",
-    "sp_family": "string",
-    "ir_gain": "float64",
-    "ir_failure": "boolean",
-    "nse_total_coverage": "float64",
-    "nse_spent": "float64",
-    "pooled_coverage": "float64",
-}
-
-ROUND_COLUMNS: dict[str, str] = {
-    **CONDITION_COLUMNS,
-    "profile": "string",
-    "attacker": "string",
-    "replication": "Int64",
-    "spawn_key": "string",
-    "round": "Int64",
-    "defender": "Int64",
-    "strategic": "boolean",
-    "status": "string",
-    "error": "string",
-    "n_defenders": "Int64",
-    "n_targets": "Int64",
-    "designated_target": "Int64",
-    "attacked_target": "Int64",
-    "covered": "boolean",
-    "misreported": "boolean",
-    "deviated": "boolean",
-    "expected_utility": "float64",
-    "realised_utility": "float64",
-    "sp_gain": "float64",
-    "ir_gain": "float64",
-    "sp_gain_realised": "float64",
-    "ir_gain_realised": "float64",
-}
-
-
-def frame(rows: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
-    """Rows as a DataFrame with exactly ``columns`` and their dtypes."""
-    df = pd.DataFrame(rows, columns=list(columns))
-    return df.astype(columns)
-
-
 def _game(config: StudyConfig, point: dict[str, Any], replication: int) -> SecurityGame:
     generator = make_generator(config.generator, **{**config.generator_params, **point})
     return generator.sample(instance_rng(config.seed, replication))
@@ -171,6 +98,20 @@ def _base(config: StudyConfig, chunk: Chunk, replication: int) -> dict[str, Any]
     }
 
 
+def _failed_rows(base: dict[str, Any], game: SecurityGame, error: str) -> list[dict[str, Any]]:
+    """One ``status="failed"`` row per defender of an instance that produced nothing."""
+    return [
+        {
+            **base,
+            "defender": i,
+            "resources": int(game.resources[i]),
+            "status": "failed",
+            "error": error,
+        }
+        for i in range(game.n_defenders)
+    ]
+
+
 def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[str, Any]]:
     """One row per defender: the mechanism's outcome on the game and its audits."""
     point = config.grid_points()[chunk.grid]
@@ -183,8 +124,11 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         outcome = mechanism.prepared(game).allocate(
             game, rng=np.random.default_rng(rng.integers(2**63))
         )
-        if not outcome.ok:
-            raise SimError(f"{spec.name} failed: {outcome.message}")
+    except SimError as exc:
+        return _failed_rows(base, game, str(exc))
+    if not outcome.ok:
+        return _failed_rows(base, game, f"{spec.name} failed: {outcome.message}")
+    try:
         nse = compute_nse(game)
         utility = outcome_utility(game, outcome)
         nse_utility = nse.defender_utility if nse.verified else np.full(game.n_defenders, np.nan)
@@ -198,16 +142,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         )
         space = max_coverage(game)
     except SimError as exc:
-        return [
-            {
-                **base,
-                "defender": i,
-                "resources": int(game.resources[i]),
-                "status": "failed",
-                "error": str(exc),
-            }
-            for i in range(game.n_defenders)
-        ]
+        return _failed_rows(base, game, str(exc))
     rows = []
     for i in range(game.n_defenders):
         misreport = None
@@ -347,32 +282,32 @@ def blocks(chunks: list[Chunk], config: StudyConfig | None = None) -> list[list[
 def run_block(
     resolved: dict[str, Any], chunks: list[Chunk]
 ) -> list[tuple[Chunk, bytes | None, str, float]]:
-    """Run the chunks of one block; a chunk that raises is reported, not fatal.
+    """Run the chunks of one block (the worker's entry point; arguments are plain and
+    picklable): the config is parsed once, and a chunk that raises is reported, not
+    fatal.
 
     Returns (chunk, its rows encoded as Parquet or None, error text, seconds) per
     chunk: the worker does the encoding, so the runner only writes bytes.
     """
-    from runs.export import encode_part
-
+    config = parse_config(resolved)
     out: list[tuple[Chunk, bytes | None, str, float]] = []
     for chunk in chunks:
         start = time.perf_counter()
         try:
-            df = sys.modules[__name__].run_chunk(resolved, chunk)
-        except Exception as exc:
+            df = run_chunk(config, chunk)
+        except Exception as exc:  # isolation: one chunk's failure is recorded, not fatal
             out.append((chunk, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start))
         else:
             out.append((chunk, encode_part(df), "", time.perf_counter() - start))
     return out
 
 
-def run_chunk(resolved: dict[str, Any], chunk: Chunk) -> pd.DataFrame:
-    """Run one chunk (the worker's entry point; arguments are plain and picklable)."""
-    config = parse_config(resolved)
+def run_chunk(config: StudyConfig, chunk: Chunk) -> pd.DataFrame:
+    """Every row of one chunk, as a frame of its table."""
     rows: list[dict[str, Any]] = []
     for replication in range(chunk.start, chunk.stop):
         if chunk.kind == "audit":
             rows += audit_rows(config, chunk, replication)
         else:
             rows += sim_rows(config, chunk, replication)
-    return frame(rows, AUDIT_COLUMNS if chunk.kind == "audit" else ROUND_COLUMNS)
+    return frame(rows, "audits" if chunk.kind == "audit" else "rounds")
