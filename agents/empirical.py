@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.rounds import RoundRecord
+from sim.errors import InvalidParameterError
+from sim.numerics import GAIN_TOL
 from sim.stats import clopper_pearson
 
 
@@ -82,11 +84,11 @@ def empirical_failures(
     *,
     defenders: Sequence[int] | None = None,
     blocks: int = 10,
-    tol: float = 1e-7,
+    tol: float = GAIN_TOL,
 ) -> EmpiricalFailures:
     """Summarise a run's SP and IR failures (see the module docstring)."""
     if not records:
-        raise ValueError("empirical_failures needs at least one round")
+        raise InvalidParameterError("empirical_failures.records needs at least one round")
     n = len(records[0].defenders)
     chosen = list(range(n)) if defenders is None else list(defenders)
     sp = np.array([[r.defenders[i].sp_gain for i in chosen] for r in records])

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mechanisms.outcome import MechanismOutcome
+from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL
 from sim.sampling import IndependentRecommendation, Recommendation
@@ -220,7 +221,7 @@ def play_round(
     n = game.n_defenders
     rec = outcome.recommendation
     if rec is None or not outcome.ok:
-        raise ValueError("play_round needs an outcome with a recommendation")
+        raise InvalidParameterError("play_round.outcome needs a recommendation (an ok outcome)")
     recommended = recommended_strategy(rec, draws)
     coverage, if_follows = effective
     target = respond(coverage)

@@ -17,7 +17,7 @@ from mechanisms.space import OutcomeSpace, closed_form_space
 from sim.game import FloatArray, SecurityGame
 from sim.payoffs import utility
 from sim.solvers import compute_nse
-from sim.solvers.batch import ReportNSEs, quick_nse_batch
+from sim.solvers.kernel import ReportNSEs, quick_nse_batch
 
 
 def report_values(
@@ -37,7 +37,7 @@ def report_nses(
     game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
 ) -> ReportNSEs:
     """The quick verified NSE of every reported game: in one batch
-    (:func:`~sim.solvers.batch.quick_nse_batch`) where the finder's cheap proposals
+    (:func:`~sim.solvers.kernel.quick_nse_batch`) where the finder's cheap proposals
     resolve the report, one by one (``compute_nse(..., quick=True)``) otherwise. Rows
     with ``ok`` False: the quick finder missed (the search skips them)."""
     batch = quick_nse_batch(game, defender, rewards, penalties)

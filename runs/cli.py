@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import SimError
+from sim.numerics import GAIN_TOL
 
 EXIT_FAILED_CHUNKS = 1
 EXIT_USAGE = 2
@@ -177,7 +178,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 f"(seed {found.seed}, {found.family})"
             )
         dev = ir_violation(game, outcome, i)
-        if dev.gain > 1e-7:
+        if dev.gain > GAIN_TOL:
             plan = "; ".join(
                 f"told {list(sig)} -> cover {np.round(y, 3).tolist()}"
                 for sig, _, y in dev.modification

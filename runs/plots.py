@@ -26,8 +26,7 @@ import seaborn as sns
 
 from runs.export import read_dataset
 from runs.summary import summarise
-
-TOL = 1e-7
+from sim.numerics import GAIN_TOL
 
 
 def _save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
@@ -110,11 +109,11 @@ def _gains(rounds: pd.DataFrame, audits: pd.DataFrame, folder: Path) -> list[Pat
     strategic = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
     for kind in ("sp_gain", "ir_gain"):
         part = strategic[["mechanism", "profile", kind]].rename(columns={kind: "gain"})
-        part = part[part["gain"].abs() > TOL]
+        part = part[part["gain"].abs() > GAIN_TOL]
         parts.append(part.assign(kind=kind.split("_")[0].upper()))
     data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if data.empty:
-        sp = audits[audits["sp_gain"] > TOL][["mechanism", "sp_gain"]].rename(
+        sp = audits[audits["sp_gain"] > GAIN_TOL][["mechanism", "sp_gain"]].rename(
             columns={"sp_gain": "gain"}
         )
         data = sp.assign(kind="SP", profile="(audit)")
@@ -165,7 +164,7 @@ def _learning(rounds: pd.DataFrame, folder: Path) -> list[Path]:
     if strategic.empty:
         return []
     data = (
-        strategic.assign(paid=(strategic["sp_gain"] > TOL) | (strategic["ir_gain"] > TOL))
+        strategic.assign(paid=(strategic["sp_gain"] > GAIN_TOL) | (strategic["ir_gain"] > GAIN_TOL))
         .groupby(["profile", "mechanism", "round"], as_index=False)["paid"]
         .mean()
     )

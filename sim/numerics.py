@@ -26,6 +26,18 @@ GAIN_TOL: Final = 1e-7
 #: Coverage vectors may exceed their budget or [0, 1] by at most this (rounding).
 COVERAGE_TOL: Final = 1e-9
 
+#: A root-finding solve (Newton, least squares) is accepted when every equation holds
+#: to this; the oracle then certifies the profile it gives.
+RESIDUAL_TOL: Final = 1e-9
+
+#: The damped Newton iterations stop when every residual is below this.
+NEWTON_TOL: Final = 1e-12
+
+#: How far above the floor level :math:`\max_t p^a(t)` (relative to its scale) the
+#: interior solves start: there every demand is below 1 (floor NSEs are solved at the
+#: floor itself).
+FLOOR_NUDGE: Final = 1e-12
+
 TieBreaking = Literal["designated", "pessimistic", "optimistic", "lowest_index", "random"]
 TIE_BREAKING_MODES: Final[tuple[str, ...]] = (
     "designated",

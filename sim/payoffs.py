@@ -36,7 +36,7 @@ def utility(penalty: ArrayLike, gap: ArrayLike, coverage: ArrayLike) -> FloatArr
     broadcast over any shapes: the one place it is written, for true and reported
     payoffs alike (``penalty`` and ``gap`` of the attacked targets, ``coverage`` theirs).
     """
-    return np.asarray(penalty) + np.asarray(coverage) * np.asarray(gap)
+    return penalty + coverage * gap  # type: ignore[operator, no-any-return]
 
 
 def target_utility(

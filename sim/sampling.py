@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray
-from sim.numerics import COVERAGE_TOL
+from sim.numerics import BUDGET_TOL, COVERAGE_TOL
 
 BoolArray = NDArray[np.bool_]
 
@@ -34,7 +34,7 @@ def _check_coverage(coverage: ArrayLike, budget: int, owner: str) -> FloatArray:
         raise InvalidParameterError(f"{owner}.coverage must be a finite 1-d array; got {c!r}")
     if c.min(initial=0.0) < -COVERAGE_TOL or c.max(initial=0.0) > 1 + COVERAGE_TOL:
         raise InvalidParameterError(f"{owner}.coverage must lie in [0, 1]; got {c.tolist()}")
-    if c.sum() > budget + 1e-7:
+    if c.sum() > budget + BUDGET_TOL:
         raise InvalidParameterError(
             f"{owner}.coverage must sum to at most the budget {budget}; got {c.sum()!r}"
         )

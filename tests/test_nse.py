@@ -25,8 +25,8 @@ from sim.solvers import (
     others_coverage,
     single_defender_sse,
 )
-from sim.solvers.batch import quick_nse_batch
 from sim.solvers.deviation import _leave_one_out
+from sim.solvers.kernel import quick_nse_batch
 from sim.solvers.origami import origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 from sim.solvers.split import spending, structure
@@ -340,7 +340,7 @@ def test_newton_root_spends_every_budget_exactly():
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_batched_quick_nse_equals_the_finder_on_every_resolved_report(seed):
-    """``sim/solvers/batch.py`` runs the finder's cheap proposals for many reported
+    """``sim/solvers/kernel.py`` runs the finder's cheap proposals for many reported
     games at once; every report it resolves must be the quick finder's NSE."""
     rng = np.random.default_rng(seed)
     resolved = total = 0

@@ -5,7 +5,7 @@ Definition 2.1 of Gan et al. 2020: a profile :math:`X` with attacked target
 :math:`i` has a deviation :math:`x'` with
 :math:`\min_{t' \in \mathrm{BR}(\langle x^{-i}, x' \rangle)} U_i^d(\cdot, t') > U_i^d(X, \tau)`.
 
-The best deviation value is computed exactly in O(m log m) (``notes/solvers.md`` §3).
+The best deviation value is computed exactly in O(m log m) (``docs/solvers.md`` §3).
 With the others' combined coverage :math:`q_t = 1 - \prod_{j \ne i} (1 - c^j_t)`, raising
 target t to :math:`z_t \in [q_t, 1]` costs :math:`(z_t - q_t)/(1 - q_t)` of her budget, so
 
@@ -16,7 +16,7 @@ target t to :math:`z_t \in [q_t, 1]` costs :math:`(z_t - q_t)/(1 - q_t)` of her 
 
 which is ORIGAMI's :math:`G` with rewards :math:`\bar w_t` and gaps
 :math:`\Delta^a(t)(1 - q_t)`; her lowest enforceable level :math:`w_i` is its root
-above the floor :math:`\max_t p^a(t)`. The multiple-LP form of ``notes/nse.md`` §4.2
+above the floor :math:`\max_t p^a(t)`. The multiple-LP form of ``docs/nse.md`` §4.2
 is the reference (:func:`sim.solvers.reference.lp_deviation_value`).
 """
 
@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, BUDGET_TOL, GAIN_TOL
-from sim.payoffs import best_responses
+from sim.payoffs import utility
 from sim.solvers.origami import origami_levels
 
 #: Others' coverage at least this close to 1 counts as full: her coverage there is inert.
@@ -92,7 +92,7 @@ def deviation_value(
     budget_tol: float = BUDGET_TOL,
     tol: float = BR_TOL,
 ) -> DeviationValue:
-    """The exact best pessimistic deviation value of ``defender`` (``notes/solvers.md`` §3).
+    """The exact best pessimistic deviation value of ``defender`` (``docs/solvers.md`` §3).
 
     Parameters
     ----------
@@ -102,7 +102,7 @@ def deviation_value(
         :math:`q^{-i}`, the other defenders' combined coverage.
     budget_tol : float
         Spare budget below this counts as none: budgets bind exactly in equilibrium
-        (``notes/nse.md`` §4.4).
+        (``docs/nse.md`` §4.4).
 
     Steps
     -----
@@ -197,7 +197,7 @@ def best_deviations(
     cost = np.divide(excess, scaled_gap, out=np.zeros_like(excess), where=open_).sum(axis=1)
     spare = cost < k - budget_tol
     z = np.maximum(q, np.clip((reward - level[:, None]) / gap, 0.0, 1.0))
-    util = penalty_rows + z * gap_rows
+    util = utility(penalty_rows, gap_rows, z)
 
     in_s = w_bar >= level[:, None] - tol
     strict = in_s & (w_bar > level[:, None] + tol)
@@ -252,6 +252,85 @@ class NSEViolation:
     reason: str
 
 
+@dataclass(frozen=True, eq=False)
+class ProfileGains:
+    """The oracle's arrays for r profiles (each with its own defender payoffs).
+
+    Attributes
+    ----------
+    best : ndarray of bool, shape (r,)
+        Whether the attacked target is a best response to the combined coverage.
+    coverage : ndarray, shape (r, m)
+        The combined coverage (eq. 2).
+    own : ndarray, shape (r, n)
+        Every defender's utility at the profile.
+    value, level : ndarray, shape (r, n)
+        Her best pessimistic deviation value, and the attacker level it enforces.
+    target, kind : ndarray of int, shape (r, n)
+        The target her best deviation induces, and its kind (see
+        :class:`DeviationValue`).
+    """
+
+    best: np.ndarray
+    coverage: FloatArray
+    own: FloatArray
+    value: FloatArray
+    target: np.ndarray
+    level: FloatArray
+    kind: np.ndarray
+
+
+def profile_gains(
+    game: SecurityGame,
+    penalty: FloatArray,
+    gap: FloatArray,
+    profiles: FloatArray,
+    attacked_target: np.ndarray,
+    *,
+    budget_tol: float = BUDGET_TOL,
+    tol: float = BR_TOL,
+) -> ProfileGains:
+    """The exact NSE oracle (Definition 2.1) on r profiles at once: the best-response
+    check of each attacked target and every defender's best deviation.
+
+    Parameters
+    ----------
+    game : SecurityGame
+        The attacker's payoffs and the resources.
+    penalty, gap : ndarray, shape (r, n, m)
+        The defenders' payoffs of each profile's game.
+    profiles : ndarray, shape (r, n, m)
+        Each defender's own coverage, within her budget.
+    attacked_target : ndarray of int, shape (r,)
+    """
+    r, n, m = profiles.shape
+    at = np.arange(r)
+    c = 1.0 - np.prod(1.0 - profiles, axis=1)
+    attacker = game.attacker_reward - c * game.attacker_gap
+    best = attacker[at, attacked_target] >= attacker.max(axis=1) - tol
+    own = utility(
+        penalty[at, :, attacked_target], gap[at, :, attacked_target], c[at, attacked_target, None]
+    )
+    value, target, level, kind = best_deviations(
+        game,
+        _leave_one_out(profiles).reshape(r * n, m),
+        np.tile(game.resources.astype(np.float64), r),
+        penalty.reshape(r * n, m),
+        gap.reshape(r * n, m),
+        budget_tol=budget_tol,
+        tol=tol,
+    )
+    return ProfileGains(
+        best,
+        c,
+        own,
+        value.reshape(r, n),
+        target.reshape(r, n),
+        level.reshape(r, n),
+        kind.reshape(r, n),
+    )
+
+
 def nse_violation(
     game: SecurityGame,
     profile: ArrayLike,
@@ -260,7 +339,8 @@ def nse_violation(
     budget_tol: float = BUDGET_TOL,
     tol: float = BR_TOL,
 ) -> NSEViolation:
-    """The largest gain any defender gets by deviating from ``(profile, attacked_target)``.
+    """The largest gain any defender gets by deviating from ``(profile, attacked_target)``
+    (:func:`profile_gains` on one profile, with a certificate).
 
     Parameters
     ----------
@@ -276,30 +356,37 @@ def nse_violation(
             f"nse_violation.profile must have shape {(n, m)}; got {x.shape}"
         )
     over = x.sum(axis=1) - game.resources
-    if np.any(over > budget_tol) or x.min() < -1e-12 or x.max() > 1 + 1e-12:
+    if np.any(over > budget_tol) or x.min() < -FULL_TOL or x.max() > 1 + FULL_TOL:
         raise InvalidParameterError(
             f"nse_violation.profile must be coverage within each budget; row sums "
             f"{x.sum(axis=1).tolist()} for resources {game.resources.tolist()}"
         )
-    c = combined_coverage(x)
-    if attacked_target not in best_responses(game, c, tol=tol):
+    found = profile_gains(
+        game,
+        game.defender_penalty[None],
+        game.defender_gap[None],
+        x[None],
+        np.array([attacked_target]),
+        budget_tol=budget_tol,
+        tol=tol,
+    )
+    if not found.best[0]:
         return NSEViolation(np.inf, -1, None, np.full(n, np.inf), "target is not a best response")
-    own = (
-        game.defender_penalty[:, attacked_target]
-        + c[attacked_target] * game.defender_gap[:, attacked_target]
-    )
-    deviations = deviation_values(
-        game, _leave_one_out(x), np.arange(n), budget_tol=budget_tol, tol=tol
-    )
-    gains = np.array([d.value for d in deviations]) - own
+    gains = found.value[0] - found.own[0]
     worst = int(np.argmax(gains))
+    deviation = DeviationValue(
+        float(found.value[0, worst]),
+        int(found.target[0, worst]),
+        float(found.level[0, worst]),
+        _KINDS[int(found.kind[0, worst])],
+    )
     reason = (
         "no profitable deviation"
         if gains[worst] <= GAIN_TOL
         else f"defender {worst} gains {gains[worst]:.3g} by making target "
-        f"{deviations[worst].target} attacked ({deviations[worst].kind})"
+        f"{deviation.target} attacked ({deviation.kind})"
     )
-    return NSEViolation(float(gains[worst]), worst, deviations[worst], gains, reason)
+    return NSEViolation(float(gains[worst]), worst, deviation, gains, reason)
 
 
 def is_nse(

@@ -1,7 +1,7 @@
 r"""Compute a verified Nash–Stackelberg equilibrium of uncoordinated play.
 
 The status quo of Gan et al. 2020 (Definition 2.1; the 0+-NSE of Gan, Elkind,
-Wooldridge 2018). The finder follows ``notes/nse.md`` §1.3 and §2:
+Wooldridge 2018). The finder follows ``docs/nse.md`` §1.3 and §2:
 
 * In an NSE with attacked target :math:`\tau` and attacker level :math:`u`, every target
   with :math:`r^a(t) > u` is covered exactly :math:`d_t(u) = (r^a(t) - u)/\Delta^a(t)`,
@@ -40,20 +40,26 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import least_squares
 
-from sim.errors import InvalidParameterError
+from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import BR_TOL, GAIN_TOL
+from sim.numerics import (
+    BR_TOL,
+    FLOOR_NUDGE,
+    GAIN_TOL,
+    RESIDUAL_TOL,
+    UTILITY_TOL,
+)
+from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
 from sim.solvers.deviation import NSEViolation, combined_coverage, nse_violation
+from sim.solvers.kernel import candidate_orders, clean, fixed_level, newton, quick_stages
 from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
     LOG_WEIGHT_BOUND,
-    PREFERENCE_TOL,
+    Games,
     Spending,
-    Structure,
     canonical_split,
-    damped_newton,
-    newton_interior,
+    may_spare,
     spending,
     structure,
 )
@@ -111,7 +117,7 @@ class NSEResult:
 #: pattern, level fraction, evaluation budget). With analytic Jacobians a solve that
 #: succeeds needs about 8 evaluations; later passes run only when no target verified
 #: in the earlier ones. At a fixed level the first pass is our own damped
-#: Gauss-Newton (:func:`~sim.solvers.split.damped_newton`, several times cheaper than a
+#: Gauss-Newton (:func:`~sim.solvers.kernel.fixed_level`, several times cheaper than a
 #: scipy call).
 _PASSES: tuple[tuple[str, float, int], ...] = (
     ("flat", 0.5, 20),
@@ -135,23 +141,17 @@ def _verify(game: SecurityGame, profile: FloatArray, tau: int) -> tuple[bool, NS
 
 
 def _clean(profile: FloatArray, game: SecurityGame) -> FloatArray:
-    """Clip rounding noise so each row is coverage within its budget."""
-    x = np.clip(profile, 0.0, 1.0)
-    rows = x.sum(axis=1)
-    over = rows > game.resources
-    if np.any(over):
-        x[over] *= (game.resources[over] / rows[over])[:, None]
-    return x
+    return clean(profile, game.resources)
 
 
-def _may_spare(game: SecurityGame, tau: int, u: float, st: Structure) -> np.ndarray:
-    """Rule B at the floor level ``u`` (``nse.md`` §1.3): who may keep spare resources,
-    shape (n,). Everybody when tau itself is pinned at the floor, else whoever likes
-    some pinned target, even covered, no better than tau."""
-    pinned = game.attacker_penalty >= u
-    v_tau = game.defender_penalty[:, tau] + st.demand[tau] * game.defender_gap[:, tau]
-    min_pinned = np.where(pinned[None, :], game.defender_reward, np.inf).min(axis=1)
-    return np.asarray(bool(pinned[tau]) | (min_pinned <= v_tau + 1e-12))
+def _may_spare(game: SecurityGame, tau: int, u: float) -> np.ndarray:
+    """Rule B at the floor level ``u`` for one game, shape (n,)."""
+    return may_spare(Games.single(game), np.zeros(1, dtype=np.int64), np.array([tau]), u)[0]
+
+
+def _one(done: np.ndarray, profiles: FloatArray, game: SecurityGame) -> FloatArray | None:
+    """A kernel proposal on a batch of one: the cleaned profile, or None."""
+    return _clean(profiles[0], game) if done[0] else None
 
 
 def _solve_at_level(
@@ -162,26 +162,34 @@ def _solve_at_level(
     floor: bool,
     attempt: tuple[str, float, int],
 ) -> FloatArray | None:
-    """Solve the budgets for the weights at a fixed level ``u``.
+    """Solve the budgets for the weights at a fixed level ``u``: the first pass by
+    the kernel's Gauss-Newton (:func:`~sim.solvers.kernel.fixed_level`), later passes
+    by bounded least squares from their starting points.
 
     At the floor (``floor=True``) rule B lets some defenders keep spare resources (a
     one-sided residual); elsewhere every defender spends exactly her budget.
     """
+    if attempt == _PASSES[0]:
+        single = Games.single(game)
+        done, profiles = fixed_level(
+            single, np.zeros(1, dtype=np.int64), np.array([tau]), u, floor=floor
+        )
+        return _one(done, profiles, game)
     if game.attacker_reward[tau] < u:
         return None
     st = structure(game, tau, u, active)
     if st.uncovered > 0.0:
         return None
     k = game.resources.astype(np.float64)
-    may_spare = _may_spare(game, tau, u, st) if floor else np.zeros(game.n_defenders, bool)
+    spares = _may_spare(game, tau, u) if floor else np.zeros(game.n_defenders, bool)
     idx = np.flatnonzero(active)
     k_active = k[idx]
-    spare = may_spare[idx]
+    spare = spares[idx]
 
     def evaluate(theta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         sp = spending(game, tau, active, np.append(0.0, theta), u)
         if sp is None:  # cannot happen: the structure at u is fixed and has no orphan
-            raise AssertionError("orphan demand at a fixed feasible level")
+            raise SolverFailedError("orphan demand at a fixed feasible level")
         r = sp.spend - k_active
         slack = spare & (r < 0.0)
         jacobian = np.where(slack[:, None], 0.0, sp.jacobian[:, 1:])
@@ -189,17 +197,7 @@ def _solve_at_level(
 
     dim = idx.size - 1
     theta: FloatArray | None = np.zeros(0)
-    if dim > 0 and attempt == _PASSES[0]:  # the first pass: our own Gauss-Newton
-        root = damped_newton(
-            evaluate,
-            _start(attempt[0], dim),
-            lambda jacobian, residual: np.linalg.pinv(jacobian) @ residual,  # as batched
-            lambda x: np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND),
-            max_iter=15,
-            tol=1e-12,
-        )
-        theta = None if root is None else root[0]
-    elif dim > 0:
+    if dim > 0:
         bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
         theta = _root(
             lambda theta: evaluate(theta)[0],
@@ -211,7 +209,7 @@ def _solve_at_level(
     if theta is None:
         return None
     residual, _, coverage = evaluate(theta)
-    if np.any(np.abs(residual) > 1e-9):
+    if np.any(np.abs(residual) > RESIDUAL_TOL):
         return None
     profile = np.zeros((game.n_defenders, game.n_targets))
     profile[idx] = coverage
@@ -227,7 +225,7 @@ def _root(
     method: str = "trf",
 ) -> FloatArray | None:
     """A bounded least-squares solve with an analytic Jacobian; the point when the
-    residual vanishes (every equation to 1e-9), else None."""
+    residual vanishes (every equation to ``RESIDUAL_TOL``), else None."""
     fit = least_squares(
         residual,
         start,
@@ -239,7 +237,7 @@ def _root(
         gtol=1e-15,
         max_nfev=max_nfev,
     )
-    ok = np.max(np.abs(fit.fun), initial=0.0) <= 1e-9
+    ok = np.max(np.abs(fit.fun), initial=0.0) <= RESIDUAL_TOL
     return np.asarray(fit.x) if ok else None
 
 
@@ -268,7 +266,8 @@ def _solve_interior(
     def evaluate(theta: FloatArray) -> Spending:
         u = lo + span * float(theta[-1])
         sp = spending(game, tau, active, np.append(0.0, theta[:-1]), u, orphans=True)
-        assert sp is not None  # with orphans=True it is never None
+        if sp is None:  # cannot happen: with orphans=True the split is always given
+            raise SolverFailedError("no split with orphans reported")
         return sp
 
     def residual(theta: FloatArray) -> FloatArray:
@@ -302,7 +301,7 @@ def _solve_general(
     owners: dict[int, int] | None = None,
     high: float | None = None,
 ) -> FloatArray | None:
-    """The exact-split fallback of ``nse.md`` §2.2 at level ``u`` (or free in ``(u, high)``).
+    """The exact-split fallback of ``docs/nse.md`` §2.2 at level ``u`` (or free in ``(u, high)``).
 
     Every allowed (defender, target) coverage is an unknown in [0, d_t]; the residuals
     are the budgets (one-sided where rule B allows spare resources) and the products
@@ -369,11 +368,12 @@ def _solve_general(
         return jacobian
 
     if size == 0:
-        return _clean(fixed, game) if np.all(np.abs(residual(np.zeros(0))) <= 1e-9) else None
+        solved = np.all(np.abs(residual(np.zeros(0))) <= RESIDUAL_TOL)
+        return _clean(fixed, game) if solved else None
     lower, upper = np.zeros(size), st.demand[cols]
     if free:  # each share below 1; the level inside the cell, above the floor
         floor = float(game.attacker_penalty.max())
-        lower[-1] = max(u, floor + 1e-12 * (1.0 + abs(floor)))
+        lower[-1] = max(u, floor + FLOOR_NUDGE * (1.0 + abs(floor)))
         upper = np.append(np.full(cols.size, 1.0 - 1e-12), top)
     # start at maximum waste (the canonical split) and at (nearly) none
     starts = (
@@ -425,11 +425,11 @@ def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterato
         return
     st = structure(game, tau, u, active)
     full = [int(t) for t in np.flatnonzero(st.demand >= 1.0)]
-    may_spare = _may_spare(game, tau, u, st)
+    spares = _may_spare(game, tau, u)
     choices = [list(np.flatnonzero(st.allowed[:, t])) for t in full]
     for combo in itertools.islice(itertools.product(*choices), 64):
         profile = _solve_general(
-            game, tau, active, u, may_spare, dict(zip(full, (int(i) for i in combo), strict=True))
+            game, tau, active, u, spares, dict(zip(full, (int(i) for i in combo), strict=True))
         )
         if profile is not None:
             yield profile
@@ -457,46 +457,20 @@ def _result(
     attempts: int,
 ) -> NSEResult:
     c = combined_coverage(profile)
-    utility = game.defender_penalty[:, tau] + c[tau] * game.defender_gap[:, tau]
+    value = target_utility(game, tau, c[tau])
     level = float(game.attacker_reward[tau] - c[tau] * game.attacker_gap[tau])
     profile.setflags(write=False)
-    utility.setflags(write=False)
-    return NSEResult(profile, tau, level, utility, "verified", phase, violation, attempts)
-
-
-#: Where the candidate order looks at each target's structure: this fraction of the
-#: way from the pooled level up to its reward (NSE levels sit a little above the pooled
-#: level; measured on n = 5, m = 50 games, 0.25 makes the first candidate right ~88% of
-#: the time against ~76% at the pooled level itself).
-_ORDER_LEVEL = 0.25
-
-
-def _candidate_order(game: SecurityGame, active: np.ndarray, pooled: float) -> list[int]:
-    """The attackable targets, most promising first (a try order, never a filter).
-
-    Each candidate is scored by the structure at a level a quarter of the way from the
-    pooled level to its reward (:data:`_ORDER_LEVEL`), all candidates at once: demand
-    no allowed defender may cover, then the budget the defenders could not spend even
-    alone on their allowed targets. Ties keep the index order, so the order (and the
-    NSE found) is deterministic.
-    """
-    reward = game.attacker_reward
-    taus = np.flatnonzero(reward >= pooled - BR_TOL)
-    level = pooled + _ORDER_LEVEL * np.maximum(reward[taus] - pooled, 0.0)
-    demand = np.clip((reward[None, :] - level[:, None]) / game.attacker_gap, 0.0, 1.0)
-    value = game.defender_penalty + demand[:, None, :] * game.defender_gap
-    own = value[np.arange(taus.size), :, taus][:, :, None]
-    live = (demand > 0.0)[:, None, :] & (game.resources > 0)[None, :, None]
-    allowed = live & (value <= own + PREFERENCE_TOL)
-    uncovered = np.where(allowed.any(axis=1), 0.0, demand).sum(axis=1)
-    room = (allowed * demand[:, None, :]).sum(axis=2)
-    k = game.resources.astype(np.float64)
-    shortfall = np.maximum(k - room, 0.0).sum(axis=1)
-    return [int(taus[j]) for j in np.lexsort((taus, shortfall, uncovered))]
+    value.setflags(write=False)
+    return NSEResult(profile, tau, level, value, "verified", phase, violation, attempts)
 
 
 def _proposals(
-    game: SecurityGame, candidates: list[int], active: np.ndarray, pooled: float, quick: bool
+    game: SecurityGame,
+    games: Games,
+    candidates: list[int],
+    active: np.ndarray,
+    pooled: float,
+    quick: bool,
 ) -> Iterator[tuple[str, int, FloatArray | None]]:
     """Candidate profiles (phase, attacked target, profile or None), cheapest first.
 
@@ -507,7 +481,8 @@ def _proposals(
     floor_level = float(game.attacker_penalty.max())
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
     # with K resources), so the floor is reachable only when it is the pooled level
-    phases = ("interior", "pooled") if pooled > floor_level + BR_TOL else ("floor", "interior")
+    floor_game = quick_stages(game, pooled)[0] == "floor"
+    phases = ("floor", "interior") if floor_game else ("interior", "pooled")
     passes = _PASSES[:1] if quick else _PASSES
     # Newton first, except that a floor game (pooled level = floor) tries the cheap
     # floor pass before it
@@ -518,8 +493,8 @@ def _proposals(
     for phase, attempt in stages:
         for tau in candidates:
             if attempt is None:
-                profile = newton_interior(game, tau, active, pooled)
-                yield phase, tau, None if profile is None else _clean(profile, game)
+                done, profiles = newton(games, np.zeros(1, dtype=np.int64), np.array([tau]), pooled)
+                yield phase, tau, _one(done, profiles, game)
             elif phase == "floor":
                 yield phase, tau, _solve_at_level(game, tau, active, floor_level, True, attempt)
             elif phase == "pooled":
@@ -592,10 +567,10 @@ def find_nse(
     1. No resources anywhere: every best response to zero coverage is an NSE; take the
        lowest index.
     2. One defender with resources: her Stackelberg outcome with her own budget
-       (ORIGAMI plus her favourite attackable target; ``nse.md`` §1.3, test T7).
+       (ORIGAMI plus her favourite attackable target; ``docs/nse.md`` §1.3, test T7).
     3. Over the attackable targets in a deterministic order of promise
-       (:func:`_candidate_order`): Newton's interior solve
-       (:func:`~sim.solvers.split.newton_interior`, u above the pooled level, below
+       (:func:`~sim.solvers.kernel.candidate_orders`): Newton's interior solve
+       (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below
        which no profile reaches).
     4. Least-squares solves in passes from different starting points, over the same
        order: the floor phase (u = max p^a) when the pooled ORIGAMI level is the
@@ -632,7 +607,7 @@ def find_nse(
         cover = need(game.attacker_reward, game.attacker_gap, level)
         attackable = game.attacker_reward >= level - BR_TOL
         value = np.where(
-            attackable, game.defender_penalty[i] + cover * game.defender_gap[i], -np.inf
+            attackable, utility(game.defender_penalty[i], game.defender_gap[i], cover), -np.inf
         )
         tau = int(np.flatnonzero(value >= value.max() - 1e-12)[0])
         profile = np.zeros((n, m))
@@ -642,11 +617,12 @@ def find_nse(
         if ok:
             return _result(game, profile, tau, "single", violation, attempts)
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
-    candidates = _candidate_order(game, active, pooled)
+    games = Games.single(game)
+    candidates = [int(t) for t in candidate_orders(games, pooled)[0]]
     if allowed_targets is not None:
         candidates = [t for t in candidates if t in allowed_targets]
     notes: list[str] = []
-    for phase, tau, profile in _proposals(game, candidates, active, pooled, quick):
+    for phase, tau, profile in _proposals(game, games, candidates, active, pooled, quick):
         attempts += 1
         if profile is None:
             continue
@@ -674,7 +650,7 @@ def nse_strategies(result: NSEResult, resources: ArrayLike) -> list[CombSupport]
     """Each defender's NSE coverage as her own mixed strategy (comb sampling).
 
     Defenders randomise independently in uncoordinated play, so sampling each
-    :math:`c^i` with her own offset reproduces eq. (2) (``notes/nse.md`` §5.3).
+    :math:`c^i` with her own offset reproduces eq. (2) (``docs/nse.md`` §5.3).
     """
     k = np.asarray(resources, dtype=np.int64)
     return [comb_support(row, int(k_i)) for row, k_i in zip(result.coverage, k, strict=True)]
@@ -707,11 +683,11 @@ class NSEUtilityRange:
 
     @property
     def worst_exact(self) -> np.ndarray:
-        return np.isclose(self.worst_low, self.worst_high, atol=1e-9, rtol=0.0)
+        return np.isclose(self.worst_low, self.worst_high, atol=UTILITY_TOL, rtol=0.0)
 
     @property
     def best_exact(self) -> np.ndarray:
-        return np.isclose(self.best_low, self.best_high, atol=1e-9, rtol=0.0)
+        return np.isclose(self.best_low, self.best_high, atol=UTILITY_TOL, rtol=0.0)
 
 
 def excluded_targets(game: SecurityGame) -> np.ndarray:
@@ -765,7 +741,7 @@ def nse_utility_range(
 
     Notes
     -----
-    ``notes/nse.md`` §3: in any NSE a defender's utility is :math:`v_i(\\tau, d_\\tau(u))`
+    ``docs/nse.md`` §3: in any NSE a defender's utility is :math:`v_i(\\tau, d_\\tau(u))`
     with :math:`u` at least the pooled level :math:`u^*_K` and :math:`\\tau` not excluded,
     so :math:`\\max_\\tau v_i(\\tau, x_\\tau)` bounds the best NSE from above and
     :math:`\\min_\\tau p_i(\\tau)` the worst from below (both over the targets not
@@ -787,7 +763,7 @@ def nse_utility_range(
     verified = tuple(r for r in found if r.verified)
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     cover = need(game.attacker_reward, game.attacker_gap, pooled)
-    values = np.where(possible, game.defender_penalty + cover * game.defender_gap, -np.inf)
+    values = np.where(possible, utility(game.defender_penalty, game.defender_gap, cover), -np.inf)
     best_high = values.max(axis=1)
     worst_low = np.where(possible, game.defender_penalty, np.inf).min(axis=1)
     if verified:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linprog
 
+from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
+from sim.numerics import BR_TOL
+from sim.solvers.deviation import FULL_TOL
 from sim.solvers.origami import MaxCoverage, StackelbergOutcome, argmax_lowest
 
 
@@ -39,7 +42,7 @@ def lp_max_coverage_of(game: SecurityGame, target: int, budget: float) -> float 
     if result.status == 2:
         return None
     if result.status != 0:
-        raise RuntimeError(f"HiGHS failed on LP-{target}: {result.message}")
+        raise SolverFailedError(f"HiGHS failed on LP-{target}: {result.message}")
     return float(result.x[target])
 
 
@@ -70,7 +73,7 @@ def lp_attacker_level(game: SecurityGame, budget: float | None = None) -> float:
     bounds = [(0.0, 1.0)] * m + [(None, None)]
     result = linprog(objective, A_ub=rows, b_ub=rhs, bounds=bounds, method="highs")
     if result.status != 0:
-        raise RuntimeError(f"HiGHS failed on the level LP: {result.message}")
+        raise SolverFailedError(f"HiGHS failed on the level LP: {result.message}")
     return float(result.x[m])
 
 
@@ -98,7 +101,7 @@ def _deviation_lp(
     m = game.n_targets
     reward, gap = game.attacker_reward, game.attacker_gap
     others = [s for s in range(m) if s != target]
-    open_ = q < 1.0 - 1e-12
+    open_ = q < 1.0 - FULL_TOL
     # variables (c_1..c_m, eps)
     rows = np.zeros((len(others) + 1, m + 1))
     rhs = np.zeros(len(others) + 1)
@@ -116,12 +119,12 @@ def _deviation_lp(
     if result.status == 2:
         return 2, None, 0.0
     if result.status != 0:
-        raise RuntimeError(f"HiGHS failed on deviation LP-{target}: {result.message}")
+        raise SolverFailedError(f"HiGHS failed on deviation LP-{target}: {result.message}")
     return 0, result.x[:m], float(result.x[m])
 
 
 def lp_deviation_value(
-    game: SecurityGame, others: FloatArray, defender: int, *, eps_tol: float = 1e-9
+    game: SecurityGame, others: FloatArray, defender: int, *, eps_tol: float = BR_TOL
 ) -> float:
     """Reference for :func:`sim.solvers.deviation_value`: the multiple-LP oracle of
     ``notes/nse.md`` §4.2 (2m LPs plus the unbreakable-tie clause)."""
@@ -134,7 +137,7 @@ def lp_deviation_value(
 
     attacker = game.attacker_reward - q * game.attacker_gap
     if k == 0:
-        br = np.flatnonzero(attacker >= attacker.max() - 1e-9)
+        br = np.flatnonzero(attacker >= attacker.max() - BR_TOL)
         return min(utility(int(t), float(q[t])) for t in br)
     value = -np.inf
     for t in range(game.n_targets):
@@ -144,11 +147,11 @@ def lp_deviation_value(
         strict_ok = game.n_targets == 1 or _deviation_lp(game, q, k, t, strict=True)[2] > eps_tol
         if strict_ok:
             value = max(value, utility(t, float(c[t])))
-    full = np.flatnonzero(q >= 1.0 - 1e-12)
+    full = np.flatnonzero(q >= 1.0 - FULL_TOL)
     if full.size:
         top = float(game.attacker_penalty[full].max())
-        pinned = full[game.attacker_penalty[full] >= top - 1e-12]
-        open_ = q < 1.0 - 1e-12
+        pinned = full[game.attacker_penalty[full] >= top - FULL_TOL]
+        open_ = q < 1.0 - FULL_TOL
         if pinned.size >= 2 and np.all(game.attacker_penalty[open_] < top):
             need = np.clip((game.attacker_reward - top) / game.attacker_gap, 0.0, 1.0)
             push = open_ & (attacker >= top)
@@ -165,7 +168,7 @@ def lp_nse_gain(game: SecurityGame, profile: FloatArray, attacked_target: int) -
     x = np.asarray(profile, dtype=np.float64)
     c = 1.0 - np.prod(1.0 - x, axis=0)
     attacker = game.attacker_reward - c * game.attacker_gap
-    if attacker[attacked_target] < attacker.max() - 1e-9:
+    if attacker[attacked_target] < attacker.max() - BR_TOL:
         return float("inf")
     own = (
         game.defender_penalty[:, attacked_target]

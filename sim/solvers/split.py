@@ -1,6 +1,6 @@
 r"""The equilibrium structure at :math:`(\tau, u)` and the canonical split of its demand.
 
-``notes/nse.md`` §1.3 and §2.1. In an NSE that attacks :math:`\tau` at attacker level
+``docs/nse.md`` §1.3 and §2.1. In an NSE that attacks :math:`\tau` at attacker level
 :math:`u`, every target with :math:`r^a(t) > u` is covered exactly
 :math:`d_t(u) = (r^a(t) - u) / \Delta^a(t)`, and defender :math:`i` covers only targets
 she likes no better than :math:`\tau` (condition A). The *canonical split* shares each
@@ -23,17 +23,22 @@ interior NSE is a root of the spending equations :math:`s_i(\lambda, u) = k_i`; 
     \frac{\partial c^i_t}{\partial u} = -\frac{e^{\rho_t - \lambda_i}}
         {|J_t| \, (u - p^a(t))},
 
-which :func:`newton_interior` uses for a damped Newton solve (no finite differences).
+which the damped Newton solves of :mod:`sim.solvers.kernel` use (no finite differences).
+Everything here but :func:`structure` and :func:`canonical_split` works on a
+:class:`Games` batch: one game, or many reported games that differ only in the
+defenders' payoffs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
+from sim.payoffs import utility
 
 #: Log-weights are kept in [-bound, bound]: a weight e^30 times another already gives
 #: the lighter defender no share of any target they meet on.
@@ -45,7 +50,7 @@ PREFERENCE_TOL = 1e-12
 
 @dataclass(frozen=True)
 class Structure:
-    """The equilibrium structure at :math:`(\\tau, u)` (``notes/nse.md`` §2.1).
+    """The equilibrium structure at :math:`(\\tau, u)` (``docs/nse.md`` §2.1).
 
     Attributes
     ----------
@@ -68,7 +73,7 @@ def structure(game: SecurityGame, tau: int, u: float, active: np.ndarray) -> Str
     # a target with r^a(t) <= u (tau included) demands nothing, so only r^a(t) > u matter
     demand = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
     live = demand > 0.0
-    value = game.defender_penalty + demand * game.defender_gap
+    value = utility(game.defender_penalty, game.defender_gap, demand)
     allowed = (value <= value[:, tau, None] + PREFERENCE_TOL) & live & active[:, None]
     return Structure(demand, allowed, float(demand[live & ~allowed.any(axis=0)].sum()))
 
@@ -101,6 +106,9 @@ def water_fill(
     :math:`\\sum_{i < j} (\\lambda_i - \\lambda_j) < -\\log(1 - d_t)`, a prefix of the
     allowed defenders; the level :math:`\\rho_t` is then fixed by the prefix.
     """
+    if log_mu.ndim == 2 and log_mu.shape[0] == 1:  # a batch of one: the 1-d path
+        rest, inside, inverse = water_fill(log_mu[0], log_rest[0], allowed[0])
+        return rest[None], inside[None], inverse[None]
     order = np.argsort(-log_mu, axis=-1, kind="stable")
     if log_mu.ndim == 1:  # one game: plain indexing is faster
         lm, a, back = log_mu[order][:, None], allowed[order], np.argsort(order)
@@ -126,7 +134,7 @@ def water_fill(
 
 
 def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray) -> FloatArray:
-    """The weighted maximum-waste split of each target's demand (``nse.md`` §2.1).
+    """The weighted maximum-waste split of each target's demand (``docs/nse.md`` §2.1).
 
     Parameters
     ----------
@@ -153,27 +161,136 @@ def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray)
     return share
 
 
-@dataclass(frozen=True)
-class Spending:
-    """The canonical split at :math:`(\\lambda, u)` and what each active defender spends.
+@dataclass(frozen=True, eq=False)
+class Games:
+    """A batch of b games sharing the attacker's payoffs and the resources, each with
+    its own defender payoffs: one true game, or the reports of one defender.
 
     Attributes
     ----------
-    coverage : ndarray, shape (a, m)
-        :math:`c^i_t` of the active defenders.
-    spend : ndarray, shape (a,)
+    game : SecurityGame
+        Gives the attacker's payoffs and the resources of every game in the batch.
+    penalty, gap, reward : ndarray, shape (b, n, m)
+        The defenders' payoffs of each game.
+    active : ndarray of bool, shape (n,)
+        The defenders with resources.
+    """
+
+    game: SecurityGame
+    penalty: FloatArray
+    gap: FloatArray
+    reward: FloatArray
+    active: np.ndarray
+
+    @classmethod
+    def single(cls, game: SecurityGame) -> Games:
+        """``game`` as a batch of one."""
+        return cls(
+            game,
+            game.defender_penalty[None],
+            game.defender_gap[None],
+            game.defender_reward[None],
+            game.resources > 0,
+        )
+
+    @classmethod
+    def reports(
+        cls, game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
+    ) -> Games:
+        """``game.with_reports(defender, rewards[b], penalties[b])`` for every row b."""
+        size = rewards.shape[0]
+        penalty = np.repeat(game.defender_penalty[None], size, axis=0)
+        reward = np.repeat(game.defender_reward[None], size, axis=0)
+        penalty[:, defender], reward[:, defender] = penalties, rewards
+        return cls(game, penalty, reward - penalty, reward, game.resources > 0)
+
+    @property
+    def size(self) -> int:
+        """b, the number of games."""
+        return int(self.penalty.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Spending:
+    """The canonical split at :math:`(\\lambda, u)` and what each active defender spends,
+    for r (game, target, level) rows.
+
+    Attributes
+    ----------
+    feasible : ndarray of bool, shape (r,)
+        No demanded target lacks an allowed defender.
+    coverage : ndarray, shape (r, a, m)
+        :math:`c^i_t` of the a active defenders.
+    spend : ndarray, shape (r, a)
         :math:`s_i = \\sum_t c^i_t`.
-    jacobian : ndarray, shape (a, a)
+    jacobian : ndarray, shape (r, a, a)
         Column 0 is :math:`\\partial s / \\partial u`; column ``j > 0`` is
         :math:`\\partial s / \\partial \\lambda_j` (:math:`\\lambda_0` is fixed: only weight
         ratios matter).
+    uncovered : ndarray, shape (r,)
+        Demand on targets no defender may cover (orphans).
+    uncovered_slope : ndarray, shape (r,)
+        Its derivative in u.
     """
 
+    feasible: np.ndarray
     coverage: FloatArray
     spend: FloatArray
     jacobian: FloatArray
-    uncovered: float = 0.0
-    uncovered_slope: float = 0.0
+    uncovered: FloatArray
+    uncovered_slope: FloatArray
+
+
+def split_spending(
+    games: Games, rows: np.ndarray, tau: np.ndarray, u: FloatArray, log_mu: FloatArray
+) -> Spending:
+    """The canonical split of game ``rows[j]`` attacking ``tau[j]`` at level ``u[j]``
+    with log-weights ``log_mu[j]`` (one per active defender), for every j at once.
+
+    ``u`` is at least every :math:`p^a(t)`; a target demanding full coverage (at the
+    floor level) goes whole to its heaviest allowed defender and adds nothing to the
+    derivatives (the level column of the Jacobian is then meaningless). Demand that no
+    defender may cover is reported (``uncovered``, with its slope in u) and makes the
+    row infeasible.
+    """
+    game = games.game
+    reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
+    at = np.arange(rows.size)
+    demand = np.minimum(np.maximum((reward - u[:, None]) / gap, 0.0), 1.0)
+    live = demand > 0.0
+    value = utility(games.penalty[rows], games.gap[rows], demand[:, None, :])
+    own = value[at, :, tau]
+    allowed = (value <= own[:, :, None] + PREFERENCE_TOL) & live[:, None, :]
+    allowed &= games.active[None, :, None]
+    orphan = live & ~allowed.any(axis=1)
+    member = allowed[:, games.active]
+    any_full = bool(demand.max() >= 1.0)  # only at the floor level
+    if any_full:
+        full = demand >= 1.0
+        partial = live & ~full
+        above = np.where(full, 1.0, u[:, None] - penalty)
+        member_partial = member & partial[:, None, :]
+    else:
+        partial, above, member_partial = live, u[:, None] - penalty, member
+    log_rest = np.log(above / gap) * partial  # log(1 - d_t(u)) where partial
+    rest, inside, inverse = water_fill(log_mu, log_rest, member_partial)
+    coverage = inside - rest
+    for t in np.flatnonzero(full.any(axis=0)) if any_full else ():
+        owners = member[:, :, t] & full[:, t, None]
+        heaviest = np.argmax(np.where(owners, log_mu, -np.inf), axis=1)
+        some = np.flatnonzero(owners.any(axis=1))
+        coverage[some, heaviest[some], t] = 1.0
+    weighted = rest * inverse[:, None, :]
+    jacobian = np.matmul(weighted, np.swapaxes(inside, 1, 2), out=None)
+    np.negative(jacobian, out=jacobian)
+    jacobian.reshape(rows.size, -1)[:, :: log_mu.shape[1] + 1] += rest.sum(axis=2)
+    jacobian[:, :, 0] = -(weighted / above[:, None, :]).sum(axis=2)
+    stranded = orphan.any(axis=1)
+    if stranded.any():
+        uncovered, slope = (demand * orphan).sum(axis=1), -(orphan / gap).sum(axis=1)
+    else:
+        uncovered = slope = np.zeros(rows.size)
+    return Spending(~stranded, coverage, coverage.sum(axis=2), jacobian, uncovered, slope)
 
 
 def spending(
@@ -185,154 +302,35 @@ def spending(
     *,
     orphans: bool = False,
 ) -> Spending | None:
-    """The canonical split attacking ``tau`` at level ``u`` with log-weights ``log_mu``
-    (one per active defender), or None when some demanded target has no allowed
-    defender (with ``orphans=True`` such demand is reported instead: ``uncovered`` and
-    its derivative in ``u``, for least squares that must cross such levels).
+    """:func:`split_spending` for one game, target and level (its row, without the
+    leading axis), or None when some demanded target has no allowed defender and
+    ``orphans`` is False.
 
-    ``u`` is at least every :math:`p^a(t)`; a target demanding full coverage (at the
-    floor level) goes whole to its heaviest allowed defender and adds nothing to the
-    derivatives, and the level column of the Jacobian is then meaningless.
+    ``active`` must be ``game.resources > 0`` (every solver's active set).
     """
-    st = structure(game, tau, u, active)
-    if st.uncovered > 0.0 and not orphans:
+    games = Games.single(game)
+    if not np.array_equal(active, games.active):
+        raise InvalidParameterError("spending.active must be game.resources > 0")
+    sp = split_spending(
+        games, np.zeros(1, dtype=np.int64), np.array([tau]), np.array([float(u)]), log_mu[None]
+    )
+    if not (orphans or sp.feasible[0]):
         return None
-    allowed = st.allowed[active]
-    live = st.demand > 0.0
-    any_full = bool(st.demand.max() >= 1.0)
-    full = st.demand >= 1.0 if any_full else np.zeros(live.shape, dtype=bool)
-    if any_full:
-        live &= ~full
-    above = np.where(full, 1.0, u - game.attacker_penalty)  # u - p^a(t) > 0 off the floor
-    log_rest = np.log(above / game.attacker_gap) * live  # log(1 - d_t(u)) where partial
-    rest, inside, inverse = water_fill(log_mu, log_rest, allowed & live if any_full else allowed)
-    coverage = inside - rest
-    for t in np.flatnonzero(full & allowed.any(axis=0)) if any_full else ():
-        members = np.flatnonzero(allowed[:, t])
-        coverage[members[np.argmax(log_mu[members])], t] = 1.0
-    weighted = rest * inverse
-    jacobian = -(weighted @ inside.T)
-    np.fill_diagonal(jacobian, rest.sum(axis=1) + jacobian.diagonal())
-    jacobian[:, 0] = -(weighted / above).sum(axis=1)
-    slope = 0.0
-    if st.uncovered > 0.0:
-        slope = -float((live & ~st.allowed.any(axis=0)) @ (1.0 / game.attacker_gap))
-    return Spending(coverage, coverage.sum(axis=1), jacobian, st.uncovered, slope)
+    return Spending(*(getattr(sp, f.name)[0] for f in dataclasses.fields(sp)))
 
 
-def newton_interior(
-    game: SecurityGame,
-    tau: int,
-    active: np.ndarray,
-    low: float,
-    *,
-    start: float = 0.1,
-    max_iter: int = 10,
-    tol: float = 1e-12,
-) -> FloatArray | None:
-    """An interior NSE candidate attacking ``tau``: :math:`s_i(\\lambda, u) = k_i` by Newton.
-
-    Parameters
-    ----------
-    low : float
-        The lowest level to search (the pooled ORIGAMI level: no profile goes below).
-    start : float
-        The starting level as a fraction of :math:`(\\max(\\text{low}, \\text{floor}),
-        r^a(\\tau)]` (NSE levels sit near the pooled level). The weights start at the
-        first-order guess :math:`\\lambda_i = (k_i - k_0) / |\\{t : r^a(t) > u\\}|`
-        (small shares make :math:`s_i` about that many times :math:`\\lambda_i` plus a
-        constant).
-    tol : float
-        The largest budget residual accepted.
-
-    Returns
-    -------
-    ndarray, shape (n, m), or None
-        The canonical split at the root, or None when the damped Newton iteration
-        stalls (a kink of the piecewise-smooth system, a bound, or no root).
-
-    Notes
-    -----
-    The unknowns are the log-weights of every active defender but the first (the split
-    depends only on weight ratios) and the level. The structure (attack set, allowed
-    pairs) is recomputed at every level, so the system is piecewise smooth; the step is
-    halved until the residual norm falls. Deterministic.
-    """
-    reward, penalty = game.attacker_reward, game.attacker_penalty
-    high = float(reward[tau])
-    floor = float(penalty.max())
-    # strictly above the floor, where every demand is below 1 (floor NSEs are solved
-    # at the floor level itself)
-    low = max(low, floor + 1e-12 * (1.0 + abs(floor)))
-    idx = np.flatnonzero(active)
-    if high <= low or idx.size < 2:
-        return None
-    k = game.resources[idx].astype(np.float64)
-    u = low + start * (high - low)
-    # the state: the level in place of lambda_0 (fixed at 0), the weights after it
-    state = (k - k[0]) / max(int(np.count_nonzero(reward > u)), 1)
-    state[0] = u
-
-    def evaluate(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray] | None:
-        sp = spending(game, tau, active, np.append(0.0, x[1:]), float(x[0]))
-        return None if sp is None else (sp.spend - k, sp.jacobian, sp.coverage)
-
-    def clip(x: FloatArray) -> FloatArray:
-        level = min(max(float(x[0]), low), high)
-        x = np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
-        x[0] = level
-        return x
-
-    def solve(jacobian: FloatArray, residual: FloatArray) -> FloatArray:
-        try:
-            return np.asarray(np.linalg.solve(jacobian, residual), dtype=np.float64)
-        except np.linalg.LinAlgError:
-            return np.asarray(np.linalg.lstsq(jacobian, residual, rcond=None)[0], dtype=np.float64)
-
-    root = damped_newton(evaluate, state, solve, clip, max_iter=max_iter, tol=tol)
-    if root is None:
-        return None
-    profile = np.zeros((game.n_defenders, game.n_targets))
-    profile[idx] = root[1]
-    return profile
+#: The rule-B tolerance: a defender may keep spare resources when she likes a pinned
+#: target no better than tau, to within this.
+SPARE_TOL = 1e-12
 
 
-def damped_newton(
-    evaluate: Callable[[FloatArray], tuple[FloatArray, FloatArray, FloatArray] | None],
-    x: FloatArray,
-    solve: Callable[[FloatArray, FloatArray], FloatArray],
-    clip: Callable[[FloatArray], FloatArray],
-    *,
-    max_iter: int,
-    tol: float,
-) -> tuple[FloatArray, FloatArray] | None:
-    """Damped (Gauss-)Newton: the single-game loop of every fast solve here.
-
-    ``evaluate(x)`` gives (residual, Jacobian, coverage) or None where ``x`` is
-    infeasible; ``solve`` the step from (Jacobian, residual); ``clip`` puts a trial
-    point in bounds. Each iteration checks the residual, steps, and halves the step
-    until the residual norm falls (below a tenth of the full step it gives up).
-    Returns the root and its coverage when every residual is within ``tol`` within
-    ``max_iter`` steps, else None. :func:`sim.solvers.batch._damped` is the same loop
-    over a batch of games.
-    """
-    state = evaluate(x)
-    for _ in range(max_iter):
-        if state is None:
-            return None
-        residual, jacobian, coverage = state
-        if np.abs(residual).max(initial=0.0) <= tol:
-            return x, coverage
-        step = solve(jacobian, residual)
-        norm = float(residual @ residual)
-        scale = 1.0
-        while True:
-            trial_x = clip(x - scale * step)
-            trial = evaluate(trial_x)
-            if trial is not None and float(trial[0] @ trial[0]) < (1.0 - 1e-4 * scale) * norm:
-                break
-            scale *= 0.5
-            if scale < 0.1:
-                return None
-        x, state = trial_x, trial
-    return None
+def may_spare(games: Games, rows: np.ndarray, tau: np.ndarray, u: float) -> np.ndarray:
+    """Rule B at the floor level ``u`` (``docs/nse.md`` §1.3): who may keep spare
+    resources, shape (r, n). Everybody when tau itself is pinned at the floor, else
+    whoever likes some pinned target, even covered, no better than tau."""
+    game = games.game
+    pinned = game.attacker_penalty >= u
+    demand = np.clip((game.attacker_reward[tau] - u) / game.attacker_gap[tau], 0.0, 1.0)
+    v_tau = utility(games.penalty[rows, :, tau], games.gap[rows, :, tau], demand[:, None])
+    min_pinned = np.where(pinned, games.reward[rows], np.inf).min(axis=2)
+    return np.asarray(pinned[tau][:, None] | (min_pinned <= v_tau + SPARE_TOL))

@@ -1,0 +1,415 @@
+r"""The NSE finder's fast kernel, on a batch of games (``docs/nse.md`` §2).
+
+The finder's cheap proposals, written once with a leading batch axis: the candidate
+order (:func:`candidate_orders`), Newton on the canonical split
+(:func:`newton`), the Gauss-Newton pass at a fixed level (:func:`fixed_level`), the
+damped (Gauss-)Newton loop they share (:func:`damped_newton`), the clean-up of rounding
+noise (:func:`clean`) and the exact verifier (:func:`verify`, the oracle
+:func:`~sim.solvers.deviation.profile_gains`). :func:`~sim.solvers.find_nse` calls them
+on a batch of one game; :func:`quick_nse_batch` on the reports of a misreport search
+(thousands of games that differ only in one defender's row), so NumPy's per-call
+overhead is paid once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.game import FloatArray, SecurityGame
+from sim.numerics import BR_TOL, FLOOR_NUDGE, GAIN_TOL, NEWTON_TOL, RESIDUAL_TOL
+from sim.payoffs import utility
+from sim.solvers.deviation import profile_gains
+from sim.solvers.origami import origami_level
+from sim.solvers.split import (
+    LOG_WEIGHT_BOUND,
+    PREFERENCE_TOL,
+    Games,
+    may_spare,
+    split_spending,
+)
+
+#: Where the candidate order looks at each target's structure: this fraction of the
+#: way from the pooled level up to its reward (NSE levels sit a little above the pooled
+#: level; measured on n = 5, m = 50 games, 0.25 makes the first candidate right ~88% of
+#: the time against ~76% at the pooled level itself).
+ORDER_LEVEL = 0.25
+
+#: A solve's (residual, Jacobian, coverage) per row, with which rows are feasible.
+Evaluation = tuple[np.ndarray, FloatArray, FloatArray, FloatArray]
+
+
+def candidate_orders(games: Games, pooled: float) -> np.ndarray:
+    """The attackable targets of every game, most promising first, shape (b, T) (a try
+    order, never a filter).
+
+    Each candidate is scored by the structure at a level :data:`ORDER_LEVEL` of the way
+    from the pooled level to its reward: demand no allowed defender may cover, then
+    the budget the defenders could not spend even alone on their allowed targets. Ties
+    keep the index order, so the order (and the NSE found) is deterministic.
+    """
+    game = games.game
+    reward = game.attacker_reward
+    taus = np.flatnonzero(reward >= pooled - BR_TOL)
+    level = pooled + ORDER_LEVEL * np.maximum(reward[taus] - pooled, 0.0)
+    demand = np.clip((reward[None, :] - level[:, None]) / game.attacker_gap, 0.0, 1.0)
+    value = utility(games.penalty[:, None], games.gap[:, None], demand[None, :, None, :])
+    # value[b, j, :, taus[j]]: the advanced axes come first, so (T, b, n) -> (b, T, n)
+    own = value[:, np.arange(taus.size), :, taus].transpose(1, 0, 2)[..., None]
+    live = (demand > 0.0)[None, :, None, :] & games.active[None, None, :, None]
+    allowed = live & (value <= own + PREFERENCE_TOL)
+    uncovered = np.where(allowed.any(axis=2), 0.0, demand[None]).sum(axis=2)
+    room = (allowed * demand[None, :, None, :]).sum(axis=3)
+    shortfall = np.maximum(game.resources - room, 0.0).sum(axis=2)
+    index = np.broadcast_to(taus, uncovered.shape)
+    return taus[np.lexsort((index, shortfall, uncovered), axis=-1)]
+
+
+def damped_newton(
+    evaluate: Callable[[np.ndarray, FloatArray], Evaluation],
+    x: FloatArray,
+    running: np.ndarray,
+    solve: Callable[[FloatArray, FloatArray], FloatArray],
+    clip: Callable[[np.ndarray, FloatArray], FloatArray],
+    max_iter: int,
+    tol: float,
+) -> tuple[np.ndarray, FloatArray | None]:
+    """Damped (Gauss-)Newton on a batch: the loop of every fast solve.
+
+    ``evaluate(rows, x)`` gives (feasible, residual, Jacobian, coverage) for the rows
+    ``rows`` at the points ``x``; ``solve`` the step from (Jacobian, residual); ``clip``
+    puts trial points in bounds. Each row checks its residual, steps, and halves its
+    step until the residual norm falls (a row that needs a step below 0.1 of the full
+    one, or is infeasible, stops). Returns which rows converged (every residual within
+    ``tol``) within ``max_iter`` steps, and the coverage (None when no row ran).
+
+    The state is kept for the live rows only, so a batch of one costs about what a
+    scalar loop would.
+    """
+    done = np.zeros(x.shape[0], dtype=bool)
+    live = np.flatnonzero(running)
+    if live.size == 0:
+        return done, None
+    feasible, res, jac, cov = evaluate(live, x[live])
+    coverage = np.zeros((x.shape[0], *cov.shape[1:]))
+    live, xs, res, jac, cov = (
+        live[feasible],
+        x[live][feasible],
+        res[feasible],
+        jac[feasible],
+        cov[feasible],
+    )
+    for _ in range(max_iter):
+        converged = np.abs(res).max(axis=1, initial=0.0) <= tol
+        if converged.any():
+            done[live[converged]] = True
+            coverage[live[converged]] = cov[converged]
+            keep = ~converged
+            live, xs, res, jac, cov = live[keep], xs[keep], res[keep], jac[keep], cov[keep]
+        if live.size == 0:
+            break
+        step = solve(jac, res)
+        norm = (res**2).sum(axis=1)
+        trial = clip(live, xs - step)
+        ok, r2, j2, c2 = evaluate(live, trial)
+        better = ok & ((r2**2).sum(axis=1) < (1.0 - 1e-4) * norm)
+        if better.all():  # the usual case: every row takes the full step
+            xs, res, jac, cov = trial, r2, j2, c2
+            continue
+        xs[better], res[better], jac[better], cov[better] = (
+            trial[better],
+            r2[better],
+            j2[better],
+            c2[better],
+        )
+        scale = np.where(better, 1.0, 0.5)
+        pending = np.flatnonzero(~better)
+        while pending.size:
+            trial = clip(live[pending], xs[pending] - scale[pending, None] * step[pending])
+            ok, r2, j2, c2 = evaluate(live[pending], trial)
+            better = ok & ((r2**2).sum(axis=1) < (1.0 - 1e-4 * scale[pending]) * norm[pending])
+            take = pending[better]
+            xs[take], res[take], jac[take], cov[take] = (
+                trial[better],
+                r2[better],
+                j2[better],
+                c2[better],
+            )
+            pending = pending[~better]
+            scale[pending] *= 0.5
+            pending = pending[scale[pending] >= 0.1]
+        stalled = scale < 0.1  # no step short of a tenth of Newton's lowered the norm
+        if stalled.any():
+            keep = ~stalled
+            live, xs, res, jac, cov = live[keep], xs[keep], res[keep], jac[keep], cov[keep]
+    return done, coverage
+
+
+def newton_step(jacobian: FloatArray, residual: FloatArray) -> FloatArray:
+    """Newton steps for a stack of square systems (least squares for a singular one)."""
+    if jacobian.shape[0] == 1:  # LAPACK's plain solve: no stacked-call overhead
+        jacobian, residual = jacobian[0], residual[0]
+        try:
+            return np.linalg.solve(jacobian, residual)[None]
+        except np.linalg.LinAlgError:
+            return np.linalg.lstsq(jacobian, residual, rcond=None)[0][None]
+    try:
+        return np.asarray(np.linalg.solve(jacobian, residual[..., None])[..., 0])
+    except np.linalg.LinAlgError:
+        steps = []
+        for j, r in zip(jacobian, residual, strict=True):
+            try:
+                steps.append(np.linalg.solve(j, r))
+            except np.linalg.LinAlgError:
+                steps.append(np.linalg.lstsq(j, r, rcond=None)[0])
+        return np.array(steps)
+
+
+def gauss_newton_step(jacobian: FloatArray, residual: FloatArray) -> FloatArray:
+    """Gauss-Newton steps (pseudo-inverse) for a stack of possibly rank-deficient systems."""
+    return np.asarray((np.linalg.pinv(jacobian) @ residual[:, :, None])[:, :, 0])
+
+
+def _profiles(games: Games, done: np.ndarray, coverage: FloatArray | None) -> FloatArray:
+    """Coverage of the active defenders (r, a, m) as full profiles (r, n, m)."""
+    game = games.game
+    profiles = np.zeros((done.size, game.n_defenders, game.n_targets))
+    if coverage is not None:
+        profiles[:, games.active] = coverage
+    return profiles
+
+
+def newton(
+    games: Games,
+    rows: np.ndarray,
+    tau: np.ndarray,
+    pooled: float,
+    *,
+    start: float = 0.1,
+    max_iter: int = 10,
+    tol: float = NEWTON_TOL,
+) -> tuple[np.ndarray, FloatArray]:
+    """Interior NSE candidates: :math:`s_i(\\lambda, u) = k_i` by damped Newton, game
+    ``rows[j]`` attacking ``tau[j]``.
+
+    Parameters
+    ----------
+    pooled : float
+        The pooled ORIGAMI level: no profile keeps the attacker below it.
+    start : float
+        The starting level as a fraction of :math:`(\\max(\\text{pooled}, \\text{floor}),
+        r^a(\\tau)]` (NSE levels sit near the pooled level). The weights start at the
+        first-order guess :math:`\\lambda_i = (k_i - k_0) / |\\{t : r^a(t) > u\\}|`
+        (small shares make :math:`s_i` about that many times :math:`\\lambda_i` plus a
+        constant).
+    tol : float
+        The largest budget residual accepted.
+
+    Returns
+    -------
+    done : ndarray of bool, shape (r,)
+        Where the iteration converged (stalls: a kink of the piecewise-smooth system,
+        a bound, or no root).
+    profiles : ndarray, shape (r, n, m)
+        The canonical split at the root (meaningless where not ``done``).
+
+    Notes
+    -----
+    The unknowns are the log-weights of every active defender but the first (the split
+    depends only on weight ratios) and the level, which takes :math:`\\lambda_0`'s
+    place in the state. The structure is recomputed at every level, so the system is
+    piecewise smooth. Deterministic.
+    """
+    game = games.game
+    reward = game.attacker_reward
+    floor = float(game.attacker_penalty.max())
+    # strictly above the floor, where every demand is below 1 (floor NSEs are solved
+    # at the floor level itself)
+    low = max(pooled, floor + FLOOR_NUDGE * (1.0 + abs(floor)))
+    high = reward[tau]
+    k = game.resources[games.active].astype(np.float64)
+    u = low + start * (high - low)
+    width = np.maximum((reward[None, :] > u[:, None]).sum(axis=1), 1)
+    state = (k - k[0])[None, :] / width[:, None]
+    state[:, 0] = u
+
+    def evaluate(at: np.ndarray, x: FloatArray) -> Evaluation:
+        log_mu = x.copy()
+        log_mu[:, 0] = 0.0
+        sp = split_spending(games, rows[at], tau[at], x[:, 0], log_mu)
+        return sp.feasible, sp.spend - k, sp.jacobian, sp.coverage
+
+    def clip(at: np.ndarray, x: FloatArray) -> FloatArray:
+        level = np.minimum(np.maximum(x[:, 0], low), high[at])
+        x = np.minimum(np.maximum(x, -LOG_WEIGHT_BOUND), LOG_WEIGHT_BOUND)
+        x[:, 0] = level
+        return x
+
+    running = (high > low) & (k.size >= 2)
+    done, coverage = damped_newton(evaluate, state, running, newton_step, clip, max_iter, tol)
+    return done, _profiles(games, done, coverage)
+
+
+def fixed_level(
+    games: Games,
+    rows: np.ndarray,
+    tau: np.ndarray,
+    u: float,
+    *,
+    floor: bool,
+    max_iter: int = 15,
+    tol: float = NEWTON_TOL,
+) -> tuple[np.ndarray, FloatArray]:
+    """NSE candidates at the fixed level ``u``: Gauss-Newton on the weights, game
+    ``rows[j]`` attacking ``tau[j]``.
+
+    At the floor (``floor=True``) rule B lets some defenders keep spare resources (a
+    one-sided residual) and a target demanding full coverage goes whole to its
+    heaviest allowed defender; elsewhere every defender spends exactly her budget.
+    Returns (done, profiles) as :func:`newton`.
+    """
+    game = games.game
+    active = games.active
+    k = game.resources[active].astype(np.float64)
+    size = rows.size
+    level = np.full(size, float(u))
+    spare = (
+        may_spare(games, rows, tau, u)[:, active] if floor else np.zeros((size, k.size), dtype=bool)
+    )
+
+    def evaluate(at: np.ndarray, theta: FloatArray) -> Evaluation:
+        log_mu = np.concatenate((np.zeros((at.size, 1)), theta), axis=1)
+        sp = split_spending(games, rows[at], tau[at], level[at], log_mu)
+        residual = sp.spend - k
+        slack = spare[at] & (residual < 0.0)
+        jacobian = np.where(slack[:, :, None], 0.0, sp.jacobian[:, :, 1:])
+        return sp.feasible, np.where(slack, 0.0, residual), jacobian, sp.coverage
+
+    def clip(at: np.ndarray, x: FloatArray) -> FloatArray:
+        return np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
+
+    running = game.attacker_reward[tau] >= u
+    theta = np.zeros((size, k.size - 1))
+    if k.size == 1:  # nothing to solve for: the split is fixed
+        feasible, residual, _, coverage = evaluate(np.arange(size), theta)
+        done = running & feasible & (np.abs(residual).max(axis=1) <= RESIDUAL_TOL)
+        return done, _profiles(games, done, coverage)
+    done, coverage = damped_newton(evaluate, theta, running, gauss_newton_step, clip, max_iter, tol)
+    return done, _profiles(games, done, coverage)
+
+
+def clean(profiles: FloatArray, resources: np.ndarray) -> FloatArray:
+    """Clip rounding noise so each row of each profile (shape (..., n, m)) is coverage
+    within its budget."""
+    x = np.clip(profiles, 0.0, 1.0)
+    spent = x.sum(axis=-1)
+    over = spent > resources
+    if np.any(over):
+        x = np.where(over[..., None], x * (resources / np.where(over, spent, 1.0))[..., None], x)
+    return x
+
+
+@dataclass(frozen=True, eq=False)
+class ReportNSEs:
+    """Verified NSEs of a batch of games (rows with ``ok`` False: unresolved).
+
+    Attributes
+    ----------
+    ok : ndarray of bool, shape (b,)
+    attacked_target : ndarray of int, shape (b,)
+    coverage : ndarray, shape (b, m)
+        The combined coverage (eq. 2).
+    defender_utility : ndarray, shape (b, n)
+        Under each game's own payoffs, as :attr:`NSEResult.defender_utility`.
+    """
+
+    ok: np.ndarray
+    attacked_target: np.ndarray
+    coverage: FloatArray
+    defender_utility: FloatArray
+
+    @classmethod
+    def empty(cls, size: int, n: int, m: int) -> ReportNSEs:
+        """Nothing resolved yet."""
+        return cls(
+            np.zeros(size, dtype=bool),
+            np.full(size, -1),
+            np.zeros((size, m)),
+            np.full((size, n), np.nan),
+        )
+
+
+def verify(
+    games: Games,
+    rows: np.ndarray,
+    profiles: FloatArray,
+    tau: np.ndarray,
+    result: ReportNSEs,
+) -> np.ndarray:
+    """The exact oracle on each cleaned candidate (game ``rows[j]``, profile
+    ``profiles[j]`` attacking ``tau[j]``); records the verified ones in ``result``
+    and returns which they are."""
+    gains = profile_gains(games.game, games.penalty[rows], games.gap[rows], profiles, tau)
+    ok = gains.best & ((gains.value - gains.own).max(axis=1) <= GAIN_TOL)
+    at = rows[ok]
+    result.ok[at] = True
+    result.attacked_target[at] = tau[ok]
+    result.coverage[at] = gains.coverage[ok]
+    result.defender_utility[at] = gains.own[ok]
+    return ok
+
+
+def quick_stages(game: SecurityGame, pooled: float) -> tuple[str, ...]:
+    """The finder's quick proposals before any least squares, in its order: in a floor
+    game (pooled level = the floor) the floor pass over the candidates, then Newton
+    over the candidates; in any other game Newton alone."""
+    return (
+        ("floor", "newton")
+        if pooled <= float(game.attacker_penalty.max()) + BR_TOL
+        else ("newton",)
+    )
+
+
+def propose(
+    games: Games, rows: np.ndarray, tau: np.ndarray, stage: str, pooled: float
+) -> tuple[np.ndarray, FloatArray]:
+    """One quick stage (see :func:`quick_stages`) for game ``rows[j]`` attacking
+    ``tau[j]``: (done, cleaned profiles)."""
+    game = games.game
+    if stage == "floor":
+        done, profiles = fixed_level(
+            games, rows, tau, float(game.attacker_penalty.max()), floor=True
+        )
+    else:
+        done, profiles = newton(games, rows, tau, pooled)
+    return done, clean(profiles, game.resources)
+
+
+def quick_nse_batch(
+    game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
+) -> ReportNSEs:
+    """The verified NSE of ``game.with_reports(defender, rewards[b], penalties[b])``
+    for every row ``b`` that the finder's quick proposals (:func:`quick_stages`, over
+    the candidates in the finder's order) resolve: a resolved row has the finder's own
+    NSE. A report left unresolved is for ``compute_nse(..., quick=True)``."""
+    rewards = np.atleast_2d(np.asarray(rewards, dtype=np.float64))
+    penalties = np.atleast_2d(np.asarray(penalties, dtype=np.float64))
+    size = rewards.shape[0]
+    result = ReportNSEs.empty(size, game.n_defenders, game.n_targets)
+    # the single-defender and idle games start differently: left to the caller
+    if size == 0 or np.count_nonzero(game.resources) < 2:
+        return result
+    games = Games.reports(game, defender, rewards, penalties)
+    pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
+    orders = candidate_orders(games, pooled)
+    for stage in quick_stages(game, pooled):
+        for rank in range(orders.shape[1]):
+            rows = np.flatnonzero(~result.ok)
+            if rows.size == 0:
+                return result
+            tau = orders[rows, rank]
+            done, profiles = propose(games, rows, tau, stage, pooled)
+            verify(games, rows[done], profiles[done], tau[done], result)
+    return result
