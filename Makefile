@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sim mechanisms
+	$(BIN)/mypy sim mechanisms agents runs
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)

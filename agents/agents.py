@@ -1,8 +1,8 @@
 """Mesa agents: the coordination authority, the defenders and the attacker.
 
-Each *is* its participant of :mod:`agents.roles` (Mesa 3.3 passes extra constructor
-arguments on to the next base class), so the Mesa model and the Mesa-free
-:func:`~agents.roles.play_rounds` share one round loop. Agents register themselves
+Each *is* its participant of :mod:`agents.roles` (it inherits from it and from
+``mesa.Agent``), so the Mesa model and the Mesa-free :func:`~agents.roles.play_rounds`
+share one round loop. Agents register themselves
 with the model on construction; there is no scheduler.
 """
 
@@ -21,15 +21,16 @@ if TYPE_CHECKING:
     from agents.model import CoordinationModel
 
 
-class CoordinationAuthority(mesa.Agent, Authority):
+class CoordinationAuthority(Authority, mesa.Agent):
     """Pools the resources, runs the mechanism on the reports and privately sends each
     defender her part of one sampled joint pure strategy (Section 5.1)."""
 
     def __init__(self, model: CoordinationModel, mechanism: Mechanism) -> None:
-        super().__init__(model, model.game, mechanism)
+        Authority.__init__(self, model.game, mechanism)
+        mesa.Agent.__init__(self, model)
 
 
-class DefenderAgent(mesa.Agent, Defender):
+class DefenderAgent(Defender, mesa.Agent):
     """A defender: reports a type and executes (or deviates from) her recommendation.
 
     ``cumulative_utility`` sums her realised utilities so far.
@@ -42,11 +43,13 @@ class DefenderAgent(mesa.Agent, Defender):
         reporting: ReportingBehaviour,
         executing: ExecutionBehaviour,
     ) -> None:
-        super().__init__(model, index, reporting, executing)
+        Defender.__init__(self, index, reporting, executing)
+        mesa.Agent.__init__(self, model)
 
 
-class AttackerAgent(mesa.Agent, Attacker):
+class AttackerAgent(Attacker, mesa.Agent):
     """The attacker: picks a target through its attacker model."""
 
     def __init__(self, model: CoordinationModel, attacker: AttackerModel) -> None:
-        super().__init__(model, model.game, attacker)
+        Attacker.__init__(self, model.game, attacker)
+        mesa.Agent.__init__(self, model)

@@ -88,7 +88,9 @@ class Informed(AttackerModel):
     def __post_init__(self) -> None:
         _check_tie_breaking("informed", self.tie_breaking)
 
-    def respond(self, game, coverage, outcome, u):
+    def respond(
+        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
+    ) -> int:
         return _pick(game, coverage, outcome, self.tie_breaking, u)
 
 
@@ -110,18 +112,20 @@ class Learning(AttackerModel):
             )
         _check_tie_breaking("learning", self.tie_breaking)
 
-    def reset(self, game):
+    def reset(self, game: SecurityGame) -> None:
         self._estimate = None
 
-    def belief(self, outcome, effective):
+    def belief(self, outcome: MechanismOutcome, effective: FloatArray) -> FloatArray:
         if self._estimate is None:
             self._estimate = np.array(outcome.coverage, dtype=np.float64)
         return self._estimate
 
-    def respond(self, game, coverage, outcome, u):
+    def respond(
+        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
+    ) -> int:
         return _pick(game, coverage, outcome, self.tie_breaking, u)
 
-    def observe(self, covered):
+    def observe(self, covered: np.ndarray) -> None:
         if self._estimate is not None:
             self._estimate = self.discount * self._estimate + (1 - self.discount) * covered
 
@@ -147,6 +151,8 @@ class Quantal(AttackerModel):
         w = np.exp(z - z.max())
         return w / w.sum()
 
-    def respond(self, game, coverage, outcome, u):
+    def respond(
+        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
+    ) -> int:
         cdf = np.cumsum(self.probabilities(game, coverage))
         return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), cdf.size - 1))

@@ -125,7 +125,13 @@ class FixedMisreport(ReportingBehaviour):
         if not (isinstance(self.factor, int | float) and self.factor > 0):
             raise InvalidParameterError(f"fixed_misreport.factor must be > 0; got {self.factor!r}")
 
-    def report(self, game, defender, mechanism, rng):
+    def report(
+        self,
+        game: SecurityGame,
+        defender: int,
+        mechanism: Mechanism,
+        rng: np.random.Generator,
+    ) -> tuple[FloatArray, FloatArray]:
         return distort(game, defender, self.distortion, float(self.factor))
 
 
@@ -154,7 +160,13 @@ class BestResponseMisreport(ReportingBehaviour):
     def reset(self) -> None:
         self._cached, self._searched = None, False
 
-    def report(self, game, defender, mechanism, rng):
+    def report(
+        self,
+        game: SecurityGame,
+        defender: int,
+        mechanism: Mechanism,
+        rng: np.random.Generator,
+    ) -> tuple[FloatArray, FloatArray]:
         if self.every == "round" or not self._searched:
             found = find_profitable_misreport(
                 mechanism, game, defender, rng=rng, budget=self.budget
@@ -226,7 +238,13 @@ class LearningMisreport(ReportingBehaviour):
         """The arm played last."""
         return self.ARMS[0 if self._bandit is None else self._bandit.last]
 
-    def report(self, game, defender, mechanism, rng):
+    def report(
+        self,
+        game: SecurityGame,
+        defender: int,
+        mechanism: Mechanism,
+        rng: np.random.Generator,
+    ) -> tuple[FloatArray, FloatArray]:
         if self._bandit is None:
             self._bandit = _Bandit(len(self.ARMS), self.algorithm, float(self.epsilon))
         arm = self.ARMS[self._bandit.pick(rng)]
@@ -311,7 +329,13 @@ class OptimalDeviation(ExecutionBehaviour):
     def plan_key(self) -> object:
         return self._outcome
 
-    def prepare(self, game, defender, outcome, rng):
+    def prepare(
+        self,
+        game: SecurityGame,
+        defender: int,
+        outcome: MechanismOutcome,
+        rng: np.random.Generator,
+    ) -> None:
         key = outcome.key()
         if key == self._outcome:
             return
@@ -325,7 +349,7 @@ class OptimalDeviation(ExecutionBehaviour):
             self._memo[key] = plans
         self._plans = self._memo[key]
 
-    def plan(self, game, defender, signal):
+    def plan(self, game: SecurityGame, defender: int, signal: np.ndarray) -> FloatArray:
         key = tuple(np.flatnonzero(signal).tolist())
         if key in self._plans:
             return np.clip(self._plans[key], 0.0, 1.0)
@@ -348,7 +372,7 @@ class Shirk(ExecutionBehaviour):
     def reset(self) -> None:
         self._cares = None
 
-    def plan(self, game, defender, signal):
+    def plan(self, game: SecurityGame, defender: int, signal: np.ndarray) -> FloatArray:
         if self._cares is None:
             stake = game.defender_gap[defender]
             self._cares = stake >= np.quantile(stake, self.quantile)
@@ -380,7 +404,13 @@ class LearningDeviation(ExecutionBehaviour):
         """The rule played last."""
         return self.ARMS[self._choice]
 
-    def prepare(self, game, defender, outcome, rng):
+    def prepare(
+        self,
+        game: SecurityGame,
+        defender: int,
+        outcome: MechanismOutcome,
+        rng: np.random.Generator,
+    ) -> None:
         """Pick this round's rule with ``rng``, then prepare every rule."""
         if self._bandit is None:
             self._bandit = _Bandit(len(self.ARMS), self.algorithm, float(self.epsilon))
@@ -389,7 +419,7 @@ class LearningDeviation(ExecutionBehaviour):
         for rule in self._rules:
             rule.prepare(game, defender, outcome, rng)
 
-    def plan(self, game, defender, signal):
+    def plan(self, game: SecurityGame, defender: int, signal: np.ndarray) -> FloatArray:
         if not self._rules:
             return super().plan(game, defender, signal)
         return self._rules[self._choice].plan(game, defender, signal)

@@ -199,7 +199,7 @@ class RoundLoop:
         )
         for defender, row in zip(self.defenders, record.defenders, strict=True):
             defender.observe(row.realised_utility)
-        self.attacker.observe(executed.any(axis=0))
+        self.attacker.observe(np.asarray(executed.any(axis=0)))
         return record
 
     def effective(self, outcome: MechanismOutcome) -> tuple[FloatArray, FloatArray]:

@@ -159,7 +159,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             ""
             if pe.efficient
             else f" (dominated by attacking {pe.dominating_target}: utilities "
-            f"{np.round(pe.dominating_utility, 4).tolist()})"
+            f"{np.round(np.asarray(pe.dominating_utility), 4).tolist()})"
         )
     )
     up = utility_preservation(game, outcome)

@@ -31,12 +31,12 @@ def defender_utility(game: SecurityGame, coverage: ArrayLike, target: int) -> Fl
     return target_utility(game, target, c[target])
 
 
-def utility(penalty: ArrayLike, gap: ArrayLike, coverage: ArrayLike) -> FloatArray:
+def utility(penalty: FloatArray, gap: FloatArray, coverage: FloatArray | float) -> FloatArray:
     """The defender-utility formula :math:`U_i^d = p_i(t) + c_t \\Delta_i(t)` (Section 2),
     broadcast over any shapes: the one place it is written, for true and reported
     payoffs alike (``penalty`` and ``gap`` of the attacked targets, ``coverage`` theirs).
     """
-    return penalty + coverage * gap  # type: ignore[operator, no-any-return]
+    return penalty + coverage * gap
 
 
 def target_utility(

@@ -1,9 +1,10 @@
-"""Exact fast solvers of the pure game core (``notes/solvers.md``, ``notes/nse.md``).
+"""Exact fast solvers of the pure game core (``docs/solvers.md``, ``docs/nse.md``).
 
 Slow LP references live in :mod:`sim.solvers.reference` and are used only by tests and
 benchmarks.
 """
 
+from sim.solvers.bounds import NSEUtilityRange, excluded_targets, nse_utility_range
 from sim.solvers.deviation import (
     DeviationValue,
     NSEViolation,
@@ -15,14 +16,11 @@ from sim.solvers.deviation import (
 )
 from sim.solvers.nse import (
     NSEResult,
-    NSEUtilityRange,
     canonical_split,
     clear_nse_cache,
     compute_nse,
-    excluded_targets,
     find_nse,
     nse_strategies,
-    nse_utility_range,
 )
 from sim.solvers.origami import (
     MaxCoverage,

@@ -152,9 +152,10 @@ def newton_step(jacobian: FloatArray, residual: FloatArray) -> FloatArray:
     if jacobian.shape[0] == 1:  # LAPACK's plain solve: no stacked-call overhead
         jacobian, residual = jacobian[0], residual[0]
         try:
-            return np.linalg.solve(jacobian, residual)[None]
+            return np.asarray(np.linalg.solve(jacobian, residual)[None], dtype=np.float64)
         except np.linalg.LinAlgError:
-            return np.linalg.lstsq(jacobian, residual, rcond=None)[0][None]
+            step = np.linalg.lstsq(jacobian, residual, rcond=None)[0]
+            return np.asarray(step[None], dtype=np.float64)
     try:
         return np.asarray(np.linalg.solve(jacobian, residual[..., None])[..., 0])
     except np.linalg.LinAlgError:
@@ -293,9 +294,9 @@ def fixed_level(
     running = game.attacker_reward[tau] >= u
     theta = np.zeros((size, k.size - 1))
     if k.size == 1:  # nothing to solve for: the split is fixed
-        feasible, residual, _, coverage = evaluate(np.arange(size), theta)
+        feasible, residual, _, split = evaluate(np.arange(size), theta)
         done = running & feasible & (np.abs(residual).max(axis=1) <= RESIDUAL_TOL)
-        return done, _profiles(games, done, coverage)
+        return done, _profiles(games, done, split)
     done, coverage = damped_newton(evaluate, theta, running, gauss_newton_step, clip, max_iter, tol)
     return done, _profiles(games, done, coverage)
 

@@ -290,7 +290,9 @@ def split_spending(
         uncovered, slope = (demand * orphan).sum(axis=1), -(orphan / gap).sum(axis=1)
     else:
         uncovered = slope = np.zeros(rows.size)
-    return Spending(~stranded, coverage, coverage.sum(axis=2), jacobian, uncovered, slope)
+    return Spending(
+        np.asarray(~stranded), coverage, coverage.sum(axis=2), jacobian, uncovered, slope
+    )
 
 
 def spending(
