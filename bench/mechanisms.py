@@ -7,7 +7,7 @@ second on small games (n = 3, m = 5). Two baselines are printed:
 * LP-t per target (the paper's eq. 4 via HiGHS) with the *same* fast NSE as step 1.
   Both sides share the NSE, so this ratio can never exceed the steps-2-3 ratio.
 * The LP reference pipeline: step 1's NSE certified by the multiple-LP deviation
-  oracle (``notes/nse.md`` §4.2: one LP per target for each defender; ``lp_nse_gain``,
+  oracle (``docs/nse.md`` §4.2: one LP per target for each defender; ``lp_nse_gain``,
   the slow reference of the verifier) and then LP-t per target, i.e. every step that
   has a one-LP-per-target form done that way. This is the baseline of the goal: with
   the *same* fast NSE on both sides the ratio is capped by steps 2-3 alone, whatever

@@ -14,7 +14,7 @@ BR_TOL: Final = 1e-9
 
 #: A budget is "spent" when what is left is below this. Budgets bind exactly in an
 #: equilibrium, so a smaller value would read rounding noise as spare resources and
-#: make valid equilibria look refutable (``notes/nse.md`` §4.4).
+#: make valid equilibria look refutable (``docs/nse.md`` §4.4).
 BUDGET_TOL: Final = 1e-7
 
 #: Utility comparisons in property audits (Pareto dominance, utility preservation).

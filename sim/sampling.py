@@ -1,6 +1,6 @@
 r"""From a coverage vector to pure strategies: comb (systematic) sampling.
 
-``notes/solvers.md`` §4 (after Tsai et al., AAAI 2010). Lay the targets end to end on
+``docs/solvers.md`` §4 (after Tsai et al., AAAI 2010). Lay the targets end to end on
 :math:`[0, \sum_t c_t)`, draw one offset :math:`u \sim U[0, 1)` and cover the targets
 whose intervals contain the *teeth* :math:`u, u + 1, \dots, u + K - 1`. Each interval is
 at most 1 long, so no target is hit twice and target :math:`t` is covered with
@@ -143,7 +143,7 @@ class Recommendation:
     @classmethod
     def from_coverage(cls, coverage: ArrayLike, resources: ArrayLike) -> Recommendation:
         """Comb-sample ``coverage`` with the pooled resources; defender ``i`` owns ``k_i``
-        consecutive teeth (``notes/solvers.md`` §4)."""
+        consecutive teeth (``docs/solvers.md`` §4)."""
         k = np.asarray(resources, dtype=np.int64)
         support = comb_support(coverage, int(k.sum()))
         owners = tooth_owners(k)

@@ -1,6 +1,6 @@
 """Uncoordinated play: the best-deviation oracle, the NSE verifier and the NSE finder.
 
-Test vectors T1-T7 are those of ``notes/nse.md`` §7; T1 is the game of Gan et al. 2020,
+Test vectors T1-T7 are those of ``docs/nse.md`` §7; T1 is the game of Gan et al. 2020,
 Theorem 3.2 and T5 is their Example 5.2 (Lemma 5.3).
 """
 
@@ -117,7 +117,7 @@ def test_t4_continuum_ends():
 
 @pytest.mark.paper
 def test_t5_example_5_2_every_nse_attacks_b():
-    """Lemma 5.3: b is attacked in every NSE; the finder's NSE matches notes T5."""
+    """Lemma 5.3: b is attacked in every NSE; the finder's NSE matches T5 of docs/nse.md."""
     game = example_5_2()
     result = compute_nse(game)
     assert result.verified and result.attacked_target == 1

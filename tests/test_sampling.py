@@ -1,4 +1,4 @@
-"""Comb sampling and recommendations (notes/solvers.md §4; Gan et al. 2020, §5.1)."""
+"""Comb sampling and recommendations (docs/solvers.md §4; Gan et al. 2020, §5.1)."""
 
 from __future__ import annotations
 

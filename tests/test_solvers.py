@@ -1,4 +1,4 @@
-"""Fast exact solvers against their LP references (notes/solvers.md §1-§2)."""
+"""Fast exact solvers against their LP references (docs/solvers.md §1-§2)."""
 
 from __future__ import annotations
 

@@ -435,7 +435,7 @@ def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterato
 
 
 def _breakpoints(game: SecurityGame, tau: int, low: float, high: float) -> FloatArray:
-    """Levels in (low, high) where the structure at (tau, u) can change (nse.md §2.1):
+    """Levels in (low, high) where the structure at (tau, u) can change (``docs/nse.md`` §2.1):
     a target's reward (it enters the attack set) or a defender's indifference between
     a target and tau, which is linear in u."""
     reward, gap = game.attacker_reward, game.attacker_gap

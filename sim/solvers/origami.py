@@ -1,6 +1,6 @@
 r"""The coordinated attacker level and the most coverage each target can have.
 
-``notes/solvers.md`` §1–§2, after ORIGAMI (Kiekintveld et al., AAMAS 2009). For a level
+``docs/solvers.md`` §1–§2, after ORIGAMI (Kiekintveld et al., AAMAS 2009). For a level
 :math:`w` the coverage that holds every target's attacker utility to at most :math:`w` is
 
 .. math:: \mathrm{need}_t(w) = \mathrm{clip}\big((r^a(t) - w) / \Delta^a(t), 0, 1\big),
@@ -36,7 +36,7 @@ def origami_level(
 ) -> float:
     """Solve :math:`u^* = \\max(\\max_t p^a(t), \\min\\{w : G(w) \\le K\\})` exactly.
 
-    Steps (``notes/solvers.md`` §1):
+    Steps (``docs/solvers.md`` §1):
 
     1. The floor :math:`\\max_t p^a(t)`: no coverage pushes the attacker below it; if
        :math:`G(\\text{floor}) \\le K` the level is the floor.
@@ -48,7 +48,7 @@ def origami_level(
        :math:`w = (A_j - K) / B_j`. No bisection, no LP: O(m log m).
 
     ``floor`` overrides :math:`\\max_t p^a(t)`; the deviation oracle uses it with the
-    transformed payoffs of ``notes/solvers.md`` §3, where it must also count targets
+    transformed payoffs of ``docs/solvers.md`` §3, where it must also count targets
     that are already fully covered. :func:`origami_levels` solves many games at once.
     """
     if floor is None:
@@ -116,7 +116,7 @@ def origami_levels(
 
 @dataclass(frozen=True, eq=False)
 class MaxCoverage:
-    """The coordinated outcome space of a game (``notes/solvers.md`` §2).
+    """The coordinated outcome space of a game (``docs/solvers.md`` §2).
 
     Attributes
     ----------
@@ -219,7 +219,7 @@ def utilities_at_max_coverage(game: SecurityGame, space: MaxCoverage) -> FloatAr
 def single_defender_sse(game: SecurityGame, defender: int) -> StackelbergOutcome:
     """The strong Stackelberg outcome if ``defender`` controlled all :math:`K` resources.
 
-    :math:`\\arg\\max_{t: r^a(t) \\ge u^*} U_i^d(x_t, t)` (``notes/solvers.md`` §2), ties
+    :math:`\\arg\\max_{t: r^a(t) \\ge u^*} U_i^d(x_t, t)` (``docs/solvers.md`` §2), ties
     broken by the lowest index. It is also the dictatorship mechanism's outcome
     (Gan et al. 2020, Section 4).
     """

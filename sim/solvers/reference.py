@@ -97,7 +97,7 @@ def lp_single_defender_sse(game: SecurityGame, defender: int) -> StackelbergOutc
 def _deviation_lp(
     game: SecurityGame, q: FloatArray, k: float, target: int, strict: bool
 ) -> tuple[int, FloatArray | None, float]:
-    """LP_t (``strict=False``: max c_t) or STRICT_t (max eps) of ``notes/nse.md`` §4.2."""
+    """LP_t (``strict=False``: max c_t) or STRICT_t (max eps) of ``docs/nse.md`` §4.2."""
     m = game.n_targets
     reward, gap = game.attacker_reward, game.attacker_gap
     others = [s for s in range(m) if s != target]
@@ -127,7 +127,7 @@ def lp_deviation_value(
     game: SecurityGame, others: FloatArray, defender: int, *, eps_tol: float = BR_TOL
 ) -> float:
     """Reference for :func:`sim.solvers.deviation_value`: the multiple-LP oracle of
-    ``notes/nse.md`` §4.2 (2m LPs plus the unbreakable-tie clause)."""
+    ``docs/nse.md`` §4.2 (2m LPs plus the unbreakable-tie clause)."""
     q = np.asarray(others, dtype=np.float64)
     k = float(game.resources[defender])
     util_row = game.defender_penalty[defender], game.defender_gap[defender]
