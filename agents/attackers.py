@@ -10,6 +10,7 @@ handed in by the caller, so counterfactuals reuse the same draw.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -55,25 +56,25 @@ def _check_tie_breaking(owner: str, mode: str) -> None:
 
 
 @dataclass
-class AttackerModel:
+class AttackerModel(ABC):
     """Base of the attacker models."""
 
     name: ClassVar[str]
 
-    def reset(self, game: SecurityGame) -> None:
+    def reset(self, game: SecurityGame) -> None:  # noqa: B027  (an optional hook)
         """Start of a run."""
 
     def belief(self, outcome: MechanismOutcome, effective: FloatArray) -> FloatArray:
         """The coverage it responds to this round."""
         return effective
 
+    @abstractmethod
     def respond(
         self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
     ) -> int:
         """The attacked target given the coverage it believes in and a uniform ``u``."""
-        raise NotImplementedError
 
-    def observe(self, covered: np.ndarray) -> None:
+    def observe(self, covered: np.ndarray) -> None:  # noqa: B027  (an optional hook)
         """The allocation it saw this round (bool, shape (m,))."""
 
 

@@ -14,6 +14,7 @@ mapping ``{"low": a, "high": b}`` (each :math:`k_i` uniform on a..b, inclusive).
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -46,7 +47,7 @@ def _positive(scale: float, size: Any, rng: np.random.Generator) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class GameGenerator:
+class GameGenerator(ABC):
     """Shared parameters and validation of every game family."""
 
     n_defenders: int = 2
@@ -79,9 +80,9 @@ class GameGenerator:
             return np.asarray(spec, dtype=np.int64)
         return np.full(self.n_defenders, spec, dtype=np.int64)
 
+    @abstractmethod
     def sample(self, rng: np.random.Generator) -> SecurityGame:
-        """Draw one game."""
-        raise NotImplementedError
+        """Draw one game (every draw from ``rng``, in a fixed order)."""
 
     def params(self) -> dict[str, Any]:
         """The parameters as plain values (a range prints as ``{"low", "high"}``)."""

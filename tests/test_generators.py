@@ -9,6 +9,8 @@ from sim.errors import DuplicateNameError, InvalidParameterError, UnknownNameErr
 from sim.generators import GENERATORS, available_generators, make_generator
 from sim.instances import order_payoffs
 
+from conformance import check_generator
+
 NAMES = available_generators()
 
 
@@ -17,23 +19,9 @@ def test_registry_lists_the_families():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_games_are_valid_and_have_the_requested_shape(name):
-    gen = make_generator(name, n_defenders=3, n_targets=7, resources={"low": 0, "high": 3})
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        game = gen.sample(rng)  # the constructor validates reward > penalty etc.
-        assert (game.n_defenders, game.n_targets) == (3, 7)
-        assert set(game.resources.tolist()) <= {0, 1, 2, 3}
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_game(name):
-    gen = make_generator(name, n_defenders=2, n_targets=4, resources=[1, 2])
-    a = gen.sample(np.random.default_rng(42))
-    b = gen.sample(np.random.default_rng(42))
-    c = gen.sample(np.random.default_rng(43))
-    assert a == b and a != c
-    assert a.resources.tolist() == [1, 2]
+def test_generator_conformance(name):
+    """Valid games of the requested shape; one seed, one game (tests/conformance.py)."""
+    check_generator(name)
 
 
 def test_nonoverlapping_types_come_from_orders():

@@ -12,58 +12,12 @@ from mechanisms import (
     available_mechanisms,
     make_mechanism,
 )
-from mechanisms.properties import (
-    find_profitable_misreport,
-    ir_violation,
-    is_pareto_efficient,
-    utility_preservation,
-)
 from sim.errors import DuplicateNameError, InvalidParameterError, UnknownNameError
-from sim.game import SecurityGame
-from sim.generators import make_generator
 from sim.payoffs import best_responses
-from sim.sampling import Recommendation
-from sim.solvers import nse_utility_range
+
+from conformance import ALL_GAMES, GAMES, check_claims, check_outcome
 
 NAMES = available_mechanisms()
-
-
-def _games() -> list[SecurityGame]:
-    rng = np.random.default_rng(4)
-    out = []
-    for name in ("uniform", "covariant", "nonoverlapping", "zero_sum_like"):
-        gen = make_generator(name, n_defenders=3, n_targets=4, resources={"low": 0, "high": 2})
-        out += [gen.sample(rng) for _ in range(2)]
-    return out
-
-
-GAMES = _games()
-
-
-def _degenerate() -> list[SecurityGame]:
-    return [
-        SecurityGame(  # one defender, one target
-            defender_reward=[[1.0]],
-            defender_penalty=[[0.0]],
-            attacker_reward=[1.0],
-            attacker_penalty=[0.0],
-            resources=[1],
-        ),
-        SecurityGame(  # no resources at all
-            defender_reward=[[1.0, 2.0], [2.0, 1.0]],
-            defender_penalty=[[0.0, 0.0], [0.0, 0.0]],
-            attacker_reward=[1.0, 1.0],
-            attacker_penalty=[0.0, 0.0],
-            resources=[0, 0],
-        ),
-        SecurityGame(  # identical targets for the attacker, K >= m
-            defender_reward=[[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]],
-            defender_penalty=[[-1.0, -1.0, -1.0], [-2.0, -2.0, -2.0]],
-            attacker_reward=[1.0, 1.0, 1.0],
-            attacker_penalty=[0.0, 0.0, 0.0],
-            resources=[2, 2],
-        ),
-    ]
 
 
 def test_registry_contents_and_errors():
@@ -98,24 +52,9 @@ def test_claims_are_known_properties(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("index", range(len(GAMES) + 3))
+@pytest.mark.parametrize("index", range(len(ALL_GAMES)))
 def test_conformance(name, index):
-    game = (GAMES + _degenerate())[index]
-    before = game.to_dict()
-    mech = make_mechanism(name).prepared(game)
-    a = mech.allocate(game, rng=np.random.default_rng(9))
-    b = mech.allocate(game, rng=np.random.default_rng(9))
-    assert game.to_dict() == before  # input untouched
-    assert a == b  # deterministic for a seed
-    assert a.ok, a.message
-    n, m = game.n_defenders, game.n_targets
-    assert a.coverage.shape == (m,) and a.defender_utility.shape == (n,)
-    assert np.all((a.coverage >= -1e-12) & (a.coverage <= 1 + 1e-12))
-    assert a.coverage.sum() <= game.total_resources + 1e-7
-    assert a.attacked_target in best_responses(game, a.coverage, tol=1e-7)
-    np.testing.assert_allclose(a.recommendation.coverage(), a.coverage, atol=1e-9)
-    if isinstance(a.recommendation, Recommendation):
-        assert np.all(a.recommendation.assignments.sum(axis=2) <= game.resources)
+    check_outcome(name, ALL_GAMES[index])
 
 
 @pytest.mark.parametrize(
@@ -148,53 +87,6 @@ def test_closed_form_equals_lp_backend(name, index):
     np.testing.assert_allclose(fast.defender_utility, slow.defender_utility, atol=1e-7)
 
 
-def _check_claim(claim, mech, game):
-    outcome = mech.prepared(game).allocate(game, rng=np.random.default_rng(3))
-    if claim == "pareto_efficient":
-        audit = is_pareto_efficient(game, outcome)
-        assert audit.efficient, audit
-    elif claim == "weakly_up":
-        audit = utility_preservation(game, outcome, bounds=nse_utility_range(game, witnesses="one"))
-        assert audit.weakly_up is True, audit.weak
-    elif claim == "individually_rational":
-        for i in range(game.n_defenders):
-            assert ir_violation(game, outcome, i).gain <= 1e-7
-    elif claim == "strategyproof":
-        for i in range(game.n_defenders):
-            found = find_profitable_misreport(
-                mech, game, i, rng=np.random.default_rng(i), budget=60
-            )
-            assert found is None, (found.gain, found.family)
-
-
 @pytest.mark.parametrize("name", NAMES)
-def test_every_claim_holds_on_generated_games(name):
-    mech = make_mechanism(name)
-    for claim in sorted(mech.claims):
-        for game in GAMES[::2]:
-            _check_claim(claim, mech, game)
-
-
-def _interior_nonoverlapping(count, seed):
-    """Theorem 4.3's class: non-overlapping payoffs, a known NSE with 0 < cov < 1."""
-    from sim.solvers import compute_nse
-
-    rng = np.random.default_rng(seed)
-    gen = make_generator("nonoverlapping", n_defenders=3, n_targets=4, resources=[1, 1, 1])
-    out = []
-    while len(out) < count:
-        game = gen.sample(rng)
-        nse = compute_nse(game)
-        if nse.verified and np.all((nse.total_coverage > 1e-9) & (nse.total_coverage < 1 - 1e-9)):
-            out.append(game)
-    return out
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_conditional_claims_on_their_class(name):
-    mech = make_mechanism(name)
-    conditional = getattr(mech, "conditional_claims", {})
-    for claim, klass in sorted(conditional.items()):
-        assert klass == "nonoverlapping_interior"
-        for game in _interior_nonoverlapping(3, seed=1):
-            _check_claim(claim, mech, game)
+def test_every_claim_holds_and_conditional_claims_hold_on_their_class(name):
+    check_claims(name)

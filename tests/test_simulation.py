@@ -21,6 +21,8 @@ from sim.generators import make_generator
 from sim.instances import example_5_2
 from sim.payoffs import best_responses
 
+from conformance import check_attacker, check_behaviours
+
 HONEST = (make_reporting("truthful"), make_execution("follow"))
 
 
@@ -148,23 +150,12 @@ def test_registries():
 @pytest.mark.parametrize("executing", EXECUTION.names())
 def test_behaviour_conformance(reporting, executing):
     """Every behaviour pair: valid reports, executions within budget, deterministic."""
-    game = _game(5)
-    params = {"budget": 20} if reporting == "best_response_misreport" else {}
-    profile = BehaviourProfile("p", reporting, executing, reporting_params=params, strategic="all")
+    check_behaviours(reporting, executing)
 
-    def run():
-        return simulate(
-            game, make_mechanism("utilitarian"), profile.behaviours(3), rounds=12, rng=11
-        )
 
-    records = run()
-    for record in records:
-        for row in record.defenders:
-            assert all(
-                r > p for r, p in zip(row.reported_reward, row.reported_penalty, strict=True)
-            )
-            assert len(row.executed) <= game.resources[row.defender]
-    assert run() == records
+@pytest.mark.parametrize("name", ATTACKERS.names())
+def test_attacker_conformance(name):
+    check_attacker(name)
 
 
 def test_attacker_models():
