@@ -8,6 +8,7 @@ Layout (every table but ``[study]`` and ``[generator]`` is optional)::
     replications = 200        # games per grid point
     rounds = 20               # simulation rounds; 0 = one-shot audits only (no Mesa)
     chunk_size = 20           # replications per work item
+    plugins = []              # modules to import first (their registered plug-ins)
 
     [generator]               # a registered game family
     name = "uniform"
@@ -38,6 +39,7 @@ the value; unknown names list the valid ones.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import itertools
 import json
 import tomllib
@@ -98,6 +100,7 @@ class StudyConfig:
     attacker: str
     attacker_params: Mapping[str, Any]
     audits: AuditSpec
+    plugins: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
     def grid_points(self) -> list[dict[str, Any]]:
@@ -110,14 +113,17 @@ class StudyConfig:
 
     def resolved(self) -> dict[str, Any]:
         """The configuration with every default filled in (JSON-ready)."""
+        study: dict[str, Any] = {
+            "name": self.name,
+            "seed": self.seed,
+            "replications": self.replications,
+            "rounds": self.rounds,
+            "chunk_size": self.chunk_size,
+        }
+        if self.plugins:  # absent when empty: older studies keep their hash
+            study["plugins"] = list(self.plugins)
         return {
-            "study": {
-                "name": self.name,
-                "seed": self.seed,
-                "replications": self.replications,
-                "rounds": self.rounds,
-                "chunk_size": self.chunk_size,
-            },
+            "study": study,
             "generator": {
                 "name": self.generator,
                 "params": dict(self.generator_params),
@@ -211,13 +217,29 @@ def _name(table: Mapping[str, Any], owner: str, valid: list[str]) -> str:
     return value
 
 
+def _plugins(value: Any) -> tuple[str, ...]:
+    """Import the plug-in modules a study names, so their registrations are in force
+    before any name is checked (each worker parses the config, so imports them too)."""
+    if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
+        raise _fail("study.plugins", "must be a list of importable module names", value)
+    for module in value:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # any failure of a user's module is a config error
+            raise _fail(
+                "study.plugins", f"could not import {module!r} ({type(exc).__name__}: {exc})", value
+            ) from None
+    return tuple(value)
+
+
 def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     """Validate a parsed TOML document (see the module docstring)."""
     _unknown(
         data, {"study", "generator", "mechanisms", "profiles", "attacker", "audits"}, "top level"
     )
     study = _table(data, "study", True)
-    _unknown(study, {"name", "seed", "replications", "rounds", "chunk_size"}, "study")
+    _unknown(study, {"name", "seed", "replications", "rounds", "chunk_size", "plugins"}, "study")
+    plugins = _plugins(study.get("plugins", []))
     name = study.get("name")
     if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
         raise _fail("study.name", "must be a non-empty string without spaces or slashes", name)
@@ -332,6 +354,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         attacker=attacker,
         attacker_params=attacker_params,
         audits=audits,
+        plugins=plugins,
         raw=dict(data),
     )
 
