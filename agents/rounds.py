@@ -22,6 +22,7 @@ from mechanisms.outcome import MechanismOutcome
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL
+from sim.payoffs import target_utility
 from sim.sampling import IndependentRecommendation, Recommendation
 
 Plan = Callable[[int, np.ndarray], FloatArray]
@@ -181,7 +182,7 @@ class RoundRecord:
 
 
 def _utility(game: SecurityGame, i: int, coverage: float, target: int) -> float:
-    return float(game.defender_penalty[i, target] + coverage * game.defender_gap[i, target])
+    return float(target_utility(game, target, coverage, i))
 
 
 def _realised(game: SecurityGame, i: int, covered: bool, target: int) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, UTILITY_TOL
+from sim.payoffs import defender_utilities
 
 
 def need(attacker_reward: FloatArray, attacker_gap: FloatArray, level: float) -> FloatArray:
@@ -212,7 +213,7 @@ def utilities_at_max_coverage(game: SecurityGame, space: MaxCoverage) -> FloatAr
     """:math:`U_i^d(x_t, t)` for every defender and target, shape (n, m); -inf off the
     attack set. This is the finite outcome set every Pareto-efficient mechanism picks from.
     """
-    values = game.defender_penalty + space.coverage * game.defender_gap
+    values = defender_utilities(game, space.coverage)
     return np.where(space.attack_set, values, -np.inf)
 
 

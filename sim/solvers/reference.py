@@ -14,6 +14,7 @@ from scipy.optimize import linprog
 from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL
+from sim.payoffs import defender_utilities
 from sim.solvers.deviation import FULL_TOL
 from sim.solvers.origami import MaxCoverage, StackelbergOutcome, argmax_lowest
 
@@ -80,9 +81,7 @@ def lp_attacker_level(game: SecurityGame, budget: float | None = None) -> float:
 def lp_single_defender_sse(game: SecurityGame, defender: int) -> StackelbergOutcome:
     """Reference for :func:`sim.solvers.single_defender_sse`: the best of the m LPs."""
     space = lp_max_coverage(game)
-    values = np.where(
-        space.attack_set, game.defender_penalty + space.coverage * game.defender_gap, -np.inf
-    )
+    values = np.where(space.attack_set, defender_utilities(game, space.coverage), -np.inf)
     target = argmax_lowest(values[defender], space.attack_set)
     return StackelbergOutcome(
         defender=defender,

@@ -85,19 +85,19 @@ def water_fill(
 
     Parameters
     ----------
-    log_mu : ndarray, shape (..., n)
-        :math:`\\lambda`, the log-weights (leading axes: a batch of games).
-    log_rest : ndarray, shape (..., m)
+    log_mu : ndarray, shape (b, n) or (n,)
+        :math:`\\lambda`, the log-weights (b: a batch of games).
+    log_rest : ndarray, shape (b, m) or (m,)
         :math:`\\log(1 - d_t)` (finite: every demand is below 1).
-    allowed : ndarray of bool, shape (..., n, m)
+    allowed : ndarray of bool, shape (b, n, m) or (n, m)
 
     Returns
     -------
-    rest : ndarray, shape (..., n, m)
+    rest : ndarray, shape (b, n, m) or (n, m)
         :math:`e^{\\rho_t - \\lambda_i} = 1 - c^i_t` on the members, 0 elsewhere.
-    inside : ndarray of bool, shape (..., n, m)
+    inside : ndarray of bool, shape (b, n, m) or (n, m)
         Membership :math:`i \\in J_t`.
-    inverse_size : ndarray, shape (..., m)
+    inverse_size : ndarray, shape (b, m) or (m,)
         :math:`1 / |J_t|` (0 where nobody covers ``t``).
 
     Notes
@@ -106,31 +106,22 @@ def water_fill(
     :math:`\\sum_{i < j} (\\lambda_i - \\lambda_j) < -\\log(1 - d_t)`, a prefix of the
     allowed defenders; the level :math:`\\rho_t` is then fixed by the prefix.
     """
-    if log_mu.ndim == 2 and log_mu.shape[0] == 1:  # a batch of one: the 1-d path
-        rest, inside, inverse = water_fill(log_mu[0], log_rest[0], allowed[0])
-        return rest[None], inside[None], inverse[None]
+    if log_mu.ndim == 1:  # one game: a batch of one
+        rest, inside, inverse = water_fill(log_mu[None], log_rest[None], allowed[None])
+        return rest[0], inside[0], inverse[0]
+    # sort each game's defenders by weight with plain (broadcast) indexing: as cheap for
+    # a batch of one as for a single game
+    games = np.arange(log_mu.shape[0])[:, None]
     order = np.argsort(-log_mu, axis=-1, kind="stable")
-    if log_mu.ndim == 1:  # one game: plain indexing is faster
-        lm, a, back = log_mu[order][:, None], allowed[order], np.argsort(order)
-
-        def unsort(x: np.ndarray) -> np.ndarray:
-            return x[back]
-
-    else:  # a batch of games along the leading axes
-        lm = np.take_along_axis(log_mu, order, axis=-1)[..., None]
-        a = np.take_along_axis(allowed, order[..., None], axis=-2)
-        back = np.argsort(order, axis=-1)[..., None]
-
-        def unsort(x: np.ndarray) -> np.ndarray:
-            return np.take_along_axis(x, back, axis=-2)
-
+    back = np.argsort(order, axis=-1)
+    lm, a = log_mu[games, order][..., None], allowed[games, order]
     total = np.cumsum(a * lm, axis=-2)
     inside = a & (lm * np.cumsum(a, axis=-2) > log_rest[..., None, :] + total)
     size = inside.sum(axis=-2)
     level = (log_rest + (inside * lm).sum(axis=-2)) / np.maximum(size, 1)
     rest = inside * np.exp(np.minimum(level[..., None, :] - lm, 0.0))
     inverse = np.divide(1.0, size, out=np.zeros(size.shape), where=size > 0)
-    return unsort(rest), unsort(inside), inverse
+    return rest[games, back], inside[games, back], inverse
 
 
 def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray) -> FloatArray:
@@ -258,7 +249,11 @@ def split_spending(
     at = np.arange(rows.size)
     demand = np.minimum(np.maximum((reward - u[:, None]) / gap, 0.0), 1.0)
     live = demand > 0.0
-    value = utility(games.penalty[rows], games.gap[rows], demand[:, None, :])
+    # a batch of one is always asked about its only game: no gather needed
+    penalty_rows, gap_rows = (
+        (games.penalty, games.gap) if games.size == 1 else (games.penalty[rows], games.gap[rows])
+    )
+    value = utility(penalty_rows, gap_rows, demand[:, None, :])
     own = value[at, :, tau]
     allowed = (value <= own[:, :, None] + PREFERENCE_TOL) & live[:, None, :]
     allowed &= games.active[None, :, None]
@@ -285,14 +280,14 @@ def split_spending(
     np.negative(jacobian, out=jacobian)
     jacobian.reshape(rows.size, -1)[:, :: log_mu.shape[1] + 1] += rest.sum(axis=2)
     jacobian[:, :, 0] = -(weighted / above[:, None, :]).sum(axis=2)
-    stranded = orphan.any(axis=1)
-    if stranded.any():
-        uncovered, slope = (demand * orphan).sum(axis=1), -(orphan / gap).sum(axis=1)
+    if orphan.any():
+        uncovered = (demand * orphan).sum(axis=1)
+        slope = -(orphan / gap).sum(axis=1)
+        feasible = uncovered == 0.0
     else:
-        uncovered = slope = np.zeros(rows.size)
-    return Spending(
-        np.asarray(~stranded), coverage, coverage.sum(axis=2), jacobian, uncovered, slope
-    )
+        feasible, uncovered = np.ones(rows.size, dtype=bool), np.zeros(rows.size)
+        slope = uncovered
+    return Spending(feasible, coverage, coverage.sum(axis=2), jacobian, uncovered, slope)
 
 
 def spending(
