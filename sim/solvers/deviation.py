@@ -201,6 +201,9 @@ def best_deviations(
 
     in_s = w_bar >= level[:, None] - tol
     strict = in_s & (w_bar > level[:, None] + tol)
+    near = in_s & ~strict & open_
+    if near.any():  # her optimum ends within tol of t's own level: is t inducible anyway?
+        strict |= _inducible(near, w_bar, scaled_gap, open_, penalty, k, budget_tol, tol)
     pinned = in_s & (penalty >= level[:, None] - tol)
     # spare budget makes t the unique best response unless another target is pinned
     alone = in_s & ((pinned.sum(axis=1)[:, None] - pinned) == 0) & spare[:, None]
@@ -222,6 +225,37 @@ def best_deviations(
         target = np.where(better, t, target)
         kind = np.where(better, code, kind)
     return value, target, level, kind
+
+
+def _inducible(
+    near: np.ndarray,
+    w_bar: FloatArray,
+    scaled_gap: FloatArray,
+    open_: np.ndarray,
+    penalty: FloatArray,
+    budget: FloatArray,
+    budget_tol: float,
+    tol: float,
+) -> np.ndarray:
+    """Which ``near`` targets she can still make the unique best response, shape (r, m).
+
+    Target t is strictly inducible when no other target's penalty reaches its level
+    :math:`\\bar w_t` (those can never be pushed below it) and holding everything at
+    :math:`\\bar w_t` leaves budget to spare (so she can push the others strictly
+    below). Checked only where her optimal level is within ``tol`` of
+    :math:`\\bar w_t`: elsewhere the level itself decides (``docs/nse.md`` §4.2).
+    """
+    rows = np.flatnonzero(near.any(axis=1))
+    w = w_bar[rows]
+    # cost of holding every target at w[t]: sum_s (w_s - w_t)^+ / scaled gap_s
+    excess = np.maximum(w[:, None, :] - w[:, :, None], 0.0)
+    inverse = np.divide(1.0, scaled_gap[rows], out=np.zeros(w.shape), where=open_[rows])
+    cost = (excess * inverse[:, None, :]).sum(axis=2)
+    others_top = np.where(np.eye(w.shape[1], dtype=bool), -np.inf, penalty).max(axis=1)
+    ok = (cost < budget[rows, None] - budget_tol) & (others_top[None, :] < w - tol)
+    out = np.zeros(near.shape, dtype=bool)
+    out[rows] = near[rows] & ok
+    return out
 
 
 _KINDS = ("strict", "spare", "tie")
