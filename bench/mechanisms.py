@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from mechanisms import make_mechanism
+from mechanisms import Choice, make_mechanism
 from mechanisms.properties import find_profitable_misreport
 from sim.generators import make_generator
 from sim.solvers import clear_nse_cache, compute_nse, find_nse
@@ -51,7 +51,8 @@ def main() -> None:
         def run(game):
             sq = nses[id(game)].defender_utility
             space = mech.space(game, sq)
-            target = int(mech.choose(space.values[None], space.feasible, sq[None], seed)[0])
+            choice = Choice(space.feasible, game.resources, seed, sq[None])
+            target = int(mech.choose(space.values[None], choice)[0])
             mech.finish(game, space.coverage[target], target, sq)
 
         return run
