@@ -201,8 +201,10 @@ def best_deviations(
 
     in_s = w_bar >= level[:, None] - tol
     strict = in_s & (w_bar > level[:, None] + tol)
-    near = in_s & ~strict & open_
-    if near.any():  # her optimum ends within tol of t's own level: is t inducible anyway?
+    # her optimum ends below t's level by less than tol but more than rounding noise:
+    # is t inducible all the same?
+    near = ~strict & (w_bar > level[:, None] + FULL_TOL) & open_
+    if near.any():
         strict |= _inducible(near, w_bar, scaled_gap, open_, penalty, k, budget_tol, tol)
     pinned = in_s & (penalty >= level[:, None] - tol)
     # spare budget makes t the unique best response unless another target is pinned
@@ -242,8 +244,8 @@ def _inducible(
     Target t is strictly inducible when no other target's penalty reaches its level
     :math:`\\bar w_t` (those can never be pushed below it) and holding everything at
     :math:`\\bar w_t` leaves budget to spare (so she can push the others strictly
-    below). Checked only where her optimal level is within ``tol`` of
-    :math:`\\bar w_t`: elsewhere the level itself decides (``docs/nse.md`` §4.2).
+    below). Checked only where her optimal level lies below :math:`\\bar w_t` by less
+    than ``tol``: elsewhere the level itself decides (``docs/nse.md`` §4.2).
     """
     rows = np.flatnonzero(near.any(axis=1))
     w = w_bar[rows]

@@ -239,17 +239,18 @@ def newton(
     state = (k - k[0])[None, :] / width[:, None]
     state[:, 0] = u
 
+    weights = np.ones(k.size)
+    weights[0] = 0.0  # the state's column 0 is the level; lambda_0 is fixed at 0
+    lower = np.full(state.shape, -LOG_WEIGHT_BOUND)
+    upper = np.full(state.shape, LOG_WEIGHT_BOUND)
+    lower[:, 0], upper[:, 0] = low, high
+
     def evaluate(at: np.ndarray, x: FloatArray) -> Evaluation:
-        log_mu = x.copy()
-        log_mu[:, 0] = 0.0
-        sp = split_spending(games, rows[at], tau[at], x[:, 0], log_mu)
+        sp = split_spending(games, rows[at], tau[at], x[:, 0], x * weights)
         return sp.feasible, sp.spend - k, sp.jacobian, sp.coverage
 
     def clip(at: np.ndarray, x: FloatArray) -> FloatArray:
-        level = np.minimum(np.maximum(x[:, 0], low), high[at])
-        x = np.minimum(np.maximum(x, -LOG_WEIGHT_BOUND), LOG_WEIGHT_BOUND)
-        x[:, 0] = level
-        return x
+        return np.minimum(np.maximum(x, lower[at]), upper[at])
 
     running = (high > low) & (k.size >= 2)
     done, coverage = damped_newton(evaluate, state, running, newton_step, clip, max_iter, tol)
