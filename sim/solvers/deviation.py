@@ -397,11 +397,25 @@ def nse_violation(
             f"nse_violation.profile must be coverage within each budget; row sums "
             f"{x.sum(axis=1).tolist()} for resources {game.resources.tolist()}"
         )
+    return certify(game, x, attacked_target, budget_tol=budget_tol, tol=tol)
+
+
+def certify(
+    game: SecurityGame,
+    profile: FloatArray,
+    attacked_target: int,
+    *,
+    budget_tol: float = BUDGET_TOL,
+    tol: float = BR_TOL,
+) -> NSEViolation:
+    """:func:`nse_violation` of a profile already known to be coverage within each
+    budget (the finder's cleaned candidates): the oracle without the input checks."""
+    n = game.n_defenders
     found = profile_gains(
         game,
         game.defender_penalty[None],
         game.defender_gap[None],
-        x[None],
+        profile[None],
         np.array([attacked_target]),
         budget_tol=budget_tol,
         tol=tol,

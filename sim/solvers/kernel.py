@@ -41,6 +41,9 @@ ORDER_LEVEL = 0.25
 #: A solve's (residual, Jacobian, coverage) per row, with which rows are feasible.
 Evaluation = tuple[np.ndarray, FloatArray, FloatArray, FloatArray]
 
+#: Which rows of a solve an evaluation is for: indices, or every row.
+Rows = np.ndarray | slice
+
 
 def candidate_orders(games: Games, pooled: float) -> np.ndarray:
     """The attackable targets of every game, most promising first, shape (b, T) (a try
@@ -69,22 +72,23 @@ def candidate_orders(games: Games, pooled: float) -> np.ndarray:
 
 
 def damped_newton(
-    evaluate: Callable[[np.ndarray, FloatArray], Evaluation],
+    evaluate: Callable[[Rows, FloatArray], Evaluation],
     x: FloatArray,
     running: np.ndarray,
     solve: Callable[[FloatArray, FloatArray], FloatArray],
-    clip: Callable[[np.ndarray, FloatArray], FloatArray],
+    clip: Callable[[Rows, FloatArray], FloatArray],
     max_iter: int,
     tol: float,
 ) -> tuple[np.ndarray, FloatArray | None]:
     """Damped (Gauss-)Newton on a batch: the loop of every fast solve.
 
     ``evaluate(rows, x)`` gives (feasible, residual, Jacobian, coverage) for the rows
-    ``rows`` at the points ``x``; ``solve`` the step from (Jacobian, residual); ``clip``
-    puts trial points in bounds. Each row checks its residual, steps, and halves its
-    step until the residual norm falls (a row that needs a step below 0.1 of the full
-    one, or is infeasible, stops). Returns which rows converged (every residual within
-    ``tol``) within ``max_iter`` steps, and the coverage (None when no row ran).
+    ``rows`` (indices, or ``slice(None)`` for every row) at the points ``x``; ``solve``
+    the step from (Jacobian, residual); ``clip`` puts trial points in bounds. Each row
+    checks its residual, steps, and halves its step until the residual norm falls (a
+    row that needs a step below 0.1 of the full one, or is infeasible, stops). Returns
+    which rows converged (every residual within ``tol``) within ``max_iter`` steps, and
+    the coverage (None when no row ran).
 
     The state is kept for the live rows only, so a batch of one costs about what a
     scalar loop would.
@@ -113,8 +117,9 @@ def damped_newton(
             break
         step = solve(jac, res)
         norm = (res**2).sum(axis=1)
-        trial = clip(live, xs - step)
-        ok, r2, j2, c2 = evaluate(live, trial)
+        at = slice(None) if live.size == x.shape[0] else live  # all rows: views, no gathers
+        trial = clip(at, xs - step)
+        ok, r2, j2, c2 = evaluate(at, trial)
         better = ok & ((r2**2).sum(axis=1) < (1.0 - 1e-4) * norm)
         if better.all():  # the usual case: every row takes the full step
             xs, res, jac, cov = trial, r2, j2, c2
@@ -245,11 +250,11 @@ def newton(
     upper = np.full(state.shape, LOG_WEIGHT_BOUND)
     lower[:, 0], upper[:, 0] = low, high
 
-    def evaluate(at: np.ndarray, x: FloatArray) -> Evaluation:
+    def evaluate(at: Rows, x: FloatArray) -> Evaluation:
         sp = split_spending(games, rows[at], tau[at], x[:, 0], x * weights)
         return sp.feasible, sp.spend - k, sp.jacobian, sp.coverage
 
-    def clip(at: np.ndarray, x: FloatArray) -> FloatArray:
+    def clip(at: Rows, x: FloatArray) -> FloatArray:
         return np.minimum(np.maximum(x, lower[at]), upper[at])
 
     running = (high > low) & (k.size >= 2)
@@ -284,15 +289,15 @@ def fixed_level(
         may_spare(games, rows, tau, u)[:, active] if floor else np.zeros((size, k.size), dtype=bool)
     )
 
-    def evaluate(at: np.ndarray, theta: FloatArray) -> Evaluation:
-        log_mu = np.concatenate((np.zeros((at.size, 1)), theta), axis=1)
+    def evaluate(at: Rows, theta: FloatArray) -> Evaluation:
+        log_mu = np.concatenate((np.zeros((theta.shape[0], 1)), theta), axis=1)
         sp = split_spending(games, rows[at], tau[at], level[at], log_mu)
         residual = sp.spend - k
         slack = spare[at] & (residual < 0.0)
         jacobian = np.where(slack[:, :, None], 0.0, sp.jacobian[:, :, 1:])
         return sp.feasible, np.where(slack, 0.0, residual), jacobian, sp.coverage
 
-    def clip(at: np.ndarray, x: FloatArray) -> FloatArray:
+    def clip(at: Rows, x: FloatArray) -> FloatArray:
         return np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
 
     running = game.attacker_reward[tau] >= u

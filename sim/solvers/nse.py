@@ -50,7 +50,7 @@ from sim.numerics import (
 )
 from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
-from sim.solvers.deviation import NSEViolation, combined_coverage, nse_violation
+from sim.solvers.deviation import NSEViolation, certify, combined_coverage
 from sim.solvers.kernel import candidate_orders, clean, fixed_level, newton, quick_stages
 from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
@@ -135,7 +135,7 @@ def _start(pattern: str, n: int) -> FloatArray:
 
 
 def _verify(game: SecurityGame, profile: FloatArray, tau: int) -> tuple[bool, NSEViolation | None]:
-    violation = nse_violation(game, profile, tau)
+    violation = certify(game, profile, tau)
     return violation.gain <= GAIN_TOL, violation
 
 

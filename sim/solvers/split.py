@@ -32,6 +32,7 @@ defenders' payoffs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,6 +201,11 @@ class Games:
         """b, the number of games."""
         return int(self.penalty.shape[0])
 
+    @functools.cached_property
+    def idle(self) -> bool:
+        """Whether some defender has no resources."""
+        return not bool(self.active.all())
+
 
 @dataclass(frozen=True, eq=False)
 class Spending:
@@ -256,9 +262,10 @@ def split_spending(
     value = utility(penalty_rows, gap_rows, demand[:, None, :])
     own = value[at, :, tau]
     allowed = (value <= own[:, :, None] + PREFERENCE_TOL) & live[:, None, :]
-    allowed &= games.active[None, :, None]
+    if games.idle:  # defenders without resources cover nothing
+        allowed &= games.active[None, :, None]
     orphan = live & ~allowed.any(axis=1)
-    member = allowed[:, games.active]
+    member = allowed[:, games.active] if games.idle else allowed
     any_full = bool(demand.max() >= 1.0)  # only at the floor level
     if any_full:
         full = demand >= 1.0
