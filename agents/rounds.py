@@ -167,8 +167,9 @@ class DefenderRound:
 @dataclass(frozen=True)
 class RoundRecord:
     """One round: the outcome (designated target, its coverage), the coverage actually
-    in force (``effective_coverage``, after deviations), the attack and every
-    defender's record."""
+    in force (``effective_coverage``, after deviations), the attack, every defender's
+    record, and the defender the mechanism distinguished this round (``leader``: the
+    dictator; -1 for none)."""
 
     round: int
     mechanism: str
@@ -179,6 +180,7 @@ class RoundRecord:
     outcome_coverage: tuple[float, ...]
     effective_coverage: tuple[float, ...]
     defenders: tuple[DefenderRound, ...]
+    leader: int = -1
 
 
 def _utility(game: SecurityGame, i: int, coverage: float, target: int) -> float:
@@ -278,4 +280,5 @@ def play_round(
         outcome_coverage=tuple(float(x) for x in outcome.coverage),
         effective_coverage=tuple(float(x) for x in coverage),
         defenders=tuple(defenders),
+        leader=outcome.leader,
     )

@@ -25,7 +25,7 @@ def main() -> None:
         "uniform", n_defenders=5, n_targets=20, resources={"low": 1, "high": 3}
     ).sample(np.random.default_rng(5))
     mechanism = make_mechanism("csw_max")
-    profile = BehaviourProfile("misreport+shirk", "fixed_misreport", "shirk")
+    profile = BehaviourProfile("misreport+shirk", "fixed_misreport", "shirk", strategic="first")
     behaviours = profile.behaviours(game.n_defenders)
     attacker = make_attacker("learning")
     print("bench/simulation.py  1000 rounds, n=5 m=20, csw_max, learning attacker")

@@ -41,6 +41,9 @@ class MechanismOutcome:
         How much the attacked target's coverage was lowered to make it the strict
         best response (0: the paper's designated tie-breaking).
     message : str
+    leader : int
+        The defender the mechanism distinguished (the dictator; the random dictator's
+        draw), or -1 when it distinguishes nobody.
     """
 
     mechanism: str
@@ -53,6 +56,7 @@ class MechanismOutcome:
     status: OutcomeStatus = "ok"
     epsilon: float = 0.0
     message: str = field(default="")
+    leader: int = -1
 
     @property
     def ok(self) -> bool:
@@ -95,4 +99,5 @@ class MechanismOutcome:
             else self.status_quo_utility.tolist(),
             "epsilon": self.epsilon,
             "message": self.message,
+            "leader": self.leader,
         }

@@ -45,6 +45,8 @@ class Choice:
         no outcome passes the weak-UP test); None unless ``uses_status_quo``.
     status_quo_target : ndarray of int, shape (b,), or None
         The status-quo NSE's attacked target (-1 where not found).
+    leader : int or None
+        The defender the mechanism distinguishes (:meth:`OutcomeSetMechanism.leader`).
     """
 
     feasible: np.ndarray
@@ -52,6 +54,7 @@ class Choice:
     rng: np.random.Generator
     status_quo: FloatArray | None = None
     status_quo_target: np.ndarray | None = None
+    leader: int | None = None
 
     def required(self) -> FloatArray:
         """The status-quo utilities, for rules that cannot do without them."""
@@ -104,6 +107,11 @@ class OutcomeSetMechanism(ABC):
         choice : Choice
         """
 
+    def leader(self, resources: np.ndarray, rng: np.random.Generator) -> int | None:
+        """The defender this mechanism distinguishes for this allocation (a dictator),
+        drawn before :meth:`choose`; None: nobody."""
+        return None
+
     def known_status_quo(self) -> NSEResult | None:
         """A status-quo NSE bound before the reports (:meth:`prepared`), or None: then
         the status quo is the reported game's own NSE."""
@@ -134,11 +142,15 @@ class OutcomeSetMechanism(ABC):
             rng,
             None if nse is None else nse.defender_utility[None],
             None if nse is None else np.array([nse.attacked_target]),
+            self.leader(game.resources, rng),
         )
         target = int(self.choose(space.values[None], choice)[0])
         if target < 0:
             return failed_outcome(self, game, "no feasible target")
-        return self.finish(game, space.coverage[target], target, sq)
+        outcome = self.finish(game, space.coverage[target], target, sq)
+        if choice.leader is None:
+            return outcome
+        return dataclasses.replace(outcome, leader=choice.leader)
 
     def space(self, game: SecurityGame, status_quo: FloatArray | None) -> OutcomeSpace:
         """The outcome space by the configured backend (LP-t's constraint (4a) on the
@@ -185,7 +197,10 @@ class OutcomeSetMechanism(ABC):
         if self.backend != "closed_form":
             return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
         space, values = report_values(game, defender, rewards, penalties)
-        choice = Choice(space.feasible, game.resources, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        choice = Choice(
+            space.feasible, game.resources, rng, leader=self.leader(game.resources, rng)
+        )
         if self.uses_status_quo:
             choice = self.reported_status_quo(choice, game, defender, rewards, penalties)
         targets = self.choose(values, choice)

@@ -147,12 +147,14 @@ class Dictatorship(OutcomeSetMechanism):
 
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient", "strategyproof"})
 
-    def dictator(self, resources: np.ndarray, rng: np.random.Generator) -> int:
+    def leader(self, resources: np.ndarray, rng: np.random.Generator) -> int | None:
         """The dictator's index."""
         return int(np.argmax(resources))
 
     def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
-        order = _priority(choice.resources, self.dictator(choice.resources, choice.rng))
+        if choice.leader is None:
+            raise InvalidParameterError("dictatorship needs its dictator (Choice.leader)")
+        order = _priority(choice.resources, choice.leader)
         return lexicographic_argmax([values[:, i] for i in order], choice.feasible)
 
 
@@ -173,7 +175,7 @@ class RandomDictatorship(Dictatorship):
                 f"RandomDictatorship.weights must be 'uniform' or 'resources'; got {self.weights!r}"
             )
 
-    def dictator(self, resources: np.ndarray, rng: np.random.Generator) -> int:
+    def leader(self, resources: np.ndarray, rng: np.random.Generator) -> int | None:
         n = resources.size
         if self.weights == "resources" and resources.sum() > 0:
             p = resources / resources.sum()

@@ -42,6 +42,18 @@ def _at_least(minimum: int, what: str) -> Callable[[str], int]:
 
 
 _positive = _at_least(1, "a positive integer")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1); got {text!r}")
+    return value
+
+
 _seed = _at_least(0, "a non-negative integer")
 
 
@@ -102,25 +114,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _by(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from runs.plots import plot_study
 
-    paths = plot_study(args.dir, args.out)
-    report = next(p for p in paths if p.name == "report.md")
-    print(f"{len(paths) - 1} figure files and {report}")
+    paths = plot_study(args.dir, args.out, by=_by(args.by), min_gain=args.min_gain)
+    reports = [p for p in paths if p.stem == "report"]
+    print(f"{len(paths) - len(reports)} figure files, " + " and ".join(map(str, reports)))
     return 0
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from runs.export import read_dataset
+    from runs.export import read_dataset, study_min_gain
+    from runs.report import format_summary
     from runs.summary import summarise
 
-    summary = summarise(read_dataset(args.dir, "audits"), read_dataset(args.dir, "rounds"))
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 3):
-        columns = [c for c in summary.columns if not c.endswith(("_low", "_high", "_n"))]
-        print(summary[columns].to_string(index=False))
+    audits, rounds = read_dataset(args.dir, "audits"), read_dataset(args.dir, "rounds")
+    min_gain = study_min_gain(Path(args.dir)) if args.min_gain is None else args.min_gain
+    summary = summarise(audits, rounds, by=_by(args.by) or [], min_gain=min_gain)
+    print(format_summary(summary, args.format))
     return 0
 
 
@@ -218,8 +233,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"summary:  {out / 'summary.csv'}")
     print(f"figures:  {out / 'figures'}  ({len(paths) - 1} files)")
-    print(f"report:   {out / 'figures' / 'report.md'}")
-    _cmd_summary(argparse.Namespace(dir=out))
+    print(f"report:   {out / 'figures' / 'report.html'}  (and report.md)")
+    _cmd_summary(argparse.Namespace(dir=out, by=None, min_gain=None, format="table"))
     return EXIT_FAILED_CHUNKS if result.failed else 0
 
 
@@ -258,6 +273,24 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", help="where to write the figures (default: DIR/figures)")
     summary = sub.add_parser("summary", help="print a study's failure rates and gains")
     summary.add_argument("dir", help="a study output directory")
+    summary.add_argument(
+        "--format",
+        choices=("table", "csv", "markdown", "latex"),
+        default="table",
+        help="output format (default: table)",
+    )
+    for command in (plot, summary):
+        command.add_argument(
+            "--by",
+            help="group by these generator parameters, comma-separated "
+            "(plot: default the swept one when the grid varies exactly one)",
+        )
+        command.add_argument(
+            "--min-gain",
+            type=_fraction,
+            dest="min_gain",
+            help="failure threshold relative to the payoff range (default: the study's)",
+        )
     sub.add_parser("list", help="list mechanisms (with claims), behaviours, attackers, generators")
     audit = sub.add_parser("audit", help="run every audit of one mechanism on one game")
     audit.add_argument("game", help="a game as JSON (SecurityGame.to_dict)")

@@ -31,6 +31,7 @@ Layout (every table but ``[study]`` and ``[generator]`` is optional)::
     utility_preservation = true
     misreport_budget = 30     # 0 disables the SP search
     ir = true
+    min_gain = 1e-6           # failure: gain > min_gain x the defender's payoff range
 
 Every bad field raises :class:`~sim.errors.InvalidConfigError` naming the field and
 the value; unknown names list the valid ones.
@@ -51,6 +52,8 @@ from typing import Any
 from agents.attackers import ATTACKERS, make_attacker
 from agents.profiles import BehaviourProfile
 from mechanisms import MECHANISMS, make_mechanism
+from runs.schema import parameter_columns
+from runs.summary import DEFAULT_MIN_GAIN
 from sim.errors import InvalidConfigError, SimError
 from sim.generators import GENERATORS, make_generator
 
@@ -75,12 +78,15 @@ class MechanismSpec:
 
 @dataclass(frozen=True)
 class AuditSpec:
-    """Which one-shot audits to run per game and mechanism."""
+    """Which one-shot audits to run per game and mechanism, and what counts as a
+    failure: a misreport or deviation gaining more than ``min_gain`` times the
+    defender's payoff range (her largest reward minus her smallest penalty)."""
 
     pareto: bool = True
     utility_preservation: bool = True
     misreport_budget: int = 0
     ir: bool = True
+    min_gain: float = DEFAULT_MIN_GAIN
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,17 @@ class StudyConfig:
     audits: AuditSpec
     plugins: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    def point_parameters(self) -> list[dict[str, Any]]:
+        """Every grid point's full generator parameters (defaults filled in)."""
+        return [
+            make_generator(self.generator, **{**self.generator_params, **point}).params()
+            for point in self.grid_points()
+        ]
+
+    def parameter_columns(self) -> dict[str, str]:
+        """The typed parameter columns of this study's tables."""
+        return parameter_columns(self.point_parameters())
 
     def grid_points(self) -> list[dict[str, Any]]:
         """The cartesian product of the grid, in a fixed order."""
@@ -146,6 +163,7 @@ class StudyConfig:
                 "pareto": self.audits.pareto,
                 "utility_preservation": self.audits.utility_preservation,
                 "misreport_budget": self.audits.misreport_budget,
+                "min_gain": self.audits.min_gain,
                 "ir": self.audits.ir,
             },
         }
@@ -215,6 +233,12 @@ def _name(table: Mapping[str, Any], owner: str, valid: list[str]) -> str:
             f"config field '{owner}.name' is {value!r}; valid names are {valid}"
         )
     return value
+
+
+def _min_gain(value: Any) -> float:
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1):
+        raise _fail("audits.min_gain", "must be a number in [0, 1)", value)
+    return float(value)
 
 
 def _plugins(value: Any) -> tuple[str, ...]:
@@ -329,7 +353,9 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         raise InvalidConfigError(f"config [attacker]: {exc}") from None
 
     aud = _table(data, "audits", False)
-    _unknown(aud, {"pareto", "utility_preservation", "misreport_budget", "ir"}, "audits")
+    _unknown(
+        aud, {"pareto", "utility_preservation", "misreport_budget", "ir", "min_gain"}, "audits"
+    )
     flags = {}
     for key in ("pareto", "utility_preservation", "ir"):
         value = aud.get(key, True)
@@ -337,7 +363,9 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
             raise _fail(f"audits.{key}", "must be true or false", value)
         flags[key] = value
     audits = AuditSpec(
-        misreport_budget=_int(aud, "misreport_budget", "audits", 0, default=0), **flags
+        misreport_budget=_int(aud, "misreport_budget", "audits", 0, default=0),
+        min_gain=_min_gain(aud.get("min_gain", DEFAULT_MIN_GAIN)),
+        **flags,
     )
 
     return StudyConfig(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runs.schema import SORT_KEYS, TABLES, typed
+from runs.schema import SORT_KEYS, TABLES, columns, typed
+from runs.summary import DEFAULT_MIN_GAIN
 from sim.errors import InvalidConfigError
 
 
@@ -62,10 +63,11 @@ def read_part(path: Path) -> pd.DataFrame:
 
 
 def consolidate(
-    out: Path, chunk_ids: Iterable[str], fmt: str = "parquet"
+    out: Path, chunk_ids: Iterable[str], parameters: Mapping[str, str], fmt: str = "parquet"
 ) -> dict[str, pd.DataFrame]:
     """Merge the finished chunks' part files into the dataset (deterministic order).
 
+    ``parameters`` are the study's parameter columns (:func:`runs.schema.columns`).
     Returns the consolidated tables, exactly as :func:`read_dataset` reads them.
     """
     frames: dict[str, list[pd.DataFrame]] = {"audits": [], "rounds": []}
@@ -78,9 +80,10 @@ def consolidate(
         df = (
             pd.concat(parts, ignore_index=True)
             if parts
-            else pd.DataFrame(columns=list(TABLES[table]))
+            else pd.DataFrame(columns=list(columns(table, parameters)))
         )
-        df = typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+        df = typed(df, table, parameters)
+        df = df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
         tables[table] = df
         if fmt == "csv":
             target.mkdir(parents=True, exist_ok=True)
@@ -109,27 +112,49 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
     root = Path(path)
     if (root / "dataset").is_dir():
         root = root / "dataset"
+    parameters = study_parameters(root.parent if root.name == "dataset" else root)
+    wanted = columns(table, parameters or {})
     csv = root / f"{table}.csv"
     if csv.is_file():
         df = pd.read_csv(
             csv,
             keep_default_na=True,
-            dtype={c: "string" for c, t in TABLES[table].items() if t == "string"},
+            dtype={c: "string" for c, t in wanted.items() if t == "string"},
         )
-        df = df.astype(TABLES[table])
+        df = typed(df, table, parameters)
         return df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
     folder = root / table
     if not folder.is_dir():
         if root.name == "dataset" and root.is_dir():  # a study without this table
-            return typed(pd.DataFrame(columns=list(TABLES[table])), table)
+            return typed(pd.DataFrame(columns=list(wanted)), table, parameters)
         raise InvalidConfigError(f"no {table} dataset under {str(path)!r}")
     parts = []
     for sub in sorted(folder.glob("mechanism=*")):
         df = pq.read_table(sub / "part-0.parquet").to_pandas()
         df.insert(0, "mechanism", sub.name.split("=", 1)[1])
         parts.append(df)
-    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TABLES[table]))
-    return typed(df, table).sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(wanted))
+    df = typed(df, table, parameters)
+    return df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+
+
+def study_min_gain(study: Path) -> float:
+    """The failure threshold a study ran with (its manifest; the default without one)."""
+    manifest = study / "manifest.json"
+    if manifest.is_file():
+        value = json.loads(manifest.read_text()).get("min_gain")
+        if isinstance(value, int | float):
+            return float(value)
+    return DEFAULT_MIN_GAIN
+
+
+def study_parameters(study: Path) -> dict[str, str] | None:
+    """The parameter columns a study's manifest records (None: no manifest)."""
+    manifest = study / "manifest.json"
+    if not manifest.is_file():
+        return None
+    recorded = json.loads(manifest.read_text()).get("parameters")
+    return dict(recorded) if isinstance(recorded, dict) else None
 
 
 def _git() -> dict[str, Any]:

@@ -1,20 +1,35 @@
-"""Figures and a Markdown report, drawn from a study's dataset only (seaborn).
+"""Paper-ready figures of a study, drawn from its dataset only (matplotlib + seaborn).
 
-``plot_study(out)`` writes PNG and PDF files of:
+Each figure function takes a table of :func:`runs.export.read_dataset` and returns a
+``matplotlib.figure.Figure`` with a title naming the study, the sample size of every
+bar and a caption line naming the interval method:
 
-* SP and IR failure rates per mechanism with Clopper-Pearson bars (one-shot audits,
-  and simulations faceted by behaviour profile);
-* gain distributions (expected SP and IR gains of the strategic defenders);
-* welfare relative to the status-quo NSE;
-* learning curves (failure rates over rounds, per profile);
-* efficiency of uncoordinated play (coverage the NSE achieves vs what it spends);
+* :func:`failure_rates` -- one-shot audits: PE, weak and strong UP, SP and IR failure
+  rates over the determined instances (exact 95% Clopper-Pearson intervals), with the
+  undetermined share of each;
+* :func:`simulated_failure_rates` -- SP and IR failure rates of the strategic
+  defenders in simulation, per behaviour profile;
+* :func:`gain_distributions` -- the gains, one point per instance (simulated rounds
+  averaged);
+* :func:`welfare` -- each mechanism's welfare relative to the status-quo NSE and to the
+  pooled optimum;
+* :func:`learning_curves` -- the share of strategic defenders gaining, round by
+  round, with 95% bands.
 
-and ``report.md`` embedding them with the summary table.
+``by`` facets a figure by generator parameters (one panel per value); ``ax`` draws a
+single panel into an existing axes (only without ``by``). Every figure gives a
+mechanism the same colour (:func:`mechanism_colours`). :func:`plot_study` draws them
+all for a study directory (faceted by the swept parameter when the grid varies exactly
+one) and writes ``report.md`` and a self-contained ``report.html``.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -23,19 +38,441 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from runs.export import read_dataset
-from runs.summary import summarise
-from sim.numerics import GAIN_TOL
+from runs.report import write_report
+from runs.schema import parameter_column
+from runs.summary import DEFAULT_MIN_GAIN, summarise
+from sim.errors import InvalidConfigError
+
+#: How every interval in the figures is computed.
+CI_CAPTION = "Bars: exact 95% Clopper-Pearson intervals over the determined units."
+
+PROPERTY_LABELS = {
+    "pe": "PE",
+    "weak_up": "weak UP",
+    "strong_up": "strong UP",
+    "sp": "SP",
+    "ir": "IR",
+}
 
 
-def _save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
+def mechanism_colours(mechanisms: Sequence[str]) -> dict[str, Any]:
+    """One colour per mechanism, the same in every figure of a study (sorted names)."""
+    names = sorted(set(mechanisms))
+    palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names))
+    return dict(zip(names, palette, strict=True))
+
+
+def _facets(table: pd.DataFrame, by: Sequence[str] | None) -> list[tuple[str, pd.DataFrame]]:
+    """One (label, rows) per value of the ``by`` parameters (one facet without)."""
+    if not by:
+        return [("", table)]
+    columns = [name if name in table.columns else parameter_column(name) for name in by]
+    missing = [name for name, c in zip(by, columns, strict=True) if c not in table.columns]
+    if missing:
+        raise InvalidConfigError(f"plots: by={missing} are not parameters of this dataset")
+    out = []
+    for values, part in table.groupby(columns, sort=True, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        label = ", ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
+        out.append((label, part))
+    return out
+
+
+def _axes(count: int, ax: Axes | None, width: float, height: float) -> tuple[Figure, list[Axes]]:
+    if ax is not None:
+        if count != 1:
+            raise InvalidConfigError("plots: ax draws one panel; drop by= or ax=")
+        return ax.figure, [ax]  # type: ignore[return-value]
+    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False, sharey=True)
+    return fig, list(axes[0])
+
+
+def _finish(fig: Figure, title: str, caption: str) -> Figure:
+    fig.suptitle(title, fontsize=11)
+    fig.text(0.01, -0.02, caption, fontsize=7.5, ha="left", va="top", wrap=True)
+    fig.tight_layout()
+    return fig
+
+
+def _study(table: pd.DataFrame, study: str | None) -> str:
+    if study:
+        return study
+    names = table["study"].dropna().unique() if "study" in table else []
+    return str(names[0]) if len(names) else "study"
+
+
+def _rate_bars(
+    ax: Axes,
+    summary: pd.DataFrame,
+    groups: Sequence[str],
+    group_labels: Sequence[str],
+    colours: dict[str, Any],
+    properties: Sequence[str],
+) -> None:
+    """Bars of ``<prop>_failure_rate`` per (group, mechanism), n under each bar, the
+    undetermined share as a black tick where there is one."""
+    mechanisms = sorted(summary["mechanism"].unique())
+    width = 0.8 / max(len(mechanisms), 1)
+    labelled: set[str] = set()
+    for j, mechanism in enumerate(mechanisms):
+        rows = summary[summary["mechanism"] == mechanism]
+        for x, (group, prop) in enumerate(itertools.product(groups, properties)):
+            row = rows[rows["_group"] == group]
+            if row.empty:
+                continue
+            rate = row[f"{prop}_failure_rate"].iloc[0]
+            if pd.isna(rate):
+                continue  # not tested: no bar
+            position = x - 0.4 + width * (j + 0.5)
+            low, high = row[f"{prop}_failure_low"].iloc[0], row[f"{prop}_failure_high"].iloc[0]
+            ax.bar(
+                position,
+                rate,
+                width=width,
+                color=colours[mechanism],
+                yerr=[[rate - low], [high - rate]],
+                capsize=1.5,
+                error_kw={"lw": 0.7},
+                label=None if mechanism in labelled else mechanism,
+            )
+            labelled.add(mechanism)
+            n = int(row[f"{prop}_failure_n"].iloc[0])
+            ax.text(position, -0.02, f"{n}", ha="center", va="top", fontsize=5, rotation=90)
+            undetermined = row[f"{prop}_failure_undetermined"].iloc[0]
+            if undetermined > 0:
+                ax.plot(position, undetermined, marker="_", color="black", ms=6, mew=1.5)
+    for x, (group, prop) in enumerate(itertools.product(groups, properties)):
+        rates = summary.loc[summary["_group"] == group, f"{prop}_failure_rate"]
+        if rates.isna().all():
+            ax.text(x, 0.5, "not tested", ha="center", va="center", fontsize=7, color="grey")
+    labels = [
+        f"{PROPERTY_LABELS[p]}\n{g}" if g else PROPERTY_LABELS[p]
+        for g, p in itertools.product(group_labels, properties)
+    ]
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylim(-0.12, 1.05)
+    ax.axhline(0, color="black", lw=0.6)
+
+
+def _notes(notes: Sequence[str]) -> str:
+    return "" if not notes else " Note: " + "; ".join(notes) + " (drawn on top of each other)."
+
+
+def coinciding(audits: pd.DataFrame, share: float = 0.99) -> list[str]:
+    """Pairs of mechanisms whose outcomes (attacked target, every utility) agree on at
+    least ``share`` of the instances both solved."""
+    ok = audits[audits["status"] == "ok"]
+    if ok.empty:
+        return []
+    keyed = ok.assign(
+        key=ok["attacked_target"].astype(str) + ":" + ok["utility"].round(9).astype(str)
+    )
+    outcome = keyed.groupby(["mechanism", "grid_point", "replication"])["key"].agg("|".join)
+    table = outcome.unstack("mechanism")
+    notes = []
+    for a, b in itertools.combinations(sorted(table.columns), 2):
+        both = table[[a, b]].dropna()
+        if len(both) and (both[a] == both[b]).mean() >= share:
+            notes.append(f"{a} and {b} coincide on {(both[a] == both[b]).mean():.1%} of instances")
+    return notes
+
+
+def failure_rates(
+    audits: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    min_gain: float = DEFAULT_MIN_GAIN,
+    study: str | None = None,
+    notes: Sequence[str] = (),
+) -> Figure:
+    """One-shot audits: PE, weak and strong UP, SP and IR failure rates per mechanism.
+
+    Each bar is a failure rate over the determined units (instances for PE and UP,
+    defender-instances for SP and IR) with its Clopper-Pearson interval; the number
+    under it is that count; a black tick marks the undetermined share where there is
+    one. A missing bar is a property that was not tested.
+    """
+    colours = mechanism_colours(audits["mechanism"].unique())
+    facets = _facets(audits, by)
+    fig, axes = _axes(len(facets), ax, 6.5, 3.6)
+    for axis, (label, part) in zip(axes, facets, strict=True):
+        summary = summarise(part, part.iloc[0:0], min_gain=min_gain)
+        summary = summary[summary["role"] == "all"].assign(_group="")
+        _rate_bars(axis, summary, [""], [""], colours, list(PROPERTY_LABELS))
+        axis.set_title(label, fontsize=9)
+    axes[0].set_ylabel("failure rate")
+    axes[-1].legend(fontsize=6, loc="upper right", ncol=2, frameon=False)
+    caption = (
+        f"{CI_CAPTION} Number under a bar: determined units (PE, UP: instances; SP, IR: "
+        f"defender-instances). Black tick: undetermined share (UP bounds, docs/nse.md §3). "
+        f"Failure: gain > {min_gain:g} x payoff range. SP is a search (a lower bound)."
+        + _notes(notes)
+    )
+    return _finish(fig, f"{_study(audits, study)}: one-shot audits", caption)
+
+
+def simulated_failure_rates(
+    rounds: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    min_gain: float = DEFAULT_MIN_GAIN,
+    study: str | None = None,
+    notes: Sequence[str] = (),
+) -> Figure:
+    """Simulations: how often a strategic defender's misreport (SP) or deviation (IR)
+    paid, per behaviour profile, over her rounds; NA (no bar) where the profile never
+    misreports or never deviates."""
+    colours = mechanism_colours(rounds["mechanism"].unique())
+    facets = _facets(rounds, by)
+    fig, axes = _axes(len(facets), ax, 7.5, 3.6)
+    for axis, (label, part) in zip(axes, facets, strict=True):
+        summary = summarise(part.iloc[0:0], part, min_gain=min_gain) if len(part) else part
+        if summary.empty:
+            axis.set_axis_off()
+            continue
+        summary = summary[summary["role"] == "all"].assign(_group=lambda d: d["profile"])
+        profiles = sorted(summary["profile"].unique())
+        _rate_bars(axis, summary, profiles, profiles, colours, ["sp", "ir"])
+        axis.set_title(label, fontsize=9)
+    axes[0].set_ylabel("share of strategic defender-rounds gaining")
+    axes[-1].legend(fontsize=6, loc="upper right", ncol=2, frameon=False)
+    caption = (
+        f"{CI_CAPTION} Number under a bar: strategic defender-rounds. Failure: expected "
+        f"gain > {min_gain:g} x payoff range. No bar: the profile never misreports (SP) or "
+        "never deviates (IR)." + _notes(notes)
+    )
+    return _finish(fig, f"{_study(rounds, study)}: simulations", caption)
+
+
+def _instance_gains(audits: pd.DataFrame, rounds: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One gain per instance: the largest defender gain of an audited instance; a
+    simulated strategic defender's mean gain over the rounds of a run (``keys``: more
+    columns to keep, the facets)."""
+    parts = []
+    ok = audits[audits["status"] == "ok"]
+    for kind in ("sp", "ir"):
+        gains = ok.dropna(subset=[f"{kind}_gain"])
+        if len(gains):
+            group = ["mechanism", *keys, "grid_point", "replication"]
+            best = gains.groupby(group, dropna=False)[f"{kind}_gain"].max()
+            parts.append(
+                best.rename("gain").reset_index().assign(kind=kind.upper(), source="audit")
+            )
+    sims = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
+    for kind, flag, inert in (("sp", "reporting", "truthful"), ("ir", "executing", "follow")):
+        tested = sims[sims[flag] != inert]
+        if len(tested):
+            group = ["mechanism", *keys, "profile", "grid_point", "replication"]
+            group += ["focal_defender", "defender"]
+            mean = tested.groupby(group, dropna=False)[f"{kind}_gain"].mean()
+            parts.append(
+                mean.rename("gain").reset_index().assign(kind=kind.upper(), source="simulation")
+            )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def gain_distributions(
+    audits: pd.DataFrame,
+    rounds: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    study: str | None = None,
+) -> Figure:
+    """The SP and IR gains, one point per instance: the largest defender gain of an
+    audited game, a strategic defender's mean gain over a simulated run (simulations
+    of profiles that cannot gain are left out)."""
+    table = audits if len(audits) else rounds
+    keys = [name if name in table.columns else parameter_column(name) for name in by or []]
+    data = _instance_gains(audits, rounds, keys)
+    mechanisms = sorted({*audits["mechanism"].unique(), *rounds["mechanism"].unique()})
+    colours = mechanism_colours(mechanisms)
+    panels = []
+    for label, part in _facets(data, by) if len(data) else []:
+        for (source, kind), cell in part.groupby(["source", "kind"], sort=True):
+            panels.append((f"{kind} gain, {source}" + (f"\n{label}" if label else ""), cell))
+    fig, axes = _axes(max(len(panels), 1), ax, 3.4, 3.4)
+    if not panels:
+        axes[0].text(0.5, 0.5, "no gains recorded", ha="center", va="center")
+        axes[0].set_axis_off()
+    for axis, (title, part) in zip(axes, panels, strict=True):
+        order = [m for m in mechanisms if m in set(part["mechanism"])]
+        sns.stripplot(
+            data=part,
+            x="mechanism",
+            y="gain",
+            hue="mechanism",
+            palette=colours,
+            order=order,
+            size=2.2,
+            alpha=0.5,
+            jitter=0.3,
+            legend=False,
+            ax=axis,
+        )
+        counts = part.groupby("mechanism").size()
+        axis.set_xticks(range(len(order)))
+        axis.set_xticklabels(
+            [f"{m}\n(n={counts[m]})" for m in order], rotation=60, ha="right", fontsize=6
+        )
+        axis.set_title(title, fontsize=8)
+        axis.set_xlabel("")
+        axis.axhline(0, color="black", lw=0.6)
+    axes[0].set_ylabel("gain (true utility)")
+    caption = (
+        "One point per instance: the largest defender gain of an audited game; a strategic "
+        "defender's expected gain averaged over the rounds of a simulated run. n: points."
+    )
+    return _finish(fig, f"{_study(table, study)}: gains", caption)
+
+
+def welfare(
+    audits: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    study: str | None = None,
+    notes: Sequence[str] = (),
+) -> Figure:
+    """Each mechanism's total defender utility minus the status-quo NSE's (left of the
+    zero line: coordination lost welfare) and minus the pooled optimum's (at most 0),
+    mean over instances with 95% t-intervals."""
+    ok = audits[audits["status"] == "ok"].drop_duplicates(
+        ["mechanism", "grid_point", "replication"]
+    )
+    colours = mechanism_colours(audits["mechanism"].unique())
+    facets = _facets(ok, by)
+    fig, axes = _axes(len(facets), ax, 5.5, 3.6)
+    for axis, (label, part) in zip(axes, facets, strict=True):
+        long = pd.concat(
+            [
+                part.assign(
+                    reference="vs status-quo NSE", difference=part["welfare"] - part["nse_welfare"]
+                ),
+                part.assign(
+                    reference="vs pooled optimum",
+                    difference=part["welfare"] - part["pooled_welfare"],
+                ),
+            ]
+        ).dropna(subset=["difference"])
+        order = sorted(long["mechanism"].unique())
+        sns.barplot(
+            data=long,
+            x="reference",
+            y="difference",
+            hue="mechanism",
+            hue_order=order,
+            palette=colours,
+            errorbar=("ci", 95),
+            ax=axis,
+            err_kws={"linewidth": 0.8},
+            saturation=1.0,
+        )
+        n = part.groupby("mechanism").size()
+        axis.set_title(
+            f"{label}  (n = {int(n.min()) if len(n) else 0} instances per bar)".strip(), fontsize=9
+        )
+        axis.axhline(0, color="black", lw=0.6)
+        axis.set_xlabel("")
+        legend = axis.get_legend()
+        if legend is not None:
+            legend.remove()
+    axes[0].set_ylabel("total defender utility difference")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in sorted(colours)]
+    axes[-1].legend(handles, sorted(colours), fontsize=6, frameon=False, ncol=2)
+    caption = (
+        "Mean over instances of the mechanism's total defender utility minus that of the "
+        "status-quo NSE and of the pooled optimum (the best total over the outcome space); "
+        "bars: 95% bootstrap confidence intervals." + _notes(notes)
+    )
+    return _finish(fig, f"{_study(audits, study)}: welfare", caption)
+
+
+def learning_curves(
+    rounds: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    min_gain: float = DEFAULT_MIN_GAIN,
+    study: str | None = None,
+    notes: Sequence[str] = (),
+) -> Figure:
+    """The share of strategic defenders whose misreport or deviation paid, by round,
+    per mechanism and profile, with 95% bands over runs."""
+    sims = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
+    colours = mechanism_colours(rounds["mechanism"].unique())
+    facets = _facets(sims, by)
+    strategic = (sims["reporting"] != "truthful") | (sims["executing"] != "follow")
+    profiles = sorted(sims.loc[strategic, "profile"].unique())  # the others cannot gain
+    panels = [
+        (label, profile, part[part["profile"] == profile])
+        for label, part in facets
+        for profile in profiles
+    ]
+    fig, axes = _axes(max(len(panels), 1), ax, 3.6, 3.2)
+    limit = min_gain * sims["payoff_range"]
+    paid = (sims["sp_gain"] > limit) | (sims["ir_gain"] > limit)
+    sims = sims.assign(paid=paid.astype(float))
+    for axis, (label, profile, part) in zip(axes, panels, strict=True):
+        part = sims.loc[part.index]
+        if part.empty:
+            axis.set_axis_off()
+            continue
+        runs = (
+            part.groupby(
+                ["mechanism", "grid_point", "replication", "focal_defender", "round"], dropna=False
+            )["paid"]
+            .mean()
+            .reset_index()
+        )
+        sns.lineplot(
+            data=runs,
+            x="round",
+            y="paid",
+            hue="mechanism",
+            palette=colours,
+            errorbar=("ci", 95),
+            ax=axis,
+            legend=False,
+        )
+        n = (
+            runs.drop_duplicates(["mechanism", "grid_point", "replication", "focal_defender"])
+            .groupby("mechanism")
+            .size()
+        )
+        axis.set_title(
+            f"{profile} {label}\n(n = {int(n.min()) if len(n) else 0} runs per line)", fontsize=8
+        )
+        axis.set_ylim(-0.02, 1.02)
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    if not panels:
+        axes[0].set_axis_off()
+    axes[0].set_ylabel("share of strategic defenders gaining")
+    handles = [plt.Line2D([], [], color=colours[m]) for m in sorted(colours)]
+    axes[-1].legend(handles, sorted(colours), fontsize=6, frameon=False)
+    caption = (
+        f"Mean over runs of the share of strategic defenders whose expected SP or IR gain "
+        f"exceeds {min_gain:g} x her payoff range; bands: 95% bootstrap confidence intervals. "
+        "Profiles whose defenders neither misreport nor deviate are not drawn." + _notes(notes)
+    )
+    return _finish(fig, f"{_study(rounds, study)}: learning", caption)
+
+
+def _save(fig: Figure, folder: Path, name: str) -> list[Path]:
     paths = []
     for ext in ("png", "pdf"):
         path = folder / f"{name}.{ext}"
         fig.savefig(
             path,
-            dpi=120,
+            dpi=130,
             bbox_inches="tight",
             metadata={"CreationDate": None} if ext == "pdf" else None,
         )
@@ -44,208 +481,60 @@ def _save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
     return paths
 
 
-def _rates_long(summary: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for _, row in summary.iterrows():
-        for kind in ("sp_failure", "ir_failure"):
-            rate = row.get(f"{kind}_rate")
-            if pd.notna(rate):
-                rows.append(
-                    {
-                        "mechanism": row["mechanism"],
-                        "profile": row["profile"],
-                        "property": "SP" if kind == "sp_failure" else "IR",
-                        "rate": rate,
-                        "low": row[f"{kind}_low"],
-                        "high": row[f"{kind}_high"],
-                    }
-                )
-    return pd.DataFrame(rows)
+def swept(manifest: dict[str, Any]) -> list[str]:
+    """The parameters a study's grid varies (more than one value)."""
+    grid = manifest.get("config", {}).get("generator", {}).get("grid", {})
+    return sorted(k for k, v in grid.items() if isinstance(v, list) and len(v) > 1)
 
 
-def _failure_rates(summary: pd.DataFrame, folder: Path) -> list[Path]:
-    data = _rates_long(summary)
-    if data.empty:
-        return []
-    profiles = list(dict.fromkeys(data["profile"]))
-    grid = sns.FacetGrid(
-        data,
-        col="profile",
-        col_order=profiles,
-        col_wrap=min(3, len(profiles)),
-        height=3.2,
-        aspect=1.3,
-        sharey=True,
-        sharex=False,
-    )
-
-    def bars(data: pd.DataFrame, **_: object) -> None:
-        ax = plt.gca()
-        mechanisms = sorted(data["mechanism"].unique())
-        width = 0.4
-        for offset, prop in ((-width / 2, "SP"), (width / 2, "IR")):
-            part = data[data["property"] == prop].set_index("mechanism").reindex(mechanisms)
-            x = [i + offset for i in range(len(mechanisms))]
-            ax.bar(
-                x,
-                part["rate"],
-                width=width,
-                label=prop,
-                yerr=[part["rate"] - part["low"], part["high"] - part["rate"]],
-                capsize=2,
-            )
-        ax.set_xticks(range(len(mechanisms)))
-        ax.set_xticklabels(mechanisms, rotation=60, ha="right", fontsize=7)
-
-    grid.map_dataframe(bars)
-    grid.set_axis_labels("", "failure rate (95% CI)")
-    grid.add_legend()
-    grid.set(ylim=(0, 1.05))
-    return _save(grid.figure, folder, "failure_rates")
-
-
-def _gains(rounds: pd.DataFrame, audits: pd.DataFrame, folder: Path) -> list[Path]:
-    parts = []
-    strategic = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
-    for kind in ("sp_gain", "ir_gain"):
-        part = strategic[["mechanism", "profile", kind]].rename(columns={kind: "gain"})
-        part = part[part["gain"].abs() > GAIN_TOL]
-        parts.append(part.assign(kind=kind.split("_")[0].upper()))
-    data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if data.empty:
-        sp = audits[audits["sp_gain"] > GAIN_TOL][["mechanism", "sp_gain"]].rename(
-            columns={"sp_gain": "gain"}
-        )
-        data = sp.assign(kind="SP", profile="(audit)")
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    if data.empty:
-        ax.text(0.5, 0.5, "no profitable misreport or deviation observed", ha="center", va="center")
-        ax.set_axis_off()
-    else:
-        sns.stripplot(
-            data=data,
-            x="mechanism",
-            y="gain",
-            hue="kind",
-            dodge=True,
-            alpha=0.4,
-            size=2.5,
-            jitter=0.25,
-            ax=ax,
-            order=sorted(data["mechanism"].unique()),
-        )
-        ax.tick_params(axis="x", rotation=60, labelsize=7)
-        ax.set_ylabel("expected gain when it paid (true utility)")
-    return _save(fig, folder, "gain_distributions")
-
-
-def _welfare(audits: pd.DataFrame, folder: Path) -> list[Path]:
-    ok = audits[audits["status"] == "ok"].drop_duplicates(
-        ["mechanism", "grid_point", "replication"]
-    )
-    data = ok.assign(welfare_gain=ok["welfare"] - ok["nse_welfare"])
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    sns.barplot(
-        data=data,
-        x="mechanism",
-        y="welfare_gain",
-        errorbar=("ci", 95),
-        ax=ax,
-        order=sorted(data["mechanism"].unique()),
-    )
-    ax.axhline(0, color="black", lw=0.8)
-    ax.tick_params(axis="x", rotation=60, labelsize=7)
-    ax.set_ylabel("total utility - status-quo NSE")
-    return _save(fig, folder, "welfare_vs_status_quo")
-
-
-def _learning(rounds: pd.DataFrame, folder: Path) -> list[Path]:
-    strategic = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
-    if strategic.empty:
-        return []
-    data = (
-        strategic.assign(paid=(strategic["sp_gain"] > GAIN_TOL) | (strategic["ir_gain"] > GAIN_TOL))
-        .groupby(["profile", "mechanism", "round"], as_index=False)["paid"]
-        .mean()
-    )
-    grid = sns.relplot(
-        data=data,
-        x="round",
-        y="paid",
-        hue="mechanism",
-        col="profile",
-        kind="line",
-        col_wrap=min(3, data["profile"].nunique()),
-        height=3,
-        aspect=1.2,
-    )
-    grid.set_axis_labels("round", "share of strategic defenders gaining")
-    return _save(grid.figure, folder, "learning_curves")
-
-
-def _efficiency(audits: pd.DataFrame, folder: Path) -> list[Path]:
-    ok = audits[audits["status"] == "ok"].drop_duplicates(["grid_point", "replication"])
-    ok = ok.dropna(subset=["nse_total_coverage", "nse_spent"])
-    fig, ax = plt.subplots(figsize=(5, 4))
-    if ok.empty:
-        ax.set_axis_off()
-    else:
-        data = ok.assign(waste=ok["nse_spent"] - ok["nse_total_coverage"])
-        sns.scatterplot(
-            data=data, x="nse_total_coverage", y="waste", hue="n_defenders", ax=ax, s=14
-        )
-        ax.set_xlabel("coverage achieved by the NSE (sum over targets)")
-        ax.set_ylabel("resources wasted on double coverage")
-    return _save(fig, folder, "uncoordinated_efficiency")
-
-
-def _markdown_table(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in df.iterrows():
-        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def plot_study(out: str | Path, folder: str | Path | None = None) -> list[Path]:
-    """Write every figure and ``report.md`` for the study in ``out``; returns the paths."""
+def plot_study(
+    out: str | Path,
+    folder: str | Path | None = None,
+    *,
+    by: Sequence[str] | None = None,
+    min_gain: float | None = None,
+) -> list[Path]:
+    """Every figure (PNG and PDF), ``report.md`` and ``report.html`` for the study in
+    ``out``; returns the paths. ``by`` defaults to the swept parameter when the grid
+    varies exactly one; ``min_gain`` to the study's."""
     root = Path(out)
     target = Path(folder) if folder is not None else root / "figures"
     target.mkdir(parents=True, exist_ok=True)
+    manifest_path = root / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     audits, rounds = read_dataset(root, "audits"), read_dataset(root, "rounds")
-    summary = summarise(audits, rounds)
+    if by is None:
+        sweep = swept(manifest)
+        by = sweep if len(sweep) == 1 else []
+    threshold = float(manifest.get("min_gain", DEFAULT_MIN_GAIN)) if min_gain is None else min_gain
     sns.set_theme(style="whitegrid", context="paper")
+    notes = coinciding(audits)
+    common: dict[str, Any] = {"by": by, "notes": notes}
+    figures: list[tuple[str, Figure]] = []
+    if len(audits):
+        figures.append(("failure_rates", failure_rates(audits, min_gain=threshold, **common)))
+        figures.append(("welfare", welfare(audits, **common)))
+    if len(rounds):
+        figures.append(
+            (
+                "simulated_failure_rates",
+                simulated_failure_rates(rounds, min_gain=threshold, **common),
+            )
+        )
+        figures.append(("learning_curves", learning_curves(rounds, min_gain=threshold, **common)))
+    figures.append(("gain_distributions", gain_distributions(audits, rounds, by=by)))
     paths: list[Path] = []
-    paths += _failure_rates(summary, target)
-    paths += _gains(rounds, audits, target)
-    paths += _welfare(audits, target)
-    paths += _learning(rounds, target)
-    paths += _efficiency(audits, target)
-    shown = [
-        "mechanism",
-        "profile",
-        "sp_failure_rate",
-        "sp_failure_low",
-        "sp_failure_high",
-        "ir_failure_rate",
-        "ir_failure_low",
-        "ir_failure_high",
-        "mean_sp_gain",
-        "mean_ir_gain",
-    ]
-    extra = [
-        c
-        for c in ("pe_failure_rate", "weak_up_failure_rate", "welfare_gain", "failed_instances")
-        if c in summary
-    ]
-    table = summary[[c for c in shown + extra if c in summary]]
-    figures = "\n\n".join(f"![{p.stem}]({p.name})" for p in paths if p.suffix == ".png")
-    report = target / "report.md"
-    report.write_text(
-        f"# Study report\n\nDataset: `{root}`\n\n## Summary\n\nRates are over defender-instances "
-        "(audits) or strategic defender-rounds (simulations), with exact 95% "
-        "Clopper-Pearson intervals.\n\n"
-        f"{_markdown_table(table)}\n\n## Figures\n\n{figures}\n"
+    for name, fig in figures:
+        paths += _save(fig, target, name)
+    summary = summarise(audits, rounds, by=by, min_gain=threshold)
+    paths += write_report(
+        target,
+        manifest,
+        summary,
+        audits,
+        rounds,
+        [p for p in paths if p.suffix == ".png"],
+        by=list(by),
+        notes=notes,
     )
-    return [*paths, report]
+    return paths

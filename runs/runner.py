@@ -196,6 +196,8 @@ def run_study(
         "config_sha256": config.sha256(),
         "root_seed": config.seed,
         "format": fmt,
+        "parameters": config.parameter_columns(),
+        "min_gain": config.audits.min_gain,
         "started": started,
         "finished": None,
     }
@@ -244,9 +246,9 @@ def run_study(
                 record(results)
     bar.close()
     finished = sorted(ledger.done())
-    tables = consolidate(root, finished, fmt)
+    tables = consolidate(root, finished, config.parameter_columns(), fmt)
     rows = {name: len(df) for name, df in tables.items()}
-    summary = summarise(tables["audits"], tables["rounds"])
+    summary = summarise(tables["audits"], tables["rounds"], min_gain=config.audits.min_gain)
     summary.to_csv(root / "summary.csv", index=False)
     manifest.update(
         finished=datetime.now(UTC).isoformat(),

@@ -1,13 +1,17 @@
 """The dataset schema: the columns of both tables, their dtypes and sort keys.
 
-Every row belongs to one condition (the first columns of both tables); ``audits`` has
-one row per instance and defender, ``rounds`` one per simulated round and defender.
-The runner's workers build frames with :func:`frame`, and :mod:`runs.export` writes
-and reads them with exactly these dtypes.
+Every row belongs to one condition (the first columns of both tables), followed by
+one typed column per game-generator parameter of the study (:func:`parameter_columns`:
+the swept ones and the fixed ones, so a study's parameters are columns, not JSON);
+``audits`` has one row per instance and defender, ``rounds`` one per simulated round
+and defender. The runner's workers build frames with :func:`frame`, and
+:mod:`runs.export` writes and reads them with exactly these dtypes.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -35,11 +39,15 @@ AUDIT_COLUMNS: dict[str, str] = {
     "n_targets": "Int64",
     "resources": "Int64",
     "total_resources": "Int64",
+    "payoff_range": "float64",
+    "strategic": "boolean",
+    "role": "string",
     "attacked_target": "Int64",
     "utility": "float64",
     "nse_utility": "float64",
     "welfare": "float64",
     "nse_welfare": "float64",
+    "pooled_welfare": "float64",
     "pareto_efficient": "boolean",
     "weak_up": "string",
     "strong_up": "string",
@@ -56,12 +64,17 @@ AUDIT_COLUMNS: dict[str, str] = {
 ROUND_COLUMNS: dict[str, str] = {
     **CONDITION_COLUMNS,
     "profile": "string",
+    "reporting": "string",
+    "executing": "string",
     "attacker": "string",
     "replication": "Int64",
     "spawn_key": "string",
+    "focal_defender": "Int64",
     "round": "Int64",
     "defender": "Int64",
     "strategic": "boolean",
+    "role": "string",
+    "payoff_range": "float64",
     "status": "string",
     "error": "string",
     "n_defenders": "Int64",
@@ -86,17 +99,83 @@ TABLES: dict[str, dict[str, str]] = {"audits": AUDIT_COLUMNS, "rounds": ROUND_CO
 #: The order rows are stored and read back in (deterministic whatever the workers).
 SORT_KEYS: dict[str, list[str]] = {
     "audits": ["grid_point", "mechanism", "replication", "defender"],
-    "rounds": ["grid_point", "mechanism", "profile", "replication", "round", "defender"],
+    "rounds": [
+        "grid_point",
+        "mechanism",
+        "profile",
+        "replication",
+        "focal_defender",
+        "round",
+        "defender",
+    ],
 }
 
 
-def typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
-    """``df`` with exactly ``table``'s columns, in order, with their dtypes."""
-    columns = TABLES[table]
-    return df[list(columns)].astype(columns)
+#: Generator parameters that are columns already (the realised game's size), and the
+#: one whose name a column holds for something else (each defender's resources).
+PARAMETERS_SHOWN = frozenset({"n_defenders", "n_targets"})
+PARAMETER_RENAMED = {"resources": "resources_spec"}
 
 
-def frame(rows: list[dict[str, Any]], table: str) -> pd.DataFrame:
+def parameter_column(name: str) -> str:
+    """The column that holds generator parameter ``name``."""
+    return PARAMETER_RENAMED.get(name, name)
+
+
+def _dtype(values: Sequence[object]) -> str:
+    if all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "Int64"
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return "float64"
+    return "string"
+
+
+def parameter_columns(points: Sequence[Mapping[str, object]]) -> dict[str, str]:
+    """Column -> dtype of the generator parameters, from every grid point's full
+    parameter set (scalars keep their type; anything else is stored as JSON text)."""
+    names = sorted({name for point in points for name in point} - PARAMETERS_SHOWN)
+    return {parameter_column(name): _dtype([point.get(name) for point in points]) for name in names}
+
+
+def parameter_values(point: Mapping[str, object], columns: Mapping[str, str]) -> dict[str, object]:
+    """A grid point's parameters as the values of their ``columns``."""
+    out: dict[str, object] = {}
+    for name, value in point.items():
+        column = parameter_column(name)
+        if column in columns:
+            text = columns[column] == "string" and not isinstance(value, str)
+            out[column] = json.dumps(value, sort_keys=True) if text else value
+    return out
+
+
+def columns(table: str, parameters: Mapping[str, str]) -> dict[str, str]:
+    """Every column of ``table`` with its dtype: the condition, the study's parameter
+    columns, then the table's own."""
+    own = TABLES[table]
+    head = {k: v for k, v in own.items() if k in CONDITION_COLUMNS}
+    tail = {k: v for k, v in own.items() if k not in CONDITION_COLUMNS}
+    return {**head, **dict(parameters), **tail}
+
+
+def stored_parameters(df: pd.DataFrame) -> dict[str, str]:
+    """The parameter columns of a stored table (those the fixed schema does not name),
+    with their stored dtypes."""
+    fixed = set(AUDIT_COLUMNS) | set(ROUND_COLUMNS)
+    return {c: str(df[c].dtype) for c in df.columns if c not in fixed}
+
+
+def typed(
+    df: pd.DataFrame, table: str, parameters: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """``df`` with exactly ``table``'s columns (and the parameter columns: given, or
+    those ``df`` holds), in order, with their dtypes."""
+    wanted = columns(table, stored_parameters(df) if parameters is None else parameters)
+    return df[list(wanted)].astype(wanted)
+
+
+def frame(rows: list[dict[str, Any]], table: str, parameters: Mapping[str, str]) -> pd.DataFrame:
     """Rows (dicts) as a DataFrame of ``table`` with exactly its columns and dtypes."""
-    columns = TABLES[table]
-    return pd.DataFrame(rows, columns=list(columns)).astype(columns)
+    wanted = columns(table, parameters)
+    return pd.DataFrame(rows, columns=list(wanted)).astype(wanted)

@@ -1,9 +1,10 @@
 """The seed tree: one root seed determines every draw of a study.
 
 Replication r uses ``SeedSequence(seed, spawn_key=(r,))``, split into an *instance*
-stream (the game) and a *dynamics* stream (mechanism draws, behaviours, attacker,
-misreport searches). Every condition of replication r sees the same game and the
-same draws (paired comparisons), and adding replications leaves the earlier ones
+stream (the game), a *dynamics* stream (mechanism draws, behaviours, attacker,
+misreport searches) and a *role* stream (which defender is strategic under the
+``"random"`` mode). Every condition of replication r sees the same game and the same
+draws (paired comparisons), and adding replications leaves the earlier ones
 unchanged.
 """
 
@@ -21,6 +22,13 @@ def streams(seed: int, replication: int) -> tuple[np.random.SeedSequence, np.ran
     """(instance, dynamics) seed sequences of a replication."""
     instance, dynamics = replication_seed(seed, replication).spawn(2)
     return instance, dynamics
+
+
+def strategic_draw(seed: int, replication: int, n_defenders: int) -> int:
+    """The replication's random strategic defender: the first draw of its role stream
+    (the third child of its seed, so the instance and dynamics streams are untouched)."""
+    role = replication_seed(seed, replication).spawn(3)[2]
+    return int(np.random.default_rng(role).integers(n_defenders))
 
 
 def instance_rng(seed: int, replication: int) -> np.random.Generator:

@@ -1,63 +1,196 @@
-"""Study statistics: failure rates with Clopper-Pearson intervals, gains and welfare."""
+"""Study statistics: failure rates with Clopper-Pearson intervals, gains and welfare.
+
+One row per condition: mechanism (x behaviour profile for simulations) x the
+parameters named in ``by`` x role. Every rate says what it is over:
+
+* ``<property>_rate`` is the failure rate over the *determined* units, ``_n`` their
+  count, ``_low``/``_high`` its exact 95% Clopper-Pearson interval, and
+  ``_undetermined`` the share of tested units whose verdict is undetermined (only
+  utility preservation has such verdicts; see ``docs/nse.md`` §3);
+* a property that was not tested in a condition (SP with no misreport search, SP in a
+  simulation whose profile never misreports, IR whose profile never deviates) is
+  missing (NA), never 0.
+
+Units: PE, weak and strong UP per *instance* (a game: UP fails when some defender's
+verdict fails, holds when every defender's holds); SP and IR per *defender-instance*
+(audits) or *strategic defender-round* (simulations). A gain is a failure when it
+exceeds ``min_gain`` times the defender's payoff range (her largest reward minus her
+smallest penalty), so ``summarise(..., min_gain=x)`` re-thresholds a dataset without
+rerunning it. The misreport search reports gains above the solvers' ``GAIN_TOL`` only.
+
+For mechanisms that distinguish a defender (a dictator), rows with role ``leader`` and
+``other`` split the per-defender rates beside the ``all`` row.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.numerics import GAIN_TOL
+from runs.schema import parameter_column
+from sim.errors import InvalidConfigError
 from sim.stats import clopper_pearson
 
+#: The default failure threshold, relative to the defender's payoff range.
+DEFAULT_MIN_GAIN = 1e-6
 
-def _rate(label: str, flags: pd.Series) -> dict[str, float]:
-    """``<label>_rate``, ``_low``, ``_high`` (Clopper-Pearson) and ``_n`` of a flag series."""
-    values = flags.dropna().astype(bool)
-    k, n = int(values.sum()), int(values.size)
-    low, high = clopper_pearson(k, n)
-    rate = k / n if n else np.nan
-    return {f"{label}_rate": rate, f"{label}_low": low, f"{label}_high": high, f"{label}_n": n}
+#: The properties with a failure rate, in display order.
+PROPERTIES = ("pe", "weak_up", "strong_up", "sp", "ir")
+
+INSTANCE = ["grid_point", "replication"]
 
 
-def summarise(audits: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
-    """Per mechanism (x profile for simulations): failure rates with Clopper-Pearson
-    CIs, mean gains, and welfare relative to the status-quo NSE."""
-    rows: list[dict[str, Any]] = []
-    ok = audits[audits["status"] == "ok"]
-    for mechanism, group in ok.groupby("mechanism", sort=True):
-        instances = group.drop_duplicates(["grid_point", "replication"])
-        entry: dict[str, Any] = {
-            "mechanism": mechanism,
-            "profile": "(one-shot audit)",
-            "source": "audit",
+def _rate(label: str, verdicts: pd.Series | None) -> dict[str, float]:
+    """The columns of ``label`` from verdicts: True (fails), False (holds), NA
+    (undetermined); None: not tested (every column NA)."""
+    if verdicts is None or verdicts.size == 0:
+        return {
+            f"{label}_failure_{key}": np.nan for key in ("rate", "low", "high", "n", "undetermined")
         }
-        for label, series in (
-            (
-                "pe_failure",
-                ~group.drop_duplicates(["grid_point", "replication"])["pareto_efficient"].astype(
-                    "boolean"
-                ),
-            ),
-            ("weak_up_failure", group["weak_up"].eq("fails").where(group["weak_up"].notna())),
-            ("sp_failure", group["sp_failure"]),
-            ("ir_failure", group["ir_failure"]),
-        ):
-            entry.update(_rate(label, series))
-        entry["mean_sp_gain"] = float(group["sp_gain"].mean())
-        entry["mean_ir_gain"] = float(group["ir_gain"].mean())
-        entry["welfare_gain"] = float((instances["welfare"] - instances["nse_welfare"]).mean())
-        entry["failed_instances"] = int(
-            (audits[(audits["mechanism"] == mechanism)]["status"] == "failed").sum()
-        )
-        rows.append(entry)
-    sims = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
-    for (mechanism, profile), group in sims.groupby(["mechanism", "profile"], sort=True):
-        entry = {"mechanism": mechanism, "profile": profile, "source": "simulation"}
-        for label, gains in (("sp_failure", group["sp_gain"]), ("ir_failure", group["ir_gain"])):
-            entry.update(_rate(label, gains > GAIN_TOL))
-        entry["mean_sp_gain"] = float(group["sp_gain"].mean())
-        entry["mean_ir_gain"] = float(group["ir_gain"].mean())
-        entry["mean_expected_utility"] = float(group["expected_utility"].mean())
-        rows.append(entry)
-    return pd.DataFrame(rows)
+    determined = verdicts.dropna().astype(bool)
+    k, n = int(determined.sum()), int(determined.size)
+    low, high = clopper_pearson(k, n)
+    return {
+        f"{label}_failure_rate": k / n if n else np.nan,
+        f"{label}_failure_low": low,
+        f"{label}_failure_high": high,
+        f"{label}_failure_n": n,
+        f"{label}_failure_undetermined": 1.0 - n / verdicts.size,
+    }
+
+
+def _instance_verdicts(group: pd.DataFrame, column: str) -> pd.Series | None:
+    """UP per instance from per-defender verdicts: fails if any fails, holds if all
+    hold, else undetermined (NA); None when the audit was not run."""
+    if group[column].isna().all():
+        return None
+    verdicts = group.groupby(INSTANCE, sort=False)[column].agg(
+        lambda v: True if (v == "fails").any() else (False if (v == "holds").all() else pd.NA)
+    )
+    return verdicts.astype("boolean")
+
+
+def _gain_verdicts(group: pd.DataFrame, gain: str, min_gain: float) -> pd.Series | None:
+    tested = group[group[gain].notna()]
+    if tested.empty:
+        return None
+    return (tested[gain] > min_gain * tested["payoff_range"]).astype("boolean")
+
+
+def _by_columns(table: pd.DataFrame, by: Sequence[str]) -> list[str]:
+    out = []
+    for name in by:
+        column = name if name in table.columns else parameter_column(name)
+        if column not in table.columns:
+            raise InvalidConfigError(
+                f"summary --by: {name!r} is not a parameter or column of this dataset"
+            )
+        out.append(column)
+    return out
+
+
+def _roles(group: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The ``all`` row, then one per role for mechanisms that distinguish a defender."""
+    out = [("all", group)]
+    if group["role"].notna().any():
+        out += [(str(r), part) for r, part in group.groupby("role", sort=True)]
+    return out
+
+
+def _audit_rows(audits: pd.DataFrame, by: list[str], min_gain: float) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    keys = ["mechanism", *by]
+    for values, everything in audits.groupby(keys, sort=True, dropna=False):
+        group = everything[everything["status"] == "ok"]
+        head = dict(zip(keys, values if isinstance(values, tuple) else (values,), strict=True))
+        failed = int(everything.drop_duplicates(INSTANCE)["status"].eq("failed").sum())
+        for role, part in _roles(group):
+            entry: dict[str, Any] = {
+                **head,
+                "profile": "(one-shot audit)",
+                "source": "audit",
+                "role": role,
+            }
+            whole = role == "all"
+            instances = part.drop_duplicates(INSTANCE)
+            pe = None
+            if whole and instances["pareto_efficient"].notna().any():
+                pe = ~instances["pareto_efficient"].astype("boolean")
+            entry.update(_rate("pe", pe))
+            for prop in ("weak_up", "strong_up"):
+                entry.update(_rate(prop, _instance_verdicts(part, prop) if whole else None))
+            for prop in ("sp", "ir"):
+                entry.update(_rate(prop, _gain_verdicts(part, f"{prop}_gain", min_gain)))
+            entry["mean_sp_gain"] = float(part["sp_gain"].mean())
+            entry["mean_ir_gain"] = float(part["ir_gain"].mean())
+            welfare = instances["welfare"]
+            entry["welfare_vs_nse"] = (
+                float((welfare - instances["nse_welfare"]).mean()) if whole else np.nan
+            )
+            entry["welfare_vs_pooled"] = (
+                float((welfare - instances["pooled_welfare"]).mean()) if whole else np.nan
+            )
+            entry["instances"] = len(instances)
+            entry["failed_instances"] = failed
+            rows.append(entry)
+    return rows
+
+
+def _simulation_rows(rounds: pd.DataFrame, by: list[str], min_gain: float) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    ok = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
+    keys = ["mechanism", "profile", *by]
+    for values, group in ok.groupby(keys, sort=True, dropna=False):
+        head = dict(zip(keys, values, strict=True))
+        misreports = bool((group["reporting"] != "truthful").any())
+        deviates = bool((group["executing"] != "follow").any())
+        for role, part in _roles(group):
+            entry: dict[str, Any] = {**head, "source": "simulation", "role": role}
+            entry.update(_rate("pe", None))
+            entry.update(_rate("weak_up", None))
+            entry.update(_rate("strong_up", None))
+            sp = _gain_verdicts(part, "sp_gain", min_gain) if misreports else None
+            ir = _gain_verdicts(part, "ir_gain", min_gain) if deviates else None
+            entry.update(_rate("sp", sp))
+            entry.update(_rate("ir", ir))
+            entry["mean_sp_gain"] = float(part["sp_gain"].mean()) if misreports else np.nan
+            entry["mean_ir_gain"] = float(part["ir_gain"].mean()) if deviates else np.nan
+            entry["mean_expected_utility"] = float(part["expected_utility"].mean())
+            entry["instances"] = int(part.drop_duplicates([*INSTANCE, "focal_defender"]).shape[0])
+            rows.append(entry)
+    return rows
+
+
+def summarise(
+    audits: pd.DataFrame,
+    rounds: pd.DataFrame,
+    *,
+    by: Sequence[str] = (),
+    min_gain: float = DEFAULT_MIN_GAIN,
+) -> pd.DataFrame:
+    """Failure rates with Clopper-Pearson intervals, mean gains and welfare per
+    mechanism (x profile) x the ``by`` parameters x role (see the module docstring).
+
+    Parameters
+    ----------
+    audits, rounds : DataFrame
+        The dataset's tables (:func:`runs.export.read_dataset`).
+    by : sequence of str
+        Generator parameters or columns to group by as well.
+    min_gain : float
+        A gain above ``min_gain`` x the defender's payoff range is a failure.
+    """
+    if not (isinstance(min_gain, int | float) and 0 <= min_gain < 1):
+        raise InvalidConfigError(f"summary --min-gain must be in [0, 1); got {min_gain!r}")
+    by_audits = _by_columns(audits, by) if len(audits) else list(by)
+    by_rounds = _by_columns(rounds, by) if len(rounds) else list(by)
+    rows = _audit_rows(audits, by_audits, float(min_gain)) if len(audits) else []
+    rows += _simulation_rows(rounds, by_rounds, float(min_gain)) if len(rounds) else []
+    first = ["source", "mechanism", "profile", *by_audits, "role"]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    return df[[*first, *(c for c in df.columns if c not in first)]]

@@ -26,14 +26,14 @@ from mechanisms.properties import (
     outcome_utility,
     utility_preservation,
 )
+from mechanisms.space import closed_form_space
 from runs.config import StudyConfig, parse_config
 from runs.export import encode_part
-from runs.schema import frame
-from runs.seeding import dynamics_seed, instance_rng
+from runs.schema import frame, parameter_values
+from runs.seeding import dynamics_seed, instance_rng, strategic_draw
 from sim.errors import SimError
 from sim.game import SecurityGame
 from sim.generators import make_generator
-from sim.numerics import GAIN_TOL
 from sim.solvers import compute_nse, max_coverage, nse_utility_range
 
 
@@ -82,7 +82,9 @@ def _game(config: StudyConfig, point: dict[str, Any], replication: int) -> Secur
 
 def _base(config: StudyConfig, chunk: Chunk, replication: int) -> dict[str, Any]:
     spec = config.mechanisms[chunk.mechanism]
+    point = config.point_parameters()[chunk.grid]
     return {
+        **parameter_values(point, config.parameter_columns()),
         "chunk": chunk.id,
         "study": config.name,
         "generator": config.generator,
@@ -98,25 +100,56 @@ def _base(config: StudyConfig, chunk: Chunk, replication: int) -> dict[str, Any]
     }
 
 
-def _failed_rows(base: dict[str, Any], game: SecurityGame, error: str) -> list[dict[str, Any]]:
+def _failed_rows(
+    base: dict[str, Any], game: SecurityGame, drawn: int, error: str
+) -> list[dict[str, Any]]:
     """One ``status="failed"`` row per defender of an instance that produced nothing."""
     return [
-        {
-            **base,
-            "defender": i,
-            "resources": int(game.resources[i]),
-            "status": "failed",
-            "error": error,
-        }
+        {**base, **_defender(game, i, drawn), "status": "failed", "error": error}
         for i in range(game.n_defenders)
     ]
 
 
+def payoff_range(game: SecurityGame, defender: int) -> float:
+    """Her largest reward minus her smallest penalty: the scale ``min_gain`` is
+    relative to."""
+    return float(game.defender_reward[defender].max() - game.defender_penalty[defender].min())
+
+
+def threshold(config: StudyConfig, game: SecurityGame, defender: int) -> float:
+    """The smallest gain that counts as a failure for ``defender``."""
+    return config.audits.min_gain * payoff_range(game, defender)
+
+
+def role(defender: int, leader: int) -> str | None:
+    """``"leader"`` for the defender the mechanism distinguished (the dictator),
+    ``"other"`` for the rest, None when it distinguishes nobody."""
+    if leader < 0:
+        return None
+    return "leader" if defender == leader else "other"
+
+
+def _defender(game: SecurityGame, i: int, drawn: int) -> dict[str, Any]:
+    """The per-defender columns every audit row has (``drawn``: the replication's
+    random strategic defender)."""
+    return {
+        "defender": i,
+        "resources": int(game.resources[i]),
+        "payoff_range": payoff_range(game, i),
+        "strategic": i == drawn,
+    }
+
+
 def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[str, Any]]:
-    """One row per defender: the mechanism's outcome on the game and its audits."""
+    """One row per defender: the mechanism's outcome on the game and its audits.
+
+    ``strategic`` marks the replication's random strategic defender (the one the
+    ``"random"`` profiles make strategic), so audits and simulations can be paired.
+    """
     point = config.grid_points()[chunk.grid]
     game = _game(config, point, replication)
     base = {**_base(config, chunk, replication), **_dims(game)}
+    drawn = strategic_draw(config.seed, replication, game.n_defenders)
     spec = config.mechanisms[chunk.mechanism]
     rng = np.random.default_rng(dynamics_seed(config.seed, replication))
     try:
@@ -125,9 +158,9 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
             game, rng=np.random.default_rng(rng.integers(2**63))
         )
     except SimError as exc:
-        return _failed_rows(base, game, str(exc))
+        return _failed_rows(base, game, drawn, str(exc))
     if not outcome.ok:
-        return _failed_rows(base, game, f"{spec.name} failed: {outcome.message}")
+        return _failed_rows(base, game, drawn, f"{spec.name} failed: {outcome.message}")
     try:
         nse = compute_nse(game)
         utility = outcome_utility(game, outcome)
@@ -141,10 +174,12 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
             else None
         )
         space = max_coverage(game)
+        pooled_welfare = float(closed_form_space(game).values.sum(axis=0).max())
     except SimError as exc:
-        return _failed_rows(base, game, str(exc))
+        return _failed_rows(base, game, drawn, str(exc))
     rows = []
     for i in range(game.n_defenders):
+        limit = threshold(config, game, i)
         misreport = None
         if config.audits.misreport_budget > 0:
             misreport = find_profitable_misreport(
@@ -155,28 +190,27 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
             if config.audits.ir and outcome.recommendation is not None
             else np.nan
         )
+        searched = config.audits.misreport_budget > 0
+        sp_gain = (0.0 if misreport is None else misreport.gain) if searched else np.nan
         rows.append(
             {
                 **base,
-                "defender": i,
-                "resources": int(game.resources[i]),
+                **_defender(game, i, drawn),
+                "role": role(i, outcome.leader),
                 "attacked_target": outcome.attacked_target,
                 "utility": float(utility[i]),
                 "nse_utility": float(nse_utility[i]),
                 "welfare": float(utility.sum()),
                 "nse_welfare": float(nse_utility.sum()),
+                "pooled_welfare": pooled_welfare,
                 "pareto_efficient": pe,
                 "weak_up": None if up is None else up.weak[i],
                 "strong_up": None if up is None else up.strong[i],
-                "sp_gain": np.nan
-                if config.audits.misreport_budget == 0
-                else (0.0 if misreport is None else misreport.gain),
-                "sp_failure": None
-                if config.audits.misreport_budget == 0
-                else misreport is not None,
+                "sp_gain": sp_gain,
+                "sp_failure": bool(sp_gain > limit) if searched else None,
                 "sp_family": None if misreport is None else misreport.family,
                 "ir_gain": ir,
-                "ir_failure": None if np.isnan(ir) else bool(ir > GAIN_TOL),
+                "ir_failure": None if np.isnan(ir) else bool(ir > limit),
                 "nse_total_coverage": float(nse.total_coverage.sum()) if nse.verified else np.nan,
                 "nse_spent": float(nse.coverage.sum()) if nse.verified else np.nan,
                 "pooled_coverage": float(space.coverage.sum()),
@@ -194,7 +228,8 @@ def _dims(game: SecurityGame) -> dict[str, Any]:
 
 
 def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[str, Any]]:
-    """One row per round and defender of a simulated run."""
+    """One row per round and defender of each simulated run of the condition (one run,
+    or one per defender when the profile makes each defender strategic in turn)."""
     point = config.grid_points()[chunk.grid]
     game = _game(config, point, replication)
     spec = config.mechanisms[chunk.mechanism]
@@ -202,54 +237,64 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[s
     base = {
         **_base(config, chunk, replication),
         "profile": profile.name,
+        "reporting": profile.reporting,
+        "executing": profile.executing,
         "attacker": config.attacker,
         "n_defenders": game.n_defenders,
         "n_targets": game.n_targets,
     }
-    strategic = set(profile.strategic_defenders(game.n_defenders))
-    try:
-        records = simulate(
-            game,
-            make_mechanism(spec.name, **spec.params),
-            profile.behaviours(game.n_defenders),
-            attacker=make_attacker(config.attacker, **config.attacker_params),
-            rounds=config.rounds,
-            rng=dynamics_seed(config.seed, replication),
-        )
-    except SimError as exc:
-        return [
-            {
-                **base,
-                "round": -1,
-                "defender": i,
-                "strategic": i in strategic,
-                "status": "failed",
-                "error": str(exc),
-            }
-            for i in range(game.n_defenders)
-        ]
-    rows = []
-    for record in records:
-        for d in record.defenders:
-            rows.append(
-                {
-                    **base,
-                    "round": record.round,
-                    "defender": d.defender,
-                    "strategic": d.defender in strategic,
-                    "designated_target": record.designated_target,
-                    "attacked_target": record.attacked_target,
-                    "covered": record.covered,
-                    "misreported": d.misreported,
-                    "deviated": d.deviated,
-                    "expected_utility": d.expected_utility,
-                    "realised_utility": d.realised_utility,
-                    "sp_gain": d.sp_gain,
-                    "ir_gain": d.ir_gain,
-                    "sp_gain_realised": d.sp_gain_realised,
-                    "ir_gain_realised": d.ir_gain_realised,
-                }
+    ranges = [payoff_range(game, i) for i in range(game.n_defenders)]
+    drawn = strategic_draw(config.seed, replication, game.n_defenders)
+    rows: list[dict[str, Any]] = []
+    for strategic in profile.runs(game.n_defenders, drawn):
+        focal = strategic[0] if len(strategic) == 1 else None
+        run = {**base, "focal_defender": focal}
+        try:
+            records = simulate(
+                game,
+                make_mechanism(spec.name, **spec.params),
+                profile.behaviours(game.n_defenders, strategic),
+                attacker=make_attacker(config.attacker, **config.attacker_params),
+                rounds=config.rounds,
+                rng=dynamics_seed(config.seed, replication),
             )
+        except SimError as exc:
+            rows += [
+                {
+                    **run,
+                    "round": -1,
+                    "defender": i,
+                    "strategic": i in strategic,
+                    "payoff_range": ranges[i],
+                    "status": "failed",
+                    "error": str(exc),
+                }
+                for i in range(game.n_defenders)
+            ]
+            continue
+        for record in records:
+            for d in record.defenders:
+                rows.append(
+                    {
+                        **run,
+                        "round": record.round,
+                        "defender": d.defender,
+                        "strategic": d.defender in strategic,
+                        "role": role(d.defender, record.leader),
+                        "payoff_range": ranges[d.defender],
+                        "designated_target": record.designated_target,
+                        "attacked_target": record.attacked_target,
+                        "covered": record.covered,
+                        "misreported": d.misreported,
+                        "deviated": d.deviated,
+                        "expected_utility": d.expected_utility,
+                        "realised_utility": d.realised_utility,
+                        "sp_gain": d.sp_gain,
+                        "ir_gain": d.ir_gain,
+                        "sp_gain_realised": d.sp_gain_realised,
+                        "ir_gain_realised": d.ir_gain_realised,
+                    }
+                )
     return rows
 
 
@@ -310,4 +355,5 @@ def run_chunk(config: StudyConfig, chunk: Chunk) -> pd.DataFrame:
             rows += audit_rows(config, chunk, replication)
         else:
             rows += sim_rows(config, chunk, replication)
-    return frame(rows, "audits" if chunk.kind == "audit" else "rounds")
+    table = "audits" if chunk.kind == "audit" else "rounds"
+    return frame(rows, table, config.parameter_columns())

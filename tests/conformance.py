@@ -194,7 +194,7 @@ def check_attacker(name: str) -> None:
             target = attacker.respond(game, belief, outcome, u)
             assert isinstance(target, int) and 0 <= target < game.n_targets
             assert attacker.respond(game, belief, outcome, u) == target
-        honest = BehaviourProfile("honest").behaviours(game.n_defenders)
+        honest = BehaviourProfile("honest", strategic="all").behaviours(game.n_defenders)
 
         def run(game=game, honest=honest):
             return simulate(

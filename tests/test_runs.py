@@ -231,7 +231,7 @@ def test_consolidated_tables_are_what_read_dataset_returns(tmp_path):
 
     run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
     finished = Ledger.load(tmp_path / "s" / "ledger.jsonl").done()
-    tables = consolidate(tmp_path / "s", finished)
+    tables = consolidate(tmp_path / "s", finished, tiny().parameter_columns())
     for name, table in tables.items():
         pd.testing.assert_frame_equal(table, read_dataset(tmp_path / "s", name))
 
@@ -342,14 +342,16 @@ def test_plots_and_report(tmp_path):
     names = {p.name for p in paths}
     for stem in (
         "failure_rates",
+        "simulated_failure_rates",
         "gain_distributions",
-        "welfare_vs_status_quo",
+        "welfare",
         "learning_curves",
-        "uncoordinated_efficiency",
     ):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names
     report = (tmp_path / "s" / "figures" / "report.md").read_text()
     assert "failure_rates.png" in report and "| mechanism |" in report
+    page = (tmp_path / "s" / "figures" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5 and "config SHA-256" in page
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ def test_mesa_model_equals_the_plain_loop():
 
 def test_same_seed_same_records_and_different_seed_differs():
     game = _game(2)
-    beh = BehaviourProfile("p", "fixed_misreport", "shirk").behaviours(3)
+    beh = BehaviourProfile("p", "fixed_misreport", "shirk", strategic="first").behaviours(3)
 
     def run(seed):
         return simulate(
@@ -113,7 +113,7 @@ def test_fixed_misreport_sp_gain_is_the_mechanism_level_gain():
         t = o.attacked_target
         return game.defender_penalty[0, t] + o.coverage[t] * game.defender_gap[0, t]
 
-    beh = BehaviourProfile("p", "fixed_misreport", "follow").behaviours(3)
+    beh = BehaviourProfile("p", "fixed_misreport", "follow", strategic="first").behaviours(3)
     records = simulate(game, mech, beh, rounds=5, rng=0)
     for record in records:
         assert record.defenders[0].misreported
@@ -228,7 +228,11 @@ def test_csw_max_nse_has_no_sp_failures_on_nonoverlapping_games():
     rng = np.random.default_rng(12)
     gen = make_generator("nonoverlapping", n_defenders=3, n_targets=4, resources=[1, 1, 1])
     profile = BehaviourProfile(
-        "br", "best_response_misreport", "follow", reporting_params={"budget": 200}
+        "br",
+        "best_response_misreport",
+        "follow",
+        reporting_params={"budget": 200},
+        strategic="first",
     )
     for _ in range(5):
         game = gen.sample(rng)

@@ -1,0 +1,225 @@
+"""A study's report: ``report.md`` and a self-contained ``report.html`` (figures
+embedded), with the summary tables, the flags a reader must see before trusting a
+comparison, the configuration and the provenance of the dataset.
+
+Flags:
+
+* mechanisms whose outcomes coincide on at least 99% of the instances (their bars and
+  lines lie on top of each other);
+* role confounds: a mechanism that distinguishes a defender (a dictator) whose
+  distinguished defender is the strategic one in more than 90% of a condition's
+  strategic defender-rounds, so its simulated SP and IR rates describe that role only.
+
+:func:`format_summary` also renders the summary for ``defcoord summary --format``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: A condition is confounded when its strategic defender is the distinguished one in
+#: more than this share of its strategic defender-rounds.
+CONFOUND_SHARE = 0.9
+
+FORMATS = ("table", "csv", "markdown", "latex")
+
+
+def role_confounds(rounds: pd.DataFrame, share: float = CONFOUND_SHARE) -> list[str]:
+    """The conditions whose strategic defender is mostly the mechanism's leader."""
+    sims = rounds[
+        (rounds["status"] == "ok") & rounds["strategic"].astype(bool) & rounds["role"].notna()
+    ]
+    notes = []
+    for (mechanism, profile, point), part in sims.groupby(
+        ["mechanism", "profile", "grid_point"], sort=True
+    ):
+        leader = float((part["role"] == "leader").mean())
+        if leader > share:
+            notes.append(
+                f"{mechanism} under {profile} (grid point {point}): the strategic defender "
+                f"is the mechanism's leader in {leader:.0%} of rounds"
+            )
+    return notes
+
+
+def _cell(row: pd.Series, prop: str) -> str:
+    rate = row.get(f"{prop}_failure_rate")
+    if rate is None or pd.isna(rate):
+        return "NA"
+    low, high = row[f"{prop}_failure_low"], row[f"{prop}_failure_high"]
+    n = int(row[f"{prop}_failure_n"])
+    undetermined = row[f"{prop}_failure_undetermined"]
+    extra = f"; u={undetermined:.0%}" if undetermined > 0 else ""
+    return f"{rate:.3f} [{low:.3f}, {high:.3f}] (n={n}{extra})"
+
+
+def readable(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with one text cell per property: rate [CI] (n; undetermined)."""
+    if summary.empty:
+        return summary
+    keys = [
+        c
+        for c in summary.columns
+        if not c.startswith(("pe_", "weak_up_", "strong_up_", "sp_", "ir_"))
+        and not c.startswith(("mean_", "welfare_", "instances", "failed_"))
+    ]
+    out = summary[keys].copy()
+    for prop, label in (
+        ("pe", "PE failure"),
+        ("weak_up", "weak UP failure"),
+        ("strong_up", "strong UP failure"),
+        ("sp", "SP failure"),
+        ("ir", "IR failure"),
+    ):
+        out[label] = [_cell(row, prop) for _, row in summary.iterrows()]
+    for column in ("welfare_vs_nse", "welfare_vs_pooled"):
+        if column in summary:
+            out[column] = summary[column].round(3)
+    if "instances" in summary:
+        out["instances"] = summary["instances"]
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return "NA" if np.isnan(value) else f"{value:.3f}"
+    return "NA" if value is None or value is pd.NA else str(value)
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table."""
+    columns = list(df.columns)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(_text(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def latex(df: pd.DataFrame) -> str:
+    """A booktabs LaTeX tabular."""
+
+    def escape(text: str) -> str:
+        for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&")):
+            text = text.replace(a, b)
+        return text
+
+    lines = [
+        r"\begin{tabular}{" + "l" * len(df.columns) + "}",
+        r"\toprule",
+        " & ".join(escape(str(c)) for c in df.columns) + r" \\",
+        r"\midrule",
+    ]
+    lines += [" & ".join(escape(_text(v)) for v in row) + r" \\" for _, row in df.iterrows()]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines)
+
+
+def format_summary(summary: pd.DataFrame, fmt: str) -> str:
+    """The summary as ``table`` (readable text), ``csv`` (every column), ``markdown``
+    or ``latex`` (readable cells)."""
+    if fmt == "csv":
+        return str(summary.to_csv(index=False))
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)}; got {fmt!r}")
+    view = readable(summary)
+    if fmt == "markdown":
+        return markdown(view)
+    if fmt == "latex":
+        return latex(view)
+    with pd.option_context("display.width", 250, "display.max_columns", 40):
+        return str(view.to_string(index=False))
+
+
+def _provenance(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    chunks = manifest.get("chunks", {})
+    git = manifest.get("git", {})
+    versions = manifest.get("versions", {})
+    return [
+        ("study", str(manifest.get("study", "?"))),
+        ("config SHA-256", str(manifest.get("config_sha256", "?"))),
+        ("root seed", str(manifest.get("root_seed", "?"))),
+        ("failure threshold", f"gain > {manifest.get('min_gain', '?')} x payoff range"),
+        ("started / finished", f"{manifest.get('started')} / {manifest.get('finished')}"),
+        (
+            "chunks",
+            f"{chunks.get('ok', '?')} of {chunks.get('total', '?')} ok; failed: "
+            f"{chunks.get('failed', [])}",
+        ),
+        ("code", f"commit {git.get('commit')} (dirty: {git.get('dirty')})"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))),
+    ]
+
+
+def write_report(
+    folder: Path,
+    manifest: dict[str, Any],
+    summary: pd.DataFrame,
+    audits: pd.DataFrame,
+    rounds: pd.DataFrame,
+    figures: Sequence[Path],
+    *,
+    by: Sequence[str],
+    notes: Sequence[str],
+) -> list[Path]:
+    """Write ``report.md`` and ``report.html`` into ``folder``; returns both paths."""
+    study = str(manifest.get("study", "study"))
+    flags = [*notes, *role_confounds(rounds)]
+    view = readable(summary)
+    grouping = ", ".join(by) if by else "none (every grid point pooled)"
+    intro = (
+        "Failure rates are over the determined units (PE, UP: instances; SP, IR: "
+        "defender-instances or strategic defender-rounds) with exact 95% Clopper-Pearson "
+        "intervals; n is the number of determined units and u the share of tested units "
+        "whose verdict is undetermined. NA: not tested in that condition. "
+        f"Grouped by: {grouping}."
+    )
+    config = json.dumps(manifest.get("config", {}), indent=2)
+    md = [f"# {study}: study report", "", intro, "", "## Flags", ""]
+    md += [f"- {flag}" for flag in flags] or ["- none"]
+    md += ["", "## Summary", "", markdown(view), "", "## Figures", ""]
+    md += [f"![{p.stem}]({p.name})" for p in figures]
+    md += ["", "## Provenance", ""]
+    md += [f"- {k}: {v}" for k, v in _provenance(manifest)]
+    md += ["", "## Configuration", "", "```json", config, "```", ""]
+    report_md = folder / "report.md"
+    report_md.write_text("\n".join(md))
+
+    def image(path: Path) -> str:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f'<figure><img alt="{path.stem}" src="data:image/png;base64,{data}"></figure>'
+
+    flag_items = "".join(f"<li>{html.escape(f)}</li>" for f in flags) or "<li>none</li>"
+    table = view.to_html(index=False, na_rep="NA", float_format=lambda v: f"{v:.3f}", border=0)
+    provenance = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in _provenance(manifest)
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(study)}: study report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; font-size: 12px; margin: 1em 0; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
+figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
+.flags li {{ color: #a40; }} pre {{ background: #f6f6f6; padding: 1em; font-size: 12px; }}
+</style></head><body>
+<h1>{html.escape(study)}: study report</h1>
+<p>{html.escape(intro)}</p>
+<h2>Flags</h2><ul class="flags">{flag_items}</ul>
+<h2>Summary</h2>{table}
+<h2>Figures</h2>{"".join(image(p) for p in figures)}
+<h2>Provenance</h2><table>{provenance}</table>
+<h2>Configuration</h2><pre>{html.escape(config)}</pre>
+</body></html>
+"""
+    report_html = folder / "report.html"
+    report_html.write_text(page)
+    return [report_md, report_html]
