@@ -50,6 +50,16 @@ from sim.errors import InvalidConfigError
 #: How every interval in the figures is computed.
 CI_CAPTION = "Bars: exact 95% Clopper-Pearson intervals over the determined units."
 
+#: Legends sit outside the last panel, on the right, so they never hide a bar.
+LEGEND: dict[str, Any] = {
+    "fontsize": 7,
+    "frameon": False,
+    "loc": "upper left",
+    "bbox_to_anchor": (1.01, 1.0),
+    "title": "mechanism",
+    "title_fontsize": 7,
+}
+
 PROPERTY_LABELS = {
     "pe": "PE",
     "weak_up": "weak UP",
@@ -208,7 +218,7 @@ def failure_rates(
         _rate_bars(axis, summary, [""], [""], colours, list(PROPERTY_LABELS))
         axis.set_title(label, fontsize=9)
     axes[0].set_ylabel("failure rate")
-    axes[-1].legend(fontsize=6, loc="upper right", ncol=2, frameon=False)
+    axes[-1].legend(**LEGEND)
     caption = (
         f"{CI_CAPTION} Number under a bar: determined units (PE, UP: instances; SP, IR: "
         f"defender-instances). Black tick: undetermined share (UP bounds, docs/nse.md §3). "
@@ -243,7 +253,7 @@ def simulated_failure_rates(
         _rate_bars(axis, summary, profiles, profiles, colours, ["sp", "ir"])
         axis.set_title(label, fontsize=9)
     axes[0].set_ylabel("share of strategic defender-rounds gaining")
-    axes[-1].legend(fontsize=6, loc="upper right", ncol=2, frameon=False)
+    axes[-1].legend(**LEGEND)
     caption = (
         f"{CI_CAPTION} Number under a bar: strategic defender-rounds. Failure: expected "
         f"gain > {min_gain:g} x payoff range. No bar: the profile never misreports (SP) or "
@@ -372,6 +382,8 @@ def welfare(
             hue_order=order,
             palette=colours,
             errorbar=("ci", 95),
+            n_boot=400,
+            seed=0,
             ax=axis,
             err_kws={"linewidth": 0.8},
             saturation=1.0,
@@ -387,7 +399,7 @@ def welfare(
             legend.remove()
     axes[0].set_ylabel("total defender utility difference")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in sorted(colours)]
-    axes[-1].legend(handles, sorted(colours), fontsize=6, frameon=False, ncol=2)
+    axes[-1].legend(handles, sorted(colours), **LEGEND)
     caption = (
         "Mean over instances of the mechanism's total defender utility minus that of the "
         "status-quo NSE and of the pooled optimum (the best total over the outcome space); "
@@ -440,6 +452,8 @@ def learning_curves(
             hue="mechanism",
             palette=colours,
             errorbar=("ci", 95),
+            n_boot=400,
+            seed=0,
             ax=axis,
             legend=False,
         )
@@ -457,7 +471,7 @@ def learning_curves(
         axes[0].set_axis_off()
     axes[0].set_ylabel("share of strategic defenders gaining")
     handles = [plt.Line2D([], [], color=colours[m]) for m in sorted(colours)]
-    axes[-1].legend(handles, sorted(colours), fontsize=6, frameon=False)
+    axes[-1].legend(handles, sorted(colours), **LEGEND)
     caption = (
         f"Mean over runs of the share of strategic defenders whose expected SP or IR gain "
         f"exceeds {min_gain:g} x her payoff range; bands: 95% bootstrap confidence intervals. "

@@ -82,7 +82,8 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
         out[label] = [_cell(row, prop) for _, row in summary.iterrows()]
     for column in ("welfare_vs_nse", "welfare_vs_pooled"):
         if column in summary:
-            out[column] = summary[column].round(3)
+            values = summary[column].round(3).astype(object)
+            out[column] = values.where(values.notna(), "NA")
     if "instances" in summary:
         out["instances"] = summary["instances"]
     return out
@@ -138,6 +139,29 @@ def format_summary(summary: pd.DataFrame, fmt: str) -> str:
         return str(view.to_string(index=False))
 
 
+def _tables(summary: pd.DataFrame) -> tuple[list[tuple[str, pd.DataFrame]], str]:
+    """The readable summary split into one-shot audits and simulations, without the
+    simulated conditions that test nothing; and a line naming those."""
+    if summary.empty:
+        return [], ""
+    audits = summary[summary["source"] == "audit"]
+    sims = summary[summary["source"] == "simulation"]
+    tested = sims["sp_failure_n"].notna() | sims["ir_failure_n"].notna()
+    idle = sorted({f"{m} / {p}" for m, p in sims.loc[~tested, ["mechanism", "profile"]].values})
+    out = []
+    if len(audits):
+        out.append(("One-shot audits", readable(audits).drop(columns=["source", "profile"])))
+    if tested.any():
+        view = readable(sims[tested]).drop(columns=["source"])
+        out.append(("Simulations (strategic defenders)", view.drop(columns=_empty(view))))
+    return out, ", ".join(idle)
+
+
+def _empty(view: pd.DataFrame) -> list[str]:
+    """Columns with nothing but NA (instance-level properties of simulations)."""
+    return [c for c in view.columns if (view[c].isna() | view[c].astype(str).eq("NA")).all()]
+
+
 def _provenance(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     chunks = manifest.get("chunks", {})
     git = manifest.get("git", {})
@@ -172,7 +196,7 @@ def write_report(
     """Write ``report.md`` and ``report.html`` into ``folder``; returns both paths."""
     study = str(manifest.get("study", "study"))
     flags = [*notes, *role_confounds(rounds)]
-    view = readable(summary)
+    tables, idle = _tables(summary)
     grouping = ", ".join(by) if by else "none (every grid point pooled)"
     intro = (
         "Failure rates are over the determined units (PE, UP: instances; SP, IR: "
@@ -184,7 +208,12 @@ def write_report(
     config = json.dumps(manifest.get("config", {}), indent=2)
     md = [f"# {study}: study report", "", intro, "", "## Flags", ""]
     md += [f"- {flag}" for flag in flags] or ["- none"]
-    md += ["", "## Summary", "", markdown(view), "", "## Figures", ""]
+    md += ["", "## Summary", ""]
+    for title, view in tables:
+        md += [f"### {title}", "", markdown(view), ""]
+    if idle:
+        md += [f"Not shown: {idle} (nothing to measure: truthful and obedient).", ""]
+    md += ["## Figures", ""]
     md += [f"![{p.stem}]({p.name})" for p in figures]
     md += ["", "## Provenance", ""]
     md += [f"- {k}: {v}" for k, v in _provenance(manifest)]
@@ -197,7 +226,15 @@ def write_report(
         return f'<figure><img alt="{path.stem}" src="data:image/png;base64,{data}"></figure>'
 
     flag_items = "".join(f"<li>{html.escape(f)}</li>" for f in flags) or "<li>none</li>"
-    table = view.to_html(index=False, na_rep="NA", float_format=lambda v: f"{v:.3f}", border=0)
+    table = "".join(
+        f"<h3>{html.escape(title)}</h3>"
+        + view.to_html(index=False, na_rep="NA", float_format=lambda v: f"{v:.3f}", border=0)
+        for title, view in tables
+    )
+    if idle:
+        table += (
+            f"<p>Not shown: {html.escape(idle)} (nothing to measure: truthful and obedient).</p>"
+        )
     provenance = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in _provenance(manifest)
