@@ -209,7 +209,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from runs.config import load_config
-    from runs.plots import plot_study
+    from runs.plots import plot_study, swept
     from runs.runner import run_study
 
     config = load_config("quickstart")
@@ -234,7 +234,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"summary:  {out / 'summary.csv'}")
     print(f"figures:  {out / 'figures'}  ({len(paths) - 1} files)")
     print(f"report:   {out / 'figures' / 'report.html'}  (and report.md)")
-    _cmd_summary(argparse.Namespace(dir=out, by=None, min_gain=None, format="table"))
+    sweep = ",".join(swept(json.loads((out / "manifest.json").read_text()))) or None
+    _cmd_summary(argparse.Namespace(dir=out, by=sweep, min_gain=None, format="table"))
     return EXIT_FAILED_CHUNKS if result.failed else 0
 
 
