@@ -69,7 +69,7 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
         c
         for c in summary.columns
         if not c.startswith(("pe_", "weak_up_", "strong_up_", "sp_", "ir_"))
-        and not c.startswith(("mean_", "welfare_", "instances", "failed_"))
+        and not c.startswith(("mean_", "welfare_", "instances", "failed_", "min_gain"))
     ]
     out = summary[keys].copy()
     for prop, label in (

@@ -193,4 +193,5 @@ def summarise(
     df = pd.DataFrame(rows)
     if df.empty:
         return df
+    df["min_gain"] = float(min_gain)  # the threshold these rates were counted with
     return df[[*first, *(c for c in df.columns if c not in first)]]
