@@ -105,24 +105,25 @@ def water_fill(
     -----
     Sorted by weight, member ``j`` joins iff
     :math:`\\sum_{i < j} (\\lambda_i - \\lambda_j) < -\\log(1 - d_t)`, a prefix of the
-    allowed defenders; the level :math:`\\rho_t` is then fixed by the prefix.
+    allowed defenders; the level :math:`\\rho_t` is then fixed by the prefix. The sum
+    runs over the allowed defenders heavier than ``j`` (tied ones add 0), so it is one
+    matrix product, with no sort.
     """
     if log_mu.ndim == 1:  # one game: a batch of one
         rest, inside, inverse = water_fill(log_mu[None], log_rest[None], allowed[None])
         return rest[0], inside[0], inverse[0]
-    # sort each game's defenders by weight with plain (broadcast) indexing: as cheap for
-    # a batch of one as for a single game
-    games = np.arange(log_mu.shape[0])[:, None]
-    order = np.argsort(-log_mu, axis=-1, kind="stable")
-    back = np.argsort(order, axis=-1)
-    lm, a = log_mu[games, order][..., None], allowed[games, order]
-    total = np.cumsum(a * lm, axis=-2)
-    inside = a & (lm * np.cumsum(a, axis=-2) > log_rest[..., None, :] + total)
+    # how much heavier the allowed defenders of a target are than defender i, summed:
+    # heavier[b, i, t] = sum_k allowed[b, k, t] * max(lambda_k - lambda_i, 0); ties add
+    # nothing, so no sort is needed
+    lm = log_mu[..., None]
+    gaps = np.maximum(log_mu[:, :, None] - log_mu[:, None, :], 0.0)  # [b, k, i]
+    heavier = np.swapaxes(gaps, 1, 2) @ allowed.astype(np.float64)
+    inside = allowed & (heavier < -log_rest[:, None, :])
     size = inside.sum(axis=-2)
     level = (log_rest + (inside * lm).sum(axis=-2)) / np.maximum(size, 1)
     rest = inside * np.exp(np.minimum(level[..., None, :] - lm, 0.0))
     inverse = np.divide(1.0, size, out=np.zeros(size.shape), where=size > 0)
-    return rest[games, back], inside[games, back], inverse
+    return rest, inside, inverse
 
 
 def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray) -> FloatArray:
