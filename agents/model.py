@@ -66,7 +66,7 @@ class CoordinationModel(mesa.Model):
         rng: Any = None,
     ) -> None:
         check_behaviours(game, behaviours, "CoordinationModel")
-        if not (isinstance(rounds, int) and rounds >= 0):
+        if not (isinstance(rounds, int) and not isinstance(rounds, bool) and rounds >= 0):
             raise InvalidParameterError(
                 f"CoordinationModel.rounds must be an int >= 0; got {rounds!r}"
             )

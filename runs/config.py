@@ -368,7 +368,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         **flags,
     )
 
-    return StudyConfig(
+    config = StudyConfig(
         name=name,
         seed=seed,
         replications=replications,
@@ -385,6 +385,20 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         plugins=plugins,
         raw=dict(data),
     )
+    try:
+        points = config.point_parameters()
+    except SimError as exc:
+        raise InvalidConfigError(f"config [generator]: {exc}") from None
+    for index, profile in enumerate(config.profiles):
+        if isinstance(profile.strategic, list | tuple):
+            smallest = min(int(p["n_defenders"]) for p in points)
+            if max(profile.strategic) >= smallest:
+                raise _fail(
+                    f"profiles[{index}].strategic",
+                    f"must name defenders that exist in every game (n_defenders >= {smallest})",
+                    profile.strategic,
+                )
+    return config
 
 
 def load_config(path: str | Path) -> StudyConfig:

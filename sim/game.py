@@ -43,6 +43,18 @@ IntArray = NDArray[np.int64]
 
 _OWNER = "SecurityGame"
 
+#: The dynamic range the solvers are exact on. Every payoff's magnitude is at most
+#: PAYOFF_LIMIT, and every gap (reward - penalty) is at least GAP_FLOOR times the larger
+#: of 1 and the magnitudes of its reward and penalty, so that utilities, coverage
+#: levels and their differences stay far from overflow and from rounding noise. A game
+#: outside it is rejected (rescale its payoffs: every result is invariant to a positive
+#: affine map of a player's payoffs), never silently clipped.
+PAYOFF_LIMIT = 1e12
+GAP_FLOOR = 1e-12
+
+#: The most resources one game may hold in total (beyond m they cover everything).
+RESOURCE_LIMIT = 10**9
+
 
 def _read_only(array: FloatArray) -> FloatArray:
     array.setflags(write=False)
@@ -62,7 +74,14 @@ def _frozen_float(name: str, value: ArrayLike, ndim: int) -> FloatArray:
         raise InvalidGameError(
             f"{_OWNER}.{name} must be finite; got {array[index]} at index {index}"
         )
-    return _read_only(array)
+    big = np.argwhere(np.abs(array) > PAYOFF_LIMIT)
+    if big.size:
+        index = tuple(int(j) for j in big[0])
+        raise InvalidGameError(
+            f"{_OWNER}.{name} must lie within +-{PAYOFF_LIMIT:g} (rescale the payoffs); got "
+            f"{array[index]} at index {index}"
+        )
+    return _read_only(array + 0.0)  # + 0.0 turns -0.0 into 0.0: equal games, equal keys
 
 
 def _frozen_resources(value: ArrayLike) -> IntArray:
@@ -73,7 +92,12 @@ def _frozen_resources(value: ArrayLike) -> IntArray:
         np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)
     ):
         raise InvalidGameError(f"{_OWNER}.resources must be integers; got {raw.tolist()!r}")
-    for index, k in enumerate(raw.tolist()):
+    values = raw.tolist()
+    for index, k in enumerate(values):
+        if isinstance(k, float) and not np.isfinite(k):
+            raise InvalidGameError(
+                f"{_OWNER}.resources must be whole numbers; got {k!r} at index {index}"
+            )
         if not float(k).is_integer():
             raise InvalidGameError(
                 f"{_OWNER}.resources must be whole numbers; got {k!r} at index {index}"
@@ -82,7 +106,12 @@ def _frozen_resources(value: ArrayLike) -> IntArray:
             raise InvalidGameError(
                 f"{_OWNER}.resources must be non-negative; got {k!r} at index {index}"
             )
-    array = raw.astype(np.int64)
+    total = sum(int(k) for k in values)  # Python integers: no wrap-around
+    if total > RESOURCE_LIMIT:
+        raise InvalidGameError(
+            f"{_OWNER}.resources must total at most {RESOURCE_LIMIT}; got {total}"
+        )
+    array = np.array([int(k) for k in values], dtype=np.int64).reshape(raw.shape)
     array.setflags(write=False)
     return array
 
@@ -94,6 +123,15 @@ def _require_gap(name: str, reward: FloatArray, penalty: FloatArray, label: str)
         raise InvalidGameError(
             f"{_OWNER}.{name} must exceed {label} strictly at every index; got "
             f"{reward[index]} <= {penalty[index]} at index {index}"
+        )
+    scale = np.maximum(1.0, np.maximum(np.abs(reward), np.abs(penalty)))
+    thin = np.argwhere(reward - penalty < GAP_FLOOR * scale)
+    if thin.size:
+        index = tuple(int(j) for j in thin[0])
+        raise InvalidGameError(
+            f"{_OWNER}.{name} must exceed {label} by at least {GAP_FLOOR:g} x the payoff "
+            f"scale (rescale the payoffs); got {reward[index]} vs {penalty[index]} at "
+            f"index {index}"
         )
 
 
@@ -272,6 +310,11 @@ class SecurityGame:
         InvalidGameError
             If a field is missing or unknown, or the game is invalid.
         """
+        if not isinstance(data, Mapping):
+            raise InvalidGameError(
+                f"{_OWNER}.from_dict needs a mapping of the fields {list(_FIELDS)}; "
+                f"got {type(data).__name__}"
+            )
         missing = [name for name in _FIELDS if name not in data]
         unknown = sorted(set(data) - set(_FIELDS))
         if missing or unknown:

@@ -63,9 +63,14 @@ class GameGenerator(ABC):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise InvalidParameterError(f"{owner}.{field} must be an int >= 1; got {value!r}")
-        if not (isinstance(self.scale, int | float) and np.isfinite(self.scale) and self.scale > 0):
+        if not (
+            isinstance(self.scale, int | float)
+            and not isinstance(self.scale, bool)
+            and np.isfinite(self.scale)
+            and 0 < self.scale <= 1e9
+        ):
             raise InvalidParameterError(
-                f"{owner}.scale must be a finite number > 0; got {self.scale!r}"
+                f"{owner}.scale must be a finite number > 0 (at most 1e9); got {self.scale!r}"
             )
         object.__setattr__(
             self, "resources", _resource_spec(self.resources, self.n_defenders, owner)
