@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -90,6 +92,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config).with_overrides(seed=args.seed, replications=args.replications)
     out = Path(args.out) if args.out else Path("out") / config.name
+    cores = os.cpu_count() or 1
+    if args.jobs is not None and args.jobs > cores:
+        print(
+            f"defcoord: warning: --jobs {args.jobs} is more than this machine's {cores} cores "
+            "(clamped to the work available and to a few workers per core)",
+            file=sys.stderr,
+        )
     result = run_study(
         config,
         out,
@@ -139,6 +148,11 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The largest game file ``audit`` reads (a game of 1000 defenders x 1000 targets is
+#: about 40 MB of JSON).
+GAME_FILE_LIMIT = 64 * 2**20
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from mechanisms import make_mechanism
     from mechanisms.properties import (
@@ -151,11 +165,21 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from sim.game import SecurityGame
 
     try:
-        data = json.loads(Path(args.game).read_text())
+        with open(args.game, "rb") as handle:
+            raw = handle.read(GAME_FILE_LIMIT + 1)  # bounded: /dev/zero never fills memory
     except OSError as exc:
         raise InvalidGameError(f"cannot read game file {args.game!r}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidGameError(f"game file {args.game!r} is not JSON: {exc}") from None
+    if len(raw) > GAME_FILE_LIMIT:
+        raise InvalidGameError(
+            f"game file {args.game!r} is larger than {GAME_FILE_LIMIT} bytes; not a game"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidGameError(f"game file {args.game!r} is not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidGameError(f"game file {args.game!r} is not JSON: {reason}") from None
     game = SecurityGame.from_dict(data)
     mechanism = make_mechanism(args.mechanism)
     outcome = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(args.seed))
@@ -209,17 +233,22 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from runs.config import load_config
+    from runs.export import read_manifest
     from runs.plots import plot_study, swept
     from runs.runner import run_study
+    from runs.studydir import StudyDir
 
     config = load_config("quickstart")
     out = Path(args.out)
-    if out.exists():
-        if not (out / "manifest.json").exists():
+    if out.exists() or out.is_symlink():
+        study = StudyDir(out)
+        if out.is_symlink() or not study.is_study():
             raise SimError(
-                f"--out {str(out)!r} exists and is not a study directory; choose another"
+                f"--out {str(out)!r} exists and is not a study directory this tool created "
+                "(no study.json); refusing to replace it, choose another"
             )
-        shutil.rmtree(out)
+        with study.lock():  # never delete a study another run is writing
+            shutil.rmtree(out)
     print(
         f"Running the quickstart study ({config.replications} games per grid point, "
         f"{len(config.mechanisms)} mechanisms, {len(config.profiles)} behaviour profiles, "
@@ -234,7 +263,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"summary:  {out / 'summary.csv'}")
     print(f"figures:  {out / 'figures'}  ({len(paths) - 1} files)")
     print(f"report:   {out / 'figures' / 'report.html'}  (and report.md)")
-    sweep = ",".join(swept(json.loads((out / "manifest.json").read_text()))) or None
+    sweep = ",".join(swept(read_manifest(out) or {})) or None
     _cmd_summary(argparse.Namespace(dir=out, by=sweep, min_gain=None, format="table"))
     return EXIT_FAILED_CHUNKS if result.failed else 0
 
@@ -307,6 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so a run stops like Ctrl-C (exit 143)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``defcoord``; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -318,11 +355,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": _cmd_audit,
         "demo": _cmd_demo,
     }
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return handlers[args.command](args)
     except SimError as exc:
         print(f"defcoord: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (KeyboardInterrupt, Terminated) as exc:
+        status = 143 if isinstance(exc, Terminated) else 130
+        print(
+            "defcoord: interrupted; every finished chunk is recorded, "
+            "continue with the same command and --resume",
+            file=sys.stderr,
+        )
+        return status
     except BrokenPipeError:  # the reader went away (``defcoord list | head``)
         sys.stderr.close()
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -198,6 +198,13 @@ def _table(data: Mapping[str, Any], key: str, required: bool) -> Mapping[str, An
     return value
 
 
+#: The largest integer a config field takes (a seed, replications, rounds, a budget).
+INT_LIMIT = 2**32 - 1
+
+#: The most work items a study may plan (raise chunk_size for more replications).
+CHUNK_LIMIT = 1_000_000
+
+
 def _int(
     table: Mapping[str, Any], key: str, owner: str, minimum: int, default: int | None = None
 ) -> int:
@@ -206,6 +213,8 @@ def _int(
         raise InvalidConfigError(f"config field '{owner}.{key}' is required")
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _fail(f"{owner}.{key}", f"must be an integer >= {minimum}", value)
+    if value > INT_LIMIT:
+        raise _fail(f"{owner}.{key}", f"must be at most {INT_LIMIT}", value)
     return int(value)
 
 
@@ -265,8 +274,19 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     _unknown(study, {"name", "seed", "replications", "rounds", "chunk_size", "plugins"}, "study")
     plugins = _plugins(study.get("plugins", []))
     name = study.get("name")
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
-        raise _fail("study.name", "must be a non-empty string without spaces or slashes", name)
+    if not (
+        isinstance(name, str)
+        and 0 < len(name) <= 100
+        and name not in (".", "..")
+        and name.isprintable()
+        and not any(c in name for c in "/\\ ")
+    ):
+        raise _fail(
+            "study.name",
+            "must be a non-empty string usable as a file name (at most 100 printable "
+            "characters, no spaces or slashes, not '.' or '..')",
+            name,
+        )
     seed = _int(study, "seed", "study", 0)
     replications = _int(study, "replications", "study", 1)
     rounds = _int(study, "rounds", "study", 0, default=0)
@@ -389,6 +409,14 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         points = config.point_parameters()
     except SimError as exc:
         raise InvalidConfigError(f"config [generator]: {exc}") from None
+    blocks = -(-replications // chunk_size)  # ceiling
+    planned = len(points) * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))
+    if planned > CHUNK_LIMIT:
+        raise _fail(
+            "study.replications",
+            f"makes {planned} work items, more than {CHUNK_LIMIT}; raise study.chunk_size",
+            replications,
+        )
     for index, profile in enumerate(config.profiles):
         if isinstance(profile.strategic, list | tuple):
             smallest = min(int(p["n_defenders"]) for p in points)

@@ -2,8 +2,10 @@
 
 Layout of a study's output directory::
 
+    study.json                 the study's identity (written before the first part)
+    .lock                      held by the run writing the study
     parts/<chunk>.parquet      one file per finished chunk (atomic: temp + rename)
-    ledger.jsonl               one line per chunk outcome (ok / failed, with error)
+    ledger.jsonl               one line per chunk outcome (ok / failed, with SHA-256)
     dataset/audits/mechanism=<label>/part-0.parquet    (zstd; or audits.csv)
     dataset/rounds/mechanism=<label>/part-0.parquet    (or rounds.csv)
     summary.csv                failure rates with Clopper-Pearson CIs, welfare
@@ -15,9 +17,8 @@ Layout of a study's output directory::
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,16 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from runs.schema import SORT_KEYS, TABLES, columns, typed
+from runs.studydir import atomic_write, sha256
 from runs.summary import DEFAULT_MIN_GAIN
-from sim.errors import InvalidConfigError
-
-
-def _atomic_write(data: bytes, path: Path) -> None:
-    """Write ``data`` atomically: a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+from sim.errors import InvalidConfigError, StudyStateError
 
 
 def encode_part(df: pd.DataFrame) -> bytes:
@@ -46,56 +40,59 @@ def encode_part(df: pd.DataFrame) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    _atomic_write(encode_part(df), path)
-
-
 def write_part(data: bytes, out: Path, chunk_id: str) -> Path:
     """Write a finished chunk's encoded rows as its own part file."""
     path = out / "parts" / f"{chunk_id}.parquet"
-    _atomic_write(data, path)
+    atomic_write(out, path, data)
     return path
 
 
-def read_part(path: Path) -> pd.DataFrame:
-    """Read a part file back."""
-    return pq.read_table(path).to_pandas()
+def read_part(path: Path, expected_sha256: str | None = None) -> pd.DataFrame:
+    """Read a part file back, verifying its SHA-256 when one is given."""
+    data = path.read_bytes()
+    if expected_sha256 is not None and sha256(data) != expected_sha256:
+        raise StudyStateError(
+            f"{str(path)!r} does not match the SHA-256 its ledger entry recorded; "
+            "rerun with --resume to compute it again"
+        )
+    return pq.read_table(pa.BufferReader(data)).to_pandas()
 
 
 def consolidate(
-    out: Path, chunk_ids: Iterable[str], parameters: Mapping[str, str], fmt: str = "parquet"
+    out: Path, parts: Mapping[str, str | None], parameters: Mapping[str, str], fmt: str = "parquet"
 ) -> dict[str, pd.DataFrame]:
     """Merge the finished chunks' part files into the dataset (deterministic order).
 
-    ``parameters`` are the study's parameter columns (:func:`runs.schema.columns`).
-    Returns the consolidated tables, exactly as :func:`read_dataset` reads them.
+    ``parts`` maps each finished chunk to its part's SHA-256 (verified while reading;
+    None: unverified); ``parameters`` are the study's parameter columns
+    (:func:`runs.schema.columns`). Returns the consolidated tables, exactly as
+    :func:`read_dataset` reads them.
     """
     frames: dict[str, list[pd.DataFrame]] = {"audits": [], "rounds": []}
-    for chunk_id in sorted(chunk_ids):
+    for chunk_id in sorted(parts):
         table = "audits" if chunk_id.startswith("audit") else "rounds"
-        frames[table].append(read_part(out / "parts" / f"{chunk_id}.parquet"))
+        path = out / "parts" / f"{chunk_id}.parquet"
+        frames[table].append(read_part(path, parts[chunk_id]))
     tables = {}
     target = out / "dataset"
-    for table, parts in frames.items():
+    for table, loaded in frames.items():
         df = (
-            pd.concat(parts, ignore_index=True)
-            if parts
+            pd.concat(loaded, ignore_index=True)
+            if loaded
             else pd.DataFrame(columns=list(columns(table, parameters)))
         )
         df = typed(df, table, parameters)
         df = df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
         tables[table] = df
         if fmt == "csv":
-            target.mkdir(parents=True, exist_ok=True)
-            tmp = target / f"{table}.csv.tmp"
-            df.to_csv(tmp, index=False)
-            os.replace(tmp, target / f"{table}.csv")
+            atomic_write(out, target / f"{table}.csv", df.to_csv(index=False).encode())
             continue
         for mechanism in sorted(df["mechanism"].unique()):
             part = df[df["mechanism"] == mechanism].drop(columns="mechanism")
-            _write_parquet(
-                part.reset_index(drop=True),
+            atomic_write(
+                out,
                 target / table / f"mechanism={mechanism}" / "part-0.parquet",
+                encode_part(part.reset_index(drop=True)),
             )
     return tables
 
@@ -116,9 +113,11 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
     wanted = columns(table, parameters or {})
     csv = root / f"{table}.csv"
     if csv.is_file():
+        # only an empty field is missing: a study named "NA" or a profile "null" stays
         df = pd.read_csv(
             csv,
-            keep_default_na=True,
+            keep_default_na=False,
+            na_values=[""],
             dtype={c: "string" for c, t in wanted.items() if t == "string"},
         )
         df = typed(df, table, parameters)
@@ -138,22 +137,29 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
     return df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
 
+def read_manifest(study: Path) -> dict[str, Any] | None:
+    """A study's ``manifest.json`` (None: there is none); a damaged one is refused."""
+    path = study / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise StudyStateError(f"{str(path)!r} is damaged (not JSON)") from None
+    if not isinstance(data, dict):
+        raise StudyStateError(f"{str(path)!r} is damaged (not a JSON object)")
+    return data
+
+
 def study_min_gain(study: Path) -> float:
     """The failure threshold a study ran with (its manifest; the default without one)."""
-    manifest = study / "manifest.json"
-    if manifest.is_file():
-        value = json.loads(manifest.read_text()).get("min_gain")
-        if isinstance(value, int | float):
-            return float(value)
-    return DEFAULT_MIN_GAIN
+    value = (read_manifest(study) or {}).get("min_gain")
+    return float(value) if isinstance(value, int | float) else DEFAULT_MIN_GAIN
 
 
 def study_parameters(study: Path) -> dict[str, str] | None:
     """The parameter columns a study's manifest records (None: no manifest)."""
-    manifest = study / "manifest.json"
-    if not manifest.is_file():
-        return None
-    recorded = json.loads(manifest.read_text()).get("parameters")
+    recorded = (read_manifest(study) or {}).get("parameters")
     return dict(recorded) if isinstance(recorded, dict) else None
 
 
@@ -190,8 +196,5 @@ def versions() -> dict[str, str]:
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` atomically."""
-    tmp = out / "manifest.json.tmp"
-    tmp.write_text(
-        json.dumps({**manifest, "git": _git(), "versions": versions()}, indent=2, default=str)
-    )
-    os.replace(tmp, out / "manifest.json")
+    text = json.dumps({**manifest, "git": _git(), "versions": versions()}, indent=2, default=str)
+    atomic_write(out, out / "manifest.json", text.encode())

@@ -26,7 +26,6 @@ one) and writes ``report.md`` and a self-contained ``report.html``.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from runs.export import read_dataset
+from runs.export import read_dataset, read_manifest
 from runs.report import write_report
 from runs.schema import parameter_column
 from runs.summary import DEFAULT_MIN_GAIN, summarise
@@ -514,8 +513,7 @@ def plot_study(
     root = Path(out)
     target = Path(folder) if folder is not None else root / "figures"
     target.mkdir(parents=True, exist_ok=True)
-    manifest_path = root / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest = read_manifest(root) or {}
     audits, rounds = read_dataset(root, "audits"), read_dataset(root, "rounds")
     if by is None:
         sweep = swept(manifest)

@@ -10,14 +10,16 @@ the number of workers: every chunk's draws come from the seed tree alone.
 
 from __future__ import annotations
 
-import json
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from tqdm import tqdm
 from runs import tasks
 from runs.config import StudyConfig
 from runs.export import consolidate, write_manifest, write_part
+from runs.studydir import Ledger, StudyDir, atomic_write, identity, identity_key, sha256
 from runs.summary import summarise
 from runs.tasks import Chunk, plan_chunks
 from sim.errors import InvalidConfigError, SimError
@@ -34,6 +37,32 @@ from sim.errors import InvalidConfigError, SimError
 
 class ExecutorUnavailableError(SimError, RuntimeError):
     """The requested executor cannot be used here (e.g. Dask is not installed)."""
+
+
+#: ``--jobs`` is clamped to this many workers per core (and to the blocks of work).
+MAX_WORKERS_PER_CORE = 4
+
+#: How long a Dask client waits for its scheduler.
+SCHEDULER_TIMEOUT = "10s"
+
+
+def _worker_start() -> None:
+    """In each local worker: leave Ctrl-C to the parent (which stops the run and
+    records what finished), and die with the parent on Linux (no orphaned workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent is already gone
+            os._exit(1)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 @contextmanager
@@ -49,8 +78,13 @@ def open_executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Execu
         # explicit: importing mesa (its batchrunner) forces the global start method to
         # "spawn"; fork starts workers with the project already imported
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_start)
+        try:
             yield pool
+        except BaseException:  # interrupted: stop now, the finished chunks are recorded
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
         return
     if kind != "dask":
         raise InvalidConfigError(f"--executor must be 'local' or 'dask'; got {kind!r}")
@@ -66,52 +100,19 @@ def open_executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Execu
         )
         client = Client(cluster)
     else:
-        cluster, client = None, Client(scheduler)
+        try:
+            cluster, client = None, Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except Exception as exc:  # a bad address or an unreachable scheduler
+            raise ExecutorUnavailableError(
+                f"--scheduler {scheduler!r}: cannot connect within {SCHEDULER_TIMEOUT} "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
     try:
         yield client.get_executor()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-@dataclass
-class Ledger:
-    """``ledger.jsonl``: one line per chunk outcome; the last line of a chunk wins."""
-
-    path: Path
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: Path) -> Ledger:
-        ledger = cls(path)
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    try:
-                        entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # a line cut short by a kill: that chunk reruns
-                    ledger.entries[entry["chunk"]] = entry
-        return ledger
-
-    def record(self, entries: list[dict[str, Any]]) -> None:
-        """Append entries durably (one fsync for the lot)."""
-        with self.path.open("a") as handle:
-            handle.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
-            handle.flush()
-            os.fsync(handle.fileno())
-        for entry in entries:
-            self.entries[entry["chunk"]] = entry
-
-    def done(self) -> set[str]:
-        """Chunks finished successfully (their part file exists)."""
-        return {
-            chunk
-            for chunk, entry in self.entries.items()
-            if entry["status"] == "ok"
-            and (self.path.parent / "parts" / f"{chunk}.parquet").exists()
-        }
 
 
 @dataclass(frozen=True)
@@ -130,12 +131,13 @@ class StudyResult:
 
 
 def _chunk_entry(
-    chunk: Chunk, status: str, size: int, error: str, seconds: float
+    chunk: Chunk, status: str, data: bytes | None, error: str, seconds: float
 ) -> dict[str, Any]:
     return {
         "chunk": chunk.id,
         "status": status,
-        "bytes": size,
+        "bytes": 0 if data is None else len(data),
+        "sha256": None if data is None else sha256(data),
         "error": error,
         "seconds": round(seconds, 3),
         **{k: v for k, v in asdict(chunk).items()},
@@ -175,23 +177,30 @@ def run_study(
     workers = os.cpu_count() or 1 if jobs is None else jobs
     if not (isinstance(workers, int) and workers >= 1):
         raise InvalidConfigError(f"--jobs must be an integer >= 1; got {jobs!r}")
-    root = Path(out)
-    ledger_path = root / "ledger.jsonl"
-    manifest_path = root / "manifest.json"
-    if ledger_path.exists() and not resume:
-        raise InvalidConfigError(
-            f"{str(root)!r} already holds a study; pass --resume or another --out"
-        )
-    if resume and manifest_path.exists():
-        previous = json.loads(manifest_path.read_text()).get("config_sha256")
-        if previous not in (None, config.sha256()):
-            raise InvalidConfigError(
-                f"--resume: {str(root)!r} holds a different study (config SHA-256 {previous})"
-            )
-    (root / "parts").mkdir(parents=True, exist_ok=True)
+    study = StudyDir(Path(out))
+    study.prepare()
+    with study.lock():
+        return _run_locked(config, study, workers, executor, scheduler, resume, fmt, quiet)
+
+
+def _run_locked(
+    config: StudyConfig,
+    study: StudyDir,
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    resume: bool,
+    fmt: str,
+    quiet: bool,
+) -> StudyResult:
+    """:func:`run_study` while holding the study directory's lock."""
+    root = study.root
+    ident = identity(config.sha256(), config.seed, fmt)
+    study.claim(ident, resume=resume)
     started = datetime.now(UTC).isoformat()
     manifest = {
         "study": config.name,
+        "identity": ident,
         "config": config.resolved(),
         "config_sha256": config.sha256(),
         "root_seed": config.seed,
@@ -202,7 +211,7 @@ def run_study(
         "finished": None,
     }
     write_manifest(root, manifest)
-    ledger = Ledger.load(ledger_path)
+    ledger = Ledger.load(root, identity_key(ident))
     chunks = plan_chunks(config)
     done = ledger.done()
     pending = [chunk for chunk in chunks if chunk.id not in done]
@@ -221,35 +230,48 @@ def run_study(
         for chunk, data, error, seconds in results:
             if data is None:
                 failed.append(chunk.id)
-                entries.append(_chunk_entry(chunk, "failed", 0, error, seconds))
+                entries.append(_chunk_entry(chunk, "failed", None, error, seconds))
             else:  # the part file lands before the ledger names it
                 write_part(data, root, chunk.id)
-                entries.append(_chunk_entry(chunk, "ok", len(data), "", seconds))
+                entries.append(_chunk_entry(chunk, "ok", data, "", seconds))
         ledger.record(entries)
         bar.update(len(entries))
 
+    blocks = tasks.blocks(pending, config)
+    # no more workers than blocks of work, nor than a few per core
+    workers = max(1, min(workers, len(blocks), MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)))
     with open_executor(executor, workers, scheduler) as pool:
         if pool is None:
-            for block in tasks.blocks(pending):
+            for block in blocks:
                 record(tasks.run_block(resolved, block))
         else:
-            futures = {
-                pool.submit(tasks.run_block, resolved, block): block
-                for block in tasks.blocks(pending, config)
-            }
-            for future in as_completed(futures):
+            futures = {pool.submit(tasks.run_block, resolved, block): block for block in blocks}
+            recorded: set[Any] = set()
+
+            def collect(future: Any) -> None:
                 try:
                     results = future.result()
                 except Exception as exc:  # the worker itself died: its chunks failed
                     error = f"{type(exc).__name__}: {exc}"
                     results = [(chunk, None, error, 0.0) for chunk in futures[future]]
+                recorded.add(future)
                 record(results)
+
+            try:
+                for future in as_completed(futures):
+                    collect(future)
+            except BaseException:  # interrupted: record every block that did finish
+                for future in futures:
+                    if future not in recorded and future.done() and not future.cancelled():
+                        collect(future)
+                raise
     bar.close()
     finished = sorted(ledger.done())
-    tables = consolidate(root, finished, config.parameter_columns(), fmt)
+    parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in finished}
+    tables = consolidate(root, parts, config.parameter_columns(), fmt)
     rows = {name: len(df) for name, df in tables.items()}
     summary = summarise(tables["audits"], tables["rounds"], min_gain=config.audits.min_gain)
-    summary.to_csv(root / "summary.csv", index=False)
+    atomic_write(root, root / "summary.csv", summary.to_csv(index=False).encode())
     manifest.update(
         finished=datetime.now(UTC).isoformat(),
         chunks={"total": len(chunks), "ok": len(finished), "failed": sorted(failed)},

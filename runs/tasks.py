@@ -347,13 +347,35 @@ def run_block(
     return out
 
 
+def failed_instance(
+    config: StudyConfig, chunk: Chunk, replication: int, exc: Exception
+) -> list[dict[str, Any]]:
+    """The rows of an instance whose evaluation raised: one ``failed`` row per defender
+    with the error, whatever it was (the rest of the chunk carries on, so the dataset
+    never depends on how replications are chunked)."""
+    n = int(config.point_parameters()[chunk.grid]["n_defenders"])
+    base = {**_base(config, chunk, replication), "status": "failed"}
+    base["error"] = f"{type(exc).__name__}: {exc}"
+    if chunk.kind == "sim":
+        profile = config.profiles[chunk.profile]
+        base.update(
+            profile=profile.name,
+            reporting=profile.reporting,
+            executing=profile.executing,
+            attacker=config.attacker,
+            round=-1,
+        )
+    return [{**base, "defender": i} for i in range(n)]
+
+
 def run_chunk(config: StudyConfig, chunk: Chunk) -> pd.DataFrame:
-    """Every row of one chunk, as a frame of its table."""
+    """Every row of one chunk, as a frame of its table; each instance is isolated."""
     rows: list[dict[str, Any]] = []
+    evaluate = audit_rows if chunk.kind == "audit" else sim_rows
     for replication in range(chunk.start, chunk.stop):
-        if chunk.kind == "audit":
-            rows += audit_rows(config, chunk, replication)
-        else:
-            rows += sim_rows(config, chunk, replication)
+        try:
+            rows += evaluate(config, chunk, replication)
+        except Exception as exc:  # isolation: one instance's failure is its own rows
+            rows += failed_instance(config, chunk, replication, exc)
     table = "audits" if chunk.kind == "audit" else "rounds"
     return frame(rows, table, config.parameter_columns())

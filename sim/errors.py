@@ -35,3 +35,13 @@ class InvalidConfigError(SimError, ValueError):
 class SolverFailedError(SimError, RuntimeError):
     """A solver or mechanism produced no (verified) result for an instance; studies
     record the instance as failed and carry on."""
+
+
+class StudyStateError(SimError, RuntimeError):
+    """A study directory is in use by another run, holds another study, or is damaged;
+    the message says which and what to do."""
+
+
+class StudyIOError(SimError, OSError):
+    """A study's files cannot be written or read safely (a file where a directory
+    belongs, a symbolic link, no permission, a full disk)."""

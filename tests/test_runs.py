@@ -227,11 +227,13 @@ def test_cli_exit_status_reports_failed_chunks(tmp_path, monkeypatch, capsys):
 
 def test_consolidated_tables_are_what_read_dataset_returns(tmp_path):
     from runs.export import consolidate
-    from runs.runner import Ledger
+    from runs.studydir import Ledger, identity, identity_key
 
     run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
-    finished = Ledger.load(tmp_path / "s" / "ledger.jsonl").done()
-    tables = consolidate(tmp_path / "s", finished, tiny().parameter_columns())
+    key = identity_key(identity(tiny().sha256(), tiny().seed, "parquet"))
+    ledger = Ledger.load(tmp_path / "s", key)
+    parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in ledger.done()}
+    tables = consolidate(tmp_path / "s", parts, tiny().parameter_columns())
     for name, table in tables.items():
         pd.testing.assert_frame_equal(table, read_dataset(tmp_path / "s", name))
 

@@ -1,0 +1,260 @@
+"""A study's output directory, kept safe: one writer at a time, one study per
+directory, verified parts, and no write that leaves the directory.
+
+* :meth:`StudyDir.lock` takes an exclusive ``fcntl`` lock on ``.lock`` for the whole
+  run; a second run into the same directory is refused, naming the holder's process.
+* The study's identity (config SHA-256, root seed, schema version, dataset format) is
+  written to ``study.json`` before the first part, and every ledger entry carries it;
+  a resume (or a ledger line) with another identity is refused, naming what differs.
+* Every part's SHA-256 is in its ledger entry; :meth:`Ledger.done` counts a chunk as
+  finished only while its part exists and matches, so a missing, truncated or swapped
+  part is simply run again.
+* :func:`atomic_write` writes through a fresh ``mkstemp`` file (``O_EXCL``, a random
+  name, so a planted symlink is never followed) renamed into place; the ledger is
+  appended with ``O_NOFOLLOW``; symlinked subdirectories are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.errors import InvalidConfigError, StudyIOError, StudyStateError
+
+#: Bumped whenever the dataset's columns change: a study of another schema is refused.
+SCHEMA_VERSION = 2
+
+#: Files and folders a study directory may hold (anything else is left alone).
+SUBDIRECTORIES = ("parts", "dataset", "figures")
+
+
+def sha256(data: bytes) -> str:
+    """The hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _no_symlinks(root: Path, path: Path) -> None:
+    """Refuse a path under ``root`` that passes through a symbolic link."""
+    current = root
+    for part in path.relative_to(root).parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            raise StudyIOError(
+                f"study directory {str(root)!r}: {str(current)!r} is a symbolic link; "
+                "refusing to write through it"
+            )
+
+
+def atomic_write(root: Path, path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (inside ``root``) atomically: a new temporary file in
+    the same folder, then a rename that replaces ``path`` itself, never its target."""
+    _no_symlinks(root, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise StudyIOError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def identity(config_sha256: str, seed: int, fmt: str) -> dict[str, Any]:
+    """What makes a study itself: resuming anything else into its directory is refused."""
+    return {
+        "config_sha256": config_sha256,
+        "root_seed": seed,
+        "schema_version": SCHEMA_VERSION,
+        "format": fmt,
+    }
+
+
+def identity_key(ident: dict[str, Any]) -> str:
+    """A short digest of an identity, carried by every ledger entry."""
+    return sha256(json.dumps(ident, sort_keys=True).encode())[:16]
+
+
+@dataclass
+class Ledger:
+    """``ledger.jsonl``: one line per chunk outcome; the last line of a chunk wins.
+
+    A line cut short at the end of the file (a kill mid-write) is ignored, so that
+    chunk runs again; any other malformed line, or a line of another study, is refused.
+    """
+
+    root: Path
+    key: str
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.root / "ledger.jsonl"
+
+    @classmethod
+    def load(cls, root: Path, key: str) -> Ledger:
+        ledger = cls(root, key)
+        if not ledger.path.exists():
+            return ledger
+        try:
+            lines = ledger.path.read_bytes().decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise StudyStateError(
+                f"{str(ledger.path)!r} is not UTF-8 text: not a ledger this tool wrote"
+            ) from None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                if number == len(lines):
+                    continue  # cut short by a kill: that chunk runs again
+                raise StudyStateError(
+                    f"{str(ledger.path)!r} line {number} is not JSON; the ledger is damaged"
+                ) from None
+            if not (isinstance(entry, dict) and isinstance(entry.get("chunk"), str)):
+                raise StudyStateError(
+                    f"{str(ledger.path)!r} line {number} is not a ledger entry (a JSON "
+                    "object with a 'chunk')"
+                )
+            if entry.get("study") != key:
+                raise StudyStateError(
+                    f"{str(ledger.path)!r} line {number} belongs to another study "
+                    f"({entry.get('study')!r}, this one is {key!r})"
+                )
+            ledger.entries[entry["chunk"]] = entry
+        return ledger
+
+    def record(self, entries: list[dict[str, Any]]) -> None:
+        """Append entries durably (one fsync for the lot)."""
+        text = "".join(json.dumps({**e, "study": self.key}, sort_keys=True) + "\n" for e in entries)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                os.write(fd, text.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StudyIOError(f"cannot append to {str(self.path)!r}: {exc.strerror}") from None
+        for entry in entries:
+            self.entries[entry["chunk"]] = {**entry, "study": self.key}
+
+    def done(self) -> set[str]:
+        """Chunks finished successfully whose part file exists and matches its SHA-256."""
+        out = set()
+        for chunk, entry in self.entries.items():
+            part = self.root / "parts" / f"{chunk}.parquet"
+            if entry.get("status") != "ok" or part.is_symlink() or not part.is_file():
+                continue
+            if sha256(part.read_bytes()) == entry.get("sha256"):
+                out.add(chunk)
+        return out
+
+
+@dataclass
+class StudyDir:
+    """A study's output directory (see the module docstring)."""
+
+    root: Path
+
+    def prepare(self) -> None:
+        """Create the directory; refuse a file, or symlinked subdirectories."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StudyIOError(f"--out {str(self.root)!r} is a file, not a directory")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StudyIOError(
+                f"cannot create --out {str(self.root)!r}: {exc.strerror or exc}"
+            ) from None
+        for name in SUBDIRECTORIES:
+            if (self.root / name).is_symlink():
+                raise StudyIOError(
+                    f"study directory {str(self.root)!r}: {name}/ is a symbolic link; "
+                    "refusing to write through it"
+                )
+        if not os.access(self.root, os.W_OK):
+            raise StudyIOError(f"--out {str(self.root)!r} is not writable")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory's exclusive lock for the block."""
+        path = self.root / ".lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise StudyIOError(f"cannot open {str(path)!r}: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                raise StudyStateError(
+                    f"{str(self.root)!r} is being written by another run (process {holder}); "
+                    "wait for it to finish or choose another --out"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def read_identity(self) -> dict[str, Any] | None:
+        """The identity recorded in ``study.json`` (None: no study here yet)."""
+        path = self.root / "study.json"
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise StudyStateError(f"{str(path)!r} is damaged (not JSON)") from None
+        if not isinstance(data, dict):
+            raise StudyStateError(f"{str(path)!r} is damaged (not a JSON object)")
+        return data
+
+    def claim(self, ident: dict[str, Any], *, resume: bool) -> None:
+        """Make this directory the study ``ident``'s, or refuse: a different study, or
+        an existing one without ``resume``."""
+        recorded = self.read_identity()
+        has_work = (self.root / "ledger.jsonl").exists() or (self.root / "parts").is_dir()
+        if recorded is None:
+            if has_work:
+                raise StudyStateError(
+                    f"{str(self.root)!r} holds study files but no study.json: not a study "
+                    "this version can resume; choose another --out"
+                )
+            atomic_write(self.root, self.root / "study.json", json.dumps(ident, indent=2).encode())
+            return
+        if not resume:
+            raise InvalidConfigError(
+                f"{str(self.root)!r} already holds a study; pass --resume or another --out"
+            )
+        changed = sorted(k for k in ident if recorded.get(k) != ident[k])
+        if changed:
+            raise InvalidConfigError(
+                f"--resume: {str(self.root)!r} holds a different study (it differs in "
+                f"{', '.join(changed)}); choose another --out"
+            )
+
+    def is_study(self) -> bool:
+        """Whether this directory is one this tool created (it holds ``study.json``)."""
+        try:
+            return self.read_identity() is not None
+        except StudyStateError:
+            return False
