@@ -32,11 +32,20 @@ from runs.studydir import atomic_write, sha256
 from runs.summary import DEFAULT_MIN_GAIN
 from sim.errors import InvalidConfigError, StudyStateError
 
+#: The Parquet key-value metadata that names the study a part belongs to.
+PART_STUDY_KEY = b"defcoord.config_sha256"
 
-def encode_part(df: pd.DataFrame) -> bytes:
-    """A chunk's rows as Parquet bytes (zstd): workers encode, the runner writes."""
+
+def encode_part(df: pd.DataFrame, study: str | None = None) -> bytes:
+    """A chunk's rows as Parquet bytes (zstd): workers encode, the runner writes.
+    ``study`` (the config's SHA-256) goes into the file's key-value metadata."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if study is not None:
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), PART_STUDY_KEY: study.encode()}
+        )
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
 
 
@@ -47,32 +56,43 @@ def write_part(data: bytes, out: Path, chunk_id: str) -> Path:
     return path
 
 
-def read_part(path: Path, expected_sha256: str | None = None) -> pd.DataFrame:
-    """Read a part file back, verifying its SHA-256 when one is given."""
+def read_part(
+    path: Path, expected_sha256: str | None = None, study: str | None = None
+) -> pd.DataFrame:
+    """Read a part file back, verifying its SHA-256 and the study it names when given."""
     data = path.read_bytes()
     if expected_sha256 is not None and sha256(data) != expected_sha256:
         raise StudyStateError(
             f"{str(path)!r} does not match the SHA-256 its ledger entry recorded; "
             "rerun with --resume to compute it again"
         )
-    return pq.read_table(pa.BufferReader(data)).to_pandas()
+    table = pq.read_table(pa.BufferReader(data))
+    named = (table.schema.metadata or {}).get(PART_STUDY_KEY)
+    if study is not None and named != study.encode():
+        raise StudyStateError(f"{str(path)!r} belongs to another study ({named!r})")
+    return table.to_pandas()
 
 
 def consolidate(
-    out: Path, parts: Mapping[str, str | None], parameters: Mapping[str, str], fmt: str = "parquet"
+    out: Path,
+    parts: Mapping[str, str | None],
+    parameters: Mapping[str, str],
+    fmt: str = "parquet",
+    *,
+    study: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Merge the finished chunks' part files into the dataset (deterministic order).
 
     ``parts`` maps each finished chunk to its part's SHA-256 (verified while reading;
     None: unverified); ``parameters`` are the study's parameter columns
-    (:func:`runs.schema.columns`). Returns the consolidated tables, exactly as
-    :func:`read_dataset` reads them.
+    (:func:`runs.schema.columns`); ``study`` the config SHA-256 every part must name.
+    Returns the consolidated tables, exactly as :func:`read_dataset` reads them.
     """
     frames: dict[str, list[pd.DataFrame]] = {"audits": [], "rounds": []}
     for chunk_id in sorted(parts):
         table = "audits" if chunk_id.startswith("audit") else "rounds"
         path = out / "parts" / f"{chunk_id}.parquet"
-        frames[table].append(read_part(path, parts[chunk_id]))
+        frames[table].append(read_part(path, parts[chunk_id], study))
     tables = {}
     target = out / "dataset"
     for table, loaded in frames.items():

@@ -43,7 +43,7 @@ from matplotlib.figure import Figure
 from runs.export import read_dataset, read_manifest
 from runs.report import write_report
 from runs.schema import parameter_column
-from runs.summary import DEFAULT_MIN_GAIN, summarise
+from runs.summary import DEFAULT_MIN_GAIN, strategic_rounds, summarise
 from sim.errors import InvalidConfigError
 
 #: How every interval in the figures is computed.
@@ -275,7 +275,7 @@ def _instance_gains(audits: pd.DataFrame, rounds: pd.DataFrame, keys: list[str])
             parts.append(
                 best.rename("gain").reset_index().assign(kind=kind.upper(), source="audit")
             )
-    sims = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
+    sims = strategic_rounds(rounds)
     for kind, flag, inert in (("sp", "reporting", "truthful"), ("ir", "executing", "follow")):
         tested = sims[sims[flag] != inert]
         if len(tested):
@@ -418,7 +418,7 @@ def learning_curves(
 ) -> Figure:
     """The share of strategic defenders whose misreport or deviation paid, by round,
     per mechanism and profile, with 95% bands over runs."""
-    sims = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
+    sims = strategic_rounds(rounds)
     colours = mechanism_colours(rounds["mechanism"].unique())
     facets = _facets(sims, by)
     strategic = (sims["reporting"] != "truthful") | (sims["executing"] != "follow")

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from runs.summary import strategic_rounds
+
 #: A condition is confounded when its strategic defender is the distinguished one in
 #: more than this share of its strategic defender-rounds.
 CONFOUND_SHARE = 0.9
@@ -34,9 +36,8 @@ FORMATS = ("table", "csv", "markdown", "latex")
 
 def role_confounds(rounds: pd.DataFrame, share: float = CONFOUND_SHARE) -> list[str]:
     """The conditions whose strategic defender is mostly the mechanism's leader."""
-    sims = rounds[
-        (rounds["status"] == "ok") & rounds["strategic"].astype(bool) & rounds["role"].notna()
-    ]
+    sims = strategic_rounds(rounds)
+    sims = sims[sims["role"].notna()]
     notes = []
     for (mechanism, profile, point), part in sims.groupby(
         ["mechanism", "profile", "grid_point"], sort=True

@@ -50,6 +50,7 @@ def _worker_start() -> None:
     """In each local worker: leave Ctrl-C to the parent (which stops the run and
     records what finished), and die with the parent on Linux (no orphaned workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler: just die
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -59,8 +60,9 @@ def _worker_start() -> None:
 
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Cancel what has not started and end the workers now."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in list(getattr(pool, "_processes", {}).values()):
+    for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
 
@@ -268,7 +270,7 @@ def _run_locked(
     bar.close()
     finished = sorted(ledger.done())
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in finished}
-    tables = consolidate(root, parts, config.parameter_columns(), fmt)
+    tables = consolidate(root, parts, config.parameter_columns(), fmt, study=config.sha256())
     rows = {name: len(df) for name, df in tables.items()}
     summary = summarise(tables["audits"], tables["rounds"], min_gain=config.audits.min_gain)
     atomic_write(root, root / "summary.csv", summary.to_csv(index=False).encode())

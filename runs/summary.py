@@ -80,6 +80,11 @@ def _gain_verdicts(group: pd.DataFrame, gain: str, min_gain: float) -> pd.Series
     return (tested[gain] > min_gain * tested["payoff_range"]).astype("boolean")
 
 
+def strategic_rounds(rounds: pd.DataFrame) -> pd.DataFrame:
+    """The rounds of the strategic defenders in runs that completed."""
+    return rounds[(rounds["status"] == "ok") & rounds["strategic"].fillna(False).astype(bool)]
+
+
 def _by_columns(table: pd.DataFrame, by: Sequence[str]) -> list[str]:
     out = []
     for name in by:
@@ -141,7 +146,7 @@ def _audit_rows(audits: pd.DataFrame, by: list[str], min_gain: float) -> list[di
 
 def _simulation_rows(rounds: pd.DataFrame, by: list[str], min_gain: float) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    ok = rounds[(rounds["status"] == "ok") & rounds["strategic"].astype(bool)]
+    ok = strategic_rounds(rounds)
     keys = ["mechanism", "profile", *by]
     for values, group in ok.groupby(keys, sort=True, dropna=False):
         head = dict(zip(keys, values, strict=True))
