@@ -228,16 +228,19 @@ def _run_locked(
     )
 
     def record(results: list[tuple[Chunk, bytes | None, str, float]]) -> None:
-        entries = []
-        for chunk, data, error, seconds in results:
-            if data is None:
-                failed.append(chunk.id)
-                entries.append(_chunk_entry(chunk, "failed", None, error, seconds))
-            else:  # the part file lands before the ledger names it
-                write_part(data, root, chunk.id)
-                entries.append(_chunk_entry(chunk, "ok", data, "", seconds))
-        ledger.record(entries)
-        bar.update(len(entries))
+        entries: list[dict[str, Any]] = []
+        try:
+            for chunk, data, error, seconds in results:
+                if data is None:
+                    failed.append(chunk.id)
+                    entries.append(_chunk_entry(chunk, "failed", None, error, seconds))
+                else:  # the part file lands before the ledger names it
+                    write_part(data, root, chunk.id)
+                    entries.append(_chunk_entry(chunk, "ok", data, "", seconds))
+        finally:  # a write that fails (a full disk) still records the parts before it
+            if entries:
+                ledger.record(entries)
+                bar.update(len(entries))
 
     blocks = tasks.blocks(pending, config)
     # no more workers than blocks of work, nor than a few per core

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from runs.cli import main
 from runs.config import parse_config
 from runs.export import read_dataset
 from runs.runner import run_study
@@ -375,3 +376,55 @@ def test_crash_consistency_under_kill_and_damage(tmp_path, seed):
             break
         assert "Traceback" not in resumed.stderr, resumed.stderr
     assert digest(out) == digest(tmp_path / "clean")
+
+
+def test_a_full_disk_stops_with_one_line_and_keeps_the_finished_parts(tmp_path, monkeypatch):
+    import errno
+
+    from runs import export
+
+    original = export.atomic_write
+    writes = {"parts": 0}
+
+    def filling(root, path, data):
+        if path.parent.name == "parts":
+            writes["parts"] += 1
+            if writes["parts"] == 3:
+                raise StudyIOError(f"cannot write {str(path)!r}: {os.strerror(errno.ENOSPC)}")
+        return original(root, path, data)
+
+    monkeypatch.setattr(export, "atomic_write", filling)
+    config = write_config(tmp_path / "s.toml")
+    status = main(["run", str(config), "--out", str(tmp_path / "s"), "--jobs", "1", "--quiet"])
+    assert status == 2
+    lines = (tmp_path / "s" / "ledger.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # the two parts written before the disk filled are recorded
+    monkeypatch.setattr(export, "atomic_write", original)
+    again = run_study(tiny(), tmp_path / "s", jobs=1, quiet=True, resume=True)
+    assert again.skipped == 2
+
+
+def test_an_unwritable_out_is_one_line(tmp_path):
+    config = write_config(tmp_path / "s.toml")
+    # /proc refuses new directories even to root: the closest to a read-only --out here
+    result = cli("run", str(config), "--out", "/proc/defcoord-study", cwd=tmp_path)
+    assert "cannot create --out '/proc/defcoord-study'" in one_line(result)
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_fails_within_its_timeout(tmp_path):
+    config = write_config(tmp_path / "s.toml")
+    started = time.monotonic()
+    result = cli(
+        "run",
+        str(config),
+        "--out",
+        "u",
+        "--executor",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        cwd=tmp_path,
+    )
+    assert "cannot connect within 10s" in one_line(result)
+    assert time.monotonic() - started < 60
