@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from agents.attackers import AttackerModel
 from agents.behaviours import ExecutionBehaviour, ReportingBehaviour
@@ -33,7 +34,8 @@ class CoordinationAuthority(Authority, mesa.Agent):
 class DefenderAgent(Defender, mesa.Agent):
     """A defender: reports a type and executes (or deviates from) her recommendation.
 
-    ``cumulative_utility`` sums her realised utilities so far.
+    ``cumulative_utility`` sums her realised utilities so far, ``last`` is her latest
+    round record and ``learning`` her learners' estimates.
     """
 
     def __init__(
@@ -46,6 +48,16 @@ class DefenderAgent(Defender, mesa.Agent):
         Defender.__init__(self, index, reporting, executing)
         mesa.Agent.__init__(self, model)
 
+    @property
+    def distortion(self) -> float:
+        """The L1 distance of her latest report from her true type (0: truthful)."""
+        if self.last is None:
+            return 0.0
+        game = self.model.game
+        reward = np.asarray(self.last.reported_reward) - game.defender_reward[self.index]
+        penalty = np.asarray(self.last.reported_penalty) - game.defender_penalty[self.index]
+        return float(np.abs(reward).sum() + np.abs(penalty).sum())
+
 
 class AttackerAgent(Attacker, mesa.Agent):
     """The attacker: picks a target through its attacker model."""
@@ -53,3 +65,9 @@ class AttackerAgent(Attacker, mesa.Agent):
     def __init__(self, model: CoordinationModel, attacker: AttackerModel) -> None:
         Attacker.__init__(self, model.game, attacker)
         mesa.Agent.__init__(self, model)
+
+    @property
+    def belief(self) -> tuple[float, ...] | None:
+        """The coverage a learning attacker believes in (None for the others)."""
+        estimate = self.attacker_model.estimate
+        return None if estimate is None else tuple(float(x) for x in estimate)

@@ -77,6 +77,11 @@ class AttackerModel(ABC):
     def observe(self, covered: np.ndarray) -> None:  # noqa: B027  (an optional hook)
         """The allocation it saw this round (bool, shape (m,))."""
 
+    @property
+    def estimate(self) -> FloatArray | None:
+        """The coverage it currently believes in, for attackers that learn (else None)."""
+        return None
+
 
 @ATTACKERS.register("informed")
 @dataclass
@@ -125,6 +130,10 @@ class Learning(AttackerModel):
         self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
     ) -> int:
         return _pick(game, coverage, outcome, self.tie_breaking, u)
+
+    @property
+    def estimate(self) -> FloatArray | None:
+        return self._estimate
 
     def observe(self, covered: np.ndarray) -> None:
         if self._estimate is not None:

@@ -101,6 +101,10 @@ class ReportingBehaviour:
     def observe(self, realised_utility: float) -> None:
         """Her realised utility this round (learning rules update here)."""
 
+    def estimates(self) -> dict[str, float]:
+        """A learner's current estimates (its arms' mean realised utility); {} otherwise."""
+        return {}
+
 
 @REPORTING.register("truthful")
 @dataclass
@@ -200,6 +204,14 @@ class _Bandit:
             self.last = int(np.argmax(self.means))
         return self.last
 
+    def estimates(self, arms: tuple[str, ...], prefix: str) -> dict[str, float]:
+        """The mean realised utility of every arm tried so far."""
+        return {
+            f"{prefix}{arm}": float(mean)
+            for arm, mean, count in zip(arms, self.means, self.counts, strict=True)
+            if count > 0
+        }
+
     def update(self, reward: float) -> None:
         self.counts[self.last] += 1
         self.means[self.last] += (reward - self.means[self.last]) / self.counts[self.last]
@@ -256,6 +268,9 @@ class LearningMisreport(ReportingBehaviour):
         if self._bandit is not None:
             self._bandit.update(realised_utility)
 
+    def estimates(self) -> dict[str, float]:
+        return {} if self._bandit is None else self._bandit.estimates(self.ARMS, "report:")
+
 
 # -- executing -----------------------------------------------------------------------
 @dataclass
@@ -303,6 +318,10 @@ class ExecutionBehaviour:
 
     def observe(self, realised_utility: float) -> None:
         """Her realised utility this round."""
+
+    def estimates(self) -> dict[str, float]:
+        """A learner's current estimates (its arms' mean realised utility); {} otherwise."""
+        return {}
 
 
 @EXECUTION.register("follow")
@@ -430,6 +449,9 @@ class LearningDeviation(ExecutionBehaviour):
     def observe(self, realised_utility: float) -> None:
         if self._bandit is not None:
             self._bandit.update(realised_utility)
+
+    def estimates(self) -> dict[str, float]:
+        return {} if self._bandit is None else self._bandit.estimates(self.ARMS, "execute:")
 
 
 def fresh(plugin: Any) -> Any:

@@ -39,14 +39,45 @@ class CoordinationModel(mesa.Model):
         Rounds :meth:`run` plays.
     rng : SeedSequence, int or Generator, optional
         Seeds ``model.rng``.
+    collect : bool
+        Whether :attr:`datacollector` collects every round (studies, which keep the
+        records, switch it off).
 
     Attributes
     ----------
     authority : CoordinationAuthority
     defenders : list of DefenderAgent
+        Each exposes ``cumulative_utility``, ``last`` (her latest record) and
+        ``learning`` (her learners' estimates).
     attacker : AttackerAgent
     records : list of RoundRecord
-        One per round played.
+        One per round played (:func:`agents.records.records_frame` makes a DataFrame).
+    datacollector : mesa.DataCollector
+        Model reporters per round: ``round``, ``attacked_target``, ``covered``,
+        ``welfare`` (total realised defender utility), ``coverage`` (the coverage in
+        force, a tuple) and ``attacker_belief`` (a learning attacker's estimate, else
+        None). Defender reporters: ``defender`` (her index), ``misreported``,
+        ``distortion`` (L1 distance of her report from her true type), ``deviated``,
+        ``realised_utility``, ``cumulative_utility``, ``sp_gain``, ``ir_gain`` and
+        ``learning``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from agents.profiles import BehaviourProfile
+    >>> from mechanisms import make_mechanism
+    >>> from sim.instances import example_5_2
+    >>> profile = BehaviourProfile("deviate", executing="optimal_deviation", strategic=[1])
+    >>> with CoordinationModel(example_5_2(), make_mechanism("csw_max"),
+    ...                        profile.behaviours(3), rounds=20, rng=1) as model:
+    ...     _ = model.run()
+    ...     per_round = model.datacollector.get_model_vars_dataframe()
+    ...     per_defender = model.datacollector.get_agenttype_vars_dataframe(DefenderAgent)
+    >>> len(per_round), len(per_defender)
+    (20, 60)
+    >>> deviator = per_defender[per_defender["defender"] == 1]
+    >>> bool(deviator["ir_gain"].gt(0).all())  # her deviation pays (Theorem 5.5)
+    True
 
     Notes
     -----
@@ -64,6 +95,7 @@ class CoordinationModel(mesa.Model):
         attacker: AttackerModel | None = None,
         rounds: int = 100,
         rng: Any = None,
+        collect: bool = True,
     ) -> None:
         check_behaviours(game, behaviours, "CoordinationModel")
         if not (isinstance(rounds, int) and not isinstance(rounds, bool) and rounds >= 0):
@@ -88,11 +120,38 @@ class CoordinationModel(mesa.Model):
             self, attacker if attacker is not None else make_attacker("informed")
         )
         self.loop = RoundLoop(game, self.authority, self.defenders, self.attacker)
+        self.collect = collect
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "round": lambda m: m.records[-1].round,
+                "attacked_target": lambda m: m.records[-1].attacked_target,
+                "covered": lambda m: m.records[-1].covered,
+                "welfare": lambda m: sum(d.realised_utility for d in m.records[-1].defenders),
+                "coverage": lambda m: m.records[-1].effective_coverage,
+                "attacker_belief": lambda m: m.attacker.belief,
+            },
+            agenttype_reporters={
+                DefenderAgent: {
+                    "defender": "index",
+                    "misreported": lambda a: a.last.misreported,
+                    "distortion": lambda a: a.distortion,
+                    "deviated": lambda a: a.last.deviated,
+                    "realised_utility": lambda a: a.last.realised_utility,
+                    "cumulative_utility": "cumulative_utility",
+                    "sp_gain": lambda a: a.last.sp_gain,
+                    "ir_gain": lambda a: a.last.ir_gain,
+                    "learning": "learning",
+                }
+            },
+        )
 
     def step(self) -> None:
-        """Play one round and append its :class:`~agents.rounds.RoundRecord`."""
+        """Play one round of :class:`~agents.roles.RoundLoop`, append its record and
+        collect the round's data (``datacollector``)."""
         self.records.append(self.loop.play(self.round_index, self.rng))
         self.round_index += 1
+        if self.collect:
+            self.datacollector.collect(self)
 
     def run(self) -> list[RoundRecord]:
         """Play :attr:`rounds` rounds; returns the records."""
@@ -121,9 +180,11 @@ def simulate(
     attacker: AttackerModel | None = None,
     rounds: int = 100,
     rng: Any = None,
+    collect: bool = False,
 ) -> list[RoundRecord]:
-    """Run a :class:`CoordinationModel` for ``rounds`` rounds and release it."""
+    """Run a :class:`CoordinationModel` for ``rounds`` rounds and release it; the
+    records are the result (``collect`` also fills the model's datacollector)."""
     with CoordinationModel(
-        game, mechanism, behaviours, attacker=attacker, rounds=rounds, rng=rng
+        game, mechanism, behaviours, attacker=attacker, rounds=rounds, rng=rng, collect=collect
     ) as model:
         return model.run()

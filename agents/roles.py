@@ -28,6 +28,7 @@ import numpy as np
 from agents.attackers import AttackerModel, make_attacker
 from agents.behaviours import ExecutionBehaviour, ReportingBehaviour, fresh
 from agents.rounds import (
+    DefenderRound,
     RoundDraws,
     RoundRecord,
     effective_coverage,
@@ -95,6 +96,7 @@ class Defender:
     reporting: ReportingBehaviour
     executing: ExecutionBehaviour
     cumulative_utility: float = field(default=0.0, init=False)
+    last: DefenderRound | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.reporting, self.executing = fresh(self.reporting), fresh(self.executing)
@@ -126,11 +128,21 @@ class Defender:
         """Her marginal coverage for ``signal``."""
         return self.executing.plan(game, self.index, signal)
 
-    def observe(self, realised_utility: float) -> None:
-        """Feed the realised utility to both behaviours."""
-        self.cumulative_utility += realised_utility
-        self.reporting.observe(realised_utility)
-        self.executing.observe(realised_utility)
+    def observe(self, row: DefenderRound) -> None:
+        """Her record of the round: kept as :attr:`last`, its realised utility added to
+        :attr:`cumulative_utility` and fed to both behaviours (the learners)."""
+        self.last = row
+        self.cumulative_utility += row.realised_utility
+        self.reporting.observe(row.realised_utility)
+        self.executing.observe(row.realised_utility)
+
+    @property
+    def learning(self) -> dict[str, float] | None:
+        """Her learners' current estimates (arm -> mean realised utility), or None."""
+        out: dict[str, float] = {}
+        for behaviour in (self.reporting, self.executing):
+            out.update(behaviour.estimates())
+        return out or None
 
 
 @dataclass(eq=False)
@@ -198,7 +210,7 @@ class RoundLoop:
             lambda coverage: self.attacker.respond(outcome, coverage, draws.attacker),
         )
         for defender, row in zip(self.defenders, record.defenders, strict=True):
-            defender.observe(row.realised_utility)
+            defender.observe(row)
         self.attacker.observe(np.asarray(executed.any(axis=0)))
         return record
 

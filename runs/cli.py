@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -75,7 +76,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{kind}:")
         for name, info in registry.describe().items():
             params = ", ".join(f"{k}={v!r}" for k, v in info["params"].items())
-            print(f"  {name:<24} {info['summary']}")
+            print(
+                textwrap.fill(
+                    info["summary"],
+                    width=100,
+                    initial_indent=f"  {name:<24} ",
+                    subsequent_indent=" " * 27,
+                )
+            )
             if registry is MECHANISMS:
                 mech = make_mechanism(name)
                 claims = ", ".join(sorted(mech.claims)) or "none"

@@ -18,6 +18,7 @@ import pandas as pd
 
 from agents.attackers import make_attacker
 from agents.model import simulate
+from agents.records import record_rows
 from mechanisms import make_mechanism
 from mechanisms.properties import (
     find_profitable_misreport,
@@ -273,28 +274,15 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[s
             ]
             continue
         for record in records:
-            for d in record.defenders:
-                rows.append(
-                    {
-                        **run,
-                        "round": record.round,
-                        "defender": d.defender,
-                        "strategic": d.defender in strategic,
-                        "role": role(d.defender, record.leader),
-                        "payoff_range": ranges[d.defender],
-                        "designated_target": record.designated_target,
-                        "attacked_target": record.attacked_target,
-                        "covered": record.covered,
-                        "misreported": d.misreported,
-                        "deviated": d.deviated,
-                        "expected_utility": d.expected_utility,
-                        "realised_utility": d.realised_utility,
-                        "sp_gain": d.sp_gain,
-                        "ir_gain": d.ir_gain,
-                        "sp_gain_realised": d.sp_gain_realised,
-                        "ir_gain_realised": d.ir_gain_realised,
-                    }
+            for row in record_rows(record):
+                i = row["defender"]
+                row.update(
+                    run,
+                    strategic=i in strategic,
+                    role=role(i, row.pop("leader")),
+                    payoff_range=ranges[i],
                 )
+                rows.append(row)
     return rows
 
 

@@ -8,6 +8,7 @@ PettingZoo's and scikit-learn's registries.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -100,7 +101,8 @@ class Registry(Generic[T]):
                 f.name: (None if f.default is dataclasses.MISSING else f.default)
                 for f in parameter_fields(cls)
             }
-            summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            doc = inspect.cleandoc(cls.__doc__ or "")
+            summary = " ".join(doc.split("\n\n")[0].split())  # the first paragraph, whole
             out[name] = {"summary": summary, "params": params}
         return out
 

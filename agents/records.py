@@ -1,0 +1,60 @@
+"""Round records as rows and DataFrames, with the column names and dtypes of a study's
+``rounds`` table (:mod:`runs.schema`), so a simulation run by hand and a study's
+dataset can be analysed with the same code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from agents.rounds import RoundRecord
+
+#: The columns a round record gives, with the dtypes of the study's ``rounds`` table.
+RECORD_COLUMNS: dict[str, str] = {
+    "round": "Int64",
+    "defender": "Int64",
+    "leader": "Int64",
+    "designated_target": "Int64",
+    "attacked_target": "Int64",
+    "covered": "boolean",
+    "misreported": "boolean",
+    "deviated": "boolean",
+    "expected_utility": "float64",
+    "realised_utility": "float64",
+    "sp_gain": "float64",
+    "ir_gain": "float64",
+    "sp_gain_realised": "float64",
+    "ir_gain_realised": "float64",
+}
+
+
+def record_rows(record: RoundRecord) -> list[dict[str, Any]]:
+    """One row per defender of a round, keyed by :data:`RECORD_COLUMNS`."""
+    return [
+        {
+            "round": record.round,
+            "defender": d.defender,
+            "leader": record.leader,
+            "designated_target": record.designated_target,
+            "attacked_target": record.attacked_target,
+            "covered": record.covered,
+            "misreported": d.misreported,
+            "deviated": d.deviated,
+            "expected_utility": d.expected_utility,
+            "realised_utility": d.realised_utility,
+            "sp_gain": d.sp_gain,
+            "ir_gain": d.ir_gain,
+            "sp_gain_realised": d.sp_gain_realised,
+            "ir_gain_realised": d.ir_gain_realised,
+        }
+        for d in record.defenders
+    ]
+
+
+def records_frame(records: Sequence[RoundRecord]) -> pd.DataFrame:
+    """Round records as a DataFrame: one row per round and defender, with exactly the
+    study ``rounds`` table's columns and dtypes for what a record holds."""
+    rows = [row for record in records for row in record_rows(record)]
+    return pd.DataFrame(rows, columns=list(RECORD_COLUMNS)).astype(RECORD_COLUMNS)

@@ -1,0 +1,108 @@
+"""The Mesa-native side (issue 14, first part): the model's DataCollector, round
+records as DataFrames with the study's columns, agents' state, housekeeping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.agents import DefenderAgent
+from agents.attackers import make_attacker
+from agents.model import CoordinationModel, simulate
+from agents.profiles import BehaviourProfile
+from agents.records import RECORD_COLUMNS, records_frame
+from mechanisms import make_mechanism
+from runs.cli import main
+from runs.schema import ROUND_COLUMNS
+from sim.generators import make_generator
+
+from conftest_paths import ROOT
+
+
+def _model(collect=True, attacker="learning"):
+    game = make_generator("uniform", n_defenders=3, n_targets=5, resources=1).sample(
+        np.random.default_rng(3)
+    )
+    profile = BehaviourProfile("p", "learning_misreport", "learning_deviation", strategic="all")
+    return CoordinationModel(
+        game,
+        make_mechanism("utilitarian"),
+        profile.behaviours(3),
+        attacker=make_attacker(attacker),
+        rounds=15,
+        rng=4,
+        collect=collect,
+    )
+
+
+def test_the_datacollector_collects_every_round():
+    with _model() as model:
+        records = model.run()
+        per_round = model.datacollector.get_model_vars_dataframe()
+        per_defender = model.datacollector.get_agenttype_vars_dataframe(DefenderAgent)
+        assert list(per_round.columns) == [
+            "round",
+            "attacked_target",
+            "covered",
+            "welfare",
+            "coverage",
+            "attacker_belief",
+        ]
+        assert per_round["round"].tolist() == list(range(15))
+        assert all(len(b) == 5 for b in per_round["attacker_belief"])  # the learning attacker
+        assert len(per_defender) == 15 * 3
+        for agent in model.defenders:
+            mine = per_defender[per_defender["defender"] == agent.index]
+            realised = [r.defenders[agent.index].realised_utility for r in records]
+            assert mine["cumulative_utility"].iloc[-1] == pytest.approx(sum(realised))
+            assert agent.cumulative_utility == pytest.approx(sum(realised))
+            assert set(agent.learning or {}) <= {
+                f"{kind}:{arm}"
+                for kind in ("report", "execute")
+                for arm in (
+                    "truthful",
+                    "scale",
+                    "exaggerate_favourite",
+                    "exaggerate_least",
+                    "reverse",
+                    "follow",
+                    "shirk",
+                    "optimal_deviation",
+                )
+            }
+        assert (per_defender["distortion"] >= 0).all()
+        assert ((per_defender["distortion"] > 0) == per_defender["misreported"]).all()
+
+
+def test_collecting_is_optional_and_changes_nothing():
+    with _model(collect=False) as quiet, _model(collect=True) as loud:
+        assert quiet.run() == loud.run()
+        assert quiet.datacollector.get_model_vars_dataframe().empty
+    with _model(attacker="informed") as model:
+        model.run()
+        assert model.datacollector.get_model_vars_dataframe()["attacker_belief"].isna().all()
+
+
+def test_records_frame_has_the_study_columns():
+    records = simulate(
+        make_generator("uniform", n_defenders=2, n_targets=3).sample(np.random.default_rng(1)),
+        make_mechanism("dictatorship"),
+        BehaviourProfile("p", strategic="all").behaviours(2),
+        rounds=4,
+        rng=2,
+    )
+    df = records_frame(records)
+    assert list(df.columns) == list(RECORD_COLUMNS) and len(df) == 4 * 2
+    for column, dtype in RECORD_COLUMNS.items():
+        assert column == "leader" or ROUND_COLUMNS[column] == dtype
+        assert str(df[column].dtype) == dtype
+    assert (df["leader"] >= 0).all()  # dictatorship distinguishes a defender
+
+
+def test_housekeeping(capsys):
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert "Mechanism Design for Defense Coordination in Security Games" in citation
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "that give every defender at least her utility in an NSE of the *reported*" in out
