@@ -173,6 +173,19 @@ class StudyConfig:
         text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def design(self) -> dict[str, Any]:
+        """The resolved configuration without ``study.replications``: what a study keeps
+        when it grows (the seed tree leaves earlier replications unchanged)."""
+        resolved = self.resolved()
+        del resolved["study"]["replications"]
+        return resolved
+
+    def design_sha256(self) -> str:
+        """SHA-256 of :meth:`design`: the study a dataset belongs to, however many
+        replications it has."""
+        text = json.dumps(self.design(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def with_overrides(
         self, *, seed: int | None = None, replications: int | None = None
     ) -> StudyConfig:

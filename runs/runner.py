@@ -197,8 +197,8 @@ def _run_locked(
 ) -> StudyResult:
     """:func:`run_study` while holding the study directory's lock."""
     root = study.root
-    ident = identity(config.sha256(), config.seed, fmt)
-    study.claim(ident, resume=resume)
+    ident = identity(config.design_sha256(), config.seed, fmt)
+    study.claim(ident, config.design(), config.replications, resume=resume)
     started = datetime.now(UTC).isoformat()
     manifest = {
         "study": config.name,
@@ -215,7 +215,14 @@ def _run_locked(
     write_manifest(root, manifest)
     ledger = Ledger.load(root, identity_key(ident))
     chunks = plan_chunks(config)
-    done = ledger.done()
+    # a chunk is done when its part is verified and covers the same replications (a
+    # study that grew has a longer last chunk where the old one was cut short)
+    verified = ledger.done()
+    done = {
+        chunk.id
+        for chunk in chunks
+        if chunk.id in verified and ledger.entries[chunk.id].get("stop") == chunk.stop
+    }
     pending = [chunk for chunk in chunks if chunk.id not in done]
     resolved = config.resolved()
     failed: list[str] = []
@@ -273,7 +280,7 @@ def _run_locked(
     bar.close()
     finished = sorted(ledger.done())
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in finished}
-    tables = consolidate(root, parts, config.parameter_columns(), fmt, study=config.sha256())
+    tables = consolidate(root, parts, config.parameter_columns(), fmt, study=config.design_sha256())
     rows = {name: len(df) for name, df in tables.items()}
     summary = summarise(tables["audits"], tables["rounds"], min_gain=config.audits.min_gain)
     atomic_write(root, root / "summary.csv", summary.to_csv(index=False).encode())

@@ -74,14 +74,25 @@ def atomic_write(root: Path, path: Path, data: bytes) -> None:
         raise StudyIOError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
-def identity(config_sha256: str, seed: int, fmt: str) -> dict[str, Any]:
-    """What makes a study itself: resuming anything else into its directory is refused."""
+def identity(design_sha256: str, seed: int, fmt: str) -> dict[str, Any]:
+    """What makes a study itself: resuming anything else into its directory is refused
+    (its number of replications may grow; see :meth:`StudyDir.claim`)."""
     return {
-        "config_sha256": config_sha256,
+        "design_sha256": design_sha256,
         "root_seed": seed,
         "schema_version": SCHEMA_VERSION,
         "format": fmt,
     }
+
+
+def _changed(before: Any, after: Any, path: str = "") -> list[str]:
+    """The dotted fields where two resolved configurations differ."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for key in sorted(set(before) | set(after)):
+            out += _changed(before.get(key), after.get(key), f"{path}.{key}" if path else key)
+        return out
+    return [] if before == after else [path or "(the whole configuration)"]
 
 
 def identity_key(ident: dict[str, Any]) -> str:
@@ -228,29 +239,43 @@ class StudyDir:
             raise StudyStateError(f"{str(path)!r} is damaged (not a JSON object)")
         return data
 
-    def claim(self, ident: dict[str, Any], *, resume: bool) -> None:
-        """Make this directory the study ``ident``'s, or refuse: a different study, or
-        an existing one without ``resume``."""
+    def claim(
+        self, ident: dict[str, Any], design: dict[str, Any], replications: int, *, resume: bool
+    ) -> None:
+        """Make this directory the study ``ident``'s, or refuse: a different study
+        (naming the fields that changed), fewer replications, or an existing study
+        without ``resume``. More replications grow the study: only the new ones run."""
         recorded = self.read_identity()
         has_work = (self.root / "ledger.jsonl").exists() or (self.root / "parts").is_dir()
+        record = {**ident, "replications": replications, "design": design}
         if recorded is None:
             if has_work:
                 raise StudyStateError(
                     f"{str(self.root)!r} holds study files but no study.json: not a study "
                     "this version can resume; choose another --out"
                 )
-            atomic_write(self.root, self.root / "study.json", json.dumps(ident, indent=2).encode())
+            atomic_write(self.root, self.root / "study.json", json.dumps(record, indent=2).encode())
             return
         if not resume:
             raise InvalidConfigError(
                 f"{str(self.root)!r} already holds a study; pass --resume or another --out"
             )
-        changed = sorted(k for k in ident if recorded.get(k) != ident[k])
+        changed = sorted(k for k in ident if k != "design_sha256" and recorded.get(k) != ident[k])
+        if recorded.get("design_sha256") != ident["design_sha256"]:
+            changed += _changed(recorded.get("design"), design) or ["design_sha256"]
         if changed:
             raise InvalidConfigError(
                 f"--resume: {str(self.root)!r} holds a different study (it differs in "
-                f"{', '.join(changed)}); choose another --out"
+                f"{', '.join(changed)}); only study.replications may grow; choose another --out"
             )
+        before = int(recorded.get("replications", replications))
+        if replications < before:
+            raise InvalidConfigError(
+                f"--resume: {str(self.root)!r} has {before} replications; a study can grow "
+                f"but not shrink (got {replications})"
+            )
+        if replications > before:
+            atomic_write(self.root, self.root / "study.json", json.dumps(record, indent=2).encode())
 
     def is_study(self) -> bool:
         """Whether this directory is one this tool created (it holds ``study.json``)."""

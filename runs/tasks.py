@@ -331,7 +331,7 @@ def run_block(
         except Exception as exc:  # isolation: one chunk's failure is recorded, not fatal
             out.append((chunk, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start))
         else:
-            encoded = encode_part(df, study=config.sha256())
+            encoded = encode_part(df, study=config.design_sha256())
             out.append((chunk, encoded, "", time.perf_counter() - start))
     return out
 

@@ -4,6 +4,7 @@ records as DataFrames with the study's columns, agents' state, housekeeping."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agents.agents import DefenderAgent
@@ -13,6 +14,7 @@ from agents.profiles import BehaviourProfile
 from agents.records import RECORD_COLUMNS, records_frame
 from mechanisms import make_mechanism
 from runs.cli import main
+from runs.export import read_dataset
 from runs.schema import ROUND_COLUMNS
 from sim.generators import make_generator
 
@@ -106,3 +108,37 @@ def test_housekeeping(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "that give every defender at least her utility in an NSE of the *reported*" in out
+
+
+def test_a_study_grows_with_more_replications(tmp_path):
+    """--resume with more replications runs only the new ones; earlier parts stay
+    byte-identical (the seed tree) and the dataset equals a fresh run of the bigger
+    study; any other change is refused, naming the fields."""
+    from runs.runner import run_study
+    from sim.errors import InvalidConfigError
+
+    from tests_support import tiny
+
+    small, big = tiny(**{"study.replications": 3}), tiny(**{"study.replications": 6})
+    run_study(small, tmp_path / "s", jobs=1, quiet=True)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "s" / "parts").glob("*.parquet")}
+    grown = run_study(big, tmp_path / "s", jobs=1, quiet=True, resume=True)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "s" / "parts").glob("*.parquet")}
+    kept = [name for name in before if "r0000000" in name]  # complete chunks (size 2)
+    assert kept and all(after[name] == before[name] for name in kept)
+    assert grown.skipped == len(kept)  # the cut-short last chunks ran again, whole
+    run_study(big, tmp_path / "fresh", jobs=1, quiet=True)
+    for table in ("audits", "rounds"):
+        pd.testing.assert_frame_equal(
+            read_dataset(tmp_path / "s", table), read_dataset(tmp_path / "fresh", table)
+        )
+    with pytest.raises(InvalidConfigError, match=r"differs in study\.rounds"):
+        run_study(
+            tiny(**{"study.replications": 6, "study.rounds": 5}),
+            tmp_path / "s",
+            jobs=1,
+            quiet=True,
+            resume=True,
+        )
+    with pytest.raises(InvalidConfigError, match="can grow but not shrink"):
+        run_study(small, tmp_path / "s", jobs=1, quiet=True, resume=True)

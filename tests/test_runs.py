@@ -230,7 +230,7 @@ def test_consolidated_tables_are_what_read_dataset_returns(tmp_path):
     from runs.studydir import Ledger, identity, identity_key
 
     run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
-    key = identity_key(identity(tiny().sha256(), tiny().seed, "parquet"))
+    key = identity_key(identity(tiny().design_sha256(), tiny().seed, "parquet"))
     ledger = Ledger.load(tmp_path / "s", key)
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in ledger.done()}
     tables = consolidate(tmp_path / "s", parts, tiny().parameter_columns())
