@@ -161,6 +161,13 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 GAME_FILE_LIMIT = 64 * 2**20
 
 
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from runs.config import schema_text
+
+    print(schema_text())
+    return 0
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from mechanisms import make_mechanism
     from mechanisms.properties import (
@@ -330,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="failure threshold relative to the payoff range (default: the study's)",
         )
     sub.add_parser("list", help="list mechanisms (with claims), behaviours, attackers, generators")
+    sub.add_parser("schema", help="every study config field: type, default, meaning")
     audit = sub.add_parser("audit", help="run every audit of one mechanism on one game")
     audit.add_argument("game", help="a game as JSON (SecurityGame.to_dict)")
     audit.add_argument("--mechanism", required=True, help="a registered mechanism (see `list`)")
@@ -362,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary": _cmd_summary,
         "audit": _cmd_audit,
         "demo": _cmd_demo,
+        "schema": _cmd_schema,
     }
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -278,13 +278,82 @@ def _plugins(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+@dataclass(frozen=True)
+class Field:
+    """One field of a study config: the table it is in, its TOML type, its default
+    (None: required, or no default) and what it means."""
+
+    table: str
+    name: str
+    kind: str
+    default: Any
+    meaning: str
+
+
+#: Every field a study config may have: :func:`parse_config` accepts exactly these,
+#: and ``defcoord schema`` prints them (one source of truth).
+FIELDS: tuple[Field, ...] = (
+    Field("study", "name", "string", None, "the study's name (a file name; default --out)"),
+    Field("study", "seed", "integer >= 0", None, "the root seed: it determines every byte"),
+    Field("study", "replications", "integer >= 1", None, "games per grid point"),
+    Field("study", "rounds", "integer >= 0", 0, "simulated rounds per run; 0: audits only"),
+    Field("study", "chunk_size", "integer >= 1", 10, "replications per work item"),
+    Field("study", "plugins", "array of strings", [], "modules to import first"),
+    Field("generator", "name", "string", None, "a registered game generator (defcoord list)"),
+    Field("generator", "params", "table", {}, "the generator's fixed parameters"),
+    Field("generator", "grid", "table of arrays", {}, "parameters to sweep (cartesian)"),
+    Field("mechanisms", "name", "string", None, "a registered mechanism ([[mechanisms]])"),
+    Field("mechanisms", "params", "table", {}, "the mechanism's parameters"),
+    Field("profiles", "name", "string", None, "the profile's name ([[profiles]])"),
+    Field("profiles", "reporting", "string", "truthful", "the strategic defenders' reporting"),
+    Field("profiles", "executing", "string", "follow", "the strategic defenders' execution"),
+    Field("profiles", "reporting_params", "table", {}, "the reporting behaviour's parameters"),
+    Field("profiles", "executing_params", "table", {}, "the execution behaviour's parameters"),
+    Field(
+        "profiles",
+        "strategic",
+        '"random" | "each" | "first" | "all" | array of indices',
+        "random",
+        "who is strategic: one drawn per replication, each in turn, defender 0, all, a list",
+    ),
+    Field("attacker", "name", "string", "informed", "a registered attacker model"),
+    Field("attacker", "params", "table", {}, "the attacker model's parameters"),
+    Field("audits", "pareto", "boolean", True, "audit Pareto efficiency"),
+    Field("audits", "utility_preservation", "boolean", True, "audit weak and strong UP"),
+    Field("audits", "misreport_budget", "integer >= 0", 0, "SP search budget; 0: no search"),
+    Field("audits", "ir", "boolean", True, "audit individual rationality"),
+    Field(
+        "audits",
+        "min_gain",
+        "number in [0, 1)",
+        DEFAULT_MIN_GAIN,
+        "failure: gain > this x payoff range",
+    ),
+)
+
+
+def _allowed(table: str) -> set[str]:
+    return {f.name for f in FIELDS if f.table == table}
+
+
+def schema_text() -> str:
+    """Every config field with its type, default and meaning (``defcoord schema``)."""
+    lines = []
+    for table, fields in itertools.groupby(FIELDS, key=lambda f: f.table):
+        header = f"[[{table}]]" if table in ("mechanisms", "profiles") else f"[{table}]"
+        lines.append(header)
+        for f in fields:
+            default = "required" if f.default is None else f"default {json.dumps(f.default)}"
+            lines.append(f"  {f.name:<22} {f.kind:<26} {default}")
+            lines.append(f"  {'':<22} {f.meaning}")
+    return "\n".join(lines)
+
+
 def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     """Validate a parsed TOML document (see the module docstring)."""
-    _unknown(
-        data, {"study", "generator", "mechanisms", "profiles", "attacker", "audits"}, "top level"
-    )
+    _unknown(data, {f.table for f in FIELDS}, "top level")
     study = _table(data, "study", True)
-    _unknown(study, {"name", "seed", "replications", "rounds", "chunk_size", "plugins"}, "study")
+    _unknown(study, _allowed("study"), "study")
     plugins = _plugins(study.get("plugins", []))
     name = study.get("name")
     if not (
@@ -306,7 +375,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     chunk_size = _int(study, "chunk_size", "study", 1, default=10)
 
     gen = _table(data, "generator", True)
-    _unknown(gen, {"name", "params", "grid"}, "generator")
+    _unknown(gen, _allowed("generator"), "generator")
     generator = _name(gen, "generator", GENERATORS.names())
     generator_params = _params(gen, "params", "generator")
     raw_grid = _params(gen, "grid", "generator")
@@ -335,7 +404,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         owner = f"mechanisms[{index}]"
         if not isinstance(entry, Mapping):
             raise _fail(owner, "must be a table", entry)
-        _unknown(entry, {"name", "params"}, owner)
+        _unknown(entry, _allowed("mechanisms"), owner)
         spec = MechanismSpec(
             _name(entry, owner, MECHANISMS.names()), _params(entry, "params", owner)
         )
@@ -352,14 +421,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     if not isinstance(raw_profiles, list) or not raw_profiles:
         raise _fail("profiles", "must be a non-empty array of tables [[profiles]]", raw_profiles)
     profiles = []
-    allowed = {
-        "name",
-        "reporting",
-        "executing",
-        "reporting_params",
-        "executing_params",
-        "strategic",
-    }
+    allowed = _allowed("profiles")
     for index, entry in enumerate(raw_profiles):
         owner = f"profiles[{index}]"
         if not isinstance(entry, Mapping):
@@ -377,7 +439,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         raise _fail("profiles", "must have distinct names", [p.name for p in profiles])
 
     att = _table(data, "attacker", False)
-    _unknown(att, {"name", "params"}, "attacker")
+    _unknown(att, _allowed("attacker"), "attacker")
     attacker = _name({"name": att.get("name", "informed")}, "attacker", ATTACKERS.names())
     attacker_params = _params(att, "params", "attacker")
     try:
@@ -386,9 +448,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         raise InvalidConfigError(f"config [attacker]: {exc}") from None
 
     aud = _table(data, "audits", False)
-    _unknown(
-        aud, {"pareto", "utility_preservation", "misreport_budget", "ir", "min_gain"}, "audits"
-    )
+    _unknown(aud, _allowed("audits"), "audits")
     flags = {}
     for key in ("pareto", "utility_preservation", "ir"):
         value = aud.get(key, True)

@@ -142,3 +142,21 @@ def test_a_study_grows_with_more_replications(tmp_path):
         )
     with pytest.raises(InvalidConfigError, match="can grow but not shrink"):
         run_study(small, tmp_path / "s", jobs=1, quiet=True, resume=True)
+
+
+def test_schema_lists_every_field_the_parser_accepts(capsys):
+    import tomllib
+
+    from runs.config import CONFIG_DIR, FIELDS
+
+    assert main(["schema"]) == 0
+    out = capsys.readouterr().out
+    for field in FIELDS:
+        assert f"  {field.name} " in out
+    accepted = {(f.table, f.name) for f in FIELDS}
+    for path in CONFIG_DIR.glob("*.toml"):
+        data = tomllib.loads(path.read_text())
+        for table, content in data.items():
+            entries = content if isinstance(content, list) else [content]
+            for entry in entries:
+                assert {(table, key) for key in entry} <= accepted, path.name
