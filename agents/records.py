@@ -11,7 +11,8 @@ import pandas as pd
 
 from agents.rounds import RoundRecord
 
-#: The columns a round record gives, with the dtypes of the study's ``rounds`` table.
+#: The columns a round record gives; the study's ``rounds`` table
+#: (:data:`runs.schema.ROUND_COLUMNS`) is built on them.
 RECORD_COLUMNS: dict[str, str] = {
     "round": "Int64",
     "defender": "Int64",

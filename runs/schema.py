@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from agents.records import RECORD_COLUMNS
+
 #: The condition every row belongs to (the first columns of both tables).
 CONDITION_COLUMNS: dict[str, str] = {
     "chunk": "string",
@@ -70,8 +72,6 @@ ROUND_COLUMNS: dict[str, str] = {
     "replication": "Int64",
     "spawn_key": "string",
     "focal_defender": "Int64",
-    "round": "Int64",
-    "defender": "Int64",
     "strategic": "boolean",
     "role": "string",
     "payoff_range": "float64",
@@ -79,17 +79,8 @@ ROUND_COLUMNS: dict[str, str] = {
     "error": "string",
     "n_defenders": "Int64",
     "n_targets": "Int64",
-    "designated_target": "Int64",
-    "attacked_target": "Int64",
-    "covered": "boolean",
-    "misreported": "boolean",
-    "deviated": "boolean",
-    "expected_utility": "float64",
-    "realised_utility": "float64",
-    "sp_gain": "float64",
-    "ir_gain": "float64",
-    "sp_gain_realised": "float64",
-    "ir_gain_realised": "float64",
+    # what each round record holds (its ``leader`` is stored as ``role``)
+    **{k: v for k, v in RECORD_COLUMNS.items() if k != "leader"},
 }
 
 

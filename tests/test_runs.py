@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import signal
@@ -25,19 +24,9 @@ from runs.runner import run_study
 from runs.seeding import dynamics_seed, instance_rng
 from sim.errors import InvalidConfigError
 
-from tests_support import TINY, tiny
+from tests_support import TINY, digest, tiny
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def digest(out: Path) -> str:
-    """A hash of every dataset file's bytes (names included)."""
-    h = hashlib.sha256()
-    for path in sorted((out / "dataset").rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(out)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ workers, interrupts and bad input answered in one line."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -24,19 +23,9 @@ from runs.runner import run_study
 from runs.studydir import StudyDir
 from sim.errors import InvalidConfigError, StudyIOError, StudyStateError
 
-from tests_support import TINY, tiny
+from tests_support import TINY, digest, tiny
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def digest(out: Path) -> str:
-    """The dataset's bytes, as one SHA-256."""
-    h = hashlib.sha256()
-    for path in sorted((out / "dataset").rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(out)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def cli(*argv: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:

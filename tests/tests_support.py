@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+from pathlib import Path
 
 from runs.config import StudyConfig, parse_config
 
@@ -31,3 +33,13 @@ def tiny(**changes) -> StudyConfig:
 def tiny_config() -> StudyConfig:
     """The tiny study with its defaults."""
     return tiny()
+
+
+def digest(out: Path) -> str:
+    """A hash of every dataset file's bytes (names included)."""
+    h = hashlib.sha256()
+    for path in sorted((out / "dataset").rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(out)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
