@@ -8,7 +8,6 @@ A study whose chunks failed exits with status 1 after writing everything else.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -60,6 +59,23 @@ def _fraction(text: str) -> float:
 _seed = _at_least(0, "a non-negative integer")
 
 
+def _pilot_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 3600.0:
+        raise argparse.ArgumentTypeError(f"expected seconds in [0, 3600]; got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _at_least(1, "a port number in 1..65535")(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number in 1..65535; got {text!r}")
+    return value
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from agents.attackers import ATTACKERS
     from agents.behaviours import EXECUTION, REPORTING
@@ -99,6 +115,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from runs.runner import run_study
 
     config = load_config(args.config).with_overrides(seed=args.seed, replications=args.replications)
+    if args.dry_run:
+        from runs.dryrun import dry_run
+
+        print(dry_run(config, args.jobs or os.cpu_count() or 1, args.pilot_seconds))
+        return 0
     out = Path(args.out) if args.out else Path("out") / config.name
     cores = os.cpu_count() or 1
     if args.jobs is not None and args.jobs > cores:
@@ -156,11 +177,6 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The largest game file ``audit`` reads (a game of 1000 defenders x 1000 targets is
-#: about 40 MB of JSON).
-GAME_FILE_LIMIT = 64 * 2**20
-
-
 def _cmd_schema(args: argparse.Namespace) -> int:
     from runs.config import schema_text
 
@@ -176,26 +192,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         is_pareto_efficient,
         utility_preservation,
     )
-    from sim.errors import InvalidGameError
-    from sim.game import SecurityGame
+    from runs.gamefile import read_game
 
-    try:
-        with open(args.game, "rb") as handle:
-            raw = handle.read(GAME_FILE_LIMIT + 1)  # bounded: /dev/zero never fills memory
-    except OSError as exc:
-        raise InvalidGameError(f"cannot read game file {args.game!r}: {exc.strerror}") from None
-    if len(raw) > GAME_FILE_LIMIT:
-        raise InvalidGameError(
-            f"game file {args.game!r} is larger than {GAME_FILE_LIMIT} bytes; not a game"
-        )
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidGameError(f"game file {args.game!r} is not UTF-8 text") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise InvalidGameError(f"game file {args.game!r} is not JSON: {reason}") from None
-    game = SecurityGame.from_dict(data)
+    game = read_game(args.game)
     mechanism = make_mechanism(args.mechanism)
     outcome = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(args.seed))
     print(f"mechanism {args.mechanism}: status {outcome.status} {outcome.message}".rstrip())
@@ -244,6 +243,34 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         else:
             print(f"IR defender {i}: no profitable deviation")
     return 0
+
+
+def _cmd_viz(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    missing = [m for m in ("solara", "altair", "networkx") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SimError(
+            f"defcoord viz needs the 'viz' extra ({', '.join(missing)} missing): "
+            "pip install 'defense-coordination[viz]' (make demo and make test install it)"
+        )
+    env = dict(os.environ)
+    if args.game is not None:
+        from runs.gamefile import VIZ_GAME_ENV, read_game
+
+        read_game(args.game)  # a bad file fails here, in one line, not in the browser
+        env[VIZ_GAME_ENV] = str(Path(args.game).resolve())
+    command = [sys.executable, "-m", "solara", "run", "runs.viz", "--production", "--no-open"]
+    command += ["--host", args.host, "--port", str(args.port), "--log-level", "warning"]
+    print(f"live view: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+    server = subprocess.Popen(command, env=env)
+    try:
+        return server.wait()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -310,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, help="override [study].seed")
     run.add_argument("--replications", type=_positive, help="override [study].replications")
     run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the conditions, instances and rounds and a wall-time estimate from a "
+        "short pilot; write nothing",
+    )
+    run.add_argument(
+        "--pilot-seconds",
+        type=_pilot_seconds,
+        default=5.0,
+        help="the dry run's pilot time budget (default 5)",
+    )
+    run.add_argument(
         "--format", choices=["parquet", "csv"], default="parquet", help="dataset format"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -345,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget", type=_positive, default=500, help="misreport candidates per defender"
     )
     audit.add_argument("--seed", type=_seed, default=0, help="seed of the mechanism and the search")
+    viz = sub.add_parser("viz", help="serve the live view of a simulation (SolaraViz) locally")
+    viz.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    viz.add_argument("--port", type=_port, default=8765, help="port to listen on")
+    viz.add_argument("--game", help="a JSON game file to open on (default: Example 5.2)")
     demo = sub.add_parser("demo", help="run the quickstart study and draw its figures")
     demo.add_argument("--out", default="out/quickstart", help="output directory (replaced)")
     demo.add_argument("--jobs", type=_positive, help="local worker processes (default: all cores)")
@@ -371,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": _cmd_audit,
         "demo": _cmd_demo,
         "schema": _cmd_schema,
+        "viz": _cmd_viz,
     }
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -382,7 +426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = 143 if isinstance(exc, Terminated) else 130
         print(
             "defcoord: interrupted; every finished chunk is recorded, "
-            "continue with the same command and --resume",
+            "continue with the same command and --resume"
+            if args.command in ("run", "demo")
+            else f"defcoord: {args.command} stopped",
             file=sys.stderr,
         )
         return status

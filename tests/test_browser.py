@@ -1,12 +1,18 @@
-"""The study report in a real browser (marker ``browser``; ``make test-browser``
-installs Debian's Chromium first): ``report.html`` renders its tables and every
-embedded figure, and a screenshot is saved for a person to look at."""
+"""Real-browser tests (marker ``browser``; ``make test-browser`` installs Debian's
+Chromium and chromedriver first): ``report.html`` renders its tables and every
+embedded figure; the live view (``defcoord viz``) steps when *Step* is pressed. Each
+saves a screenshot in ``out/screenshots/`` for a person to look at."""
 
 from __future__ import annotations
 
 import shutil
+import signal
+import socket
 import struct
 import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -74,3 +80,110 @@ def test_report_html_renders_in_chromium(tmp_path):
     )
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
     assert png_size(shot) == (1280, 2400) and shot.stat().st_size > 50_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def live_view(tmp_path):
+    """``defcoord viz`` on a free local port; stopped with SIGTERM afterwards, which
+    must end it cleanly (exit 143, one line on stderr)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "runs", "viz", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+
+    def up() -> bool:
+        if server.poll() is not None:
+            raise AssertionError(f"defcoord viz exited: {server.communicate()[1][-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as page:
+                return bool(page.status == 200)
+        except OSError:
+            return False
+
+    try:
+        wait_for(up, 90, "the live view to serve")
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 143, err[-2000:]
+    assert err.strip().splitlines()[-1] == "defcoord: viz stopped" and "Traceback" not in err
+    assert out.startswith(f"live view: {url}")
+
+
+def test_the_live_view_steps_in_chromium(live_view, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800"):
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = shutil.which("chromedriver")
+    assert driver is not None, "chromedriver is not installed: run `make test-browser`"
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        browser.get(live_view)
+
+        def step_button():
+            return browser.find_elements(By.XPATH, "//button[normalize-space()='Step']")
+
+        def counter() -> str:
+            found = browser.find_elements(By.XPATH, "//*[starts-with(normalize-space(), 'Step:')]")
+            return found[-1].text.strip() if found else ""
+
+        def plots() -> list[bytes]:
+            return [image.screenshot_as_png for image in browser.find_elements(By.TAG_NAME, "img")]
+
+        def text() -> str:
+            return str(browser.find_element(By.TAG_NAME, "body").text)
+
+        def press_step(expected: int) -> None:
+            step_button()[0].click()
+            wait_for(lambda: counter() == f"Step: {expected}", 30, f"Step: {expected}")
+            # the plots redraw after the counter: wait until all four are there
+            wait_for(lambda: len(plots()) == 4, 30, "the four plots")
+
+        wait_for(step_button, 60, "the Step button")
+        assert counter() == "Step: 0"
+        # before the first round every panel waits for it (Markdown, rendered)
+        wait_for(lambda: text().count("press Step to play the first round") == 5, 30, "the panels")
+        press_step(1)
+        first = plots()
+        time.sleep(1.0)
+        press_step(2)
+        press_step(3)
+        time.sleep(1.0)
+        last = plots()
+        # coverage (its title names the round), utilities, gains and welfare all redraw
+        assert len(first) == len(last) == 4
+        assert all(a != b for a, b in zip(first, last, strict=True))
+        assert "Traceback" not in text() and "error in step" not in text()
+        assert "keeps no belief" in text()  # the informed attacker's panel
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(SHOTS / "live_view.png"))
+    finally:
+        browser.quit()

@@ -24,7 +24,7 @@ from runs.runner import run_study
 from runs.seeding import dynamics_seed, instance_rng
 from sim.errors import InvalidConfigError
 
-from tests_support import TINY, digest, tiny
+from tests_support import TINY, digest, tiny, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -209,7 +209,7 @@ def test_cli_exit_status_reports_failed_chunks(tmp_path, monkeypatch, capsys):
         return original(resolved, chunk)
 
     monkeypatch.setattr(tasks, "run_chunk", flaky)
-    config = _write_config(tmp_path / "study.toml")
+    config = write_config(tmp_path / "study.toml")
     assert main(["run", str(config), "--out", str(tmp_path / "s"), "--jobs", "1", "--quiet"]) == 1
     assert "chunk(s) failed" in capsys.readouterr().err
 
@@ -246,33 +246,8 @@ def test_failed_instances_are_rows_not_crashes(tmp_path, monkeypatch):
     assert (audits[audits["mechanism"] == "dictatorship"]["status"] == "ok").all()
 
 
-def _inline(value) -> str:
-    """A JSON value as a TOML inline value (tables become inline tables)."""
-    return json.dumps(value).replace(":", " =").replace("{", "{ ").replace("}", " }")
-
-
-def _write_config(path: Path, **changes) -> Path:
-    data = copy.deepcopy(TINY)
-    for dotted, value in changes.items():
-        table, key = dotted.split(".")
-        data[table][key] = value
-    lines = []
-    for table in ("study", "generator", "attacker", "audits"):
-        lines.append(f"[{table}]")
-        for key, value in data[table].items():
-            lines.append(f"{key} = {_inline(value)}")
-    for item in data["mechanisms"]:
-        lines += ["[[mechanisms]]", f'name = "{item["name"]}"']
-    for item in data["profiles"]:
-        lines += ["[[profiles]]"] + [f"{k} = {json.dumps(v)}" for k, v in item.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def test_sigkill_then_resume_equals_a_clean_run(tmp_path):
-    config = _write_config(
-        tmp_path / "study.toml", **{"study.replications": 10, "study.chunk_size": 1}
-    )
+    config = write_config(tmp_path / "study.toml", replications=10, chunk_size=1)
     total = len(tasks.plan_chunks(parse_config(tomllib.loads(config.read_text()))))
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -387,7 +362,7 @@ def test_cli_audit_prints_certificates(tmp_path, capsys):
 
 
 def test_cli_run_summary_plot(tmp_path, capsys):
-    config = _write_config(tmp_path / "study.toml")
+    config = write_config(tmp_path / "study.toml")
     out = tmp_path / "out"
     assert main(["run", str(config), "--out", str(out), "--quiet", "--jobs", "1"]) == 0
     assert main(["summary", str(out)]) == 0

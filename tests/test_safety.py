@@ -23,7 +23,7 @@ from runs.runner import run_study
 from runs.studydir import StudyDir
 from sim.errors import InvalidConfigError, StudyIOError, StudyStateError
 
-from tests_support import TINY, digest, tiny
+from tests_support import TINY, digest, tiny, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,27 +44,6 @@ def one_line(result: subprocess.CompletedProcess[str], status: int = 2) -> str:
     assert result.returncode == status, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     return result.stderr
-
-
-def write_config(path: Path, **study) -> Path:
-    data = json.loads(json.dumps(TINY))
-    data["study"].update(study)
-    lines = []
-    for table, fields in data.items():
-        if isinstance(fields, list):
-            for entry in fields:
-                lines.append(f"[[{table}]]")
-                lines += [f"{k} = {json.dumps(v)}" for k, v in entry.items()]
-        else:
-            lines.append(f"[{table}]")
-            for k, v in fields.items():
-                if isinstance(v, dict):
-                    inner = ", ".join(f"{a} = {json.dumps(b)}" for a, b in v.items())
-                    lines.append(f"{k} = {{ {inner} }}")
-                else:
-                    lines.append(f"{k} = {json.dumps(v)}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 # -- data safety ---------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 from runs.config import StudyConfig, parse_config
 
@@ -33,6 +35,29 @@ def tiny(**changes) -> StudyConfig:
 def tiny_config() -> StudyConfig:
     """The tiny study with its defaults."""
     return tiny()
+
+
+def write_config(path: Path, data: dict[str, Any] | None = None, **study: Any) -> Path:
+    """Write a study config (default: the tiny study) as TOML, with ``study`` updating
+    its ``[study]`` table; returns ``path``."""
+    data = copy.deepcopy(TINY if data is None else data)
+    data["study"].update(study)
+    lines = []
+    for table, fields in data.items():
+        if isinstance(fields, list):
+            for entry in fields:
+                lines.append(f"[[{table}]]")
+                lines += [f"{k} = {json.dumps(v)}" for k, v in entry.items()]
+            continue
+        lines.append(f"[{table}]")
+        for key, value in fields.items():
+            if isinstance(value, dict):
+                inner = ", ".join(f"{a} = {json.dumps(b)}" for a, b in value.items())
+                lines.append(f"{key} = {{ {inner} }}")
+            else:
+                lines.append(f"{key} = {json.dumps(value)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def digest(out: Path) -> str:

@@ -1,0 +1,322 @@
+"""The live view: a SolaraViz app (Mesa 3.3's ``mesa.visualization``) that plays a
+:class:`~agents.model.CoordinationModel` round by round in the browser.
+
+``defcoord viz`` serves it (``solara run runs.viz``; the ``viz`` extra installs
+solara). It opens on the paper's Example 5.2 under CSW-Max with defender 1 deviating
+optimally, the game of Theorem 5.5, so the first presses of *Step* already show a
+profitable deviation: IR fails. The sidebar changes the game (an instance of the
+paper, a generator with n and m, or a JSON game file), the mechanism, the strategic
+defender's behaviours, the attacker model and the seed; *Reset* applies them.
+
+The components, each redrawn after every step:
+
+* coverage per target: recommended and in force, the attacked target marked;
+* each defender's cumulative realised utility beside her counterfactuals (had she
+  followed, had she reported truthfully), drawn where they differ;
+* the SP and IR gains of every defender per round (Properties 3 and 4);
+* the learning attacker's belief beside the coverage in force;
+* total welfare per round, from the model's DataCollector.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+import solara
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+with warnings.catch_warnings():
+    # Mesa 3.3's ComponentsView calls a hook after an early return, which solara's hook
+    # check reports on import; it is Mesa's (harmless here: the list is never empty)
+    warnings.filterwarnings("ignore", ".*ComponentsView", UserWarning)
+    from mesa.visualization import SolaraViz
+
+from agents.attackers import ATTACKERS, make_attacker
+from agents.behaviours import EXECUTION, REPORTING
+from agents.model import CoordinationModel
+from agents.profiles import BehaviourProfile
+from mechanisms import MECHANISMS, make_mechanism
+from runs.gamefile import VIZ_GAME_ENV, read_game
+from sim.errors import InvalidParameterError
+from sim.game import SecurityGame
+from sim.generators import GENERATORS, make_generator
+from sim.instances import example_5_2, theorem_3_2
+
+#: The paper's instances the view offers beside the generators.
+INSTANCES = {"example_5_2": example_5_2, "theorem_3_2": theorem_3_2}
+
+#: The choices of the strategic-defenders widget.
+STRATEGIC = ("none", "all", *(str(i) for i in range(8)))
+
+
+def live_game(
+    game: str, game_file: str, n_defenders: int, n_targets: int, seed: int
+) -> SecurityGame:
+    """The view's game: the file ``game_file`` when given, else the instance or a
+    draw of the generator ``game`` (with ``n_defenders``, ``n_targets``, ``seed``)."""
+    if game_file.strip():
+        return read_game(game_file.strip())
+    if game in INSTANCES:
+        return INSTANCES[game]()
+    generator = make_generator(game, n_defenders=n_defenders, n_targets=n_targets)
+    return generator.sample(np.random.default_rng(seed))
+
+
+class LiveModel(CoordinationModel):
+    """A :class:`~agents.model.CoordinationModel` built from the plain values the
+    view's widgets hold (SolaraViz re-creates it with them on *Reset*).
+
+    Parameters
+    ----------
+    game : str
+        ``example_5_2``, ``theorem_3_2`` or a generator name.
+    game_file : str
+        A JSON game file; when non-empty it replaces ``game``.
+    n_defenders, n_targets : int
+        The generator's sizes (ignored by the instances and files).
+    mechanism, reporting, executing, attacker : str
+        Registry names (``defcoord list``).
+    strategic : str
+        Who plays ``reporting``/``executing``: ``none``, ``all`` or a defender index.
+    seed : int
+        Seeds the generator's draw and the model's ``rng``.
+    """
+
+    def __init__(
+        self,
+        game: str = "example_5_2",
+        game_file: str = "",
+        n_defenders: int = 3,
+        n_targets: int = 6,
+        mechanism: str = "csw_max",
+        reporting: str = "truthful",
+        executing: str = "optimal_deviation",
+        strategic: str = "1",
+        attacker: str = "informed",
+        seed: int = 1,
+    ) -> None:
+        the_game = live_game(game, game_file, n_defenders, n_targets, seed)
+        n = the_game.n_defenders
+        if strategic not in STRATEGIC:
+            raise InvalidParameterError(
+                f"LiveModel.strategic must be one of {list(STRATEGIC)}; got {strategic!r}"
+            )
+        if strategic not in ("none", "all") and int(strategic) >= n:
+            raise InvalidParameterError(
+                f"LiveModel.strategic names defender {strategic} but the game has {n} defenders"
+            )
+        chosen = {"none": [], "all": list(range(n))}.get(strategic) or [int(strategic)]
+        profile = BehaviourProfile("live", reporting=reporting, executing=executing)
+        super().__init__(
+            the_game,
+            make_mechanism(mechanism),
+            profile.behaviours(n, chosen),
+            attacker=make_attacker(attacker),
+            rounds=0,
+            rng=seed,
+        )
+        self.strategic = chosen
+
+
+def model_params() -> dict[str, Any]:
+    """SolaraViz's parameter widgets, one per :class:`LiveModel` argument."""
+
+    def select(value: str, values: list[str], label: str) -> dict[str, Any]:
+        return {"type": "Select", "value": value, "values": values, "label": label}
+
+    def slider(value: int, low: int, high: int, label: str) -> dict[str, Any]:
+        return {
+            "type": "SliderInt",
+            "value": value,
+            "min": low,
+            "max": high,
+            "step": 1,
+            "label": label,
+        }
+
+    return {
+        "game": select("example_5_2", [*INSTANCES, *GENERATORS.names()], "Game"),
+        "game_file": {
+            "type": "InputText",
+            "value": os.environ.get(VIZ_GAME_ENV, ""),
+            "label": "Game file (JSON; replaces Game)",
+        },
+        "n_defenders": slider(3, 2, 8, "Defenders (generators)"),
+        "n_targets": slider(6, 2, 30, "Targets (generators)"),
+        "mechanism": select("csw_max", MECHANISMS.names(), "Mechanism"),
+        "reporting": select("truthful", REPORTING.names(), "Strategic reporting"),
+        "executing": select("optimal_deviation", EXECUTION.names(), "Strategic execution"),
+        "strategic": select("1", list(STRATEGIC), "Strategic defender(s)"),
+        "attacker": select("informed", ATTACKERS.names(), "Attacker model"),
+        "seed": slider(1, 0, 999, "Seed"),
+    }
+
+
+def _figure(rows: int = 1) -> tuple[Figure, Any]:
+    figure = Figure(figsize=(6.4, 2.6 * rows), layout="constrained")
+    return figure, figure.subplots(rows, 1, squeeze=False)[:, 0]
+
+
+def _waiting(what: str) -> Any:
+    return solara.Markdown(f"**{what}**: press *Step* to play the first round.")
+
+
+def coverage_view(model: LiveModel) -> Any:
+    """Coverage per target this round: recommended and in force; the attacked target
+    is marked (a filled star if it was covered, an open one if not)."""
+    if not model.records:
+        return _waiting("Coverage per target")
+    record = model.records[-1]
+    figure, (axes,) = _figure()
+    targets = np.arange(len(record.effective_coverage))
+    axes.bar(targets - 0.2, record.outcome_coverage, 0.4, label="recommended", color="#9ecae1")
+    axes.bar(targets + 0.2, record.effective_coverage, 0.4, label="in force", color="#08519c")
+    hit = record.attacked_target
+    axes.plot(
+        [hit],
+        [max(record.outcome_coverage[hit], record.effective_coverage[hit]) + 0.1],
+        marker="*",
+        markersize=16,
+        color="#d62728",
+        fillstyle="full" if record.covered else "none",
+        linestyle="none",
+        label="attacked, " + ("covered" if record.covered else "not covered"),
+    )
+    axes.set(
+        xticks=targets,
+        ylim=(0, 1.2),
+        xlabel="target",
+        ylabel="coverage",
+        title=f"Round {record.round}: {record.mechanism} (status {record.status})",
+    )
+    axes.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize="small")
+    return solara.FigureMatplotlib(figure, format="png")
+
+
+def utilities_view(model: LiveModel) -> Any:
+    """Each defender's cumulative realised utility; for a defender whose execution
+    plan departs from following (a nonzero IR gain), the same had she followed
+    (dashed), and for one who misreported, the same had she reported truthfully
+    (dotted): the counterfactuals of Properties 4 and 3 on the same draws."""
+    if not model.records:
+        return _waiting("Cumulative utility")
+    figure, (axes,) = _figure()
+    rounds = [r.round for r in model.records]
+    for i in range(model.game.n_defenders):
+        rows = [r.defenders[i] for r in model.records]
+        colour = f"C{i}"
+        axes.plot(
+            rounds,
+            np.cumsum([d.realised_utility for d in rows]),
+            color=colour,
+            label=f"defender {i}",
+        )
+        counterfactuals = (
+            (any(d.ir_gain != 0.0 for d in rows), "realised_follow", "--", "followed"),
+            (any(d.misreported for d in rows), "realised_truthful", ":", "been truthful"),
+        )
+        for shown, field, style, what in counterfactuals:
+            if shown:
+                axes.plot(
+                    rounds,
+                    np.cumsum([getattr(d, field) for d in rows]),
+                    color=colour,
+                    linestyle=style,
+                    label=f"defender {i} had she {what}",
+                )
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set(xlabel="round", ylabel="cumulative realised utility")
+    axes.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize="small")
+    return solara.FigureMatplotlib(figure, format="png")
+
+
+def gains_view(model: LiveModel) -> Any:
+    """The SP gain (Property 3) and IR gain (Property 4) of every defender per round,
+    from the model's DataCollector; a positive gain is a failure of the property."""
+    if not model.records:
+        return _waiting("SP and IR gains")
+    frame = model.datacollector.get_agenttype_vars_dataframe(type(model.defenders[0]))
+    rounds = model.datacollector.get_model_vars_dataframe()["round"]
+    figure, axes = _figure(2)
+    for column, ax, title in (
+        ("sp_gain", axes[0], "SP gain: her report over the truth"),
+        ("ir_gain", axes[1], "IR gain: her execution over following"),
+    ):
+        for i, rows in frame.groupby("defender"):
+            steps = rows.index.get_level_values("Step") - 1
+            ax.plot(
+                rounds.iloc[steps], rows[column], marker=".", color=f"C{i}", label=f"defender {i}"
+            )
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(ylabel="gain", title=title)
+    axes[1].set_xlabel("round")
+    axes[0].legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize="small")
+    return solara.FigureMatplotlib(figure, format="png")
+
+
+def belief_view(model: LiveModel) -> Any:
+    """The learning attacker's estimate of the coverage beside the coverage in force."""
+    belief = model.attacker.belief
+    if belief is None and not model.records:
+        return _waiting("Attacker belief")
+    if belief is None:
+        return solara.Markdown(
+            f"**Attacker belief**: the `{model.attacker.attacker_model.name}` attacker "
+            "keeps no belief (choose the `learning` attacker and press *Reset*)."
+        )
+    figure, (axes,) = _figure()
+    targets = np.arange(len(belief))
+    axes.bar(targets - 0.2, belief, 0.4, label="attacker's estimate", color="#fd8d3c")
+    if model.records:
+        axes.bar(
+            targets + 0.2,
+            model.records[-1].effective_coverage,
+            0.4,
+            label="in force",
+            color="#08519c",
+        )
+    axes.set(
+        xticks=targets,
+        ylim=(0, 1.05),
+        xlabel="target",
+        ylabel="coverage",
+        title="Learning attacker's belief",
+    )
+    axes.legend(loc="upper left", fontsize="small")
+    return solara.FigureMatplotlib(figure, format="png")
+
+
+def welfare_view(model: LiveModel) -> Any:
+    """Total realised defender utility per round (the DataCollector's ``welfare``)."""
+    if not model.records:
+        return _waiting("Welfare")
+    frame = model.datacollector.get_model_vars_dataframe()
+    figure, (axes,) = _figure()
+    axes.plot(frame["round"], frame["welfare"], marker=".", color="#333333")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set(xlabel="round", ylabel="total realised utility", title="Welfare per round")
+    return solara.FigureMatplotlib(figure, format="png")
+
+
+def components() -> list[Any]:
+    """The view's components, in page order."""
+    return [
+        coverage_view,
+        utilities_view,
+        gains_view,
+        belief_view,
+        welfare_view,
+    ]
+
+
+page = SolaraViz(
+    LiveModel(game_file=os.environ.get(VIZ_GAME_ENV, "")),
+    components=components(),
+    model_params=model_params(),
+    name="Defense coordination: live rounds",
+)

@@ -1,0 +1,104 @@
+"""The live view's model and components (issue 14): what ``defcoord viz`` serves,
+exercised without a browser (``test_browser.py`` drives it in Chromium)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runs.cli import main
+from runs.viz import LiveModel, components, model_params
+from sim.errors import InvalidGameError, InvalidParameterError
+from sim.generators import make_generator
+from sim.instances import example_5_2
+
+
+def _render(model):
+    """Every component's element."""
+    return [component(model) for component in components()]
+
+
+def test_it_opens_on_example_5_2_under_csw_max_with_an_optimal_deviator():
+    model = LiveModel()
+    assert model.game == example_5_2() and model.authority.mechanism.name == "csw_max"
+    assert model.strategic == [1]
+    for _ in range(3):
+        model.step()
+    frame = model.datacollector.get_agenttype_vars_dataframe(type(model.defenders[0]))
+    deviator = frame[frame["defender"] == 1]
+    # Theorem 5.5: under CSW-Max on Example 5.2 defender 1's deviation pays every round
+    assert len(deviator) == 3 and bool(deviator["ir_gain"].gt(0).all())
+    assert bool(frame[frame["defender"] != 1]["ir_gain"].eq(0).all())
+
+
+def test_the_widgets_match_the_model_arguments_and_their_defaults():
+    import inspect
+
+    params = model_params()
+    signature = inspect.signature(LiveModel.__init__).parameters
+    assert set(params) == set(signature) - {"self"}
+    for name, widget in params.items():
+        assert widget["value"] == signature[name].default, name
+        if widget["type"] == "Select":
+            assert widget["value"] in widget["values"], name
+
+
+@pytest.mark.parametrize("attacker", ["informed", "learning", "quantal"])
+def test_every_component_renders_before_and_after_rounds(attacker):
+    model = LiveModel(attacker=attacker, reporting="learning_misreport", strategic="all")
+    before = _render(model)
+    for _ in range(4):
+        model.step()
+    after = _render(model)
+    assert len(before) == len(after) == 5
+
+    # before the first round the panels wait for it; afterwards every plot is a figure
+    # (only the learning attacker has a belief to draw)
+    def kinds(elements):
+        return [e.component.name for e in elements]
+
+    figure = "FigureMatplotlib"
+    belief = figure if attacker == "learning" else "Markdown"
+    assert kinds(before) == ["Markdown"] * 5
+    assert kinds(after) == [figure] * 3 + [belief, figure]
+
+
+def test_generators_and_game_files(tmp_path):
+    model = LiveModel(game="covariant", n_defenders=4, n_targets=7, strategic="3", seed=5)
+    assert (model.game.n_defenders, model.game.n_targets) == (4, 7)
+    game = make_generator("uniform", n_defenders=2, n_targets=4).sample(
+        __import__("numpy").random.default_rng(0)
+    )
+    path = tmp_path / "game.json"
+    path.write_text(json.dumps(game.to_dict()))
+    assert LiveModel(game_file=str(path), strategic="0").game == game
+
+
+def test_bad_choices_are_named():
+    with pytest.raises(InvalidParameterError, match="defender 5 but the game has 3"):
+        LiveModel(strategic="5")
+    with pytest.raises(InvalidParameterError, match="strategic"):
+        LiveModel(strategic="first")
+    with pytest.raises(InvalidGameError, match="cannot read game file"):
+        LiveModel(game_file="/nonexistent/game.json")
+
+
+def test_viz_cli_rejects_a_bad_port_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["viz", "--port", "70000"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "port number in 1..65535" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_viz_cli_rejects_a_bad_game_file_before_serving(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"defender_reward": [[1]]}')
+    for path in ("/nonexistent/game.json", str(bad)):
+        assert main(["viz", "--game", path]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"defcoord: error: cannot read game file {path!r}") or (
+            err.startswith(f"defcoord: error: game file {path!r}: SecurityGame.from_dict")
+        )
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
