@@ -482,6 +482,16 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         points = config.point_parameters()
     except SimError as exc:
         raise InvalidConfigError(f"config [generator]: {exc}") from None
+    attacks = sorted({int(p["attacker_resources"]) for p in points})
+    if attacks != [1]:
+        # the mechanisms, audits and round loop model one attack (Gan et al. 2020); the
+        # multiple-attack solvers are sim.solvers.multi_attack_nash / multi_attack_sse
+        raise _fail(
+            "generator.attacker_resources",
+            "must be 1 in a study: its mechanisms, audits and simulated rounds model a "
+            "single attack",
+            attacks[-1],
+        )
     blocks = -(-replications // chunk_size)  # ceiling
     planned = len(points) * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))
     if planned > CHUNK_LIMIT:

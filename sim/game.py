@@ -149,6 +149,10 @@ class SecurityGame:
         uncovered / covered. ``reward > penalty`` strictly.
     resources : array_like of int, shape (n,)
         :math:`k_i \\ge 0`, the number of resources each defender owns.
+    attacker_resources : int
+        :math:`n_a`, how many distinct targets the attacker attacks at once
+        (Korzhyk, Conitzer, Parr 2011), ``1 <= n_a <= m``; utilities add up over the
+        attacked targets. Default 1, the model of Gan et al. 2020.
 
     Raises
     ------
@@ -169,6 +173,7 @@ class SecurityGame:
     attacker_reward: FloatArray
     attacker_penalty: FloatArray
     resources: IntArray
+    attacker_resources: int
 
     def __init__(
         self,
@@ -178,6 +183,7 @@ class SecurityGame:
         attacker_reward: ArrayLike,
         attacker_penalty: ArrayLike,
         resources: ArrayLike,
+        attacker_resources: int = 1,
     ) -> None:
         dr = _frozen_float("defender_reward", defender_reward, 2)
         dp = _frozen_float("defender_penalty", defender_penalty, 2)
@@ -211,6 +217,16 @@ class SecurityGame:
             ("resources", k),
         ):
             object.__setattr__(self, name, array)
+        if not (
+            isinstance(attacker_resources, int | np.integer)
+            and not isinstance(attacker_resources, bool)
+            and 1 <= attacker_resources <= m
+        ):
+            raise InvalidGameError(
+                f"{_OWNER}.attacker_resources must be an int in [1, {m}] (the number of "
+                f"targets); got {attacker_resources!r}"
+            )
+        object.__setattr__(self, "attacker_resources", int(attacker_resources))
 
     # -- derived quantities -------------------------------------------------------------
     @property
@@ -271,6 +287,7 @@ class SecurityGame:
             attacker_reward=self.attacker_reward,
             attacker_penalty=self.attacker_penalty,
             resources=self.resources,
+            attacker_resources=self.attacker_resources,
         )
 
     def with_resources(self, resources: ArrayLike) -> SecurityGame:
@@ -281,29 +298,52 @@ class SecurityGame:
             attacker_reward=self.attacker_reward,
             attacker_penalty=self.attacker_penalty,
             resources=resources,
+            attacker_resources=self.attacker_resources,
+        )
+
+    def with_attacker_resources(self, attacker_resources: int) -> SecurityGame:
+        """Return the same game against an attacker with ``attacker_resources``
+        simultaneous attacks (validated)."""
+        return SecurityGame(
+            defender_reward=self.defender_reward,
+            defender_penalty=self.defender_penalty,
+            attacker_reward=self.attacker_reward,
+            attacker_penalty=self.attacker_penalty,
+            resources=self.resources,
+            attacker_resources=attacker_resources,
         )
 
     # -- comparison and serialisation ---------------------------------------------------
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SecurityGame):
             return NotImplemented
-        return all(np.array_equal(getattr(self, name), getattr(other, name)) for name in _FIELDS)
+        return self.attacker_resources == other.attacker_resources and all(
+            np.array_equal(getattr(self, name), getattr(other, name)) for name in _FIELDS
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
     def key(self) -> bytes:
         """A byte string identifying the game exactly (for caches)."""
         parts = [getattr(self, name).tobytes() for name in _FIELDS]
-        shape = np.array(self.defender_reward.shape, dtype=np.int64).tobytes()
+        shape = np.array(
+            [*self.defender_reward.shape, self.attacker_resources], dtype=np.int64
+        ).tobytes()
         return b"|".join([shape, *parts])
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of plain lists; :meth:`from_dict` is its exact inverse."""
-        return {name: getattr(self, name).tolist() for name in _FIELDS}
+        """A JSON-ready dict of plain lists (and ``attacker_resources``);
+        :meth:`from_dict` is its exact inverse."""
+        out: dict[str, Any] = {name: getattr(self, name).tolist() for name in _FIELDS}
+        out["attacker_resources"] = self.attacker_resources
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SecurityGame:
         """Build a game from :meth:`to_dict`'s output (validated like the constructor).
+
+        ``attacker_resources`` may be omitted (1, as in files written before it
+        existed).
 
         Raises
         ------
@@ -316,13 +356,16 @@ class SecurityGame:
                 f"got {type(data).__name__}"
             )
         missing = [name for name in _FIELDS if name not in data]
-        unknown = sorted(set(data) - set(_FIELDS))
+        unknown = sorted(set(data) - {*_FIELDS, "attacker_resources"})
         if missing or unknown:
             raise InvalidGameError(
-                f"{_OWNER}.from_dict needs exactly the fields {list(_FIELDS)}; "
-                f"missing {missing}, unknown {unknown}"
+                f"{_OWNER}.from_dict needs exactly the fields {list(_FIELDS)} (and "
+                f"optionally attacker_resources); missing {missing}, unknown {unknown}"
             )
-        return cls(**{name: data[name] for name in _FIELDS})
+        return cls(
+            **{name: data[name] for name in _FIELDS},
+            attacker_resources=data.get("attacker_resources", 1),
+        )
 
 
 _FIELDS: Sequence[str] = (

@@ -54,6 +54,7 @@ class GameGenerator(ABC):
     n_targets: int = 5
     resources: Any = 1
     scale: float = 10.0
+    attacker_resources: int = 1
 
     name: ClassVar[str]
 
@@ -75,6 +76,16 @@ class GameGenerator(ABC):
         object.__setattr__(
             self, "resources", _resource_spec(self.resources, self.n_defenders, owner)
         )
+        na = self.attacker_resources
+        if not (
+            isinstance(na, int | np.integer)
+            and not isinstance(na, bool)
+            and 1 <= na <= self.n_targets
+        ):
+            raise InvalidParameterError(
+                f"{owner}.attacker_resources must be an int in [1, n_targets={self.n_targets}]; "
+                f"got {na!r}"
+            )
 
     def draw_resources(self, rng: np.random.Generator) -> np.ndarray:
         """The resource profile: fixed, or drawn when ``resources`` is a range."""
@@ -153,6 +164,7 @@ class UniformGames(GameGenerator):
             attacker_reward=attacker_reward,
             attacker_penalty=attacker_penalty,
             resources=self.draw_resources(rng),
+            attacker_resources=self.attacker_resources,
         )
 
 
@@ -196,6 +208,7 @@ class CovariantGames(GameGenerator):
             attacker_reward=attacker_reward,
             attacker_penalty=attacker_penalty,
             resources=self.draw_resources(rng),
+            attacker_resources=self.attacker_resources,
         )
 
 
@@ -231,6 +244,7 @@ class NonOverlappingGames(GameGenerator):
             attacker_reward=attacker_reward,
             attacker_penalty=attacker_penalty,
             resources=self.draw_resources(rng),
+            attacker_resources=self.attacker_resources,
         )
 
 
@@ -264,4 +278,5 @@ class ZeroSumLikeGames(GameGenerator):
             attacker_reward=attacker_reward,
             attacker_penalty=attacker_penalty,
             resources=self.draw_resources(rng),
+            attacker_resources=self.attacker_resources,
         )

@@ -38,6 +38,7 @@ def games(
     max_targets: int = 8,
     max_resources: int = 4,
     identical_attacker: bool | None = None,
+    max_attacks: int = 1,
 ) -> SecurityGame:
     n = draw(st.integers(1, max_defenders))
     m = draw(st.integers(1, max_targets))
@@ -51,10 +52,12 @@ def games(
         attacker_penalty = np.array(draw(_values(m)))
         attacker_reward = attacker_penalty + np.array(draw(_gaps(m)))
     resources = draw(st.lists(st.integers(0, max_resources), min_size=n, max_size=n))
+    attacks = draw(st.integers(1, min(max_attacks, m)))
     return SecurityGame(
         defender_reward=reward,
         defender_penalty=penalty,
         attacker_reward=attacker_reward,
         attacker_penalty=attacker_penalty,
         resources=resources,
+        attacker_resources=attacks,
     )

@@ -14,6 +14,15 @@ from sim.solvers.deviation import (
     nse_violation,
     others_coverage,
 )
+from sim.solvers.multi_attack import (
+    MultiAttackNash,
+    MultiAttackSSE,
+    is_nash_coverage,
+    multi_attack_nash,
+    multi_attack_sse,
+    multi_attack_violation,
+    sse_by_enumeration,
+)
 from sim.solvers.nse import (
     NSEResult,
     canonical_split,
@@ -36,6 +45,8 @@ from sim.solvers.origami import (
 __all__ = [
     "DeviationValue",
     "MaxCoverage",
+    "MultiAttackNash",
+    "MultiAttackSSE",
     "NSEResult",
     "NSEUtilityRange",
     "NSEViolation",
@@ -48,8 +59,12 @@ __all__ = [
     "deviation_value",
     "excluded_targets",
     "find_nse",
+    "is_nash_coverage",
     "is_nse",
     "max_coverage",
+    "multi_attack_nash",
+    "multi_attack_sse",
+    "multi_attack_violation",
     "need",
     "nse_strategies",
     "nse_utility_range",
@@ -57,5 +72,6 @@ __all__ = [
     "origami_level",
     "others_coverage",
     "single_defender_sse",
+    "sse_by_enumeration",
     "utilities_at_max_coverage",
 ]

@@ -178,3 +178,100 @@ def lp_nse_gain(game: SecurityGame, profile: FloatArray, attacked_target: int) -
         for i in range(game.n_defenders)
     ]
     return float(max(gains))
+
+
+def explicit_game(
+    game: SecurityGame, defender: int | None = None
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], FloatArray, FloatArray]:
+    """The explicit bimatrix game of a multiple-attack game (Korzhyk et al. 2011):
+    the defender's pure strategies are the ``min(K, m)``-subsets of targets, the
+    attacker's the ``n_a``-subsets, payoffs added over the attacked targets.
+
+    Returns
+    -------
+    rows, cols : list of tuple of int
+        The pure strategies (covered sets, attacked sets).
+    defender, attacker : ndarray, shape (len(rows), len(cols))
+    """
+    import itertools
+
+    from sim.solvers.multi_attack import Payoffs
+
+    p = Payoffs.of(game, defender)
+    m = game.n_targets
+    rows = list(itertools.combinations(range(m), p.budget))
+    cols = list(itertools.combinations(range(m), p.attacks))
+    covered = np.zeros((len(rows), m))
+    for i, chosen in enumerate(rows):
+        covered[i, list(chosen)] = 1.0
+    attacked = np.zeros((len(cols), m))
+    for j, chosen in enumerate(cols):
+        attacked[j, list(chosen)] = 1.0
+    defender_values = p.defender_penalty + covered * p.defender_gap  # (rows, m)
+    attacker_values = p.attacker_reward - covered * p.attacker_gap
+    return rows, cols, defender_values @ attacked.T, attacker_values @ attacked.T
+
+
+def bimatrix_nash(defender: FloatArray, attacker: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """A Nash equilibrium of a bimatrix game by the mixed-integer program of Sandholm,
+    Gilpin and Conitzer (2005): each pure strategy either has zero probability or zero
+    regret (one binary per strategy, big-M the payoff range). Returns the row and
+    column players' mixed strategies."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    r, c = defender.shape
+    big_d = float(defender.max() - defender.min()) + 1.0
+    big_a = float(attacker.max() - attacker.min()) + 1.0
+    # variables: x (r), y (c), regret_x (r), regret_y (c), s (r), t (c), v_d, v_a
+    size = 3 * (r + c) + 2
+    x, y = slice(0, r), slice(r, r + c)
+    s, t = slice(2 * (r + c), 3 * r + 2 * c), slice(3 * r + 2 * c, 3 * (r + c))
+    vd, va = size - 2, size - 1
+    rows_eq, rows_ub = [], []
+
+    def new() -> FloatArray:
+        return np.zeros(size)
+
+    sums = new(), new()
+    sums[0][x], sums[1][y] = 1.0, 1.0
+    rows_eq += [(sums[0], 1.0), (sums[1], 1.0)]
+    for i in range(r):  # (D y)_i + regret_i = v_d
+        row = new()
+        row[y], row[r + c + i], row[vd] = defender[i], 1.0, -1.0
+        rows_eq.append((row, 0.0))
+        bound = new()  # x_i <= 1 - s_i ; regret_i <= big s_i
+        bound[i], bound[2 * (r + c) + i] = 1.0, 1.0
+        rows_ub.append((bound, 1.0))
+        regret = new()
+        regret[r + c + i], regret[2 * (r + c) + i] = 1.0, -big_d
+        rows_ub.append((regret, 0.0))
+    for j in range(c):  # (x A)_j + regret_j = v_a
+        row = new()
+        row[x], row[2 * r + c + j], row[va] = attacker[:, j], 1.0, -1.0
+        rows_eq.append((row, 0.0))
+        bound = new()
+        bound[r + j], bound[3 * r + 2 * c + j] = 1.0, 1.0
+        rows_ub.append((bound, 1.0))
+        regret = new()
+        regret[2 * r + c + j], regret[3 * r + 2 * c + j] = 1.0, -big_a
+        rows_ub.append((regret, 0.0))
+    a_eq = np.array([row for row, _ in rows_eq])
+    a_ub = np.array([row for row, _ in rows_ub])
+    lower = np.zeros(size)
+    lower[[vd, va]] = -np.inf
+    upper = np.full(size, np.inf)
+    upper[s], upper[t] = 1.0, 1.0
+    integrality = np.zeros(size)
+    integrality[s], integrality[t] = 1, 1
+    result = milp(
+        np.zeros(size),
+        constraints=[
+            LinearConstraint(a_eq, [b for _, b in rows_eq], [b for _, b in rows_eq]),
+            LinearConstraint(a_ub, -np.inf, [b for _, b in rows_ub]),
+        ],
+        integrality=integrality,
+        bounds=Bounds(lower, upper),
+    )
+    if result.status != 0 or result.x is None:
+        raise SolverFailedError(f"bimatrix_nash: the MILP failed: {result.message}")
+    return np.clip(result.x[x], 0.0, None), np.clip(result.x[y], 0.0, None)
