@@ -4,8 +4,10 @@ Each family is a frozen dataclass whose fields are its parameters (validated at
 construction) and whose :meth:`sample` draws one valid :class:`~sim.game.SecurityGame`
 from the ``rng`` it is given, in a fixed order of draws (so one seed gives one game).
 
-Payoff conventions (the usual ones of the SSG literature): rewards in (0, scale],
-penalties in [-scale, 0), so ``reward > penalty`` holds strictly by construction.
+Payoff conventions: most families follow the SSG literature (rewards in (0, scale],
+penalties in [-scale, 0)); ``negative_rewards`` lets rewards fall below zero and
+``integer`` draws integer pairs, so solvers and benches meet those cases too. Every
+family has ``reward > penalty`` strictly by construction.
 
 ``resources`` is an int (every defender owns that many), a sequence of n ints, or a
 mapping ``{"low": a, "high": b}`` (each :math:`k_i` uniform on a..b, inclusive).
@@ -277,6 +279,92 @@ class ZeroSumLikeGames(GameGenerator):
             defender_penalty=penalty,
             attacker_reward=attacker_reward,
             attacker_penalty=attacker_penalty,
+            resources=self.draw_resources(rng),
+            attacker_resources=self.attacker_resources,
+        )
+
+
+@register_generator("negative_rewards")
+@dataclass(frozen=True)
+class NegativeRewardGames(GameGenerator):
+    """Penalties uniform on :math:`[-\\text{scale}, 0)` and rewards a positive gap above
+    them, uniform on :math:`(0.01\\,\\text{scale}, \\text{scale}]`, for every defender and
+    the attacker: rewards may be negative (a covered attack still hurts), which the
+    all-positive rewards of ``uniform`` never show."""
+
+    def sample(self, rng: np.random.Generator) -> SecurityGame:
+        n, m, s = self.n_defenders, self.n_targets, self.scale
+        penalty = -_positive(s, (n, m), rng)
+        reward = penalty + 0.01 * s + _positive(0.99 * s, (n, m), rng)
+        attacker_penalty = -_positive(s, m, rng)
+        attacker_reward = attacker_penalty + 0.01 * s + _positive(0.99 * s, m, rng)
+        return SecurityGame(
+            defender_reward=reward,
+            defender_penalty=penalty,
+            attacker_reward=attacker_reward,
+            attacker_penalty=attacker_penalty,
+            resources=self.draw_resources(rng),
+            attacker_resources=self.attacker_resources,
+        )
+
+
+def _integer_pairs(
+    bound: int, size: Any, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
+    """(penalty, reward): a pair of distinct integers in [-bound, bound], uniform over
+    all such pairs, the smaller one the penalty."""
+    first = rng.integers(-bound, bound + 1, size=size)
+    second = rng.integers(-bound, bound, size=size)
+    second = second + (second >= first)  # skip ``first``: uniform over the others
+    return np.minimum(first, second).astype(float), np.maximum(first, second).astype(float)
+
+
+@register_generator("integer")
+@dataclass(frozen=True)
+class IntegerGames(GameGenerator):
+    """Integer payoffs: every (penalty, reward) pair, the defenders' and the
+    attacker's, uniform over the pairs of integers in :math:`[-\\text{scale},
+    \\text{scale}]` with penalty < reward (Korzhyk et al. 2011 use scale 10). Ties
+    between targets and players are common, which is where solvers are delicate."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if float(self.scale) != int(self.scale):
+            raise InvalidParameterError(
+                f"IntegerGames.scale must be a whole number; got {self.scale!r}"
+            )
+
+    def sample(self, rng: np.random.Generator) -> SecurityGame:
+        n, m, bound = self.n_defenders, self.n_targets, int(self.scale)
+        penalty, reward = _integer_pairs(bound, (n, m), rng)
+        attacker_penalty, attacker_reward = _integer_pairs(bound, m, rng)
+        return SecurityGame(
+            defender_reward=reward,
+            defender_penalty=penalty,
+            attacker_reward=attacker_reward,
+            attacker_penalty=attacker_penalty,
+            resources=self.draw_resources(rng),
+            attacker_resources=self.attacker_resources,
+        )
+
+
+@register_generator("identical_attacker")
+@dataclass(frozen=True)
+class IdenticalAttackerGames(GameGenerator):
+    """Defenders' payoffs as in ``uniform``; the attacker values every target alike
+    (one reward and one penalty drawn for all), so he is indifferent wherever the
+    coverage is equal: the case of Gan et al.'s Theorems 3.2 and 3.3."""
+
+    def sample(self, rng: np.random.Generator) -> SecurityGame:
+        n, m, s = self.n_defenders, self.n_targets, self.scale
+        reward = _positive(s, (n, m), rng)
+        penalty = -_positive(s, (n, m), rng)
+        attacker_reward, attacker_penalty = _attacker(rng, 1, s)
+        return SecurityGame(
+            defender_reward=reward,
+            defender_penalty=penalty,
+            attacker_reward=np.repeat(attacker_reward, m),
+            attacker_penalty=np.repeat(attacker_penalty, m),
             resources=self.draw_resources(rng),
             attacker_resources=self.attacker_resources,
         )

@@ -34,12 +34,12 @@ SCRIPT = textwrap.dedent(
     for reporting in ("truthful", "fixed_misreport"):
         check_behaviours(reporting, "guard_top")
     check_attacker("uniform_random")
-    check_generator("identical_attacker")
+    check_generator("hotspot")
     config = parse_config({
         "study": {"name": "toys", "seed": 1, "replications": 2, "rounds": 3,
                   "plugins": ["toy_attacker", "toy_behaviour", "toy_generator",
                               "toy_mechanism"]},
-        "generator": {"name": "identical_attacker",
+        "generator": {"name": "hotspot",
                       "params": {"n_defenders": 2, "n_targets": 3}},
         "mechanisms": [{"name": "max_min"}],
         "profiles": [{"name": "top", "executing": "guard_top"}],

@@ -15,7 +15,36 @@ NAMES = available_generators()
 
 
 def test_registry_lists_the_families():
-    assert NAMES == ["covariant", "nonoverlapping", "uniform", "zero_sum_like"]
+    assert NAMES == [
+        "covariant",
+        "identical_attacker",
+        "integer",
+        "negative_rewards",
+        "nonoverlapping",
+        "uniform",
+        "zero_sum_like",
+    ]
+
+
+def test_the_payoff_families_have_their_shapes():
+    rng = np.random.default_rng(3)
+    negative = make_generator("negative_rewards", n_defenders=3, n_targets=200).sample(rng)
+    assert (negative.defender_reward < 0).any() and (negative.attacker_reward < 0).any()
+    assert negative.defender_gap.min() >= 0.1 and negative.defender_gap.max() <= 10.0
+    integer = make_generator("integer", n_defenders=3, n_targets=200).sample(rng)
+    values = np.concatenate([integer.defender_reward.ravel(), integer.attacker_penalty])
+    assert np.array_equal(values, np.round(values)) and np.abs(values).max() <= 10
+    assert len(np.unique(integer.attacker_reward)) < 21  # ties are the rule
+    # every ordered pair p < r of integers in [-2, 2] appears, evenly (10 pairs)
+    pairs = make_generator("integer", n_defenders=1, n_targets=20_000, scale=2).sample(rng)
+    counts = np.unique(
+        np.stack([pairs.defender_penalty[0], pairs.defender_reward[0]]), axis=1, return_counts=True
+    )[1]
+    assert counts.size == 10 and counts.min() > 0.8 * counts.max()
+    same = make_generator("identical_attacker", n_targets=6).sample(rng)
+    assert np.unique(same.attacker_reward).size == 1 == np.unique(same.attacker_penalty).size
+    with pytest.raises(InvalidParameterError, match="scale must be a whole number"):
+        make_generator("integer", scale=2.5)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -148,9 +148,13 @@ def _may_spare(game: SecurityGame, tau: int, u: float) -> np.ndarray:
     return may_spare(Games.single(game), np.zeros(1, dtype=np.int64), np.array([tau]), u)[0]
 
 
-def _one(done: np.ndarray, profiles: FloatArray, game: SecurityGame) -> FloatArray | None:
-    """A kernel proposal on a batch of one: the cleaned profile, or None."""
-    return _clean(profiles[0], game) if done[0] else None
+def _blocks(candidates: list[int]) -> Iterator[list[int]]:
+    """The candidates in blocks of 1, 4, 16, ...: the cheapest candidate alone (it
+    usually is the answer), then ever larger batches for the kernel."""
+    start, size = 0, 1
+    while start < len(candidates):
+        yield candidates[start : start + size]
+        start, size = start + size, 4 * size
 
 
 def _solve_at_level(
@@ -161,19 +165,14 @@ def _solve_at_level(
     floor: bool,
     attempt: tuple[str, float, int],
 ) -> FloatArray | None:
-    """Solve the budgets for the weights at a fixed level ``u``: the first pass by
-    the kernel's Gauss-Newton (:func:`~sim.solvers.kernel.fixed_level`), later passes
-    by bounded least squares from their starting points.
+    """Solve the budgets for the weights at a fixed level ``u`` by bounded least
+    squares from the pass's starting point (the first pass is the kernel's batched
+    Gauss-Newton, :func:`~sim.solvers.kernel.fixed_level`, run by
+    :func:`_proposals`).
 
     At the floor (``floor=True``) rule B lets some defenders keep spare resources (a
     one-sided residual); elsewhere every defender spends exactly her budget.
     """
-    if attempt == _PASSES[0]:
-        single = Games.single(game)
-        done, profiles = fixed_level(
-            single, np.zeros(1, dtype=np.int64), np.array([tau]), u, floor=floor
-        )
-        return _one(done, profiles, game)
     if game.attacker_reward[tau] < u:
         return None
     st = structure(game, tau, u, active)
@@ -490,11 +489,21 @@ def _proposals(
     ]
     stages.insert(1 if phases[0] == "floor" else 0, ("interior", None))
     for phase, attempt in stages:
+        if attempt is None or (attempt == _PASSES[0] and phase in ("floor", "pooled")):
+            # the kernel's passes: one batched solve per block of candidates
+            for block in _blocks(candidates):
+                taus = np.array(block, dtype=np.int64)
+                rows = np.zeros(taus.size, dtype=np.int64)
+                if attempt is None:
+                    done, profiles = newton(games, rows, taus, pooled)
+                else:
+                    level = floor_level if phase == "floor" else pooled
+                    done, profiles = fixed_level(games, rows, taus, level, floor=phase == "floor")
+                for j, tau in enumerate(block):
+                    yield phase, tau, _clean(profiles[j], game) if done[j] else None
+            continue
         for tau in candidates:
-            if attempt is None:
-                done, profiles = newton(games, np.zeros(1, dtype=np.int64), np.array([tau]), pooled)
-                yield phase, tau, _one(done, profiles, game)
-            elif phase == "floor":
+            if phase == "floor":
                 yield phase, tau, _solve_at_level(game, tau, active, floor_level, True, attempt)
             elif phase == "pooled":
                 yield phase, tau, _solve_at_level(game, tau, active, pooled, False, attempt)
