@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
 from sim.errors import InvalidParameterError
@@ -98,6 +99,25 @@ class GameGenerator(ABC):
             return np.asarray(spec, dtype=np.int64)
         return np.full(self.n_defenders, spec, dtype=np.int64)
 
+    def game(
+        self,
+        rng: np.random.Generator,
+        defender_reward: ArrayLike,
+        defender_penalty: ArrayLike,
+        attacker_reward: ArrayLike,
+        attacker_penalty: ArrayLike,
+    ) -> SecurityGame:
+        """The game with these payoffs, its resources drawn last from ``rng`` and the
+        family's ``attacker_resources`` (what every :meth:`sample` returns)."""
+        return SecurityGame(
+            defender_reward=defender_reward,
+            defender_penalty=defender_penalty,
+            attacker_reward=attacker_reward,
+            attacker_penalty=attacker_penalty,
+            resources=self.draw_resources(rng),
+            attacker_resources=self.attacker_resources,
+        )
+
     @abstractmethod
     def sample(self, rng: np.random.Generator) -> SecurityGame:
         """Draw one game (every draw from ``rng``, in a fixed order)."""
@@ -160,14 +180,7 @@ class UniformGames(GameGenerator):
         reward = _positive(s, (n, m), rng)
         penalty = -_positive(s, (n, m), rng)
         attacker_reward, attacker_penalty = _attacker(rng, m, s)
-        return SecurityGame(
-            defender_reward=reward,
-            defender_penalty=penalty,
-            attacker_reward=attacker_reward,
-            attacker_penalty=attacker_penalty,
-            resources=self.draw_resources(rng),
-            attacker_resources=self.attacker_resources,
-        )
+        return self.game(rng, reward, penalty, attacker_reward, attacker_penalty)
 
 
 @register_generator("covariant")
@@ -204,14 +217,7 @@ class CovariantGames(GameGenerator):
         reward = _positive(s, (n, m), rng)
         attacker_reward = s * np.clip(ndtr(latent), 1e-12, 1.0)
         attacker_penalty = -_positive(s, m, rng)
-        return SecurityGame(
-            defender_reward=reward,
-            defender_penalty=penalty,
-            attacker_reward=attacker_reward,
-            attacker_penalty=attacker_penalty,
-            resources=self.draw_resources(rng),
-            attacker_resources=self.attacker_resources,
-        )
+        return self.game(rng, reward, penalty, attacker_reward, attacker_penalty)
 
 
 @register_generator("nonoverlapping")
@@ -240,13 +246,12 @@ class NonOverlappingGames(GameGenerator):
             attacker_reward, attacker_penalty = np.zeros(m), -np.ones(m)
         else:
             attacker_reward, attacker_penalty = _attacker(rng, m, self.scale)
-        return SecurityGame(
-            defender_reward=[reward for reward, _ in types],
-            defender_penalty=[penalty for _, penalty in types],
-            attacker_reward=attacker_reward,
-            attacker_penalty=attacker_penalty,
-            resources=self.draw_resources(rng),
-            attacker_resources=self.attacker_resources,
+        return self.game(
+            rng,
+            [reward for reward, _ in types],
+            [penalty for _, penalty in types],
+            attacker_reward,
+            attacker_penalty,
         )
 
 
@@ -274,14 +279,7 @@ class ZeroSumLikeGames(GameGenerator):
         attacker_reward, attacker_penalty = _attacker(rng, m, self.scale)
         penalty = -attacker_reward * np.exp(sigma * rng.standard_normal((n, m)))
         reward = -attacker_penalty * np.exp(sigma * rng.standard_normal((n, m)))
-        return SecurityGame(
-            defender_reward=reward,
-            defender_penalty=penalty,
-            attacker_reward=attacker_reward,
-            attacker_penalty=attacker_penalty,
-            resources=self.draw_resources(rng),
-            attacker_resources=self.attacker_resources,
-        )
+        return self.game(rng, reward, penalty, attacker_reward, attacker_penalty)
 
 
 @register_generator("negative_rewards")
@@ -298,14 +296,7 @@ class NegativeRewardGames(GameGenerator):
         reward = penalty + 0.01 * s + _positive(0.99 * s, (n, m), rng)
         attacker_penalty = -_positive(s, m, rng)
         attacker_reward = attacker_penalty + 0.01 * s + _positive(0.99 * s, m, rng)
-        return SecurityGame(
-            defender_reward=reward,
-            defender_penalty=penalty,
-            attacker_reward=attacker_reward,
-            attacker_penalty=attacker_penalty,
-            resources=self.draw_resources(rng),
-            attacker_resources=self.attacker_resources,
-        )
+        return self.game(rng, reward, penalty, attacker_reward, attacker_penalty)
 
 
 def _integer_pairs(
@@ -338,14 +329,7 @@ class IntegerGames(GameGenerator):
         n, m, bound = self.n_defenders, self.n_targets, int(self.scale)
         penalty, reward = _integer_pairs(bound, (n, m), rng)
         attacker_penalty, attacker_reward = _integer_pairs(bound, m, rng)
-        return SecurityGame(
-            defender_reward=reward,
-            defender_penalty=penalty,
-            attacker_reward=attacker_reward,
-            attacker_penalty=attacker_penalty,
-            resources=self.draw_resources(rng),
-            attacker_resources=self.attacker_resources,
-        )
+        return self.game(rng, reward, penalty, attacker_reward, attacker_penalty)
 
 
 @register_generator("identical_attacker")
@@ -360,11 +344,6 @@ class IdenticalAttackerGames(GameGenerator):
         reward = _positive(s, (n, m), rng)
         penalty = -_positive(s, (n, m), rng)
         attacker_reward, attacker_penalty = _attacker(rng, 1, s)
-        return SecurityGame(
-            defender_reward=reward,
-            defender_penalty=penalty,
-            attacker_reward=np.repeat(attacker_reward, m),
-            attacker_penalty=np.repeat(attacker_penalty, m),
-            resources=self.draw_resources(rng),
-            attacker_resources=self.attacker_resources,
+        return self.game(
+            rng, reward, penalty, np.repeat(attacker_reward, m), np.repeat(attacker_penalty, m)
         )
