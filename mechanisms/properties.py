@@ -376,7 +376,12 @@ def _signals(
 
 
 def ir_violation(
-    game: SecurityGame, outcome: MechanismOutcome, defender: int, *, eps_tol: float = 1e-9
+    game: SecurityGame,
+    outcome: MechanismOutcome,
+    defender: int,
+    *,
+    eps_tol: float = 1e-9,
+    exhaustive: bool = False,
 ) -> Deviation:
     """The exact best strategy modification of ``defender`` (Property 4).
 
@@ -389,6 +394,11 @@ def ir_violation(
     (pessimistic tie-breaking, as in ``docs/nse.md`` §4.2); the value is the best
     :math:`U_i^d(c'_t, t)` over strictly inducible t. For independent play (the
     ``nse`` mechanism) the NSE oracle gives the value exactly.
+
+    Targets are visited by an upper bound on their value (the coverage they get when
+    every signal puts a resource on them, capped by what keeps them a best response
+    against the others' most coverage) and the search stops once no bound beats the
+    best value found; ``exhaustive=True`` solves every target's LPs (the reference).
 
     Degenerate ties that no deviation can break (two targets pinned at the top level
     with coverage 1 by the others in every signal) are not credited, so in that
@@ -420,8 +430,20 @@ def ir_violation(
     budget_rows = np.zeros((s_count, n_y + 1))
     for s in range(s_count):
         budget_rows[s, s * m : (s + 1) * m] = 1.0
-    best = (-np.inf, t0, None, None)
-    for t in range(m):
+    best: tuple[float, int, FloatArray | None, FloatArray | None] = (-np.inf, t0, None, None)
+    # the most coverage t can get (every signal's y_t at 1) bounds its value: visit the
+    # targets by that bound and stop once no bound can beat the best found (ties keep
+    # the lowest index, as a scan in index order would)
+    most = base + (weight.sum(axis=0) if k >= 1 else 0.0)
+    # and t must stay a best response while every other target s has at most most_s:
+    # r^a_t - gap_t c'_t >= r^a_s - gap_s most_s
+    lowest = reward - gap * most  # the least the attacker can get at each target
+    others = np.where(np.eye(m, dtype=bool), -np.inf, lowest[None, :]).max(axis=1)
+    most = np.minimum(most, np.where(np.isfinite(others), (reward - others) / gap, most))
+    bound = np.array([target_utility(game, t, most[t], defender) for t in range(m)])
+    for t in sorted(range(m), key=lambda t: (-bound[t], t)):
+        if not exhaustive and (bound[t] < best[0] or (bound[t] == best[0] and t > best[1])):
+            break
         rows, rhs = [], []
         for s in range(m):
             if s == t:
@@ -450,7 +472,7 @@ def ir_violation(
             y = (1.0 - PLAYABLE_MIX) * y + PLAYABLE_MIX * strict.x[:n_y].reshape(s_count, m)
         c_sup = base + (weight * weak.x[:n_y].reshape(s_count, m)).sum(axis=0)
         value = float(target_utility(game, t, c_sup[t], defender))
-        if value > best[0]:
+        if value > best[0] or (value == best[0] and t < best[1]):
             best = (value, t, base + (weight * y).sum(axis=0), y)
     value, target, c, y = best
     modification: tuple[tuple[tuple[int, ...], float, FloatArray], ...] = ()
