@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -352,11 +353,11 @@ def _search(p: Payoffs, thetas: list[_Cell], lams: list[_Cell], tol: float) -> _
     cells; for each, bisection over the theta cells for the attack mass, then for the
     coverage."""
 
-    def first(lo: int, hi: int, moved: object) -> int:
+    def first(lo: int, hi: int, moved: Callable[[int], bool]) -> int:
         """The first index in [lo, hi) where ``moved(i)`` is False (else hi)."""
         while lo < hi:
             mid = (lo + hi) // 2
-            if moved(mid):  # type: ignore[operator]
+            if moved(mid):
                 lo = mid + 1
             else:
                 hi = mid
