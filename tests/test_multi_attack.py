@@ -245,3 +245,21 @@ def test_studies_refuse_several_attacks_rather_than_model_one():
     data = {**TINY, "generator": {**TINY["generator"], "grid": {"attacker_resources": [1, 2]}}}
     with pytest.raises(InvalidConfigError, match=r"'generator\.attacker_resources' must be 1"):
         parse_config(data)
+
+
+def test_the_stackelberg_strategy_leaves_the_nash_set_as_attacks_grow():
+    # Korzhyk, Conitzer, Parr 2011: with one attack the defender's Stackelberg
+    # strategy is also a Nash strategy; with several it need not be. Integer payoffs
+    # in [-10, 10] on 10 targets, 3 defender resources, as in their experiments.
+    outside = {}
+    for attacks in (1, 2, 3):
+        generator = make_generator(
+            "integer", n_defenders=1, n_targets=10, resources=3, attacker_resources=attacks
+        )
+        rng = np.random.default_rng([2011, attacks])
+        games = [generator.sample(rng) for _ in range(40)]
+        outside[attacks] = sum(
+            not is_nash_coverage(game, multi_attack_sse(game).coverage) for game in games
+        )
+    assert outside[1] == 0
+    assert 0 < outside[2] and 0 < outside[3]
