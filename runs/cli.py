@@ -247,6 +247,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def _cmd_viz(args: argparse.Namespace) -> int:
     import importlib.util
+    import socket
     import subprocess
 
     missing = [m for m in ("solara", "altair", "networkx") if importlib.util.find_spec(m) is None]
@@ -261,8 +262,17 @@ def _cmd_viz(args: argparse.Namespace) -> int:
 
         read_game(args.game)  # a bad file fails here, in one line, not in the browser
         env[VIZ_GAME_ENV] = str(Path(args.game).resolve())
+    with socket.socket() as probe:  # a taken port fails here, in one line
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            raise SimError(
+                f"cannot serve on {args.host}:{args.port} ({exc.strerror}); choose another "
+                "--port or --host"
+            ) from None
     command = [sys.executable, "-m", "solara", "run", "runs.viz", "--production", "--no-open"]
     command += ["--host", args.host, "--port", str(args.port), "--log-level", "warning"]
+    command += ["--no-check-version"]  # no call to PyPI from a local view
     print(f"live view: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
     server = subprocess.Popen(command, env=env)
     try:

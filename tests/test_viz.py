@@ -102,3 +102,15 @@ def test_viz_cli_rejects_a_bad_game_file_before_serving(capsys, tmp_path):
             err.startswith(f"defcoord: error: game file {path!r}: SecurityGame.from_dict")
         )
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_viz_cli_refuses_a_taken_port_in_one_line(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        assert main(["viz", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"defcoord: error: cannot serve on 127.0.0.1:{port}")
+    assert len(err.strip().splitlines()) == 1
