@@ -197,18 +197,23 @@ def _wait_for_parts(out: Path, count: int, process: subprocess.Popen[str]) -> No
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_killing_the_parent_leaves_no_worker_behind(tmp_path):
-    config = write_config(tmp_path / "s.toml", replications=40, chunk_size=1)
-    process = _start(config, tmp_path / "s", tmp_path)
-    _wait_for_parts(tmp_path / "s", 2, process)
-    workers = _children(process.pid)
-    assert workers, "the run finished before it could be killed"
+def _kill_and_expect_no_workers(process, workers) -> None:
+    """SIGKILL the run; its workers must be gone within 20 s (they die with it)."""
     process.kill()
     process.communicate()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.1)
     assert not any(_alive(w) for w in workers)
+
+
+def test_killing_the_parent_leaves_no_worker_behind(tmp_path):
+    config = write_config(tmp_path / "s.toml", replications=40, chunk_size=1)
+    process = _start(config, tmp_path / "s", tmp_path)
+    _wait_for_parts(tmp_path / "s", 2, process)
+    workers = _children(process.pid)
+    assert workers, "the run finished before it could be killed"
+    _kill_and_expect_no_workers(process, workers)
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -326,12 +331,7 @@ def test_crash_consistency_under_kill_and_damage(tmp_path, seed):
         late = seed % 3 == 0 and attempt == 0  # near the end: consolidation
         time.sleep(duration * (rng.uniform(0.85, 1.0) if late else rng.uniform(0.1, 0.8)))
         workers = _children(process.pid)
-        process.kill()
-        process.communicate()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and any(_alive(w) for w in workers):
-            time.sleep(0.1)
-        assert not any(_alive(w) for w in workers)
+        _kill_and_expect_no_workers(process, workers)
         parts = sorted((out / "parts").glob("*.parquet"))
         if parts and rng.random() < 0.5:
             victim = rng.choice(parts)
