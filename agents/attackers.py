@@ -1,11 +1,16 @@
-"""Attacker models: how the attacker picks a target each round (a registry).
+"""Attacker models: how the attacker picks its targets each round (a registry).
 
 ``informed`` best-responds to the coverage actually in force (the Stackelberg
 attacker of Section 2, observing the mixed strategy the defenders really play, as in
 Property 4's :math:`BR(\\phi(x))`); ``learning`` best-responds to an estimate built
 from the allocations it observed in past rounds; ``quantal`` is a logit
-(SUQR-style) bounded-rational attacker. Each draws with one uniform number per round,
-handed in by the caller, so counterfactuals reuse the same draw.
+(SUQR-style) bounded-rational attacker. Each draws with one uniform number per
+attack and round, handed in by the caller, so counterfactuals reuse the same draws.
+
+Every model takes ``resources``, the number of distinct targets it attacks at once
+(Korzhyk, Conitzer and Parr 2011; default: the game's ``attacker_resources``): the
+best responders attack their ``resources`` best targets, the quantal attacker draws
+that many distinct targets.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from mechanisms.outcome import MechanismOutcome
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import TIE_BREAKING_MODES, TieBreaking
-from sim.payoffs import attacked_target, attacker_utilities
+from sim.payoffs import attacked_targets, attacker_utilities
 from sim.registry import Registry
 
 ATTACKERS: Registry[Any] = Registry("attacker model")
@@ -33,18 +38,25 @@ def make_attacker(name: str, **params: Any) -> AttackerModel:
 
 
 def _pick(
-    game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, mode: str, u: float
-) -> int:
-    """Best response with tie-breaking ``mode``; ``u`` seeds the ``random`` mode."""
-    designated = outcome.attacked_target if outcome.attacked_target >= 0 else None
+    game: SecurityGame,
+    coverage: FloatArray,
+    outcome: MechanismOutcome,
+    mode: str,
+    u: FloatArray,
+    attacks: int,
+) -> tuple[int, ...]:
+    """The ``attacks`` best targets with tie-breaking ``mode`` (``designated``: the
+    outcome's attacked set first); ``u[0]`` seeds the ``random`` mode."""
+    designated = outcome.attacked_targets or None
     if mode == "designated" and designated is None:
         mode = "pessimistic"
-    return attacked_target(
+    return attacked_targets(
         game,
         coverage,
+        attacks=attacks,
         tie_breaking=mode,  # type: ignore[arg-type]
         designated=designated,
-        rng=np.random.default_rng(int(u * 2**32)),
+        rng=np.random.default_rng(int(u[0] * 2**32)),
     )
 
 
@@ -59,7 +71,28 @@ def _check_tie_breaking(owner: str, mode: str) -> None:
 class AttackerModel(ABC):
     """Base of the attacker models."""
 
+    resources: int | None = None
     name: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        value = self.resources
+        if value is not None and not (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        ):
+            raise InvalidParameterError(
+                f"{self.name}.resources must be an int >= 1 or None (the game's "
+                f"attacker_resources); got {value!r}"
+            )
+
+    def attacks(self, game: SecurityGame) -> int:
+        """How many distinct targets it attacks in ``game`` (validated against m)."""
+        count = game.attacker_resources if self.resources is None else self.resources
+        if count > game.n_targets:
+            raise InvalidParameterError(
+                f"{self.name}.resources must be at most the game's {game.n_targets} "
+                f"targets; got {count}"
+            )
+        return count
 
     def reset(self, game: SecurityGame) -> None:  # noqa: B027  (an optional hook)
         """Start of a run."""
@@ -70,9 +103,10 @@ class AttackerModel(ABC):
 
     @abstractmethod
     def respond(
-        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
-    ) -> int:
-        """The attacked target given the coverage it believes in and a uniform ``u``."""
+        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: FloatArray
+    ) -> tuple[int, ...]:
+        """The attacked targets (sorted, :meth:`attacks` of them) given the coverage it
+        believes in and one uniform per attack ``u``."""
 
     def observe(self, covered: np.ndarray) -> None:  # noqa: B027  (an optional hook)
         """The allocation it saw this round (bool, shape (m,))."""
@@ -92,12 +126,13 @@ class Informed(AttackerModel):
     tie_breaking: TieBreaking = "designated"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _check_tie_breaking("informed", self.tie_breaking)
 
     def respond(
-        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
-    ) -> int:
-        return _pick(game, coverage, outcome, self.tie_breaking, u)
+        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: FloatArray
+    ) -> tuple[int, ...]:
+        return _pick(game, coverage, outcome, self.tie_breaking, u, self.attacks(game))
 
 
 @ATTACKERS.register("learning")
@@ -112,6 +147,7 @@ class Learning(AttackerModel):
     _estimate: FloatArray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not (isinstance(self.discount, int | float) and 0.0 <= self.discount < 1.0):
             raise InvalidParameterError(
                 f"learning.discount must be in [0, 1); got {self.discount!r}"
@@ -127,9 +163,9 @@ class Learning(AttackerModel):
         return self._estimate
 
     def respond(
-        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
-    ) -> int:
-        return _pick(game, coverage, outcome, self.tie_breaking, u)
+        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: FloatArray
+    ) -> tuple[int, ...]:
+        return _pick(game, coverage, outcome, self.tie_breaking, u, self.attacks(game))
 
     @property
     def estimate(self) -> FloatArray | None:
@@ -145,11 +181,14 @@ class Learning(AttackerModel):
 class Quantal(AttackerModel):
     """Logit quantal response: target t with probability proportional to
     :math:`\\exp(\\lambda U^a(c, t))` (``precision`` :math:`\\lambda \\ge 0`; large
-    values approach a best response, 0 is uniform)."""
+    values approach a best response, 0 is uniform). With several attacks the targets
+    are drawn one at a time without replacement, each from the logit weights of the
+    targets not yet drawn (a Plackett-Luce draw)."""
 
     precision: float = 1.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not (isinstance(self.precision, int | float) and 0.0 <= self.precision < np.inf):
             raise InvalidParameterError(
                 f"quantal.precision must be finite and >= 0; got {self.precision!r}"
@@ -162,7 +201,17 @@ class Quantal(AttackerModel):
         return w / w.sum()
 
     def respond(
-        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: float
-    ) -> int:
-        cdf = np.cumsum(self.probabilities(game, coverage))
-        return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), cdf.size - 1))
+        self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: FloatArray
+    ) -> tuple[int, ...]:
+        z = self.precision * attacker_utilities(game, coverage)
+        left = np.ones(z.size, dtype=bool)
+        drawn: list[int] = []
+        for draw in u[: self.attacks(game)]:
+            weights = np.where(left, np.exp(z - z[left].max()), 0.0)
+            cdf = np.cumsum(weights / weights.sum())
+            pick = int(min(np.searchsorted(cdf, draw * cdf[-1], side="right"), cdf.size - 1))
+            if not left[pick]:  # the clamp at the end landed on a drawn target
+                pick = int(np.flatnonzero(left)[-1])
+            drawn.append(pick)
+            left[pick] = False
+        return tuple(sorted(drawn))

@@ -53,8 +53,10 @@ class CoordinationModel(mesa.Model):
     records : list of RoundRecord
         One per round played (:func:`agents.records.records_frame` makes a DataFrame).
     datacollector : mesa.DataCollector
-        Model reporters per round: ``round``, ``attacked_target``, ``covered``,
-        ``welfare`` (total realised defender utility), ``coverage`` (the coverage in
+        Model reporters per round: ``round``, ``attacked_target`` and ``covered``
+        (one attack; -1 and None against several), ``attacked_targets`` (a tuple,
+        one target per attacker resource), ``covered_attacks`` (how many of them were
+        covered), ``welfare`` (total realised defender utility), ``coverage`` (the coverage in
         force, a tuple) and ``attacker_belief`` (a learning attacker's estimate, else
         None). Defender reporters: ``defender`` (her index), ``misreported``,
         ``distortion`` (L1 distance of her report from her true type), ``deviated``,
@@ -126,6 +128,8 @@ class CoordinationModel(mesa.Model):
                 "round": lambda m: m.records[-1].round,
                 "attacked_target": lambda m: m.records[-1].attacked_target,
                 "covered": lambda m: m.records[-1].covered,
+                "attacked_targets": lambda m: m.records[-1].attacked_targets,
+                "covered_attacks": lambda m: sum(m.records[-1].covered_attacks),
                 "welfare": lambda m: sum(d.realised_utility for d in m.records[-1].defenders),
                 "coverage": lambda m: m.records[-1].effective_coverage,
                 "attacker_belief": lambda m: m.attacker.belief,

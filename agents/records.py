@@ -1,6 +1,12 @@
 """Round records as rows and DataFrames, with the column names and dtypes of a study's
 ``rounds`` table (:mod:`runs.schema`), so a simulation run by hand and a study's
-dataset can be analysed with the same code."""
+dataset can be analysed with the same code.
+
+Against an attacker with several resources, ``designated_target``,
+``attacked_target`` and ``covered`` are missing (<NA>): the sets are in
+``designated_targets`` and ``attacked_targets`` (sorted targets joined by commas, as
+"2,5"), and ``covered_attacks`` counts the attacked targets that were covered.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +23,13 @@ RECORD_COLUMNS: dict[str, str] = {
     "round": "Int64",
     "defender": "Int64",
     "leader": "Int64",
+    "attacker_resources": "Int64",
     "designated_target": "Int64",
     "attacked_target": "Int64",
     "covered": "boolean",
+    "designated_targets": "string",
+    "attacked_targets": "string",
+    "covered_attacks": "Int64",
     "misreported": "boolean",
     "deviated": "boolean",
     "expected_utility": "float64",
@@ -31,6 +41,15 @@ RECORD_COLUMNS: dict[str, str] = {
 }
 
 
+def _one(target: int) -> int | None:
+    return None if target < 0 else target
+
+
+def targets_text(targets: tuple[int, ...]) -> str:
+    """An attacked set as text: the sorted targets joined by commas ("2,5")."""
+    return ",".join(str(t) for t in targets)
+
+
 def record_rows(record: RoundRecord) -> list[dict[str, Any]]:
     """One row per defender of a round, keyed by :data:`RECORD_COLUMNS`."""
     return [
@@ -38,9 +57,13 @@ def record_rows(record: RoundRecord) -> list[dict[str, Any]]:
             "round": record.round,
             "defender": d.defender,
             "leader": record.leader,
-            "designated_target": record.designated_target,
-            "attacked_target": record.attacked_target,
+            "attacker_resources": record.attacker_resources,
+            "designated_target": _one(record.designated_target),
+            "attacked_target": _one(record.attacked_target),
             "covered": record.covered,
+            "designated_targets": targets_text(record.designated_targets),
+            "attacked_targets": targets_text(record.attacked_targets),
+            "covered_attacks": sum(record.covered_attacks),
             "misreported": d.misreported,
             "deviated": d.deviated,
             "expected_utility": d.expected_utility,

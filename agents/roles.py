@@ -12,7 +12,8 @@ One :meth:`RoundLoop.play` is one round (Gan et al. 2020, Section 5.1):
    one joint pure strategy from the recommendation (for ``nse``, each defender samples
    her own), sending each defender only her own part;
 3. each defender prepares (her per-round hook) and executes: follows, or deviates;
-4. the attacker picks a target against the coverage it believes in;
+4. the attacker picks its targets (one per attacker resource) against the coverage
+   it believes in;
 5. the pure :func:`~agents.rounds.play_round` resolves the attack and the SP and IR
    counterfactuals with common random numbers; everybody observes the result.
 """
@@ -151,13 +152,18 @@ class Attacker:
 
     game: SecurityGame
     attacker_model: AttackerModel
+    attacks: int = field(default=1, init=False)
 
     def __post_init__(self) -> None:
         self.attacker_model = fresh(self.attacker_model)
         self.attacker_model.reset(self.game)
+        self.attacks = self.attacker_model.attacks(self.game)
 
-    def respond(self, outcome: MechanismOutcome, coverage: FloatArray, u: float) -> int:
-        """Its target against the coverage in force ``coverage``, with the round's draw."""
+    def respond(
+        self, outcome: MechanismOutcome, coverage: FloatArray, u: FloatArray
+    ) -> tuple[int, ...]:
+        """Its attacked set against the coverage in force ``coverage``, with the round's
+        draws."""
         model = self.attacker_model
         return model.respond(self.game, model.belief(outcome, coverage), outcome, u)
 
@@ -193,7 +199,7 @@ class RoundLoop:
         if not outcome.ok or outcome.recommendation is None:
             raise SolverFailedError(f"mechanism {outcome.mechanism} failed: {outcome.message}")
         truthful = authority.counterfactuals(rewards, penalties, seed)
-        draws = RoundDraws.draw(rng, game.n_defenders)
+        draws = RoundDraws.draw(rng, game.n_defenders, self.attacker.attacks)
         recommended = recommended_strategy(outcome.recommendation, draws)
         executed = np.array(
             [d.execute(game, outcome, recommended[d.index], rng) for d in self.defenders]

@@ -5,24 +5,31 @@ Counterfactuals use common random numbers (the same game, the same uniform draws
 
 * SP (Property 3): what defender i would have got had *she* reported truthfully (the
   others' reports unchanged), everyone following the recommendation, at the
-  outcome's designated target; the realised value uses the same strategy draw.
+  outcome's designated targets; the realised value uses the same strategy draw.
 * IR (Property 4): what she would have got had she followed her recommendation (the
   others executing as they did); the attacker responds to the coverage in force in
-  that world with the same draw.
+  that world with the same draws.
+
+Against an attacker with several resources (Korzhyk, Conitzer and Parr 2011) every
+utility is additive over the attacked set. A mechanism that planned for fewer attacks
+than the attacker makes has its designated targets completed to a full attacked set
+by the attacker's own rule (:func:`~mechanisms.outcome.designated_set`), so the SP
+comparison is always between two attacked sets of the same size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from mechanisms.outcome import MechanismOutcome
+from mechanisms.outcome import MechanismOutcome, designated_set
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL
-from sim.payoffs import target_utility
+from sim.payoffs import realised_set_utility, set_utility
 from sim.sampling import IndependentRecommendation, Recommendation
 
 Plan = Callable[[int, np.ndarray], FloatArray]
@@ -39,19 +46,19 @@ class RoundDraws:
         Picks the joint pure strategy of a correlated recommendation.
     own : ndarray, shape (n,)
         Each defender's own offset under independent play.
-    attacker : float
-        The attacker's draw (quantal response, random tie-breaking).
+    attacker : ndarray, shape (attacks,)
+        The attacker's draws, one per attack (quantal response, random tie-breaking).
     """
 
     strategy: float
     own: FloatArray
-    attacker: float
+    attacker: FloatArray
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, n: int) -> RoundDraws:
-        """Draw ``n + 2`` uniforms in a fixed order."""
-        u = rng.random(n + 2)
-        return cls(float(u[0]), u[1 : n + 1], float(u[n + 1]))
+    def draw(cls, rng: np.random.Generator, n: int, attacks: int = 1) -> RoundDraws:
+        """Draw ``n + 1 + attacks`` uniforms in a fixed order."""
+        u = rng.random(n + 1 + attacks)
+        return cls(float(u[0]), u[1 : n + 1], u[n + 1 :])
 
 
 def recommended_strategy(
@@ -166,29 +173,60 @@ class DefenderRound:
 
 @dataclass(frozen=True)
 class RoundRecord:
-    """One round: the outcome (designated target, its coverage), the coverage actually
+    """One round: the outcome (designated targets, its coverage), the coverage actually
     in force (``effective_coverage``, after deviations), the attack, every defender's
     record, and the defender the mechanism distinguished this round (``leader``: the
-    dictator; -1 for none)."""
+    dictator; -1 for none).
+
+    ``attacked_targets`` is the attacked set (sorted; one target against a
+    single-resource attacker) and ``covered_attacks`` says, per attacked target, whether
+    some resource stood on it; ``designated_targets`` is the set the SP comparison uses
+    (:func:`~mechanisms.outcome.designated_set`).
+    """
 
     round: int
     mechanism: str
     status: str
-    designated_target: int
-    attacked_target: int
-    covered: bool
+    designated_targets: tuple[int, ...]
+    attacked_targets: tuple[int, ...]
+    covered_attacks: tuple[bool, ...]
     outcome_coverage: tuple[float, ...]
     effective_coverage: tuple[float, ...]
     defenders: tuple[DefenderRound, ...]
     leader: int = -1
 
+    @property
+    def attacker_resources(self) -> int:
+        """How many targets were attacked this round."""
+        return len(self.attacked_targets)
 
-def _utility(game: SecurityGame, i: int, coverage: float, target: int) -> float:
-    return float(target_utility(game, target, coverage, i))
+    @property
+    def attacked_target(self) -> int:
+        """The attacked target when there was one attack, else -1."""
+        return _single(self.attacked_targets)
+
+    @property
+    def designated_target(self) -> int:
+        """The designated target when there was one attack, else -1."""
+        return _single(self.designated_targets)
+
+    @property
+    def covered(self) -> bool | None:
+        """Whether the attacked target was covered, when there was one attack (else None:
+        see :attr:`covered_attacks`)."""
+        return self.covered_attacks[0] if len(self.covered_attacks) == 1 else None
 
 
-def _realised(game: SecurityGame, i: int, covered: bool, target: int) -> float:
-    return float(game.defender_reward[i, target] if covered else game.defender_penalty[i, target])
+def _single(targets: tuple[int, ...]) -> int:
+    return targets[0] if len(targets) == 1 else -1
+
+
+def _utility(game: SecurityGame, i: int, coverage: FloatArray, targets: tuple[int, ...]) -> float:
+    return float(set_utility(game, coverage, targets)[i])
+
+
+def _realised(game: SecurityGame, i: int, guarded: Any, targets: tuple[int, ...]) -> float:
+    return float(realised_set_utility(game, guarded, targets)[i])
 
 
 def play_round(
@@ -200,7 +238,7 @@ def play_round(
     draws: RoundDraws,
     executed: np.ndarray,
     effective: tuple[FloatArray, FloatArray],
-    respond: Callable[[FloatArray], int],
+    respond: Callable[[FloatArray], tuple[int, ...]],
 ) -> RoundRecord:
     """Resolve one round and its counterfactuals (pure; no Mesa).
 
@@ -219,7 +257,8 @@ def play_round(
     effective : (coverage, if_follows)
         :func:`effective_coverage` of the execution plans in force.
     respond : callable
-        The attacker's response to a coverage vector, with this round's draw bound.
+        The attacker's attacked set against a coverage vector, with this round's draws
+        bound.
     """
     n = game.n_defenders
     rec = outcome.recommendation
@@ -227,18 +266,18 @@ def play_round(
         raise InvalidParameterError("play_round.outcome needs a recommendation (an ok outcome)")
     recommended = recommended_strategy(rec, draws)
     coverage, if_follows = effective
-    target = respond(coverage)
-    covered = bool(executed[:, target].any())
-    designated = outcome.attacked_target
-    covered_designated = bool(recommended[:, designated].any())
+    targets = respond(coverage)
+    guarded = np.asarray(executed.any(axis=0))
+    designated = designated_set(game, outcome, len(targets))
+    guarded_designated = recommended.any(axis=0)
     rewards, penalties = reports
     defenders = []
     for i in range(n):
         cf = truthful_outcomes[i]
         cf_rec = cf.recommendation
         cf_strategy = recommended_strategy(cf_rec, draws) if cf_rec is not None else None
-        t_cf = cf.attacked_target
-        follow_target = respond(if_follows[i])
+        cf_targets = designated_set(game, cf, len(targets)) if cf.ok else ()
+        follow_targets = respond(if_follows[i])
         follow_rows = executed.copy()
         follow_rows[i] = recommended[i]
         defenders.append(
@@ -254,29 +293,25 @@ def play_round(
                 recommended=tuple(np.flatnonzero(recommended[i]).tolist()),
                 executed=tuple(np.flatnonzero(executed[i]).tolist()),
                 deviated=not np.array_equal(executed[i], recommended[i]),
-                expected_utility=_utility(game, i, coverage[target], target),
-                realised_utility=_realised(game, i, covered, target),
-                expected_truthful=_utility(game, i, cf.coverage[t_cf], t_cf) if cf.ok else np.nan,
-                realised_truthful=_realised(game, i, bool(cf_strategy[:, t_cf].any()), t_cf)
-                if cf_strategy is not None
+                expected_utility=_utility(game, i, coverage, targets),
+                realised_utility=_realised(game, i, guarded, targets),
+                expected_truthful=_utility(game, i, cf.coverage, cf_targets) if cf.ok else np.nan,
+                realised_truthful=_realised(game, i, cf_strategy.any(axis=0), cf_targets)
+                if cf_strategy is not None and cf.ok
                 else np.nan,
-                expected_follow=_utility(game, i, if_follows[i][follow_target], follow_target),
-                realised_follow=_realised(
-                    game, i, bool(follow_rows[:, follow_target].any()), follow_target
-                ),
-                expected_utility_at_designated=_utility(
-                    game, i, outcome.coverage[designated], designated
-                ),
-                realised_utility_at_designated=_realised(game, i, covered_designated, designated),
+                expected_follow=_utility(game, i, if_follows[i], follow_targets),
+                realised_follow=_realised(game, i, follow_rows.any(axis=0), follow_targets),
+                expected_utility_at_designated=_utility(game, i, outcome.coverage, designated),
+                realised_utility_at_designated=_realised(game, i, guarded_designated, designated),
             )
         )
     return RoundRecord(
         round=round_index,
         mechanism=outcome.mechanism,
         status=outcome.status,
-        designated_target=designated,
-        attacked_target=target,
-        covered=covered,
+        designated_targets=designated,
+        attacked_targets=targets,
+        covered_attacks=tuple(bool(guarded[t]) for t in targets),
         outcome_coverage=tuple(float(x) for x in outcome.coverage),
         effective_coverage=tuple(float(x) for x in coverage),
         defenders=tuple(defenders),

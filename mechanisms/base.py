@@ -39,6 +39,10 @@ class Mechanism(Protocol):
     randomised : bool
         Whether :meth:`allocate` draws from its ``rng`` (its outcomes are then cached
         per seed, never across seeds).
+    planned_attacks : int or None
+        How many attacks its outcomes are planned for: 1 for the paper's mechanisms
+        (Gan et al. 2020 model one attack; against a stronger attacker they keep
+        planning for one), None for the game's ``attacker_resources``.
     """
 
     name: ClassVar[str]
@@ -46,6 +50,7 @@ class Mechanism(Protocol):
     conditional_claims: ClassVar[Mapping[str, str]]
     uses_status_quo: ClassVar[bool]
     randomised: ClassVar[bool]
+    planned_attacks: ClassVar[int | None]
 
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
         """The outcome on the *reported* ``game``."""
@@ -113,5 +118,6 @@ def describe(mechanism: Mechanism) -> dict[str, Any]:
         "name": mechanism.name,
         "claims": sorted(mechanism.claims),
         "conditional_claims": dict(mechanism.conditional_claims),
+        "planned_attacks": mechanism.planned_attacks,
         "params": params_of(mechanism),
     }

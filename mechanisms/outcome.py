@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sim.game import FloatArray
+from sim.errors import InvalidParameterError
+from sim.game import FloatArray, SecurityGame
+from sim.payoffs import attacked_targets
 from sim.sampling import IndependentRecommendation, Recommendation
 
 OutcomeStatus = Literal["ok", "failed"]
@@ -44,6 +46,12 @@ class MechanismOutcome:
     leader : int
         The defender the mechanism distinguished (the dictator; the random dictator's
         draw), or -1 when it distinguishes nobody.
+    attacked_targets : tuple of int
+        The attacked set the outcome was planned for, sorted: ``(attacked_target,)``
+        for the mechanisms that plan for one attack (the default), the ``n_a``
+        targets for those that plan for the game's ``attacker_resources``; then
+        ``attacked_target`` is its first and ``defender_utility`` is additive over
+        it.
     """
 
     mechanism: str
@@ -57,6 +65,11 @@ class MechanismOutcome:
     epsilon: float = 0.0
     message: str = field(default="")
     leader: int = -1
+    attacked_targets: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.attacked_targets and self.attacked_target >= 0:
+            object.__setattr__(self, "attacked_targets", (int(self.attacked_target),))
 
     @property
     def ok(self) -> bool:
@@ -72,7 +85,7 @@ class MechanismOutcome:
         )
         return (
             self.mechanism == other.mechanism
-            and self.attacked_target == other.attacked_target
+            and self.attacked_targets == other.attacked_targets
             and self.status == other.status
             and np.array_equal(self.coverage, other.coverage)
             and np.array_equal(self.defender_utility, other.defender_utility)
@@ -81,10 +94,10 @@ class MechanismOutcome:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def key(self) -> tuple[str, int, bytes]:
-        """Identifies the outcome by content (mechanism, target, coverage): caches use
+    def key(self) -> tuple[str, tuple[int, ...], bytes]:
+        """Identifies the outcome by content (mechanism, targets, coverage): caches use
         it, so a randomised mechanism's repeated outcomes are recognised."""
-        return (self.mechanism, int(self.attacked_target), self.coverage.tobytes())
+        return (self.mechanism, self.attacked_targets, self.coverage.tobytes())
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (no recommendation support)."""
@@ -92,6 +105,7 @@ class MechanismOutcome:
             "mechanism": self.mechanism,
             "status": self.status,
             "attacked_target": self.attacked_target,
+            "attacked_targets": list(self.attacked_targets),
             "coverage": self.coverage.tolist(),
             "defender_utility": self.defender_utility.tolist(),
             "status_quo_utility": None
@@ -101,3 +115,21 @@ class MechanismOutcome:
             "message": self.message,
             "leader": self.leader,
         }
+
+
+def designated_set(
+    game: SecurityGame, outcome: MechanismOutcome, attacks: int | None = None
+) -> tuple[int, ...]:
+    """The attacked set ``outcome`` designates against ``attacks`` attacks (default:
+    the game's ``attacker_resources``): its own ``attacked_targets`` when it planned
+    for that many, else completed by the attacker's best response to its coverage
+    with the designated targets first (a mechanism that plans for one attack meets a
+    stronger attacker)."""
+    count = game.attacker_resources if attacks is None else attacks
+    if len(outcome.attacked_targets) == count:
+        return outcome.attacked_targets
+    if not outcome.ok:
+        raise InvalidParameterError("designated_set.outcome is a failed outcome")
+    return attacked_targets(
+        game, outcome.coverage, attacks=count, designated=outcome.attacked_targets
+    )

@@ -85,6 +85,7 @@ class OutcomeSetMechanism(ABC):
     conditional_claims: ClassVar[Mapping[str, str]] = {}
     uses_status_quo: ClassVar[bool] = False
     randomised: ClassVar[bool] = False
+    planned_attacks: ClassVar[int | None] = 1
 
     def __post_init__(self) -> None:
         owner = type(self).__name__

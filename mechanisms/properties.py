@@ -23,12 +23,12 @@ import numpy as np
 from scipy.optimize import linprog
 
 from mechanisms.base import Mechanism
-from mechanisms.outcome import MechanismOutcome
+from mechanisms.outcome import MechanismOutcome, designated_set
 from mechanisms.space import closed_form_space
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL, UTILITY_TOL
-from sim.payoffs import target_utility, utility
+from sim.payoffs import set_utility, target_utility, utility
 from sim.sampling import IndependentRecommendation, Recommendation
 from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range
 
@@ -40,9 +40,20 @@ PLAYABLE_MIX = 1e-3
 
 
 def outcome_utility(game: SecurityGame, outcome: MechanismOutcome) -> FloatArray:
-    """:math:`U_i^d(\\mathrm{cov}, t)` of ``outcome`` under ``game``'s types, shape (n,)."""
-    t = outcome.attacked_target
-    return target_utility(game, t, outcome.coverage[t])
+    """:math:`U_i^d(\\mathrm{cov}, t)` of ``outcome`` under ``game``'s types, shape (n,);
+    against several attacks, additive over its designated set
+    (:func:`~mechanisms.outcome.designated_set`)."""
+    return set_utility(game, outcome.coverage, designated_set(game, outcome))
+
+
+def one_attack(game: SecurityGame, audit: str) -> None:
+    """The audits of Properties 1-4 model one attack (Gan et al. 2020); a game
+    against several is refused rather than audited under the wrong model."""
+    if game.attacker_resources != 1:
+        raise InvalidParameterError(
+            f"{audit} audits games with one attack (Gan et al. 2020); got "
+            f"attacker_resources={game.attacker_resources}"
+        )
 
 
 # -- Pareto efficiency ---------------------------------------------------------------
@@ -66,6 +77,7 @@ def is_pareto_efficient(
     suffices to compare with the columns of the outcome space: dominated iff some
     attackable t has :math:`U_i^d(x_t, t) \\ge u_i` for all i and :math:`>` for one.
     """
+    one_attack(game, "is_pareto_efficient")
     u = outcome_utility(game, outcome)
     space = closed_form_space(game)
     weakly = np.all(space.values >= u[:, None] - tol, axis=0)
@@ -136,6 +148,7 @@ def utility_preservation(
     every NSE. Strong UP fails when some verified NSE gives i more; it holds when
     :math:`u_i` reaches a sound upper bound on every NSE.
     """
+    one_attack(game, "utility_preservation")
     u = outcome_utility(game, outcome)
     b = nse_utility_range(game) if bounds is None else bounds
     weak = _verdicts(u, b.worst_low, b.worst_high, tol)
@@ -276,6 +289,7 @@ def find_profitable_misreport(
     Misreport or None
         A certificate with gain > ``GAIN_TOL``, or None if the budget found none.
     """
+    one_attack(game, "find_profitable_misreport")
     if not (isinstance(budget, int) and budget >= 1):
         raise InvalidParameterError(
             f"find_profitable_misreport.budget must be an int >= 1; got {budget!r}"
@@ -404,6 +418,7 @@ def ir_violation(
     with coverage 1 by the others in every signal) are not credited, so in that
     measure-zero case the gain is a lower bound.
     """
+    one_attack(game, "ir_violation")
     rec = outcome.recommendation
     t0 = outcome.attacked_target
     own = float(outcome_utility(game, outcome)[defender])

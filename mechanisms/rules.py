@@ -54,6 +54,7 @@ class StatusQuo:
     conditional_claims: ClassVar[Mapping[str, str]] = {}
     uses_status_quo: ClassVar[bool] = True
     randomised: ClassVar[bool] = False
+    planned_attacks: ClassVar[int | None] = 1
 
     def prepared(self, true_game: SecurityGame) -> Mechanism:
         return self

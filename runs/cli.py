@@ -186,10 +186,12 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from mechanisms import make_mechanism
+    from mechanisms.outcome import designated_set
     from mechanisms.properties import (
         find_profitable_misreport,
         ir_violation,
         is_pareto_efficient,
+        outcome_utility,
         utility_preservation,
     )
     from runs.gamefile import read_game
@@ -200,11 +202,18 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     print(f"mechanism {args.mechanism}: status {outcome.status} {outcome.message}".rstrip())
     if not outcome.ok:
         return EXIT_FAILED_CHUNKS
+    attacked = designated_set(game, outcome)
     print(
-        f"  attacked target {outcome.attacked_target}, "
-        f"coverage {np.round(outcome.coverage, 4).tolist()}"
+        f"  attacked target{'s' if len(attacked) > 1 else ''} "
+        f"{', '.join(map(str, attacked))}, coverage {np.round(outcome.coverage, 4).tolist()}"
     )
-    print(f"  utilities {np.round(outcome.defender_utility, 4).tolist()}")
+    print(f"  utilities {np.round(outcome_utility(game, outcome), 4).tolist()}")
+    if game.attacker_resources > 1:
+        print(
+            f"PE, UP, SP and IR: not audited (the audits model one attack; the game has "
+            f"attacker_resources={game.attacker_resources})"
+        )
+        return 0
     pe = is_pareto_efficient(game, outcome)
     print(
         f"PE: {'yes' if pe.efficient else 'no'}"

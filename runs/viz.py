@@ -166,7 +166,7 @@ def _waiting(what: str) -> Any:
 
 
 def coverage_view(model: LiveModel) -> Any:
-    """Coverage per target this round: recommended and in force; the attacked target
+    """Coverage per target this round: recommended and in force; each attacked target
     is marked (a filled star if it was covered, an open one if not)."""
     if not model.records:
         return _waiting("Coverage per target")
@@ -175,17 +175,21 @@ def coverage_view(model: LiveModel) -> Any:
     targets = np.arange(len(record.effective_coverage))
     axes.bar(targets - 0.2, record.outcome_coverage, 0.4, label="recommended", color="#9ecae1")
     axes.bar(targets + 0.2, record.effective_coverage, 0.4, label="in force", color="#08519c")
-    hit = record.attacked_target
-    axes.plot(
-        [hit],
-        [max(record.outcome_coverage[hit], record.effective_coverage[hit]) + 0.1],
-        marker="*",
-        markersize=16,
-        color="#d62728",
-        fillstyle="full" if record.covered else "none",
-        linestyle="none",
-        label="attacked, " + ("covered" if record.covered else "not covered"),
-    )
+    for covered in (True, False):
+        pairs = zip(record.attacked_targets, record.covered_attacks, strict=True)
+        hits = [t for t, c in pairs if c is covered]
+        if hits:
+            tops = np.maximum(record.outcome_coverage, record.effective_coverage)[hits]
+            axes.plot(
+                hits,
+                tops + 0.1,
+                marker="*",
+                markersize=16,
+                color="#d62728",
+                fillstyle="full" if covered else "none",
+                linestyle="none",
+                label="attacked, " + ("covered" if covered else "not covered"),
+            )
     axes.set(
         xticks=targets,
         ylim=(0, 1.2),

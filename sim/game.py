@@ -313,6 +313,29 @@ class SecurityGame:
             attacker_resources=attacker_resources,
         )
 
+    def pooled(self, defender: int | None = None) -> SecurityGame:
+        """The coordinated game as one defender holding all :math:`K` resources: her
+        payoffs are ``defender``'s, or with None the sum over the defenders (utilities
+        are linear in the coverage, so this is the utilitarian objective); the
+        attacker is unchanged."""
+        if defender is None:
+            reward, penalty = self.defender_reward.sum(axis=0), self.defender_penalty.sum(axis=0)
+        elif isinstance(defender, int | np.integer) and 0 <= defender < self.n_defenders:
+            reward, penalty = self.defender_reward[defender], self.defender_penalty[defender]
+        else:
+            raise InvalidGameError(
+                f"{_OWNER}.pooled.defender must be None or in [0, {self.n_defenders}); "
+                f"got {defender!r}"
+            )
+        return SecurityGame(
+            defender_reward=reward[None],
+            defender_penalty=penalty[None],
+            attacker_reward=self.attacker_reward,
+            attacker_penalty=self.attacker_penalty,
+            resources=[self.total_resources],
+            attacker_resources=self.attacker_resources,
+        )
+
     # -- comparison and serialisation ---------------------------------------------------
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SecurityGame):

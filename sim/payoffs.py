@@ -5,6 +5,8 @@ All functions take a coverage vector ``c`` of shape (m,) with entries in [0, 1].
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -91,28 +93,122 @@ def attacked_target(
     tol : float
         Attacker utilities within ``tol`` of the maximum are tied.
     """
+    return attacked_targets(
+        game,
+        coverage,
+        attacks=1,
+        tie_breaking=tie_breaking,
+        designated=None if designated is None else (designated,),
+        fallback=fallback,
+        rng=rng,
+        tol=tol,
+        owner="attacked_target",
+    )[0]
+
+
+def attacked_targets(
+    game: SecurityGame,
+    coverage: ArrayLike,
+    *,
+    attacks: int | None = None,
+    tie_breaking: TieBreaking = "designated",
+    designated: Sequence[int] | None = None,
+    fallback: TieBreaking = "pessimistic",
+    rng: np.random.Generator | None = None,
+    tol: float = BR_TOL,
+    owner: str = "attacked_targets",
+) -> tuple[int, ...]:
+    """The targets an attacker with ``attacks`` resources hits under ``coverage``: his
+    ``attacks`` best targets (utilities are additive over the attacked set, Korzhyk,
+    Conitzer and Parr 2011), the targets tied at the margin chosen by a rule.
+
+    Targets worth more than the ``attacks``-th best utility by over ``tol`` are
+    attacked; the remaining places go to the targets within ``tol`` of it, chosen by
+    ``tie_breaking`` as in :func:`attacked_target` (``designated``: the designated
+    targets among them first, ``fallback`` for the rest; ``pessimistic`` /
+    ``optimistic``: the worst / best for the defenders' total utility; ``random``:
+    drawn one at a time). With one attack this is :func:`attacked_target`.
+
+    Parameters
+    ----------
+    attacks : int, optional
+        How many distinct targets he attacks; default ``game.attacker_resources``.
+    designated : sequence of int, optional
+        The designated targets; required by ``"designated"``.
+
+    Returns
+    -------
+    tuple of int
+        The attacked targets, sorted.
+    """
     if tie_breaking not in TIE_BREAKING_MODES:
         raise InvalidParameterError(
-            f"attacked_target.tie_breaking must be one of {list(TIE_BREAKING_MODES)}; "
-            f"got {tie_breaking!r}"
+            f"{owner}.tie_breaking must be one of {list(TIE_BREAKING_MODES)}; got {tie_breaking!r}"
         )
-    br = best_responses(game, coverage, tol=tol)
+    c = _coverage(game, coverage)
+    m = game.n_targets
+    count = game.attacker_resources if attacks is None else attacks
+    if not (
+        isinstance(count, int | np.integer) and not isinstance(count, bool) and 1 <= count <= m
+    ):
+        raise InvalidParameterError(f"{owner}.attacks must be an int in [1, {m}]; got {count!r}")
+    u = attacker_utilities(game, c)
+    cut = np.partition(u, m - count)[m - count]  # the count-th best utility
+    sure = np.flatnonzero(u > cut + tol)
+    tied = np.flatnonzero(np.abs(u - cut) <= tol)
+    need = count - sure.size
+    chosen: list[int] = []
     if tie_breaking == "designated":
         if designated is None:
             raise InvalidParameterError(
-                "attacked_target.designated is required with tie_breaking='designated'"
+                f"{owner}.designated is required with tie_breaking='designated'"
             )
-        if designated in br:
-            return int(designated)
-        if fallback == "designated":
-            raise InvalidParameterError("attacked_target.fallback cannot be 'designated'")
+        chosen = [int(t) for t in designated if t in tied][:need]
+        if len(chosen) < need and fallback == "designated":
+            raise InvalidParameterError(f"{owner}.fallback cannot be 'designated'")
         tie_breaking = fallback
-    if tie_breaking == "lowest_index":
-        return int(br[0])
-    if tie_breaking == "random":
+        tied = np.setdiff1d(tied, chosen)
+    rest = need - len(chosen)
+    if rest > 0:
+        chosen += _tie_break(game, c, tied, rest, tie_breaking, rng, owner)
+    return tuple(sorted([*sure.tolist(), *chosen]))
+
+
+def _tie_break(
+    game: SecurityGame,
+    coverage: FloatArray,
+    tied: NDArray[np.int64],
+    count: int,
+    rule: str,
+    rng: np.random.Generator | None,
+    owner: str,
+) -> list[int]:
+    """``count`` of the ``tied`` targets (sorted) by ``rule``."""
+    if rule == "lowest_index":
+        return [int(t) for t in tied[:count]]
+    if rule == "random":
         if rng is None:
-            raise InvalidParameterError("attacked_target.rng is required with 'random'")
-        return int(br[rng.integers(br.size)])
-    welfare = defender_utilities(game, coverage)[:, br].sum(axis=0)
-    pick = np.argmin(welfare) if tie_breaking == "pessimistic" else np.argmax(welfare)
-    return int(br[pick])
+            raise InvalidParameterError(f"{owner}.rng is required with 'random'")
+        pool = [int(t) for t in tied]
+        return [pool.pop(int(rng.integers(len(pool)))) for _ in range(count)]
+    welfare = defender_utilities(game, coverage)[:, tied].sum(axis=0)
+    order = np.argsort(welfare if rule == "pessimistic" else -welfare, kind="stable")
+    return [int(t) for t in tied[order[:count]]]
+
+
+def set_utility(game: SecurityGame, coverage: ArrayLike, targets: Sequence[int]) -> FloatArray:
+    """Every defender's utility when the attacker hits all of ``targets`` (additive over
+    the attacked set, Korzhyk, Conitzer and Parr 2011), shape (n,)."""
+    c = _coverage(game, coverage)
+    t = list(targets)
+    return utility(game.defender_penalty[:, t], game.defender_gap[:, t], c[t]).sum(axis=1)
+
+
+def realised_set_utility(
+    game: SecurityGame, guarded: NDArray[np.bool_], targets: Sequence[int]
+) -> FloatArray:
+    """Every defender's realised utility when ``targets`` are hit and ``guarded``
+    (bool, shape (m,)) says which targets some resource stands on, shape (n,)."""
+    t = list(targets)
+    hit = np.asarray(guarded, dtype=bool)[t]
+    return np.where(hit, game.defender_reward[:, t], game.defender_penalty[:, t]).sum(axis=1)

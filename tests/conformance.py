@@ -21,9 +21,10 @@ from mechanisms.properties import (
 )
 from sim.game import SecurityGame
 from sim.generators import make_generator
-from sim.payoffs import best_responses
+from sim.payoffs import attacker_utilities, best_responses, set_utility
 from sim.sampling import Recommendation
 from sim.solvers import compute_nse, nse_utility_range
+from sim.solvers.multi_attack import SSE_TARGET_LIMIT
 
 
 def generated_games() -> list[SecurityGame]:
@@ -85,6 +86,31 @@ def check_outcome(name: str, game: SecurityGame) -> None:
     np.testing.assert_allclose(a.recommendation.coverage(), a.coverage, atol=1e-9)
     if isinstance(a.recommendation, Recommendation):
         assert np.all(a.recommendation.assignments.sum(axis=2) <= game.resources)
+    check_planned_attacks(mech, game)
+
+
+def check_planned_attacks(mech, game: SecurityGame) -> None:
+    """Against two attacks the outcome designates as many targets as the mechanism
+    declares it plans for (``planned_attacks``), a set the attacker would attack, and
+    its utilities are additive over that set."""
+    if game.n_targets < 2 or game.n_targets > SSE_TARGET_LIMIT:
+        return
+    stronger = game.with_attacker_resources(2)
+    outcome = mech.prepared(stronger).allocate(stronger, rng=np.random.default_rng(9))
+    assert outcome.ok, outcome.message
+    planned = 2 if mech.planned_attacks is None else mech.planned_attacks
+    assert len(outcome.attacked_targets) == planned
+    assert outcome.attacked_targets[0] == outcome.attacked_target
+    u = attacker_utilities(stronger, outcome.coverage)
+    rest = np.setdiff1d(np.arange(game.n_targets), outcome.attacked_targets)
+    if rest.size:
+        assert u[list(outcome.attacked_targets)].min() >= u[rest].max() - 1e-7
+    if planned == 2:
+        np.testing.assert_allclose(
+            outcome.defender_utility,
+            set_utility(stronger, outcome.coverage, outcome.attacked_targets),
+            atol=1e-9,
+        )
 
 
 def check_claim(claim, mech, game):
@@ -180,25 +206,30 @@ def check_generator(name: str) -> None:
 
 
 def check_attacker(name: str) -> None:
-    """Valid targets for every draw, the same target for the same draw, and a run of
-    the Mesa model with it is deterministic for a seed."""
+    """For one attack and several: a sorted set of that many distinct valid targets
+    for every draw, the same set for the same draws, and a run of the Mesa model with
+    it is deterministic for a seed."""
     from agents.attackers import make_attacker
 
     for game in GAMES[:4]:
         outcome = make_mechanism("utilitarian").allocate(game, rng=np.random.default_rng(0))
-        attacker = make_attacker(name)
-        attacker.reset(game)
-        belief = attacker.belief(outcome, outcome.coverage)
-        assert belief.shape == (game.n_targets,)
-        for u in (0.0, 0.3, 0.999):
-            target = attacker.respond(game, belief, outcome, u)
-            assert isinstance(target, int) and 0 <= target < game.n_targets
-            assert attacker.respond(game, belief, outcome, u) == target
+        for attacks in range(1, min(3, game.n_targets) + 1):
+            attacker = make_attacker(name, resources=attacks)
+            attacker.reset(game)
+            belief = attacker.belief(outcome, outcome.coverage)
+            assert belief.shape == (game.n_targets,)
+            for u in (0.0, 0.3, 0.999):
+                draws = np.full(attacks, u)
+                targets = attacker.respond(game, belief, outcome, draws)
+                assert isinstance(targets, tuple) and len(targets) == attacks
+                assert list(targets) == sorted(set(targets))
+                assert all(isinstance(t, int) and 0 <= t < game.n_targets for t in targets)
+                assert attacker.respond(game, belief, outcome, draws) == targets
         honest = BehaviourProfile("honest", strategic="all").behaviours(game.n_defenders)
 
         def run(game=game, honest=honest):
             return simulate(
-                game,
+                game.with_attacker_resources(min(2, game.n_targets)),
                 make_mechanism("csw_max"),
                 honest,
                 attacker=make_attacker(name),
@@ -206,4 +237,6 @@ def check_attacker(name: str) -> None:
                 rng=3,
             )
 
-        assert run() == run()
+        records = run()
+        assert records == run()
+        assert all(r.attacker_resources == min(2, game.n_targets) for r in records)

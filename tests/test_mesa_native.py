@@ -46,6 +46,8 @@ def test_the_datacollector_collects_every_round():
             "round",
             "attacked_target",
             "covered",
+            "attacked_targets",
+            "covered_attacks",
             "welfare",
             "coverage",
             "attacker_belief",

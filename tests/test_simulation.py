@@ -162,14 +162,13 @@ def test_attacker_models():
     game = _game(6)
     outcome = make_mechanism("csw_max").allocate(game, rng=np.random.default_rng(0))
     informed = make_attacker("informed")
-    t = informed.respond(game, outcome.coverage, outcome, 0.5)
+    (t,) = informed.respond(game, outcome.coverage, outcome, np.array([0.5]))
     assert t == outcome.attacked_target and t in best_responses(game, outcome.coverage)
     quantal = make_attacker("quantal", precision=0.0)
     np.testing.assert_allclose(quantal.probabilities(game, outcome.coverage), 1 / game.n_targets)
     sharp = make_attacker("quantal", precision=1e6)
-    assert sharp.respond(game, outcome.coverage, outcome, 0.3) in best_responses(
-        game, outcome.coverage, tol=1e-5
-    )
+    (t,) = sharp.respond(game, outcome.coverage, outcome, np.array([0.3]))
+    assert t in best_responses(game, outcome.coverage, tol=1e-5)
     learning = make_attacker("learning", discount=0.5)
     learning.reset(game)
     belief = learning.belief(outcome, outcome.coverage)

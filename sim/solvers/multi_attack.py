@@ -14,9 +14,12 @@ resources; strategies in marginals: coverage ``c`` in ``[0, 1]^m`` with
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -554,6 +557,27 @@ def sse_by_enumeration(game: SecurityGame, defender: int | None = None) -> Multi
     return MultiAttackSSE(best[1], best[2], best[0], "enumeration")
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Send the process's C-level stdout to the null device for a solver call: HiGHS's
+    MIP solver prints a stray debug line ("HighsMipSolverData::transformNew...") on
+    some problems whatever its output options (reported as jump-dev/HiGHS.jl#312),
+    which would land in the user's terminal and the workers' logs."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout to protect
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def multi_attack_sse(game: SecurityGame, defender: int | None = None) -> MultiAttackSSE:
     """The strong Stackelberg equilibrium against ``game.attacker_resources`` attacks,
     exactly, by one MILP (HiGHS through :func:`scipy.optimize.milp`).
@@ -613,12 +637,13 @@ def multi_attack_sse(game: SecurityGame, defender: int | None = None) -> MultiAt
     lower = np.concatenate([np.zeros(3 * m), [-np.inf]])
     upper = np.concatenate([np.ones(3 * m), [np.inf]])
     integrality = np.concatenate([np.zeros(m), np.ones(m), np.zeros(m + 1)])
-    result = milp(
-        objective,
-        constraints=constraints,
-        integrality=integrality,
-        bounds=Bounds(lower, upper),
-    )
+    with _quiet_stdout():
+        result = milp(
+            objective,
+            constraints=constraints,
+            integrality=integrality,
+            bounds=Bounds(lower, upper),
+        )
     if result.status != 0 or result.x is None:
         raise SolverFailedError(f"multi_attack_sse: the MILP failed: {result.message}")
     attacked = tuple(int(t) for t in np.flatnonzero(result.x[m : 2 * m] > 0.5))

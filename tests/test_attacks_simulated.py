@@ -1,0 +1,191 @@
+"""Simulations against an attacker with several resources (issue 15, part 5): the
+attacker models' attacked sets, additive realised and counterfactual utilities, the
+round records and rounds table, and the pooled Stackelberg mechanism that plans for
+``n_a`` attacks (checked against the single-attack mechanisms and the enumeration)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+
+from agents.attackers import make_attacker
+from agents.model import simulate
+from agents.profiles import BehaviourProfile
+from agents.records import records_frame
+from agents.rounds import designated_set
+from mechanisms import make_mechanism
+from sim.errors import InvalidParameterError
+from sim.generators import make_generator
+from sim.payoffs import attacker_utilities, set_utility
+from sim.solvers import sse_by_enumeration
+
+from strategies import games
+
+PROFILES = [
+    BehaviourProfile("honest", strategic="all"),
+    BehaviourProfile("deviate", executing="optimal_deviation", strategic=[0]),
+    BehaviourProfile(
+        "misreport",
+        reporting="best_response_misreport",
+        reporting_params={"budget": 4},
+        strategic=[1],
+    ),
+]
+
+
+def _game(attacks: int, seed: int = 3):
+    generator = make_generator(
+        "integer", n_defenders=3, n_targets=6, resources=1, attacker_resources=attacks
+    )
+    return generator.sample(np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("attacker", ["informed", "learning", "quantal"])
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.name)
+def test_utilities_are_additive_over_the_attacked_set(attacker, profile):
+    game = _game(3)
+    records = simulate(
+        game,
+        make_mechanism("csw_max"),
+        profile.behaviours(3),
+        attacker=make_attacker(attacker),
+        rounds=8,
+        rng=5,
+    )
+    for record in records:
+        attacked = list(record.attacked_targets)
+        assert len(attacked) == 3 == len(set(attacked)) == record.attacker_resources
+        assert record.attacked_target == -1 and record.covered is None
+        covered = np.array(record.covered_attacks)
+        for row in record.defenders:
+            i = row.defender
+            realised = np.where(
+                covered, game.defender_reward[i, attacked], game.defender_penalty[i, attacked]
+            ).sum()
+            assert row.realised_utility == pytest.approx(realised)
+            expected = set_utility(game, np.array(record.effective_coverage), attacked)[i]
+            assert row.expected_utility == pytest.approx(expected)
+            for gain in (row.sp_gain, row.ir_gain, row.sp_gain_realised, row.ir_gain_realised):
+                assert np.isfinite(gain)
+        if attacker != "quantal":  # best responders attack their best targets
+            u = attacker_utilities(game, np.array(record.effective_coverage))
+            if attacker == "informed":
+                rest = np.setdiff1d(np.arange(6), attacked)
+                assert u[attacked].min() >= u[rest].max() - 1e-9
+
+
+def test_a_single_attack_plan_is_completed_to_the_attacked_set_for_sp():
+    """csw_max plans for one attack; its designated set against three attacks is its
+    own target plus the attacker's next best, and the SP comparison uses that set."""
+    game = _game(3)
+    outcome = make_mechanism("csw_max").allocate(game, rng=np.random.default_rng(0))
+    assert outcome.attacked_targets == (outcome.attacked_target,)
+    completed = designated_set(game, outcome, 3)
+    assert outcome.attacked_target in completed and len(completed) == 3
+    records = simulate(game, make_mechanism("csw_max"), PROFILES[0].behaviours(3), rounds=3, rng=1)
+    assert all(r.designated_targets == completed for r in records)
+    assert all(row.sp_gain == 0.0 for r in records for row in r.defenders)
+
+
+def test_the_attacker_can_bring_its_own_resources():
+    game = _game(1)
+    records = simulate(
+        game,
+        make_mechanism("utilitarian"),
+        PROFILES[0].behaviours(3),
+        attacker=make_attacker("informed", resources=2),
+        rounds=3,
+        rng=2,
+    )
+    assert {r.attacker_resources for r in records} == {2}
+    everything = simulate(
+        game,
+        make_mechanism("utilitarian"),
+        PROFILES[0].behaviours(3),
+        attacker=make_attacker("quantal", resources=6),
+        rounds=2,
+        rng=2,
+    )
+    assert all(r.attacked_targets == tuple(range(6)) for r in everything)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_attacker_resources_are_validated(bad):
+    with pytest.raises(InvalidParameterError, match=r"informed.resources must be an int >= 1"):
+        make_attacker("informed", resources=bad)
+
+
+def test_an_attacker_with_more_resources_than_targets_is_refused():
+    with pytest.raises(InvalidParameterError, match=r"quantal\.resources must be at most"):
+        simulate(
+            _game(1),
+            make_mechanism("nse"),
+            PROFILES[0].behaviours(3),
+            attacker=make_attacker("quantal", resources=7),
+            rounds=1,
+        )
+
+
+def test_the_rounds_frame_holds_the_attacked_sets():
+    game = _game(2)
+    records = simulate(game, make_mechanism("pooled_sse"), PROFILES[0].behaviours(3), rounds=4)
+    frame = records_frame(records)
+    assert frame["attacker_resources"].eq(2).all()
+    assert frame["attacked_target"].isna().all() and frame["covered"].isna().all()
+    for record, text in zip(records, frame["attacked_targets"][::3], strict=True):
+        assert text == ",".join(map(str, record.attacked_targets))
+    assert frame["covered_attacks"].between(0, 2).all()
+    one = records_frame(
+        simulate(_game(1), make_mechanism("nse"), PROFILES[0].behaviours(3), rounds=2)
+    )
+    assert one["attacked_target"].notna().all() and one["covered"].notna().all()
+    assert (one["attacked_targets"] == one["attacked_target"].astype(str)).all()
+    assert isinstance(one["covered_attacks"].dtype, pd.Int64Dtype)
+
+
+# -- the pooled Stackelberg mechanism --------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(game=games(max_defenders=3, max_targets=5, max_resources=2))
+def test_with_one_attack_pooled_sse_is_worth_the_utilitarian_and_dictator_rules(game):
+    rng = np.random.default_rng(0)
+    pooled = make_mechanism("pooled_sse").allocate(game, rng=rng)
+    utilitarian = make_mechanism("utilitarian").allocate(game, rng=rng)
+    assert pooled.defender_utility.sum() == pytest.approx(
+        utilitarian.defender_utility.sum(), abs=1e-6
+    )
+    dictator = make_mechanism("pooled_sse", objective="dictator").allocate(game, rng=rng)
+    ruled = make_mechanism("dictatorship").allocate(game, rng=rng)
+    assert dictator.leader == ruled.leader
+    assert dictator.defender_utility[dictator.leader] == pytest.approx(
+        ruled.defender_utility[ruled.leader], abs=1e-6
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(game=games(max_defenders=3, max_targets=5, max_resources=2, max_attacks=3))
+def test_pooled_sse_is_the_best_plan_against_the_attacked_set(game):
+    """Its welfare equals the enumeration reference on the pooled game and is at least
+    what any single-attack mechanism's coverage gives against the full attacked set."""
+    rng = np.random.default_rng(0)
+    pooled = make_mechanism("pooled_sse").allocate(game, rng=rng)
+    assert len(pooled.attacked_targets) == game.attacker_resources
+    reference = sse_by_enumeration(game.pooled())
+    assert pooled.defender_utility.sum() == pytest.approx(reference.defender_utility, abs=1e-6)
+    for name in ("utilitarian", "csw_max", "dictatorship"):
+        other = make_mechanism(name).allocate(game, rng=rng)
+        if other.ok:
+            attacked = designated_set(game, other, game.attacker_resources)
+            welfare = set_utility(game, other.coverage, attacked).sum()
+            assert pooled.defender_utility.sum() >= welfare - 1e-6
+
+
+def test_pooled_sse_rejects_an_unknown_objective_and_fails_past_its_limit():
+    with pytest.raises(InvalidParameterError, match=r"pooled_sse\.objective must be one of"):
+        make_mechanism("pooled_sse", objective="egalitarian")
+    big = make_generator("uniform", n_defenders=2, n_targets=61, resources=1).sample(
+        np.random.default_rng(0)
+    )
+    outcome = make_mechanism("pooled_sse").allocate(big, rng=np.random.default_rng(0))
+    assert not outcome.ok and "at most 60 targets" in outcome.message
