@@ -32,6 +32,11 @@ Layout (every table but ``[study]`` and ``[generator]`` is optional)::
     misreport_budget = 30     # 0 disables the SP search
     ir = true
     min_gain = 1e-6           # failure: gain > min_gain x the defender's payoff range
+    nash = false              # is the coverage a Nash strategy of the pooled game?
+
+A grid may sweep the generator's ``attacker_resources`` (the attacker hits that many
+targets at once): PE, UP, SP and IR model one attack and are audited only where it is
+1; utilities, welfare, the Nash audit and the simulations cover every value.
 
 Every bad field raises :class:`~sim.errors.InvalidConfigError` naming the field and
 the value; unknown names list the valid ones.
@@ -87,6 +92,7 @@ class AuditSpec:
     misreport_budget: int = 0
     ir: bool = True
     min_gain: float = DEFAULT_MIN_GAIN
+    nash: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,7 @@ class StudyConfig:
                 "misreport_budget": self.audits.misreport_budget,
                 "min_gain": self.audits.min_gain,
                 "ir": self.audits.ir,
+                "nash": self.audits.nash,
             },
         }
 
@@ -324,12 +331,23 @@ FIELDS: tuple[Field, ...] = (
     Field("audits", "ir", "boolean", True, "audit individual rationality"),
     Field(
         "audits",
+        "nash",
+        "boolean",
+        False,
+        "audit whether the coverage is a Nash strategy of the pooled game (n_a attacks)",
+    ),
+    Field(
+        "audits",
         "min_gain",
         "number in [0, 1)",
         DEFAULT_MIN_GAIN,
         "failure: gain > this x payoff range",
     ),
 )
+
+
+def _default(table: str, name: str) -> Any:
+    return next(f.default for f in FIELDS if (f.table, f.name) == (table, name))
 
 
 def _allowed(table: str) -> set[str]:
@@ -450,8 +468,8 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     aud = _table(data, "audits", False)
     _unknown(aud, _allowed("audits"), "audits")
     flags = {}
-    for key in ("pareto", "utility_preservation", "ir"):
-        value = aud.get(key, True)
+    for key in ("pareto", "utility_preservation", "ir", "nash"):
+        value = aud.get(key, _default("audits", key))
         if not isinstance(value, bool):
             raise _fail(f"audits.{key}", "must be true or false", value)
         flags[key] = value
@@ -482,16 +500,6 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         points = config.point_parameters()
     except SimError as exc:
         raise InvalidConfigError(f"config [generator]: {exc}") from None
-    attacks = sorted({int(p["attacker_resources"]) for p in points})
-    if attacks != [1]:
-        # the mechanisms, audits and round loop model one attack (Gan et al. 2020); the
-        # multiple-attack solvers are sim.solvers.multi_attack_nash / multi_attack_sse
-        raise _fail(
-            "generator.attacker_resources",
-            "must be 1 in a study: its mechanisms, audits and simulated rounds model a "
-            "single attack",
-            attacks[-1],
-        )
     blocks = -(-replications // chunk_size)  # ceiling
     planned = len(points) * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))
     if planned > CHUNK_LIMIT:

@@ -14,7 +14,10 @@ bar and a caption line naming the interval method:
 * :func:`welfare` -- each mechanism's welfare relative to the status-quo NSE and to the
   pooled optimum;
 * :func:`learning_curves` -- the share of strategic defenders gaining, round by
-  round, with 95% bands.
+  round, with 95% bands;
+* :func:`attack_strength` -- against attackers with several resources: the share of
+  coverages that are not Nash strategies, welfare against the NSE and simulated
+  welfare, by ``attacker_resources`` (drawn when a study sweeps it or audits Nash).
 
 ``by`` facets a figure by generator parameters (one panel per value); ``ax`` draws a
 single panel into an existing axes (only without ``by``). Every figure gives a
@@ -43,7 +46,7 @@ from matplotlib.figure import Figure
 from runs.export import read_dataset, read_manifest
 from runs.report import write_report
 from runs.schema import parameter_column
-from runs.summary import DEFAULT_MIN_GAIN, strategic_rounds, summarise
+from runs.summary import DEFAULT_MIN_GAIN, PROPERTY_LABELS, strategic_rounds, summarise
 from sim.errors import InvalidConfigError
 
 #: How every interval in the figures is computed.
@@ -57,14 +60,6 @@ LEGEND: dict[str, Any] = {
     "bbox_to_anchor": (1.01, 1.0),
     "title": "mechanism",
     "title_fontsize": 7,
-}
-
-PROPERTY_LABELS = {
-    "pe": "PE",
-    "weak_up": "weak UP",
-    "strong_up": "strong UP",
-    "sp": "SP",
-    "ir": "IR",
 }
 
 
@@ -214,7 +209,7 @@ def failure_rates(
     for axis, (label, part) in zip(axes, facets, strict=True):
         summary = summarise(part, part.iloc[0:0], min_gain=min_gain)
         summary = summary[summary["role"] == "all"].assign(_group="")
-        _rate_bars(axis, summary, [""], [""], colours, list(PROPERTY_LABELS))
+        _rate_bars(axis, summary, [""], [""], colours, _tested(audits))
         axis.set_title(label, fontsize=9)
     axes[0].set_ylabel("failure rate")
     axes[-1].legend(**LEGEND)
@@ -225,6 +220,122 @@ def failure_rates(
         + _notes(notes)
     )
     return _finish(fig, f"{_study(audits, study)}: one-shot audits", caption)
+
+
+def _tested(audits: pd.DataFrame) -> list[str]:
+    """The properties a one-shot audit figure shows: all, but the Nash audit only when
+    the study ran it (``audits.nash``)."""
+    nash = "nash_consistent" in audits and audits["nash_consistent"].notna().any()
+    return [p for p in PROPERTY_LABELS if p != "nash" or nash]
+
+
+def attack_strength(
+    audits: pd.DataFrame,
+    rounds: pd.DataFrame,
+    *,
+    study: str | None = None,
+    notes: Sequence[str] = (),
+) -> Figure:
+    """How the mechanisms fare as the attacker's resources grow (Korzhyk, Conitzer,
+    Parr 2011), one panel each: the share of instances whose coverage is not a Nash
+    strategy of the pooled game (when audited), the total defender utility minus the
+    status-quo NSE's, and, per behaviour profile, the simulated total realised utility
+    per round; x is ``attacker_resources``."""
+    colours = mechanism_colours([*audits["mechanism"].unique(), *rounds["mechanism"].unique()])
+    ok = audits[audits["status"] == "ok"]
+    instances = ok.drop_duplicates(["mechanism", "grid_point", "replication"])
+    sims = rounds[rounds["status"] == "ok"]
+    profiles = sorted(sims["profile"].unique()) if len(sims) else []
+    nash = "nash" in _tested(audits)
+    count = int(nash) + int(len(instances) > 0) + len(profiles)
+    fig, grid = plt.subplots(1, max(count, 1), figsize=(4.2 * max(count, 1), 3.6), squeeze=False)
+    axes = list(grid[0])  # each panel its own scale: a share, then utilities
+    panels = iter(axes)
+    levels = sorted(
+        set(audits["attacker_resources"].dropna()) | set(sims["attacker_resources"].dropna())
+    )
+    if nash:
+        axis = next(panels)
+        summary = summarise(ok, ok.iloc[0:0], by=["attacker_resources"])
+        summary = summary[summary["role"] == "all"].assign(_group=summary["attacker_resources"])
+        _rate_bars(axis, summary, levels, [str(v) for v in levels], colours, ["nash"])
+        axis.set_title("coverage not a Nash strategy\nof the pooled game", fontsize=8)
+        axis.set_ylabel("share of instances")
+    if len(instances):
+        axis = next(panels)
+        _bars(
+            axis,
+            instances.assign(difference=instances["welfare"] - instances["nse_welfare"]),
+            "attacker_resources",
+            "difference",
+            colours,
+        )
+        axis.set_title("total utility minus the status-quo NSE's", fontsize=8)
+        axis.axhline(0, color="black", lw=0.6)
+    for profile in profiles:
+        axis = next(panels)
+        part = sims[sims["profile"] == profile]
+        per_round = (
+            part.groupby(
+                [
+                    "mechanism",
+                    "attacker_resources",
+                    "grid_point",
+                    "replication",
+                    "focal_defender",
+                    "round",
+                ],
+                dropna=False,
+            )["realised_utility"]
+            .sum()
+            .reset_index()
+        )
+        _bars(axis, per_round, "attacker_resources", "realised_utility", colours)
+        axis.set_title(f"simulated total realised utility\nper round ({profile})", fontsize=8)
+        axis.axhline(0, color="black", lw=0.6)
+    for axis in axes:
+        axis.set_xlabel("attacker resources n_a")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in sorted(colours)]
+    axes[-1].legend(handles, sorted(colours), **LEGEND)
+    caption = (
+        "Not Nash: share of instances whose coverage is not the defender's part of any "
+        "Nash equilibrium of the pooled game (one defender with the defenders' summed "
+        "payoffs and all resources), exact 95% Clopper-Pearson intervals, n under each "
+        "bar. Utilities are additive over the attacked targets; mechanisms that plan for "
+        "one attack meet the others through the attacker's best response. Other bars: "
+        "means with 95% bootstrap confidence intervals." + _notes(notes)
+    )
+    table = audits if len(audits) else rounds
+    return _finish(fig, f"{_study(table, study)}: attacker resources", caption)
+
+
+def attack_levels(audits: pd.DataFrame, rounds: pd.DataFrame) -> list[int]:
+    """The attacker resources a dataset's games and simulated attackers have."""
+    levels = set()
+    for table in (audits, rounds):
+        if "attacker_resources" in table:
+            levels |= {int(v) for v in table["attacker_resources"].dropna()}
+    return sorted(levels)
+
+
+def _bars(axis: Axes, data: pd.DataFrame, x: str, y: str, colours: dict[str, Any]) -> None:
+    """Mean of ``y`` per ``x`` and mechanism (hue), 95% bootstrap CIs, no legend."""
+    sns.barplot(
+        data=data,
+        x=x,
+        y=y,
+        hue="mechanism",
+        hue_order=sorted(data["mechanism"].unique()),
+        palette=colours,
+        errorbar=("ci", 95),
+        n_boot=400,
+        seed=0,
+        ax=axis,
+        err_kws={"linewidth": 0.8},
+        saturation=1.0,
+        legend=False,
+    )
+    axis.set_ylabel("")
 
 
 def simulated_failure_rates(
@@ -310,9 +421,9 @@ def gain_distributions(
             panels.append((f"{kind} gain, {source}" + (f"\n{label}" if label else ""), cell))
     fig, axes = _axes(max(len(panels), 1), ax, 3.4, 3.4)
     if not panels:
-        axes[0].text(0.5, 0.5, "no gains recorded", ha="center", va="center")
+        axes[0].text(0.5, 0.5, "no SP or IR gains tested", ha="center", va="center")
         axes[0].set_axis_off()
-    for axis, (title, part) in zip(axes, panels, strict=True):
+    for axis, (title, part) in zip(axes[: len(panels)], panels, strict=True):
         order = [m for m in mechanisms if m in set(part["mechanism"])]
         sns.stripplot(
             data=part,
@@ -372,36 +483,20 @@ def welfare(
                 ),
             ]
         ).dropna(subset=["difference"])
-        order = sorted(long["mechanism"].unique())
-        sns.barplot(
-            data=long,
-            x="reference",
-            y="difference",
-            hue="mechanism",
-            hue_order=order,
-            palette=colours,
-            errorbar=("ci", 95),
-            n_boot=400,
-            seed=0,
-            ax=axis,
-            err_kws={"linewidth": 0.8},
-            saturation=1.0,
-        )
+        _bars(axis, long, "reference", "difference", colours)
         n = part.groupby("mechanism").size()
         axis.set_title(
             f"{label}  (n = {int(n.min()) if len(n) else 0} instances per bar)".strip(), fontsize=9
         )
         axis.axhline(0, color="black", lw=0.6)
         axis.set_xlabel("")
-        legend = axis.get_legend()
-        if legend is not None:
-            legend.remove()
     axes[0].set_ylabel("total defender utility difference")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in sorted(colours)]
     axes[-1].legend(handles, sorted(colours), **LEGEND)
     caption = (
         "Mean over instances of the mechanism's total defender utility minus that of the "
-        "status-quo NSE and of the pooled optimum (the best total over the outcome space); "
+        "status-quo NSE and of the pooled optimum (the best total over the outcome space; "
+        "against several attacks, the utilitarian Stackelberg value); "
         "bars: 95% bootstrap confidence intervals." + _notes(notes)
     )
     return _finish(fig, f"{_study(audits, study)}: welfare", caption)
@@ -535,6 +630,8 @@ def plot_study(
         )
         figures.append(("learning_curves", learning_curves(rounds, min_gain=threshold, **common)))
     figures.append(("gain_distributions", gain_distributions(audits, rounds, by=by)))
+    if len(attack_levels(audits, rounds)) > 1 or "nash" in _tested(audits):
+        figures.append(("attack_strength", attack_strength(audits, rounds, notes=notes)))
     paths: list[Path] = []
     for name, fig in figures:
         paths += _save(fig, target, name)

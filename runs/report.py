@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runs.summary import strategic_rounds
+from runs.summary import PROPERTY_LABELS, strategic_rounds
 
 #: A condition is confounded when its strategic defender is the distinguished one in
 #: more than this share of its strategic defender-rounds.
@@ -69,18 +69,15 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
     keys = [
         c
         for c in summary.columns
-        if not c.startswith(("pe_", "weak_up_", "strong_up_", "sp_", "ir_"))
+        if not c.startswith(tuple(f"{p}_" for p in PROPERTY_LABELS))
         and not c.startswith(("mean_", "welfare_", "instances", "failed_", "min_gain"))
     ]
     out = summary[keys].copy()
-    for prop, label in (
-        ("pe", "PE failure"),
-        ("weak_up", "weak UP failure"),
-        ("strong_up", "strong UP failure"),
-        ("sp", "SP failure"),
-        ("ir", "IR failure"),
-    ):
-        out[label] = [_cell(row, prop) for _, row in summary.iterrows()]
+    for prop, label in PROPERTY_LABELS.items():
+        if prop == "nash" and summary.get("nash_failure_n", pd.Series()).isna().all():
+            continue  # audited only on request: no column of NAs in every study
+        name = "not Nash" if prop == "nash" else f"{label} failure"
+        out[name] = [_cell(row, prop) for _, row in summary.iterrows()]
     for column in ("welfare_vs_nse", "welfare_vs_pooled"):
         if column in summary:
             values = summary[column].round(3).astype(object)
@@ -200,7 +197,7 @@ def write_report(
     tables, idle = _tables(summary)
     grouping = ", ".join(by) if by else "none (every grid point pooled)"
     intro = (
-        "Failure rates are over the determined units (PE, UP: instances; SP, IR: "
+        "Failure rates are over the determined units (PE, UP, not Nash: instances; SP, IR: "
         "defender-instances or strategic defender-rounds) with exact 95% Clopper-Pearson "
         "intervals; n is the number of determined units and u the share of tested units "
         "whose verdict is undetermined. NA: not tested in that condition. "

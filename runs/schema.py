@@ -41,10 +41,12 @@ AUDIT_COLUMNS: dict[str, str] = {
     "n_targets": "Int64",
     "resources": "Int64",
     "total_resources": "Int64",
+    "attacker_resources": "Int64",
     "payoff_range": "float64",
     "strategic": "boolean",
     "role": "string",
     "attacked_target": "Int64",
+    "attacked_targets": "string",
     "utility": "float64",
     "nse_utility": "float64",
     "welfare": "float64",
@@ -61,6 +63,7 @@ AUDIT_COLUMNS: dict[str, str] = {
     "nse_total_coverage": "float64",
     "nse_spent": "float64",
     "pooled_coverage": "float64",
+    "nash_consistent": "boolean",
 }
 
 ROUND_COLUMNS: dict[str, str] = {
@@ -102,9 +105,10 @@ SORT_KEYS: dict[str, list[str]] = {
 }
 
 
-#: Generator parameters that are columns already (the realised game's size), and the
-#: one whose name a column holds for something else (each defender's resources).
-PARAMETERS_SHOWN = frozenset({"n_defenders", "n_targets"})
+#: Generator parameters that are columns already (the realised game's size and its
+#: attacker's resources), and the one whose name a column holds for something else
+#: (each defender's resources).
+PARAMETERS_SHOWN = frozenset({"n_defenders", "n_targets", "attacker_resources"})
 PARAMETER_RENAMED = {"resources": "resources_spec"}
 
 

@@ -11,12 +11,13 @@ parameters named in ``by`` x role. Every rate says what it is over:
   simulation whose profile never misreports, IR whose profile never deviates) is
   missing (NA), never 0.
 
-Units: PE, weak and strong UP per *instance* (a game: UP fails when some defender's
-verdict fails, holds when every defender's holds); SP and IR per *defender-instance*
-(audits) or *strategic defender-round* (simulations). A gain is a failure when it
-exceeds ``min_gain`` times the defender's payoff range (her largest reward minus her
-smallest penalty), so ``summarise(..., min_gain=x)`` re-thresholds a dataset without
-rerunning it. The misreport search reports gains above the solvers' ``GAIN_TOL`` only.
+Units: PE, weak and strong UP and Nash consistency per *instance* (a game: UP fails
+when some defender's verdict fails, holds when every defender's holds); SP and IR per
+*defender-instance* (audits) or *strategic defender-round* (simulations). A gain is
+a failure when it exceeds ``min_gain`` times the defender's payoff range (her largest
+reward minus her smallest penalty), so ``summarise(..., min_gain=x)`` re-thresholds a
+dataset without rerunning it. The misreport search reports gains above the solvers'
+``GAIN_TOL`` only.
 
 For mechanisms that distinguish a defender (a dictator), rows with role ``leader`` and
 ``other`` split the per-defender rates beside the ``all`` row.
@@ -37,8 +38,17 @@ from sim.stats import clopper_pearson
 #: The default failure threshold, relative to the defender's payoff range.
 DEFAULT_MIN_GAIN = 1e-6
 
-#: The properties with a failure rate, in display order.
-PROPERTIES = ("pe", "weak_up", "strong_up", "sp", "ir")
+#: The properties with a failure rate, in display order, with their labels. ``nash``
+#: "fails" where the outcome's coverage is not the defender's part of any Nash
+#: equilibrium of the pooled game (``audits.nash``; Korzhyk, Conitzer, Parr 2011).
+PROPERTY_LABELS = {
+    "pe": "PE",
+    "weak_up": "weak UP",
+    "strong_up": "strong UP",
+    "sp": "SP",
+    "ir": "IR",
+    "nash": "not Nash",
+}
 
 INSTANCE = ["grid_point", "replication"]
 
@@ -121,10 +131,11 @@ def _audit_rows(audits: pd.DataFrame, by: list[str], min_gain: float) -> list[di
             }
             whole = role == "all"
             instances = part.drop_duplicates(INSTANCE)
-            pe = None
-            if whole and instances["pareto_efficient"].notna().any():
-                pe = ~instances["pareto_efficient"].astype("boolean")
-            entry.update(_rate("pe", pe))
+            for prop, column in (("pe", "pareto_efficient"), ("nash", "nash_consistent")):
+                holds = None
+                if whole and column in instances and instances[column].notna().any():
+                    holds = ~instances[column].astype("boolean")
+                entry.update(_rate(prop, holds))
             for prop in ("weak_up", "strong_up"):
                 entry.update(_rate(prop, _instance_verdicts(part, prop) if whole else None))
             for prop in ("sp", "ir"):
@@ -154,9 +165,8 @@ def _simulation_rows(rounds: pd.DataFrame, by: list[str], min_gain: float) -> li
         deviates = bool((group["executing"] != "follow").any())
         for role, part in _roles(group):
             entry: dict[str, Any] = {**head, "source": "simulation", "role": role}
-            entry.update(_rate("pe", None))
-            entry.update(_rate("weak_up", None))
-            entry.update(_rate("strong_up", None))
+            for prop in ("pe", "weak_up", "strong_up", "nash"):
+                entry.update(_rate(prop, None))
             sp = _gain_verdicts(part, "sp_gain", min_gain) if misreports else None
             ir = _gain_verdicts(part, "ir_gain", min_gain) if deviates else None
             entry.update(_rate("sp", sp))

@@ -18,8 +18,9 @@ import pandas as pd
 
 from agents.attackers import make_attacker
 from agents.model import simulate
-from agents.records import record_rows
+from agents.records import record_rows, targets_text
 from mechanisms import make_mechanism
+from mechanisms.outcome import designated_set
 from mechanisms.properties import (
     find_profitable_misreport,
     ir_violation,
@@ -33,9 +34,18 @@ from runs.export import encode_part
 from runs.schema import frame, parameter_values
 from runs.seeding import dynamics_seed, instance_rng, strategic_draw
 from sim.errors import SimError
-from sim.game import SecurityGame
+from sim.game import FloatArray, SecurityGame
 from sim.generators import make_generator
-from sim.solvers import compute_nse, max_coverage, nse_utility_range
+from sim.payoffs import attacked_targets, set_utility
+from sim.solvers import (
+    NSEResult,
+    compute_nse,
+    is_nash_coverage,
+    max_coverage,
+    multi_attack_sse,
+    nse_utility_range,
+)
+from sim.solvers.multi_attack import SSE_TARGET_LIMIT
 
 
 @dataclass(frozen=True)
@@ -162,43 +172,51 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         return _failed_rows(base, game, drawn, str(exc))
     if not outcome.ok:
         return _failed_rows(base, game, drawn, f"{spec.name} failed: {outcome.message}")
+    single = game.attacker_resources == 1  # PE, UP, SP and IR model one attack
     try:
         nse = compute_nse(game)
         utility = outcome_utility(game, outcome)
-        nse_utility = nse.defender_utility if nse.verified else np.full(game.n_defenders, np.nan)
-        pe = is_pareto_efficient(game, outcome).efficient if config.audits.pareto else None
+        nse_utility = _nse_utility(game, nse)
+        pe = (
+            is_pareto_efficient(game, outcome).efficient
+            if config.audits.pareto and single
+            else None
+        )
         up = (
             utility_preservation(
                 game, outcome, bounds=nse_utility_range(game, nse, witnesses="one")
             )
-            if config.audits.utility_preservation
+            if config.audits.utility_preservation and single
             else None
         )
         space = max_coverage(game)
-        pooled_welfare = float(closed_form_space(game).values.sum(axis=0).max())
+        pooled_welfare = _pooled_welfare(game)
+        nash = is_nash_coverage(game.pooled(), outcome.coverage) if config.audits.nash else None
     except SimError as exc:
         return _failed_rows(base, game, drawn, str(exc))
+    attacked = designated_set(game, outcome)
     rows = []
     for i in range(game.n_defenders):
         limit = threshold(config, game, i)
+        searched = config.audits.misreport_budget > 0 and single
         misreport = None
-        if config.audits.misreport_budget > 0:
+        if searched:
             misreport = find_profitable_misreport(
                 mechanism, game, i, rng=rng, budget=config.audits.misreport_budget
             )
         ir = (
             ir_violation(game, outcome, i).gain
-            if config.audits.ir and outcome.recommendation is not None
+            if config.audits.ir and single and outcome.recommendation is not None
             else np.nan
         )
-        searched = config.audits.misreport_budget > 0
         sp_gain = (0.0 if misreport is None else misreport.gain) if searched else np.nan
         rows.append(
             {
                 **base,
                 **_defender(game, i, drawn),
                 "role": role(i, outcome.leader),
-                "attacked_target": outcome.attacked_target,
+                "attacked_target": attacked[0],
+                "attacked_targets": targets_text(attacked),
                 "utility": float(utility[i]),
                 "nse_utility": float(nse_utility[i]),
                 "welfare": float(utility.sum()),
@@ -215,9 +233,33 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "nse_total_coverage": float(nse.total_coverage.sum()) if nse.verified else np.nan,
                 "nse_spent": float(nse.coverage.sum()) if nse.verified else np.nan,
                 "pooled_coverage": float(space.coverage.sum()),
+                "nash_consistent": nash,
             }
         )
     return rows
+
+
+def _nse_utility(game: SecurityGame, nse: NSEResult) -> FloatArray:
+    """The status-quo NSE's utilities (NaN when not verified): the defenders play it
+    as planned for one attack; against several, over the set the attacker hits with
+    its target first (as :func:`~mechanisms.outcome.designated_set`)."""
+    if not nse.verified:
+        return np.full(game.n_defenders, np.nan)
+    if game.attacker_resources == 1:
+        return nse.defender_utility
+    hit = attacked_targets(game, nse.total_coverage, designated=(nse.attacked_target,))
+    return set_utility(game, nse.total_coverage, hit)
+
+
+def _pooled_welfare(game: SecurityGame) -> float:
+    """The pooled optimum: the largest total utility any coverage of the pooled
+    resources gives (the outcome space's best column with one attack; the
+    utilitarian Stackelberg MILP against several, NaN past its size limit)."""
+    if game.attacker_resources == 1:
+        return float(closed_form_space(game).values.sum(axis=0).max())
+    if game.n_targets > SSE_TARGET_LIMIT:
+        return np.nan
+    return multi_attack_sse(game.pooled()).defender_utility
 
 
 def _dims(game: SecurityGame) -> dict[str, Any]:
@@ -225,6 +267,7 @@ def _dims(game: SecurityGame) -> dict[str, Any]:
         "n_defenders": game.n_defenders,
         "n_targets": game.n_targets,
         "total_resources": game.total_resources,
+        "attacker_resources": game.attacker_resources,
     }
 
 

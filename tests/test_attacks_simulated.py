@@ -14,8 +14,8 @@ from agents.attackers import make_attacker
 from agents.model import simulate
 from agents.profiles import BehaviourProfile
 from agents.records import records_frame
-from agents.rounds import designated_set
 from mechanisms import make_mechanism
+from mechanisms.outcome import designated_set
 from sim.errors import InvalidParameterError
 from sim.generators import make_generator
 from sim.payoffs import attacker_utilities, set_utility
@@ -189,3 +189,68 @@ def test_pooled_sse_rejects_an_unknown_objective_and_fails_past_its_limit():
     )
     outcome = make_mechanism("pooled_sse").allocate(big, rng=np.random.default_rng(0))
     assert not outcome.ok and "at most 60 targets" in outcome.message
+
+
+# -- studies sweeping the attacker's resources -----------------------------------------
+def _sweep(tmp_path):
+    from tests_support import write_config
+
+    data = {
+        "study": {"name": "sweep", "seed": 4, "replications": 3, "rounds": 3, "chunk_size": 3},
+        "generator": {
+            "name": "uniform",
+            "params": {"n_defenders": 2, "n_targets": 4, "resources": 1},
+            "grid": {"attacker_resources": [1, 2]},
+        },
+        "mechanisms": [{"name": "csw_max"}, {"name": "pooled_sse"}],
+        "profiles": [{"name": "truthful"}, {"name": "deviate", "executing": "optimal_deviation"}],
+        "audits": {"misreport_budget": 3, "nash": True},
+    }
+    return write_config(tmp_path / "sweep.toml", data)
+
+
+def test_a_study_sweeps_attacker_resources_end_to_end_from_the_cli(tmp_path, capsys):
+    from runs.cli import main
+    from runs.export import read_dataset
+
+    out = tmp_path / "out"
+    assert main(["run", str(_sweep(tmp_path)), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    assert main(["plot", str(out)]) == 0
+    assert (out / "figures" / "attack_strength.png").stat().st_size > 10_000
+    audits, rounds = read_dataset(out, "audits"), read_dataset(out, "rounds")
+    assert (audits["status"] == "ok").all() and (rounds["status"] == "ok").all()
+    one, two = audits[audits["attacker_resources"] == 1], audits[audits["attacker_resources"] == 2]
+    one_attack = ["pareto_efficient", "weak_up", "strong_up", "sp_gain", "ir_gain"]
+    assert one[one_attack].notna().all().all()  # audited where they are defined
+    assert two[one_attack].isna().all().all()  # and missing, never 0, where not
+    assert audits["nash_consistent"].notna().all() and audits["welfare"].notna().all()
+    sets = two.groupby("mechanism")["attacked_targets"].agg(lambda s: s.str.count(",").max())
+    assert sets.to_dict() == {"csw_max": 1, "pooled_sse": 1}  # two targets each
+    assert sorted(rounds["attacker_resources"].unique()) == [1, 2]
+    hit = rounds[rounds["attacker_resources"] == 2]
+    assert hit["attacked_target"].isna().all() and hit["covered_attacks"].between(0, 2).all()
+    assert (hit["attacked_targets"].str.count(",") == 1).all()
+    capsys.readouterr()
+    assert main(["summary", str(out), "--by", "attacker_resources"]) == 0
+    printed = capsys.readouterr().out
+    assert "not Nash" in printed and "attacker_resources" in printed
+
+
+def test_with_one_attack_the_stackelberg_coverage_is_always_a_nash_strategy(tmp_path):
+    """The shipped reproduction config (Korzhyk, Conitzer, Parr 2011) on a few games:
+    with one attack the pooled Stackelberg coverage is a Nash strategy in every game."""
+    from pathlib import Path
+
+    from runs.config import load_config
+    from runs.export import read_dataset
+    from runs.runner import run_study
+
+    config = load_config(
+        Path(__file__).resolve().parents[1] / "runs/configs/multi_attack_nash.toml"
+    )
+    assert config.generator_params["n_targets"] == 10 and config.audits.nash
+    out = tmp_path / "man"
+    run_study(config.with_overrides(replications=30), out, jobs=1, quiet=True)
+    audits = read_dataset(out, "audits")
+    verdicts = audits.groupby("attacker_resources")["nash_consistent"].mean()
+    assert verdicts[1] == 1.0 and verdicts[3] < 1.0

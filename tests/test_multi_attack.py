@@ -236,17 +236,6 @@ def test_the_exact_sse_refuses_games_past_its_limit():
         sse_by_enumeration(big.sample(np.random.default_rng(0)))
 
 
-def test_studies_refuse_several_attacks_rather_than_model_one():
-    from runs.config import parse_config
-    from sim.errors import InvalidConfigError
-
-    from tests_support import TINY
-
-    data = {**TINY, "generator": {**TINY["generator"], "grid": {"attacker_resources": [1, 2]}}}
-    with pytest.raises(InvalidConfigError, match=r"'generator\.attacker_resources' must be 1"):
-        parse_config(data)
-
-
 def test_the_stackelberg_strategy_leaves_the_nash_set_as_attacks_grow():
     # Korzhyk, Conitzer, Parr 2011: with one attack the defender's Stackelberg
     # strategy is also a Nash strategy; with several it need not be. Integer payoffs
