@@ -106,6 +106,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 conditional = mech.conditional_claims
                 extra = "".join(f"; {c} on {k}" for c, k in sorted(conditional.items()))
                 print(f"  {'':<24} claims: {claims}{extra}")
+                plans = mech.planned_attacks
+                print(
+                    f"  {'':<24} plans for: "
+                    + (
+                        "the game's attacker_resources"
+                        if plans is None
+                        else "one attack"
+                        if plans == 1
+                        else f"{plans} attacks"
+                    )
+                )
             print(f"  {'':<24} params: {params or '(none)'}")
     return 0
 

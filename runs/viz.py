@@ -82,6 +82,9 @@ class LiveModel(CoordinationModel):
         Registry names (``defcoord list``).
     strategic : str
         Who plays ``reporting``/``executing``: ``none``, ``all`` or a defender index.
+    attacker_resources : int
+        How many targets the attacker hits each round (the game's
+        ``attacker_resources``; at most its number of targets).
     seed : int
         Seeds the generator's draw and the model's ``rng``.
     """
@@ -97,9 +100,11 @@ class LiveModel(CoordinationModel):
         executing: str = "optimal_deviation",
         strategic: str = "1",
         attacker: str = "informed",
+        attacker_resources: int = 1,
         seed: int = 1,
     ) -> None:
         the_game = live_game(game, game_file, n_defenders, n_targets, seed)
+        the_game = the_game.with_attacker_resources(attacker_resources)
         n = the_game.n_defenders
         if strategic not in STRATEGIC:
             raise InvalidParameterError(
@@ -152,6 +157,7 @@ def model_params() -> dict[str, Any]:
         "executing": select("optimal_deviation", EXECUTION.names(), "Strategic execution"),
         "strategic": select("1", list(STRATEGIC), "Strategic defender(s)"),
         "attacker": select("informed", ATTACKERS.names(), "Attacker model"),
+        "attacker_resources": slider(1, 1, 5, "Attacker resources (targets hit per round)"),
         "seed": slider(1, 0, 999, "Seed"),
     }
 

@@ -64,6 +64,16 @@ def test_every_component_renders_before_and_after_rounds(attacker):
     assert kinds(after) == [figure] * 3 + [belief, figure]
 
 
+def test_a_stronger_attacker_hits_several_targets_a_round():
+    model = LiveModel(game="uniform", n_targets=6, mechanism="pooled_sse", attacker_resources=3)
+    for _ in range(3):
+        model.step()
+    assert all(len(record.attacked_targets) == 3 for record in model.records)
+    assert [e.component.name for e in _render(model)][0] == "FigureMatplotlib"
+    with pytest.raises(InvalidGameError, match="attacker_resources must be an int in"):
+        LiveModel(game="uniform", n_targets=4, attacker_resources=5)
+
+
 def test_generators_and_game_files(tmp_path):
     model = LiveModel(game="covariant", n_defenders=4, n_targets=7, strategic="3", seed=5)
     assert (model.game.n_defenders, model.game.n_targets) == (4, 7)
