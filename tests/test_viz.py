@@ -69,7 +69,7 @@ def test_a_stronger_attacker_hits_several_targets_a_round():
     for _ in range(3):
         model.step()
     assert all(len(record.attacked_targets) == 3 for record in model.records)
-    assert [e.component.name for e in _render(model)][0] == "FigureMatplotlib"
+    assert _render(model)[0].component.name == "FigureMatplotlib"
     with pytest.raises(InvalidGameError, match="attacker_resources must be an int in"):
         LiveModel(game="uniform", n_targets=4, attacker_resources=5)
 

@@ -41,6 +41,7 @@ from sim.solvers.origami import (
     single_defender_sse,
     utilities_at_max_coverage,
 )
+from sim.solvers.schedules import ScheduleSSE, schedule_sse, schedule_sse_by_enumeration
 
 __all__ = [
     "DeviationValue",
@@ -50,6 +51,7 @@ __all__ = [
     "NSEResult",
     "NSEUtilityRange",
     "NSEViolation",
+    "ScheduleSSE",
     "StackelbergOutcome",
     "attacker_level",
     "canonical_split",
@@ -71,6 +73,8 @@ __all__ = [
     "nse_violation",
     "origami_level",
     "others_coverage",
+    "schedule_sse",
+    "schedule_sse_by_enumeration",
     "single_defender_sse",
     "sse_by_enumeration",
     "utilities_at_max_coverage",
