@@ -1,11 +1,19 @@
-"""Run from the repository root: ``python -m bench.study`` (or ``make bench``).
+"""Run from the repository root: ``python -m bench.study [--scale]`` (or ``make bench``).
 
-The quickstart study's wall time with 1 and 2 local workers, in the same run, and the
-peak resident memory of the largest process. Goal (issue 6): 2 workers >= 1.8x.
+The quickstart study's wall time with 1 and 2 local workers, in the same run, the peak
+resident memory of the largest process, and the per-chunk overhead share: the time a
+worker spends turning a chunk's rows into its Parquet part (the Arrow table and its
+encoding) over the chunk's whole time, measured in this process on every quickstart
+chunk. Goals: 2 workers >= 1.8x (issue 6), overhead <= 5% (issue 12).
+
+``--scale`` adds ``runs/configs/scale.toml`` (five defenders, twenty targets, a
+thousand games, every mechanism and audit, twenty rounds) with 1 and 2 local workers
+and on a Dask LocalCluster of 2 workers: about 50 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
+import argparse
 import resource
 import subprocess
 import sys
@@ -13,21 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from runs import tasks
+from runs.config import load_config
 
-def timed_run(jobs: int, out: Path) -> float:
+
+def timed_run(config: str, jobs: int, out: Path, *extra: str) -> float:
     start = time.perf_counter()
     subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "runs",
-            "run",
-            "quickstart",
-            "--out",
-            str(out),
-            "--jobs",
-            str(jobs),
-            "--quiet",
+            *(sys.executable, "-m", "runs", "run", config, "--out", str(out)),
+            *("--jobs", str(jobs), "--quiet", *extra),
         ],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -35,25 +38,61 @@ def timed_run(jobs: int, out: Path) -> float:
     return time.perf_counter() - start
 
 
+def same_datasets(a: Path, b: Path) -> bool:
+    files = sorted(p.relative_to(a) for p in (a / "dataset").rglob("*.parquet"))
+    return bool(files) and all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+
+
+def overhead_share(config_path: str) -> tuple[float, float]:
+    """(seconds, share) spent building and encoding the parts of every chunk."""
+    config = load_config(config_path)
+    spent, start = 0.0, time.perf_counter()
+    for chunk in tasks.plan_chunks(config):
+        rows = tasks.run_chunk(config, chunk)
+        begin = time.perf_counter()
+        tasks.encode_rows(config, chunk, rows)
+        spent += time.perf_counter() - begin
+    return spent, spent / (time.perf_counter() - start)
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        one = timed_run(1, Path(tmp) / "one")
-        two = timed_run(2, Path(tmp) / "two")
-        same = all(
-            a.read_bytes() == b.read_bytes()
-            for a, b in zip(
-                sorted((Path(tmp) / "one" / "dataset").rglob("*.parquet")),
-                sorted((Path(tmp) / "two" / "dataset").rglob("*.parquet")),
-                strict=True,
-            )
-        )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", action="store_true", help="also time the scale config")
+    args = parser.parse_args()
     print("bench/study.py  quickstart study (make demo's job)")
+    with tempfile.TemporaryDirectory() as tmp:
+        one = timed_run("quickstart", 1, Path(tmp) / "one")
+        two = timed_run("quickstart", 2, Path(tmp) / "two")
+        same = same_datasets(Path(tmp) / "one", Path(tmp) / "two")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"  1 worker   : {one:7.1f} s")
     print(f"  2 workers  : {two:7.1f} s   (goal < 60 s)")
     print(f"  speed-up   : {one / two:7.2f}x  (goal >= 1.8x)")
     print(f"  peak RSS   : {peak:7.0f} MiB (largest process)")
     print(f"  datasets byte-identical: {same}")
+    spent, share = overhead_share("runs/configs/quickstart.toml")
+    print(f"  per-chunk overhead (rows -> Parquet part): {spent:.1f} s, {share:.1%} (goal <= 5%)")
+    if not args.scale:
+        print("  scale config: not run (python -m bench.study --scale, about 50 minutes)")
+        return
+    print("  scale config (runs/configs/scale.toml)")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        times = {
+            "1 local worker": timed_run("scale", 1, root / "one"),
+            "2 local workers": timed_run("scale", 2, root / "two"),
+            "Dask LocalCluster, 2 workers": timed_run(
+                "scale", 2, root / "dask", "--executor", "dask"
+            ),
+        }
+        same = same_datasets(root / "one", root / "two") and same_datasets(
+            root / "one", root / "dask"
+        )
+    for label, seconds in times.items():
+        print(f"    {label:<30}: {seconds / 60:6.1f} min")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"    peak RSS (largest process)    : {peak:6.0f} MiB")
+    print(f"    datasets byte-identical        : {same}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runs.schema import SORT_KEYS, TABLES, columns, typed
+from runs.schema import PANDAS_TYPES, SORT_KEYS, TABLES, columns, typed
 from runs.studydir import atomic_write, sha256
 from runs.summary import DEFAULT_MIN_GAIN
 from sim.errors import InvalidConfigError, StudyStateError
@@ -36,10 +36,11 @@ from sim.errors import InvalidConfigError, StudyStateError
 PART_STUDY_KEY = b"defcoord.config_sha256"
 
 
-def encode_part(df: pd.DataFrame, study: str | None = None) -> bytes:
-    """A chunk's rows as Parquet bytes (zstd): workers encode, the runner writes.
-    ``study`` (the config's SHA-256) goes into the file's key-value metadata."""
-    table = pa.Table.from_pandas(df, preserve_index=False)
+def encode_part(df: pd.DataFrame | pa.Table, study: str | None = None) -> bytes:
+    """Rows as Parquet bytes (zstd): a chunk's Arrow table (workers encode, the runner
+    writes) or a DataFrame of the dataset. ``study`` (the config's SHA-256) goes into
+    the file's key-value metadata."""
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     if study is not None:
         table = table.replace_schema_metadata(
             {**(table.schema.metadata or {}), PART_STUDY_KEY: study.encode()}
@@ -70,7 +71,7 @@ def read_part(
     named = (table.schema.metadata or {}).get(PART_STUDY_KEY)
     if study is not None and named != study.encode():
         raise StudyStateError(f"{str(path)!r} belongs to another study ({named!r})")
-    return table.to_pandas()
+    return table.to_pandas(types_mapper=PANDAS_TYPES.get)
 
 
 def consolidate(
@@ -80,41 +81,50 @@ def consolidate(
     fmt: str = "parquet",
     *,
     study: str | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Merge the finished chunks' part files into the dataset (deterministic order).
+) -> Iterator[dict[str, pd.DataFrame]]:
+    """Merge the finished chunks' part files into the dataset (deterministic order),
+    yielding the tables group by group as they are written.
 
-    ``parts`` maps each finished chunk to its part's SHA-256 (verified while reading;
-    None: unverified); ``parameters`` are the study's parameter columns
+    Parquet datasets are partitioned by mechanism, so one mechanism's parts are read,
+    sorted and written at a time (memory: the largest mechanism's rows, not the
+    study's); a CSV dataset is one file per table, written in one group. ``parts``
+    maps each finished chunk to its part's SHA-256 (verified while reading; None:
+    unverified); ``parameters`` are the study's parameter columns
     (:func:`runs.schema.columns`); ``study`` the config SHA-256 every part must name.
-    Returns the consolidated tables, exactly as :func:`read_dataset` reads them.
+    Each group's tables are exactly the rows :func:`read_dataset` returns for them.
     """
-    frames: dict[str, list[pd.DataFrame]] = {"audits": [], "rounds": []}
+    groups: dict[str, list[str]] = {}
     for chunk_id in sorted(parts):
-        table = "audits" if chunk_id.startswith("audit") else "rounds"
-        path = out / "parts" / f"{chunk_id}.parquet"
-        frames[table].append(read_part(path, parts[chunk_id], study))
-    tables = {}
+        key = "all" if fmt == "csv" else chunk_id.split("-")[2]  # the mechanism's index
+        groups.setdefault(key, []).append(chunk_id)
     target = out / "dataset"
-    for table, loaded in frames.items():
-        df = (
-            pd.concat(loaded, ignore_index=True)
-            if loaded
-            else pd.DataFrame(columns=list(columns(table, parameters)))
-        )
-        df = typed(df, table, parameters)
-        df = df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
-        tables[table] = df
-        if fmt == "csv":
-            atomic_write(out, target / f"{table}.csv", df.to_csv(index=False).encode())
-            continue
-        for mechanism in sorted(df["mechanism"].unique()):
-            part = df[df["mechanism"] == mechanism].drop(columns="mechanism")
-            atomic_write(
-                out,
-                target / table / f"mechanism={mechanism}" / "part-0.parquet",
-                encode_part(part.reset_index(drop=True)),
+    for key in sorted(groups) if groups else (["all"] if fmt == "csv" else []):
+        tables = {}
+        for table in TABLES:
+            loaded = [
+                read_part(out / "parts" / f"{chunk_id}.parquet", parts[chunk_id], study)
+                for chunk_id in groups.get(key, [])
+                if chunk_id.startswith("audit" if table == "audits" else "sim")
+            ]
+            df = (
+                pd.concat(loaded, ignore_index=True)
+                if loaded
+                else pd.DataFrame(columns=list(columns(table, parameters)))
             )
-    return tables
+            df = typed(df, table, parameters)
+            df = df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+            tables[table] = df
+            if fmt == "csv":
+                atomic_write(out, target / f"{table}.csv", df.to_csv(index=False).encode())
+                continue
+            for mechanism in sorted(df["mechanism"].unique()):
+                part = df[df["mechanism"] == mechanism].drop(columns="mechanism")
+                atomic_write(
+                    out,
+                    target / table / f"mechanism={mechanism}" / "part-0.parquet",
+                    encode_part(part.reset_index(drop=True)),
+                )
+        yield tables
 
 
 def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:

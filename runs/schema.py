@@ -4,7 +4,7 @@ Every row belongs to one condition (the first columns of both tables), followed 
 one typed column per game-generator parameter of the study (:func:`parameter_columns`:
 the swept ones and the fixed ones, so a study's parameters are columns, not JSON);
 ``audits`` has one row per instance and defender, ``rounds`` one per simulated round
-and defender. The runner's workers build frames with :func:`frame`, and
+and defender. The runner's workers build Arrow tables with :func:`arrow_table`, and
 :mod:`runs.export` writes and reads them with exactly these dtypes.
 """
 
@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from agents.records import RECORD_COLUMNS
 
@@ -170,7 +171,25 @@ def typed(
     return df[list(wanted)].astype(wanted)
 
 
-def frame(rows: list[dict[str, Any]], table: str, parameters: Mapping[str, str]) -> pd.DataFrame:
-    """Rows (dicts) as a DataFrame of ``table`` with exactly its columns and dtypes."""
+#: The Arrow type of each dtype of the schema (what the workers write).
+ARROW_TYPES = {
+    "string": pa.string(),
+    "Int64": pa.int64(),
+    "float64": pa.float64(),
+    "boolean": pa.bool_(),
+}
+
+#: Back from Arrow to the schema's pandas dtypes (nullable integers, booleans, strings).
+PANDAS_TYPES = {
+    pa.string(): pd.StringDtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def arrow_table(rows: list[dict[str, Any]], table: str, parameters: Mapping[str, str]) -> pa.Table:
+    """Rows (dicts) as an Arrow table of ``table`` with exactly its columns and types,
+    built column by column (missing keys and None are nulls); no DataFrame."""
     wanted = columns(table, parameters)
-    return pd.DataFrame(rows, columns=list(wanted)).astype(wanted)
+    schema = pa.schema([(name, ARROW_TYPES[dtype]) for name, dtype in wanted.items()])
+    return pa.table({name: [row.get(name) for row in rows] for name in wanted}, schema=schema)

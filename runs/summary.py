@@ -210,3 +210,18 @@ def summarise(
         return df
     df["min_gain"] = float(min_gain)  # the threshold these rates were counted with
     return df[[*first, *(c for c in df.columns if c not in first)]]
+
+
+def join_summaries(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Summaries of disjoint parts of a dataset (each mechanism's audits, then each
+    mechanism's simulations) as the one :func:`summarise` gives for the whole: the
+    rows in order, ``min_gain`` last."""
+    kept = [piece for piece in pieces if not piece.empty]
+    if not kept:
+        return pd.DataFrame()
+    df = pd.concat(kept, ignore_index=True)
+    rank = df["source"].map({"audit": 0, "simulation": 1})
+    order = pd.DataFrame({"rank": rank, "mechanism": df["mechanism"]})
+    df = df.loc[order.sort_values(["rank", "mechanism"], kind="stable").index]
+    df = df.reset_index(drop=True)
+    return df[[c for c in df.columns if c != "min_gain"] + ["min_gain"]]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from agents.attackers import make_attacker
 from agents.model import simulate
@@ -31,7 +30,7 @@ from mechanisms.properties import (
 from mechanisms.space import closed_form_space
 from runs.config import StudyConfig, parse_config
 from runs.export import encode_part
-from runs.schema import frame, parameter_values
+from runs.schema import arrow_table, parameter_values
 from runs.seeding import dynamics_seed, instance_rng, strategic_draw
 from sim.errors import SimError
 from sim.game import FloatArray, SecurityGame
@@ -370,12 +369,11 @@ def run_block(
     for chunk in chunks:
         start = time.perf_counter()
         try:
-            df = run_chunk(config, chunk)
+            rows = run_chunk(config, chunk)
         except Exception as exc:  # isolation: one chunk's failure is recorded, not fatal
             out.append((chunk, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start))
         else:
-            encoded = encode_part(df, study=config.design_sha256())
-            out.append((chunk, encoded, "", time.perf_counter() - start))
+            out.append((chunk, encode_rows(config, chunk, rows), "", time.perf_counter() - start))
     return out
 
 
@@ -400,8 +398,9 @@ def failed_instance(
     return [{**base, "defender": i} for i in range(n)]
 
 
-def run_chunk(config: StudyConfig, chunk: Chunk) -> pd.DataFrame:
-    """Every row of one chunk, as a frame of its table; each instance is isolated."""
+def run_chunk(config: StudyConfig, chunk: Chunk) -> list[dict[str, Any]]:
+    """Every row of one chunk (keyed by its table's columns); each instance is
+    isolated."""
     rows: list[dict[str, Any]] = []
     evaluate = audit_rows if chunk.kind == "audit" else sim_rows
     for replication in range(chunk.start, chunk.stop):
@@ -409,5 +408,13 @@ def run_chunk(config: StudyConfig, chunk: Chunk) -> pd.DataFrame:
             rows += evaluate(config, chunk, replication)
         except Exception as exc:  # isolation: one instance's failure is its own rows
             rows += failed_instance(config, chunk, replication, exc)
-    table = "audits" if chunk.kind == "audit" else "rounds"
-    return frame(rows, table, config.parameter_columns())
+    return rows
+
+
+def encode_rows(config: StudyConfig, chunk: Chunk, rows: list[dict[str, Any]]) -> bytes:
+    """A chunk's rows as its Parquet part: an Arrow table built column by column with
+    the table's types (no DataFrame), named for the study."""
+    table = arrow_table(
+        rows, "audits" if chunk.kind == "audit" else "rounds", config.parameter_columns()
+    )
+    return encode_part(table, study=config.design_sha256())

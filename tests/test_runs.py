@@ -216,15 +216,21 @@ def test_cli_exit_status_reports_failed_chunks(tmp_path, monkeypatch, capsys):
 
 def test_consolidated_tables_are_what_read_dataset_returns(tmp_path):
     from runs.export import consolidate
+    from runs.schema import SORT_KEYS
     from runs.studydir import Ledger, identity, identity_key
 
     run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
     key = identity_key(identity(tiny().design_sha256(), tiny().seed, "parquet"))
     ledger = Ledger.load(tmp_path / "s", key)
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in ledger.done()}
-    tables = consolidate(tmp_path / "s", parts, tiny().parameter_columns())
-    for name, table in tables.items():
+    groups = list(consolidate(tmp_path / "s", parts, tiny().parameter_columns()))
+    assert len(groups) == len(tiny().mechanisms)  # one mechanism in memory at a time
+    for name in ("audits", "rounds"):
+        table = pd.concat([group[name] for group in groups], ignore_index=True)
+        table = table.sort_values(SORT_KEYS[name], kind="stable").reset_index(drop=True)
         pd.testing.assert_frame_equal(table, read_dataset(tmp_path / "s", name))
+        for group in groups:  # each group is one mechanism's rows
+            assert group[name]["mechanism"].nunique() <= 1
 
 
 def test_failed_instances_are_rows_not_crashes(tmp_path, monkeypatch):
