@@ -517,6 +517,14 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
                     f"must name defenders that exist in every game (n_defenders >= {smallest})",
                     profile.strategic,
                 )
+    attacks = attacker_params.get("resources")
+    fewest = min(int(p["n_targets"]) for p in points)
+    if attacks is not None and attacks > fewest:
+        raise _fail(
+            "attacker.params.resources",
+            f"must be at most every game's number of targets (the fewest: {fewest})",
+            attacks,
+        )
     return config
 
 

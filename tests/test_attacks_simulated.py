@@ -254,3 +254,17 @@ def test_with_one_attack_the_stackelberg_coverage_is_always_a_nash_strategy(tmp_
     audits = read_dataset(out, "audits")
     verdicts = audits.groupby("attacker_resources")["nash_consistent"].mean()
     assert verdicts[1] == 1.0 and verdicts[3] < 1.0
+
+
+def test_a_config_names_an_attacker_with_too_many_resources():
+    from runs.config import parse_config
+    from sim.errors import InvalidConfigError
+
+    from tests_support import TINY
+
+    data = {**TINY, "attacker": {"name": "informed", "params": {"resources": 99}}}
+    with pytest.raises(InvalidConfigError, match=r"attacker\.params\.resources.*fewest"):
+        parse_config(data)
+    data = {**TINY, "attacker": {"name": "informed", "params": {"resources": 0}}}
+    with pytest.raises(InvalidConfigError, match=r"informed\.resources must be an int >= 1"):
+        parse_config(data)
