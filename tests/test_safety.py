@@ -177,6 +177,12 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in state
 
 
+def _interactive() -> None:
+    """Ctrl-C as in a terminal: a shell that starts the test suite in the background
+    (``make test &``) ignores SIGINT, and its children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(config: Path, out: Path, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "runs", "run", str(config), "--out", str(out), "--jobs", "2"],
@@ -185,6 +191,7 @@ def _start(config: Path, out: Path, cwd: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=_interactive,
     )
 
 
@@ -216,25 +223,13 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path):
     _kill_and_expect_no_workers(process, workers)
 
 
-def _interrupt(process: subprocess.Popen[str], signum: int) -> None:
-    """Send ``signum`` as a user would: again after a while if the run goes on (CI
-    once saw a run finish normally after a single early SIGINT; not reproduced)."""
-    for _ in range(5):
-        process.send_signal(signum)
-        try:
-            process.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupt_is_one_line_and_resumable(tmp_path, signum, status):
     config = write_config(tmp_path / "s.toml", replications=40, chunk_size=1)
     process = _start(config, tmp_path / "s", tmp_path)
     _wait_for_parts(tmp_path / "s", 2, process)
     assert process.poll() is None, "the run finished before it could be interrupted"
-    _interrupt(process, signum)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == status, stderr
     assert stderr.count("\n") == 1 and "--resume" in stderr and "Traceback" not in stderr
