@@ -197,6 +197,9 @@ def best_deviations(
     cost = np.divide(excess, scaled_gap, out=np.zeros_like(excess), where=open_).sum(axis=1)
     spare = cost < k - budget_tol
     z = np.maximum(q, np.clip((reward - level[:, None]) / gap, 0.0, 1.0))
+    # without resources she adds nothing: exactly q, not the rounding of a zero-budget
+    # level (which a huge gap would turn into a phantom gain)
+    z = np.where(k[:, None] > 0, z, q)
     util = utility(penalty_rows, gap_rows, z)
 
     in_s = w_bar >= level[:, None] - tol
