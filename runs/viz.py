@@ -157,7 +157,7 @@ def model_params() -> dict[str, Any]:
         "executing": select("optimal_deviation", EXECUTION.names(), "Strategic execution"),
         "strategic": select("1", list(STRATEGIC), "Strategic defender(s)"),
         "attacker": select("informed", ATTACKERS.names(), "Attacker model"),
-        "attacker_resources": slider(1, 1, 5, "Attacker resources (targets hit per round)"),
+        "attacker_resources": slider(1, 1, 5, "Attacks per round"),
         "seed": slider(1, 0, 999, "Seed"),
     }
 
