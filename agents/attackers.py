@@ -56,7 +56,7 @@ def _pick(
         attacks=attacks,
         tie_breaking=mode,  # type: ignore[arg-type]
         designated=designated,
-        rng=np.random.default_rng(int(u[0] * 2**32)),
+        rng=np.random.default_rng(int(u[0] * 2**32)) if mode == "random" else None,
     )
 
 

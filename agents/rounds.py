@@ -222,11 +222,11 @@ def _single(targets: tuple[int, ...]) -> int:
 
 
 def _utility(game: SecurityGame, i: int, coverage: FloatArray, targets: tuple[int, ...]) -> float:
-    return float(set_utility(game, coverage, targets)[i])
+    return float(set_utility(game, coverage, targets, i))
 
 
 def _realised(game: SecurityGame, i: int, guarded: Any, targets: tuple[int, ...]) -> float:
-    return float(realised_set_utility(game, guarded, targets)[i])
+    return float(realised_set_utility(game, guarded, targets, i))
 
 
 def play_round(
@@ -269,7 +269,11 @@ def play_round(
     targets = respond(coverage)
     guarded = np.asarray(executed.any(axis=0))
     designated = designated_set(game, outcome, len(targets))
-    guarded_designated = recommended.any(axis=0)
+    # what every defender shares this round, once (n,)
+    expected = set_utility(game, coverage, targets)
+    realised = realised_set_utility(game, guarded, targets)
+    at_designated = set_utility(game, outcome.coverage, designated)
+    realised_at_designated = realised_set_utility(game, recommended.any(axis=0), designated)
     rewards, penalties = reports
     defenders = []
     for i in range(n):
@@ -293,16 +297,16 @@ def play_round(
                 recommended=tuple(np.flatnonzero(recommended[i]).tolist()),
                 executed=tuple(np.flatnonzero(executed[i]).tolist()),
                 deviated=not np.array_equal(executed[i], recommended[i]),
-                expected_utility=_utility(game, i, coverage, targets),
-                realised_utility=_realised(game, i, guarded, targets),
+                expected_utility=float(expected[i]),
+                realised_utility=float(realised[i]),
                 expected_truthful=_utility(game, i, cf.coverage, cf_targets) if cf.ok else np.nan,
                 realised_truthful=_realised(game, i, cf_strategy.any(axis=0), cf_targets)
                 if cf_strategy is not None and cf.ok
                 else np.nan,
                 expected_follow=_utility(game, i, if_follows[i], follow_targets),
                 realised_follow=_realised(game, i, follow_rows.any(axis=0), follow_targets),
-                expected_utility_at_designated=_utility(game, i, outcome.coverage, designated),
-                realised_utility_at_designated=_realised(game, i, guarded_designated, designated),
+                expected_utility_at_designated=float(at_designated[i]),
+                realised_utility_at_designated=float(realised_at_designated[i]),
             )
         )
     return RoundRecord(

@@ -196,8 +196,10 @@ def write_report(
     flags = [*notes, *role_confounds(rounds)]
     tables, idle = _tables(summary)
     grouping = ", ".join(by) if by else "none (every grid point pooled)"
+    nash = "nash_failure_n" in summary and summary["nash_failure_n"].notna().any()
     intro = (
-        "Failure rates are over the determined units (PE, UP, not Nash: instances; SP, IR: "
+        f"Failure rates are over the determined units (PE, UP{', not Nash' if nash else ''}: "
+        "instances; SP, IR: "
         "defender-instances or strategic defender-rounds) with exact 95% Clopper-Pearson "
         "intervals; n is the number of determined units and u the share of tested units "
         "whose verdict is undetermined. NA: not tested in that condition. "

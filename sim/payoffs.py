@@ -145,6 +145,8 @@ def attacked_targets(
         raise InvalidParameterError(
             f"{owner}.tie_breaking must be one of {list(TIE_BREAKING_MODES)}; got {tie_breaking!r}"
         )
+    if rng is None and "random" in (tie_breaking, fallback):
+        raise InvalidParameterError(f"{owner}.rng is required with 'random'")
     c = _coverage(game, coverage)
     m = game.n_targets
     count = game.attacker_resources if attacks is None else attacks
@@ -153,10 +155,14 @@ def attacked_targets(
     ):
         raise InvalidParameterError(f"{owner}.attacks must be an int in [1, {m}]; got {count!r}")
     u = attacker_utilities(game, c)
-    cut = np.partition(u, m - count)[m - count]  # the count-th best utility
-    sure = np.flatnonzero(u > cut + tol)
-    tied = np.flatnonzero(np.abs(u - cut) <= tol)
-    need = count - sure.size
+    if count == 1:  # the common case: no target beats the best one
+        cut = u.max()
+        sure: list[int] = []
+    else:
+        cut = np.partition(u, m - count)[m - count]  # the count-th best utility
+        sure = np.flatnonzero(u > cut + tol).tolist()
+    tied = np.flatnonzero(np.abs(u - cut) <= tol).tolist()
+    need = count - len(sure)
     chosen: list[int] = []
     if tie_breaking == "designated":
         if designated is None:
@@ -167,48 +173,58 @@ def attacked_targets(
         if len(chosen) < need and fallback == "designated":
             raise InvalidParameterError(f"{owner}.fallback cannot be 'designated'")
         tie_breaking = fallback
-        tied = np.setdiff1d(tied, chosen)
+        tied = [t for t in tied if t not in chosen]
     rest = need - len(chosen)
     if rest > 0:
-        chosen += _tie_break(game, c, tied, rest, tie_breaking, rng, owner)
-    return tuple(sorted([*sure.tolist(), *chosen]))
+        chosen += _tie_break(game, c, tied, rest, tie_breaking, rng)
+    return tuple(sorted([*sure, *chosen]))
 
 
 def _tie_break(
     game: SecurityGame,
     coverage: FloatArray,
-    tied: NDArray[np.int64],
+    tied: list[int],
     count: int,
     rule: str,
     rng: np.random.Generator | None,
-    owner: str,
 ) -> list[int]:
     """``count`` of the ``tied`` targets (sorted) by ``rule``."""
-    if rule == "lowest_index":
-        return [int(t) for t in tied[:count]]
+    if rule == "lowest_index" or len(tied) == count:
+        return tied[:count]
     if rule == "random":
-        if rng is None:
-            raise InvalidParameterError(f"{owner}.rng is required with 'random'")
-        pool = [int(t) for t in tied]
+        pool = list(tied)
+        assert rng is not None  # checked by the caller
         return [pool.pop(int(rng.integers(len(pool)))) for _ in range(count)]
-    welfare = defender_utilities(game, coverage)[:, tied].sum(axis=0)
+    welfare = utility(
+        game.defender_penalty[:, tied], game.defender_gap[:, tied], coverage[tied]
+    ).sum(axis=0)
     order = np.argsort(welfare if rule == "pessimistic" else -welfare, kind="stable")
-    return [int(t) for t in tied[order[:count]]]
+    return [tied[j] for j in order[:count]]
 
 
-def set_utility(game: SecurityGame, coverage: ArrayLike, targets: Sequence[int]) -> FloatArray:
+def set_utility(
+    game: SecurityGame, coverage: ArrayLike, targets: Sequence[int], defender: int | None = None
+) -> FloatArray:
     """Every defender's utility when the attacker hits all of ``targets`` (additive over
-    the attacked set, Korzhyk, Conitzer and Parr 2011), shape (n,)."""
+    the attacked set, Korzhyk, Conitzer and Parr 2011): shape (n,), or a 0-d array for
+    one ``defender``."""
     c = _coverage(game, coverage)
     t = list(targets)
-    return utility(game.defender_penalty[:, t], game.defender_gap[:, t], c[t]).sum(axis=1)
+    rows = slice(None) if defender is None else defender
+    return utility(game.defender_penalty[rows, t], game.defender_gap[rows, t], c[t]).sum(axis=-1)
 
 
 def realised_set_utility(
-    game: SecurityGame, guarded: NDArray[np.bool_], targets: Sequence[int]
+    game: SecurityGame,
+    guarded: ArrayLike,
+    targets: Sequence[int],
+    defender: int | None = None,
 ) -> FloatArray:
     """Every defender's realised utility when ``targets`` are hit and ``guarded``
-    (bool, shape (m,)) says which targets some resource stands on, shape (n,)."""
+    (bool, shape (m,)) says which targets some resource stands on: shape (n,), or a
+    0-d array for one ``defender``."""
     t = list(targets)
+    rows = slice(None) if defender is None else defender
     hit = np.asarray(guarded, dtype=bool)[t]
-    return np.where(hit, game.defender_reward[:, t], game.defender_penalty[:, t]).sum(axis=1)
+    reward, penalty = game.defender_reward[rows, t], game.defender_penalty[rows, t]
+    return np.where(hit, reward, penalty).sum(axis=-1)
