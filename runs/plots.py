@@ -295,8 +295,7 @@ def attack_strength(
         axis.axhline(0, color="black", lw=0.6)
     for axis in axes:
         axis.set_xlabel("attacker resources n_a")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in sorted(colours)]
-    axes[-1].legend(handles, sorted(colours), **LEGEND)
+    _legend(axes[-1], colours, bars=True)
     caption = (
         "Not Nash: share of instances whose coverage is not the defender's part of any "
         "Nash equilibrium of the pooled game (one defender with the defenders' summed "
@@ -316,6 +315,19 @@ def attack_levels(audits: pd.DataFrame, rounds: pd.DataFrame) -> list[int]:
         if "attacker_resources" in table:
             levels |= {int(v) for v in table["attacker_resources"].dropna()}
     return sorted(levels)
+
+
+def _legend(axis: Axes, colours: dict[str, Any], *, bars: bool) -> None:
+    """One legend entry per mechanism, outside the panel: a patch for bar figures, a
+    line for line figures."""
+    names = sorted(colours)
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=colours[m])
+        if bars
+        else plt.Line2D([], [], color=colours[m])
+        for m in names
+    ]
+    axis.legend(handles, names, **LEGEND)
 
 
 def _bars(axis: Axes, data: pd.DataFrame, x: str, y: str, colours: dict[str, Any]) -> None:
@@ -491,8 +503,7 @@ def welfare(
         axis.axhline(0, color="black", lw=0.6)
         axis.set_xlabel("")
     axes[0].set_ylabel("total defender utility difference")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in sorted(colours)]
-    axes[-1].legend(handles, sorted(colours), **LEGEND)
+    _legend(axes[-1], colours, bars=True)
     caption = (
         "Mean over instances of the mechanism's total defender utility minus that of the "
         "status-quo NSE and of the pooled optimum (the best total over the outcome space; "
@@ -564,8 +575,7 @@ def learning_curves(
     if not panels:
         axes[0].set_axis_off()
     axes[0].set_ylabel("share of strategic defenders gaining")
-    handles = [plt.Line2D([], [], color=colours[m]) for m in sorted(colours)]
-    axes[-1].legend(handles, sorted(colours), **LEGEND)
+    _legend(axes[-1], colours, bars=False)
     caption = (
         f"Mean over runs of the share of strategic defenders whose expected SP or IR gain "
         f"exceeds {min_gain:g} x her payoff range; bands: 95% bootstrap confidence intervals. "
