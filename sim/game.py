@@ -23,7 +23,12 @@ paper                  attribute                     shape
 :math:`p^a(t)`         ``attacker_penalty[t]``       (m,)
 :math:`k_i`            ``resources[i]``              (n,)
 :math:`K`              ``total_resources``           scalar
+jurisdictions          ``allowed[i, t]``             (n, m)
 =====================  ============================  ==========
+
+``allowed`` is the jurisdiction extension (``docs/jurisdictions.md``): defender ``i``'s
+resources may cover only the targets with ``allowed[i, t]`` (default: every target, the
+model of the paper).
 """
 
 from __future__ import annotations
@@ -116,6 +121,29 @@ def _frozen_resources(value: ArrayLike) -> IntArray:
     return array
 
 
+def _frozen_mask(value: ArrayLike, shape: tuple[int, int], resources: IntArray) -> np.ndarray:
+    raw = np.array(value, copy=True)
+    if raw.shape != shape:
+        raise InvalidGameError(
+            f"{_OWNER}.allowed must have shape {shape} (defenders x targets); got {raw.shape}"
+        )
+    if raw.dtype != bool:
+        if not (np.issubdtype(raw.dtype, np.number) and np.all((raw == 0) | (raw == 1))):
+            raise InvalidGameError(
+                f"{_OWNER}.allowed must be booleans (or 0/1); got {raw.tolist()!r}"
+            )
+        raw = raw.astype(bool)
+    stranded = np.flatnonzero((resources > 0) & ~raw.any(axis=1))
+    if stranded.size:
+        i = int(stranded[0])
+        raise InvalidGameError(
+            f"{_OWNER}.allowed must let every defender with resources guard some target; "
+            f"defender {i} has {int(resources[i])} and no allowed target"
+        )
+    raw.setflags(write=False)
+    return raw
+
+
 def _require_gap(name: str, reward: FloatArray, penalty: FloatArray, label: str) -> None:
     bad = np.argwhere(~(reward > penalty))
     if bad.size:
@@ -153,6 +181,11 @@ class SecurityGame:
         :math:`n_a`, how many distinct targets the attacker attacks at once
         (Korzhyk, Conitzer, Parr 2011), ``1 <= n_a <= m``; utilities add up over the
         attacked targets. Default 1, the model of Gan et al. 2020.
+    allowed : array_like of bool, shape (n, m), optional
+        Jurisdictions: ``allowed[i, t]`` when defender ``i`` may cover target ``t``
+        (``docs/jurisdictions.md``). Default (None, or all True): every target, and
+        the game is exactly the paper's. Every defender with resources needs one
+        allowed target.
 
     Raises
     ------
@@ -174,6 +207,7 @@ class SecurityGame:
     attacker_penalty: FloatArray
     resources: IntArray
     attacker_resources: int
+    allowed: np.ndarray
 
     def __init__(
         self,
@@ -184,6 +218,7 @@ class SecurityGame:
         attacker_penalty: ArrayLike,
         resources: ArrayLike,
         attacker_resources: int = 1,
+        allowed: ArrayLike | None = None,
     ) -> None:
         dr = _frozen_float("defender_reward", defender_reward, 2)
         dp = _frozen_float("defender_penalty", defender_penalty, 2)
@@ -227,6 +262,17 @@ class SecurityGame:
                 f"targets); got {attacker_resources!r}"
             )
         object.__setattr__(self, "attacker_resources", int(attacker_resources))
+        mask = np.ones((n, m), dtype=bool) if allowed is None else _frozen_mask(allowed, (n, m), k)
+        mask.setflags(write=False)
+        object.__setattr__(self, "allowed", mask)
+
+    @functools.cached_property
+    def restricted(self) -> bool:
+        """Whether some defender may not cover some target (jurisdictions)."""
+        return not bool(self.allowed.all())
+
+    def _mask(self) -> np.ndarray | None:
+        return self.allowed if self.restricted else None
 
     # -- derived quantities -------------------------------------------------------------
     @property
@@ -288,6 +334,7 @@ class SecurityGame:
             attacker_penalty=self.attacker_penalty,
             resources=self.resources,
             attacker_resources=self.attacker_resources,
+            allowed=self._mask(),
         )
 
     def with_resources(self, resources: ArrayLike) -> SecurityGame:
@@ -299,6 +346,7 @@ class SecurityGame:
             attacker_penalty=self.attacker_penalty,
             resources=resources,
             attacker_resources=self.attacker_resources,
+            allowed=self._mask(),
         )
 
     def with_attacker_resources(self, attacker_resources: int) -> SecurityGame:
@@ -311,13 +359,31 @@ class SecurityGame:
             attacker_penalty=self.attacker_penalty,
             resources=self.resources,
             attacker_resources=attacker_resources,
+            allowed=self._mask(),
+        )
+
+    def with_allowed(self, allowed: ArrayLike | None) -> SecurityGame:
+        """Return the same game with jurisdictions ``allowed`` (None: none; validated)."""
+        return SecurityGame(
+            defender_reward=self.defender_reward,
+            defender_penalty=self.defender_penalty,
+            attacker_reward=self.attacker_reward,
+            attacker_penalty=self.attacker_penalty,
+            resources=self.resources,
+            attacker_resources=self.attacker_resources,
+            allowed=allowed,
         )
 
     def pooled(self, defender: int | None = None) -> SecurityGame:
         """The coordinated game as one defender holding all :math:`K` resources: her
         payoffs are ``defender``'s, or with None the sum over the defenders (utilities
         are linear in the coverage, so this is the utilitarian objective); the
-        attacker is unchanged."""
+        attacker is unchanged. Jurisdictions do not pool: a restricted game raises."""
+        if self.restricted:
+            raise InvalidGameError(
+                f"{_OWNER}.pooled needs a game without jurisdictions (allowed is not all "
+                f"True): pooled resources could cover targets their owners may not"
+            )
         if defender is None:
             reward, penalty = self.defender_reward.sum(axis=0), self.defender_penalty.sum(axis=0)
         elif isinstance(defender, int | np.integer) and 0 <= defender < self.n_defenders:
@@ -340,8 +406,10 @@ class SecurityGame:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SecurityGame):
             return NotImplemented
-        return self.attacker_resources == other.attacker_resources and all(
-            np.array_equal(getattr(self, name), getattr(other, name)) for name in _FIELDS
+        return (
+            self.attacker_resources == other.attacker_resources
+            and np.array_equal(self.allowed, other.allowed)
+            and all(np.array_equal(getattr(self, name), getattr(other, name)) for name in _FIELDS)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -352,13 +420,17 @@ class SecurityGame:
         shape = np.array(
             [*self.defender_reward.shape, self.attacker_resources], dtype=np.int64
         ).tobytes()
+        if self.restricted:  # an unrestricted game keeps the key it had before masks
+            parts.append(np.packbits(self.allowed).tobytes())
         return b"|".join([shape, *parts])
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of plain lists (and ``attacker_resources``);
-        :meth:`from_dict` is its exact inverse."""
+        """A JSON-ready dict of plain lists (and ``attacker_resources``, and ``allowed``
+        when the game has jurisdictions); :meth:`from_dict` is its exact inverse."""
         out: dict[str, Any] = {name: getattr(self, name).tolist() for name in _FIELDS}
         out["attacker_resources"] = self.attacker_resources
+        if self.restricted:
+            out["allowed"] = self.allowed.tolist()
         return out
 
     @classmethod
@@ -366,7 +438,7 @@ class SecurityGame:
         """Build a game from :meth:`to_dict`'s output (validated like the constructor).
 
         ``attacker_resources`` may be omitted (1, as in files written before it
-        existed).
+        existed), and ``allowed`` (no jurisdictions).
 
         Raises
         ------
@@ -379,15 +451,16 @@ class SecurityGame:
                 f"got {type(data).__name__}"
             )
         missing = [name for name in _FIELDS if name not in data]
-        unknown = sorted(set(data) - {*_FIELDS, "attacker_resources"})
+        unknown = sorted(set(data) - {*_FIELDS, "attacker_resources", "allowed"})
         if missing or unknown:
             raise InvalidGameError(
                 f"{_OWNER}.from_dict needs exactly the fields {list(_FIELDS)} (and "
-                f"optionally attacker_resources); missing {missing}, unknown {unknown}"
+                f"optionally attacker_resources, allowed); missing {missing}, unknown {unknown}"
             )
         return cls(
             **{name: data[name] for name in _FIELDS},
             attacker_resources=data.get("attacker_resources", 1),
+            allowed=data.get("allowed"),
         )
 
 

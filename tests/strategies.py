@@ -39,7 +39,10 @@ def games(
     max_resources: int = 4,
     identical_attacker: bool | None = None,
     max_attacks: int = 1,
+    jurisdictions: bool = False,
 ) -> SecurityGame:
+    """A valid game; with ``jurisdictions`` a random mask (every defender with
+    resources keeps at least one target; all True now and then)."""
     n = draw(st.integers(1, max_defenders))
     m = draw(st.integers(1, max_targets))
     penalty = np.array(draw(_values(n * m))).reshape(n, m)
@@ -53,6 +56,13 @@ def games(
         attacker_reward = attacker_penalty + np.array(draw(_gaps(m)))
     resources = draw(st.lists(st.integers(0, max_resources), min_size=n, max_size=n))
     attacks = draw(st.integers(1, min(max_attacks, m)))
+    allowed = None
+    if jurisdictions:
+        allowed = np.array(draw(st.lists(st.booleans(), min_size=n * m, max_size=n * m)))
+        allowed = allowed.reshape(n, m)
+        for i in range(n):
+            if not allowed[i].any():
+                allowed[i, draw(st.integers(0, m - 1))] = True
     return SecurityGame(
         defender_reward=reward,
         defender_penalty=penalty,
@@ -60,4 +70,5 @@ def games(
         attacker_penalty=attacker_penalty,
         resources=resources,
         attacker_resources=attacks,
+        allowed=allowed,
     )

@@ -155,6 +155,7 @@ def deviation_values(
         game.defender_gap[rows],
         budget_tol=budget_tol,
         tol=tol,
+        reach=game.allowed[rows] if game.restricted else None,
     )
     return [
         DeviationValue(v, t, w, _KINDS[c])
@@ -173,12 +174,17 @@ def best_deviations(
     *,
     budget_tol: float = BUDGET_TOL,
     tol: float = BR_TOL,
+    reach: np.ndarray | None = None,
 ) -> tuple[FloatArray, np.ndarray, FloatArray, np.ndarray]:
     """The arrays behind :func:`deviation_values`, one row per deviating defender.
 
     Row ``j`` is a defender with budget ``budget[j]`` and payoffs ``penalty_rows[j]``,
     ``penalty_rows[j] + gap_rows[j]`` facing ``others[j]``; only the attacker's payoffs
     come from ``game``, so the rows may come from different reported games.
+    ``reach`` (shape (r, m), optional) holds the targets each deviator may cover (her
+    jurisdiction, ``docs/jurisdictions.md`` §2): a target out of reach keeps the
+    others' coverage, like a fully covered one, and holds her level at or above
+    :math:`\\bar w_t`.
 
     Returns
     -------
@@ -192,14 +198,22 @@ def best_deviations(
     open_ = q < 1.0 - FULL_TOL
     w_bar = reward - q * gap
     scaled_gap = gap * (1.0 - q)
-    level = origami_levels(w_bar, scaled_gap, k, float(penalty.max()), open_)
+    # the least the attacker can get at each target after her deviation: the penalty
+    # where she can cover fully, else what the others leave
+    lowest: FloatArray = np.broadcast_to(penalty, q.shape)
+    floor: float | FloatArray = float(penalty.max())
+    if reach is not None:
+        open_ = open_ & reach
+        lowest = np.where(open_, penalty, w_bar)
+        floor = lowest.max(axis=1)
+    level = origami_levels(w_bar, scaled_gap, k, floor, open_)
     excess = np.clip(w_bar - level[:, None], 0.0, None)
     cost = np.divide(excess, scaled_gap, out=np.zeros_like(excess), where=open_).sum(axis=1)
     spare = cost < k - budget_tol
     z = np.maximum(q, np.clip((reward - level[:, None]) / gap, 0.0, 1.0))
     # without resources she adds nothing: exactly q, not the rounding of a zero-budget
     # level (which a huge gap would turn into a phantom gain)
-    z = np.where(k[:, None] > 0, z, q)
+    z = np.where((k[:, None] > 0) if reach is None else (k[:, None] > 0) & reach, z, q)
     util = utility(penalty_rows, gap_rows, z)
 
     in_s = w_bar >= level[:, None] - tol
@@ -208,8 +222,8 @@ def best_deviations(
     # is t inducible all the same?
     near = ~strict & (w_bar > level[:, None] + FULL_TOL) & open_
     if near.any():
-        strict |= _inducible(near, w_bar, scaled_gap, open_, penalty, k, budget_tol, tol)
-    pinned = in_s & (penalty >= level[:, None] - tol)
+        strict |= _inducible(near, w_bar, scaled_gap, open_, lowest, k, budget_tol, tol)
+    pinned = in_s & (lowest >= level[:, None] - tol)
     # spare budget makes t the unique best response unless another target is pinned
     alone = in_s & ((pinned.sum(axis=1)[:, None] - pinned) == 0) & spare[:, None]
     stuck = np.where(spare[:, None], pinned, in_s)
@@ -237,14 +251,15 @@ def _inducible(
     w_bar: FloatArray,
     scaled_gap: FloatArray,
     open_: np.ndarray,
-    penalty: FloatArray,
+    lowest: FloatArray,
     budget: FloatArray,
     budget_tol: float,
     tol: float,
 ) -> np.ndarray:
     """Which ``near`` targets she can still make the unique best response, shape (r, m).
 
-    Target t is strictly inducible when no other target's penalty reaches its level
+    Target t is strictly inducible when no other target's lowest attacker utility
+    (its penalty, or what the others leave where she cannot cover) reaches its level
     :math:`\\bar w_t` (those can never be pushed below it) and holding everything at
     :math:`\\bar w_t` leaves budget to spare (so she can push the others strictly
     below). Checked only where her optimal level lies below :math:`\\bar w_t` by less
@@ -256,8 +271,9 @@ def _inducible(
     excess = np.maximum(w[:, None, :] - w[:, :, None], 0.0)
     inverse = np.divide(1.0, scaled_gap[rows], out=np.zeros(w.shape), where=open_[rows])
     cost = (excess * inverse[:, None, :]).sum(axis=2)
-    others_top = np.where(np.eye(w.shape[1], dtype=bool), -np.inf, penalty).max(axis=1)
-    ok = (cost < budget[rows, None] - budget_tol) & (others_top[None, :] < w - tol)
+    eye = np.eye(w.shape[1], dtype=bool)
+    others_top = np.where(eye[None], -np.inf, lowest[rows][:, None, :]).max(axis=2)
+    ok = (cost < budget[rows, None] - budget_tol) & (others_top < w - tol)
     out = np.zeros(near.shape, dtype=bool)
     out[rows] = near[rows] & ok
     return out
@@ -358,6 +374,7 @@ def profile_gains(
         gap.reshape(r * n, m),
         budget_tol=budget_tol,
         tol=tol,
+        reach=np.tile(game.allowed, (r, 1)) if game.restricted else None,
     )
     return ProfileGains(
         best,

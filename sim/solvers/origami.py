@@ -66,7 +66,7 @@ def origami_levels(
     attacker_reward: FloatArray,
     attacker_gap: FloatArray,
     budget: FloatArray,
-    floor: float,
+    floor: float | FloatArray,
     targets: np.ndarray | None = None,
 ) -> FloatArray:
     """:func:`origami_level` for every row of a batch of games, vectorised.
@@ -75,8 +75,8 @@ def origami_levels(
     ----------
     attacker_reward, attacker_gap : ndarray, shape (r, m)
     budget : ndarray, shape (r,)
-    floor : float
-        The lowest level (the same for every row).
+    floor : float or ndarray, shape (r,)
+        The lowest level (one for every row, or one per row).
     targets : ndarray of bool, shape (r, m), optional
         The targets each row counts (default: all); the others are ignored.
 
@@ -91,19 +91,21 @@ def origami_levels(
     else:
         inverse_gap = np.divide(1.0, attacker_gap, out=np.zeros(attacker_gap.shape), where=live)
         key = np.where(live, -attacker_reward, np.inf)
-    at_floor = np.clip((attacker_reward - floor) * inverse_gap, 0.0, 1.0).sum(axis=1) <= budget
+    flat = np.broadcast_to(np.asarray(floor, dtype=np.float64), budget.shape)
+    column = flat[:, None]
+    at_floor = np.clip((attacker_reward - column) * inverse_gap, 0.0, 1.0).sum(axis=1) <= budget
     if at_floor.all():
-        return np.full(at_floor.shape, floor)
+        return flat.copy()
     order = np.argsort(key, axis=1, kind="stable")
     rows = np.arange(order.shape[0])[:, None]
     reward, inverse_gap = attacker_reward[rows, order], inverse_gap[rows, order]
     a = np.cumsum(reward * inverse_gap, axis=1)
     b = np.cumsum(inverse_gap, axis=1)
-    lower = np.full(reward.shape, floor)
-    lower[:, :-1] = np.maximum(reward[:, 1:], floor)
+    lower = np.repeat(column, reward.shape[1], axis=1)
+    lower[:, :-1] = np.maximum(reward[:, 1:], column)
     if live is not None:  # ignored targets sort last and end no segment
         live = live[rows, order]
-        lower[:, :-1] = np.where(live[:, 1:], lower[:, :-1], floor)
+        lower[:, :-1] = np.where(live[:, 1:], lower[:, :-1], column)
     hit = a - lower * b >= budget[:, None]
     if live is not None:
         hit &= live
@@ -112,7 +114,7 @@ def origami_levels(
     rows = rows[:, 0]
     root = np.divide(a[rows, j] - budget, b[rows, j], out=np.zeros(j.shape), where=~at_floor)
     level = np.minimum(np.maximum(root, lower[rows, j]), reward[rows, j])
-    return np.where(at_floor, floor, level)
+    return np.where(at_floor, flat, level)
 
 
 @dataclass(frozen=True, eq=False)

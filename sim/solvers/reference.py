@@ -94,9 +94,10 @@ def lp_single_defender_sse(game: SecurityGame, defender: int) -> StackelbergOutc
 
 
 def _deviation_lp(
-    game: SecurityGame, q: FloatArray, k: float, target: int, strict: bool
+    game: SecurityGame, q: FloatArray, k: float, target: int, strict: bool, reach: np.ndarray
 ) -> tuple[int, FloatArray | None, float]:
-    """LP_t (``strict=False``: max c_t) or STRICT_t (max eps) of ``docs/nse.md`` §4.2."""
+    """LP_t (``strict=False``: max c_t) or STRICT_t (max eps) of ``docs/nse.md`` §4.2;
+    targets out of ``reach`` (her jurisdiction) keep the others' coverage."""
     m = game.n_targets
     reward, gap = game.attacker_reward, game.attacker_gap
     others = [s for s in range(m) if s != target]
@@ -113,7 +114,8 @@ def _deviation_lp(
     rhs[-1] = k + float(np.sum(np.where(open_, q / np.where(open_, 1.0 - q, 1.0), 0.0)))
     objective = np.zeros(m + 1)
     objective[m if strict else target] = -1.0
-    bounds = [(float(q[s]), 1.0) for s in range(m)] + [(0.0, 1.0) if strict else (0.0, 0.0)]
+    bounds = [(float(q[s]), 1.0 if reach[s] else float(q[s])) for s in range(m)]
+    bounds.append((0.0, 1.0) if strict else (0.0, 0.0))
     result = linprog(objective, A_ub=rows, b_ub=rhs, bounds=bounds, method="highs")
     if result.status == 2:
         return 2, None, 0.0
@@ -126,9 +128,11 @@ def lp_deviation_value(
     game: SecurityGame, others: FloatArray, defender: int, *, eps_tol: float = BR_TOL
 ) -> float:
     """Reference for :func:`sim.solvers.deviation_value`: the multiple-LP oracle of
-    ``docs/nse.md`` §4.2 (2m LPs plus the unbreakable-tie clause)."""
+    ``docs/nse.md`` §4.2 (2m LPs plus the unbreakable-tie clause), within her
+    jurisdiction (``docs/jurisdictions.md`` §2)."""
     q = np.asarray(others, dtype=np.float64)
     k = float(game.resources[defender])
+    reach = game.allowed[defender]
     util_row = game.defender_penalty[defender], game.defender_gap[defender]
 
     def utility(t: int, c: float) -> float:
@@ -140,23 +144,36 @@ def lp_deviation_value(
         return min(utility(int(t), float(q[t])) for t in br)
     value = -np.inf
     for t in range(game.n_targets):
-        status, c, _ = _deviation_lp(game, q, k, t, strict=False)
+        status, c, _ = _deviation_lp(game, q, k, t, strict=False, reach=reach)
         if status != 0 or c is None:
             continue
-        strict_ok = game.n_targets == 1 or _deviation_lp(game, q, k, t, strict=True)[2] > eps_tol
+        strict_ok = (
+            game.n_targets == 1
+            or _deviation_lp(game, q, k, t, strict=True, reach=reach)[2] > eps_tol
+        )
         if strict_ok:
             value = max(value, utility(t, float(c[t])))
-    full = np.flatnonzero(q >= 1.0 - FULL_TOL)
-    if full.size:
-        top = float(game.attacker_penalty[full].max())
-        pinned = full[game.attacker_penalty[full] >= top - FULL_TOL]
-        open_ = q < 1.0 - FULL_TOL
+    # the unbreakable tie: targets she cannot move (fully covered, or out of her
+    # reach) pinned together at the top, every other target pushable below them
+    full = q >= 1.0 - FULL_TOL
+    open_ = ~full & reach
+    closed = np.flatnonzero(~open_)
+    if closed.size:
+        fixed = np.where(full, game.attacker_penalty, attacker)
+        top = float(fixed[closed].max())
+        pinned = closed[fixed[closed] >= top - eps_tol]  # tied as the strict LP sees it
         if pinned.size >= 2 and np.all(game.attacker_penalty[open_] < top):
             need = np.clip((game.attacker_reward - top) / game.attacker_gap, 0.0, 1.0)
             push = open_ & (attacker >= top)
             c_min = float(np.sum((need[push] - q[push]) / (1.0 - q[push])))
             if c_min < k:
-                value = max(value, min(float(game.defender_reward[defender, f]) for f in pinned))
+                value = max(
+                    value,
+                    min(
+                        float(game.defender_reward[defender, f]) if full[f] else utility(f, q[f])
+                        for f in pinned
+                    ),
+                )
     return float(value)
 
 
