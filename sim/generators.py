@@ -11,6 +11,13 @@ family has ``reward > penalty`` strictly by construction.
 
 ``resources`` is an int (every defender owns that many), a sequence of n ints, or a
 mapping ``{"low": a, "high": b}`` (each :math:`k_i` uniform on a..b, inclusive).
+
+``jurisdiction`` below 1 gives each defender a jurisdiction (``docs/jurisdictions.md``
+§1): every target has a home defender drawn uniformly, and each defender may guard
+her home targets plus random others, ``round(jurisdiction * m)`` targets in all (at
+least one; more when she has more home targets), so jurisdictions overlap and every
+target has a guard. At 1 (the default) there are no jurisdictions and nothing more
+is drawn.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class GameGenerator(ABC):
     resources: Any = 1
     scale: float = 10.0
     attacker_resources: int = 1
+    jurisdiction: float = 1.0
 
     name: ClassVar[str]
 
@@ -90,6 +98,31 @@ class GameGenerator(ABC):
                 f"got {na!r}"
             )
 
+        share = self.jurisdiction
+        if not (
+            isinstance(share, int | float)
+            and not isinstance(share, bool)
+            and np.isfinite(share)
+            and 0.0 < share <= 1.0
+        ):
+            raise InvalidParameterError(
+                f"{owner}.jurisdiction must be a number in (0, 1] (the share of targets "
+                f"each defender may guard); got {share!r}"
+            )
+
+    def draw_jurisdictions(self, rng: np.random.Generator) -> np.ndarray | None:
+        """The jurisdiction mask, shape (n, m), or None at ``jurisdiction = 1``."""
+        if self.jurisdiction >= 1.0:
+            return None
+        n, m = self.n_defenders, self.n_targets
+        allowed = np.zeros((n, m), dtype=bool)
+        allowed[rng.integers(0, n, size=m), np.arange(m)] = True  # home defenders
+        size = max(1, round(self.jurisdiction * m))
+        # then the others in a random order until she has `size` targets
+        priority = np.where(allowed, -1.0, rng.random((n, m)))
+        rank = np.argsort(np.argsort(priority, axis=1, kind="stable"), axis=1, kind="stable")
+        return allowed | (rank < size)
+
     def draw_resources(self, rng: np.random.Generator) -> np.ndarray:
         """The resource profile: fixed, or drawn when ``resources`` is a range."""
         spec = self.resources
@@ -107,15 +140,18 @@ class GameGenerator(ABC):
         attacker_reward: ArrayLike,
         attacker_penalty: ArrayLike,
     ) -> SecurityGame:
-        """The game with these payoffs, its resources drawn last from ``rng`` and the
-        family's ``attacker_resources`` (what every :meth:`sample` returns)."""
+        """The game with these payoffs, its resources (then its jurisdictions) drawn
+        last from ``rng`` and the family's ``attacker_resources`` (what every
+        :meth:`sample` returns)."""
+        resources = self.draw_resources(rng)
         return SecurityGame(
             defender_reward=defender_reward,
             defender_penalty=defender_penalty,
             attacker_reward=attacker_reward,
             attacker_penalty=attacker_penalty,
-            resources=self.draw_resources(rng),
+            resources=resources,
             attacker_resources=self.attacker_resources,
+            allowed=self.draw_jurisdictions(rng),
         )
 
     @abstractmethod

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.errors import InvalidGameError
+from sim.errors import InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
-from sim.solvers import deviation_value
-from sim.solvers.reference import lp_deviation_value
+from sim.generators import make_generator
+from sim.solvers import deviation_value, find_nse
+from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 
 from strategies import games
 
@@ -87,3 +88,46 @@ def test_a_deviator_cannot_cover_outside_her_jurisdiction():
     free, barred = deviation_value(_game(), q, 0), deviation_value(restricted, q, 0)
     assert free.value > barred.value
     assert barred.value == pytest.approx(lp_deviation_value(restricted, q, 0))
+
+
+# -- NSEs -----------------------------------------------------------------------------
+@settings(max_examples=150, deadline=None, suppress_health_check=SLOW)
+@given(games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True))
+def test_masked_nses_are_certified_by_the_masked_lp_reference(game):
+    result = find_nse(game)
+    if not result.verified:  # the rate is measured below, on generated games
+        return
+    assert not np.any(result.coverage[~game.allowed] > 0.0)  # each covers her own only
+    assert lp_nse_gain(game, result.coverage, result.attacked_target) <= 1e-6
+
+
+@pytest.mark.parametrize("family", ["uniform", "negative_rewards", "zero_sum_like", "integer"])
+def test_the_finder_verifies_nses_of_generated_jurisdiction_games(family):
+    generator = make_generator(
+        family, n_defenders=3, n_targets=8, resources={"low": 1, "high": 2}, jurisdiction=0.4
+    )
+    rng = np.random.default_rng(16)
+    found = [find_nse(generator.sample(rng)) for _ in range(25)]
+    assert sum(r.verified for r in found) >= 24
+
+
+def test_a_defender_kept_out_of_the_attacked_target_may_keep_spare_resources():
+    # defender 1 may guard only target 2, which no attacker wants: her resource is
+    # spare, and the NSE is defender 0's Stackelberg outcome on targets 0 and 1
+    game = _game([[True, True, False], [False, False, True]])
+    result = find_nse(game)
+    assert result.verified and result.coverage[1].sum() <= 1.0
+    assert lp_nse_gain(game, result.coverage, result.attacked_target) <= 1e-9
+
+
+def test_generated_jurisdictions_overlap_cover_every_target_and_draw_nothing_at_one():
+    generator = make_generator("uniform", n_defenders=3, n_targets=10, jurisdiction=0.3)
+    game = generator.sample(np.random.default_rng(3))
+    assert game.restricted and game.allowed.any(axis=0).all()
+    assert (game.allowed.sum(axis=1) >= 3).all()
+    plain = make_generator("uniform", n_defenders=3, n_targets=10)
+    assert plain.sample(np.random.default_rng(3)) == make_generator(
+        "uniform", n_defenders=3, n_targets=10, jurisdiction=1.0
+    ).sample(np.random.default_rng(3))
+    with pytest.raises(InvalidParameterError, match=r"jurisdiction must be a number in \(0, 1\]"):
+        make_generator("uniform", jurisdiction=0.0)

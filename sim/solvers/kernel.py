@@ -277,7 +277,8 @@ def fixed_level(
 
     At the floor (``floor=True``) rule B lets some defenders keep spare resources (a
     one-sided residual) and a target demanding full coverage goes whole to its
-    heaviest allowed defender; elsewhere every defender spends exactly her budget.
+    heaviest allowed defender; elsewhere every defender spends exactly her budget
+    (unless jurisdictions let her spare, :func:`~sim.solvers.split.may_spare`).
     Returns (done, profiles) as :func:`newton`.
     """
     game = games.game
@@ -286,7 +287,9 @@ def fixed_level(
     size = rows.size
     level = np.full(size, float(u))
     spare = (
-        may_spare(games, rows, tau, u)[:, active] if floor else np.zeros((size, k.size), dtype=bool)
+        may_spare(games, rows, tau, u)[:, active]
+        if floor or game.restricted
+        else np.zeros((size, k.size), dtype=bool)
     )
 
     def evaluate(at: Rows, theta: FloatArray) -> Evaluation:

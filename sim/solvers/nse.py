@@ -171,7 +171,8 @@ def _solve_at_level(
     :func:`_proposals`).
 
     At the floor (``floor=True``) rule B lets some defenders keep spare resources (a
-    one-sided residual); elsewhere every defender spends exactly her budget.
+    one-sided residual); elsewhere every defender spends exactly her budget, unless
+    jurisdictions let her spare (``docs/jurisdictions.md`` §3).
     """
     if game.attacker_reward[tau] < u:
         return None
@@ -179,7 +180,9 @@ def _solve_at_level(
     if st.uncovered > 0.0:
         return None
     k = game.resources.astype(np.float64)
-    spares = _may_spare(game, tau, u) if floor else np.zeros(game.n_defenders, bool)
+    spares = (
+        _may_spare(game, tau, u) if floor or game.restricted else np.zeros(game.n_defenders, bool)
+    )
     idx = np.flatnonzero(active)
     k_active = k[idx]
     spare = spares[idx]
@@ -246,7 +249,8 @@ def _solve_interior(
     low: float,
     attempt: tuple[str, float, int],
 ) -> FloatArray | None:
-    """Solve :math:`s_i(\\mu, u) = k_i` by least squares, the level free above ``low``.
+    """Solve :math:`s_i(\\mu, u) = k_i` by least squares, the level free above ``low``
+    (one-sided where jurisdictions let a defender spare).
 
     Unlike Newton's iteration, the residual also carries the demand no defender may
     cover (with its slope in u), so the solve can cross levels where the structure
@@ -268,13 +272,22 @@ def _solve_interior(
             raise SolverFailedError("no split with orphans reported")
         return sp
 
+    def slack(theta: FloatArray, spend: FloatArray) -> np.ndarray:
+        """Who spends less than her budget and may (jurisdictions only)."""
+        if not game.restricted:
+            return np.zeros(spend.size, dtype=bool)
+        spare = _may_spare(game, tau, lo + span * float(theta[-1]))[idx]
+        return spare & (spend < k)
+
     def residual(theta: FloatArray) -> FloatArray:
         sp = evaluate(theta)
-        return np.append(sp.spend - k, sp.uncovered)
+        spend = np.where(slack(theta, sp.spend), 0.0, sp.spend - k)
+        return np.append(spend, sp.uncovered)
 
     def derivative(theta: FloatArray) -> FloatArray:
         sp = evaluate(theta)
         jacobian = np.column_stack((sp.jacobian[:, 1:], span * sp.jacobian[:, 0]))
+        jacobian[slack(theta, sp.spend)] = 0.0
         slope = np.append(np.zeros(idx.size - 1), span * sp.uncovered_slope)
         return np.vstack((jacobian, slope))
 
@@ -525,11 +538,12 @@ def _proposals(
             # the cell's middle at a fixed level, then the level free in the cell (a
             # free solve started at maximum waste can stall on the cell's edge)
             middle = 0.5 * float(low + high)
-            yield "cells", tau, _solve_general(game, tau, active, middle, no_spare)
+            spare = _may_spare(game, tau, middle) if game.restricted else no_spare
+            yield "cells", tau, _solve_general(game, tau, active, middle, spare)
             yield (
                 "cells",
                 tau,
-                _solve_general(game, tau, active, float(low), no_spare, high=float(high)),
+                _solve_general(game, tau, active, float(low), spare, high=float(high)),
             )
 
 
@@ -609,7 +623,7 @@ def find_nse(
             ok, violation = _verify(game, profile, tied[0])
             if ok:
                 return _result(game, profile, tied[0], "idle", violation, 1)
-    if active.sum() == 1 and allowed_targets is None:
+    if active.sum() == 1 and allowed_targets is None and not game.restricted:
         i = int(np.flatnonzero(active)[0])
         level = origami_level(game.attacker_reward, game.attacker_gap, float(game.resources[i]))
         cover = need(game.attacker_reward, game.attacker_gap, level)

@@ -13,7 +13,7 @@ from scipy.optimize import linprog
 
 from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import BR_TOL
+from sim.numerics import BR_TOL, BUDGET_TOL
 from sim.payoffs import defender_utilities
 from sim.solvers.deviation import FULL_TOL
 from sim.solvers.origami import MaxCoverage, StackelbergOutcome, argmax_lowest
@@ -93,6 +93,10 @@ def lp_single_defender_sse(game: SecurityGame, defender: int) -> StackelbergOutc
     )
 
 
+#: HiGHS tolerances for the deviation LPs, well below the oracle's BR_TOL.
+_TIGHT = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
 def _deviation_lp(
     game: SecurityGame, q: FloatArray, k: float, target: int, strict: bool, reach: np.ndarray
 ) -> tuple[int, FloatArray | None, float]:
@@ -116,7 +120,9 @@ def _deviation_lp(
     objective[m if strict else target] = -1.0
     bounds = [(float(q[s]), 1.0 if reach[s] else float(q[s])) for s in range(m)]
     bounds.append((0.0, 1.0) if strict else (0.0, 0.0))
-    result = linprog(objective, A_ub=rows, b_ub=rhs, bounds=bounds, method="highs")
+    # HiGHS's default feasibility tolerance (1e-7) would read a margin of rounding
+    # noise as a strict one (eps above BR_TOL); tighter tolerances keep eps honest
+    result = linprog(objective, A_ub=rows, b_ub=rhs, bounds=bounds, method="highs", options=_TIGHT)
     if result.status == 2:
         return 2, None, 0.0
     if result.status != 0:
@@ -162,11 +168,11 @@ def lp_deviation_value(
         fixed = np.where(full, game.attacker_penalty, attacker)
         top = float(fixed[closed].max())
         pinned = closed[fixed[closed] >= top - eps_tol]  # tied as the strict LP sees it
-        if pinned.size >= 2 and np.all(game.attacker_penalty[open_] < top):
+        if pinned.size >= 2 and np.all(game.attacker_penalty[open_] < top - eps_tol):
             need = np.clip((game.attacker_reward - top) / game.attacker_gap, 0.0, 1.0)
             push = open_ & (attacker >= top)
             c_min = float(np.sum((need[push] - q[push]) / (1.0 - q[push])))
-            if c_min < k:
+            if c_min < k - BUDGET_TOL:  # strictly below: spare budget, not rounding
                 value = max(
                     value,
                     min(

@@ -76,6 +76,8 @@ def structure(game: SecurityGame, tau: int, u: float, active: np.ndarray) -> Str
     live = demand > 0.0
     value = utility(game.defender_penalty, game.defender_gap, demand)
     allowed = (value <= value[:, tau, None] + PREFERENCE_TOL) & live & active[:, None]
+    if game.restricted:  # jurisdictions (docs/jurisdictions.md §3)
+        allowed &= game.allowed
     return Structure(demand, allowed, float(demand[live & ~allowed.any(axis=0)].sum()))
 
 
@@ -265,6 +267,8 @@ def split_spending(
     allowed = (value <= own[:, :, None] + PREFERENCE_TOL) & live[:, None, :]
     if games.idle:  # defenders without resources cover nothing
         allowed &= games.active[None, :, None]
+    if game.restricted:  # nor outside their jurisdictions
+        allowed &= game.allowed[None]
     orphan = live & ~allowed.any(axis=1)
     member = allowed[:, games.active] if games.idle else allowed
     any_full = bool(demand.max() >= 1.0)  # only at the floor level
@@ -330,12 +334,29 @@ SPARE_TOL = 1e-12
 
 
 def may_spare(games: Games, rows: np.ndarray, tau: np.ndarray, u: float) -> np.ndarray:
-    """Rule B at the floor level ``u`` (``docs/nse.md`` §1.3): who may keep spare
-    resources, shape (r, n). Everybody when tau itself is pinned at the floor, else
-    whoever likes some pinned target, even covered, no better than tau."""
+    """Rule B at level ``u`` (``docs/nse.md`` §1.3): who may keep spare resources,
+    shape (r, n).
+
+    A defender with spare budget could raise every best response she can reach, and
+    she gains unless a best response she cannot raise stays, one she likes no better
+    than tau. Without jurisdictions those are the targets pinned at the floor (fully
+    covered): everybody may spare when tau itself is pinned, else whoever likes some
+    pinned target, even covered, no better than tau; above the floor nobody may.
+    With jurisdictions the best responses outside her own count too, at their
+    coverage (``docs/jurisdictions.md`` §3).
+    """
     game = games.game
     pinned = game.attacker_penalty >= u
     demand = np.clip((game.attacker_reward[tau] - u) / game.attacker_gap[tau], 0.0, 1.0)
     v_tau = utility(games.penalty[rows, :, tau], games.gap[rows, :, tau], demand[:, None])
-    min_pinned = np.where(pinned, games.reward[rows], np.inf).min(axis=2)
-    return np.asarray(pinned[tau][:, None] | (min_pinned <= v_tau + SPARE_TOL))
+    if not game.restricted:
+        min_pinned = np.where(pinned, games.reward[rows], np.inf).min(axis=2)
+        return np.asarray(pinned[tau][:, None] | (min_pinned <= v_tau + SPARE_TOL))
+    best = game.attacker_reward >= u  # every target at the level (pinned ones too)
+    unmovable = best & (pinned | ~game.allowed)  # (n, m)
+    cover = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
+    value = np.where(
+        pinned, games.reward[rows], utility(games.penalty[rows], games.gap[rows], cover)
+    )
+    lowest = np.where(unmovable, value, np.inf).min(axis=2)
+    return np.asarray(unmovable[:, tau].T | (lowest <= v_tau + SPARE_TOL))
