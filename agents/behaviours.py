@@ -315,11 +315,17 @@ class ExecutionBehaviour:
         """Her marginal coverage given her recommended row ``signal`` (bool, shape (m,))."""
         return signal.astype(np.float64)
 
+    def planned(self, game: SecurityGame, defender: int, signal: np.ndarray) -> FloatArray:
+        """:meth:`plan` within her jurisdiction: whatever a rule (or a plugin) plans
+        outside it is dropped (``docs/jurisdictions.md`` §5)."""
+        coverage = self.plan(game, defender, signal)
+        return coverage * game.allowed[defender] if game.restricted else coverage
+
     def execute(
         self, game: SecurityGame, defender: int, signal: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """Her executed pure strategy (bool, shape (m,)) this round."""
-        coverage = self.plan(game, defender, signal)
+        coverage = self.planned(game, defender, signal)
         if np.all((coverage == 0.0) | (coverage == 1.0)):
             return coverage.astype(bool)
         support = comb_support(coverage, int(game.resources[defender]))

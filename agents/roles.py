@@ -127,7 +127,7 @@ class Defender:
 
     def plan(self, game: SecurityGame, signal: np.ndarray) -> FloatArray:
         """Her marginal coverage for ``signal``."""
-        return self.executing.plan(game, self.index, signal)
+        return self.executing.planned(game, self.index, signal)
 
     def observe(self, row: DefenderRound) -> None:
         """Her record of the round: kept as :attr:`last`, its realised utility added to

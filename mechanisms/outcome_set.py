@@ -20,7 +20,7 @@ import numpy as np
 from mechanisms.base import Mechanism, failed_outcome
 from mechanisms.outcome import MechanismOutcome
 from mechanisms.reports import outcomes_by_allocation, report_nses, report_values
-from mechanisms.space import BACKENDS, OutcomeSpace, closed_form_space, lp_space
+from mechanisms.space import BACKENDS, OutcomeSpace, lp_space, outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.payoffs import target_utility
@@ -148,7 +148,8 @@ class OutcomeSetMechanism(ABC):
         target = int(self.choose(space.values[None], choice)[0])
         if target < 0:
             return failed_outcome(self, game, "no feasible target")
-        outcome = self.finish(game, space.coverage[target], target, sq)
+        shares = None if space.shares is None else space.shares[target]
+        outcome = self.finish(game, space.coverage[target], target, sq, shares)
         if choice.leader is None:
             return outcome
         return dataclasses.replace(outcome, leader=choice.leader)
@@ -158,7 +159,7 @@ class OutcomeSetMechanism(ABC):
         status quo for the mechanisms that use one)."""
         if self.backend == "lp":
             return lp_space(game, status_quo)
-        return closed_form_space(game)
+        return outcome_space(game)
 
     def finish(
         self,
@@ -166,10 +167,19 @@ class OutcomeSetMechanism(ABC):
         coverage: FloatArray,
         target: int,
         status_quo: FloatArray | None,
+        shares: FloatArray | None = None,
     ) -> MechanismOutcome:
-        """Apply the epsilon rule, compute utilities and the recommendation."""
+        """Apply the epsilon rule, compute utilities and the recommendation (from the
+        defenders' ``shares`` of the coverage where jurisdictions fix them)."""
         c = np.array(coverage, dtype=np.float64)
+        before = c[target]
         c[target] = max(0.0, c[target] - self.epsilon)
+        if shares is None:
+            recommendation = Recommendation.from_coverage(c, game.resources)
+        else:  # lower every share of the target in proportion
+            x = np.array(shares, dtype=np.float64)
+            x[:, target] *= c[target] / before if before > 0.0 else 0.0
+            recommendation = Recommendation.from_shares(x, game.resources)
         utility = target_utility(game, target, c[target])
         for array in (c, utility):
             array.setflags(write=False)
@@ -180,7 +190,7 @@ class OutcomeSetMechanism(ABC):
             attacked_target=target,
             defender_utility=utility,
             status_quo_utility=status_quo,
-            recommendation=Recommendation.from_coverage(c, game.resources),
+            recommendation=recommendation,
             epsilon=float(self.epsilon),
         )
 
@@ -205,7 +215,7 @@ class OutcomeSetMechanism(ABC):
         if self.uses_status_quo:
             choice = self.reported_status_quo(choice, game, defender, rewards, penalties)
         targets = self.choose(values, choice)
-        return targets, self.coverages(space.coverage[0], targets)
+        return targets, self.coverages(space.coverage, targets)
 
     def reported_status_quo(
         self,
@@ -231,8 +241,9 @@ class OutcomeSetMechanism(ABC):
         return dataclasses.replace(choice, status_quo=utilities, status_quo_target=targets)
 
     def coverages(self, cover: FloatArray, targets: np.ndarray) -> FloatArray:
-        """The outcome coverage per chosen target (the epsilon rule applied)."""
-        out = np.repeat(cover[None], targets.size, axis=0)
+        """The outcome coverage per chosen target (the epsilon rule applied), from the
+        space's coverage matrix (m, m)."""
+        out = cover[np.maximum(targets, 0)]
         rows = np.flatnonzero(targets >= 0)
         out[rows, targets[rows]] = np.maximum(out[rows, targets[rows]] - self.epsilon, 0.0)
         return out

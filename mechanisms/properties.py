@@ -24,7 +24,7 @@ from scipy.optimize import linprog
 
 from mechanisms.base import Mechanism
 from mechanisms.outcome import MechanismOutcome, designated_set
-from mechanisms.space import closed_form_space
+from mechanisms.space import outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL, UTILITY_TOL
@@ -79,7 +79,7 @@ def is_pareto_efficient(
     """
     one_attack(game, "is_pareto_efficient")
     u = outcome_utility(game, outcome)
-    space = closed_form_space(game)
+    space = outcome_space(game)
     weakly = np.all(space.values >= u[:, None] - tol, axis=0)
     strictly = np.any(space.values > u[:, None] + tol, axis=0)
     dominating = np.flatnonzero(space.feasible & weakly & strictly)
@@ -226,7 +226,7 @@ def _targeted(game: SecurityGame, i: int, current: int) -> tuple[FloatArray, Flo
     """Reports that swing the mechanism towards each target i prefers to ``current``."""
     r, p = game.defender_reward[i], game.defender_penalty[i]
     span = float(max(r.max() - p.min(), 1.0))
-    space = closed_form_space(game)
+    space = outcome_space(game)
     true_values = space.values[i]
     liked = np.argsort(-np.where(space.feasible, true_values, -np.inf), kind="stable")
     out_r, out_p = [], []
@@ -406,8 +406,9 @@ def ir_violation(
     some other defender covering t. For each target t one LP maximises :math:`c'_t`
     with t a best response and a second checks t can be the *unique* best response
     (pessimistic tie-breaking, as in ``docs/nse.md`` §4.2); the value is the best
-    :math:`U_i^d(c'_t, t)` over strictly inducible t. For independent play (the
-    ``nse`` mechanism) the NSE oracle gives the value exactly.
+    :math:`U_i^d(c'_t, t)` over strictly inducible t. With jurisdictions her
+    :math:`y^\\sigma` lies in her own (``docs/jurisdictions.md`` §5). For independent
+    play (the ``nse`` mechanism) the NSE oracle gives the value exactly.
 
     Targets are visited by an upper bound on their value (the coverage they get when
     every signal puts a resource on them, capped by what keeps them a best response
@@ -449,7 +450,8 @@ def ir_violation(
     # the most coverage t can get (every signal's y_t at 1) bounds its value: visit the
     # targets by that bound and stop once no bound can beat the best found (ties keep
     # the lowest index, as a scan in index order would)
-    most = base + (weight.sum(axis=0) if k >= 1 else 0.0)
+    reach = game.allowed[defender]  # her jurisdiction: y^sigma_t = 0 elsewhere
+    most = base + (weight.sum(axis=0) * reach if k >= 1 else 0.0)
     # and t must stay a best response while every other target s has at most most_s:
     # r^a_t - gap_t c'_t >= r^a_s - gap_s most_s
     lowest = reward - gap * most  # the least the attacker can get at each target
@@ -470,7 +472,7 @@ def ir_violation(
             rhs.append(reward[t] - reward[s] - gap[t] * base[t] + gap[s] * base[s])
         a_ub = np.vstack([*rows, budget_rows]) if rows else budget_rows
         b_ub = np.concatenate([rhs, np.full(s_count, k)]) if rows else np.full(s_count, k)
-        bounds = [(0.0, 1.0)] * n_y
+        bounds = [(0.0, 1.0 if reach[j % m] else 0.0) for j in range(n_y)]
         objective = -coverage_rows(t)
         weak = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=[*bounds, (0.0, 0.0)])
         if weak.status != 0:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from mechanisms.base import Mechanism
-from mechanisms.space import OutcomeSpace, closed_form_space
+from mechanisms.space import OutcomeSpace, outcome_space
 from sim.game import FloatArray, SecurityGame
 from sim.payoffs import utility
 from sim.solvers import compute_nse
@@ -25,10 +25,11 @@ def report_values(
 ) -> tuple[OutcomeSpace, FloatArray]:
     """The outcome space and, per report, the value matrix (b, n, m) in which only
     ``defender``'s row changes (the space depends on the attacker alone)."""
-    space = closed_form_space(game)
+    space = outcome_space(game)
     values = np.repeat(space.values[None], rewards.shape[0], axis=0)
+    best = np.diagonal(space.coverage)  # x_t
     values[:, defender] = np.where(
-        space.feasible, utility(penalties, rewards - penalties, space.coverage[0]), -np.inf
+        space.feasible, utility(penalties, rewards - penalties, best), -np.inf
     )
     return space, values
 

@@ -70,6 +70,13 @@ class PooledStackelberg:
 
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
         """The pooled game's strong Stackelberg coverage and its attacked set."""
+        if game.restricted:
+            return failed_outcome(
+                self,
+                game,
+                "pooled_sse pools every resource and cannot respect jurisdictions "
+                "(docs/jurisdictions.md); use the outcome-space mechanisms",
+            )
         if game.n_targets > SSE_TARGET_LIMIT:
             return failed_outcome(
                 self,

@@ -525,7 +525,26 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
             f"must be at most every game's number of targets (the fewest: {fewest})",
             attacks,
         )
+    _check_jurisdictions(config, points)
     return config
+
+
+def _check_jurisdictions(config: StudyConfig, points: list[dict[str, Any]]) -> None:
+    """Jurisdictions (``docs/jurisdictions.md``) are modelled against one attack, and
+    the pooled Stackelberg solvers pool every resource: refuse the combinations."""
+    shares = sorted({float(p["jurisdiction"]) for p in points if p["jurisdiction"] < 1.0})
+    if not shares:
+        return
+    field_name = "generator.jurisdiction"
+    if any(int(p["attacker_resources"]) > 1 for p in points) or (
+        config.attacker_params.get("resources", 1) > 1
+    ):
+        raise _fail(field_name, "below 1 needs one attack (attacker_resources = 1)", shares)
+    if config.audits.nash:
+        raise _fail(field_name, "below 1 cannot be audited with audits.nash", shares)
+    pooled = [m.name for m in config.mechanisms if m.name == "pooled_sse"]
+    if pooled:
+        raise _fail(field_name, "below 1 cannot run pooled_sse (it pools every resource)", shares)
 
 
 def load_config(path: str | Path) -> StudyConfig:

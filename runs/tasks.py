@@ -27,7 +27,7 @@ from mechanisms.properties import (
     outcome_utility,
     utility_preservation,
 )
-from mechanisms.space import closed_form_space
+from mechanisms.space import outcome_space
 from runs.config import StudyConfig, parse_config
 from runs.export import encode_part
 from runs.schema import arrow_table, parameter_values
@@ -188,7 +188,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
             if config.audits.utility_preservation and single
             else None
         )
-        space = max_coverage(game)
+        pooled_coverage = _pooled_coverage(game)
         pooled_welfare = _pooled_welfare(game)
         nash = is_nash_coverage(game.pooled(), outcome.coverage) if config.audits.nash else None
     except SimError as exc:
@@ -231,7 +231,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "ir_failure": None if np.isnan(ir) else bool(ir > limit),
                 "nse_total_coverage": float(nse.total_coverage.sum()) if nse.verified else np.nan,
                 "nse_spent": float(nse.coverage.sum()) if nse.verified else np.nan,
-                "pooled_coverage": float(space.coverage.sum()),
+                "pooled_coverage": pooled_coverage,
                 "nash_consistent": nash,
             }
         )
@@ -250,12 +250,22 @@ def _nse_utility(game: SecurityGame, nse: NSEResult) -> FloatArray:
     return set_utility(game, nse.total_coverage, hit)
 
 
+def _pooled_coverage(game: SecurityGame) -> float:
+    """The total coverage of the pooled resources at the pooled ORIGAMI level (with
+    jurisdictions: of the welfare-maximising outcome's coverage, which the
+    defenders' own resources implement)."""
+    if not game.restricted:
+        return float(max_coverage(game).coverage.sum())
+    space = outcome_space(game)
+    return float(space.coverage[int(np.argmax(space.values.sum(axis=0)))].sum())
+
+
 def _pooled_welfare(game: SecurityGame) -> float:
     """The pooled optimum: the largest total utility any coverage of the pooled
     resources gives (the outcome space's best column with one attack; the
     utilitarian Stackelberg MILP against several, NaN past its size limit)."""
     if game.attacker_resources == 1:
-        return float(closed_form_space(game).values.sum(axis=0).max())
+        return float(outcome_space(game).values.sum(axis=0).max())
     if game.n_targets > SSE_TARGET_LIMIT:
         return np.nan
     return multi_attack_sse(game.pooled()).defender_utility

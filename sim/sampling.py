@@ -11,6 +11,11 @@ strategies and is enumerated exactly.
 Giving tooth :math:`j` to a defender turns the comb into a *recommendation strategy*
 with ownership (Gan et al. 2020, Section 5.1): in every joint pure strategy each
 defender :math:`i` guards at most :math:`k_i` targets with her own resources.
+
+With jurisdictions the teeth cannot be handed out in order: each defender's share of
+each target is fixed, and a pure strategy must give her at most :math:`k_i` targets,
+all her own. :func:`birkhoff` decomposes such shares into matchings
+(``docs/jurisdictions.md`` §4).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import linear_sum_assignment
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray
@@ -39,6 +45,55 @@ def _check_coverage(coverage: ArrayLike, budget: int, owner: str) -> FloatArray:
             f"{owner}.coverage must sum to at most the budget {budget}; got {c.sum()!r}"
         )
     return np.clip(c, 0.0, 1.0)
+
+
+#: Matchings are peeled off until less than this much probability is left.
+PEEL_TOL = 1e-12
+
+
+def birkhoff(x: ArrayLike) -> tuple[NDArray[np.int64], FloatArray]:
+    """Birkhoff-von Neumann: matchings whose mixture has marginals ``x``.
+
+    Parameters
+    ----------
+    x : array_like, shape (a, b)
+        Non-negative, every row and column summing to at most 1 (doubly substochastic).
+
+    Returns
+    -------
+    matches : ndarray of int, shape (s, a)
+        ``matches[s, r]``: the column row ``r`` is matched to in matching ``s`` (-1:
+        none).
+    probabilities : ndarray, shape (s,)
+        Summing to 1 (to within ``PEEL_TOL``).
+
+    Notes
+    -----
+    Pad ``x`` to the doubly stochastic ``[[x, diag(1 - row sums)], [diag(1 - column
+    sums), x.T]]`` and peel off perfect matchings of its
+    support (a deterministic assignment solve each), each with the least entry it
+    uses: at most :math:`(a + b)^2` matchings (Birkhoff's theorem).
+    """
+    shares = np.clip(np.asarray(x, dtype=np.float64), 0.0, None)
+    a, b = shares.shape
+    pad = np.zeros((a + b, b + a))
+    pad[:a, :b] = shares
+    pad[:a, b:] = np.diag(np.clip(1.0 - shares.sum(axis=1), 0.0, None))
+    pad[a:, :b] = np.diag(np.clip(1.0 - shares.sum(axis=0), 0.0, None))
+    pad[a:, b:] = shares.T
+    matches, probabilities = [], []
+    left = 1.0
+    while left > PEEL_TOL:
+        rows, cols = linear_sum_assignment(np.where(pad > PEEL_TOL, 0.0, 1.0))
+        if np.any(pad[rows, cols] <= PEEL_TOL):
+            break  # rounding left no perfect matching: the rest is within tolerance
+        theta = float(pad[rows, cols].min())
+        pad[rows, cols] -= theta
+        left -= theta
+        match = cols[:a].astype(np.int64)
+        matches.append(np.where(match < b, match, -1))
+        probabilities.append(theta)
+    return np.array(matches, dtype=np.int64).reshape(len(matches), a), np.array(probabilities)
 
 
 def _teeth_targets(edges: FloatArray, offsets: FloatArray, budget: int) -> NDArray[np.int64]:
@@ -153,6 +208,48 @@ class Recommendation:
         assignments[strategy, owners[tooth], support.teeth[strategy, tooth]] = True
         assignments.setflags(write=False)
         return cls(assignments=assignments, probabilities=support.probabilities, resources=k)
+
+    @classmethod
+    def from_shares(cls, shares: ArrayLike, resources: ArrayLike) -> Recommendation:
+        """Joint pure strategies in which defender ``i`` guards target ``t`` with
+        probability ``shares[i, t]`` exactly (jurisdictions: each share lies in her
+        own; ``docs/jurisdictions.md`` §4).
+
+        ``shares`` (shape (n, m)) has row sums at most :math:`k_i` and column sums at
+        most 1. Each defender's row is cut into :math:`k_i` unit rows (her resources,
+        laid end to end as in comb sampling), and :func:`birkhoff` decomposes the
+        resource-target matrix into matchings: no target is guarded twice, and no
+        defender uses more than her resources.
+        """
+        k = np.asarray(resources, dtype=np.int64)
+        x = np.clip(np.asarray(shares, dtype=np.float64), 0.0, 1.0)
+        n, m = x.shape
+        if k.shape != (n,) or np.any(x.sum(axis=1) > k + BUDGET_TOL):
+            raise InvalidParameterError(
+                f"Recommendation.from_shares.shares must have one row per defender within "
+                f"her resources {k.tolist()}; got row sums {x.sum(axis=1).tolist()}"
+            )
+        if np.any(x.sum(axis=0) > 1.0 + COVERAGE_TOL):
+            raise InvalidParameterError(
+                f"Recommendation.from_shares.shares must cover each target at most once; "
+                f"got column sums {x.sum(axis=0).tolist()}"
+            )
+        owners = tooth_owners(k)
+        units = np.zeros((owners.size, m))
+        for i in range(n):  # her row on [0, sum), resource j taking [j, j + 1)
+            edges = np.concatenate(([0.0], np.cumsum(x[i])))
+            first = int(np.searchsorted(owners, i))
+            for j in range(int(k[i])):
+                units[first + j] = np.clip(
+                    np.minimum(edges[1:], j + 1.0) - np.maximum(edges[:-1], float(j)), 0.0, None
+                )
+        matches, probabilities = birkhoff(units)
+        assignments = np.zeros((probabilities.size, n, m), dtype=bool)
+        strategy, unit = np.nonzero(matches >= 0)
+        assignments[strategy, owners[unit], matches[strategy, unit]] = True
+        assignments.setflags(write=False)
+        probabilities.setflags(write=False)
+        return cls(assignments=assignments, probabilities=probabilities, resources=k)
 
     @property
     def n_strategies(self) -> int:

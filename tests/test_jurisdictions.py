@@ -11,11 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mechanisms import available_mechanisms, make_mechanism
+from mechanisms.properties import ir_violation, is_pareto_efficient
+from mechanisms.space import outcome_space
 from sim.errors import InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
 from sim.generators import make_generator
 from sim.solvers import deviation_value, find_nse
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
+from sim.solvers.schedules import schedule_sse
 
 from strategies import games
 
@@ -131,3 +135,112 @@ def test_generated_jurisdictions_overlap_cover_every_target_and_draw_nothing_at_
     ).sample(np.random.default_rng(3))
     with pytest.raises(InvalidParameterError, match=r"jurisdiction must be a number in \(0, 1\]"):
         make_generator("uniform", jurisdiction=0.0)
+
+
+# -- mechanisms -----------------------------------------------------------------------
+MECHANISMS = [name for name in available_mechanisms() if name != "pooled_sse"]
+
+
+def _pooled_single(game):
+    """The utilitarian pooled game as one defender (no mask: the schedules carry it)."""
+    return SecurityGame(
+        defender_reward=game.defender_reward.sum(axis=0)[None],
+        defender_penalty=game.defender_penalty.sum(axis=0)[None],
+        attacker_reward=game.attacker_reward,
+        attacker_penalty=game.attacker_penalty,
+        resources=[game.total_resources],
+    )
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=SLOW)
+@given(games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True))
+def test_the_flow_outcome_space_is_the_schedule_solvers_optimum(game):
+    """The utilitarian optimum over the masked outcome space equals the exact
+    Stackelberg value of the pooled game whose resources take single-target schedules
+    in their owner's jurisdiction (issue 16 part 1's polynomial row)."""
+    if game.total_resources == 0:
+        return
+    space = outcome_space(game)
+    units = [
+        [int(t) for t in np.flatnonzero(game.allowed[i])]
+        for i in range(game.n_defenders)
+        for _ in range(int(game.resources[i]))
+    ]
+    sse = schedule_sse(
+        _pooled_single(game), [(t,) for t in range(game.n_targets)], resource_schedules=units
+    )
+    assert space.values.sum(axis=0).max() == pytest.approx(sse.defender_utility, abs=1e-7)
+    if not game.restricted:
+        return
+    for t in np.flatnonzero(space.feasible):  # every share in its owner's jurisdiction
+        shares = space.shares[t]
+        assert not np.any(shares[~game.allowed] > 1e-12)
+        assert np.all(shares.sum(axis=1) <= game.resources + 1e-9)
+        np.testing.assert_allclose(shares.sum(axis=0), space.coverage[t], atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=SLOW)
+@given(games(max_defenders=3, max_targets=5, max_resources=2), st.sampled_from(MECHANISMS))
+def test_a_mask_that_binds_nobody_changes_no_outcome(game, name):
+    """A restriction on a defender without resources binds nobody: the flow LP path
+    gives the closed form's outcomes and audits (to LP precision)."""
+    idle = np.flatnonzero(game.resources == 0)
+    if idle.size == 0 or game.n_targets < 2:
+        return
+    mask = np.ones((game.n_defenders, game.n_targets), dtype=bool)
+    mask[idle[0], 0] = False
+    masked = game.with_allowed(mask)
+    assert masked.restricted
+    plain_space, masked_space = outcome_space(game), outcome_space(masked)
+    np.testing.assert_array_equal(plain_space.feasible, masked_space.feasible)
+    finite = plain_space.feasible
+    np.testing.assert_allclose(
+        plain_space.values[:, finite], masked_space.values[:, finite], atol=1e-7
+    )
+    if name in ("nse", "csw_max", "csw_max_nse", "utility_preserving"):
+        return  # the status quo is an NSE, which need not be unique
+    mechanism = make_mechanism(name)
+    a = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(0))
+    b = mechanism.prepared(masked).allocate(masked, rng=np.random.default_rng(0))
+    assert a.ok == b.ok
+    if a.ok:
+        np.testing.assert_allclose(a.defender_utility, b.defender_utility, atol=1e-7)
+        assert is_pareto_efficient(game, a).efficient == is_pareto_efficient(masked, b).efficient
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=SLOW)
+@given(
+    games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True),
+    st.sampled_from(MECHANISMS),
+)
+def test_recommendations_with_jurisdictions_respect_ownership(game, name):
+    outcome = make_mechanism(name).prepared(game).allocate(game, rng=np.random.default_rng(0))
+    if not outcome.ok:
+        return
+    rec = outcome.recommendation
+    own = rec.defender_coverage()
+    assert not np.any(own[~game.allowed] > 1e-12)  # each guards her own targets only
+    np.testing.assert_allclose(rec.coverage(), outcome.coverage, atol=1e-9)
+    if hasattr(rec, "assignments"):
+        assert np.all(rec.assignments.sum(axis=2) <= game.resources)
+        assert np.all(rec.assignments.sum(axis=1) <= 1)  # no target guarded twice
+        assert rec.probabilities.sum() == pytest.approx(1.0, abs=1e-9)
+    for i in range(game.n_defenders):  # the IR audit's pruned search is exact here too
+        fast, slow = ir_violation(game, outcome, i), ir_violation(game, outcome, i, exhaustive=True)
+        assert fast.value == pytest.approx(slow.value, abs=1e-7)
+
+
+def test_jurisdictions_can_cost_the_coordinated_optimum():
+    # defender 1's resource may guard only target 2, which nobody attacks
+    free, barred = _game(), _game([[True, True, False], [False, False, True]])
+    assert outcome_space(barred).values.sum(axis=0).max() < (
+        outcome_space(free).values.sum(axis=0).max()
+    )
+    outcome = make_mechanism("utilitarian").allocate(barred, rng=np.random.default_rng(0))
+    assert outcome.ok and outcome.coverage[:2].sum() <= 1.0 + 1e-9
+
+
+def test_pooled_sse_refuses_jurisdictions():
+    game = _game([[True, True, False], [False, False, True]])
+    outcome = make_mechanism("pooled_sse").allocate(game, rng=np.random.default_rng(0))
+    assert not outcome.ok and "jurisdictions" in outcome.message

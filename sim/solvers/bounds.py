@@ -85,7 +85,8 @@ def excluded_targets(game: SecurityGame) -> np.ndarray:
         if not (never_pushed and rivals.any()):
             continue
         worst_rival = game.defender_penalty[:, rivals].min(axis=1)
-        if np.any(capable & (game.defender_reward[:, tau] < worst_rival)):
+        # she must be able to cover tau herself (jurisdictions)
+        if np.any(capable & game.allowed[:, tau] & (game.defender_reward[:, tau] < worst_rival)):
             out[tau] = True
     return out
 

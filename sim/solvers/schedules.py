@@ -36,6 +36,7 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linp
 
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
+from sim.sampling import birkhoff
 
 #: The NP-hard rows (heterogeneous resources on schedules of size >= 2, any schedules
 #: of size >= 3) are solved exactly for at most this many targets and resources
@@ -358,36 +359,16 @@ def _marginal_lp(
 # -- Birkhoff-von Neumann for size-1 schedules (docs/schedules.md §2) ------------------
 def _birkhoff(p: ScheduleProblem, shares: FloatArray) -> tuple[np.ndarray, FloatArray]:
     """Assignments and probabilities whose marginals are the resource-target shares
-    ``x`` (rows <= 1, columns <= 1): pad x to the doubly stochastic
-    [[x, diag(1 - rows)], [diag(1 - columns), x^T]] and peel off perfect matchings
-    of its support."""
+    ``x`` (rows <= 1, columns <= 1), by :func:`sim.sampling.birkhoff`."""
     k, m = p.n_resources, p.n_targets
     x = np.zeros((k, m))
     target_of = p.cover.argmax(axis=1)
     pairs = np.argwhere(p.allowed)
     np.add.at(x, (pairs[:, 0], target_of[pairs[:, 1]]), shares)
-    pad = np.zeros((k + m, m + k))
-    pad[:k, :m] = x
-    pad[:k, m:] = np.diag(np.clip(1.0 - x.sum(axis=1), 0.0, None))
-    pad[k:, :m] = np.diag(np.clip(1.0 - x.sum(axis=0), 0.0, None))
-    pad[k:, m:] = x.T
-    schedule_of = {int(target_of[j]): j for j in range(len(p.schedules))}
-    assignments, probabilities = [], []
-    left = 1.0
-    while left > _TOL:
-        rows, cols = linear_sum_assignment(np.where(pad > _TOL, 0.0, 1.0))
-        if np.any(pad[rows, cols] <= _TOL):
-            break  # rounding left no perfect matching: the rest is within tolerance
-        theta = float(pad[rows, cols].min())
-        pad[rows, cols] -= theta
-        left -= theta
-        assignment = np.full(k, -1)
-        for r in range(k):
-            if cols[r] < m:
-                assignment[r] = schedule_of[int(cols[r])]
-        assignments.append(assignment)
-        probabilities.append(theta)
-    return np.array(assignments, dtype=int).reshape(len(assignments), k), np.array(probabilities)
+    matches, probabilities = birkhoff(x)
+    schedule_of = np.full(m, -1)
+    schedule_of[target_of] = np.arange(len(p.schedules))
+    return np.where(matches >= 0, schedule_of[matches], -1), probabilities
 
 
 # -- column generation over pure strategies (docs/schedules.md §3-4) -------------------
