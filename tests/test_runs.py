@@ -103,6 +103,31 @@ ROOT = Path(__file__).resolve().parent.parent
             r"'audits.pareto' must be true or false; got 'yes'",
         ),
         (lambda d: d.update(extra={}), r"top level\] has unknown field\(s\) \['extra'\]"),
+        (
+            lambda d: d["generator"]["params"].update(jurisdiction=1.5),
+            r"jurisdiction must be a number in \(0, 1\] \(the share .*; got 1.5",
+        ),
+        (
+            lambda d: (
+                d["generator"].update(grid={"jurisdiction": [1.0, 0.5]}),
+                d["generator"]["params"].update(attacker_resources=2),
+            ),
+            r"'generator.jurisdiction' below 1 needs one attack",
+        ),
+        (
+            lambda d: (
+                d["generator"]["params"].update(jurisdiction=0.5),
+                d["audits"].update(nash=True),
+            ),
+            r"'generator.jurisdiction' below 1 cannot be audited with audits.nash",
+        ),
+        (
+            lambda d: (
+                d["generator"]["params"].update(jurisdiction=0.5),
+                d["mechanisms"].append({"name": "pooled_sse"}),
+            ),
+            r"'generator.jurisdiction' below 1 cannot run pooled_sse",
+        ),
     ],
 )
 def test_config_validation_field_by_field(mutate, match):

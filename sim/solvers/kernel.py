@@ -252,7 +252,13 @@ def newton(
 
     def evaluate(at: Rows, x: FloatArray) -> Evaluation:
         sp = split_spending(games, rows[at], tau[at], x[:, 0], x * weights)
-        return sp.feasible, sp.spend - k, sp.jacobian, sp.coverage
+        if not game.restricted:
+            return sp.feasible, sp.spend - k, sp.jacobian, sp.coverage
+        # jurisdictions: who may spare spends at most her budget (docs/jurisdictions.md)
+        residual = sp.spend - k
+        slack = may_spare(games, rows[at], tau[at], x[:, 0])[:, games.active] & (residual < 0.0)
+        jacobian = np.where(slack[:, :, None], 0.0, sp.jacobian)
+        return sp.feasible, np.where(slack, 0.0, residual), jacobian, sp.coverage
 
     def clip(at: Rows, x: FloatArray) -> FloatArray:
         return np.minimum(np.maximum(x, lower[at]), upper[at])

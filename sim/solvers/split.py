@@ -333,7 +333,7 @@ def spending(
 SPARE_TOL = 1e-12
 
 
-def may_spare(games: Games, rows: np.ndarray, tau: np.ndarray, u: float) -> np.ndarray:
+def may_spare(games: Games, rows: np.ndarray, tau: np.ndarray, u: float | FloatArray) -> np.ndarray:
     """Rule B at level ``u`` (``docs/nse.md`` §1.3): who may keep spare resources,
     shape (r, n).
 
@@ -343,20 +343,23 @@ def may_spare(games: Games, rows: np.ndarray, tau: np.ndarray, u: float) -> np.n
     covered): everybody may spare when tau itself is pinned, else whoever likes some
     pinned target, even covered, no better than tau; above the floor nobody may.
     With jurisdictions the best responses outside her own count too, at their
-    coverage (``docs/jurisdictions.md`` §3).
+    coverage (``docs/jurisdictions.md`` §3), and ``u`` may be one level per row.
     """
     game = games.game
-    pinned = game.attacker_penalty >= u
-    demand = np.clip((game.attacker_reward[tau] - u) / game.attacker_gap[tau], 0.0, 1.0)
-    v_tau = utility(games.penalty[rows, :, tau], games.gap[rows, :, tau], demand[:, None])
     if not game.restricted:
+        pinned = game.attacker_penalty >= u
+        demand = np.clip((game.attacker_reward[tau] - u) / game.attacker_gap[tau], 0.0, 1.0)
+        v_tau = utility(games.penalty[rows, :, tau], games.gap[rows, :, tau], demand[:, None])
         min_pinned = np.where(pinned, games.reward[rows], np.inf).min(axis=2)
         return np.asarray(pinned[tau][:, None] | (min_pinned <= v_tau + SPARE_TOL))
-    best = game.attacker_reward >= u  # every target at the level (pinned ones too)
-    unmovable = best & (pinned | ~game.allowed)  # (n, m)
-    cover = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
-    value = np.where(
-        pinned, games.reward[rows], utility(games.penalty[rows], games.gap[rows], cover)
-    )
+    level = np.broadcast_to(np.asarray(u, dtype=np.float64), rows.shape)[:, None]
+    at = np.arange(rows.size)
+    pinned = game.attacker_penalty[None] >= level  # (r, m)
+    best = game.attacker_reward[None] >= level  # every target at the level, pinned too
+    unmovable = best[:, None] & (pinned[:, None] | ~game.allowed[None])  # (r, n, m)
+    cover = np.clip((game.attacker_reward - level) / game.attacker_gap, 0.0, 1.0)
+    covered = utility(games.penalty[rows], games.gap[rows], cover[:, None])
+    value = np.where(pinned[:, None], games.reward[rows], covered)
     lowest = np.where(unmovable, value, np.inf).min(axis=2)
-    return np.asarray(unmovable[:, tau].T | (lowest <= v_tau + SPARE_TOL))
+    v_tau = value[at, :, tau]
+    return np.asarray(unmovable[at, :, tau] | (lowest <= v_tau + SPARE_TOL))
