@@ -506,7 +506,8 @@ def welfare(
     _legend(axes[-1], colours, bars=True)
     caption = (
         "Mean over instances of the mechanism's total defender utility minus that of the "
-        "status-quo NSE and of the pooled optimum (the best total over the outcome space; "
+        "status-quo NSE and of the pooled optimum (the best total over the outcome space, "
+        "with jurisdictions over the coverages the defenders' own resources implement; "
         "against several attacks, the utilitarian Stackelberg value); "
         "bars: 95% bootstrap confidence intervals." + _notes(notes)
     )

@@ -54,7 +54,10 @@ def role_confounds(rounds: pd.DataFrame, share: float = CONFOUND_SHARE) -> list[
 def _cell(row: pd.Series, prop: str) -> str:
     rate = row.get(f"{prop}_failure_rate")
     if rate is None or pd.isna(rate):
-        return "NA"
+        # tested with no determined unit is not "not tested"
+        undetermined = row.get(f"{prop}_failure_undetermined")
+        tested = undetermined is not None and not pd.isna(undetermined)
+        return f"undetermined (n=0; u={undetermined:.0%})" if tested else "NA"
     low, high = row[f"{prop}_failure_low"], row[f"{prop}_failure_high"]
     n = int(row[f"{prop}_failure_n"])
     undetermined = row[f"{prop}_failure_undetermined"]

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mechanisms import available_mechanisms, make_mechanism
-from mechanisms.properties import ir_violation, is_pareto_efficient
+from mechanisms.properties import ir_violation, is_pareto_efficient, utility_preservation
 from mechanisms.space import outcome_space
 from sim.errors import InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
@@ -244,3 +244,50 @@ def test_pooled_sse_refuses_jurisdictions():
     game = _game([[True, True, False], [False, False, True]])
     outcome = make_mechanism("pooled_sse").allocate(game, rng=np.random.default_rng(0))
     assert not outcome.ok and "jurisdictions" in outcome.message
+
+
+# -- the paper's results where their hypotheses hold -------------------------------
+@pytest.mark.paper
+@settings(max_examples=40, deadline=None, suppress_health_check=SLOW)
+@given(games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True))
+def test_theorem_4_2_csw_max_is_pe_and_weakly_up_with_jurisdictions(game):
+    """Gan et al. 2020, Theorem 4.2, under jurisdictions: an NSE's waste-free pooling
+    is a flow (its own shares, scaled to the combined coverage), so the NSE is
+    dominated within the flow outcome space and CSW-Max stays PE and weakly UP."""
+    outcome = make_mechanism("csw_max").allocate(game, rng=np.random.default_rng(0))
+    if not outcome.ok:  # no verified status quo
+        return
+    assert is_pareto_efficient(game, outcome).efficient
+    assert utility_preservation(game, outcome).weakly_up is not False
+
+
+@pytest.mark.paper
+@settings(max_examples=40, deadline=None, suppress_health_check=SLOW)
+@given(games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True))
+def test_section_5_1_every_nse_is_ir_with_jurisdictions(game):
+    """Section 5.1: independent play of an NSE leaves no defender a gain, here by the
+    masked oracle (her deviations stay in her jurisdiction)."""
+    outcome = make_mechanism("nse").allocate(game, rng=np.random.default_rng(0))
+    if outcome.ok:
+        for i in range(game.n_defenders):
+            assert ir_violation(game, outcome, i).gain <= 1e-9
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=SLOW)
+@given(games(max_defenders=3, max_targets=4, max_resources=2), st.sampled_from(MECHANISMS))
+def test_a_full_mask_gives_exactly_todays_results(game, name):
+    """An explicit all-True mask is the paper's game: the NSE, every mechanism's
+    outcome and every audit are identical, bit for bit."""
+    full = game.with_allowed(np.ones((game.n_defenders, game.n_targets), dtype=bool))
+    assert full == game and full.key() == game.key() and not full.restricted
+    a, b = find_nse(game), find_nse(full)
+    np.testing.assert_array_equal(a.coverage, b.coverage)
+    mechanism = make_mechanism(name)
+    x = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(1))
+    y = mechanism.prepared(full).allocate(full, rng=np.random.default_rng(1))
+    assert x == y
+    if x.ok:
+        pe_x, pe_y = is_pareto_efficient(game, x), is_pareto_efficient(full, y)
+        assert pe_x.efficient == pe_y.efficient and pe_x.dominating_target == pe_y.dominating_target
+        for i in range(game.n_defenders):
+            assert ir_violation(game, x, i).value == ir_violation(full, y, i).value

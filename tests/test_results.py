@@ -118,6 +118,13 @@ def test_undetermined_verdicts_are_excluded_from_rates_and_reported():
     assert np.isnan(row["strong_up_failure_rate"])
 
 
+def test_a_property_tested_but_never_determined_is_not_reported_as_untested():
+    audits = _audits(["undetermined", "undetermined"], [True, False])
+    text = format_summary(summarise(audits, audits.iloc[0:0]), "markdown")
+    assert "undetermined (n=0; u=100%)" in text  # weak UP: tested, nothing determined
+    assert "| NA |" in text  # SP: never tested
+
+
 def test_untested_simulated_properties_are_missing(study):
     summary = summarise(read_dataset(study, "audits"), read_dataset(study, "rounds"))
     sims = summary[summary["source"] == "simulation"]
