@@ -54,15 +54,18 @@ STRATEGIC = ("none", "all", *(str(i) for i in range(8)))
 
 
 def live_game(
-    game: str, game_file: str, n_defenders: int, n_targets: int, seed: int
+    game: str, game_file: str, n_defenders: int, n_targets: int, seed: int, jurisdiction: int = 100
 ) -> SecurityGame:
     """The view's game: the file ``game_file`` when given, else the instance or a
-    draw of the generator ``game`` (with ``n_defenders``, ``n_targets``, ``seed``)."""
+    draw of the generator ``game`` (with ``n_defenders``, ``n_targets``, ``seed`` and
+    each defender guarding ``jurisdiction`` percent of the targets)."""
     if game_file.strip():
         return read_game(game_file.strip())
     if game in INSTANCES:
         return INSTANCES[game]()
-    generator = make_generator(game, n_defenders=n_defenders, n_targets=n_targets)
+    generator = make_generator(
+        game, n_defenders=n_defenders, n_targets=n_targets, jurisdiction=jurisdiction / 100
+    )
     return generator.sample(np.random.default_rng(seed))
 
 
@@ -85,6 +88,9 @@ class LiveModel(CoordinationModel):
     attacker_resources : int
         How many targets the attacker hits each round (the game's
         ``attacker_resources``; at most its number of targets).
+    jurisdiction : int
+        The percentage of the targets each defender may guard (generators only; 100:
+        no jurisdictions, ``docs/jurisdictions.md``).
     seed : int
         Seeds the generator's draw and the model's ``rng``.
     """
@@ -101,9 +107,10 @@ class LiveModel(CoordinationModel):
         strategic: str = "1",
         attacker: str = "informed",
         attacker_resources: int = 1,
+        jurisdiction: int = 100,
         seed: int = 1,
     ) -> None:
-        the_game = live_game(game, game_file, n_defenders, n_targets, seed)
+        the_game = live_game(game, game_file, n_defenders, n_targets, seed, jurisdiction)
         the_game = the_game.with_attacker_resources(attacker_resources)
         n = the_game.n_defenders
         if strategic not in STRATEGIC:
@@ -133,13 +140,13 @@ def model_params() -> dict[str, Any]:
     def select(value: str, values: list[str], label: str) -> dict[str, Any]:
         return {"type": "Select", "value": value, "values": values, "label": label}
 
-    def slider(value: int, low: int, high: int, label: str) -> dict[str, Any]:
+    def slider(value: int, low: int, high: int, label: str, step: int = 1) -> dict[str, Any]:
         return {
             "type": "SliderInt",
             "value": value,
             "min": low,
             "max": high,
-            "step": 1,
+            "step": step,
             "label": label,
         }
 
@@ -158,6 +165,7 @@ def model_params() -> dict[str, Any]:
         "strategic": select("1", list(STRATEGIC), "Strategic defender(s)"),
         "attacker": select("informed", ATTACKERS.names(), "Attacker model"),
         "attacker_resources": slider(1, 1, 5, "Attacks per round"),
+        "jurisdiction": slider(100, 10, 100, "Jurisdiction %", step=10),
         "seed": slider(1, 0, 999, "Seed"),
     }
 

@@ -6,6 +6,8 @@ exactly today's results."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +16,10 @@ from hypothesis import strategies as st
 from mechanisms import available_mechanisms, make_mechanism
 from mechanisms.properties import ir_violation, is_pareto_efficient, utility_preservation
 from mechanisms.space import outcome_space
+from runs.config import load_config
+from runs.export import read_dataset
+from runs.plots import plot_study
+from runs.runner import run_study
 from sim.errors import InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
 from sim.generators import make_generator
@@ -24,6 +30,7 @@ from sim.solvers.schedules import schedule_sse
 from strategies import games
 
 SLOW = [HealthCheck.too_slow]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @st.composite
@@ -291,3 +298,18 @@ def test_a_full_mask_gives_exactly_todays_results(game, name):
         assert pe_x.efficient == pe_y.efficient and pe_x.dominating_target == pe_y.dominating_target
         for i in range(game.n_defenders):
             assert ir_violation(game, x, i).value == ir_violation(full, y, i).value
+
+
+# -- the study ----------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_shipped_jurisdictions_study_runs_end_to_end_with_figures(tmp_path):
+    config = load_config(ROOT / "runs" / "configs" / "jurisdictions.toml")
+    out = tmp_path / "jurisdictions"
+    run_study(config.with_overrides(replications=2), out, jobs=1, quiet=True)
+    audits, rounds = read_dataset(out, "audits"), read_dataset(out, "rounds")
+    assert set(audits["jurisdiction"]) == {0.3, 0.6, 1.0}
+    assert (audits["status"] == "ok").all() and (rounds["status"] == "ok").all()
+    paths = plot_study(out)
+    names = {p.name for p in paths}
+    assert {"welfare.png", "failure_rates.png", "report.html"} <= names
+    assert "Grouped by: jurisdiction" in (out / "figures" / "report.md").read_text()

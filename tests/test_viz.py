@@ -74,6 +74,20 @@ def test_a_stronger_attacker_hits_several_targets_a_round():
         LiveModel(game="uniform", n_targets=4, attacker_resources=5)
 
 
+@pytest.mark.parametrize("executing", ["follow", "optimal_deviation", "shirk"])
+def test_jurisdictions_in_the_live_view_keep_every_defender_on_her_own_targets(executing):
+    model = LiveModel(
+        game="uniform", n_defenders=3, n_targets=8, jurisdiction=40, executing=executing
+    )
+    assert model.game.restricted
+    for _ in range(4):
+        model.step()
+    allowed = model.game.allowed
+    for record in model.records:
+        for row in record.defenders:
+            assert all(allowed[row.defender, t] for t in (*row.recommended, *row.executed))
+
+
 def test_generators_and_game_files(tmp_path):
     model = LiveModel(game="covariant", n_defenders=4, n_targets=7, strategic="3", seed=5)
     assert (model.game.n_defenders, model.game.n_targets) == (4, 7)
