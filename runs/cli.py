@@ -219,6 +219,11 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         f"{', '.join(map(str, attacked))}, coverage {np.round(outcome.coverage, 4).tolist()}"
     )
     print(f"  utilities {np.round(outcome_utility(game, outcome), 4).tolist()}")
+    if game.restricted:
+        own = "; ".join(
+            f"{i}: {np.flatnonzero(row).tolist()}" for i, row in enumerate(game.allowed)
+        )
+        print(f"  jurisdictions (defender: targets she may guard) {own}")
     if game.attacker_resources > 1:
         print(
             f"PE, UP, SP and IR: not audited (the audits model one attack; the game has "

@@ -14,7 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mechanisms import available_mechanisms, make_mechanism
-from mechanisms.properties import ir_violation, is_pareto_efficient, utility_preservation
+from mechanisms.properties import (
+    find_profitable_misreport,
+    ir_violation,
+    is_pareto_efficient,
+    utility_preservation,
+)
 from mechanisms.space import outcome_space
 from runs.config import load_config
 from runs.export import read_dataset
@@ -296,8 +301,17 @@ def test_a_full_mask_gives_exactly_todays_results(game, name):
     if x.ok:
         pe_x, pe_y = is_pareto_efficient(game, x), is_pareto_efficient(full, y)
         assert pe_x.efficient == pe_y.efficient and pe_x.dominating_target == pe_y.dominating_target
+        up_x, up_y = utility_preservation(game, x), utility_preservation(full, y)
+        assert up_x.weak == up_y.weak and up_x.strong == up_y.strong
         for i in range(game.n_defenders):
             assert ir_violation(game, x, i).value == ir_violation(full, y, i).value
+            found = [
+                find_profitable_misreport(mechanism, g, i, rng=np.random.default_rng(2), budget=20)
+                for g in (game, full)
+            ]
+            assert [None if f is None else f.gain for f in found] == [
+                None if f is None else f.gain for f in reversed(found)
+            ]
 
 
 # -- the study ----------------------------------------------------------------------

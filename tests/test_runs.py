@@ -392,6 +392,20 @@ def test_cli_audit_prints_certificates(tmp_path, capsys):
     assert "PE: yes" in out and "IR defender 1: gains 1.92" in out
 
 
+def test_cli_audits_a_game_file_with_jurisdictions(tmp_path, capsys):
+    from sim.instances import example_5_2
+
+    game = example_5_2()
+    mask = game.allowed.copy()
+    mask[0, 0] = False
+    path = tmp_path / "game.json"
+    path.write_text(json.dumps(game.with_allowed(mask).to_dict()))
+    assert main(["audit", str(path), "--mechanism", "utilitarian", "--budget", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "jurisdictions (defender: targets she may guard) 0: [1, 2, 3, 4]" in out
+    assert "PE: yes" in out
+
+
 def test_cli_run_summary_plot(tmp_path, capsys):
     config = write_config(tmp_path / "study.toml")
     out = tmp_path / "out"

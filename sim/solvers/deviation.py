@@ -213,7 +213,8 @@ def best_deviations(
     z = np.maximum(q, np.clip((reward - level[:, None]) / gap, 0.0, 1.0))
     # without resources she adds nothing: exactly q, not the rounding of a zero-budget
     # level (which a huge gap would turn into a phantom gain)
-    z = np.where((k[:, None] > 0) if reach is None else (k[:, None] > 0) & reach, z, q)
+    movable = k[:, None] > 0 if reach is None else (k[:, None] > 0) & reach
+    z = np.where(movable, z, q)
     util = utility(penalty_rows, gap_rows, z)
 
     in_s = w_bar >= level[:, None] - tol

@@ -7,7 +7,8 @@ Wooldridge 2018). The finder follows ``docs/nse.md`` §1.3 and §2:
   with :math:`r^a(t) > u` is covered exactly :math:`d_t(u) = (r^a(t) - u)/\Delta^a(t)`,
   each defender covers only targets she likes no better than :math:`\tau` (condition A),
   and she spends her whole budget unless the level is the floor :math:`\max_t p^a(t)`
-  and rule B allows spare resources.
+  and rule B allows spare resources (with jurisdictions rule B can allow them at any
+  level, ``docs/jurisdictions.md`` §3).
 * For a fixed :math:`(\tau, u)` the coverage of a target is split between the defenders
   allowed on it by the *canonical maximum-waste split*
   :math:`c^i_t = (1 - \pi_t / \mu_i)^+` with :math:`\prod_i (1 - c^i_t) = 1 - d_t(u)`
