@@ -23,20 +23,17 @@ import numpy as np
 from scipy.optimize import linprog
 
 from mechanisms.base import Mechanism
+from mechanisms.modification import PLAYABLE_MIX, Modification, best_modification, signals
 from mechanisms.outcome import MechanismOutcome, designated_set
 from mechanisms.space import outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL, UTILITY_TOL
 from sim.payoffs import set_utility, target_utility, utility
-from sim.sampling import IndependentRecommendation, Recommendation
+from sim.sampling import IndependentRecommendation
 from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range
 
 Verdict = Literal["holds", "fails", "undetermined"]
-
-#: How far a playable IR deviation moves from the supremum towards the strictly
-#: inducing solution (its value is within this fraction of the supremum's).
-PLAYABLE_MIX = 1e-3
 
 
 def outcome_utility(game: SecurityGame, outcome: MechanismOutcome) -> FloatArray:
@@ -373,29 +370,13 @@ class Deviation:
     modification: tuple[tuple[tuple[int, ...], float, FloatArray], ...] = ()
 
 
-def _signals(
-    rec: Recommendation, defender: int
-) -> tuple[list[tuple[int, ...]], FloatArray, FloatArray]:
-    """Group the support by her own recommended set: (signals, P_sigma, O_sigma,t)."""
-    own = rec.assignments[:, defender, :]
-    others = np.delete(rec.assignments, defender, axis=1).any(axis=1)
-    keys: dict[tuple[int, ...], int] = {}
-    for row in own:
-        keys.setdefault(tuple(np.flatnonzero(row).tolist()), len(keys))
-    index = np.array([keys[tuple(np.flatnonzero(row).tolist())] for row in own])
-    prob = np.bincount(index, weights=rec.probabilities, minlength=len(keys)).astype(np.float64)
-    covered = np.zeros((len(keys), own.shape[1]))
-    np.add.at(covered, index, rec.probabilities[:, None] * others)
-    return list(keys), prob, covered
-
-
 def ir_violation(
     game: SecurityGame,
     outcome: MechanismOutcome,
     defender: int,
     *,
     eps_tol: float = 1e-9,
-    exhaustive: bool = False,
+    reference: bool = False,
 ) -> Deviation:
     """The exact best strategy modification of ``defender`` (Property 4).
 
@@ -403,17 +384,17 @@ def ir_violation(
     plays marginal coverage :math:`y^\\sigma \\in C_{k_i}`; the overall coverage is
     linear in these: :math:`c'_t = O_t + \\sum_\\sigma (P_\\sigma - O_{\\sigma t})
     y^\\sigma_t`, with :math:`O_{\\sigma t}` the probability of signal :math:`\\sigma` and
-    some other defender covering t. For each target t one LP maximises :math:`c'_t`
-    with t a best response and a second checks t can be the *unique* best response
-    (pessimistic tie-breaking, as in ``docs/nse.md`` §4.2); the value is the best
-    :math:`U_i^d(c'_t, t)` over strictly inducible t. With jurisdictions her
+    some other defender covering t. Her value is the best :math:`U_i^d(c'_t, t)` over
+    the targets t she can make the unique best response (pessimistic tie-breaking, as
+    in ``docs/nse.md`` §4.2), at the supremum coverage. With jurisdictions her
     :math:`y^\\sigma` lies in her own (``docs/jurisdictions.md`` §5). For independent
     play (the ``nse`` mechanism) the NSE oracle gives the value exactly.
 
-    Targets are visited by an upper bound on their value (the coverage they get when
-    every signal puts a resource on them, capped by what keeps them a best response
-    against the others' most coverage) and the search stops once no bound beats the
-    best value found; ``exhaustive=True`` solves every target's LPs (the reference).
+    The search is :func:`mechanisms.modification.best_modification`: one HiGHS model
+    re-solved per target, targets visited by a bound on their value. ``reference=True``
+    solves instead, for every target, one generic LP maximising :math:`c'_t` with t a
+    best response and one asking whether t can be the *unique* best response
+    (``scipy.optimize.linprog``): the reference the tests compare it with.
 
     Degenerate ties that no deviation can break (two targets pinned at the top level
     with coverage 1 by the others in every signal) are not credited, so in that
@@ -421,7 +402,6 @@ def ir_violation(
     """
     one_attack(game, "ir_violation")
     rec = outcome.recommendation
-    t0 = outcome.attacked_target
     own = float(outcome_utility(game, outcome)[defender])
     if isinstance(rec, IndependentRecommendation):
         x = rec.defender_coverage()
@@ -430,12 +410,37 @@ def ir_violation(
         return Deviation(defender, max(0.0, dev.value - own), dev.value, dev.target, None)
     if rec is None:
         raise InvalidParameterError("ir_violation.outcome has no recommendation (failed outcome)")
-    signals, prob, covered = _signals(rec, defender)
-    m, s_count = game.n_targets, len(signals)
+    told, prob, covered = signals(rec, defender)
+    if reference:
+        found = _reference_modification(
+            game, defender, prob, covered, outcome.attacked_target, eps_tol
+        )
+    else:
+        found = best_modification(
+            game, defender, prob, covered, first=outcome.attacked_target, eps_tol=eps_tol
+        )
+    modification: tuple[tuple[tuple[int, ...], float, FloatArray], ...] = ()
+    if found.y is not None:
+        modification = tuple((signal, float(prob[s]), found.y[s]) for s, signal in enumerate(told))
+    gain = max(0.0, found.value - own)
+    return Deviation(defender, gain, found.value, found.target, found.coverage, modification)
+
+
+def _reference_modification(
+    game: SecurityGame,
+    defender: int,
+    prob: FloatArray,
+    covered: FloatArray,
+    first: int,
+    eps_tol: float,
+) -> Modification:
+    """The multiple-LP reference of :func:`ir_violation`: two generic LPs per target."""
+    m, s_count = game.n_targets, prob.size
     base = covered.sum(axis=0)
     weight = prob[:, None] - covered  # (s, m): how much y^sigma_t adds to c'_t
     k = float(game.resources[defender])
     gap, reward = game.attacker_gap, game.attacker_reward
+    reach = game.allowed[defender]  # her jurisdiction: y^sigma_t = 0 elsewhere
     n_y = s_count * m
 
     def coverage_rows(t: int) -> FloatArray:
@@ -446,21 +451,8 @@ def ir_violation(
     budget_rows = np.zeros((s_count, n_y + 1))
     for s in range(s_count):
         budget_rows[s, s * m : (s + 1) * m] = 1.0
-    best: tuple[float, int, FloatArray | None, FloatArray | None] = (-np.inf, t0, None, None)
-    # the most coverage t can get (every signal's y_t at 1) bounds its value: visit the
-    # targets by that bound and stop once no bound can beat the best found (ties keep
-    # the lowest index, as a scan in index order would)
-    reach = game.allowed[defender]  # her jurisdiction: y^sigma_t = 0 elsewhere
-    most = base + (weight.sum(axis=0) * reach if k >= 1 else 0.0)
-    # and t must stay a best response while every other target s has at most most_s:
-    # r^a_t - gap_t c'_t >= r^a_s - gap_s most_s
-    lowest = reward - gap * most  # the least the attacker can get at each target
-    others = np.where(np.eye(m, dtype=bool), -np.inf, lowest[None, :]).max(axis=1)
-    most = np.minimum(most, np.where(np.isfinite(others), (reward - others) / gap, most))
-    bound = np.array([target_utility(game, t, most[t], defender) for t in range(m)])
-    for t in sorted(range(m), key=lambda t: (-bound[t], t)):
-        if not exhaustive and (bound[t] < best[0] or (bound[t] == best[0] and t > best[1])):
-            break
+    best = Modification(-np.inf, first, None, None)
+    for t in range(m):
         rows, rhs = [], []
         for s in range(m):
             if s == t:
@@ -473,8 +465,7 @@ def ir_violation(
         a_ub = np.vstack([*rows, budget_rows]) if rows else budget_rows
         b_ub = np.concatenate([rhs, np.full(s_count, k)]) if rows else np.full(s_count, k)
         bounds = [(0.0, 1.0 if reach[j % m] else 0.0) for j in range(n_y)]
-        objective = -coverage_rows(t)
-        weak = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=[*bounds, (0.0, 0.0)])
+        weak = linprog(-coverage_rows(t), A_ub=a_ub, b_ub=b_ub, bounds=[*bounds, (0.0, 0.0)])
         if weak.status != 0:
             continue
         y = weak.x[:n_y].reshape(s_count, m)
@@ -489,10 +480,6 @@ def ir_violation(
             y = (1.0 - PLAYABLE_MIX) * y + PLAYABLE_MIX * strict.x[:n_y].reshape(s_count, m)
         c_sup = base + (weight * weak.x[:n_y].reshape(s_count, m)).sum(axis=0)
         value = float(target_utility(game, t, c_sup[t], defender))
-        if value > best[0] or (value == best[0] and t < best[1]):
-            best = (value, t, base + (weight * y).sum(axis=0), y)
-    value, target, c, y = best
-    modification: tuple[tuple[tuple[int, ...], float, FloatArray], ...] = ()
-    if y is not None:
-        modification = tuple((signal, float(prob[s]), y[s]) for s, signal in enumerate(signals))
-    return Deviation(defender, max(0.0, value - own), value, target, c, modification)
+        if value > best.value:
+            best = Modification(value, t, y, base + (weight * y).sum(axis=0))
+    return best

@@ -237,9 +237,6 @@ def test_recommendations_with_jurisdictions_respect_ownership(game, name):
         assert np.all(rec.assignments.sum(axis=2) <= game.resources)
         assert np.all(rec.assignments.sum(axis=1) <= 1)  # no target guarded twice
         assert rec.probabilities.sum() == pytest.approx(1.0, abs=1e-9)
-    for i in range(game.n_defenders):  # the IR audit's pruned search is exact here too
-        fast, slow = ir_violation(game, outcome, i), ir_violation(game, outcome, i, exhaustive=True)
-        assert fast.value == pytest.approx(slow.value, abs=1e-7)
 
 
 def test_jurisdictions_can_cost_the_coordinated_optimum():

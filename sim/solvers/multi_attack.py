@@ -558,7 +558,7 @@ def sse_by_enumeration(game: SecurityGame, defender: int | None = None) -> Multi
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Send the process's C-level stdout to the null device for a solver call: HiGHS's
     MIP solver prints a stray debug line ("HighsMipSolverData::transformNew...") on
     some problems whatever its output options (reported as jump-dev/HiGHS.jl#312),
@@ -637,7 +637,7 @@ def multi_attack_sse(game: SecurityGame, defender: int | None = None) -> MultiAt
     lower = np.concatenate([np.zeros(3 * m), [-np.inf]])
     upper = np.concatenate([np.ones(3 * m), [np.inf]])
     integrality = np.concatenate([np.zeros(m), np.ones(m), np.zeros(m + 1)])
-    with _quiet_stdout():
+    with quiet_stdout():
         result = milp(
             objective,
             constraints=constraints,
