@@ -197,6 +197,7 @@ def newton(
     pooled: float,
     *,
     start: float = 0.1,
+    weights: str = "guess",
     max_iter: int = 10,
     tol: float = NEWTON_TOL,
 ) -> tuple[np.ndarray, FloatArray]:
@@ -213,6 +214,8 @@ def newton(
         first-order guess :math:`\\lambda_i = (k_i - k_0) / |\\{t : r^a(t) > u\\}|`
         (small shares make :math:`s_i` about that many times :math:`\\lambda_i` plus a
         constant).
+    weights : {"guess", "flat", "rising", "falling"}
+        The starting log-weights: that first-order guess, or :func:`starts`.
     tol : float
         The largest budget residual accepted.
 
@@ -242,16 +245,18 @@ def newton(
     u = low + start * (high - low)
     width = np.maximum((reward[None, :] > u[:, None]).sum(axis=1), 1)
     state = (k - k[0])[None, :] / width[:, None]
+    if weights != "guess":
+        state = np.repeat(np.append(0.0, starts(weights, k.size - 1))[None], u.size, axis=0)
     state[:, 0] = u
 
-    weights = np.ones(k.size)
-    weights[0] = 0.0  # the state's column 0 is the level; lambda_0 is fixed at 0
+    log_weight = np.ones(k.size)
+    log_weight[0] = 0.0  # the state's column 0 is the level; lambda_0 is fixed at 0
     lower = np.full(state.shape, -LOG_WEIGHT_BOUND)
     upper = np.full(state.shape, LOG_WEIGHT_BOUND)
     lower[:, 0], upper[:, 0] = low, high
 
     def evaluate(at: Rows, x: FloatArray) -> Evaluation:
-        sp = split_spending(games, rows[at], tau[at], x[:, 0], x * weights)
+        sp = split_spending(games, rows[at], tau[at], x[:, 0], x * log_weight)
         if not game.restricted:
             return sp.feasible, sp.spend - k, sp.jacobian, sp.coverage
         # jurisdictions: who may spare spends at most her budget (docs/jurisdictions.md)
@@ -275,11 +280,12 @@ def fixed_level(
     u: float,
     *,
     floor: bool,
+    start: str = "flat",
     max_iter: int = 15,
     tol: float = NEWTON_TOL,
 ) -> tuple[np.ndarray, FloatArray]:
     """NSE candidates at the fixed level ``u``: Gauss-Newton on the weights, game
-    ``rows[j]`` attacking ``tau[j]``.
+    ``rows[j]`` attacking ``tau[j]``, from the log-weights ``start`` (:func:`starts`).
 
     At the floor (``floor=True``) rule B lets some defenders keep spare resources (a
     one-sided residual) and a target demanding full coverage goes whole to its
@@ -310,13 +316,25 @@ def fixed_level(
         return np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
 
     running = game.attacker_reward[tau] >= u
-    theta = np.zeros((size, k.size - 1))
+    theta = np.repeat(starts(start, k.size - 1)[None], size, axis=0)
     if k.size == 1:  # nothing to solve for: the split is fixed
         feasible, residual, _, split = evaluate(np.arange(size), theta)
         done = running & feasible & (np.abs(residual).max(axis=1) <= RESIDUAL_TOL)
         return done, _profiles(games, done, split)
     done, coverage = damped_newton(evaluate, theta, running, gauss_newton_step, clip, max_iter, tol)
     return done, _profiles(games, done, coverage)
+
+
+def starts(pattern: str, size: int) -> FloatArray:
+    """Log-weights to start a solve from: ``flat`` (all equal), ``rising`` or
+    ``falling`` (in the defenders' order, from -1 to 1 or back). At the floor the
+    heaviest allowed defender takes each fully demanded target, so the start decides
+    who owns them."""
+    if pattern == "rising":
+        return np.linspace(-1.0, 1.0, size)
+    if pattern == "falling":
+        return np.linspace(1.0, -1.0, size)
+    return np.zeros(size)
 
 
 def clean(profiles: FloatArray, resources: np.ndarray) -> FloatArray:
@@ -381,14 +399,16 @@ def verify(
 
 
 def quick_stages(game: SecurityGame, pooled: float) -> tuple[str, ...]:
-    """The finder's quick proposals before any least squares, in its order: in a floor
-    game (pooled level = the floor) the floor pass over the candidates, then Newton
-    over the candidates; in any other game Newton alone."""
-    return (
-        ("floor", "newton")
-        if pooled <= float(game.attacker_penalty.max()) + BR_TOL
-        else ("newton",)
-    )
+    """The finder's quick proposals before any least squares, in its order: Newton from
+    the first-order weights, then from rising and from falling weights (:func:`starts`;
+    a stall usually depends on the start); in a floor game (pooled level = the floor)
+    the floor pass from equal weights comes first and the floor passes from rising and
+    falling weights (they hand the fully demanded targets to other owners) before the
+    other Newton starts."""
+    newtons = ("newton", "newton:rising", "newton:falling")
+    if pooled <= float(game.attacker_penalty.max()) + BR_TOL:
+        return ("floor", newtons[0], "floor:rising", "floor:falling", *newtons[1:])
+    return newtons
 
 
 def propose(
@@ -397,12 +417,15 @@ def propose(
     """One quick stage (see :func:`quick_stages`) for game ``rows[j]`` attacking
     ``tau[j]``: (done, cleaned profiles)."""
     game = games.game
-    if stage == "floor":
+    if stage.startswith("floor"):
+        start = stage.partition(":")[2] or "flat"
         done, profiles = fixed_level(
-            games, rows, tau, float(game.attacker_penalty.max()), floor=True
+            games, rows, tau, float(game.attacker_penalty.max()), floor=True, start=start
         )
     else:
-        done, profiles = newton(games, rows, tau, pooled)
+        done, profiles = newton(
+            games, rows, tau, pooled, weights=stage.partition(":")[2] or "guess"
+        )
     return done, clean(profiles, game.resources)
 
 

@@ -52,7 +52,14 @@ from sim.numerics import (
 from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
 from sim.solvers.deviation import NSEViolation, certify, combined_coverage
-from sim.solvers.kernel import candidate_orders, clean, fixed_level, newton, quick_stages
+from sim.solvers.kernel import (
+    candidate_orders,
+    clean,
+    fixed_level,
+    propose,
+    quick_stages,
+    starts,
+)
 from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
     LOG_WEIGHT_BOUND,
@@ -127,14 +134,6 @@ _PASSES: tuple[tuple[str, float, int], ...] = (
 )
 
 
-def _start(pattern: str, n: int) -> FloatArray:
-    if pattern == "rising":
-        return np.linspace(-1.0, 1.0, n)
-    if pattern == "falling":
-        return np.linspace(1.0, -1.0, n)
-    return np.zeros(n)
-
-
 def _verify(game: SecurityGame, profile: FloatArray, tau: int) -> tuple[bool, NSEViolation | None]:
     violation = certify(game, profile, tau)
     return violation.gain <= GAIN_TOL, violation
@@ -203,7 +202,7 @@ def _solve_at_level(
         bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
         theta = _root(
             lambda theta: evaluate(theta)[0],
-            _start(attempt[0], dim),
+            starts(attempt[0], dim),
             lambda theta: evaluate(theta)[1],
             bounds,
             attempt[2],
@@ -295,7 +294,7 @@ def _solve_interior(
     dim = idx.size
     lower = np.append(np.full(dim - 1, -LOG_WEIGHT_BOUND), 0.0)
     upper = np.append(np.full(dim - 1, LOG_WEIGHT_BOUND), 1.0)
-    start = np.append(_start(attempt[0], dim - 1), attempt[1])
+    start = np.append(starts(attempt[0], dim - 1), attempt[1])
     theta = _root(residual, start, derivative, (lower, upper), attempt[2])
     if theta is None:
         return None
@@ -493,26 +492,29 @@ def _proposals(
     floor_level = float(game.attacker_penalty.max())
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
     # with K resources), so the floor is reachable only when it is the pooled level
-    floor_game = quick_stages(game, pooled)[0] == "floor"
+    kernel = quick_stages(game, pooled)
+    floor_game = kernel[0] == "floor"
+    # the kernel's stages first (Newton; in a floor game the floor passes around it):
+    # one batched solve per block of candidates, exactly as the batch of reports does
+    for stage in kernel:
+        phase = "floor" if stage.startswith("floor") else "interior"
+        for block in _blocks(candidates):
+            taus = np.array(block, dtype=np.int64)
+            done, profiles = propose(
+                games, np.zeros(taus.size, dtype=np.int64), taus, stage, pooled
+            )
+            for j, tau in enumerate(block):
+                yield phase, tau, profiles[j] if done[j] else None
     phases = ("floor", "interior") if floor_game else ("interior", "pooled")
     passes = _PASSES[:1] if quick else _PASSES
-    # Newton first, except that a floor game (pooled level = floor) tries the cheap
-    # floor pass before it
-    stages: list[tuple[str, tuple[str, float, int] | None]] = [
-        (phase, attempt) for attempt in passes for phase in phases
-    ]
-    stages.insert(1 if phases[0] == "floor" else 0, ("interior", None))
-    for phase, attempt in stages:
-        if attempt is None or (attempt == _PASSES[0] and phase in ("floor", "pooled")):
-            # the kernel's passes: one batched solve per block of candidates
-            for block in _blocks(candidates):
+    for attempt, phase in itertools.product(passes, phases):
+        if attempt == _PASSES[0] and phase == "floor":
+            continue  # the kernel's floor pass
+        if attempt == _PASSES[0] and phase == "pooled":
+            for block in _blocks(candidates):  # the kernel's Gauss-Newton at the pooled level
                 taus = np.array(block, dtype=np.int64)
                 rows = np.zeros(taus.size, dtype=np.int64)
-                if attempt is None:
-                    done, profiles = newton(games, rows, taus, pooled)
-                else:
-                    level = floor_level if phase == "floor" else pooled
-                    done, profiles = fixed_level(games, rows, taus, level, floor=phase == "floor")
+                done, profiles = fixed_level(games, rows, taus, pooled, floor=False)
                 for j, tau in enumerate(block):
                     yield phase, tau, _clean(profiles[j], game) if done[j] else None
             continue
