@@ -7,6 +7,11 @@ run on the same games. Issue 12's goal is <= 2 LP-t per call. Printed for the se
 (one HiGHS model re-solved per target, ``mechanisms.modification``) and the multiple-LP
 reference it replaces (two generic LPs per target), on the payoff families of
 ``bench/nse_scale.py``, with the worst call of the search.
+
+Then the misreport search (``find_profitable_misreport(csw_max)``, default budget, NSE
+cache cleared per defender) on random games with n in {2, 3}, m in 3..6 and one
+resource each (many floor games, K >= m), per defender in LP-t units (median and
+worst; issue 12's goal: worst <= 150) and candidate reports per second.
 """
 
 from __future__ import annotations
@@ -17,10 +22,14 @@ import time
 import numpy as np
 
 from bench.nse_scale import FAMILIES
-from mechanisms import make_mechanism
-from mechanisms.properties import ir_violation
+from mechanisms import Mechanism, make_mechanism
+from mechanisms.properties import find_profitable_misreport, ir_violation
 from sim.generators import make_generator
+from sim.solvers import clear_nse_cache
 from sim.solvers.reference import lp_max_coverage_of
+
+#: The misreport search's default budget: candidate reports per defender.
+BUDGET = 2000
 
 
 def main() -> None:
@@ -31,7 +40,9 @@ def main() -> None:
         rng = np.random.default_rng([2020, index])
         generator = make_generator(family, n_defenders=5, n_targets=20, resources=1)
         games = [generator.sample(rng) for _ in range(4)]
-        unit, search, reference = [], [], []
+        unit: list[float] = []
+        search: list[float] = []
+        reference: list[float] = []
         for game in games:
             outcome = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(0))
             if not outcome.ok:
@@ -41,9 +52,9 @@ def main() -> None:
                 lp_max_coverage_of(game, t, float(game.total_resources))
                 unit.append(time.perf_counter() - start)
             for i in range(game.n_defenders):
-                for sink, slow in ((search, False), (reference, True)):
+                for sink, use_reference in ((search, False), (reference, True)):
                     start = time.perf_counter()
-                    ir_violation(game, outcome, i, reference=slow)
+                    ir_violation(game, outcome, i, reference=use_reference)
                     sink.append(time.perf_counter() - start)
         lp = statistics.median(unit)
         fast, slow = statistics.median(search), statistics.median(reference)
@@ -51,6 +62,35 @@ def main() -> None:
             f"{family:<19}{lp * 1e3:>9.2f}{fast / lp:>8.1f}x{max(search) / lp:>7.1f}x"
             f"{slow / lp:>10.1f}x{slow / fast:>9.1f}x"
         )
+
+    misreport_search(mechanism)
+
+
+def misreport_search(mechanism: Mechanism, games: int = 30) -> None:
+    """The misreport search on small random games, per defender in LP-t units."""
+    rng = np.random.default_rng(12)
+    unit, per_defender, floor = [], [], 0
+    for _ in range(games):
+        n, m = int(rng.integers(2, 4)), int(rng.integers(3, 7))
+        game = make_generator("uniform", n_defenders=n, n_targets=m, resources=1).sample(rng)
+        floor += int(game.total_resources >= m)
+        for t in range(m):
+            start = time.perf_counter()
+            lp_max_coverage_of(game, t, float(game.total_resources))
+            unit.append(time.perf_counter() - start)
+        for i in range(n):
+            clear_nse_cache()
+            start = time.perf_counter()
+            find_profitable_misreport(mechanism, game, i, rng=np.random.default_rng(0))
+            per_defender.append(time.perf_counter() - start)
+    lp = statistics.median(unit)
+    middle, worst = statistics.median(per_defender), max(per_defender)
+    print(
+        f"misreport search (csw_max, budget {BUDGET}), {games} games ({floor} with K >= m), "
+        f"{len(per_defender)} defenders: median {middle / lp:.0f} LP-t, worst "
+        f"{worst / lp:.0f} LP-t ({worst:.1f} s); {BUDGET / middle:.0f} reports/s at the "
+        f"median, {BUDGET / worst:.0f} at the worst"
+    )
 
 
 if __name__ == "__main__":

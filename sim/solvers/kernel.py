@@ -197,7 +197,6 @@ def newton(
     pooled: float,
     *,
     start: float = 0.1,
-    weights: str = "guess",
     max_iter: int = 10,
     tol: float = NEWTON_TOL,
 ) -> tuple[np.ndarray, FloatArray]:
@@ -214,8 +213,6 @@ def newton(
         first-order guess :math:`\\lambda_i = (k_i - k_0) / |\\{t : r^a(t) > u\\}|`
         (small shares make :math:`s_i` about that many times :math:`\\lambda_i` plus a
         constant).
-    weights : {"guess", "flat", "rising", "falling"}
-        The starting log-weights: that first-order guess, or :func:`starts`.
     tol : float
         The largest budget residual accepted.
 
@@ -245,8 +242,6 @@ def newton(
     u = low + start * (high - low)
     width = np.maximum((reward[None, :] > u[:, None]).sum(axis=1), 1)
     state = (k - k[0])[None, :] / width[:, None]
-    if weights != "guess":
-        state = np.repeat(np.append(0.0, starts(weights, k.size - 1))[None], u.size, axis=0)
     state[:, 0] = u
 
     log_weight = np.ones(k.size)
@@ -399,16 +394,15 @@ def verify(
 
 
 def quick_stages(game: SecurityGame, pooled: float) -> tuple[str, ...]:
-    """The finder's quick proposals before any least squares, in its order: Newton from
-    the first-order weights, then from rising and from falling weights (:func:`starts`;
-    a stall usually depends on the start); in a floor game (pooled level = the floor)
-    the floor pass from equal weights comes first and the floor passes from rising and
-    falling weights (they hand the fully demanded targets to other owners) before the
-    other Newton starts."""
-    newtons = ("newton", "newton:rising", "newton:falling")
+    """The finder's quick proposals before any least squares, in its order: in a floor
+    game (pooled level = the floor) the floor pass from equal log-weights, Newton, and
+    the floor pass from rising and from falling log-weights (:func:`starts`: they hand
+    the fully demanded targets to other owners; the reports of a misreport search are
+    often floor games, which the least-squares passes would take one by one); in any
+    other game Newton alone."""
     if pooled <= float(game.attacker_penalty.max()) + BR_TOL:
-        return ("floor", newtons[0], "floor:rising", "floor:falling", *newtons[1:])
-    return newtons
+        return ("floor", "newton", "floor:rising", "floor:falling")
+    return ("newton",)
 
 
 def propose(
@@ -423,9 +417,7 @@ def propose(
             games, rows, tau, float(game.attacker_penalty.max()), floor=True, start=start
         )
     else:
-        done, profiles = newton(
-            games, rows, tau, pooled, weights=stage.partition(":")[2] or "guess"
-        )
+        done, profiles = newton(games, rows, tau, pooled)
     return done, clean(profiles, game.resources)
 
 
