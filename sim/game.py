@@ -327,52 +327,26 @@ class SecurityGame:
                     f"got {values.shape}"
                 )
             target[defender] = values
-        return SecurityGame(
-            defender_reward=dr,
-            defender_penalty=dp,
-            attacker_reward=self.attacker_reward,
-            attacker_penalty=self.attacker_penalty,
-            resources=self.resources,
-            attacker_resources=self.attacker_resources,
-            allowed=self._mask(),
-        )
+        return self._derived(defender_reward=dr, defender_penalty=dp)
 
     def with_resources(self, resources: ArrayLike) -> SecurityGame:
         """Return the same game with another resource profile (validated)."""
-        return SecurityGame(
-            defender_reward=self.defender_reward,
-            defender_penalty=self.defender_penalty,
-            attacker_reward=self.attacker_reward,
-            attacker_penalty=self.attacker_penalty,
-            resources=resources,
-            attacker_resources=self.attacker_resources,
-            allowed=self._mask(),
-        )
+        return self._derived(resources=resources)
 
     def with_attacker_resources(self, attacker_resources: int) -> SecurityGame:
         """Return the same game against an attacker with ``attacker_resources``
         simultaneous attacks (validated)."""
-        return SecurityGame(
-            defender_reward=self.defender_reward,
-            defender_penalty=self.defender_penalty,
-            attacker_reward=self.attacker_reward,
-            attacker_penalty=self.attacker_penalty,
-            resources=self.resources,
-            attacker_resources=attacker_resources,
-            allowed=self._mask(),
-        )
+        return self._derived(attacker_resources=attacker_resources)
 
     def with_allowed(self, allowed: ArrayLike | None) -> SecurityGame:
         """Return the same game with jurisdictions ``allowed`` (None: none; validated)."""
-        return SecurityGame(
-            defender_reward=self.defender_reward,
-            defender_penalty=self.defender_penalty,
-            attacker_reward=self.attacker_reward,
-            attacker_penalty=self.attacker_penalty,
-            resources=self.resources,
-            attacker_resources=self.attacker_resources,
-            allowed=allowed,
-        )
+        return self._derived(allowed=allowed)
+
+    def _derived(self, **changes: Any) -> SecurityGame:
+        """This game with ``changes`` to its constructor arguments, validated anew."""
+        fields: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
+        fields.update(attacker_resources=self.attacker_resources, allowed=self._mask())
+        return SecurityGame(**{**fields, **changes})
 
     def pooled(self, defender: int | None = None) -> SecurityGame:
         """The coordinated game as one defender holding all :math:`K` resources: her

@@ -72,3 +72,16 @@ def games(
         attacker_resources=attacks,
         allowed=allowed,
     )
+
+
+@st.composite
+def coverage_of_others(draw: st.DrawFn, m: int, *, digits: int | None = None) -> np.ndarray:
+    """Others' combined coverage with many exact zeros and ones (pinned ties,
+    docs/nse.md §4.4); ``digits`` rounds the rest to a grid (HiGHS's feasibility
+    tolerance, 1e-7, cannot tell apart values 1e-9 apart, which a target out of a
+    deviator's jurisdiction would otherwise pin at such distances)."""
+    value = st.floats(0.0, 1.0)
+    if digits is not None:
+        value = value.map(lambda x: round(x, digits))
+    coverage = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), value)
+    return np.array(draw(st.lists(coverage, min_size=m, max_size=m)))

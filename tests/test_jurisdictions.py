@@ -32,21 +32,10 @@ from sim.solvers import deviation_value, find_nse
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 from sim.solvers.schedules import schedule_sse
 
-from strategies import games
+from strategies import coverage_of_others, games
 
 SLOW = [HealthCheck.too_slow]
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@st.composite
-def others(draw, m):
-    """Others' coverage with many exact zeros and ones (pinned ties), on a 1e-4 grid:
-    HiGHS's feasibility tolerance (1e-7) cannot tell apart values 1e-9 apart, which
-    a target out of reach would otherwise pin at such distances."""
-    value = st.one_of(
-        st.sampled_from([0.0, 1.0, 0.5]), st.floats(0.0, 1.0).map(lambda x: round(x, 4))
-    )
-    return np.array(draw(st.lists(value, min_size=m, max_size=m)))
 
 
 def _game(allowed=None, resources=(1, 1)):
@@ -90,7 +79,7 @@ def test_a_mask_is_validated_serialised_and_kept_by_derived_games():
 @settings(max_examples=300, deadline=None, suppress_health_check=SLOW)
 @given(games(max_targets=6, jurisdictions=True), st.data())
 def test_masked_oracle_matches_masked_multiple_lps(game, data):
-    q = data.draw(others(game.n_targets))
+    q = data.draw(coverage_of_others(game.n_targets, digits=4))
     i = data.draw(st.integers(0, game.n_defenders - 1))
     fast = deviation_value(game, q, i).value
     slow = lp_deviation_value(game, q, i)

@@ -31,22 +31,15 @@ from sim.solvers.origami import origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 from sim.solvers.split import spending, structure, water_fill
 
-from strategies import games
+from strategies import coverage_of_others, games
 
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
-
-
-@st.composite
-def others(draw, m):
-    """Others' coverage with many exact zeros and ones (pinned ties, notes §4.4)."""
-    value = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0.0, 1.0))
-    return np.array(draw(st.lists(value, min_size=m, max_size=m)))
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(games(max_targets=6), st.data())
 def test_deviation_oracle_matches_multiple_lps(game, data):
-    q = data.draw(others(game.n_targets))
+    q = data.draw(coverage_of_others(game.n_targets))
     i = data.draw(st.integers(0, game.n_defenders - 1))
     fast = deviation_value(game, q, i).value
     slow = lp_deviation_value(game, q, i)
