@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from scipy.optimize import linprog
 
 from sim.errors import InvalidGameError, InvalidParameterError
@@ -202,6 +202,15 @@ def test_nash_needs_to_know_whose_payoffs_in_a_multi_defender_game():
 # -- Stackelberg ----------------------------------------------------------------------
 @settings(max_examples=150, deadline=None)
 @given(games(max_defenders=1, max_targets=6, max_resources=4, max_attacks=4))
+@example(  # HiGHS's MIP solver failed ("Solve error") here while theta was unbounded
+    SecurityGame(
+        defender_reward=[[5.0, -1.5, -1.5, -1.5, -1.5]],
+        defender_penalty=[[-2.0] * 5],
+        attacker_reward=[6.0, -1.5, -1.5, -1.5, 7.0],
+        attacker_penalty=[-1.0, -2.0, -2.0, -2.0, 0.0],
+        resources=[2],
+    )
+)
 def test_the_sse_milp_equals_the_enumeration(game):
     milp = multi_attack_sse(game)
     reference = sse_by_enumeration(game)

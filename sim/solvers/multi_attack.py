@@ -578,6 +578,11 @@ def quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
+#: The largest number of attacked sets the Stackelberg MILP falls back to enumerating
+#: when HiGHS fails on it.
+ENUMERATION_FALLBACK = 5000
+
+
 def multi_attack_sse(game: SecurityGame, defender: int | None = None) -> MultiAttackSSE:
     """The strong Stackelberg equilibrium against ``game.attacker_resources`` attacks,
     exactly, by one MILP (HiGHS through :func:`scipy.optimize.milp`).
@@ -634,17 +639,28 @@ def multi_attack_sse(game: SecurityGame, defender: int | None = None) -> MultiAt
         ),
     ]
     objective = -np.concatenate([np.zeros(m), p.defender_penalty, gap_d, [0.0]])
-    lower = np.concatenate([np.zeros(3 * m), [-np.inf]])
-    upper = np.concatenate([np.ones(3 * m), [np.inf]])
+    # theta separates attacker utilities, which lie in [min p^a, max r^a]: bounding it
+    # there is exact, and HiGHS's MIP solver returned "Solve error" on some tiny games
+    # with theta free (found by hypothesis in CI)
+    lower = np.concatenate([np.zeros(3 * m), [float(p.attacker_penalty.min())]])
+    upper = np.concatenate([np.ones(3 * m), [float(p.attacker_reward.max())]])
     integrality = np.concatenate([np.zeros(m), np.ones(m), np.zeros(m + 1)])
-    with quiet_stdout():
-        result = milp(
-            objective,
-            constraints=constraints,
-            integrality=integrality,
-            bounds=Bounds(lower, upper),
-        )
-    if result.status != 0 or result.x is None:
+    for options in ({}, {"presolve": False}):
+        with quiet_stdout():
+            result = milp(
+                objective,
+                constraints=constraints,
+                integrality=integrality,
+                bounds=Bounds(lower, upper),
+                options=options,
+            )
+        if result.status == 0 and result.x is not None:
+            break
+    else:
+        # HiGHS's MIP solver (as bundled with scipy) reports "Solve error" on a few
+        # tiny games; the enumeration is exact and cheap there
+        if math.comb(m, p.attacks) <= ENUMERATION_FALLBACK:
+            return sse_by_enumeration(game, defender)
         raise SolverFailedError(f"multi_attack_sse: the MILP failed: {result.message}")
     attacked = tuple(int(t) for t in np.flatnonzero(result.x[m : 2 * m] > 0.5))
     solved = _attacked_set_lp(p, attacked)
