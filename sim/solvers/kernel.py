@@ -13,7 +13,7 @@ overhead is paid once per batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +69,16 @@ def candidate_orders(games: Games, pooled: float) -> np.ndarray:
     shortfall = np.maximum(game.resources - room, 0.0).sum(axis=2)
     index = np.broadcast_to(taus, uncovered.shape)
     return taus[np.lexsort((index, shortfall, uncovered), axis=-1)]
+
+
+def candidate_blocks(count: int) -> Iterator[slice]:
+    """Blocks of 1, 4, 16, ... of ``count`` candidates in order: the most promising
+    alone (it usually is the answer), then ever larger batches for the kernel. The
+    finder and the batch of reports run every quick stage on a block before the next."""
+    start, size = 0, 1
+    while start < count:
+        yield slice(start, min(start + size, count))
+        start, size = start + size, 4 * size
 
 
 def damped_newton(
@@ -438,12 +448,14 @@ def quick_nse_batch(
     games = Games.reports(game, defender, rewards, penalties)
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     orders = candidate_orders(games, pooled)
-    for stage in quick_stages(game, pooled):
-        for rank in range(orders.shape[1]):
-            rows = np.flatnonzero(~result.ok)
-            if rows.size == 0:
-                return result
-            tau = orders[rows, rank]
-            done, profiles = propose(games, rows, tau, stage, pooled)
-            verify(games, rows[done], profiles[done], tau[done], result)
+    stages = quick_stages(game, pooled)
+    for block in candidate_blocks(orders.shape[1]):  # the finder's order of proposals
+        for stage in stages:
+            for rank in range(block.start, block.stop):
+                rows = np.flatnonzero(~result.ok)
+                if rows.size == 0:
+                    return result
+                tau = orders[rows, rank]
+                done, profiles = propose(games, rows, tau, stage, pooled)
+                verify(games, rows[done], profiles[done], tau[done], result)
     return result

@@ -53,6 +53,7 @@ from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
 from sim.solvers.deviation import NSEViolation, certify, combined_coverage
 from sim.solvers.kernel import (
+    candidate_blocks,
     candidate_orders,
     clean,
     fixed_level,
@@ -146,15 +147,6 @@ def _clean(profile: FloatArray, game: SecurityGame) -> FloatArray:
 def _may_spare(game: SecurityGame, tau: int, u: float) -> np.ndarray:
     """Rule B at the floor level ``u`` for one game, shape (n,)."""
     return may_spare(Games.single(game), np.zeros(1, dtype=np.int64), np.array([tau]), u)[0]
-
-
-def _blocks(candidates: list[int]) -> Iterator[list[int]]:
-    """The candidates in blocks of 1, 4, 16, ...: the cheapest candidate alone (it
-    usually is the answer), then ever larger batches for the kernel."""
-    start, size = 0, 1
-    while start < len(candidates):
-        yield candidates[start : start + size]
-        start, size = start + size, 4 * size
 
 
 def _solve_at_level(
@@ -494,29 +486,31 @@ def _proposals(
     # with K resources), so the floor is reachable only when it is the pooled level
     kernel = quick_stages(game, pooled)
     floor_game = kernel[0] == "floor"
-    # the kernel's stages first (Newton; in a floor game the floor passes around it):
-    # one batched solve per block of candidates, exactly as the batch of reports does
-    for stage in kernel:
-        phase = "floor" if stage.startswith("floor") else "interior"
-        for block in _blocks(candidates):
-            taus = np.array(block, dtype=np.int64)
+    # the kernel's stages first (Newton; in a floor game the floor passes around it),
+    # every stage on a block of candidates before the next block: one batched solve per
+    # block and stage, in the order the batch of reports keeps
+    for block in candidate_blocks(len(candidates)):
+        taus = np.array(candidates[block], dtype=np.int64)
+        for stage in kernel:
+            phase = "floor" if stage.startswith("floor") else "interior"
             done, profiles = propose(
                 games, np.zeros(taus.size, dtype=np.int64), taus, stage, pooled
             )
-            for j, tau in enumerate(block):
-                yield phase, tau, profiles[j] if done[j] else None
+            for j, tau in enumerate(taus):
+                yield phase, int(tau), profiles[j] if done[j] else None
     phases = ("floor", "interior") if floor_game else ("interior", "pooled")
     passes = _PASSES[:1] if quick else _PASSES
     for attempt, phase in itertools.product(passes, phases):
         if attempt == _PASSES[0] and phase == "floor":
             continue  # the kernel's floor pass
         if attempt == _PASSES[0] and phase == "pooled":
-            for block in _blocks(candidates):  # the kernel's Gauss-Newton at the pooled level
-                taus = np.array(block, dtype=np.int64)
+            # the kernel's Gauss-Newton at the pooled level
+            for block in candidate_blocks(len(candidates)):
+                taus = np.array(candidates[block], dtype=np.int64)
                 rows = np.zeros(taus.size, dtype=np.int64)
                 done, profiles = fixed_level(games, rows, taus, pooled, floor=False)
-                for j, tau in enumerate(block):
-                    yield phase, tau, _clean(profiles[j], game) if done[j] else None
+                for j, tau in enumerate(taus):
+                    yield phase, int(tau), _clean(profiles[j], game) if done[j] else None
             continue
         for tau in candidates:
             if phase == "floor":
