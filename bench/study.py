@@ -6,6 +6,11 @@ worker spends turning a chunk's rows into its Parquet part (the Arrow table and 
 encoding) over the chunk's whole time, measured in this process on every quickstart
 chunk. Goals: 2 workers >= 1.8x (issue 6), overhead <= 5% (issue 12).
 
+It also consolidates the quickstart's parts copied 1, 4 and 16 times (the replications
+shifted: a study of 50, 200 and 800 replications per grid point) and prints the peak
+memory of each consolidation, dataset and summary, in a process of its own. Goal
+(issue 12): it does not grow with the number of replications.
+
 ``--scale`` adds ``runs/configs/scale.toml`` (five defenders, twenty targets, a
 thousand games, every mechanism and audit, twenty rounds) with 1 and 2 local workers
 and on a Dask LocalCluster of 2 workers: about 50 minutes on 2 cores.
@@ -14,6 +19,7 @@ and on a Dask LocalCluster of 2 workers: about 50 minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -21,8 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from runs import tasks
 from runs.config import load_config
+from runs.export import encode_part, write_dataset
 
 
 def timed_run(config: str, jobs: int, out: Path, *extra: str) -> float:
@@ -55,21 +66,77 @@ def overhead_share(config_path: str) -> tuple[float, float]:
     return spent, spent / (time.perf_counter() - start)
 
 
+def copied_study(study: Path, copies: int, into: Path) -> dict[str, None]:
+    """``study``'s parts copied ``copies`` times into ``into``, each copy's replications
+    (and chunk ids) shifted past the last: the parts of a study that many times as
+    long. Returns the chunks (unverified: no SHA-256)."""
+    sources = sorted((study / "parts").glob("*.parquet"))
+    tables = {path.stem: pq.read_table(path) for path in sources}
+    span = 1 + max(pc.max(t.column("replication")).as_py() for t in tables.values())
+    (into / "parts").mkdir(parents=True)
+    parts: dict[str, None] = {}
+    for copy in range(copies):
+        for chunk_id, table in tables.items():
+            head, start = chunk_id.rsplit("-r", 1)
+            new_id = f"{head}-r{int(start) + copy * span:07d}"
+            columns = {
+                "replication": pc.add(table.column("replication"), copy * span),
+                "chunk": pa.array([new_id] * table.num_rows, pa.string()),
+            }
+            for name, column in columns.items():
+                table = table.set_column(table.schema.get_field_index(name), name, column)
+            (into / "parts" / f"{new_id}.parquet").write_bytes(encode_part(table))
+            parts[new_id] = None
+    return parts
+
+
+def consolidation_peak(study: Path, copies: int, tmp: Path) -> tuple[float, float]:
+    """(seconds, peak MiB) of consolidating ``copies`` copies of ``study``'s parts, in
+    a process of its own."""
+    into = tmp / f"copies-{copies}"
+    parts = copied_study(study, copies, into)
+    (into / "parts.json").write_text(json.dumps(parts))
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.study", "--consolidate", str(into)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - start, float(done.stdout.split()[-1])
+
+
+def _consolidate(into: Path) -> None:
+    """The subprocess of :func:`consolidation_peak`: prints its peak RSS in MiB."""
+    parts = json.loads((into / "parts.json").read_text())
+    write_dataset(into, parts, load_config("quickstart").parameter_columns())
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", action="store_true", help="also time the scale config")
+    parser.add_argument("--consolidate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.consolidate is not None:
+        _consolidate(args.consolidate)
+        return
     print("bench/study.py  quickstart study (make demo's job)")
     with tempfile.TemporaryDirectory() as tmp:
         one = timed_run("quickstart", 1, Path(tmp) / "one")
         two = timed_run("quickstart", 2, Path(tmp) / "two")
         same = same_datasets(Path(tmp) / "one", Path(tmp) / "two")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        streamed = {c: consolidation_peak(Path(tmp) / "one", c, Path(tmp)) for c in (1, 4, 16)}
     print(f"  1 worker   : {one:7.1f} s")
     print(f"  2 workers  : {two:7.1f} s   (goal < 60 s)")
     print(f"  speed-up   : {one / two:7.2f}x  (goal >= 1.8x)")
     print(f"  peak RSS   : {peak:7.0f} MiB (largest process)")
     print(f"  datasets byte-identical: {same}")
+    print("  consolidation (dataset and summary) of the quickstart's parts copied:")
+    for copies, (seconds, mib) in streamed.items():
+        label = f"x{copies} ({50 * copies} replications)"
+        print(f"    {label:<22}: {seconds:5.1f} s, peak {mib:5.0f} MiB")
     spent, share = overhead_share("runs/configs/quickstart.toml")
     print(f"  per-chunk overhead (rows -> Parquet part): {spent:.1f} s, {share:.1%} (goal <= 5%)")
     if not args.scale:

@@ -16,8 +16,11 @@ Layout of a study's output directory::
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -25,12 +28,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from runs.schema import PANDAS_TYPES, SORT_KEYS, TABLES, columns, typed
-from runs.studydir import atomic_write, sha256
-from runs.summary import DEFAULT_MIN_GAIN
-from sim.errors import InvalidConfigError, StudyStateError
+from runs.studydir import atomic_write, refuse_symlinks, sha256
+from runs.summary import DEFAULT_MIN_GAIN, finish, merge, tally
+from sim.errors import InvalidConfigError, StudyIOError, StudyStateError
 
 #: The Parquet key-value metadata that names the study a part belongs to.
 PART_STUDY_KEY = b"defcoord.config_sha256"
@@ -57,10 +61,9 @@ def write_part(data: bytes, out: Path, chunk_id: str) -> Path:
     return path
 
 
-def read_part(
-    path: Path, expected_sha256: str | None = None, study: str | None = None
-) -> pd.DataFrame:
-    """Read a part file back, verifying its SHA-256 and the study it names when given."""
+def read_part(path: Path, expected_sha256: str | None = None, study: str | None = None) -> pa.Table:
+    """Read a part file back (an Arrow table with the schema's types), verifying its
+    SHA-256 and the study it names when given."""
     data = path.read_bytes()
     if expected_sha256 is not None and sha256(data) != expected_sha256:
         raise StudyStateError(
@@ -71,7 +74,69 @@ def read_part(
     named = (table.schema.metadata or {}).get(PART_STUDY_KEY)
     if study is not None and named != study.encode():
         raise StudyStateError(f"{str(path)!r} belongs to another study ({named!r})")
-    return table.to_pandas(types_mapper=PANDAS_TYPES.get)
+    return table.replace_schema_metadata(None)
+
+
+#: Rows of whole chunks that consolidation reads, writes and tallies at a time (the
+#: last batch may have fewer): its memory, whatever the number of replications. A
+#: chunk is often a few rows, and pandas costs per call.
+ROW_GROUP_ROWS = 16_384
+
+
+class _Sink:
+    """One file of the dataset, written in a temporary file beside it and renamed
+    into place by :meth:`close` (a Parquet file in row groups, or CSV text)."""
+
+    def __init__(self, root: Path, path: Path) -> None:
+        refuse_symlinks(root, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        self.path, self.tmp = path, Path(tmp)
+        self.writer: pq.ParquetWriter | None = None
+        self.started = False
+
+    def append(self, rows: pa.Table | pd.DataFrame) -> None:
+        """Add rows: an Arrow table to a Parquet file (as a row group), a typed
+        DataFrame to a CSV."""
+        if isinstance(rows, pd.DataFrame):
+            with self.tmp.open("ab") as handle:
+                handle.write(rows.to_csv(index=False, header=not self.started).encode())
+            self.started = True
+            return
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, rows.schema, compression="zstd")
+        self.writer.write_table(rows, row_group_size=max(rows.num_rows, 1))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
+
+
+def _batches(
+    out: Path, parts: Mapping[str, str | None], study: str | None
+) -> Iterator[tuple[str, pa.Table]]:
+    """The parts' rows in the chunks' order, each chunk sorted, in batches of whole
+    chunks of one table of at least :data:`ROW_GROUP_ROWS` rows."""
+    batch: list[pa.Table] = []
+    size, current = 0, ""
+    for chunk_id in sorted(parts):
+        name = "audits" if chunk_id.startswith("audit") else "rounds"
+        if batch and (name != current or size >= ROW_GROUP_ROWS):
+            yield current, pa.concat_tables(batch)
+            batch, size = [], 0
+        rows = read_part(out / "parts" / f"{chunk_id}.parquet", parts[chunk_id], study)
+        batch.append(rows.sort_by([(key, "ascending") for key in SORT_KEYS[name]]))
+        size, current = size + rows.num_rows, name
+    if batch:
+        yield current, pa.concat_tables(batch)
 
 
 def consolidate(
@@ -81,50 +146,74 @@ def consolidate(
     fmt: str = "parquet",
     *,
     study: str | None = None,
-) -> Iterator[dict[str, pd.DataFrame]]:
-    """Merge the finished chunks' part files into the dataset (deterministic order),
-    yielding the tables group by group as they are written.
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Stream the finished chunks' part files into the dataset, yielding the rows
+    (a table's name and a typed DataFrame of whole chunks) as they are written.
 
-    Parquet datasets are partitioned by mechanism, so one mechanism's parts are read,
-    sorted and written at a time (memory: the largest mechanism's rows, not the
-    study's); a CSV dataset is one file per table, written in one group. ``parts``
-    maps each finished chunk to its part's SHA-256 (verified while reading; None:
+    A batch of chunks is in memory at a time (:func:`_batches`; each mechanism's rows
+    of it are a Parquet row group), so the peak memory does not grow with the number
+    of replications. The
+    rows go in the chunks' order (grid point, mechanism, profile, first replication:
+    the same whatever the workers), sorted within each chunk; :func:`read_dataset`
+    returns them sorted by :data:`runs.schema.SORT_KEYS`. Parquet datasets are
+    partitioned by mechanism; a CSV dataset has one file per table. ``parts`` maps
+    each finished chunk to its part's SHA-256 (verified while reading; None:
     unverified); ``parameters`` are the study's parameter columns
     (:func:`runs.schema.columns`); ``study`` the config SHA-256 every part must name.
-    Each group's tables are exactly the rows :func:`read_dataset` returns for them.
     """
-    groups: dict[str, list[str]] = {}
-    for chunk_id in sorted(parts):
-        key = "all" if fmt == "csv" else chunk_id.split("-")[2]  # the mechanism's index
-        groups.setdefault(key, []).append(chunk_id)
     target = out / "dataset"
-    for key in sorted(groups) if groups else (["all"] if fmt == "csv" else []):
-        tables = {}
-        for table in TABLES:
-            loaded = [
-                read_part(out / "parts" / f"{chunk_id}.parquet", parts[chunk_id], study)
-                for chunk_id in groups.get(key, [])
-                if chunk_id.startswith("audit" if table == "audits" else "sim")
-            ]
-            df = (
-                pd.concat(loaded, ignore_index=True)
-                if loaded
-                else pd.DataFrame(columns=list(columns(table, parameters)))
-            )
-            df = typed(df, table, parameters)
-            df = df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
-            tables[table] = df
+    sinks: dict[Path, _Sink] = {}
+
+    def sink(path: Path) -> _Sink:
+        if path not in sinks:
+            sinks[path] = _Sink(out, path)
+        return sinks[path]
+
+    try:
+        if fmt == "csv":  # both tables have a file, if only with their header
+            for table in TABLES:
+                empty = pd.DataFrame(columns=list(columns(table, parameters)))
+                sink(target / f"{table}.csv").append(typed(empty, table, parameters))
+        for name, rows in _batches(out, parts, study):
+            df = typed(rows.to_pandas(types_mapper=PANDAS_TYPES.get), name, parameters)
             if fmt == "csv":
-                atomic_write(out, target / f"{table}.csv", df.to_csv(index=False).encode())
-                continue
-            for mechanism in sorted(df["mechanism"].unique()):
-                part = df[df["mechanism"] == mechanism].drop(columns="mechanism")
-                atomic_write(
-                    out,
-                    target / table / f"mechanism={mechanism}" / "part-0.parquet",
-                    encode_part(part.reset_index(drop=True)),
-                )
-        yield tables
+                sink(target / f"{name}.csv").append(df)
+            else:
+                for mechanism in sorted(set(rows.column("mechanism").to_pylist())):
+                    mine = pc.equal(rows.column("mechanism"), mechanism)
+                    part = rows.filter(mine).drop_columns(["mechanism"])
+                    sink(target / name / f"mechanism={mechanism}" / "part-0.parquet").append(part)
+            yield name, df
+        for each in sinks.values():
+            each.close()
+    except BaseException as exc:
+        for each in sinks.values():
+            each.discard()
+        if isinstance(exc, OSError) and not isinstance(exc, StudyIOError):
+            raise StudyIOError(f"cannot write the dataset under {str(target)!r}: {exc}") from None
+        raise
+
+
+def write_dataset(
+    out: Path,
+    parts: Mapping[str, str | None],
+    parameters: Mapping[str, str],
+    fmt: str = "parquet",
+    *,
+    study: str | None = None,
+    min_gain: float = DEFAULT_MIN_GAIN,
+) -> dict[str, int]:
+    """Consolidate the finished chunks (:func:`consolidate`) and write ``summary.csv``
+    from the batches' tallies as they stream by (:func:`runs.summary.tally`); returns
+    the rows of each table."""
+    rows = {"audits": 0, "rounds": 0}
+    tallies: list[pd.DataFrame] = []
+    for name, df in consolidate(out, parts, parameters, fmt, study=study):
+        rows[name] += len(df)
+        tallies = [merge([*tallies, tally(**{name: df}, min_gain=min_gain)])]
+    summary = finish(tallies, min_gain)
+    atomic_write(out, out / "summary.csv", summary.to_csv(index=False).encode())
+    return rows
 
 
 def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:

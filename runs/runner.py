@@ -24,14 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from tqdm import tqdm
 
 from runs import tasks
 from runs.config import StudyConfig
-from runs.export import consolidate, write_manifest, write_part
-from runs.studydir import Ledger, StudyDir, atomic_write, identity, identity_key, sha256
-from runs.summary import join_summaries, summarise
+from runs.export import write_dataset, write_manifest, write_part
+from runs.studydir import Ledger, StudyDir, identity, identity_key, sha256
 from runs.tasks import Chunk, plan_chunks
 from sim.errors import InvalidConfigError, SimError
 
@@ -281,19 +279,14 @@ def _run_locked(
     bar.close()
     finished = sorted(ledger.done())
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in finished}
-    rows = {"audits": 0, "rounds": 0}
-    pieces: dict[str, list[pd.DataFrame]] = {"audits": [], "rounds": []}
-    for tables in consolidate(
-        root, parts, config.parameter_columns(), fmt, study=config.design_sha256()
-    ):
-        for name, df in tables.items():
-            rows[name] += len(df)
-        audits, rounds = tables["audits"], tables["rounds"]
-        min_gain = config.audits.min_gain
-        pieces["audits"].append(summarise(audits, rounds.iloc[0:0], min_gain=min_gain))
-        pieces["rounds"].append(summarise(audits.iloc[0:0], rounds, min_gain=min_gain))
-    summary = join_summaries([*pieces["audits"], *pieces["rounds"]])
-    atomic_write(root, root / "summary.csv", summary.to_csv(index=False).encode())
+    rows = write_dataset(
+        root,
+        parts,
+        config.parameter_columns(),
+        fmt,
+        study=config.design_sha256(),
+        min_gain=config.audits.min_gain,
+    )
     manifest.update(
         finished=datetime.now(UTC).isoformat(),
         chunks={"total": len(chunks), "ok": len(finished), "failed": sorted(failed)},

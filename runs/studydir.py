@@ -41,7 +41,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _no_symlinks(root: Path, path: Path) -> None:
+def refuse_symlinks(root: Path, path: Path) -> None:
     """Refuse a path under ``root`` that passes through a symbolic link."""
     current = root
     for part in path.relative_to(root).parts[:-1]:
@@ -56,7 +56,7 @@ def _no_symlinks(root: Path, path: Path) -> None:
 def atomic_write(root: Path, path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` (inside ``root``) atomically: a new temporary file in
     the same folder, then a rename that replaces ``path`` itself, never its target."""
-    _no_symlinks(root, path)
+    refuse_symlinks(root, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

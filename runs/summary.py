@@ -53,23 +53,48 @@ PROPERTY_LABELS = {
 INSTANCE = ["grid_point", "replication"]
 
 
-def _rate(label: str, verdicts: pd.Series | None) -> dict[str, float]:
-    """The columns of ``label`` from verdicts: True (fails), False (holds), NA
-    (undetermined); None: not tested (every column NA)."""
+#: The prefix of a tally's counts and sums (:func:`tally`); its other columns are keys.
+TALLY = "tally."
+
+#: The rate columns of a property, after its ``<property>_failure_`` prefix.
+RATE_COLUMNS = ("rate", "low", "high", "n", "undetermined")
+
+
+def _tested(label: str, verdicts: pd.Series | None) -> dict[str, int]:
+    """Tallies of a property's verdicts: True (fails), False (holds), NA
+    (undetermined); None: not tested. ``_seen`` counts parts where it was tested, so
+    :func:`finish` tells "not tested" from "tested, every verdict undetermined"."""
     if verdicts is None or verdicts.size == 0:
-        return {
-            f"{label}_failure_{key}": np.nan for key in ("rate", "low", "high", "n", "undetermined")
-        }
+        return {f"{TALLY}{label}_{key}": 0 for key in ("k", "n", "units", "seen")}
     determined = verdicts.dropna().astype(bool)
-    k, n = int(determined.sum()), int(determined.size)
+    return {
+        f"{TALLY}{label}_k": int(determined.sum()),
+        f"{TALLY}{label}_n": int(determined.size),
+        f"{TALLY}{label}_units": int(verdicts.size),
+        f"{TALLY}{label}_seen": 1,
+    }
+
+
+def _rate(label: str, k: int, n: int, units: int) -> dict[str, float]:
+    """The columns of ``label``: the failure rate over the ``n`` determined of the
+    ``units`` tested (all NA when none was), its Clopper-Pearson interval and the
+    undetermined share."""
+    if units == 0:
+        return {f"{label}_failure_{key}": np.nan for key in RATE_COLUMNS}
     low, high = clopper_pearson(k, n)
     return {
         f"{label}_failure_rate": k / n if n else np.nan,
         f"{label}_failure_low": low,
         f"{label}_failure_high": high,
         f"{label}_failure_n": n,
-        f"{label}_failure_undetermined": 1.0 - n / verdicts.size,
+        f"{label}_failure_undetermined": 1.0 - n / units,
     }
+
+
+def _mean(label: str, values: pd.Series) -> dict[str, float]:
+    """Tallies of a mean (the sum and the count of the values present)."""
+    present = values.dropna()
+    return {f"{TALLY}{label}_sum": float(present.sum()), f"{TALLY}{label}_count": int(present.size)}
 
 
 def _instance_verdicts(group: pd.DataFrame, column: str) -> pd.Series | None:
@@ -115,7 +140,7 @@ def _roles(group: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def _audit_rows(audits: pd.DataFrame, by: list[str], min_gain: float) -> list[dict[str, Any]]:
+def _audit_tallies(audits: pd.DataFrame, by: list[str], min_gain: float) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     keys = ["mechanism", *by]
     for values, everything in audits.groupby(keys, sort=True, dropna=False):
@@ -132,51 +157,138 @@ def _audit_rows(audits: pd.DataFrame, by: list[str], min_gain: float) -> list[di
             whole = role == "all"
             instances = part.drop_duplicates(INSTANCE)
             for prop, column in (("pe", "pareto_efficient"), ("nash", "nash_consistent")):
-                holds = None
+                fails = None
                 if whole and column in instances and instances[column].notna().any():
-                    holds = ~instances[column].astype("boolean")
-                entry.update(_rate(prop, holds))
+                    fails = ~instances[column].astype("boolean")
+                entry.update(_tested(prop, fails))
             for prop in ("weak_up", "strong_up"):
-                entry.update(_rate(prop, _instance_verdicts(part, prop) if whole else None))
+                entry.update(_tested(prop, _instance_verdicts(part, prop) if whole else None))
             for prop in ("sp", "ir"):
-                entry.update(_rate(prop, _gain_verdicts(part, f"{prop}_gain", min_gain)))
-            entry["mean_sp_gain"] = float(part["sp_gain"].mean())
-            entry["mean_ir_gain"] = float(part["ir_gain"].mean())
-            welfare = instances["welfare"]
-            entry["welfare_vs_nse"] = (
-                float((welfare - instances["nse_welfare"]).mean()) if whole else np.nan
-            )
-            entry["welfare_vs_pooled"] = (
-                float((welfare - instances["pooled_welfare"]).mean()) if whole else np.nan
-            )
-            entry["instances"] = len(instances)
-            entry["failed_instances"] = failed
+                entry.update(_tested(prop, _gain_verdicts(part, f"{prop}_gain", min_gain)))
+                entry.update(_mean(f"{prop}_gain", part[f"{prop}_gain"]))
+            for versus in ("nse", "pooled"):
+                difference = instances["welfare"] - instances[f"{versus}_welfare"]
+                entry.update(_mean(f"welfare_vs_{versus}", difference if whole else difference[:0]))
+            entry[f"{TALLY}instances"] = len(instances)
+            entry[f"{TALLY}failed_instances"] = failed if whole else 0  # broadcast in finish
             rows.append(entry)
     return rows
 
 
-def _simulation_rows(rounds: pd.DataFrame, by: list[str], min_gain: float) -> list[dict[str, Any]]:
+def _simulation_tallies(
+    rounds: pd.DataFrame, by: list[str], min_gain: float
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     ok = strategic_rounds(rounds)
     keys = ["mechanism", "profile", *by]
     for values, group in ok.groupby(keys, sort=True, dropna=False):
         head = dict(zip(keys, values, strict=True))
-        misreports = bool((group["reporting"] != "truthful").any())
-        deviates = bool((group["executing"] != "follow").any())
+        # SP is tested where the profile misreports, IR where it deviates
+        misreports = int((group["reporting"] != "truthful").any())
+        deviates = int((group["executing"] != "follow").any())
         for role, part in _roles(group):
             entry: dict[str, Any] = {**head, "source": "simulation", "role": role}
-            for prop in ("pe", "weak_up", "strong_up", "nash"):
-                entry.update(_rate(prop, None))
-            sp = _gain_verdicts(part, "sp_gain", min_gain) if misreports else None
-            ir = _gain_verdicts(part, "ir_gain", min_gain) if deviates else None
-            entry.update(_rate("sp", sp))
-            entry.update(_rate("ir", ir))
-            entry["mean_sp_gain"] = float(part["sp_gain"].mean()) if misreports else np.nan
-            entry["mean_ir_gain"] = float(part["ir_gain"].mean()) if deviates else np.nan
-            entry["mean_expected_utility"] = float(part["expected_utility"].mean())
-            entry["instances"] = int(part.drop_duplicates([*INSTANCE, "focal_defender"]).shape[0])
+            entry[f"{TALLY}misreports"] = misreports
+            entry[f"{TALLY}deviates"] = deviates
+            for prop in ("sp", "ir"):
+                entry.update(_tested(prop, _gain_verdicts(part, f"{prop}_gain", min_gain)))
+                entry.update(_mean(f"{prop}_gain", part[f"{prop}_gain"]))
+            entry.update(_mean("expected_utility", part["expected_utility"]))
+            focal = part.drop_duplicates([*INSTANCE, "focal_defender"])
+            entry[f"{TALLY}instances"] = len(focal)
             rows.append(entry)
     return rows
+
+
+def tally(
+    audits: pd.DataFrame | None = None,
+    rounds: pd.DataFrame | None = None,
+    *,
+    by: Sequence[str] = (),
+    min_gain: float = DEFAULT_MIN_GAIN,
+) -> pd.DataFrame:
+    """The counts and sums :func:`summarise` is made of, for a part of a dataset that
+    holds whole instances (a chunk): tallies of disjoint parts add up, so a study's
+    summary is :func:`finish` of its chunks' tallies, never its whole table in memory.
+    """
+    if not (isinstance(min_gain, int | float) and 0 <= min_gain < 1):
+        raise InvalidConfigError(f"summary --min-gain must be in [0, 1); got {min_gain!r}")
+    rows = []
+    if audits is not None and len(audits):
+        rows += _audit_tallies(audits, _by_columns(audits, by), float(min_gain))
+    if rounds is not None and len(rounds):
+        rows += _simulation_tallies(rounds, _by_columns(rounds, by), float(min_gain))
+    return pd.DataFrame(rows)
+
+
+def merge(tallies: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Tallies of disjoint parts as one tally (in a fixed order, so the sums are
+    reproducible)."""
+    kept = [t for t in tallies if not t.empty]
+    if not kept:
+        return pd.DataFrame()
+    df = pd.concat(kept, ignore_index=True)
+    keys = [c for c in df.columns if not c.startswith(TALLY)]
+    counts = [c for c in df.columns if c.startswith(TALLY)]
+    return df.groupby(keys, sort=False, dropna=False)[counts].sum().reset_index()
+
+
+def finish(tallies: Sequence[pd.DataFrame], min_gain: float = DEFAULT_MIN_GAIN) -> pd.DataFrame:
+    """The summary (see the module docstring) from the tallies of disjoint parts of a
+    dataset (:func:`tally`; ``min_gain`` as they were counted with)."""
+    df = merge(tallies)
+    if df.empty:
+        return df
+    keys = [c for c in df.columns if not c.startswith(TALLY)]
+    by = [c for c in keys if c not in ("source", "mechanism", "profile", "role")]
+    order = df.assign(
+        _source=df["source"].map({"audit": 0, "simulation": 1}),
+        _role=df["role"].ne("all"),
+    ).sort_values(["_source", "mechanism", "profile", *by, "_role", "role"], kind="stable")
+    df = df.loc[order.index].reset_index(drop=True)
+    # every role's row shows the failed instances of its condition (the all row's)
+    failed = f"{TALLY}failed_instances"
+    if failed in df:
+        condition = [df[c] for c in keys if c != "role"]
+        whole = df[failed].where(df["role"] == "all", 0)
+        df[failed] = whole.groupby(condition, dropna=False, sort=False).transform("sum")
+    out = pd.DataFrame([_row(record, keys) for record in df.to_dict("records")])
+    out["min_gain"] = float(min_gain)  # the threshold these rates were counted with
+    first = ["source", "mechanism", "profile", *by, "role"]
+    rest = [c for c in out.columns if c not in first and c != "min_gain"]
+    return out[[*first, *rest, "min_gain"]]
+
+
+def _row(t: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """One summary row from its merged tallies."""
+    audit = t["source"] == "audit"
+    entry = {c: t[c] for c in keys}
+    # audits test SP and IR by search; a simulation only where its profile misreports
+    # (SP) or deviates (IR)
+    tested = {
+        "sp": audit or t[f"{TALLY}misreports"] > 0,
+        "ir": audit or t[f"{TALLY}deviates"] > 0,
+    }
+    for prop in PROPERTY_LABELS:
+        seen = t.get(f"{TALLY}{prop}_seen", 0) > 0 and tested.get(prop, True)
+        counts = (t[f"{TALLY}{prop}_{key}"] for key in ("k", "n", "units")) if seen else (0, 0, 0)
+        entry.update(_rate(prop, *counts))
+    for prop in ("sp", "ir"):
+        entry[f"mean_{prop}_gain"] = _mean_of(t, f"{prop}_gain") if tested[prop] else np.nan
+    if audit:
+        entry["welfare_vs_nse"] = _mean_of(t, "welfare_vs_nse")
+        entry["welfare_vs_pooled"] = _mean_of(t, "welfare_vs_pooled")
+    else:
+        entry["mean_expected_utility"] = _mean_of(t, "expected_utility")
+    entry["instances"] = int(t[f"{TALLY}instances"])
+    if audit:
+        entry["failed_instances"] = int(t[f"{TALLY}failed_instances"])
+    return entry
+
+
+def _mean_of(t: dict[str, Any], label: str) -> float:
+    count = t[f"{TALLY}{label}_count"]
+    return float(t[f"{TALLY}{label}_sum"] / count) if count else np.nan
 
 
 def summarise(
@@ -198,30 +310,4 @@ def summarise(
     min_gain : float
         A gain above ``min_gain`` x the defender's payoff range is a failure.
     """
-    if not (isinstance(min_gain, int | float) and 0 <= min_gain < 1):
-        raise InvalidConfigError(f"summary --min-gain must be in [0, 1); got {min_gain!r}")
-    by_audits = _by_columns(audits, by) if len(audits) else list(by)
-    by_rounds = _by_columns(rounds, by) if len(rounds) else list(by)
-    rows = _audit_rows(audits, by_audits, float(min_gain)) if len(audits) else []
-    rows += _simulation_rows(rounds, by_rounds, float(min_gain)) if len(rounds) else []
-    first = ["source", "mechanism", "profile", *by_audits, "role"]
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return df
-    df["min_gain"] = float(min_gain)  # the threshold these rates were counted with
-    return df[[*first, *(c for c in df.columns if c not in first)]]
-
-
-def join_summaries(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Summaries of disjoint parts of a dataset (each mechanism's audits, then each
-    mechanism's simulations) as the one :func:`summarise` gives for the whole: the
-    rows in order, ``min_gain`` last."""
-    kept = [piece for piece in pieces if not piece.empty]
-    if not kept:
-        return pd.DataFrame()
-    df = pd.concat(kept, ignore_index=True)
-    rank = df["source"].map({"audit": 0, "simulation": 1})
-    order = pd.DataFrame({"rank": rank, "mechanism": df["mechanism"]})
-    df = df.loc[order.sort_values(["rank", "mechanism"], kind="stable").index]
-    df = df.reset_index(drop=True)
-    return df[[c for c in df.columns if c != "min_gain"] + ["min_gain"]]
+    return finish([tally(audits, rounds, by=by, min_gain=min_gain)], min_gain)

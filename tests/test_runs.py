@@ -239,23 +239,37 @@ def test_cli_exit_status_reports_failed_chunks(tmp_path, monkeypatch, capsys):
     assert "chunk(s) failed" in capsys.readouterr().err
 
 
-def test_consolidated_tables_are_what_read_dataset_returns(tmp_path):
-    from runs.export import consolidate
+def test_consolidated_tables_are_what_read_dataset_returns(tmp_path, monkeypatch):
+    """Consolidation streams batches of whole chunks (here a few rows each, so the
+    memory bound bites); the dataset and the summary are what the whole tables give."""
+    from runs import export
     from runs.schema import SORT_KEYS
     from runs.studydir import Ledger, identity, identity_key
+    from runs.summary import summarise
 
     run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
+    whole = {name: read_dataset(tmp_path / "s", name) for name in ("audits", "rounds")}
+    written = pd.read_csv(tmp_path / "s" / "summary.csv")
     key = identity_key(identity(tiny().design_sha256(), tiny().seed, "parquet"))
     ledger = Ledger.load(tmp_path / "s", key)
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in ledger.done()}
-    groups = list(consolidate(tmp_path / "s", parts, tiny().parameter_columns()))
-    assert len(groups) == len(tiny().mechanisms)  # one mechanism in memory at a time
+    monkeypatch.setattr(export, "ROW_GROUP_ROWS", 3)
+    batches = list(export.consolidate(tmp_path / "s", parts, tiny().parameter_columns()))
+    assert len(batches) > len(tiny().mechanisms) * 2  # many batches, each of whole chunks
     for name in ("audits", "rounds"):
-        table = pd.concat([group[name] for group in groups], ignore_index=True)
+        table = pd.concat([df for table, df in batches if table == name], ignore_index=True)
         table = table.sort_values(SORT_KEYS[name], kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(table, whole[name])
         pd.testing.assert_frame_equal(table, read_dataset(tmp_path / "s", name))
-        for group in groups:  # each group is one mechanism's rows
-            assert group[name]["mechanism"].nunique() <= 1
+    chunks = [set(df["chunk"]) for _, df in batches]
+    assert sum(len(c) for c in chunks) == len(set().union(*chunks))  # no chunk split
+    rows = export.write_dataset(tmp_path / "s", parts, tiny().parameter_columns())
+    assert rows == {name: len(df) for name, df in whole.items()}
+    streamed = pd.read_csv(tmp_path / "s" / "summary.csv")
+    pd.testing.assert_frame_equal(streamed, written)
+    expected = summarise(whole["audits"], whole["rounds"])
+    expected.to_csv(tmp_path / "whole.csv", index=False)
+    pd.testing.assert_frame_equal(streamed, pd.read_csv(tmp_path / "whole.csv"))
 
 
 def test_failed_instances_are_rows_not_crashes(tmp_path, monkeypatch):
