@@ -1,8 +1,10 @@
 """Run from the repository root: ``python -m bench.mechanisms`` (or ``make bench``).
 
-CSW-Max (its NSE included) in closed form against the one-LP-per-target
-implementation, n = 5, m = 50, all timed in this run; and misreport candidates per
-second on small games (n = 3, m = 5). Two baselines are printed:
+CSW-Max (its NSE included, uncached) in closed form against the one-LP-per-target
+implementation, n = 5, m = 50, k_i in 1..5, on every payoff family of
+``bench/nse_scale.py`` (a goal holds only if it holds on all of them), all timed in
+this run; and misreport candidates per second on small games (n = 3, m = 5). Two
+baselines are printed:
 
 * LP-t per target (the paper's eq. 4 via HiGHS) with the *same* fast NSE as step 1.
   Both sides share the NSE, so this ratio can never exceed the steps-2-3 ratio.
@@ -13,7 +15,7 @@ second on small games (n = 3, m = 5). Two baselines are printed:
   the *same* fast NSE on both sides the ratio is capped by steps 2-3 alone, whatever
   the NSE costs.
 
-Goals (issue 4): >= 200x for CSW-Max; >= 10k candidate reports per second.
+Goals (issues 4 and 12): >= 200x for CSW-Max; >= 10k candidate reports per second.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 
 import numpy as np
 
+from bench.nse_scale import FAMILIES
 from mechanisms import Choice, make_mechanism
 from mechanisms.properties import find_profitable_misreport
 from sim.generators import make_generator
@@ -39,9 +42,9 @@ def _median_time(fn, games) -> float:
     return float(np.median(times))
 
 
-def main() -> None:
-    rng = np.random.default_rng(2020)
-    big = make_generator("uniform", n_defenders=5, n_targets=50, resources={"low": 1, "high": 5})
+def family_times(family: str, rng: np.random.Generator) -> dict[str, float]:
+    """Median times (s) of CSW-Max's steps and pipelines on five games of ``family``."""
+    big = make_generator(family, n_defenders=5, n_targets=50, resources={"low": 1, "high": 5})
     games = [big.sample(rng) for _ in range(5)]
     fast, slow = make_mechanism("csw_max"), make_mechanism("csw_max", backend="lp")
     seed = np.random.default_rng(0)
@@ -62,22 +65,34 @@ def main() -> None:
         assert lp_nse_gain(game, nse.coverage, nse.attacked_target) <= 1e-6
         return slow.allocate(game, rng=seed)
 
-    t_fast = _median_time(lambda g: fast.allocate(g, rng=seed), games)
-    t_slow = _median_time(lambda g: slow.allocate(g, rng=seed), games)
-    t_ref = _median_time(reference, games)
-    t_nse = _median_time(find_nse, games)
-    t_fast_step = _median_time(step(fast), games)
-    t_slow_step = _median_time(step(slow), games)
-    print(f"bench/mechanisms.py  CSW-Max, n=5 m=50 ({len(games)} games, medians)")
-    print(f"  NSE (step 1)               : {t_nse * 1e3:9.3f} ms")
-    print(f"  steps 2-3 closed form      : {t_fast_step * 1e3:9.3f} ms")
-    print(f"  steps 2-3 LP-t per target  : {t_slow_step * 1e3:9.3f} ms")
-    print(f"  speed-up, steps 2-3        : {t_slow_step / t_fast_step:9.1f}x")
-    print(f"  whole mechanism, closed    : {t_fast * 1e3:9.3f} ms")
-    print(f"  LP-t per target, same NSE  : {t_slow * 1e3:9.3f} ms")
-    print(f"  speed-up vs LP-t, same NSE : {t_slow / t_fast:9.1f}x  (bounded by steps 2-3)")
-    print(f"  LP reference pipeline      : {t_ref * 1e3:9.3f} ms")
-    print(f"  speed-up, NSE included     : {t_ref / t_fast:9.1f}x  (goal >= 200x)")
+    return {
+        "fast": _median_time(lambda g: fast.allocate(g, rng=seed), games),
+        "slow": _median_time(lambda g: slow.allocate(g, rng=seed), games),
+        "reference": _median_time(reference, games),
+        "nse": _median_time(find_nse, games),
+        "fast_step": _median_time(step(fast), games),
+        "slow_step": _median_time(step(slow), games),
+    }
+
+
+def main() -> None:
+    rng = np.random.default_rng(2020)
+    print("bench/mechanisms.py  CSW-Max, n=5 m=50, k_i in 1..5 (5 games per family, medians)")
+    print(
+        f"{'family':<19}{'NSE ms':>8}{'whole ms':>10}{'LP-t ms':>9}{'x same NSE':>12}"
+        f"{'steps 2-3':>11}{'LP pipeline':>13}"
+    )
+    for family in FAMILIES:
+        t = family_times(family, rng)
+        print(
+            f"{family:<19}{t['nse'] * 1e3:>8.2f}{t['fast'] * 1e3:>10.2f}"
+            f"{t['slow'] * 1e3:>9.1f}{t['slow'] / t['fast']:>11.1f}x"
+            f"{t['slow_step'] / t['fast_step']:>10.1f}x{t['reference'] / t['fast']:>12.1f}x"
+        )
+    print(
+        "  x same NSE: LP-t per target with the same fast NSE (bounded by steps 2-3);"
+        " LP pipeline: the NSE certified by LPs too (goal >= 200x)"
+    )
 
     small = make_generator("uniform", n_defenders=3, n_targets=5, resources=[1, 1, 1])
     game = small.sample(rng)
