@@ -80,7 +80,7 @@ def read_part(path: Path, expected_sha256: str | None = None, study: str | None 
 #: Rows of whole chunks that consolidation reads, writes and tallies at a time (the
 #: last batch may have fewer): its memory, whatever the number of replications. A
 #: chunk is often a few rows, and pandas costs per call.
-ROW_GROUP_ROWS = 16_384
+BATCH_ROWS = 16_384
 
 
 class _Sink:
@@ -124,12 +124,12 @@ def _batches(
     out: Path, parts: Mapping[str, str | None], study: str | None
 ) -> Iterator[tuple[str, pa.Table]]:
     """The parts' rows in the chunks' order, each chunk sorted, in batches of whole
-    chunks of one table of at least :data:`ROW_GROUP_ROWS` rows."""
+    chunks of one table of at least :data:`BATCH_ROWS` rows."""
     batch: list[pa.Table] = []
     size, current = 0, ""
     for chunk_id in sorted(parts):
         name = "audits" if chunk_id.startswith("audit") else "rounds"
-        if batch and (name != current or size >= ROW_GROUP_ROWS):
+        if batch and (name != current or size >= BATCH_ROWS):
             yield current, pa.concat_tables(batch)
             batch, size = [], 0
         rows = read_part(out / "parts" / f"{chunk_id}.parquet", parts[chunk_id], study)
@@ -152,13 +152,12 @@ def consolidate(
 
     A batch of chunks is in memory at a time (:func:`_batches`; each mechanism's rows
     of it are a Parquet row group), so the peak memory does not grow with the number
-    of replications. The
-    rows go in the chunks' order (grid point, mechanism, profile, first replication:
-    the same whatever the workers), sorted within each chunk; :func:`read_dataset`
-    returns them sorted by :data:`runs.schema.SORT_KEYS`. Parquet datasets are
-    partitioned by mechanism; a CSV dataset has one file per table. ``parts`` maps
-    each finished chunk to its part's SHA-256 (verified while reading; None:
-    unverified); ``parameters`` are the study's parameter columns
+    of replications. The rows go in the chunks' order (grid point, mechanism,
+    profile, first replication: the same whatever the workers), sorted within each
+    chunk; :func:`read_dataset` returns them sorted by :data:`runs.schema.SORT_KEYS`.
+    Parquet datasets are partitioned by mechanism; a CSV dataset has one file per
+    table. ``parts`` maps each finished chunk to its part's SHA-256 (verified while
+    reading; None: unverified); ``parameters`` are the study's parameter columns
     (:func:`runs.schema.columns`); ``study`` the config SHA-256 every part must name.
     """
     target = out / "dataset"

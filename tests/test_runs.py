@@ -253,7 +253,7 @@ def test_consolidated_tables_are_what_read_dataset_returns(tmp_path, monkeypatch
     key = identity_key(identity(tiny().design_sha256(), tiny().seed, "parquet"))
     ledger = Ledger.load(tmp_path / "s", key)
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in ledger.done()}
-    monkeypatch.setattr(export, "ROW_GROUP_ROWS", 3)
+    monkeypatch.setattr(export, "BATCH_ROWS", 3)
     batches = list(export.consolidate(tmp_path / "s", parts, tiny().parameter_columns()))
     assert len(batches) > len(tiny().mechanisms) * 2  # many batches, each of whole chunks
     for name in ("audits", "rounds"):
