@@ -403,22 +403,42 @@ def verify(
     return ok
 
 
-def quick_stages(game: SecurityGame, pooled: float) -> tuple[str, ...]:
-    """The finder's quick proposals before any least squares, in its order: in a floor
-    game (pooled level = the floor) the floor pass from equal log-weights, Newton, and
-    the floor pass from rising and from falling log-weights (:func:`starts`: they hand
-    the fully demanded targets to other owners; the reports of a misreport search are
-    often floor games, which the least-squares passes would take one by one); in any
-    other game Newton alone."""
-    if pooled <= float(game.attacker_penalty.max()) + BR_TOL:
-        return ("floor", "newton", "floor:rising", "floor:falling")
-    return ("newton",)
+#: The quick stages of a floor game (pooled level = the floor): the floor pass from
+#: equal log-weights, Newton, and the floor pass from rising and from falling
+#: log-weights (:func:`starts`: they hand the fully demanded targets to other owners;
+#: the reports of a misreport search are often floor games, which the least-squares
+#: passes would take one by one). Any other game has Newton alone.
+FLOOR_STAGES = ("floor", "newton", "floor:rising", "floor:falling")
+
+
+def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: float) -> np.ndarray:
+    """The finder's quick proposals before any least squares, in its order, for game
+    ``rows[j]`` whose most promising target is ``first[j]``: shape (r, stages).
+
+    In a floor game the floor pass comes first where the canonical split at the floor
+    with equal log-weights keeps every defender within her budget at ``first[j]``;
+    where it overspends someone (or leaves demand nobody may cover) Newton comes
+    first: the attacker is then usually kept above the floor, and a floor pass that
+    fails costs more than a Newton solve that does (``bench/nse_scale.py``).
+    """
+    game = games.game
+    floor = float(game.attacker_penalty.max())
+    if pooled > floor + BR_TOL:
+        return np.full((rows.size, 1), "newton")
+    k = game.resources[games.active].astype(np.float64)
+    flat = split_spending(
+        games, rows, first, np.full(rows.size, floor), np.zeros((rows.size, k.size))
+    )
+    floor_first = flat.feasible & np.all(flat.spend <= k + RESIDUAL_TOL, axis=1)
+    stages = np.array([FLOOR_STAGES] * rows.size)
+    stages[~floor_first, :2] = FLOOR_STAGES[1::-1]
+    return stages
 
 
 def propose(
     games: Games, rows: np.ndarray, tau: np.ndarray, stage: str, pooled: float
 ) -> tuple[np.ndarray, FloatArray]:
-    """One quick stage (see :func:`quick_stages`) for game ``rows[j]`` attacking
+    """One quick stage (see :data:`FLOOR_STAGES`) for game ``rows[j]`` attacking
     ``tau[j]``: (done, cleaned profiles)."""
     game = games.game
     if stage.startswith("floor"):
@@ -448,14 +468,16 @@ def quick_nse_batch(
     games = Games.reports(game, defender, rewards, penalties)
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     orders = candidate_orders(games, pooled)
-    stages = quick_stages(game, pooled)
+    stages = quick_stages(games, np.arange(size), orders[:, 0], pooled)
     for block in candidate_blocks(orders.shape[1]):  # the finder's order of proposals
-        for stage in stages:
+        for slot in range(stages.shape[1]):
             for rank in range(block.start, block.stop):
                 rows = np.flatnonzero(~result.ok)
                 if rows.size == 0:
                     return result
-                tau = orders[rows, rank]
-                done, profiles = propose(games, rows, tau, stage, pooled)
-                verify(games, rows[done], profiles[done], tau[done], result)
+                for stage in np.unique(stages[rows, slot]):  # rows in order, by stage
+                    mine = rows[stages[rows, slot] == stage]
+                    tau = orders[mine, rank]
+                    done, profiles = propose(games, mine, tau, str(stage), pooled)
+                    verify(games, mine[done], profiles[done], tau[done], result)
     return result

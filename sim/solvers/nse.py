@@ -484,10 +484,11 @@ def _proposals(
     floor_level = float(game.attacker_penalty.max())
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
     # with K resources), so the floor is reachable only when it is the pooled level
-    kernel = quick_stages(game, pooled)
-    floor_game = kernel[0] == "floor"
-    # the kernel's stages first (Newton; in a floor game the floor passes around it),
-    # every stage on a block of candidates before the next block: one batched solve per
+    first = np.array(candidates[:1] or [0], dtype=np.int64)
+    kernel = [str(stage) for stage in quick_stages(games, np.zeros(1, np.int64), first, pooled)[0]]
+    floor_game = "floor" in kernel
+    # the kernel's stages first (Newton; in a floor game the floor passes too), every
+    # stage on a block of candidates before the next block: one batched solve per
     # block and stage, in the order the batch of reports keeps
     for block in candidate_blocks(len(candidates)):
         taus = np.array(candidates[block], dtype=np.int64)
