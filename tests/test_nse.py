@@ -387,3 +387,30 @@ def test_water_fill_matches_a_per_target_reference(data):
     expected = _water_fill_reference(log_mu, np.log1p(-demand), allowed)
     np.testing.assert_allclose(rest, expected, atol=1e-12)
     np.testing.assert_array_equal(inside, expected > 0)
+
+
+def test_floor_pass_with_a_designated_owner_finds_a_permutation_nse():
+    """At the floor each defender covers a target of her own, and defender 0, who owns
+    the pinned target 2, must be light on the others: the floor pass that gives a
+    pinned target to its heaviest allowed defender cannot reach this NSE (before the
+    ``floor:owner`` stages only the exact-split fallback found it, after 34
+    proposals, so the batch of reports left it over). A report from a misreport
+    search on a 3 x 3 game, rounded."""
+    game = SecurityGame(
+        attacker_reward=np.array([6.5, 7.166, 7.047]),
+        attacker_penalty=np.array([-1.939, -1.178, -0.989]),
+        defender_reward=np.array(
+            [[7.405, 0.618, 5.211], [5.649, 1.28, 1.426], [1.032, 42.167, 0.044]]
+        ),
+        defender_penalty=np.array(
+            [[-3.137, -0.972, -1.97], [-1.018, -1.14, -3.529], [-8.727, 29.191, -9.642]]
+        ),
+        resources=[1, 1, 1],
+    )
+    nse = find_nse(game)
+    assert nse.verified and nse.phase == "floor" and nse.attacked_target == 2
+    assert np.count_nonzero(nse.coverage > 1e-9, axis=1).tolist() == [1, 1, 1]
+    assert nse.coverage[0, 2] == 1.0
+    batch = quick_nse_batch(game, 0, game.defender_reward[0][None], game.defender_penalty[0][None])
+    assert batch.ok[0] and batch.attacked_target[0] == nse.attacked_target
+    np.testing.assert_allclose(batch.coverage[0], nse.total_coverage, atol=1e-12)

@@ -242,13 +242,20 @@ class Spending:
 
 
 def split_spending(
-    games: Games, rows: np.ndarray, tau: np.ndarray, u: FloatArray, log_mu: FloatArray
+    games: Games,
+    rows: np.ndarray,
+    tau: np.ndarray,
+    u: FloatArray,
+    log_mu: FloatArray,
+    owner: np.ndarray | None = None,
 ) -> Spending:
     """The canonical split of game ``rows[j]`` attacking ``tau[j]`` at level ``u[j]``
     with log-weights ``log_mu[j]`` (one per active defender), for every j at once.
 
     ``u`` is at least every :math:`p^a(t)`; a target demanding full coverage (at the
-    floor level) goes whole to its heaviest allowed defender and adds nothing to the
+    floor level) goes whole to the active defender ``owner[j]`` (an index among the
+    active ones) where she is allowed on it, else (or without ``owner``) to its
+    heaviest allowed defender, and adds nothing to the
     derivatives (the level column of the Jacobian is then meaningless). Demand that no
     defender may cover is reported (``uncovered``, with its slope in u) and makes the
     row infeasible.
@@ -285,6 +292,9 @@ def split_spending(
     for t in np.flatnonzero(full.any(axis=0)) if any_full else ():
         owners = member[:, :, t] & full[:, t, None]
         heaviest = np.argmax(np.where(owners, log_mu, -np.inf), axis=1)
+        if owner is not None:  # the designated owner where she may cover t
+            chosen = owners[np.arange(rows.size), owner]
+            heaviest = np.where(chosen, owner, heaviest)
         some = np.flatnonzero(owners.any(axis=1))
         coverage[some, heaviest[some], t] = 1.0
     weighted = rest * inverse[:, None, :]
