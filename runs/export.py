@@ -123,6 +123,18 @@ class _Sink:
             os.unlink(self.tmp)
 
 
+def _remove_leftovers(target: Path) -> None:
+    """Delete the temporary files an interrupted consolidation left in the dataset
+    folder (the running study holds the lock, so nobody else is writing them);
+    symbolic links are neither followed nor removed."""
+    for folder, _, names in os.walk(target, followlinks=False):
+        for name in names:
+            path = Path(folder) / name
+            if name.startswith(".") and name.endswith(".tmp") and not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
 def _batches(
     out: Path, parts: Mapping[str, str | None], study: str | None
 ) -> Iterator[tuple[str, pa.Table]]:
@@ -172,6 +184,7 @@ def consolidate(
         return sinks[path]
 
     try:
+        _remove_leftovers(target)
         if fmt == "csv":  # both tables have a file, if only with their header
             for table in TABLES:
                 empty = pd.DataFrame(columns=list(columns(table, parameters)))

@@ -263,7 +263,11 @@ def test_consolidated_tables_are_what_read_dataset_returns(tmp_path, monkeypatch
         pd.testing.assert_frame_equal(table, read_dataset(tmp_path / "s", name))
     chunks = [set(df["chunk"]) for _, df in batches]
     assert sum(len(c) for c in chunks) == len(set().union(*chunks))  # no chunk split
+    stale = tmp_path / "s" / "dataset" / "audits" / ".part-0.parquet.x1y2.tmp"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"left by a consolidation killed midway")
     rows = export.write_dataset(tmp_path / "s", parts, tiny().parameter_columns())
+    assert not stale.exists()
     assert rows == {name: len(df) for name, df in whole.items()}
     streamed = pd.read_csv(tmp_path / "s" / "summary.csv")
     pd.testing.assert_frame_equal(streamed, written)
