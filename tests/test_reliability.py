@@ -93,6 +93,7 @@ magnitudes = st.one_of(
 # found by CI: no resources and a huge gap turned the rounding of a zero-budget level
 # into a phantom deviation gain of 1e-7
 @example(values=[685325598.0, 0.0, 51.0, 2.3046875], resources=[0])
+@example(values=[1.0, 0.0, 1.0, -1783713484.0], resources=[1])  # eq. 2 without cancelling
 def test_a_game_is_valid_or_refused_with_a_game_error(values, resources):
     """Whatever is passed in, construction either gives a game every solver handles
     with finite results, or raises InvalidGameError: nothing else escapes."""

@@ -37,10 +37,20 @@ from sim.solvers.origami import origami_levels
 FULL_TOL = 1e-12
 
 
-def combined_coverage(profile: ArrayLike) -> FloatArray:
-    """Eq. (2): :math:`c_t = 1 - \\prod_i (1 - c^i_t)` for a profile of shape (n, m)."""
-    x = np.asarray(profile, dtype=np.float64)
-    return 1.0 - np.prod(1.0 - x, axis=0)
+def combined_coverage(profile: ArrayLike, axis: int = 0) -> FloatArray:
+    r"""Eq. (2): :math:`c_t = 1 - \prod_i (1 - c^i_t)` for a profile of shape (n, m)
+    (the defenders along ``axis``).
+
+    Summed as :math:`\sum_i c^i_t \prod_{j < i} (1 - c^j_t)`, which equals it and
+    does not cancel: ``1 - prod(1 - c)`` loses the low digits of a tiny coverage,
+    and times an attacker gap of 1e9 that moves the attacker's utility by more than
+    the best-response tolerance (a single defender's ORIGAMI outcome failed its own
+    check so).
+    """
+    x = np.moveaxis(np.asarray(profile, dtype=np.float64), axis, 0)
+    left = np.cumprod(1.0 - x, axis=0)  # the product over j <= i
+    before = np.concatenate((np.ones_like(x[:1]), left[:-1]), axis=0)
+    return np.asarray((x * before).sum(axis=0))
 
 
 def others_coverage(profile: ArrayLike, defender: int) -> FloatArray:
@@ -361,7 +371,7 @@ def profile_gains(
     """
     r, n, m = profiles.shape
     at = np.arange(r)
-    c = 1.0 - np.prod(1.0 - profiles, axis=1)
+    c = combined_coverage(profiles, axis=1)
     attacker = game.attacker_reward - c * game.attacker_gap
     best = attacker[at, attacked_target] >= attacker.max(axis=1) - tol
     own = utility(
