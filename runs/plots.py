@@ -29,6 +29,7 @@ one) and writes ``report.md`` and a self-contained ``report.html``.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,18 @@ LEGEND: dict[str, Any] = {
     "title": "mechanism",
     "title_fontsize": 7,
 }
+
+
+def _wrapped(label: str, width: int = 14) -> str:
+    """A long name over several lines, broken after its underscores (a profile such as
+    ``best_response_misreport`` would run into its neighbours' tick labels)."""
+    lines, line = [], ""
+    for piece in re.findall(r"[^_]+_?|_", str(label)):
+        if line and len(line) + len(piece) > width:
+            lines.append(line)
+            line = ""
+        line += piece
+    return "\n".join([*lines, line])
 
 
 def mechanism_colours(mechanisms: Sequence[str]) -> dict[str, Any]:
@@ -154,7 +167,7 @@ def _rate_bars(
         if rates.isna().all():
             ax.text(x, 0.5, "not tested", ha="center", va="center", fontsize=7, color="grey")
     labels = [
-        f"{PROPERTY_LABELS[p]}\n{g}" if g else PROPERTY_LABELS[p]
+        f"{PROPERTY_LABELS[p]}\n{_wrapped(g)}" if g else PROPERTY_LABELS[p]
         for g, p in itertools.product(group_labels, properties)
     ]
     ax.set_xlim(-0.6, len(labels) - 0.4)

@@ -269,3 +269,14 @@ def test_figures_are_public_titled_and_faceted(study):
     assert mechanism_colours(["b", "a"]) == mechanism_colours(["a", "b", "a"])
     with pytest.raises(InvalidConfigError, match="ax draws one panel"):
         failure_rates(audits, by=["correlation"], ax=figures[0].axes[0])
+
+
+def test_long_profile_names_wrap_after_underscores():
+    from runs.plots import _wrapped
+
+    assert _wrapped("best_response_misreport") == "best_response_\nmisreport"
+    assert _wrapped("truthful") == "truthful"
+    for name in ("optimal_deviation", "a_b_c_d_e_f_g_h_i_j_k", "unbreakablelongprofilename"):
+        lines = _wrapped(name).split("\n")
+        assert "".join(lines) == name
+        assert all(len(line) <= 14 or "_" not in line[:-1] for line in lines)
