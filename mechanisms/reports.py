@@ -3,8 +3,8 @@
 A misreport search evaluates thousands of games that differ from the true one only in
 one defender's reported row. The outcome space depends on the attacker alone, so only
 her row of the value matrix changes (:func:`report_values`); a mechanism built on the
-reported game's NSE needs one NSE per report, found in one batch where the quick
-finder resolves it (:func:`report_nses`). :func:`outcomes_by_allocation` is the
+reported game's NSE needs one NSE per report, found in one batch by the quick
+finder's stages (:func:`report_nses`). :func:`outcomes_by_allocation` is the
 generic (slow) path: ``allocate`` on every reported game.
 """
 
@@ -37,12 +37,14 @@ def report_values(
 def report_nses(
     game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
 ) -> ReportNSEs:
-    """The quick verified NSE of every reported game: in one batch
-    (:func:`~sim.solvers.kernel.quick_nse_batch`) where the finder's cheap proposals
-    resolve the report, one by one (``compute_nse(..., quick=True)``) otherwise. Rows
-    with ``ok`` False: the quick finder missed (the search skips them)."""
-    batch = quick_nse_batch(game, defender, rewards, penalties)
-    for b in np.flatnonzero(~batch.ok):
+    """The quick verified NSE of every reported game (``find_nse(..., quick=True)``):
+    in one batch (:func:`~sim.solvers.kernel.quick_nse_batch`), or one by one where
+    at most one defender has resources (the finder's closed forms). Rows with ``ok``
+    False: the quick finder missed (the search skips them)."""
+    if np.count_nonzero(game.resources) >= 2:
+        return quick_nse_batch(game, defender, rewards, penalties)
+    batch = ReportNSEs.empty(rewards.shape[0], game.n_defenders, game.n_targets)
+    for b in range(rewards.shape[0]):
         nse = compute_nse(game.with_reports(defender, rewards[b], penalties[b]), quick=True)
         if nse.verified:
             batch.ok[b] = True

@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import least_squares
 
 from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
@@ -51,12 +50,12 @@ from sim.numerics import (
 )
 from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
+from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import NSEViolation, certify, combined_coverage
 from sim.solvers.kernel import (
     candidate_blocks,
     candidate_orders,
     clean,
-    fixed_level,
     propose,
     quick_stages,
     starts,
@@ -191,12 +190,11 @@ def _solve_at_level(
     dim = idx.size - 1
     theta: FloatArray | None = np.zeros(0)
     if dim > 0:
-        bounds = (np.full(dim, -LOG_WEIGHT_BOUND), np.full(dim, LOG_WEIGHT_BOUND))
-        theta = _root(
-            lambda theta: evaluate(theta)[0],
+        theta = bounded_root(
+            lambda theta: evaluate(theta)[:2],
             starts(attempt[0], dim),
-            lambda theta: evaluate(theta)[1],
-            bounds,
+            np.full(dim, -LOG_WEIGHT_BOUND),
+            np.full(dim, LOG_WEIGHT_BOUND),
             attempt[2],
         )
     if theta is None:
@@ -207,31 +205,6 @@ def _solve_at_level(
     profile = np.zeros((game.n_defenders, game.n_targets))
     profile[idx] = coverage
     return _clean(profile, game)
-
-
-def _root(
-    residual: Callable[[FloatArray], FloatArray],
-    start: FloatArray,
-    derivative: Callable[[FloatArray], FloatArray],
-    bounds: tuple[FloatArray, FloatArray],
-    max_nfev: int,
-    method: str = "trf",
-) -> FloatArray | None:
-    """A bounded least-squares solve with an analytic Jacobian; the point when the
-    residual vanishes (every equation to ``RESIDUAL_TOL``), else None."""
-    fit = least_squares(
-        residual,
-        start,
-        jac=derivative,
-        bounds=bounds,
-        method=method,
-        xtol=1e-15,
-        ftol=1e-15,
-        gtol=1e-15,
-        max_nfev=max_nfev,
-    )
-    ok = np.max(np.abs(fit.fun), initial=0.0) <= RESIDUAL_TOL
-    return np.asarray(fit.x) if ok else None
 
 
 def _solve_interior(
@@ -271,23 +244,20 @@ def _solve_interior(
         spare = _may_spare(game, tau, lo + span * float(theta[-1]))[idx]
         return spare & (spend < k)
 
-    def residual(theta: FloatArray) -> FloatArray:
+    def system(theta: FloatArray) -> tuple[FloatArray, FloatArray]:
         sp = evaluate(theta)
-        spend = np.where(slack(theta, sp.spend), 0.0, sp.spend - k)
-        return np.append(spend, sp.uncovered)
-
-    def derivative(theta: FloatArray) -> FloatArray:
-        sp = evaluate(theta)
+        held = slack(theta, sp.spend)
         jacobian = np.column_stack((sp.jacobian[:, 1:], span * sp.jacobian[:, 0]))
-        jacobian[slack(theta, sp.spend)] = 0.0
+        jacobian[held] = 0.0
         slope = np.append(np.zeros(idx.size - 1), span * sp.uncovered_slope)
-        return np.vstack((jacobian, slope))
+        spend = np.where(held, 0.0, sp.spend - k)
+        return np.append(spend, sp.uncovered), np.vstack((jacobian, slope))
 
     dim = idx.size
     lower = np.append(np.full(dim - 1, -LOG_WEIGHT_BOUND), 0.0)
     upper = np.append(np.full(dim - 1, LOG_WEIGHT_BOUND), 1.0)
     start = np.append(starts(attempt[0], dim - 1), attempt[1])
-    theta = _root(residual, start, derivative, (lower, upper), attempt[2])
+    theta = bounded_root(system, start, lower, upper, attempt[2])
     if theta is None:
         return None
     profile = np.zeros((game.n_defenders, game.n_targets))
@@ -352,26 +322,21 @@ def _solve_general(
         rest = np.log((x[-1] - penalty) / gap) if free else np.log1p(-st.demand[targets])
         return c, rest
 
-    def residual(x: FloatArray) -> FloatArray:
+    def system(x: FloatArray) -> tuple[FloatArray, FloatArray]:
         c, rest = split(x)
         spend = np.bincount(rows, weights=c, minlength=game.n_defenders) - budget
-        spend = np.where(may_spare, np.maximum(spend, 0.0), spend)[active]
-        logs = np.bincount(position, weights=np.log1p(-c), minlength=targets.size)
-        return np.concatenate((spend, logs - rest))
-
-    def derivative(x: FloatArray) -> FloatArray:
-        c, _ = split(x)
-        spend = np.bincount(rows, weights=c, minlength=game.n_defenders) - budget
         hinge = ~(may_spare & (spend < 0.0))
+        logs = np.bincount(position, weights=np.log1p(-c), minlength=targets.size)
         jacobian = np.zeros(shape)
         jacobian[ones] = hinge[rows]
         jacobian[logs_at] = -1.0 / (1.0 - c)
         if free:
             jacobian[spend_rows.size :, -1] = -1.0 / (x[-1] - penalty)
-        return jacobian
+        residual = np.concatenate((np.where(hinge, spend, 0.0)[active], logs - rest))
+        return residual, jacobian
 
     if size == 0:
-        solved = np.all(np.abs(residual(np.zeros(0))) <= RESIDUAL_TOL)
+        solved = np.all(np.abs(system(np.zeros(0))[0]) <= RESIDUAL_TOL)
         return _clean(fixed, game) if solved else None
     lower, upper = np.zeros(size), st.demand[cols]
     if free:  # each share below 1; the level inside the cell, above the floor
@@ -383,20 +348,9 @@ def _solve_general(
         canonical_split(np.zeros(game.n_defenders), st.demand, allowed),
         _greedy_split(st.demand, allowed, budget),
     )
-    # dogbox (a bounded trust region) converges fast or fails fast; the reflective
-    # method sometimes succeeds where it fails, but slowly
-    methods = ("dogbox",) if free else ("dogbox", "trf")
-    for start, method in itertools.product(starts, methods):
+    for start in starts:
         x0 = np.append(start[rows, cols], level) if free else start[rows, cols]
-        evaluations = 400 if method == "dogbox" else 150  # trf's late successes are rare
-        x = _root(
-            residual,
-            np.clip(x0, lower, upper),
-            derivative,
-            (lower, upper + 1e-15),
-            evaluations,
-            method,
-        )
+        x = bounded_root(system, x0, lower, upper, 400)
         if x is not None:
             break
     else:
@@ -487,31 +441,24 @@ def _proposals(
     first = np.array(candidates[:1] or [0], dtype=np.int64)
     kernel = [str(stage) for stage in quick_stages(games, np.zeros(1, np.int64), first, pooled)[0]]
     floor_game = "floor" in kernel
-    # the kernel's stages first (Newton; in a floor game the floor passes too), every
-    # stage on a block of candidates before the next block: one batched solve per
-    # block and stage, in the order the batch of reports keeps
+    # the kernel's stages first, every stage on a block of candidates before the next
+    # block: one batched solve per block and stage, in the order the batch of reports
+    # keeps
     for block in candidate_blocks(len(candidates)):
         taus = np.array(candidates[block], dtype=np.int64)
         for stage in kernel:
-            phase = "floor" if stage.startswith("floor") else "interior"
+            phase = stage.partition(":")[0].replace("newton", "interior")
             done, profiles = propose(
                 games, np.zeros(taus.size, dtype=np.int64), taus, stage, pooled
             )
             for j, tau in enumerate(taus):
                 yield phase, int(tau), profiles[j] if done[j] else None
+    if quick:
+        return
+    # the least-squares passes (the first pass at a fixed level is the kernel's)
     phases = ("floor", "interior") if floor_game else ("interior", "pooled")
-    passes = _PASSES[:1] if quick else _PASSES
-    for attempt, phase in itertools.product(passes, phases):
-        if attempt == _PASSES[0] and phase == "floor":
-            continue  # the kernel's floor pass
-        if attempt == _PASSES[0] and phase == "pooled":
-            # the kernel's Gauss-Newton at the pooled level
-            for block in candidate_blocks(len(candidates)):
-                taus = np.array(candidates[block], dtype=np.int64)
-                rows = np.zeros(taus.size, dtype=np.int64)
-                done, profiles = fixed_level(games, rows, taus, pooled, floor=False)
-                for j, tau in enumerate(taus):
-                    yield phase, int(tau), _clean(profiles[j], game) if done[j] else None
+    for attempt, phase in itertools.product(_PASSES, phases):
+        if attempt == _PASSES[0] and phase != "interior":
             continue
         for tau in candidates:
             if phase == "floor":
@@ -520,8 +467,6 @@ def _proposals(
                 yield phase, tau, _solve_at_level(game, tau, active, pooled, False, attempt)
             else:
                 yield phase, tau, _solve_interior(game, tau, active, pooled, attempt)
-    if quick:
-        return
     no_spare = np.zeros(n, dtype=bool)
     if phases[0] == "floor":
         for tau in candidates:
@@ -589,13 +534,14 @@ def find_nse(
     2. One defender with resources: her Stackelberg outcome with her own budget
        (ORIGAMI plus her favourite attackable target; ``docs/nse.md`` §1.3, test T7).
     3. Over the attackable targets in a deterministic order of promise
-       (:func:`~sim.solvers.kernel.candidate_orders`): Newton's interior solve
-       (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below
-       which no profile reaches).
+       (:func:`~sim.solvers.kernel.candidate_orders`), in blocks: the kernel's quick
+       stages (:func:`~sim.solvers.kernel.quick_stages`), Newton's interior solves
+       (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below which no
+       profile reaches), the floor passes when the pooled ORIGAMI level is the floor
+       (u = max p^a), else the pooled level itself (a waste-free NSE).
     4. Least-squares solves in passes from different starting points, over the same
-       order: the floor phase (u = max p^a) when the pooled ORIGAMI level is the
-       floor, then the interior phase; otherwise the interior phase and then the
-       pooled level itself (a waste-free NSE).
+       order: the floor phase then the interior phase in a floor game, otherwise the
+       interior phase and then the pooled level.
     5. Fallbacks: the general exact split at the floor (each owner of a fully covered
        target), then in every structural cell between breakpoints: at the cell's
        middle, then with the level free inside it (:func:`_solve_general`). The cells
@@ -603,9 +549,10 @@ def find_nse(
     6. The first candidate the oracle certifies is returned; none: ``status="failed"``.
 
     ``targets`` restricts the attacked target to those given (used to collect one
-    witness NSE per target for :func:`nse_utility_range`). ``quick`` runs only Newton
-    and the first, cheap pass (for searches that evaluate thousands of reported games
-    and can skip the rare game it misses); a quick failure is never cached as final.
+    witness NSE per target for :func:`nse_utility_range`). ``quick`` runs only the
+    kernel's stages (:func:`~sim.solvers.kernel.quick_stages`: for searches that
+    evaluate thousands of reported games, in a batch, and can skip the rare game they
+    miss); a quick failure is never cached as final.
     """
     allowed_targets = None if targets is None else {int(t) for t in targets}
     n, m = game.n_defenders, game.n_targets

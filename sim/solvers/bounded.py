@@ -1,0 +1,113 @@
+r"""A zero of a small nonlinear system inside a box: projected Levenberg-Marquardt.
+
+The NSE finder's least-squares passes and its exact-split fallbacks (``docs/nse.md``
+§2.2) solve systems of a few to a few hundred unknowns, often with more unknowns than
+equations, with an analytic Jacobian and box bounds. :func:`bounded_root` is written
+for them: one call of the system gives the residual and the Jacobian together (a
+generic least-squares routine asks for them apart, so every split is computed twice),
+and a step costs one small dense solve.
+
+The step is Levenberg-Marquardt's on the variables not held by a bound,
+
+.. math:: s = J_F^\top (J_F J_F^\top + \lambda I)^{-1} f
+          = (J_F^\top J_F + \lambda I)^{-1} J_F^\top f,
+
+(whichever system is smaller) with :math:`\lambda = \mu \lVert f \rVert^2`, the choice
+of Yamashita and Fukushima (2001) that keeps quadratic convergence near a solution even
+where the solutions form a manifold (the exact splits do); :math:`\mu` shrinks after a
+step that lowers :math:`\lVert f \rVert` and grows after one that does not. A variable
+on a bound with the gradient pushing it out is held (an active set, as in Kanzow,
+Yamashita and Fukushima 2004, "Levenberg-Marquardt methods with strong local
+convergence properties for solving nonlinear equations with convex constraints"); the
+trial point is projected on the box. Deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sim.game import FloatArray
+from sim.numerics import NEWTON_TOL, RESIDUAL_TOL
+
+#: A system: the point -> (residual, Jacobian).
+System = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
+
+#: The damping factor's start and range: below the range the steps are Gauss-Newton's
+#: to rounding, above it no step lowers the residual (a stall).
+MU_START, MU_MIN, MU_MAX = 1e-3, 1e-12, 1e12
+
+
+def bounded_root(
+    system: System,
+    start: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    max_evaluations: int,
+) -> FloatArray | None:
+    """A point of ``[lower, upper]`` where every residual of ``system`` is within
+    :data:`~sim.numerics.RESIDUAL_TOL`, or None.
+
+    Parameters
+    ----------
+    system : callable
+        ``x -> (f, J)``: the residual, shape (e,), and its Jacobian, shape (e, v).
+    start : ndarray, shape (v,)
+        Projected on the box first.
+    lower, upper : ndarray, shape (v,)
+        The box (``lower <= upper``).
+    max_evaluations : int
+        How many times ``system`` may be called.
+
+    Returns
+    -------
+    ndarray or None
+        The iteration runs until every residual is within
+        :data:`~sim.numerics.NEWTON_TOL` or it stalls; the point is returned when the
+        residuals are then within ``RESIDUAL_TOL``.
+    """
+    x = np.minimum(np.maximum(start, lower), upper)
+    f, jac = system(x)
+    cost = float(f @ f)
+    mu = MU_START
+    for _ in range(max_evaluations - 1):
+        if np.max(np.abs(f), initial=0.0) <= NEWTON_TOL:
+            break
+        gradient = jac.T @ f
+        held = ((x <= lower) & (gradient > 0.0)) | ((x >= upper) & (gradient < 0.0))
+        free = np.flatnonzero(~held)
+        if free.size == 0:
+            break
+        j = jac[:, free]
+        damping = mu * cost
+        rows, cols = j.shape
+        if rows <= cols:
+            system_matrix = j @ j.T
+            system_matrix.flat[:: rows + 1] += damping
+            step = j.T @ _solve(system_matrix, f)
+        else:
+            system_matrix = j.T @ j
+            system_matrix.flat[:: cols + 1] += damping
+            step = _solve(system_matrix, gradient[free])
+        trial = x.copy()
+        trial[free] -= step
+        trial = np.minimum(np.maximum(trial, lower), upper)
+        f_trial, jac_trial = system(trial)
+        cost_trial = float(f_trial @ f_trial)
+        if cost_trial < cost:
+            x, f, jac, cost = trial, f_trial, jac_trial, cost_trial
+            mu = max(mu / 4.0, MU_MIN)
+        else:
+            mu *= 8.0
+            if mu > MU_MAX:
+                break
+    return x if np.max(np.abs(f), initial=0.0) <= RESIDUAL_TOL else None
+
+
+def _solve(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
+    """``matrix^{-1} rhs`` (least squares where it is singular: no damping at a root)."""
+    try:
+        return np.asarray(np.linalg.solve(matrix, rhs), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.lstsq(matrix, rhs, rcond=None)[0], dtype=np.float64)
