@@ -27,10 +27,11 @@ from sim.solvers import (
 )
 from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import _leave_one_out
-from sim.solvers.kernel import quick_nse_batch
+from sim.solvers.exact import floor_exact
+from sim.solvers.kernel import candidate_orders, propose, quick_nse_batch, quick_stages
 from sim.solvers.origami import origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
-from sim.solvers.split import spending, structure, water_fill
+from sim.solvers.split import Games, may_spare, spending, structure, water_fill
 
 from strategies import coverage_of_others, games
 
@@ -375,6 +376,77 @@ def test_bounded_root_holds_a_bound_and_refuses_a_system_without_a_root_in_the_b
         return np.array([x[0] + x[1] - 3.0]), np.array([[1.0, 1.0]])
 
     assert bounded_root(outside, np.array([0.5, 0.5]), lower, upper, 50) is None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(games(max_defenders=4, max_targets=6, max_resources=3, jurisdictions=True), st.data())
+def test_exact_floor_splits_solve_their_equations(game, data):
+    """The batched exact split at the floor (``sim/solvers/exact.py``) against its
+    definition, on games with ties and jurisdictions: every split it reports solved
+    owns each fully demanded target with the designated defender, covers every other
+    demanded target exactly (prod_i (1 - c^i_t) = 1 - d_t) with allowed defenders
+    only, within [0, d_t], and spends each budget, short only where rule B allows."""
+    active = game.resources > 0
+    if active.sum() < 1:
+        return
+    owner = data.draw(st.integers(0, int(active.sum()) - 1))
+    taus = np.arange(game.n_targets)
+    rows = np.zeros(taus.size, dtype=np.int64)
+    done, profiles = floor_exact(Games.single(game), rows, taus, owner)
+    u = float(game.attacker_penalty.max())
+    spare = may_spare(Games.single(game), rows, taus, u)
+    owner_id = np.flatnonzero(active)[owner]
+    for tau in np.flatnonzero(done):
+        st_ = structure(game, int(tau), u, active)
+        c = profiles[tau]
+        full = st_.demand >= 1.0
+        assert np.all(c[owner_id, full] == 1.0)
+        partial = (st_.demand > 0.0) & ~full
+        share = np.where(full[None, :], 0.0, c)
+        assert np.all(share[~st_.allowed] == 0.0)
+        assert np.all((share >= 0.0) & (share <= st_.demand[None, :] + 1e-15))
+        np.testing.assert_allclose(
+            np.prod(1.0 - share[:, partial], axis=0), 1.0 - st_.demand[partial], atol=1e-9
+        )
+        left = game.resources - c.sum(axis=1)
+        assert np.all(left >= -1e-9)
+        assert np.all((np.abs(left) <= 1e-9) | spare[tau] | ~active)
+
+
+def test_an_nse_only_an_exact_floor_split_reaches_is_found_by_the_quick_stages():
+    """A report met in a misreport search on a 3 x 3 floor game (one resource each,
+    rounded): at its NSE each defender covers a target of her own, defender 0 the fully
+    demanded one, which no canonical (maximum-waste) split expresses. Every other quick
+    stage misses it on every target; each exact floor stage finds it, so the quick
+    finder and the batch of reports resolve it (before, the search skipped it)."""
+    game = SecurityGame(
+        defender_reward=np.array(
+            [[14.808, 21.231, 22.146], [0.544, 8.649, 3.999], [5.81, 6.761, 8.298]]
+        ),
+        defender_penalty=np.array(
+            [[-13.411, 7.038, 10.965], [-3.997, -2.885, -4.639], [-4.417, -0.939, -7.174]]
+        ),
+        attacker_reward=np.array([7.778, 0.53, 0.569]),
+        attacker_penalty=np.array([-5.24, -1.992, -2.568]),
+        resources=np.array([1, 1, 1]),
+    )
+    batch = Games.single(game)
+    pooled = origami_level(game.attacker_reward, game.attacker_gap, 3.0)
+    order = candidate_orders(batch, pooled)[0]
+    rows = np.zeros(order.size, dtype=np.int64)
+    for stage in quick_stages(batch, rows[:1], order[:1], pooled)[0]:
+        done, profiles = propose(batch, rows, order, str(stage), pooled)
+        verified = [
+            nse_violation(game, profiles[j], int(order[j])).gain <= 1e-7
+            for j in np.flatnonzero(done)
+        ]
+        assert any(verified) == str(stage).startswith("floor:exact"), stage
+    result = find_nse(game, quick=True)
+    assert result.verified and result.phase == "floor" and result.attacked_target == 1
+    np.testing.assert_allclose(result.coverage[0], [0.0, 1.0, 0.0], atol=1e-12)
+    assert np.count_nonzero(result.coverage > 1e-9) == 3  # one target each
+    reports = quick_nse_batch(game, 0, game.defender_reward[:1], game.defender_penalty[:1])
+    assert reports.ok[0] and reports.attacked_target[0] == 1
 
 
 @pytest.mark.parametrize("seed", [3, 4])

@@ -3,6 +3,7 @@ r"""The NSE finder's fast kernel, on a batch of games (``docs/nse.md`` §2).
 The finder's cheap proposals, written once with a leading batch axis: the candidate
 order (:func:`candidate_orders`), Newton on the canonical split
 (:func:`newton`), the Gauss-Newton pass at a fixed level (:func:`fixed_level`), the
+exact split at the floor (:func:`~sim.solvers.exact.floor_exact`), the
 damped (Gauss-)Newton loop they share (:func:`damped_newton`), the clean-up of rounding
 noise (:func:`clean`) and the exact verifier (:func:`verify`, the oracle
 :func:`~sim.solvers.deviation.profile_gains`). :func:`~sim.solvers.find_nse` calls them
@@ -13,6 +14,7 @@ overhead is paid once per batch.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, FLOOR_NUDGE, GAIN_TOL, NEWTON_TOL, RESIDUAL_TOL
 from sim.payoffs import utility
 from sim.solvers.deviation import profile_gains
+from sim.solvers.exact import floor_exact
 from sim.solvers.origami import origami_level
 from sim.solvers.split import (
     LOG_WEIGHT_BOUND,
@@ -443,11 +446,14 @@ def verify(
 #: misreport search are often floor games.
 FLOOR_STAGES = ("floor", "newton", "floor:rising", "floor:falling", "newton:low")
 
-#: In a floor game, then, the floor pass with the fully demanded targets given to
+#: In a floor game, the exact split at the floor (``floor:exact<i>``,
+#: :func:`~sim.solvers.exact.floor_exact`, after the first two stages) and the floor
+#: pass (``floor:owner<i>``, after the others) with the fully demanded targets given to
 #: each of the (at most) this many active defenders with the most resources in turn
-#: (``floor:owner<i>``, ``i`` among the active defenders): the heaviest allowed
-#: defender takes them otherwise, and the NSE may need their owner to be light
-#: elsewhere (every defender covering a target of her own at the floor, for one).
+#: (``i`` among the active defenders): the heaviest allowed defender takes them
+#: otherwise, and the NSE may need their owner to be light elsewhere (every defender
+#: covering a target of her own at the floor, for one, which only the exact split
+#: reaches).
 OWNER_STAGES = 3
 
 #: The quick stages of any other game: Newton, Newton from a low level, Newton across
@@ -490,10 +496,28 @@ def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: floa
     )
     floor_first = flat.feasible & (flat.spend.sum(axis=1) <= k.sum() + RESIDUAL_TOL)
     owners = np.argsort(-k, kind="stable")[:OWNER_STAGES]
-    names = (*FLOOR_STAGES, *(f"floor:owner{int(i)}" for i in owners), "newton:orphans")
+    names = (
+        *FLOOR_STAGES[:2],
+        *(f"floor:exact{int(i)}" for i in owners),
+        *FLOOR_STAGES[2:],
+        *(f"floor:owner{int(i)}" for i in owners),
+        "newton:orphans",
+    )
     stages = np.array([names] * rows.size)
     stages[~floor_first, :2] = FLOOR_STAGES[1::-1]
     return stages
+
+
+def tiers(stages: np.ndarray) -> tuple[slice, slice]:
+    """The leading stages of :func:`quick_stages` (the floor pass, Newton and the exact
+    floor splits), which run on every block of candidates before the other stages run
+    on any: a game whose most promising target is wrong then tries its next targets
+    with the stages that resolve most games, before the rarer ones on the first."""
+    primary = sum(
+        str(name) in ("floor", "newton") or str(name).startswith("floor:exact")
+        for name in stages[0]
+    )
+    return slice(0, primary), slice(primary, stages.shape[1])
 
 
 def propose(
@@ -503,7 +527,9 @@ def propose(
     ``rows[j]`` attacking ``tau[j]``: (done, cleaned profiles)."""
     game = games.game
     kind, _, variant = stage.partition(":")
-    if kind == "floor":
+    if variant.startswith("exact"):
+        done, profiles = floor_exact(games, rows, tau, int(variant.removeprefix("exact")))
+    elif kind == "floor":
         floor = float(game.attacker_penalty.max())
         owner = int(variant.removeprefix("owner")) if variant.startswith("owner") else None
         start = "flat" if owner is not None else variant or "flat"
@@ -545,9 +571,10 @@ def quick_nse_batch(
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     orders = candidate_orders(games, pooled)
     stages = quick_stages(games, np.arange(size), orders[:, 0], pooled)
-    for block in candidate_blocks(orders.shape[1]):  # the finder's order of proposals
+    # the finder's order of proposals: per tier, every block, every stage of the tier
+    for tier, block in itertools.product(tiers(stages), candidate_blocks(orders.shape[1])):
         ranks = np.arange(block.start, block.stop)
-        for slot in range(stages.shape[1]):
+        for slot in range(tier.start, tier.stop):
             rows = np.flatnonzero(~result.ok)
             if rows.size == 0:
                 return result

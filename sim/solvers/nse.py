@@ -17,11 +17,13 @@ Wooldridge 2018). The finder follows ``docs/nse.md`` §1.3 and §2:
   Newton with the split's analytic Jacobian (:mod:`sim.solvers.split`); this finds
   almost every NSE, in about five steps. The floor phase solves the budgets at
   :math:`u = \max_t p^a(t)` for :math:`\mu`, and later passes repeat both by bounded
-  least squares from fixed starting points; all of it is deterministic.
-* The rare NSE outside the canonical family (less than maximum waste) is found by the
-  exact-split fallbacks: at the floor, and in each structural cell between
-  breakpoints (at its middle, then with the level free inside it, where the system is
-  smooth).
+  least squares (:mod:`sim.solvers.bounded`) from fixed starting points; all of it
+  is deterministic.
+* An NSE outside the canonical family (less than maximum waste) is found by the
+  exact splits: at the floor, batched among the quick stages
+  (:mod:`sim.solvers.exact`) and then with every choice of owners, and in each
+  structural cell between breakpoints (at its middle, then with the level free inside
+  it, where the system is smooth).
 * Every candidate is certified by the exact oracle :func:`~sim.solvers.nse_violation`;
   an unverified profile is never returned (the result's ``status`` says so instead).
 
@@ -59,6 +61,7 @@ from sim.solvers.kernel import (
     propose,
     quick_stages,
     starts,
+    tiers,
 )
 from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
@@ -439,14 +442,15 @@ def _proposals(
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
     # with K resources), so the floor is reachable only when it is the pooled level
     first = np.array(candidates[:1] or [0], dtype=np.int64)
-    kernel = [str(stage) for stage in quick_stages(games, np.zeros(1, np.int64), first, pooled)[0]]
+    stages = quick_stages(games, np.zeros(1, np.int64), first, pooled)
+    kernel = [str(stage) for stage in stages[0]]
     floor_game = "floor" in kernel
-    # the kernel's stages first, every stage on a block of candidates before the next
-    # block: one batched solve per block and stage, in the order the batch of reports
-    # keeps
-    for block in candidate_blocks(len(candidates)):
+    # the kernel's stages first, tier by tier, every stage of a tier on a block of
+    # candidates before the next block: one batched solve per block and stage, in the
+    # order the batch of reports keeps
+    for tier, block in itertools.product(tiers(stages), candidate_blocks(len(candidates))):
         taus = np.array(candidates[block], dtype=np.int64)
-        for stage in kernel:
+        for stage in kernel[tier]:
             phase = stage.partition(":")[0].replace("newton", "interior")
             done, profiles = propose(
                 games, np.zeros(taus.size, dtype=np.int64), taus, stage, pooled

@@ -241,6 +241,25 @@ class Spending:
     uncovered_slope: FloatArray
 
 
+def allowed_sets(games: Games, rows: np.ndarray, tau: np.ndarray, demand: FloatArray) -> np.ndarray:
+    """Condition A for game ``rows[j]`` attacking ``tau[j]`` at the demands
+    ``demand[j]`` (shape (r, m)): who may cover each demanded target, shape (r, n, m)
+    (defenders with resources, inside their jurisdictions)."""
+    game = games.game
+    # a batch of one is always asked about its only game: no gather needed
+    penalty_rows, gap_rows = (
+        (games.penalty, games.gap) if games.size == 1 else (games.penalty[rows], games.gap[rows])
+    )
+    value = utility(penalty_rows, gap_rows, demand[:, None, :])
+    own = value[np.arange(rows.size), :, tau]
+    allowed = (value <= own[:, :, None] + PREFERENCE_TOL) & (demand > 0.0)[:, None, :]
+    if games.idle:  # defenders without resources cover nothing
+        allowed &= games.active[None, :, None]
+    if game.restricted:  # nor outside their jurisdictions
+        allowed &= game.allowed[None]
+    return allowed
+
+
 def split_spending(
     games: Games,
     rows: np.ndarray,
@@ -262,20 +281,9 @@ def split_spending(
     """
     game = games.game
     reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
-    at = np.arange(rows.size)
     demand = np.minimum(np.maximum((reward - u[:, None]) / gap, 0.0), 1.0)
     live = demand > 0.0
-    # a batch of one is always asked about its only game: no gather needed
-    penalty_rows, gap_rows = (
-        (games.penalty, games.gap) if games.size == 1 else (games.penalty[rows], games.gap[rows])
-    )
-    value = utility(penalty_rows, gap_rows, demand[:, None, :])
-    own = value[at, :, tau]
-    allowed = (value <= own[:, :, None] + PREFERENCE_TOL) & live[:, None, :]
-    if games.idle:  # defenders without resources cover nothing
-        allowed &= games.active[None, :, None]
-    if game.restricted:  # nor outside their jurisdictions
-        allowed &= game.allowed[None]
+    allowed = allowed_sets(games, rows, tau, demand)
     orphan = live & ~allowed.any(axis=1)
     member = allowed[:, games.active] if games.idle else allowed
     any_full = bool(demand.max() >= 1.0)  # only at the floor level

@@ -1,0 +1,196 @@
+r"""The exact split at the floor level, on a batch of games (``docs/nse.md`` §2.2).
+
+At the floor :math:`u = \max_t p^a(t)` the targets with :math:`p^a(t) = u` must be
+covered fully, each by one defender (its *owner*); every other demanded target is
+covered exactly :math:`d_t(u)`. The canonical split (:mod:`sim.solvers.split`) shares
+each target's demand with maximum waste; some NSEs need less (a defender covering a
+target of her own, say), and only an exact split reaches them. Here every allowed
+(defender, target) share :math:`c^i_t \in [0, d_t]` is an unknown, with the equations
+
+.. math::
+
+    \sum_t c^i_t = k_i - |\{\text{targets } i \text{ owns}\}|
+        \quad (\le \text{ where rule B lets } i \text{ spare}), \qquad
+    \sum_i \log(1 - c^i_t) = \log(1 - d_t(u)),
+
+more unknowns than equations. :func:`floor_exact` solves them for many games at once by
+the projected Levenberg-Marquardt iteration of :mod:`sim.solvers.bounded` (the step on
+the shares not held by a bound, damping :math:`\mu \lVert f \rVert^2`), with the
+step's small normal matrix :math:`J J^\top` in closed form: a budget row meets a target
+row only through their shared unknown. Starting points: the canonical split with equal
+weights (maximum waste) and the greedy split (each demand to the allowed defender with
+the most budget left: no waste). Deterministic; rows are independent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.game import FloatArray
+from sim.numerics import NEWTON_TOL, RESIDUAL_TOL
+from sim.solvers.bounded import MU_MAX, MU_MIN, MU_START
+from sim.solvers.split import Games, allowed_sets, may_spare
+
+#: Iterations of the Levenberg-Marquardt loop per starting point.
+EXACT_ITERATIONS = 8
+
+
+def floor_exact(
+    games: Games,
+    rows: np.ndarray,
+    tau: np.ndarray,
+    owner: int,
+    *,
+    max_iter: int = EXACT_ITERATIONS,
+) -> tuple[np.ndarray, FloatArray]:
+    """Exact splits at the floor for game ``rows[j]`` attacking ``tau[j]``, the fully
+    demanded targets owned by the active defender ``owner`` (an index among the active
+    ones).
+
+    Returns
+    -------
+    done : ndarray of bool, shape (r,)
+        Where every equation holds to :data:`~sim.numerics.RESIDUAL_TOL` (not where
+        ``owner`` may not cover a fully demanded target, or some demanded target has no
+        allowed defender).
+    profiles : ndarray, shape (r, n, m)
+        The shares (meaningless where not ``done``).
+    """
+    game = games.game
+    active = games.active
+    size, m = rows.size, game.n_targets
+    u = float(game.attacker_penalty.max())
+    demand = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
+    full = demand >= 1.0
+    partial = (demand > 0.0) & ~full
+    allowed = allowed_sets(games, rows, tau, np.broadcast_to(demand, (size, m)))[:, active]
+    k = game.resources[active].astype(np.float64)
+    owned = np.zeros((k.size, m))
+    owned[owner, full] = 1.0
+    budget = np.repeat((k - owned.sum(axis=1))[None], size, axis=0)
+    unknown = allowed & partial[None, None, :]
+    running = (
+        allowed[:, owner][:, full].all(axis=1)
+        & (unknown.any(axis=1) | ~partial).all(axis=1)
+        & (budget >= 0.0).all(axis=1)
+        & (game.attacker_reward[tau] >= u)
+    )
+    spare = may_spare(games, rows, tau, u)[:, active]
+    log_rest = np.where(partial, np.log1p(-np.where(partial, demand, 0.0)), 0.0)
+    upper = np.where(partial, demand, 0.0)
+    system = _System(unknown, budget, spare, log_rest, partial)
+
+    done = np.zeros(size, dtype=bool)
+    shares = np.zeros((size, k.size, m))
+    for start in (_canonical(unknown, log_rest), _greedy(unknown, budget, demand)):
+        todo = np.flatnonzero(running & ~done)
+        if todo.size == 0:
+            break
+        solved, found = _levenberg_marquardt(system, todo, start[todo], upper, max_iter)
+        done[todo[solved]] = True
+        shares[todo[solved]] = found[solved]
+    profiles = np.zeros((size, game.n_defenders, m))
+    profiles[:, active] = shares + owned
+    return done, profiles
+
+
+class _System:
+    """The equations of :func:`floor_exact` for its rows (any subset ``at`` of them)."""
+
+    def __init__(
+        self,
+        unknown: np.ndarray,
+        budget: FloatArray,
+        spare: np.ndarray,
+        log_rest: FloatArray,
+        partial: np.ndarray,
+    ) -> None:
+        self.unknown, self.budget, self.spare = unknown, budget, spare
+        self.log_rest, self.partial = log_rest, partial
+
+    def __call__(
+        self, at: np.ndarray, c: FloatArray
+    ) -> tuple[FloatArray, FloatArray, np.ndarray, FloatArray]:
+        """(budget residuals (r, a), target residuals (r, m), which budget rows bind,
+        d log(1 - c) / dc (r, a, m)) at the shares ``c`` of rows ``at``."""
+        spend = c.sum(axis=2) - self.budget[at]
+        binding = ~(self.spare[at] & (spend < 0.0))
+        logs = np.log1p(-c).sum(axis=1) - self.log_rest
+        slope = -1.0 / (1.0 - c)
+        return np.where(binding, spend, 0.0), np.where(self.partial, logs, 0.0), binding, slope
+
+
+def _levenberg_marquardt(
+    system: _System, at: np.ndarray, c: FloatArray, upper: FloatArray, max_iter: int
+) -> tuple[np.ndarray, FloatArray]:
+    """The projected Levenberg-Marquardt loop of :mod:`sim.solvers.bounded` on every
+    row of ``at`` at once: (solved, shares)."""
+    size, a, m = c.shape
+    unknown = system.unknown[at]
+    c = c.copy()
+    f_budget, f_target, binding, slope = system(at, c)
+    cost = (f_budget**2).sum(axis=1) + (f_target**2).sum(axis=1)
+    mu = np.full(size, MU_START)
+    live = np.arange(size)
+    solved = np.zeros(size, dtype=bool)
+    eye = np.eye(a + m)
+    for _ in range(max_iter):
+        worst = np.maximum(np.abs(f_budget).max(axis=1), np.abs(f_target).max(axis=1))
+        solved[live] = worst[live] <= NEWTON_TOL
+        live = live[~solved[live] & (mu[live] <= MU_MAX)]
+        if live.size == 0:
+            break
+        x, fb, ft = c[live], f_budget[live], f_target[live]
+        bind, d = binding[live], slope[live]
+        gradient = unknown[live] * (bind[:, :, None] * fb[:, :, None] + d * ft[:, None, :])
+        held = ((x <= 0.0) & (gradient > 0.0)) | ((x >= upper) & (gradient < 0.0))
+        free = unknown[live] & ~held
+        budget_row = free * bind[:, :, None]  # d f_budget / dc on the free shares
+        target_row = free * d  # d f_target / dc on the free shares
+        normal = np.zeros((live.size, a + m, a + m))
+        normal[:, :a, :a] = eye[:a, :a] * budget_row.sum(axis=2)[:, :, None]
+        cross = budget_row * target_row
+        normal[:, :a, a:] = cross
+        normal[:, a:, :a] = cross.transpose(0, 2, 1)
+        normal[:, a:, a:] = eye[a:, a:] * (target_row**2).sum(axis=1)[:, :, None]
+        diagonal = np.einsum("rii->ri", normal)
+        # the damping, with a floor of 1e-12 of the largest entry: a share alone on
+        # both its budget and its target makes two proportional rows of J
+        damping = mu[live] * cost[live] + 1e-12 * diagonal.max(axis=1)
+        normal += eye * (damping[:, None] + (diagonal == 0.0))[:, :, None]
+        y = np.linalg.solve(normal, np.concatenate((fb, ft), axis=1)[..., None])[..., 0]
+        step = budget_row * y[:, :a, None] + target_row * y[:, None, a:]
+        trial = np.clip(x - step, 0.0, upper)
+        tb, tt, tbind, td = system(at[live], trial)
+        trial_cost = (tb**2).sum(axis=1) + (tt**2).sum(axis=1)
+        better = trial_cost < cost[live]
+        take = live[better]
+        c[take], f_budget[take], f_target[take] = trial[better], tb[better], tt[better]
+        binding[take], slope[take], cost[take] = tbind[better], td[better], trial_cost[better]
+        mu[take] = np.maximum(mu[take] / 4.0, MU_MIN)
+        mu[live[~better]] *= 8.0
+    worst = np.maximum(np.abs(f_budget).max(axis=1), np.abs(f_target).max(axis=1))
+    return worst <= RESIDUAL_TOL, c
+
+
+def _canonical(unknown: np.ndarray, log_rest: FloatArray) -> FloatArray:
+    """Every allowed defender's equal share of each target: maximum waste."""
+    count = unknown.sum(axis=1, keepdims=True)
+    each = -np.expm1(log_rest[None, None, :] / np.maximum(count, 1))
+    return np.asarray(unknown * each)
+
+
+def _greedy(unknown: np.ndarray, budget: FloatArray, demand: FloatArray) -> FloatArray:
+    """Each demand whole to the allowed defender with the most budget left, largest
+    demands first: no waste."""
+    left = budget.copy()
+    shares = np.zeros(unknown.shape)
+    for t in np.argsort(-demand, kind="stable"):
+        members = unknown[:, :, t]
+        some = np.flatnonzero(members.any(axis=1))
+        if some.size == 0:
+            continue
+        i = np.argmax(np.where(members[some], left[some], -np.inf), axis=1)
+        shares[some, i, t] = demand[t]
+        left[some, i] -= demand[t]
+    return shares
