@@ -32,7 +32,7 @@ from sim.solvers.bounded import MU_MAX, MU_MIN, MU_START
 from sim.solvers.split import Games, allowed_sets, may_spare
 
 #: Iterations of the Levenberg-Marquardt loop per starting point.
-EXACT_ITERATIONS = 8
+EXACT_ITERATIONS = 5
 
 
 def floor_exact(

@@ -227,6 +227,7 @@ def newton(
     pooled: float,
     *,
     start: float = 0.1,
+    weights: str | None = None,
     orphans: bool = False,
     max_iter: int = 10,
     tol: float = NEWTON_TOL,
@@ -244,6 +245,9 @@ def newton(
         first-order guess :math:`\\lambda_i = (k_i - k_0) / |\\{t : r^a(t) > u\\}|`
         (small shares make :math:`s_i` about that many times :math:`\\lambda_i` plus a
         constant).
+    weights : str, optional
+        A pattern of :func:`starts` for the log-weights instead (the finder's later
+        passes).
     orphans : bool
         Whether the residual also carries the demand no defender may cover, with its
         slope in u (Gauss-Newton on one more equation than unknowns): the iteration
@@ -278,6 +282,8 @@ def newton(
     u = low + start * (high - low)
     width = np.maximum((reward[None, :] > u[:, None]).sum(axis=1), 1)
     state = (k - k[0])[None, :] / width[:, None]
+    if weights is not None:
+        state[:, 1:] = starts(weights, k.size - 1)
     state[:, 0] = u
 
     log_weight = np.ones(k.size)

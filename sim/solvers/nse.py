@@ -16,14 +16,15 @@ Wooldridge 2018). The finder follows ``docs/nse.md`` §1.3 and §2:
 * The interior phase solves :math:`s_i(\mu, u) = k_i` for :math:`(\mu, u)` by damped
   Newton with the split's analytic Jacobian (:mod:`sim.solvers.split`); this finds
   almost every NSE, in about five steps. The floor phase solves the budgets at
-  :math:`u = \max_t p^a(t)` for :math:`\mu`, and later passes repeat both by bounded
-  least squares (:mod:`sim.solvers.bounded`) from fixed starting points; all of it
-  is deterministic.
+  :math:`u = \max_t p^a(t)` for :math:`\mu`, and later passes repeat both from other
+  fixed starting points, on every candidate target at once; all of it is
+  deterministic.
 * An NSE outside the canonical family (less than maximum waste) is found by the
   exact splits: at the floor, batched among the quick stages
   (:mod:`sim.solvers.exact`) and then with every choice of owners, and in each
   structural cell between breakpoints (at its middle, then with the level free inside
-  it, where the system is smooth).
+  it, where the system is smooth), by projected Levenberg-Marquardt
+  (:mod:`sim.solvers.bounded`).
 * Every candidate is certified by the exact oracle :func:`~sim.solvers.nse_violation`;
   an unverified profile is never returned (the result's ``status`` says so instead).
 
@@ -42,7 +43,6 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import (
     BR_TOL,
@@ -58,19 +58,17 @@ from sim.solvers.kernel import (
     candidate_blocks,
     candidate_orders,
     clean,
+    fixed_level,
+    newton,
     propose,
     quick_stages,
-    starts,
     tiers,
 )
 from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
-    LOG_WEIGHT_BOUND,
     Games,
-    Spending,
     canonical_split,
     may_spare,
-    spending,
     structure,
 )
 
@@ -123,12 +121,12 @@ class NSEResult:
         return self.status == "verified"
 
 
-#: Starting points of the least-squares solves, tried pass by pass: (log-weight
-#: pattern, level fraction, evaluation budget). With analytic Jacobians a solve that
-#: succeeds needs about 8 evaluations; later passes run only when no target verified
-#: in the earlier ones. At a fixed level the first pass is our own damped
-#: Gauss-Newton (:func:`~sim.solvers.kernel.fixed_level`, several times cheaper than a
-#: scipy call).
+#: Starting points of the later passes, tried pass by pass over every candidate at
+#: once: (log-weight pattern, level fraction, iteration budget). The interior phase is
+#: the kernel's Newton across orphan targets (:func:`~sim.solvers.kernel.newton`), the
+#: floor and pooled phases its Gauss-Newton at a fixed level
+#: (:func:`~sim.solvers.kernel.fixed_level`); a pass runs only when no target verified
+#: in the earlier ones, and at a fixed level the first pass is a quick stage.
 _PASSES: tuple[tuple[str, float, int], ...] = (
     ("flat", 0.5, 20),
     ("rising", 0.1, 75),
@@ -149,123 +147,6 @@ def _clean(profile: FloatArray, game: SecurityGame) -> FloatArray:
 def _may_spare(game: SecurityGame, tau: int, u: float) -> np.ndarray:
     """Rule B at the floor level ``u`` for one game, shape (n,)."""
     return may_spare(Games.single(game), np.zeros(1, dtype=np.int64), np.array([tau]), u)[0]
-
-
-def _solve_at_level(
-    game: SecurityGame,
-    tau: int,
-    active: np.ndarray,
-    u: float,
-    floor: bool,
-    attempt: tuple[str, float, int],
-) -> FloatArray | None:
-    """Solve the budgets for the weights at a fixed level ``u`` by bounded least
-    squares from the pass's starting point (the first pass is the kernel's batched
-    Gauss-Newton, :func:`~sim.solvers.kernel.fixed_level`, run by
-    :func:`_proposals`).
-
-    At the floor (``floor=True``) rule B lets some defenders keep spare resources (a
-    one-sided residual); elsewhere every defender spends exactly her budget, unless
-    jurisdictions let her spare (``docs/jurisdictions.md`` §3).
-    """
-    if game.attacker_reward[tau] < u:
-        return None
-    st = structure(game, tau, u, active)
-    if st.uncovered > 0.0:
-        return None
-    k = game.resources.astype(np.float64)
-    spares = (
-        _may_spare(game, tau, u) if floor or game.restricted else np.zeros(game.n_defenders, bool)
-    )
-    idx = np.flatnonzero(active)
-    k_active = k[idx]
-    spare = spares[idx]
-
-    def evaluate(theta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        sp = spending(game, tau, active, np.append(0.0, theta), u)
-        if sp is None:  # cannot happen: the structure at u is fixed and has no orphan
-            raise SolverFailedError("orphan demand at a fixed feasible level")
-        r = sp.spend - k_active
-        slack = spare & (r < 0.0)
-        jacobian = np.where(slack[:, None], 0.0, sp.jacobian[:, 1:])
-        return np.where(slack, 0.0, r), jacobian, sp.coverage
-
-    dim = idx.size - 1
-    theta: FloatArray | None = np.zeros(0)
-    if dim > 0:
-        theta = bounded_root(
-            lambda theta: evaluate(theta)[:2],
-            starts(attempt[0], dim),
-            np.full(dim, -LOG_WEIGHT_BOUND),
-            np.full(dim, LOG_WEIGHT_BOUND),
-            attempt[2],
-        )
-    if theta is None:
-        return None
-    residual, _, coverage = evaluate(theta)
-    if np.any(np.abs(residual) > RESIDUAL_TOL):
-        return None
-    profile = np.zeros((game.n_defenders, game.n_targets))
-    profile[idx] = coverage
-    return _clean(profile, game)
-
-
-def _solve_interior(
-    game: SecurityGame,
-    tau: int,
-    active: np.ndarray,
-    low: float,
-    attempt: tuple[str, float, int],
-) -> FloatArray | None:
-    """Solve :math:`s_i(\\mu, u) = k_i` by least squares, the level free above ``low``
-    (one-sided where jurisdictions let a defender spare).
-
-    Unlike Newton's iteration, the residual also carries the demand no defender may
-    cover (with its slope in u), so the solve can cross levels where the structure
-    has an orphan target.
-    """
-    reward = float(game.attacker_reward[tau])
-    floor = float(game.attacker_penalty.max())
-    lo = max(low, floor)
-    if reward <= lo:
-        return None
-    k = game.resources[active].astype(np.float64)
-    idx = np.flatnonzero(active)
-    span = reward - lo
-
-    def evaluate(theta: FloatArray) -> Spending:
-        u = lo + span * float(theta[-1])
-        sp = spending(game, tau, active, np.append(0.0, theta[:-1]), u, orphans=True)
-        if sp is None:  # cannot happen: with orphans=True the split is always given
-            raise SolverFailedError("no split with orphans reported")
-        return sp
-
-    def slack(theta: FloatArray, spend: FloatArray) -> np.ndarray:
-        """Who spends less than her budget and may (jurisdictions only)."""
-        if not game.restricted:
-            return np.zeros(spend.size, dtype=bool)
-        spare = _may_spare(game, tau, lo + span * float(theta[-1]))[idx]
-        return spare & (spend < k)
-
-    def system(theta: FloatArray) -> tuple[FloatArray, FloatArray]:
-        sp = evaluate(theta)
-        held = slack(theta, sp.spend)
-        jacobian = np.column_stack((sp.jacobian[:, 1:], span * sp.jacobian[:, 0]))
-        jacobian[held] = 0.0
-        slope = np.append(np.zeros(idx.size - 1), span * sp.uncovered_slope)
-        spend = np.where(held, 0.0, sp.spend - k)
-        return np.append(spend, sp.uncovered), np.vstack((jacobian, slope))
-
-    dim = idx.size
-    lower = np.append(np.full(dim - 1, -LOG_WEIGHT_BOUND), 0.0)
-    upper = np.append(np.full(dim - 1, LOG_WEIGHT_BOUND), 1.0)
-    start = np.append(starts(attempt[0], dim - 1), attempt[1])
-    theta = bounded_root(system, start, lower, upper, attempt[2])
-    if theta is None:
-        return None
-    profile = np.zeros((game.n_defenders, game.n_targets))
-    profile[idx] = evaluate(theta).coverage
-    return _clean(profile, game)
 
 
 def _solve_general(
@@ -459,18 +340,33 @@ def _proposals(
                 yield phase, int(tau), profiles[j] if done[j] else None
     if quick:
         return
-    # the least-squares passes (the first pass at a fixed level is the kernel's)
+    # the later passes, from other starting points with larger budgets (the first
+    # pass at a fixed level is the kernel's), each on every candidate at once
     phases = ("floor", "interior") if floor_game else ("interior", "pooled")
-    for attempt, phase in itertools.product(_PASSES, phases):
-        if attempt == _PASSES[0] and phase != "interior":
+    taus = np.array(candidates, dtype=np.int64)
+    rows = np.zeros(taus.size, dtype=np.int64)
+    for (pattern, level, budget), phase in itertools.product(_PASSES, phases):
+        if (pattern, level, budget) == _PASSES[0] and phase != "interior":
             continue
-        for tau in candidates:
-            if phase == "floor":
-                yield phase, tau, _solve_at_level(game, tau, active, floor_level, True, attempt)
-            elif phase == "pooled":
-                yield phase, tau, _solve_at_level(game, tau, active, pooled, False, attempt)
-            else:
-                yield phase, tau, _solve_interior(game, tau, active, pooled, attempt)
+        if phase == "interior":
+            done, profiles = newton(
+                games,
+                rows,
+                taus,
+                pooled,
+                start=level,
+                weights=pattern,
+                orphans=True,
+                max_iter=budget,
+            )
+        else:
+            u = floor_level if phase == "floor" else pooled
+            done, profiles = fixed_level(
+                games, rows, taus, u, floor=phase == "floor", start=pattern, max_iter=budget
+            )
+        profiles = clean(profiles, game.resources)
+        for j, tau in enumerate(candidates):
+            yield phase, tau, profiles[j] if done[j] else None
     no_spare = np.zeros(n, dtype=bool)
     if phases[0] == "floor":
         for tau in candidates:
@@ -543,9 +439,10 @@ def find_nse(
        (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below which no
        profile reaches), the floor passes when the pooled ORIGAMI level is the floor
        (u = max p^a), else the pooled level itself (a waste-free NSE).
-    4. Least-squares solves in passes from different starting points, over the same
-       order: the floor phase then the interior phase in a floor game, otherwise the
-       interior phase and then the pooled level.
+    4. Later passes from other starting points with larger budgets, each on every
+       candidate at once: the floor phase then the interior phase (Newton across
+       orphan targets) in a floor game, otherwise the interior phase and then the
+       pooled level.
     5. Fallbacks: the general exact split at the floor (each owner of a fully covered
        target), then in every structural cell between breakpoints: at the cell's
        middle, then with the level free inside it (:func:`_solve_general`). The cells
