@@ -16,8 +16,10 @@ target of her own, say), and only an exact split reaches them. Here every allowe
 more unknowns than equations. :func:`floor_exact` solves them for many games at once by
 the projected Levenberg-Marquardt iteration of :mod:`sim.solvers.bounded` (the step on
 the shares not held by a bound, damping :math:`\mu \lVert f \rVert^2`), with the
-step's small normal matrix :math:`J J^\top` in closed form: a budget row meets a target
-row only through their shared unknown. Starting points: the canonical split with equal
+step's normal matrix :math:`J J^\top` in closed form: its budget block and its target
+block are diagonal (a budget row meets a target row only through their shared
+unknown), so the step needs one solve of the Schur complement, a system as small as
+the number of defenders. Starting points: the canonical split with equal
 weights (maximum waste) and the greedy split (each demand to the allowed defender with
 the most budget left: no waste). Deterministic; rows are independent.
 """
@@ -82,11 +84,16 @@ def floor_exact(
 
     done = np.zeros(size, dtype=bool)
     shares = np.zeros((size, k.size, m))
-    for start in (_canonical(unknown, log_rest), _greedy(unknown, budget, demand)):
+    for first in (True, False):  # maximum waste, then no waste where that failed
         todo = np.flatnonzero(running & ~done)
         if todo.size == 0:
             break
-        solved, found = _levenberg_marquardt(system, todo, start[todo], upper, max_iter)
+        start = (
+            _canonical(unknown[todo], log_rest)
+            if first
+            else _greedy(unknown[todo], budget[todo], demand)
+        )
+        solved, found = _levenberg_marquardt(system, todo, start, upper, max_iter)
         done[todo[solved]] = True
         shares[todo[solved]] = found[solved]
     profiles = np.zeros((size, game.n_defenders, m))
@@ -125,7 +132,7 @@ def _levenberg_marquardt(
 ) -> tuple[np.ndarray, FloatArray]:
     """The projected Levenberg-Marquardt loop of :mod:`sim.solvers.bounded` on every
     row of ``at`` at once: (solved, shares)."""
-    size, a, m = c.shape
+    size, a = c.shape[:2]
     unknown = system.unknown[at]
     c = c.copy()
     f_budget, f_target, binding, slope = system(at, c)
@@ -133,7 +140,7 @@ def _levenberg_marquardt(
     mu = np.full(size, MU_START)
     live = np.arange(size)
     solved = np.zeros(size, dtype=bool)
-    eye = np.eye(a + m)
+    eye = np.eye(a)
     for _ in range(max_iter):
         worst = np.maximum(np.abs(f_budget).max(axis=1), np.abs(f_target).max(axis=1))
         solved[live] = worst[live] <= NEWTON_TOL
@@ -147,19 +154,23 @@ def _levenberg_marquardt(
         free = unknown[live] & ~held
         budget_row = free * bind[:, :, None]  # d f_budget / dc on the free shares
         target_row = free * d  # d f_target / dc on the free shares
-        normal = np.zeros((live.size, a + m, a + m))
-        normal[:, :a, :a] = eye[:a, :a] * budget_row.sum(axis=2)[:, :, None]
+        # J J^T + damping is [[B, C], [C^T, T]] with B and T diagonal: solve it by the
+        # Schur complement of T, an a x a system
+        b_diag = budget_row.sum(axis=2)
+        t_diag = (target_row**2).sum(axis=1)
         cross = budget_row * target_row
-        normal[:, :a, a:] = cross
-        normal[:, a:, :a] = cross.transpose(0, 2, 1)
-        normal[:, a:, a:] = eye[a:, a:] * (target_row**2).sum(axis=1)[:, :, None]
-        diagonal = np.einsum("rii->ri", normal)
         # the damping, with a floor of 1e-12 of the largest entry: a share alone on
         # both its budget and its target makes two proportional rows of J
-        damping = mu[live] * cost[live] + 1e-12 * diagonal.max(axis=1)
-        normal += eye * (damping[:, None] + (diagonal == 0.0))[:, :, None]
-        y = np.linalg.solve(normal, np.concatenate((fb, ft), axis=1)[..., None])[..., 0]
-        step = budget_row * y[:, :a, None] + target_row * y[:, None, a:]
+        scale = np.maximum(b_diag.max(axis=1), t_diag.max(axis=1))
+        damping = (mu[live] * cost[live] + 1e-12 * scale)[:, None]
+        b_diag = b_diag + damping + (b_diag == 0.0)
+        t_diag = t_diag + damping + (t_diag == 0.0)
+        scaled = cross / t_diag[:, None, :]
+        schur = eye[None] * b_diag[:, :, None] - scaled @ cross.transpose(0, 2, 1)
+        y_b = np.linalg.solve(schur, (fb - (scaled * ft[:, None, :]).sum(axis=2))[..., None])
+        y_b = y_b[..., 0]
+        y_t = (ft - (cross * y_b[:, :, None]).sum(axis=1)) / t_diag
+        step = budget_row * y_b[:, :, None] + target_row * y_t[:, None, :]
         trial = np.clip(x - step, 0.0, upper)
         tb, tt, tbind, td = system(at[live], trial)
         trial_cost = (tb**2).sum(axis=1) + (tt**2).sum(axis=1)
