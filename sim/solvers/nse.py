@@ -126,7 +126,7 @@ class NSEResult:
 #: the kernel's Newton across orphan targets (:func:`~sim.solvers.kernel.newton`), the
 #: floor and pooled phases its Gauss-Newton at a fixed level
 #: (:func:`~sim.solvers.kernel.fixed_level`); a pass runs only when no target verified
-#: in the earlier ones, and at a fixed level the first pass is a quick stage.
+#: in the earlier ones, and at the floor the first pass is a quick stage.
 _PASSES: tuple[tuple[str, float, int], ...] = (
     ("flat", 0.5, 20),
     ("rising", 0.1, 75),
@@ -346,8 +346,8 @@ def _proposals(
     taus = np.array(candidates, dtype=np.int64)
     rows = np.zeros(taus.size, dtype=np.int64)
     for (pattern, level, budget), phase in itertools.product(_PASSES, phases):
-        if (pattern, level, budget) == _PASSES[0] and phase != "interior":
-            continue
+        if (pattern, level, budget) == _PASSES[0] and phase == "floor":
+            continue  # a quick stage
         if phase == "interior":
             done, profiles = newton(
                 games,
@@ -437,12 +437,12 @@ def find_nse(
        (:func:`~sim.solvers.kernel.candidate_orders`), in blocks: the kernel's quick
        stages (:func:`~sim.solvers.kernel.quick_stages`), Newton's interior solves
        (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below which no
-       profile reaches), the floor passes when the pooled ORIGAMI level is the floor
-       (u = max p^a), else the pooled level itself (a waste-free NSE).
-    4. Later passes from other starting points with larger budgets, each on every
-       candidate at once: the floor phase then the interior phase (Newton across
-       orphan targets) in a floor game, otherwise the interior phase and then the
-       pooled level.
+       profile reaches), and the floor passes and exact floor splits when the pooled
+       ORIGAMI level is the floor (u = max p^a).
+    4. Later passes from several starting points, each on every candidate at once:
+       the floor phase then the interior phase (Newton across orphan targets) in a
+       floor game, otherwise the interior phase and then the pooled level itself (a
+       waste-free NSE).
     5. Fallbacks: the general exact split at the floor (each owner of a fully covered
        target), then in every structural cell between breakpoints: at the cell's
        middle, then with the level free inside it (:func:`_solve_general`). The cells
