@@ -27,7 +27,7 @@ from sim.solvers import (
 )
 from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import _leave_one_out
-from sim.solvers.exact import floor_exact
+from sim.solvers.exact import exact_split, floor_exact
 from sim.solvers.kernel import candidate_orders, propose, quick_nse_batch, quick_stages
 from sim.solvers.origami import origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
@@ -379,28 +379,44 @@ def test_bounded_root_holds_a_bound_and_refuses_a_system_without_a_root_in_the_b
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(games(max_defenders=4, max_targets=6, max_resources=3, jurisdictions=True), st.data())
-def test_exact_floor_splits_solve_their_equations(game, data):
-    """The batched exact split at the floor (``sim/solvers/exact.py``) against its
-    definition, on games with ties and jurisdictions: every split it reports solved
-    owns each fully demanded target with the designated defender, covers every other
-    demanded target exactly (prod_i (1 - c^i_t) = 1 - d_t) with allowed defenders
-    only, within [0, d_t], and spends each budget, short only where rule B allows."""
+@given(
+    games(max_defenders=4, max_targets=6, max_resources=3, jurisdictions=True),
+    st.sampled_from([0.0, 0.0, 0.3, 0.7]),
+    st.data(),
+)
+def test_exact_splits_solve_their_equations(game, height, data):
+    """The batched exact splits (``sim/solvers/exact.py``) against their definition, on
+    games with ties and jurisdictions, at the floor (``height`` 0, the fully demanded
+    targets owned by a drawn defender) and above it (at the level of the game's NSE
+    where it is above the floor, so that some split exists): every split
+    reported solved covers each demanded target exactly (prod_i (1 - c^i_t) = 1 - d_t)
+    with allowed defenders only, within [0, d_t], and spends each budget, short only
+    where rule B allows."""
     active = game.resources > 0
     if active.sum() < 1:
         return
-    owner = data.draw(st.integers(0, int(active.sum()) - 1))
+    floor = float(game.attacker_penalty.max())
+    u = floor + height * (float(game.attacker_reward.max()) - floor)
+    nse = compute_nse(game)
+    if height > 0.0 and nse.verified and nse.attacker_level > floor + 1e-9:
+        u = nse.attacker_level  # a level where some split spends every budget
     taus = np.arange(game.n_targets)
     rows = np.zeros(taus.size, dtype=np.int64)
-    done, profiles = floor_exact(Games.single(game), rows, taus, owner)
-    u = float(game.attacker_penalty.max())
-    spare = may_spare(Games.single(game), rows, taus, u)
-    owner_id = np.flatnonzero(active)[owner]
+    batch = Games.single(game)
+    if height == 0.0:
+        owner = data.draw(st.integers(0, int(active.sum()) - 1))
+        done, profiles = floor_exact(batch, rows, taus, owner)
+    else:
+        owner = None
+        done, profiles = exact_split(batch, rows, taus, np.full(taus.size, u))
+    spare = may_spare(batch, rows, taus, u)
     for tau in np.flatnonzero(done):
         st_ = structure(game, int(tau), u, active)
         c = profiles[tau]
         full = st_.demand >= 1.0
-        assert np.all(c[owner_id, full] == 1.0)
+        if owner is not None:
+            assert np.all(c[np.flatnonzero(active)[owner], full] == 1.0)
+        assert not full.any() or owner is not None
         partial = (st_.demand > 0.0) & ~full
         share = np.where(full[None, :], 0.0, c)
         assert np.all(share[~st_.allowed] == 0.0)

@@ -47,38 +47,58 @@ def floor_exact(
 ) -> tuple[np.ndarray, FloatArray]:
     """Exact splits at the floor for game ``rows[j]`` attacking ``tau[j]``, the fully
     demanded targets owned by the active defender ``owner`` (an index among the active
-    ones).
+    ones): :func:`exact_split` at the floor level."""
+    level = np.full(rows.size, float(games.game.attacker_penalty.max()))
+    return exact_split(games, rows, tau, level, owner, max_iter=max_iter)
+
+
+def exact_split(
+    games: Games,
+    rows: np.ndarray,
+    tau: np.ndarray,
+    level: FloatArray,
+    owner: int | None = None,
+    *,
+    max_iter: int = EXACT_ITERATIONS,
+) -> tuple[np.ndarray, FloatArray]:
+    """Exact splits for game ``rows[j]`` attacking ``tau[j]`` at the attacker level
+    ``level[j]``; a fully demanded target (at the floor) goes to the active defender
+    ``owner`` (an index among the active ones; without one, a row with such a target
+    is not solved).
 
     Returns
     -------
     done : ndarray of bool, shape (r,)
         Where every equation holds to :data:`~sim.numerics.RESIDUAL_TOL` (not where
-        ``owner`` may not cover a fully demanded target, or some demanded target has no
-        allowed defender).
+        the owner may not cover a fully demanded target, or some demanded target has
+        no allowed defender).
     profiles : ndarray, shape (r, n, m)
         The shares (meaningless where not ``done``).
     """
     game = games.game
     active = games.active
     size, m = rows.size, game.n_targets
-    u = float(game.attacker_penalty.max())
-    demand = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
+    demand = np.clip((game.attacker_reward - level[:, None]) / game.attacker_gap, 0.0, 1.0)
     full = demand >= 1.0
     partial = (demand > 0.0) & ~full
-    allowed = allowed_sets(games, rows, tau, np.broadcast_to(demand, (size, m)))[:, active]
+    allowed = allowed_sets(games, rows, tau, demand)[:, active]
     k = game.resources[active].astype(np.float64)
-    owned = np.zeros((k.size, m))
-    owned[owner, full] = 1.0
-    budget = np.repeat((k - owned.sum(axis=1))[None], size, axis=0)
-    unknown = allowed & partial[None, None, :]
+    owned = np.zeros((size, k.size, m))
+    if owner is None:
+        owns = ~full.any(axis=1)
+    else:
+        owned[:, owner] = full
+        owns = ~(full & ~allowed[:, owner]).any(axis=1)
+    budget = k - owned.sum(axis=2)
+    unknown = allowed & partial[:, None, :]
     running = (
-        allowed[:, owner][:, full].all(axis=1)
+        owns
         & (unknown.any(axis=1) | ~partial).all(axis=1)
         & (budget >= 0.0).all(axis=1)
-        & (game.attacker_reward[tau] >= u)
+        & (game.attacker_reward[tau] >= level)
     )
-    spare = may_spare(games, rows, tau, u)[:, active]
-    log_rest = np.where(partial, np.log1p(-np.where(partial, demand, 0.0)), 0.0)
+    spare = may_spare(games, rows, tau, level)[:, active]
+    log_rest = np.log1p(-np.where(partial, demand, 0.0))
     upper = np.where(partial, demand, 0.0)
     system = _System(unknown, budget, spare, log_rest, partial)
 
@@ -89,11 +109,11 @@ def floor_exact(
         if todo.size == 0:
             break
         start = (
-            _canonical(unknown[todo], log_rest)
+            _canonical(unknown[todo], log_rest[todo])
             if first
-            else _greedy(unknown[todo], budget[todo], demand)
+            else _greedy(unknown[todo], budget[todo], upper[todo])
         )
-        solved, found = _levenberg_marquardt(system, todo, start, upper, max_iter)
+        solved, found = _levenberg_marquardt(system, todo, start, upper[todo], max_iter)
         done[todo[solved]] = True
         shares[todo[solved]] = found[solved]
     profiles = np.zeros((size, game.n_defenders, m))
@@ -102,7 +122,7 @@ def floor_exact(
 
 
 class _System:
-    """The equations of :func:`floor_exact` for its rows (any subset ``at`` of them)."""
+    """The equations of :func:`exact_split` for its rows (any subset ``at`` of them)."""
 
     def __init__(
         self,
@@ -122,16 +142,16 @@ class _System:
         d log(1 - c) / dc (r, a, m)) at the shares ``c`` of rows ``at``."""
         spend = c.sum(axis=2) - self.budget[at]
         binding = ~(self.spare[at] & (spend < 0.0))
-        logs = np.log1p(-c).sum(axis=1) - self.log_rest
+        logs = np.log1p(-c).sum(axis=1) - self.log_rest[at]
         slope = -1.0 / (1.0 - c)
-        return np.where(binding, spend, 0.0), np.where(self.partial, logs, 0.0), binding, slope
+        return np.where(binding, spend, 0.0), np.where(self.partial[at], logs, 0.0), binding, slope
 
 
 def _levenberg_marquardt(
     system: _System, at: np.ndarray, c: FloatArray, upper: FloatArray, max_iter: int
 ) -> tuple[np.ndarray, FloatArray]:
     """The projected Levenberg-Marquardt loop of :mod:`sim.solvers.bounded` on every
-    row of ``at`` at once: (solved, shares)."""
+    row of ``at`` at once, the shares of row j in [0, upper[j]]: (solved, shares)."""
     size, a = c.shape[:2]
     unknown = system.unknown[at]
     c = c.copy()
@@ -150,7 +170,8 @@ def _levenberg_marquardt(
         x, fb, ft = c[live], f_budget[live], f_target[live]
         bind, d = binding[live], slope[live]
         gradient = unknown[live] * (bind[:, :, None] * fb[:, :, None] + d * ft[:, None, :])
-        held = ((x <= 0.0) & (gradient > 0.0)) | ((x >= upper) & (gradient < 0.0))
+        top = upper[live][:, None, :]
+        held = ((x <= 0.0) & (gradient > 0.0)) | ((x >= top) & (gradient < 0.0))
         free = unknown[live] & ~held
         budget_row = free * bind[:, :, None]  # d f_budget / dc on the free shares
         target_row = free * d  # d f_target / dc on the free shares
@@ -171,7 +192,7 @@ def _levenberg_marquardt(
         y_b = y_b[..., 0]
         y_t = (ft - (cross * y_b[:, :, None]).sum(axis=1)) / t_diag
         step = budget_row * y_b[:, :, None] + target_row * y_t[:, None, :]
-        trial = np.clip(x - step, 0.0, upper)
+        trial = np.clip(x - step, 0.0, top)
         tb, tt, tbind, td = system(at[live], trial)
         trial_cost = (tb**2).sum(axis=1) + (tt**2).sum(axis=1)
         better = trial_cost < cost[live]
@@ -187,21 +208,22 @@ def _levenberg_marquardt(
 def _canonical(unknown: np.ndarray, log_rest: FloatArray) -> FloatArray:
     """Every allowed defender's equal share of each target: maximum waste."""
     count = unknown.sum(axis=1, keepdims=True)
-    each = -np.expm1(log_rest[None, None, :] / np.maximum(count, 1))
+    each = -np.expm1(log_rest[:, None, :] / np.maximum(count, 1))
     return np.asarray(unknown * each)
 
 
 def _greedy(unknown: np.ndarray, budget: FloatArray, demand: FloatArray) -> FloatArray:
     """Each demand whole to the allowed defender with the most budget left, largest
-    demands first: no waste."""
+    demands first (per row): no waste."""
     left = budget.copy()
     shares = np.zeros(unknown.shape)
-    for t in np.argsort(-demand, kind="stable"):
-        members = unknown[:, :, t]
+    at = np.arange(unknown.shape[0])
+    for t in np.argsort(-demand, axis=1, kind="stable").T:  # the j-th largest per row
+        members = unknown[at, :, t]
         some = np.flatnonzero(members.any(axis=1))
         if some.size == 0:
             continue
         i = np.argmax(np.where(members[some], left[some], -np.inf), axis=1)
-        shares[some, i, t] = demand[t]
-        left[some, i] -= demand[t]
+        shares[some, i, t[some]] = demand[some, t[some]]
+        left[some, i] -= demand[some, t[some]]
     return shares

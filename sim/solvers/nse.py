@@ -54,6 +54,7 @@ from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
 from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import NSEViolation, certify, combined_coverage
+from sim.solvers.exact import exact_split
 from sim.solvers.kernel import (
     candidate_blocks,
     candidate_orders,
@@ -93,7 +94,8 @@ class NSEResult:
     phase : str
         Which construction found it: ``"single"``, ``"idle"``, ``"floor"``,
         ``"interior"``, ``"pooled"``, ``"fallback"`` (an exact split at a fixed level)
-        or ``"cells"`` (an exact split with the level free in a structural cell).
+        or ``"cells"`` (an exact split in a structural cell, at its middle or with the
+        level free).
     violation : NSEViolation | None
         The oracle's certificate (gain <= tol when verified).
     attempts : int
@@ -127,6 +129,10 @@ class NSEResult:
 #: floor and pooled phases its Gauss-Newton at a fixed level
 #: (:func:`~sim.solvers.kernel.fixed_level`); a pass runs only when no target verified
 #: in the earlier ones, and at the floor the first pass is a quick stage.
+#: Levenberg-Marquardt iterations of the exact splits at the middles of the structural
+#: cells (:func:`~sim.solvers.exact.exact_split`, every cell at once).
+CELL_ITERATIONS = 10
+
 _PASSES: tuple[tuple[str, float, int], ...] = (
     ("flat", 0.5, 20),
     ("rising", 0.1, 75),
@@ -367,27 +373,43 @@ def _proposals(
         profiles = clean(profiles, game.resources)
         for j, tau in enumerate(candidates):
             yield phase, tau, profiles[j] if done[j] else None
-    no_spare = np.zeros(n, dtype=bool)
     if phases[0] == "floor":
         for tau in candidates:
             for profile in _floor_fallback(game, tau, active):
                 yield "fallback", tau, profile
-    for tau in candidates:
-        edges = _breakpoints(game, tau, pooled, float(game.attacker_reward[tau]))
-        bounds = np.concatenate(([pooled], edges, [float(game.attacker_reward[tau])]))
-        for low, high in itertools.pairwise(bounds):
-            if high - low <= 1e-12:
-                continue
-            # the cell's middle at a fixed level, then the level free in the cell (a
-            # free solve started at maximum waste can stall on the cell's edge)
-            middle = 0.5 * float(low + high)
-            spare = _may_spare(game, tau, middle) if game.restricted else no_spare
-            yield "cells", tau, _solve_general(game, tau, active, middle, spare)
-            yield (
-                "cells",
-                tau,
-                _solve_general(game, tau, active, float(low), spare, high=float(high)),
+    # the structural cells of every candidate: the exact split at each cell's middle,
+    # all at once, then with the level free in each cell (a free solve started at
+    # maximum waste can stall on the cell's edge)
+    cells = [
+        (tau, float(low), float(high))
+        for tau in candidates
+        for low, high in itertools.pairwise(
+            np.concatenate(
+                (
+                    [pooled],
+                    _breakpoints(game, tau, pooled, float(game.attacker_reward[tau])),
+                    [float(game.attacker_reward[tau])],
+                )
             )
+        )
+        if high - low > 1e-12
+    ]
+    if not cells:
+        return
+    taus = np.array([tau for tau, _, _ in cells], dtype=np.int64)
+    middles = np.array([0.5 * (low + high) for _, low, high in cells])
+    rows = np.zeros(taus.size, dtype=np.int64)
+    done, profiles = exact_split(games, rows, taus, middles, max_iter=CELL_ITERATIONS)
+    profiles = clean(profiles, game.resources)
+    for j, tau in enumerate(taus):
+        yield "cells", int(tau), profiles[j] if done[j] else None
+    spares = (
+        may_spare(games, rows, taus, middles)
+        if game.restricted
+        else np.zeros((taus.size, n), dtype=bool)
+    )
+    for (tau, low, high), spare in zip(cells, spares, strict=True):
+        yield "cells", tau, _solve_general(game, tau, active, low, spare, high=high)
 
 
 _CACHE: OrderedDict[tuple[bytes, tuple[int, ...] | None, bool], NSEResult] = OrderedDict()
@@ -444,9 +466,10 @@ def find_nse(
        floor game, otherwise the interior phase and then the pooled level itself (a
        waste-free NSE).
     5. Fallbacks: the general exact split at the floor (each owner of a fully covered
-       target), then in every structural cell between breakpoints: at the cell's
-       middle, then with the level free inside it (:func:`_solve_general`). The cells
-       replace a grid of levels, which they subsume (a grid misses narrow cells).
+       target), then in every structural cell between breakpoints: at the middle of
+       every cell at once (:func:`~sim.solvers.exact.exact_split`), then with the level
+       free inside each (:func:`_solve_general`). The cells replace a grid of levels,
+       which they subsume (a grid misses narrow cells).
     6. The first candidate the oracle certifies is returned; none: ``status="failed"``.
 
     ``targets`` restricts the attacked target to those given (used to collect one

@@ -361,18 +361,17 @@ def may_spare(games: Games, rows: np.ndarray, tau: np.ndarray, u: float | FloatA
     covered): everybody may spare when tau itself is pinned, else whoever likes some
     pinned target, even covered, no better than tau; above the floor nobody may.
     With jurisdictions the best responses outside her own count too, at their
-    coverage (``docs/jurisdictions.md`` §3), and ``u`` may be one level per row.
+    coverage (``docs/jurisdictions.md`` §3). ``u`` may be one level per row.
     """
     game = games.game
-    if not game.restricted:
-        pinned = game.attacker_penalty >= u
-        demand = np.clip((game.attacker_reward[tau] - u) / game.attacker_gap[tau], 0.0, 1.0)
-        v_tau = utility(games.penalty[rows, :, tau], games.gap[rows, :, tau], demand[:, None])
-        min_pinned = np.where(pinned, games.reward[rows], np.inf).min(axis=2)
-        return np.asarray(pinned[tau][:, None] | (min_pinned <= v_tau + SPARE_TOL))
     level = np.broadcast_to(np.asarray(u, dtype=np.float64), rows.shape)[:, None]
     at = np.arange(rows.size)
     pinned = game.attacker_penalty[None] >= level  # (r, m)
+    if not game.restricted:
+        demand = np.clip((game.attacker_reward[tau] - level[:, 0]) / game.attacker_gap[tau], 0, 1)
+        v_tau = utility(games.penalty[rows, :, tau], games.gap[rows, :, tau], demand[:, None])
+        min_pinned = np.where(pinned[:, None], games.reward[rows], np.inf).min(axis=2)
+        return np.asarray(pinned[at, tau][:, None] | (min_pinned <= v_tau + SPARE_TOL))
     best = game.attacker_reward[None] >= level  # every target at the level, pinned too
     unmovable = best[:, None] & (pinned[:, None] | ~game.allowed[None])  # (r, n, m)
     cover = np.clip((game.attacker_reward - level) / game.attacker_gap, 0.0, 1.0)
