@@ -1,11 +1,12 @@
-r"""The exact split at the floor level, on a batch of games (``docs/nse.md`` §2.2).
+r"""Exact splits at a fixed attacker level, on a batch of games (``docs/nse.md`` §2.2).
 
-At the floor :math:`u = \max_t p^a(t)` the targets with :math:`p^a(t) = u` must be
-covered fully, each by one defender (its *owner*); every other demanded target is
-covered exactly :math:`d_t(u)`. The canonical split (:mod:`sim.solvers.split`) shares
-each target's demand with maximum waste; some NSEs need less (a defender covering a
-target of her own, say), and only an exact split reaches them. Here every allowed
-(defender, target) share :math:`c^i_t \in [0, d_t]` is an unknown, with the equations
+At level :math:`u` every demanded target is covered exactly :math:`d_t(u)`; at the
+floor :math:`u = \max_t p^a(t)` the targets with :math:`p^a(t) = u` must be covered
+fully, each by one defender (its *owner*). The canonical split
+(:mod:`sim.solvers.split`) shares each target's demand with maximum waste; some NSEs
+need less (a defender covering a target of her own, say), and only an exact split
+reaches them. Here every allowed (defender, target) share
+:math:`c^i_t \in [0, d_t]` is an unknown, with the equations
 
 .. math::
 
@@ -13,7 +14,8 @@ target of her own, say), and only an exact split reaches them. Here every allowe
         \quad (\le \text{ where rule B lets } i \text{ spare}), \qquad
     \sum_i \log(1 - c^i_t) = \log(1 - d_t(u)),
 
-more unknowns than equations. :func:`floor_exact` solves them for many games at once by
+more unknowns than equations. :func:`exact_split` solves them for many games at once
+(one level per game; :func:`floor_exact` at the floor, the quick stages) by
 the projected Levenberg-Marquardt iteration of :mod:`sim.solvers.bounded` (the step on
 the shares not held by a bound, damping :math:`\mu \lVert f \rVert^2`), with the
 step's normal matrix :math:`J J^\top` in closed form: its budget block and its target

@@ -347,7 +347,7 @@ def _proposals(
     if quick:
         return
     # the later passes, from other starting points with larger budgets (the first
-    # pass at a fixed level is the kernel's), each on every candidate at once
+    # pass at the floor is a quick stage), each on every candidate at once
     phases = ("floor", "interior") if floor_game else ("interior", "pooled")
     taus = np.array(candidates, dtype=np.int64)
     rows = np.zeros(taus.size, dtype=np.int64)
