@@ -454,7 +454,7 @@ def verify(
 FLOOR_STAGES = ("floor", "newton", "floor:rising", "floor:falling", "newton:low")
 
 #: In a floor game, the exact split at the floor (``floor:exact<i>``,
-#: :func:`~sim.solvers.exact.floor_exact`, before the others) and the floor
+#: :func:`~sim.solvers.exact.floor_exact`, see :func:`quick_stages`) and the floor
 #: pass (``floor:owner<i>``, after the others) with the fully demanded targets given to
 #: each of the (at most) this many active defenders with the most resources in turn
 #: (``i`` among the active defenders): the heaviest allowed defender takes them
@@ -487,14 +487,16 @@ def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: floa
     """The finder's quick proposals, in its order, for game ``rows[j]`` whose most
     promising target is ``first[j]``: shape (r, stages).
 
-    A floor game starts with the exact floor splits (in the misreport searches of
-    ``bench/audits.py`` they resolved 16,304 reports, the canonical floor pass 539);
-    then the floor pass comes before Newton where the canonical split at the
-    floor with equal log-weights spends no more than the defenders hold together at
-    ``first[j]``; where it spends more (or leaves demand nobody may cover) Newton
-    comes first: the attacker is then usually kept above the floor. Of 308 generated
-    floor games (every family, n <= 12), this put first a stage that succeeds at the
-    first target in all but 6 where one of them does.
+    In a floor game the floor pass comes first, then Newton, then the exact floor
+    splits, where the canonical split at the floor with equal log-weights spends no
+    more than the defenders hold together at ``first[j]``. Where it spends more (or
+    leaves demand nobody may cover), maximum waste does not fit the budgets: Newton
+    comes first (the attacker is then usually kept above the floor), then the exact
+    splits (less waste), then the floor pass. Of 308 generated floor games (every
+    family, n <= 12), the choice between floor pass and Newton put first a stage that
+    succeeds at the first target in all but 6 where one of them does; in the
+    misreport searches of ``bench/audits.py`` the exact splits resolved 16,304
+    reports of floor games, the canonical floor pass 539.
     """
     game = games.game
     floor = float(game.attacker_penalty.max())
@@ -507,14 +509,9 @@ def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: floa
     floor_first = flat.feasible & (flat.spend.sum(axis=1) <= k.sum() + RESIDUAL_TOL)
     owners = np.argsort(-k, kind="stable")[:OWNER_STAGES]
     exact = tuple(f"floor:exact{int(i)}" for i in owners)
-    names = (
-        *exact,
-        *FLOOR_STAGES,
-        *(f"floor:owner{int(i)}" for i in owners),
-        "newton:orphans",
-    )
-    stages = np.array([names] * rows.size)
-    stages[~floor_first, len(exact) : len(exact) + 2] = FLOOR_STAGES[1::-1]
+    rest = (*FLOOR_STAGES[2:], *(f"floor:owner{int(i)}" for i in owners), "newton:orphans")
+    stages = np.array([(*FLOOR_STAGES[:2], *exact, *rest)] * rows.size)
+    stages[~floor_first] = (FLOOR_STAGES[1], *exact, FLOOR_STAGES[0], *rest)
     return stages
 
 
