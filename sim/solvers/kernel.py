@@ -556,9 +556,9 @@ def floor_fits(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
     demand = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
     allowed = allowed_sets(games, rows, tau, np.broadcast_to(demand, (rows.size, demand.size)))
     orphan = ((demand > 0.0) & ~allowed.any(axis=1)).any(axis=1)
-    room = (allowed * demand).sum(axis=2)
-    spare = may_spare(games, rows, tau, u)
-    short = (room < game.resources - RESIDUAL_TOL) & ~spare & games.active
+    short = ((allowed * demand).sum(axis=2) < game.resources - RESIDUAL_TOL) & games.active
+    if short.any():  # unless rule B lets her spare
+        short &= ~may_spare(games, rows, tau, u)
     return ~orphan & ~short.any(axis=1)
 
 
