@@ -2,7 +2,7 @@
 
 The quickstart study's wall time with 1 and 2 local workers, in the same run, the peak
 resident memory of the largest process, and the per-chunk overhead share: the time a
-worker spends turning a chunk's rows into its Parquet part (the Arrow table and its
+worker spends turning a chunk's rows into its part file (the Arrow table and its
 encoding) over the chunk's whole time, measured in this process on every quickstart
 chunk. Goals: 2 workers >= 1.8x (issue 6), overhead <= 5% (issue 12).
 
@@ -30,11 +30,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from runs import tasks
 from runs.config import load_config
-from runs.export import encode_part, write_dataset
+from runs.export import encode_part, read_part, write_dataset
+from runs.studydir import PART_SUFFIX
 
 
 def timed_run(config: str, jobs: int, out: Path, *extra: str) -> float:
@@ -71,8 +71,8 @@ def copied_study(study: Path, copies: int, into: Path) -> dict[str, None]:
     """``study``'s parts copied ``copies`` times into ``into``, each copy's replications
     (and chunk ids) shifted past the last: the parts of a study that many times as
     long. Returns the chunks (unverified: no SHA-256)."""
-    sources = sorted((study / "parts").glob("*.parquet"))
-    tables = {path.stem: pq.read_table(path) for path in sources}
+    sources = sorted((study / "parts").glob(f"*{PART_SUFFIX}"))
+    tables = {path.stem: read_part(path) for path in sources}
     span = 1 + max(pc.max(t.column("replication")).as_py() for t in tables.values())
     (into / "parts").mkdir(parents=True)
     parts: dict[str, None] = {}
@@ -86,7 +86,7 @@ def copied_study(study: Path, copies: int, into: Path) -> dict[str, None]:
             }
             for name, column in columns.items():
                 table = table.set_column(table.schema.get_field_index(name), name, column)
-            (into / "parts" / f"{new_id}.parquet").write_bytes(encode_part(table))
+            (into / "parts" / f"{new_id}{PART_SUFFIX}").write_bytes(encode_part(table))
             parts[new_id] = None
     return parts
 
@@ -139,7 +139,7 @@ def main() -> None:
         label = f"x{copies} ({50 * copies} replications)"
         print(f"    {label:<22}: {seconds:5.1f} s, peak {mib:5.0f} MiB")
     spent, share = overhead_share("runs/configs/quickstart.toml")
-    print(f"  per-chunk overhead (rows -> Parquet part): {spent:.1f} s, {share:.1%} (goal <= 5%)")
+    print(f"  per-chunk overhead (rows -> part file): {spent:.1f} s, {share:.1%} (goal <= 5%)")
     if not args.scale:
         print("  scale config: not run (python -m bench.study --scale, about 25 minutes)")
         return

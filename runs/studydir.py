@@ -36,6 +36,11 @@ SCHEMA_VERSION = 2
 SUBDIRECTORIES = ("parts", "dataset", "figures")
 
 
+#: A finished chunk's part file: ``parts/<chunk>`` with this suffix, an Arrow IPC file
+#: (``runs.export.encode_part``).
+PART_SUFFIX = ".arrow"
+
+
 def sha256(data: bytes) -> str:
     """The hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -170,7 +175,7 @@ class Ledger:
         """Chunks finished successfully whose part file exists and matches its SHA-256."""
         out = set()
         for chunk, entry in self.entries.items():
-            part = self.root / "parts" / f"{chunk}.parquet"
+            part = self.root / "parts" / f"{chunk}{PART_SUFFIX}"
             if entry.get("status") != "ok" or part.is_symlink() or not part.is_file():
                 continue
             if sha256(part.read_bytes()) == entry.get("sha256"):

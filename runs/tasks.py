@@ -422,7 +422,7 @@ def run_chunk(config: StudyConfig, chunk: Chunk) -> list[dict[str, Any]]:
 
 
 def encode_rows(config: StudyConfig, chunk: Chunk, rows: list[dict[str, Any]]) -> bytes:
-    """A chunk's rows as its Parquet part: an Arrow table built column by column with
+    """A chunk's rows as its part file: an Arrow table built column by column with
     the table's types (no DataFrame), named for the study."""
     table = arrow_table(
         rows, "audits" if chunk.kind == "audit" else "rounds", config.parameter_columns()

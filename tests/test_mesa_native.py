@@ -123,9 +123,9 @@ def test_a_study_grows_with_more_replications(tmp_path):
 
     small, big = tiny(**{"study.replications": 3}), tiny(**{"study.replications": 6})
     run_study(small, tmp_path / "s", jobs=1, quiet=True)
-    before = {p.name: p.read_bytes() for p in (tmp_path / "s" / "parts").glob("*.parquet")}
+    before = {p.name: p.read_bytes() for p in (tmp_path / "s" / "parts").glob("*.arrow")}
     grown = run_study(big, tmp_path / "s", jobs=1, quiet=True, resume=True)
-    after = {p.name: p.read_bytes() for p in (tmp_path / "s" / "parts").glob("*.parquet")}
+    after = {p.name: p.read_bytes() for p in (tmp_path / "s" / "parts").glob("*.arrow")}
     kept = [name for name in before if "r0000000" in name]  # complete chunks (size 2)
     assert kept and all(after[name] == before[name] for name in kept)
     assert grown.skipped == len(kept)  # the cut-short last chunks ran again, whole

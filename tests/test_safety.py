@@ -111,7 +111,7 @@ def test_one_failing_instance_is_isolated_whatever_the_exception(tmp_path, monke
 def test_damaged_parts_are_run_again_on_resume(tmp_path, damage):
     run_study(tiny(), tmp_path / "clean", jobs=1, quiet=True)
     run_study(tiny(), tmp_path / "s", jobs=1, quiet=True)
-    parts = sorted((tmp_path / "s" / "parts").glob("audit-*.parquet"))
+    parts = sorted((tmp_path / "s" / "parts").glob("audit-*.arrow"))
     a, b = parts[0], parts[1]
     if damage == "swap":
         data_a, data_b = a.read_bytes(), b.read_bytes()
@@ -198,7 +198,7 @@ def _start(config: Path, out: Path, cwd: Path) -> subprocess.Popen[str]:
 def _wait_for_parts(out: Path, count: int, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if len(list((out / "parts").glob("*.parquet"))) >= count:
+        if len(list((out / "parts").glob("*.arrow"))) >= count:
             return
         time.sleep(0.05)
 
@@ -340,7 +340,7 @@ def test_crash_consistency_under_kill_and_damage(tmp_path, seed):
         time.sleep(duration * (rng.uniform(0.85, 1.0) if late else rng.uniform(0.1, 0.8)))
         workers = _children(process.pid)
         _kill_and_expect_no_workers(process, workers)
-        parts = sorted((out / "parts").glob("*.parquet"))
+        parts = sorted((out / "parts").glob("*.arrow"))
         if parts and rng.random() < 0.5:
             victim = rng.choice(parts)
             data = victim.read_bytes()
