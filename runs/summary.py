@@ -102,10 +102,13 @@ def _instance_verdicts(group: pd.DataFrame, column: str) -> pd.Series | None:
     hold, else undetermined (NA); None when the audit was not run."""
     if group[column].isna().all():
         return None
-    verdicts = group.groupby(INSTANCE, sort=False)[column].agg(
-        lambda v: True if (v == "fails").any() else (False if (v == "holds").all() else pd.NA)
-    )
-    return verdicts.astype("boolean")
+    keys = [group[name] for name in INSTANCE]
+    fails = (group[column] == "fails").groupby(keys, sort=False).any()
+    holds = (group[column] == "holds").groupby(keys, sort=False).all()
+    verdicts = pd.Series(pd.NA, index=fails.index, dtype="boolean")
+    verdicts[fails.to_numpy()] = True
+    verdicts[(holds & ~fails).to_numpy()] = False
+    return verdicts
 
 
 def _gain_verdicts(group: pd.DataFrame, gain: str, min_gain: float) -> pd.Series | None:
