@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from runs import tasks
 from runs.config import load_config
 from runs.export import encode_part, read_part, write_dataset
-from runs.studydir import PART_SUFFIX
+from runs.studydir import PART_SUFFIX, part_path
 
 
 def timed_run(config: str, jobs: int, out: Path, *extra: str) -> float:
@@ -86,7 +86,7 @@ def copied_study(study: Path, copies: int, into: Path) -> dict[str, None]:
             }
             for name, column in columns.items():
                 table = table.set_column(table.schema.get_field_index(name), name, column)
-            (into / "parts" / f"{new_id}{PART_SUFFIX}").write_bytes(encode_part(table))
+            part_path(into, new_id).write_bytes(encode_part(table))
             parts[new_id] = None
     return parts
 

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from runs.schema import PANDAS_TYPES, SORT_KEYS, TABLES, columns, typed
-from runs.studydir import PART_SUFFIX, atomic_write, refuse_symlinks, sha256
+from runs.studydir import atomic_write, part_path, refuse_symlinks, sha256
 from runs.summary import DEFAULT_MIN_GAIN, finish, merge, tally
 from sim.errors import InvalidConfigError, StudyIOError, StudyStateError
 
@@ -62,7 +62,7 @@ def encode_part(table: pa.Table, study: str | None = None) -> bytes:
 
 def write_part(data: bytes, out: Path, chunk_id: str) -> Path:
     """Write a finished chunk's encoded rows as its own part file."""
-    path = out / "parts" / f"{chunk_id}{PART_SUFFIX}"
+    path = part_path(out, chunk_id)
     atomic_write(out, path, data)
     return path
 
@@ -150,7 +150,7 @@ def _batches(
         if batch and (name != current or size >= BATCH_ROWS):
             yield current, pa.concat_tables(batch)
             batch, size = [], 0
-        rows = read_part(out / "parts" / f"{chunk_id}{PART_SUFFIX}", parts[chunk_id], study)
+        rows = read_part(part_path(out, chunk_id), parts[chunk_id], study)
         batch.append(rows.sort_by([(key, "ascending") for key in SORT_KEYS[name]]))
         size, current = size + rows.num_rows, name
     if batch:

@@ -41,6 +41,11 @@ SUBDIRECTORIES = ("parts", "dataset", "figures")
 PART_SUFFIX = ".arrow"
 
 
+def part_path(root: Path, chunk: str) -> Path:
+    """Where the study in ``root`` keeps chunk ``chunk``'s part file."""
+    return root / "parts" / f"{chunk}{PART_SUFFIX}"
+
+
 def sha256(data: bytes) -> str:
     """The hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -175,7 +180,7 @@ class Ledger:
         """Chunks finished successfully whose part file exists and matches its SHA-256."""
         out = set()
         for chunk, entry in self.entries.items():
-            part = self.root / "parts" / f"{chunk}{PART_SUFFIX}"
+            part = part_path(self.root, chunk)
             if entry.get("status") != "ok" or part.is_symlink() or not part.is_file():
                 continue
             if sha256(part.read_bytes()) == entry.get("sha256"):

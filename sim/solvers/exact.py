@@ -113,7 +113,7 @@ def exact_split(
         start = (
             _canonical(unknown[todo], log_rest[todo])
             if first
-            else _greedy(unknown[todo], budget[todo], upper[todo])
+            else greedy_split(unknown[todo], budget[todo], upper[todo])
         )
         solved, found = _levenberg_marquardt(system, todo, start, upper[todo], max_iter)
         done[todo[solved]] = True
@@ -214,9 +214,11 @@ def _canonical(unknown: np.ndarray, log_rest: FloatArray) -> FloatArray:
     return np.asarray(unknown * each)
 
 
-def _greedy(unknown: np.ndarray, budget: FloatArray, demand: FloatArray) -> FloatArray:
+def greedy_split(unknown: np.ndarray, budget: FloatArray, demand: FloatArray) -> FloatArray:
     """Each demand whole to the allowed defender with the most budget left, largest
-    demands first (per row): no waste."""
+    demands first (per row of a batch: ``unknown`` (r, n, m), ``budget`` (r, n),
+    ``demand`` (r, m)): a split with no waste, the opposite end from the canonical one
+    (a starting point of the exact splits)."""
     left = budget.copy()
     shares = np.zeros(unknown.shape)
     at = np.arange(unknown.shape[0])

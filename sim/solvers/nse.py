@@ -54,7 +54,7 @@ from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
 from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import NSEViolation, certify, combined_coverage
-from sim.solvers.exact import exact_split
+from sim.solvers.exact import exact_split, greedy_split
 from sim.solvers.kernel import (
     candidate_blocks,
     candidate_orders,
@@ -236,7 +236,7 @@ def _solve_general(
     # start at maximum waste (the canonical split) and at (nearly) none
     starts = (
         canonical_split(np.zeros(game.n_defenders), st.demand, allowed),
-        _greedy_split(st.demand, allowed, budget),
+        greedy_split(allowed[None], budget[None], st.demand[None])[0],
     )
     for start in starts:
         x0 = np.append(start[rows, cols], level) if free else start[rows, cols]
@@ -248,21 +248,6 @@ def _solve_general(
     profile = fixed.copy()
     profile[rows, cols] = x[: cols.size]
     return _clean(profile, game)
-
-
-def _greedy_split(demand: FloatArray, allowed: np.ndarray, budget: FloatArray) -> FloatArray:
-    """Each target's whole demand to the allowed defender with the most budget left,
-    largest demands first: a split with no waste, the opposite end from the canonical
-    one (a starting point for the exact-split solves)."""
-    left = np.array(budget, dtype=np.float64)
-    out = np.zeros(allowed.shape)
-    for t in np.argsort(-demand, kind="stable"):
-        members = np.flatnonzero(allowed[:, t])
-        if members.size and demand[t] > 0.0:
-            i = members[np.argmax(left[members])]
-            out[i, t] = demand[t]
-            left[i] -= demand[t]
-    return out
 
 
 def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterator[FloatArray]:
