@@ -27,8 +27,9 @@ from sim.solvers import (
 )
 from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import _leave_one_out
-from sim.solvers.exact import exact_split, floor_exact
+from sim.solvers.exact import budgets_fit, exact_split, floor_exact, greedy_split
 from sim.solvers.kernel import candidate_orders, propose, quick_nse_batch, quick_stages
+from sim.solvers.linalg import solve_stack
 from sim.solvers.origami import origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 from sim.solvers.split import Games, may_spare, spending, structure, water_fill
@@ -453,6 +454,67 @@ def test_exact_split_finds_a_split_where_one_exists():
             found += 1
             np.testing.assert_allclose(profiles[0].sum(axis=1), game.resources, atol=1e-9)
     assert total >= 20 and found >= 0.8 * total
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 7), st.integers(0, 2**32 - 1))
+def test_budgets_fit_never_rejects_a_real_split(defenders, targets, seed):
+    """``exact.budgets_fit`` prunes rows before the exact splits and the floor stages
+    run, so it must be a necessary condition: build splits (shares within [0, d_t],
+    some exactly 0 or d_t, ties in the budgets), take each target's demand and each
+    defender's spend from them (a sparing defender's budget above her spend) and it
+    must accept every one. Its two refusals are checked by hand."""
+    rng = np.random.default_rng(seed)
+    rows = 5
+    allowed = rng.random((rows, defenders, targets)) < 0.6
+    shares = np.where(allowed, rng.choice([0.0, 0.25, 0.5, 0.9], allowed.shape), 0.0)
+    demand = 1.0 - np.prod(1.0 - shares, axis=1)
+    spare = rng.random((rows, defenders)) < 0.3
+    budget = shares.sum(axis=2) + np.where(spare, rng.choice([0.0, 0.5], spare.shape), 0.0)
+    assert budgets_fit(allowed & (demand > 0.0)[:, None, :], demand, budget, spare).all()
+
+
+def test_budgets_fit_refuses_a_lone_defender_over_budget_and_a_short_one():
+    """A target only defender 0 may cover must be covered by her alone (0.98 + 0.99 >
+    her budget of 1: the search's 3 x 3 floor report whose exact splits all failed);
+    and a defender who may not spare needs room for her budget."""
+    allowed = np.array([[[True, True, True], [False, True, False], [False, True, False]]])
+    demand = np.array([[0.979, 0.5, 0.989]])
+    budget = np.ones((1, 3))
+    spare = np.ones((1, 3), dtype=bool)
+    assert not budgets_fit(allowed, demand, budget, spare)[0]
+    assert budgets_fit(allowed[:, :, :2], demand[:, :2], budget, spare)[0]
+    # defender 1 may cover only target 1 (0.5 < her budget of 1): fine if she may spare
+    assert not budgets_fit(allowed[:, :, :2], demand[:, :2], budget, ~spare)[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 7), st.integers(0, 2**32 - 1))
+def test_greedy_split_of_one_row_equals_the_batched_one(defenders, targets, seed):
+    """The greedy split runs on Python scalars for a batch of one and on NumPy for a
+    larger batch: the same split, ties in demands and budgets included."""
+    rng = np.random.default_rng(seed)
+    allowed = rng.random((4, defenders, targets)) < 0.6
+    budget = rng.integers(0, 3, (4, defenders)).astype(np.float64)
+    demand = rng.choice([0.0, 0.3, 0.5, 1.0], (4, targets))
+    batch = greedy_split(allowed, budget, demand)
+    for j in range(4):
+        one = greedy_split(allowed[j : j + 1], budget[j : j + 1], demand[j : j + 1])
+        assert np.array_equal(one[0], batch[j])
+
+
+def test_solve_stack_matches_numpy_and_reports_a_singular_matrix():
+    """The stacked solve (a stack of one through LAPACK's gesv) against NumPy's, and a
+    singular matrix raises in a stack of one and in a larger stack alike."""
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(3, 4, 4)), rng.normal(size=(3, 4))
+    expected = np.linalg.solve(a, b[..., None])[..., 0]
+    np.testing.assert_allclose(solve_stack(a, b), expected, rtol=1e-12)
+    np.testing.assert_allclose(solve_stack(a[1:2], b[1:2]), expected[1:2], rtol=1e-12)
+    a[1, :, 0] = 0.0
+    for stack in (a[1:2], a):
+        with pytest.raises(np.linalg.LinAlgError):
+            solve_stack(stack, b[: stack.shape[0]])
 
 
 def test_an_nse_only_an_exact_floor_split_reaches_is_found_by_the_quick_stages():

@@ -33,6 +33,7 @@ import numpy as np
 from sim.game import FloatArray
 from sim.numerics import NEWTON_TOL, RESIDUAL_TOL
 from sim.solvers.bounded import MU_MAX, MU_MIN, MU_START
+from sim.solvers.linalg import solve_stack
 from sim.solvers.split import Games, allowed_sets, may_spare
 
 #: Iterations of the Levenberg-Marquardt loop per starting point.
@@ -93,13 +94,13 @@ def exact_split(
         owns = ~(full & ~allowed[:, owner]).any(axis=1)
     budget = k - owned.sum(axis=2)
     unknown = allowed & partial[:, None, :]
+    spare = may_spare(games, rows, tau, level)[:, active]
     running = (
         owns
         & (unknown.any(axis=1) | ~partial).all(axis=1)
-        & (budget >= 0.0).all(axis=1)
+        & budgets_fit(unknown, demand, budget, spare)
         & (game.attacker_reward[tau] >= level)
     )
-    spare = may_spare(games, rows, tau, level)[:, active]
     log_rest = np.log1p(-np.where(partial, demand, 0.0))
     upper = np.where(partial, demand, 0.0)
     system = _System(unknown, budget, spare, log_rest, partial)
@@ -190,8 +191,7 @@ def _levenberg_marquardt(
         t_diag = t_diag + damping + (t_diag == 0.0)
         scaled = cross / t_diag[:, None, :]
         schur = eye[None] * b_diag[:, :, None] - scaled @ cross.transpose(0, 2, 1)
-        y_b = np.linalg.solve(schur, (fb - (scaled * ft[:, None, :]).sum(axis=2))[..., None])
-        y_b = y_b[..., 0]
+        y_b = solve_stack(schur, fb - (scaled * ft[:, None, :]).sum(axis=2))
         y_t = (ft - (cross * y_b[:, :, None]).sum(axis=1)) / t_diag
         step = budget_row * y_b[:, :, None] + target_row * y_t[:, None, :]
         trial = np.clip(x - step, 0.0, top)
@@ -207,6 +207,21 @@ def _levenberg_marquardt(
     return worst <= RESIDUAL_TOL, c
 
 
+def budgets_fit(
+    allowed: np.ndarray, demand: FloatArray, budget: FloatArray, spare: np.ndarray
+) -> np.ndarray:
+    """Two necessary conditions for a split of ``demand`` (r, m) among the ``allowed``
+    defenders (r, a, m) that spends ``budget`` (r, a) (at most, where ``spare``): a
+    defender who may not spare has room for her budget (at most :math:`d_t` on each
+    target), and no defender must cover more than her budget alone (the targets only
+    she is allowed on). Rows that fail them have no split: shape (r,)."""
+    alone = allowed & (allowed.sum(axis=1) == 1)[:, None, :]
+    forced = (alone * demand[:, None, :]).sum(axis=2)
+    room = (allowed * demand[:, None, :]).sum(axis=2)
+    fits = (forced <= budget + RESIDUAL_TOL) & ((room >= budget - RESIDUAL_TOL) | spare)
+    return np.asarray(fits.all(axis=1))
+
+
 def _canonical(unknown: np.ndarray, log_rest: FloatArray) -> FloatArray:
     """Every allowed defender's equal share of each target: maximum waste."""
     count = unknown.sum(axis=1, keepdims=True)
@@ -218,9 +233,20 @@ def greedy_split(unknown: np.ndarray, budget: FloatArray, demand: FloatArray) ->
     """Each demand whole to the allowed defender with the most budget left, largest
     demands first (per row of a batch: ``unknown`` (r, n, m), ``budget`` (r, n),
     ``demand`` (r, m)): a split with no waste, the opposite end from the canonical one
-    (a starting point of the exact splits)."""
-    left = budget.copy()
+    (a starting point of the exact splits). Sequential in the targets: a batch of one
+    (the finder) runs it on Python scalars, a larger batch one NumPy pass per rank."""
     shares = np.zeros(unknown.shape)
+    if unknown.shape[0] == 1:
+        spare: list[float] = budget[0].tolist()
+        values: list[float] = demand[0].tolist()
+        for t in np.argsort(-demand[0], kind="stable").tolist():
+            allowed = np.flatnonzero(unknown[0, :, t]).tolist()
+            if allowed:
+                i = max(allowed, key=spare.__getitem__)  # the first of equals, as argmax
+                shares[0, i, t] = values[t]
+                spare[i] -= values[t]
+        return shares
+    left = budget.copy()
     at = np.arange(unknown.shape[0])
     for t in np.argsort(-demand, axis=1, kind="stable").T:  # the j-th largest per row
         members = unknown[at, :, t]

@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lapack
 
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, FLOOR_NUDGE, GAIN_TOL, NEWTON_TOL, RESIDUAL_TOL
 from sim.payoffs import utility
 from sim.solvers.deviation import profile_gains
-from sim.solvers.exact import floor_exact
+from sim.solvers.exact import budgets_fit, floor_exact
+from sim.solvers.linalg import solve_stack
 from sim.solvers.origami import origami_level
 from sim.solvers.split import (
     LOG_WEIGHT_BOUND,
@@ -186,23 +186,17 @@ def damped_newton(
 def newton_step(jacobian: FloatArray, residual: FloatArray) -> FloatArray:
     """Newton steps for a stack of square systems (Gauss-Newton's for a singular one).
 
-    A batch of one calls LAPACK's ``gesv`` directly: numpy's stacked solve costs
-    several times more on a 5 x 5 system than the solve itself. In a larger batch the
-    singular systems (an exactly zero pivot of the LU factors, as ``gesv`` reports
-    them) are found by ``slogdet`` and stepped together.
+    In a batch with singular systems (an exactly zero pivot of the LU factors, as
+    ``gesv`` reports them) those are found by ``slogdet`` and stepped together.
     """
-    if jacobian.shape[0] == 1:
-        _, _, step, info = lapack.dgesv(jacobian[0], residual[0])
-        if info != 0:  # singular
-            return gauss_newton_step(jacobian, residual)
-        return np.asarray(step, dtype=np.float64)[None]
     try:
-        return np.asarray(np.linalg.solve(jacobian, residual[..., None])[..., 0])
+        return solve_stack(jacobian, residual)
     except np.linalg.LinAlgError:
         singular = np.linalg.slogdet(jacobian)[0] == 0.0
         steps = np.empty_like(residual)
         regular = ~singular
-        steps[regular] = np.linalg.solve(jacobian[regular], residual[regular][..., None])[..., 0]
+        if regular.any():
+            steps[regular] = solve_stack(jacobian[regular], residual[regular])
         steps[singular] = gauss_newton_step(jacobian[singular], residual[singular])
         return steps
 
@@ -463,11 +457,14 @@ FLOOR_STAGES = ("floor", "newton", "floor:rising", "floor:falling", "newton:low"
 #: reaches).
 OWNER_STAGES = 3
 
-#: The quick stages of any other game: Newton, Newton from a low level, and Newton
-#: across orphan targets (every game ends with it). Gauss-Newton at the pooled level
-#: (a waste-free NSE) is the finder's later pass: as a quick stage it resolved none of
-#: the 14,314 reports that reached it in the misreport searches of ``bench/audits.py``.
-INTERIOR_STAGES = ("newton", "newton:low", "newton:orphans")
+#: The quick stages of any other game: Newton, and Newton from a low level.
+#: Gauss-Newton at the pooled level (a waste-free NSE) and Newton across orphan
+#: targets are the finder's later passes. As quick stages the first resolved none of
+#: the 14,314 reports that reached it in the misreport searches of
+#: ``bench/audits.py``; the second resolved 26 of the 4,873 (report, target) pairs
+#: that reached it in two of the slowest searches, at 36-46% of their solving time,
+#: and without it 74 more of 110,000 random reports go unresolved (97.04% -> 96.98%).
+INTERIOR_STAGES = ("newton", "newton:low")
 
 #: The starting level of the ``newton:low`` stage, as a fraction of the interval
 #: :func:`newton` searches: near the pooled level, where interior NSEs of floor games
@@ -475,20 +472,13 @@ INTERIOR_STAGES = ("newton", "newton:low", "newton:orphans")
 #: Newton from here resolved 98; from its default start, none).
 LOW_START = 0.02
 
-#: The starting level of the ``newton:orphans`` stage (:func:`newton` with
-#: ``orphans=True``), as a fraction of the same interval, and its iteration budget.
-#: On 600 reports of a misreport search that every earlier stage missed it resolved
-#: 40, from 0.1 only 1 (scipy's bounded least squares from the middle: 51, at six
-#: times the cost, and they stay the full finder's next pass).
-ORPHAN_START, ORPHAN_ITERATIONS = 0.5, 10
-
 
 def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: float) -> np.ndarray:
     """The finder's quick proposals, in its order, for game ``rows[j]`` whose most
     promising target is ``first[j]``: shape (r, stages).
 
-    In a floor game the floor pass comes first, then Newton, then the exact floor
-    splits, where the canonical split at the floor with equal log-weights spends no
+    In a floor game the floor pass comes first, then the exact floor splits, then
+    Newton, where the canonical split at the floor with equal log-weights spends no
     more than the defenders hold together at ``first[j]``. Where it spends more (or
     leaves demand nobody may cover), maximum waste does not fit the budgets: Newton
     comes first (the attacker is then usually kept above the floor), then the exact
@@ -496,7 +486,9 @@ def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: floa
     family, n <= 12), the choice between floor pass and Newton put first a stage that
     succeeds at the first target in all but 6 where one of them does; in the
     misreport searches of ``bench/audits.py`` the exact splits resolved 16,304
-    reports of floor games, the canonical floor pass 539.
+    reports of floor games, the canonical floor pass 539. Putting the exact splits
+    before Newton where the floor pass leads took the slowest search's defender from
+    261 to 226 LP-t.
     """
     game = games.game
     floor = float(game.attacker_penalty.max())
@@ -509,22 +501,26 @@ def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: floa
     floor_first = flat.feasible & (flat.spend.sum(axis=1) <= k.sum() + RESIDUAL_TOL)
     owners = np.argsort(-k, kind="stable")[:OWNER_STAGES]
     exact = tuple(f"floor:exact{int(i)}" for i in owners)
-    rest = (*FLOOR_STAGES[2:], *(f"floor:owner{int(i)}" for i in owners), "newton:orphans")
-    stages = np.array([(*FLOOR_STAGES[:2], *exact, *rest)] * rows.size)
+    rest = (*FLOOR_STAGES[2:], *(f"floor:owner{int(i)}" for i in owners))
+    stages = np.array([(FLOOR_STAGES[0], *exact, FLOOR_STAGES[1], *rest)] * rows.size)
     stages[~floor_first] = (FLOOR_STAGES[1], *exact, FLOOR_STAGES[0], *rest)
     return stages
 
 
-def tiers(stages: np.ndarray) -> tuple[slice, slice]:
-    """The leading stages of :func:`quick_stages` (the floor pass, Newton and the exact
-    floor splits), which run on every block of candidates before the other stages run
-    on any: a game whose most promising target is wrong then tries its next targets
-    with the stages that resolve most games, before the rarer ones on the first."""
+def tiers(stages: np.ndarray) -> tuple[slice, ...]:
+    """The tiers of :func:`quick_stages`: each runs on every block of candidates
+    before the next runs on any. First the game's leading stage (the floor pass or
+    Newton), then the other primary stages (the exact floor splits, and Newton or the
+    floor pass), then the rarer ones: a game whose most promising target is wrong
+    tries its next targets with the stage that resolves most games before it tries
+    the costlier ones on the first. With two tiers (the primary stages together) an
+    n = 5, m = 50 game whose NSE Newton finds at its third target took 10 ms; now
+    3.4 ms."""
     primary = sum(
         str(name) in ("floor", "newton") or str(name).startswith("floor:exact")
         for name in stages[0]
     )
-    return slice(0, primary), slice(primary, stages.shape[1])
+    return slice(0, 1), slice(1, primary), slice(primary, stages.shape[1])
 
 
 def propose(
@@ -545,21 +541,23 @@ def propose(
 
 def floor_fits(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """Whether game ``rows[j]`` attacking ``tau[j]`` can have an NSE at the floor level,
-    by two necessary conditions: every demanded target has an allowed defender, and
-    every defender whom rule B does not let spare can spend her budget on the targets
-    she is allowed on (at most :math:`d_t` on each). Where they fail, no split at the
-    floor (canonical or exact) spends the budgets, so the floor stages skip the row:
-    their results are unchanged. In the slowest floor games of ``bench/nse_scale.py``
-    they leave 2 of 14 and 2 of 20 candidate targets."""
+    by necessary conditions: every demanded target has an allowed defender, and the
+    budgets fit the demand (:func:`~sim.solvers.exact.budgets_fit`: whoever rule B
+    does not let spare has room for her budget on her allowed targets, and nobody must
+    cover more than her budget alone). Where they fail, no split at the floor
+    (canonical or exact) spends the budgets, so the floor stages skip the row: their
+    results are unchanged. In the slowest floor games of ``bench/nse_scale.py`` they
+    leave 2 of 14 and 2 of 20 candidate targets."""
     game = games.game
     u = float(game.attacker_penalty.max())
     demand = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
-    allowed = allowed_sets(games, rows, tau, np.broadcast_to(demand, (rows.size, demand.size)))
+    demands = np.broadcast_to(demand, (rows.size, demand.size))
+    allowed = allowed_sets(games, rows, tau, demands)
     orphan = ((demand > 0.0) & ~allowed.any(axis=1)).any(axis=1)
-    short = ((allowed * demand).sum(axis=2) < game.resources - RESIDUAL_TOL) & games.active
-    if short.any():  # unless rule B lets her spare
-        short &= ~may_spare(games, rows, tau, u)
-    return ~orphan & ~short.any(axis=1)
+    active = games.active
+    spare = may_spare(games, rows, tau, u)[:, active]
+    budget = np.broadcast_to(game.resources[active].astype(np.float64), spare.shape)
+    return ~orphan & budgets_fit(allowed[:, active], demands, budget, spare)
 
 
 def _propose(
@@ -575,16 +573,6 @@ def _propose(
         owner = int(variant.removeprefix("owner")) if variant.startswith("owner") else None
         start = "flat" if owner is not None else variant or "flat"
         done, profiles = fixed_level(games, rows, tau, floor, floor=True, start=start, owner=owner)
-    elif variant == "orphans":
-        done, profiles = newton(
-            games,
-            rows,
-            tau,
-            pooled,
-            start=ORPHAN_START,
-            orphans=True,
-            max_iter=ORPHAN_ITERATIONS,
-        )
     elif variant == "low":
         done, profiles = newton(games, rows, tau, pooled, start=LOW_START)
     else:

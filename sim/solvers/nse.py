@@ -123,16 +123,16 @@ class NSEResult:
         return self.status == "verified"
 
 
+#: Levenberg-Marquardt iterations of the exact splits at the middles of the structural
+#: cells (:func:`~sim.solvers.exact.exact_split`, every cell at once).
+CELL_ITERATIONS = 10
+
 #: Starting points of the later passes, tried pass by pass over every candidate at
 #: once: (log-weight pattern, level fraction, iteration budget). The interior phase is
 #: the kernel's Newton across orphan targets (:func:`~sim.solvers.kernel.newton`), the
 #: floor and pooled phases its Gauss-Newton at a fixed level
 #: (:func:`~sim.solvers.kernel.fixed_level`); a pass runs only when no target verified
 #: in the earlier ones, and at the floor the first pass is a quick stage.
-#: Levenberg-Marquardt iterations of the exact splits at the middles of the structural
-#: cells (:func:`~sim.solvers.exact.exact_split`, every cell at once).
-CELL_ITERATIONS = 10
-
 _PASSES: tuple[tuple[str, float, int], ...] = (
     ("flat", 0.5, 20),
     ("rising", 0.1, 75),
@@ -309,8 +309,6 @@ def _proposals(
     See :func:`find_nse`, steps 3-5. Lazy: nothing after the first verified profile is
     computed.
     """
-    n = game.n_defenders
-    floor_level = float(game.attacker_penalty.max())
     # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
     # with K resources), so the floor is reachable only when it is the pooled level
     first = np.array(candidates[:1] or [0], dtype=np.int64)
@@ -331,8 +329,37 @@ def _proposals(
                 yield phase, int(tau), profiles[j] if done[j] else None
     if quick:
         return
-    # the later passes, from other starting points with larger budgets (the first
-    # pass at the floor is a quick stage), each on every candidate at once
+    # then the exact splits, which the canonical family cannot express: at the floor
+    # (each owner of a fully demanded target), at the middle of every structural cell
+    # at once; the later passes; and last the cells with a free level
+    if floor_game:
+        for tau in candidates:
+            for profile in _floor_fallback(game, tau, active):
+                yield "fallback", tau, profile
+    cells = _cells(game, candidates, pooled)
+    taus = np.array([tau for tau, _, _ in cells], dtype=np.int64)
+    middles = np.array([0.5 * (low + high) for _, low, high in cells])
+    rows = np.zeros(taus.size, dtype=np.int64)
+    if cells:
+        done, profiles = exact_split(games, rows, taus, middles, max_iter=CELL_ITERATIONS)
+        profiles = clean(profiles, game.resources)
+        for j, tau in enumerate(taus):
+            yield "cells", int(tau), profiles[j] if done[j] else None
+    yield from _later_passes(game, games, candidates, pooled, floor_game)
+    spares = (
+        may_spare(games, rows, taus, middles)
+        if game.restricted
+        else np.zeros((taus.size, game.n_defenders), dtype=bool)
+    )
+    for (tau, low, high), spare in zip(cells, spares, strict=True):
+        yield "cells", tau, _solve_general(game, tau, active, low, spare, high=high)
+
+
+def _later_passes(
+    game: SecurityGame, games: Games, candidates: list[int], pooled: float, floor_game: bool
+) -> Iterator[tuple[str, int, FloatArray | None]]:
+    """The kernel's solves from the other starting points of :data:`_PASSES`, each on
+    every candidate at once (the first pass at the floor is a quick stage)."""
     phases = ("floor", "interior") if floor_game else ("interior", "pooled")
     taus = np.array(candidates, dtype=np.int64)
     rows = np.zeros(taus.size, dtype=np.int64)
@@ -351,50 +378,30 @@ def _proposals(
                 max_iter=budget,
             )
         else:
-            u = floor_level if phase == "floor" else pooled
+            u = float(game.attacker_penalty.max()) if phase == "floor" else pooled
             done, profiles = fixed_level(
                 games, rows, taus, u, floor=phase == "floor", start=pattern, max_iter=budget
             )
         profiles = clean(profiles, game.resources)
         for j, tau in enumerate(candidates):
             yield phase, tau, profiles[j] if done[j] else None
-    if phases[0] == "floor":
-        for tau in candidates:
-            for profile in _floor_fallback(game, tau, active):
-                yield "fallback", tau, profile
-    # the structural cells of every candidate: the exact split at each cell's middle,
-    # all at once, then with the level free in each cell (a free solve started at
-    # maximum waste can stall on the cell's edge)
-    cells = [
-        (tau, float(low), float(high))
-        for tau in candidates
-        for low, high in itertools.pairwise(
-            np.concatenate(
-                (
-                    [pooled],
-                    _breakpoints(game, tau, pooled, float(game.attacker_reward[tau])),
-                    [float(game.attacker_reward[tau])],
-                )
-            )
-        )
-        if high - low > 1e-12
-    ]
-    if not cells:
-        return
-    taus = np.array([tau for tau, _, _ in cells], dtype=np.int64)
-    middles = np.array([0.5 * (low + high) for _, low, high in cells])
-    rows = np.zeros(taus.size, dtype=np.int64)
-    done, profiles = exact_split(games, rows, taus, middles, max_iter=CELL_ITERATIONS)
-    profiles = clean(profiles, game.resources)
-    for j, tau in enumerate(taus):
-        yield "cells", int(tau), profiles[j] if done[j] else None
-    spares = (
-        may_spare(games, rows, taus, middles)
-        if game.restricted
-        else np.zeros((taus.size, n), dtype=bool)
-    )
-    for (tau, low, high), spare in zip(cells, spares, strict=True):
-        yield "cells", tau, _solve_general(game, tau, active, low, spare, high=high)
+
+
+def _cells(
+    game: SecurityGame, candidates: list[int], pooled: float
+) -> list[tuple[int, float, float]]:
+    """The structural cells (tau, low, high) of every candidate: the intervals of levels
+    between u*_K, the breakpoints (:func:`_breakpoints`) and r^a(tau)."""
+    cells = []
+    for tau in candidates:
+        top = float(game.attacker_reward[tau])
+        edges = np.concatenate(([pooled], _breakpoints(game, tau, pooled, top), [top]))
+        cells += [
+            (tau, float(low), float(high))
+            for low, high in itertools.pairwise(edges)
+            if high - low > 1e-12
+        ]
+    return cells
 
 
 _CACHE: OrderedDict[tuple[bytes, tuple[int, ...] | None, bool], NSEResult] = OrderedDict()
@@ -446,15 +453,15 @@ def find_nse(
        (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below which no
        profile reaches), and the floor passes and exact floor splits when the pooled
        ORIGAMI level is the floor (u = max p^a).
-    4. Later passes from several starting points, each on every candidate at once:
+    4. The exact splits (:func:`_solve_general`, less waste than any canonical
+       split): at the floor in a floor game (each owner of a fully covered target),
+       then at the middle of every structural cell between breakpoints at once
+       (:func:`~sim.solvers.exact.exact_split`). The cells replace a grid of levels,
+       which they subsume (a grid misses narrow cells).
+    5. Later passes from several starting points, each on every candidate at once:
        the floor phase then the interior phase (Newton across orphan targets) in a
        floor game, otherwise the interior phase and then the pooled level itself (a
-       waste-free NSE).
-    5. Fallbacks: the general exact split at the floor (each owner of a fully covered
-       target), then in every structural cell between breakpoints: at the middle of
-       every cell at once (:func:`~sim.solvers.exact.exact_split`), then with the level
-       free inside each (:func:`_solve_general`). The cells replace a grid of levels,
-       which they subsume (a grid misses narrow cells).
+       waste-free NSE); last, every cell with its level free.
     6. The first candidate the oracle certifies is returned; none: ``status="failed"``.
 
     ``targets`` restricts the attacked target to those given (used to collect one
