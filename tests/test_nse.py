@@ -28,11 +28,17 @@ from sim.solvers import (
 from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import _leave_one_out
 from sim.solvers.exact import budgets_fit, exact_split, floor_exact, greedy_split
-from sim.solvers.kernel import candidate_orders, propose, quick_nse_batch, quick_stages
+from sim.solvers.kernel import (
+    candidate_orders,
+    propose,
+    quick_nse_batch,
+    quick_stages,
+    waste_fits,
+)
 from sim.solvers.linalg import solve_stack
 from sim.solvers.origami import origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
-from sim.solvers.split import Games, may_spare, spending, structure, water_fill
+from sim.solvers.split import Games, may_spare, spending, split_spending, structure, water_fill
 
 from strategies import coverage_of_others, games
 
@@ -461,13 +467,13 @@ def test_exact_split_finds_a_split_where_one_exists():
 def test_budgets_fit_never_rejects_a_real_split(defenders, targets, seed):
     """``exact.budgets_fit`` prunes rows before the exact splits and the floor stages
     run, so it must be a necessary condition: build splits (shares within [0, d_t],
-    some exactly 0 or d_t, ties in the budgets), take each target's demand and each
+    some exactly 0, d_t or 1, ties in the budgets), take each target's demand and each
     defender's spend from them (a sparing defender's budget above her spend) and it
-    must accept every one. Its two refusals are checked by hand."""
+    must accept every one. Its refusals are checked by hand."""
     rng = np.random.default_rng(seed)
     rows = 5
     allowed = rng.random((rows, defenders, targets)) < 0.6
-    shares = np.where(allowed, rng.choice([0.0, 0.25, 0.5, 0.9], allowed.shape), 0.0)
+    shares = np.where(allowed, rng.choice([0.0, 0.25, 0.5, 0.9, 1.0], allowed.shape), 0.0)
     demand = 1.0 - np.prod(1.0 - shares, axis=1)
     spare = rng.random((rows, defenders)) < 0.3
     budget = shares.sum(axis=2) + np.where(spare, rng.choice([0.0, 0.5], spare.shape), 0.0)
@@ -486,6 +492,13 @@ def test_budgets_fit_refuses_a_lone_defender_over_budget_and_a_short_one():
     assert budgets_fit(allowed[:, :, :2], demand[:, :2], budget, spare)[0]
     # defender 1 may cover only target 1 (0.5 < her budget of 1): fine if she may spare
     assert not budgets_fit(allowed[:, :, :2], demand[:, :2], budget, ~spare)[0]
+    # two who may not spare share two targets of demand 0.5: they can spend at most
+    # 2 (1 - sqrt(0.5)) on each, 1.17 in all, short of budgets of 0.6 each
+    both = np.ones((1, 2, 2), dtype=bool)
+    half = np.full((1, 2), 0.5)
+    keep = np.zeros((1, 2), dtype=bool)
+    assert budgets_fit(both, half, np.full((1, 2), 0.58), keep)[0]
+    assert not budgets_fit(both, half, np.full((1, 2), 0.6), keep)[0]
 
 
 @settings(max_examples=60, deadline=None)
@@ -501,6 +514,31 @@ def test_greedy_split_of_one_row_equals_the_batched_one(defenders, targets, seed
     for j in range(4):
         one = greedy_split(allowed[j : j + 1], budget[j : j + 1], demand[j : j + 1])
         assert np.array_equal(one[0], batch[j])
+
+
+@settings(max_examples=60, deadline=None)
+@given(games(max_defenders=4, max_targets=6, max_resources=3, jurisdictions=True))
+def test_waste_fits_is_the_flat_canonical_split_at_the_floor(game):
+    """``kernel.waste_fits`` (which orders a floor game's quick stages) computes the
+    spending of the canonical split with equal weights without water-filling: the
+    same verdict as :func:`~sim.solvers.split.split_spending` on every target (up to
+    rounding at the boundary)."""
+    active = game.resources > 0
+    if not active.any():
+        return
+    batch = Games.single(game)
+    taus = np.arange(game.n_targets)
+    rows = np.zeros(taus.size, dtype=np.int64)
+    floor = float(game.attacker_penalty.max())
+    total = float(game.total_resources)
+    fits = waste_fits(batch, rows, taus, floor, total)
+    flat = split_spending(
+        batch, rows, taus, np.full(taus.size, floor), np.zeros((taus.size, int(active.sum())))
+    )
+    spend = flat.spend.sum(axis=1)
+    clear = np.abs(spend - total) > 1e-9
+    expected = flat.feasible & (spend <= total + 1e-9)
+    assert np.array_equal(fits[clear], expected[clear])
 
 
 def test_solve_stack_matches_numpy_and_reports_a_singular_matrix():

@@ -31,7 +31,7 @@ from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, BUDGET_TOL, GAIN_TOL
 from sim.payoffs import utility
-from sim.solvers.origami import origami_levels
+from sim.solvers.origami import need, origami_levels
 
 #: Others' coverage at least this close to 1 counts as full: her coverage there is inert.
 FULL_TOL = 1e-12
@@ -47,7 +47,9 @@ def combined_coverage(profile: ArrayLike, axis: int = 0) -> FloatArray:
     the best-response tolerance (a single defender's ORIGAMI outcome failed its own
     check so).
     """
-    x = np.moveaxis(np.asarray(profile, dtype=np.float64), axis, 0)
+    x = np.asarray(profile, dtype=np.float64)
+    if axis != 0:
+        x = np.moveaxis(x, axis, 0)
     left = np.cumprod(1.0 - x, axis=0)  # the product over j <= i
     before = np.concatenate((np.ones_like(x[:1]), left[:-1]), axis=0)
     return np.asarray((x * before).sum(axis=0))
@@ -210,17 +212,17 @@ def best_deviations(
     scaled_gap = gap * (1.0 - q)
     # the least the attacker can get at each target after her deviation: the penalty
     # where she can cover fully, else what the others leave
-    lowest: FloatArray = np.broadcast_to(penalty, q.shape)
+    lowest: FloatArray = penalty[None, :]  # broadcast over the rows
     floor: float | FloatArray = float(penalty.max())
     if reach is not None:
         open_ = open_ & reach
         lowest = np.where(open_, penalty, w_bar)
         floor = lowest.max(axis=1)
     level = origami_levels(w_bar, scaled_gap, k, floor, open_)
-    excess = np.clip(w_bar - level[:, None], 0.0, None)
+    excess = np.maximum(w_bar - level[:, None], 0.0)
     cost = np.divide(excess, scaled_gap, out=np.zeros_like(excess), where=open_).sum(axis=1)
     spare = cost < k - budget_tol
-    z = np.maximum(q, np.clip((reward - level[:, None]) / gap, 0.0, 1.0))
+    z = np.maximum(q, need(reward, gap, level[:, None]))
     # without resources she adds nothing: exactly q, not the rounding of a zero-budget
     # level (which a huge gap would turn into a phantom gain)
     movable = k[:, None] > 0 if reach is None else (k[:, None] > 0) & reach
@@ -233,7 +235,8 @@ def best_deviations(
     # is t inducible all the same?
     near = ~strict & (w_bar > level[:, None] + FULL_TOL) & open_
     if near.any():
-        strict |= _inducible(near, w_bar, scaled_gap, open_, lowest, k, budget_tol, tol)
+        everywhere = np.broadcast_to(lowest, q.shape)
+        strict |= _inducible(near, w_bar, scaled_gap, open_, everywhere, k, budget_tol, tol)
     pinned = in_s & (lowest >= level[:, None] - tol)
     # spare budget makes t the unique best response unless another target is pinned
     alone = in_s & ((pinned.sum(axis=1)[:, None] - pinned) == 0) & spare[:, None]
@@ -371,7 +374,7 @@ def profile_gains(
     """
     r, n, m = profiles.shape
     at = np.arange(r)
-    c = combined_coverage(profiles, axis=1)
+    c = combined_coverage(profiles.swapaxes(0, 1))  # the defenders first
     attacker = game.attacker_reward - c * game.attacker_gap
     best = attacker[at, attacked_target] >= attacker.max(axis=1) - tol
     own = utility(
@@ -380,7 +383,7 @@ def profile_gains(
     value, target, level, kind = best_deviations(
         game,
         _leave_one_out(profiles).reshape(r * n, m),
-        np.tile(game.resources.astype(np.float64), r),
+        np.repeat(game.resources[None].astype(np.float64), r, axis=0).ravel(),
         penalty.reshape(r * n, m),
         gap.reshape(r * n, m),
         budget_tol=budget_tol,

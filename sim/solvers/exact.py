@@ -34,6 +34,7 @@ from sim.game import FloatArray
 from sim.numerics import NEWTON_TOL, RESIDUAL_TOL
 from sim.solvers.bounded import MU_MAX, MU_MIN, MU_START
 from sim.solvers.linalg import solve_stack
+from sim.solvers.origami import need
 from sim.solvers.split import Games, allowed_sets, may_spare
 
 #: Iterations of the Levenberg-Marquardt loop per starting point.
@@ -81,7 +82,7 @@ def exact_split(
     game = games.game
     active = games.active
     size, m = rows.size, game.n_targets
-    demand = np.clip((game.attacker_reward - level[:, None]) / game.attacker_gap, 0.0, 1.0)
+    demand = need(game.attacker_reward, game.attacker_gap, level[:, None])
     full = demand >= 1.0
     partial = (demand > 0.0) & ~full
     allowed = allowed_sets(games, rows, tau, demand)[:, active]
@@ -194,7 +195,7 @@ def _levenberg_marquardt(
         y_b = solve_stack(schur, fb - (scaled * ft[:, None, :]).sum(axis=2))
         y_t = (ft - (cross * y_b[:, :, None]).sum(axis=1)) / t_diag
         step = budget_row * y_b[:, :, None] + target_row * y_t[:, None, :]
-        trial = np.clip(x - step, 0.0, top)
+        trial = np.minimum(np.maximum(x - step, 0.0), top)
         tb, tt, tbind, td = system(at[live], trial)
         trial_cost = (tb**2).sum(axis=1) + (tt**2).sum(axis=1)
         better = trial_cost < cost[live]
@@ -208,18 +209,34 @@ def _levenberg_marquardt(
 
 
 def budgets_fit(
-    allowed: np.ndarray, demand: FloatArray, budget: FloatArray, spare: np.ndarray
+    allowed: np.ndarray, demand: FloatArray, budget: FloatArray, spare: np.ndarray | None
 ) -> np.ndarray:
-    """Two necessary conditions for a split of ``demand`` (r, m) among the ``allowed``
-    defenders (r, a, m) that spends ``budget`` (r, a) (at most, where ``spare``): a
-    defender who may not spare has room for her budget (at most :math:`d_t` on each
-    target), and no defender must cover more than her budget alone (the targets only
-    she is allowed on). Rows that fail them have no split: shape (r,)."""
+    """Necessary conditions for a split of ``demand`` (r, m) among the ``allowed``
+    defenders (r, a, m) that spends ``budget`` (r, a) (at most, where ``spare``; None:
+    nobody may spare). Rows that fail them have no split: shape (r,).
+
+    * No defender must cover more than her budget alone (the targets only she is
+      allowed on), and the demand fits the budgets together: a target's shares add
+      up to at least :math:`d_t` (no waste at best).
+    * Those who may not spare can spend their budgets: alone, at most :math:`d_t` on
+      each target; together, at most :math:`k (1 - (1 - d_t)^{1/k})` on a target
+      where k of them are allowed (equal shares waste most, and the others' shares
+      only lower what they must cover), k on a fully demanded one.
+    """
     alone = allowed & (allowed.sum(axis=1) == 1)[:, None, :]
     forced = (alone * demand[:, None, :]).sum(axis=2)
-    room = (allowed * demand[:, None, :]).sum(axis=2)
-    fits = (forced <= budget + RESIDUAL_TOL) & ((room >= budget - RESIDUAL_TOL) | spare)
-    return np.asarray(fits.all(axis=1))
+    cover = (demand * allowed.any(axis=1)).sum(axis=1)
+    fits = (forced <= budget + RESIDUAL_TOL).all(axis=1) & (cover <= budget.sum(axis=1) + 1e-9)
+    binding = np.ones(budget.shape, dtype=bool) if spare is None else ~spare
+    room = (allowed * demand[:, None, :]).sum(axis=2) >= budget - RESIDUAL_TOL
+    count = (allowed & binding[:, :, None]).sum(axis=1)
+    members = np.maximum(count, 1)
+    full = demand >= 1.0  # each member may cover it fully
+    shared = -count * np.expm1(np.log1p(-np.where(full, 0.0, demand)) / members)
+    together = np.where(full, count, shared).sum(axis=1)
+    spent = (budget * binding).sum(axis=1)
+    fits &= (room | ~binding).all(axis=1) & (together >= spent - RESIDUAL_TOL)
+    return np.asarray(fits)
 
 
 def _canonical(unknown: np.ndarray, log_rest: FloatArray) -> FloatArray:

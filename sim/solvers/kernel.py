@@ -26,7 +26,7 @@ from sim.payoffs import utility
 from sim.solvers.deviation import profile_gains
 from sim.solvers.exact import budgets_fit, floor_exact
 from sim.solvers.linalg import solve_stack
-from sim.solvers.origami import origami_level
+from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
     LOG_WEIGHT_BOUND,
     PREFERENCE_TOL,
@@ -73,7 +73,7 @@ def candidate_orders(games: Games, pooled: float) -> np.ndarray:
     reward = game.attacker_reward
     taus = np.flatnonzero(reward >= pooled - BR_TOL)
     level = pooled + ORDER_LEVEL * np.maximum(reward[taus] - pooled, 0.0)
-    demand = np.clip((reward[None, :] - level[:, None]) / game.attacker_gap, 0.0, 1.0)
+    demand = need(reward[None, :], game.attacker_gap, level[:, None])
     value = utility(games.penalty[:, None], games.gap[:, None], demand[None, :, None, :])
     # value[b, j, :, taus[j]]: the advanced axes come first, so (T, b, n) -> (b, T, n)
     own = value[:, np.arange(taus.size), :, taus].transpose(1, 0, 2)[..., None]
@@ -82,7 +82,7 @@ def candidate_orders(games: Games, pooled: float) -> np.ndarray:
     uncovered = np.where(allowed.any(axis=2), 0.0, demand[None]).sum(axis=2)
     room = (allowed * demand[None, :, None, :]).sum(axis=3)
     shortfall = np.maximum(game.resources - room, 0.0).sum(axis=2)
-    index = np.broadcast_to(taus, uncovered.shape)
+    index = np.repeat(taus[None], uncovered.shape[0], axis=0)
     return taus[np.lexsort((index, shortfall, uncovered), axis=-1)]
 
 
@@ -355,7 +355,7 @@ def fixed_level(
         return sp.feasible, np.where(slack, 0.0, residual), jacobian, sp.coverage
 
     def clip(at: Rows, x: FloatArray) -> FloatArray:
-        return np.clip(x, -LOG_WEIGHT_BOUND, LOG_WEIGHT_BOUND)
+        return np.minimum(np.maximum(x, -LOG_WEIGHT_BOUND), LOG_WEIGHT_BOUND)
 
     running = game.attacker_reward[tau] >= u
     theta = np.repeat(starts(start, k.size - 1)[None], size, axis=0)
@@ -382,10 +382,10 @@ def starts(pattern: str, size: int) -> FloatArray:
 def clean(profiles: FloatArray, resources: np.ndarray) -> FloatArray:
     """Clip rounding noise so each row of each profile (shape (..., n, m)) is coverage
     within its budget."""
-    x = np.clip(profiles, 0.0, 1.0)
+    x = np.minimum(np.maximum(profiles, 0.0), 1.0)
     spent = x.sum(axis=-1)
     over = spent > resources
-    if np.any(over):
+    if over.any():
         x = np.where(over[..., None], x * (resources / np.where(over, spent, 1.0))[..., None], x)
     return x
 
@@ -495,16 +495,37 @@ def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: floa
     if pooled > floor + BR_TOL:
         return np.array([INTERIOR_STAGES] * rows.size)
     k = game.resources[games.active].astype(np.float64)
-    flat = split_spending(
-        games, rows, first, np.full(rows.size, floor), np.zeros((rows.size, k.size))
-    )
-    floor_first = flat.feasible & (flat.spend.sum(axis=1) <= k.sum() + RESIDUAL_TOL)
+    floor_first = waste_fits(games, rows, first, floor, k.sum())
     owners = np.argsort(-k, kind="stable")[:OWNER_STAGES]
     exact = tuple(f"floor:exact{int(i)}" for i in owners)
     rest = (*FLOOR_STAGES[2:], *(f"floor:owner{int(i)}" for i in owners))
     stages = np.array([(FLOOR_STAGES[0], *exact, FLOOR_STAGES[1], *rest)] * rows.size)
     stages[~floor_first] = (FLOOR_STAGES[1], *exact, FLOOR_STAGES[0], *rest)
     return stages
+
+
+def waste_fits(
+    games: Games, rows: np.ndarray, tau: np.ndarray, u: float, total: float
+) -> np.ndarray:
+    """Whether the canonical split of game ``rows[j]`` attacking ``tau[j]`` at level
+    ``u`` with equal log-weights leaves no demand uncovered and spends at most
+    ``total`` (maximum waste fits the pooled budget): shape (r,).
+
+    With equal weights every allowed defender is a member, so a partial target's
+    :math:`|J_t|` members spend :math:`|J_t|(1 - (1 - d_t)^{1/|J_t|})` together and a
+    fully demanded one 1 (its owner): no water-filling is needed.
+    """
+    game = games.game
+    demand = need(game.attacker_reward, game.attacker_gap, u)
+    demands = np.repeat(demand[None], rows.size, axis=0)
+    count = allowed_sets(games, rows, tau, demands).sum(axis=1)
+    full = demand >= 1.0
+    log_rest = np.log1p(-np.where(full, 0.0, demand))
+    members = np.maximum(count, 1)
+    shared = np.where(full, 1.0, -members * np.expm1(log_rest / members))
+    spend = np.where(count > 0, shared, 0.0).sum(axis=1)
+    covered = ~((demand > 0.0) & (count == 0)).any(axis=1)
+    return covered & (spend <= total + RESIDUAL_TOL)
 
 
 def tiers(stages: np.ndarray) -> tuple[slice, ...]:
@@ -547,17 +568,22 @@ def floor_fits(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
     cover more than her budget alone). Where they fail, no split at the floor
     (canonical or exact) spends the budgets, so the floor stages skip the row: their
     results are unchanged. In the slowest floor games of ``bench/nse_scale.py`` they
-    leave 2 of 14 and 2 of 20 candidate targets."""
+    leave 2 of 14 and 2 of 20 candidate targets. Rule B is asked only about the rows
+    that fail without it."""
     game = games.game
     u = float(game.attacker_penalty.max())
-    demand = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
-    demands = np.broadcast_to(demand, (rows.size, demand.size))
-    allowed = allowed_sets(games, rows, tau, demands)
-    orphan = ((demand > 0.0) & ~allowed.any(axis=1)).any(axis=1)
+    demand = need(game.attacker_reward, game.attacker_gap, u)
+    demands = np.repeat(demand[None], rows.size, axis=0)
     active = games.active
-    spare = may_spare(games, rows, tau, u)[:, active]
-    budget = np.broadcast_to(game.resources[active].astype(np.float64), spare.shape)
-    return ~orphan & budgets_fit(allowed[:, active], demands, budget, spare)
+    allowed = allowed_sets(games, rows, tau, demands)[:, active]
+    budget = np.repeat(game.resources[None, active].astype(np.float64), rows.size, axis=0)
+    fits = budgets_fit(allowed, demands, budget, None)
+    if not fits.all():  # rule B lets some defenders spend less
+        at = np.flatnonzero(~fits)
+        spare = may_spare(games, rows[at], tau[at], u)[:, active]
+        fits[at] = budgets_fit(allowed[at], demands[at], budget[at], spare)
+    orphan = ((demand > 0.0) & ~allowed.any(axis=1)).any(axis=1)
+    return fits & ~orphan
 
 
 def _propose(

@@ -24,9 +24,14 @@ from sim.numerics import BR_TOL, UTILITY_TOL
 from sim.payoffs import defender_utilities
 
 
-def need(attacker_reward: FloatArray, attacker_gap: FloatArray, level: float) -> FloatArray:
-    """:math:`\\mathrm{need}_t(w)`: the coverage holding each target to level ``w``."""
-    return np.clip((attacker_reward - level) / attacker_gap, 0.0, 1.0)
+def need(
+    attacker_reward: FloatArray, attacker_gap: FloatArray, level: float | FloatArray
+) -> FloatArray:
+    """:math:`\\mathrm{need}_t(w)`: the coverage holding each target to level ``w``
+    (any shapes that broadcast: one level, or a column of levels for a batch). At an
+    NSE's level it is the demand :math:`d_t(u)` (``docs/nse.md`` §1.3); the solvers
+    compute every demand here."""
+    return np.minimum(np.maximum((attacker_reward - level) / attacker_gap, 0.0), 1.0)
 
 
 def origami_level(
@@ -53,7 +58,7 @@ def origami_level(
     that are already fully covered. :func:`origami_levels` solves many games at once.
     """
     if floor is None:
-        floor = float(np.max(attacker_reward - attacker_gap))
+        floor = float((attacker_reward - attacker_gap).max())
     if attacker_reward.size == 0:
         return floor
     levels = origami_levels(
@@ -91,11 +96,12 @@ def origami_levels(
     else:
         inverse_gap = np.divide(1.0, attacker_gap, out=np.zeros(attacker_gap.shape), where=live)
         key = np.where(live, -attacker_reward, np.inf)
-    flat = np.broadcast_to(np.asarray(floor, dtype=np.float64), budget.shape)
+    flat = np.full(budget.shape, floor, dtype=np.float64)
     column = flat[:, None]
-    at_floor = np.clip((attacker_reward - column) * inverse_gap, 0.0, 1.0).sum(axis=1) <= budget
+    need = np.minimum(np.maximum((attacker_reward - column) * inverse_gap, 0.0), 1.0)
+    at_floor = need.sum(axis=1) <= budget
     if at_floor.all():
-        return flat.copy()
+        return flat
     order = np.argsort(key, axis=1, kind="stable")
     rows = np.arange(order.shape[0])[:, None]
     reward, inverse_gap = attacker_reward[rows, order], inverse_gap[rows, order]

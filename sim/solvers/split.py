@@ -40,6 +40,7 @@ import numpy as np
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.payoffs import utility
+from sim.solvers.origami import need
 
 #: Log-weights are kept in [-bound, bound]: a weight e^30 times another already gives
 #: the lighter defender no share of any target they meet on.
@@ -72,7 +73,7 @@ class Structure:
 def structure(game: SecurityGame, tau: int, u: float, active: np.ndarray) -> Structure:
     """The demand and the allowed (defender, target) pairs at level ``u`` attacking ``tau``."""
     # a target with r^a(t) <= u (tau included) demands nothing, so only r^a(t) > u matter
-    demand = np.clip((game.attacker_reward - u) / game.attacker_gap, 0.0, 1.0)
+    demand = need(game.attacker_reward, game.attacker_gap, u)
     live = demand > 0.0
     value = utility(game.defender_penalty, game.defender_gap, demand)
     allowed = (value <= value[:, tau, None] + PREFERENCE_TOL) & live & active[:, None]
@@ -101,7 +102,7 @@ def water_fill(
     inside : ndarray of bool, shape (b, n, m) or (n, m)
         Membership :math:`i \\in J_t`.
     inverse_size : ndarray, shape (b, m) or (m,)
-        :math:`1 / |J_t|` (0 where nobody covers ``t``).
+        :math:`1 / \\max(|J_t|, 1)`.
 
     Notes
     -----
@@ -118,14 +119,13 @@ def water_fill(
     # heavier[b, i, t] = sum_k allowed[b, k, t] * max(lambda_k - lambda_i, 0); ties add
     # nothing, so no sort is needed
     lm = log_mu[..., None]
-    gaps = np.maximum(log_mu[:, :, None] - log_mu[:, None, :], 0.0)  # [b, k, i]
-    heavier = np.swapaxes(gaps, 1, 2) @ allowed.astype(np.float64)
+    gaps = np.maximum(log_mu[:, None, :] - lm, 0.0)  # [b, i, k]: lambda_k - lambda_i
+    heavier = gaps @ allowed.astype(np.float64)
     inside = allowed & (heavier < -log_rest[:, None, :])
-    size = inside.sum(axis=-2)
-    level = (log_rest + (inside * lm).sum(axis=-2)) / np.maximum(size, 1)
+    size = np.maximum(inside.sum(axis=-2), 1)
+    level = (log_rest + (inside * lm).sum(axis=-2)) / size
     rest = inside * np.exp(np.minimum(level[..., None, :] - lm, 0.0))
-    inverse = np.divide(1.0, size, out=np.zeros(size.shape), where=size > 0)
-    return rest, inside, inverse
+    return rest, inside, 1.0 / size
 
 
 def canonical_split(log_mu: FloatArray, demand: FloatArray, allowed: np.ndarray) -> FloatArray:
@@ -281,10 +281,10 @@ def split_spending(
     """
     game = games.game
     reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
-    demand = np.minimum(np.maximum((reward - u[:, None]) / gap, 0.0), 1.0)
+    demand = need(reward, gap, u[:, None])
     live = demand > 0.0
     allowed = allowed_sets(games, rows, tau, demand)
-    orphan = live & ~allowed.any(axis=1)
+    orphan = live > allowed.any(axis=1)  # live and nobody allowed
     member = allowed[:, games.active] if games.idle else allowed
     any_full = bool(demand.max() >= 1.0)  # only at the floor level
     if any_full:
@@ -297,16 +297,16 @@ def split_spending(
     log_rest = np.log(above / gap) * partial  # log(1 - d_t(u)) where partial
     rest, inside, inverse = water_fill(log_mu, log_rest, member_partial)
     coverage = inside - rest
-    for t in np.flatnonzero(full.any(axis=0)) if any_full else ():
-        owners = member[:, :, t] & full[:, t, None]
-        heaviest = np.argmax(np.where(owners, log_mu, -np.inf), axis=1)
-        if owner is not None:  # the designated owner where she may cover t
+    if any_full:  # each fully demanded target whole to one allowed defender
+        owners = member & full[:, None, :]
+        heaviest = np.argmax(np.where(owners, log_mu[:, :, None], -np.inf), axis=1)
+        if owner is not None:  # the designated owner where she may cover it
             chosen = owners[np.arange(rows.size), owner]
-            heaviest = np.where(chosen, owner, heaviest)
-        some = np.flatnonzero(owners.any(axis=1))
-        coverage[some, heaviest[some], t] = 1.0
+            heaviest = np.where(chosen, owner[:, None], heaviest)
+        at, t = np.nonzero(owners.any(axis=1))
+        coverage[at, heaviest[at, t], t] = 1.0
     weighted = rest * inverse[:, None, :]
-    jacobian = np.matmul(weighted, np.swapaxes(inside, 1, 2), out=None)
+    jacobian = weighted @ np.swapaxes(inside, 1, 2)
     np.negative(jacobian, out=jacobian)
     jacobian.reshape(rows.size, -1)[:, :: log_mu.shape[1] + 1] += rest.sum(axis=2)
     jacobian[:, :, 0] = -(weighted / above[:, None, :]).sum(axis=2)
@@ -364,17 +364,18 @@ def may_spare(games: Games, rows: np.ndarray, tau: np.ndarray, u: float | FloatA
     coverage (``docs/jurisdictions.md`` §3). ``u`` may be one level per row.
     """
     game = games.game
-    level = np.broadcast_to(np.asarray(u, dtype=np.float64), rows.shape)[:, None]
+    level = np.zeros((rows.size, 1))
+    level[:, 0] = u  # one level, or one per row
     at = np.arange(rows.size)
     pinned = game.attacker_penalty[None] >= level  # (r, m)
     if not game.restricted:
-        demand = np.clip((game.attacker_reward[tau] - level[:, 0]) / game.attacker_gap[tau], 0, 1)
+        demand = need(game.attacker_reward[tau], game.attacker_gap[tau], level[:, 0])
         v_tau = utility(games.penalty[rows, :, tau], games.gap[rows, :, tau], demand[:, None])
         min_pinned = np.where(pinned[:, None], games.reward[rows], np.inf).min(axis=2)
         return np.asarray(pinned[at, tau][:, None] | (min_pinned <= v_tau + SPARE_TOL))
     best = game.attacker_reward[None] >= level  # every target at the level, pinned too
     unmovable = best[:, None] & (pinned[:, None] | ~game.allowed[None])  # (r, n, m)
-    cover = np.clip((game.attacker_reward - level) / game.attacker_gap, 0.0, 1.0)
+    cover = need(game.attacker_reward, game.attacker_gap, level)
     covered = utility(games.penalty[rows], games.gap[rows], cover[:, None])
     value = np.where(pinned[:, None], games.reward[rows], covered)
     lowest = np.where(unmovable, value, np.inf).min(axis=2)
