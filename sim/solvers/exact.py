@@ -239,10 +239,11 @@ def budgets_fit(
 
 
 #: Up to this many defenders, :func:`budgets_fit` checks Hall's condition on every
-#: group of them (2^a - 1 groups); in the misreport searches of ``bench/audits.py``
-#: the groups of two caught about two thirds of the exact floor splits that ran
-#: their full iterations and failed.
-HALL_DEFENDERS = 6
+#: group of them (2^a - 1 groups). In the slowest misreport search of
+#: ``bench/audits.py`` (n = 3) it caught about two thirds of the exact floor splits
+#: that ran their full iterations and failed; with five defenders the 31 groups cost
+#: the finder more than they saved.
+HALL_DEFENDERS = 3
 
 
 def _hall(allowed: np.ndarray, demand: FloatArray, budget: FloatArray) -> np.ndarray:
@@ -253,7 +254,7 @@ def _hall(allowed: np.ndarray, demand: FloatArray, budget: FloatArray) -> np.nda
     else:
         groups = np.vstack((np.eye(a, dtype=bool), np.ones((1, a), dtype=bool)))
     # the targets some defender outside the group may cover escape it
-    outside = np.einsum("ga,ram->rgm", (~groups).astype(np.float64), allowed.astype(np.float64))
+    outside = (~groups).astype(np.float64) @ allowed.astype(np.float64)  # (r, g, m)
     needed = ((outside == 0.0) * (demand * allowed.any(axis=1))[:, None, :]).sum(axis=2)
     held = budget @ groups.T.astype(np.float64)
     return np.asarray((needed <= held + RESIDUAL_TOL).all(axis=1))
