@@ -346,6 +346,8 @@ def _proposals(
         for j, tau in enumerate(taus):
             yield "cells", int(tau), profiles[j] if done[j] else None
     yield from _later_passes(game, games, candidates, pooled, floor_game)
+    if not cells:
+        return
     spares = (
         may_spare(games, rows, taus, middles)
         if game.restricted
