@@ -428,15 +428,17 @@ def verify(
     result: ReportNSEs,
 ) -> np.ndarray:
     """The exact oracle on each cleaned candidate (game ``rows[j]``, profile
-    ``profiles[j]`` attacking ``tau[j]``); records the verified ones in ``result``
-    and returns which they are."""
+    ``profiles[j]`` attacking ``tau[j]``); records in ``result`` each game's first
+    verified candidate in this order and returns which candidates verified."""
     gains = profile_gains(games.game, games.penalty[rows], games.gap[rows], profiles, tau)
     ok = gains.best & ((gains.value - gains.own).max(axis=1) <= GAIN_TOL)
-    at = rows[ok]
+    hits = np.flatnonzero(ok)
+    pick = hits[np.unique(rows[hits], return_index=True)[1]]
+    at = rows[pick]
     result.ok[at] = True
-    result.attacked_target[at] = tau[ok]
-    result.coverage[at] = gains.coverage[ok]
-    result.defender_utility[at] = gains.own[ok]
+    result.attacked_target[at] = tau[pick]
+    result.coverage[at] = gains.coverage[pick]
+    result.defender_utility[at] = gains.own[pick]
     return ok
 
 
@@ -563,6 +565,16 @@ def propose(
 
 
 def floor_fits(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """:func:`floor_verdicts`, asked once per game and target of a batch (every floor
+    stage asks about the same pairs; ``Games.floor_verdicts`` keeps the answers)."""
+    known = games.floor_verdicts
+    new = known[rows, tau] < 0
+    if new.any():
+        known[rows[new], tau[new]] = floor_verdicts(games, rows[new], tau[new])
+    return np.asarray(known[rows, tau] == 1)
+
+
+def floor_verdicts(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """Whether game ``rows[j]`` attacking ``tau[j]`` can have an NSE at the floor level,
     by necessary conditions: every demanded target has an allowed defender, and the
     budgets fit the demand (:func:`~sim.solvers.exact.budgets_fit`: whoever rule B
@@ -634,13 +646,13 @@ def quick_nse_batch(
             if rows.size == 0:
                 return result
             # every unresolved row with every candidate of the block, in one solve per
-            # stage; a row takes the first candidate (in order) that verifies
+            # stage and one oracle call; a row takes the first candidate (in order)
+            # that verifies
             pairs, rank = np.tile(rows, ranks.size), np.repeat(ranks, rows.size)
             for stage in np.unique(stages[rows, slot]):
                 mine = stages[pairs, slot] == stage
                 game_rows, tau = pairs[mine], orders[pairs[mine], rank[mine]]
                 done, profiles = propose(games, game_rows, tau, str(stage), pooled)
-                for r in ranks:
-                    at = np.flatnonzero(done & (rank[mine] == r) & ~result.ok[game_rows])
-                    verify(games, game_rows[at], profiles[at], tau[at], result)
+                at = np.flatnonzero(done & ~result.ok[game_rows])  # in rank order
+                verify(games, game_rows[at], profiles[at], tau[at], result)
     return result

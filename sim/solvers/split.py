@@ -209,6 +209,13 @@ class Games:
         """Whether some defender has no resources."""
         return not bool(self.active.all())
 
+    @functools.cached_property
+    def floor_verdicts(self) -> np.ndarray:
+        """Whether game b attacking t can have an NSE at the floor, shape (b, m): 1 yes,
+        0 no, -1 not yet asked (:func:`sim.solvers.kernel.floor_fits` fills it in, so
+        the floor stages of one batch ask once per game and target)."""
+        return np.full((self.size, self.game.n_targets), -1, dtype=np.int8)
+
 
 @dataclass(frozen=True, eq=False)
 class Spending:
