@@ -35,7 +35,7 @@ from sim.solvers.kernel import (
     quick_stages,
     waste_fits,
 )
-from sim.solvers.linalg import solve_stack
+from sim.solvers.linalg import least_squares_stack, solve_stack
 from sim.solvers.origami import origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 from sim.solvers.split import Games, may_spare, spending, split_spending, structure, water_fill
@@ -543,7 +543,8 @@ def test_waste_fits_is_the_flat_canonical_split_at_the_floor(game):
 
 def test_solve_stack_matches_numpy_and_reports_a_singular_matrix():
     """The stacked solve (a stack of one through LAPACK's gesv) against NumPy's, and a
-    singular matrix raises in a stack of one and in a larger stack alike."""
+    singular matrix raises in a stack of one and in a larger stack alike; the stacked
+    least squares against the pseudo-inverse."""
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(3, 4, 4)), rng.normal(size=(3, 4))
     expected = np.linalg.solve(a, b[..., None])[..., 0]
@@ -553,6 +554,13 @@ def test_solve_stack_matches_numpy_and_reports_a_singular_matrix():
     for stack in (a[1:2], a):
         with pytest.raises(np.linalg.LinAlgError):
             solve_stack(stack, b[: stack.shape[0]])
+    # least squares: the pseudo-inverse's solution, rank-deficient and tall systems too
+    tall = np.concatenate((a, rng.normal(size=(3, 1, 4))), axis=1)
+    rhs = rng.normal(size=(3, 5))
+    expected = (np.linalg.pinv(tall) @ rhs[..., None])[..., 0]
+    np.testing.assert_allclose(least_squares_stack(tall, rhs), expected, atol=1e-12)
+    one = least_squares_stack(tall[1:2], rhs[1:2])
+    np.testing.assert_allclose(one, expected[1:2], atol=1e-12)
 
 
 def test_an_nse_only_an_exact_floor_split_reaches_is_found_by_the_quick_stages():

@@ -28,6 +28,8 @@ the most budget left: no waste). Deterministic; rows are independent.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.game import FloatArray
@@ -248,16 +250,25 @@ HALL_DEFENDERS = 3
 
 def _hall(allowed: np.ndarray, demand: FloatArray, budget: FloatArray) -> np.ndarray:
     """Hall's condition of :func:`budgets_fit`, shape (r,)."""
-    a = allowed.shape[1]
-    if a <= HALL_DEFENDERS:
-        groups = (np.arange(1, 2**a)[:, None] >> np.arange(a)) & 1 == 1  # (g, a)
-    else:
-        groups = np.vstack((np.eye(a, dtype=bool), np.ones((1, a), dtype=bool)))
+    members, others = _groups(allowed.shape[1])
     # the targets some defender outside the group may cover escape it
-    outside = (~groups).astype(np.float64) @ allowed.astype(np.float64)  # (r, g, m)
+    outside = others @ allowed.astype(np.float64)  # (r, g, m)
     needed = ((outside == 0.0) * (demand * allowed.any(axis=1))[:, None, :]).sum(axis=2)
-    held = budget @ groups.T.astype(np.float64)
-    return np.asarray((needed <= held + RESIDUAL_TOL).all(axis=1))
+    return np.asarray((needed <= budget @ members.T + RESIDUAL_TOL).all(axis=1))
+
+
+@functools.cache
+def _groups(size: int) -> tuple[FloatArray, FloatArray]:
+    """The groups of :func:`_hall` among ``size`` defenders, as 0/1 rows (g, size):
+    who is in each, and who is not."""
+    if size <= HALL_DEFENDERS:
+        groups = (np.arange(1, 2**size)[:, None] >> np.arange(size)) & 1 == 1
+    else:
+        groups = np.vstack((np.eye(size, dtype=bool), np.ones((1, size), dtype=bool)))
+    members, others = groups.astype(np.float64), (~groups).astype(np.float64)
+    members.setflags(write=False)
+    others.setflags(write=False)
+    return members, others
 
 
 def _canonical(unknown: np.ndarray, log_rest: FloatArray) -> FloatArray:

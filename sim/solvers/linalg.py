@@ -1,8 +1,9 @@
 """Stacks of small dense linear systems, as the batched solvers meet them.
 
 NumPy's stacked :func:`numpy.linalg.solve` costs several times the solve itself on
-one 5 x 5 system; the finder solves one game at a time, so a stack of one goes to
-LAPACK's ``gesv`` directly.
+one 5 x 5 system, and its stacked pseudo-inverse twice a least-squares solve; the
+finder solves one game at a time, so a stack of one goes to LAPACK directly
+(``gesv``; ``gelsd`` through :func:`numpy.linalg.lstsq`).
 """
 
 from __future__ import annotations
@@ -23,3 +24,11 @@ def solve_stack(matrices: FloatArray, vectors: FloatArray) -> FloatArray:
             raise np.linalg.LinAlgError(f"singular matrix (gesv info {info})")
         return np.asarray(x, dtype=np.float64)[None]
     return np.asarray(np.linalg.solve(matrices, vectors[..., None])[..., 0])
+
+
+def least_squares_stack(matrices: FloatArray, vectors: FloatArray) -> FloatArray:
+    """The minimum-norm least-squares solutions for a stack (shapes (r, p, q) and
+    (r, p)): ``pinv(matrices[j]) @ vectors[j]``, rank-deficient systems included."""
+    if matrices.shape[0] == 1:
+        return np.asarray(np.linalg.lstsq(matrices[0], vectors[0], rcond=None)[0])[None]
+    return np.asarray((np.linalg.pinv(matrices) @ vectors[:, :, None])[:, :, 0])
