@@ -231,9 +231,8 @@ def budgets_fit(
     binding = np.ones(budget.shape, dtype=bool) if spare is None else ~spare
     room = (allowed * demand[:, None, :]).sum(axis=2) >= budget - RESIDUAL_TOL
     count = (allowed & binding[:, :, None]).sum(axis=1)
-    members = np.maximum(count, 1)
     full = demand >= 1.0  # each member may cover it fully
-    shared = -count * np.expm1(np.log1p(-np.where(full, 0.0, demand)) / members)
+    shared = count * equal_share(count, np.log1p(-np.where(full, 0.0, demand)))
     together = np.where(full, count, shared).sum(axis=1)
     spent = (budget * binding).sum(axis=1)
     fits &= (room | ~binding).all(axis=1) & (together >= spent - RESIDUAL_TOL)
@@ -271,11 +270,17 @@ def _groups(size: int) -> tuple[FloatArray, FloatArray]:
     return members, others
 
 
+def equal_share(count: np.ndarray, log_rest: FloatArray) -> FloatArray:
+    """Each member's share when ``count`` defenders split a demand equally (maximum
+    waste): :math:`1 - (1 - d_t)^{1/k}`, from ``log_rest`` :math:`= \\log(1 - d_t)`
+    (shapes that broadcast; a count of 0 is taken as 1)."""
+    return np.asarray(-np.expm1(log_rest / np.maximum(count, 1)))
+
+
 def _canonical(unknown: np.ndarray, log_rest: FloatArray) -> FloatArray:
     """Every allowed defender's equal share of each target: maximum waste."""
     count = unknown.sum(axis=1, keepdims=True)
-    each = -np.expm1(log_rest[:, None, :] / np.maximum(count, 1))
-    return np.asarray(unknown * each)
+    return np.asarray(unknown * equal_share(count, log_rest[:, None, :]))
 
 
 def greedy_split(unknown: np.ndarray, budget: FloatArray, demand: FloatArray) -> FloatArray:

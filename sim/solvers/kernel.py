@@ -24,7 +24,7 @@ from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, FLOOR_NUDGE, GAIN_TOL, NEWTON_TOL, RESIDUAL_TOL
 from sim.payoffs import utility
 from sim.solvers.deviation import profile_gains
-from sim.solvers.exact import budgets_fit, floor_exact
+from sim.solvers.exact import budgets_fit, equal_share, floor_exact
 from sim.solvers.linalg import least_squares_stack, solve_stack
 from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
@@ -522,10 +522,8 @@ def waste_fits(
     demands = np.repeat(demand[None], rows.size, axis=0)
     count = allowed_sets(games, rows, tau, demands).sum(axis=1)
     full = demand >= 1.0
-    log_rest = np.log1p(-np.where(full, 0.0, demand))
-    members = np.maximum(count, 1)
-    shared = np.where(full, 1.0, -members * np.expm1(log_rest / members))
-    spend = np.where(count > 0, shared, 0.0).sum(axis=1)
+    shared = count * equal_share(count, np.log1p(-np.where(full, 0.0, demand)))
+    spend = np.where(full & (count > 0), 1.0, shared).sum(axis=1)
     covered = ~((demand > 0.0) & (count == 0)).any(axis=1)
     return covered & (spend <= total + RESIDUAL_TOL)
 
@@ -577,9 +575,9 @@ def floor_fits(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
 def floor_verdicts(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """Whether game ``rows[j]`` attacking ``tau[j]`` can have an NSE at the floor level,
     by necessary conditions: every demanded target has an allowed defender, and the
-    budgets fit the demand (:func:`~sim.solvers.exact.budgets_fit`: whoever rule B
-    does not let spare has room for her budget on her allowed targets, and nobody must
-    cover more than her budget alone). Where they fail, no split at the floor
+    budgets fit the demand (:func:`~sim.solvers.exact.budgets_fit`: Hall's condition,
+    and room for the budgets of those rule B does not let spare). Where they fail, no
+    split at the floor
     (canonical or exact) spends the budgets, so the floor stages skip the row: their
     results are unchanged. In the slowest floor games of ``bench/nse_scale.py`` they
     leave 2 of 14 and 2 of 20 candidate targets."""

@@ -98,8 +98,8 @@ def origami_levels(
         key = np.where(live, -attacker_reward, np.inf)
     flat = np.full(budget.shape, floor, dtype=np.float64)
     column = flat[:, None]
-    need = np.minimum(np.maximum((attacker_reward - column) * inverse_gap, 0.0), 1.0)
-    at_floor = need.sum(axis=1) <= budget
+    held = np.minimum(np.maximum((attacker_reward - column) * inverse_gap, 0.0), 1.0)
+    at_floor = held.sum(axis=1) <= budget
     if at_floor.all():
         return flat
     order = np.argsort(key, axis=1, kind="stable")
