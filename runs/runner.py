@@ -16,8 +16,9 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,12 @@ MAX_WORKERS_PER_CORE = 4
 #: How long a Dask client waits for its scheduler.
 SCHEDULER_TIMEOUT = "10s"
 
+#: Seconds between two looks at the executor's futures (and at a held signal).
+POLL_SECONDS = 0.2
+
+#: Seconds a stopped local worker has to exit before it is killed.
+STOP_SECONDS = 5.0
+
 
 def _worker_start() -> None:
     """In each local worker: leave Ctrl-C to the parent (which stops the run and
@@ -58,12 +65,61 @@ def _worker_start() -> None:
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and end the workers now."""
+    """Cancel what has not started and end the workers now (killed if they linger)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(STOP_SECONDS)
+            process.kill()
+
+
+@contextmanager
+def held_interrupts() -> Iterator[Callable[[], None]]:
+    """Hold SIGINT and SIGTERM while the main thread waits on an executor; yields
+    ``check``, which delivers a held signal to the handler it would have reached.
+
+    A handler that raises (Ctrl-C's ``KeyboardInterrupt``, the CLI's SIGTERM) may strike
+    anywhere in ``concurrent.futures``' waiting code and leave its bookkeeping half done
+    (a future's lock held, a waiter not removed); once, in CI, a run interrupted so
+    never exited. Held, the signal is raised by ``check`` between two waits, outside
+    that code. Signals that are ignored stay ignored; off the main thread nothing is
+    held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    held: list[tuple[int, Any]] = []
+    kinds = [
+        kind
+        for kind in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(kind) not in (signal.SIG_IGN, None)
+    ]
+    previous: dict[int, Any] = {
+        kind: signal.signal(kind, lambda *caught: held.append(caught)) for kind in kinds
+    }
+
+    def restore() -> None:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
+
+    def check() -> None:
+        while held:
+            signum, frame = held.pop(0)
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)  # raises (Ctrl-C, the CLI's SIGTERM) or returns
+            else:  # SIG_DFL: the default action, which ends the process
+                restore()
+                signal.raise_signal(signum)
+
+    try:
+        yield check
+    finally:
+        restore()
 
 
 @contextmanager
@@ -269,8 +325,13 @@ def _run_locked(
                 record(results)
 
             try:
-                for future in as_completed(futures):
-                    collect(future)
+                with held_interrupts() as check:
+                    running = set(futures)
+                    while running:
+                        ready, running = wait(running, POLL_SECONDS, FIRST_COMPLETED)
+                        for future in ready:
+                            collect(future)
+                        check()
             except BaseException:  # interrupted: record every block that did finish
                 for future in futures:
                     if future not in recorded and future.done() and not future.cancelled():

@@ -19,7 +19,7 @@ import pytest
 from runs.cli import main
 from runs.config import parse_config
 from runs.export import read_dataset
-from runs.runner import run_study
+from runs.runner import held_interrupts, run_study
 from runs.studydir import StudyDir
 from sim.errors import InvalidConfigError, StudyIOError, StudyStateError
 
@@ -230,7 +230,11 @@ def test_an_interrupt_is_one_line_and_resumable(tmp_path, signum, status):
     _wait_for_parts(tmp_path / "s", 2, process)
     assert process.poll() is None, "the run finished before it could be interrupted"
     process.send_signal(signum)
-    _, stderr = process.communicate(timeout=60)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:  # a run that hangs must not outlive the test
+        process.kill()
+        process.communicate()
     assert process.returncode == status, stderr
     assert stderr.count("\n") == 1 and "--resume" in stderr and "Traceback" not in stderr
     recorded = (tmp_path / "s" / "ledger.jsonl").read_text().splitlines()
@@ -240,6 +244,38 @@ def test_an_interrupt_is_one_line_and_resumable(tmp_path, signum, status):
     clean = cli("run", str(config), "--out", str(tmp_path / "clean"), cwd=tmp_path)
     assert clean.returncode == 0
     assert digest(tmp_path / "s") == digest(tmp_path / "clean")
+
+
+class Stop(BaseException):
+    pass
+
+
+def _stop_on(signum: int, frame: object) -> None:
+    raise Stop(signum)
+
+
+def test_held_interrupts_deliver_a_signal_once_between_waits():
+    calls: list[int] = []
+    previous = signal.signal(signal.SIGTERM, _stop_on)
+    previous_int = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
+    try:
+        with held_interrupts() as check:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGTERM)
+            assert calls == []  # held, not delivered
+            with pytest.raises(Stop):
+                check()  # SIGINT's handler returns; SIGTERM's raises
+            assert calls == [signal.SIGINT]
+            check()  # each once
+        assert signal.getsignal(signal.SIGTERM) is _stop_on  # restored
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with held_interrupts() as check:
+            signal.raise_signal(signal.SIGINT)  # ignored stays ignored
+            check()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def test_jobs_are_clamped_with_a_warning(tmp_path):
