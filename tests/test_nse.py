@@ -26,7 +26,7 @@ from sim.solvers import (
     single_defender_sse,
 )
 from sim.solvers.bounded import bounded_root
-from sim.solvers.deviation import _leave_one_out
+from sim.solvers.deviation import _before, _leave_one_out
 from sim.solvers.exact import budgets_fit, exact_split, floor_exact, greedy_split
 from sim.solvers.kernel import (
     candidate_orders,
@@ -291,7 +291,8 @@ def test_batched_origami_levels_match_each_row(game, data):
 
 def test_leave_one_out_coverage_handles_full_coverage():
     profile = np.array([[1.0, 0.5, 0.0], [0.3, 1.0, 0.0], [0.2, 0.5, 1.0]])
-    batched = _leave_one_out(profile)
+    rest = 1.0 - profile
+    batched = _leave_one_out(rest, _before(rest))
     for i in range(3):
         np.testing.assert_allclose(batched[i], others_coverage(profile, i), atol=1e-15)
 

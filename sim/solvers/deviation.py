@@ -47,12 +47,20 @@ def combined_coverage(profile: ArrayLike, axis: int = 0) -> FloatArray:
     the best-response tolerance (a single defender's ORIGAMI outcome failed its own
     check so).
     """
-    x = np.asarray(profile, dtype=np.float64)
-    if axis != 0:
-        x = np.moveaxis(x, axis, 0)
-    left = np.cumprod(1.0 - x, axis=0)  # the product over j <= i
-    before = np.concatenate((np.ones_like(x[:1]), left[:-1]), axis=0)
-    return np.asarray((x * before).sum(axis=0))
+    x = np.moveaxis(np.asarray(profile, dtype=np.float64), axis, -2)
+    return _combined(x, _before(1.0 - x))
+
+
+def _before(rest: FloatArray) -> FloatArray:
+    r""":math:`\prod_{j < i} (1 - c^j_t)` for each defender i of profiles (..., n, m),
+    from ``rest`` :math:`= 1 - c`."""
+    ones = np.ones((*rest.shape[:-2], 1, rest.shape[-1]))
+    return np.cumprod(np.concatenate((ones, rest[..., :-1, :]), axis=-2), axis=-2)
+
+
+def _combined(profile: FloatArray, before: FloatArray) -> FloatArray:
+    """:func:`combined_coverage` of profiles (..., n, m) given :func:`_before`."""
+    return np.asarray((profile * before).sum(axis=-2))
 
 
 def others_coverage(profile: ArrayLike, defender: int) -> FloatArray:
@@ -61,14 +69,12 @@ def others_coverage(profile: ArrayLike, defender: int) -> FloatArray:
     return 1.0 - np.prod(np.delete(1.0 - x, defender, axis=0), axis=0)
 
 
-def _leave_one_out(profile: FloatArray) -> FloatArray:
-    """Every defender's :math:`q^{-i}` at once, shape (..., n, m) (prefix and suffix
-    products, so a defender covering a target fully does not divide by zero)."""
-    rest = 1.0 - profile
-    ones = np.ones((*profile.shape[:-2], 1, profile.shape[-1]))
-    before = np.cumprod(np.concatenate((ones, rest[..., :-1, :]), axis=-2), axis=-2)
-    after = np.cumprod(np.concatenate((ones, rest[..., :0:-1, :]), axis=-2), axis=-2)
-    return np.asarray(1.0 - before * after[..., ::-1, :], dtype=np.float64)
+def _leave_one_out(rest: FloatArray, before: FloatArray) -> FloatArray:
+    """Every defender's :math:`q^{-i}` at once, shape (..., n, m), from ``rest``
+    :math:`= 1 - c` and :func:`_before` (prefix and suffix products, so a defender
+    covering a target fully does not divide by zero)."""
+    after = _before(rest[..., ::-1, :])[..., ::-1, :]
+    return np.asarray(1.0 - before * after, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -242,21 +248,20 @@ def best_deviations(
     alone = in_s & ((pinned.sum(axis=1)[:, None] - pinned) == 0) & spare[:, None]
     stuck = np.where(spare[:, None], pinned, in_s)
     tie = np.asarray((in_s & ~strict).any(axis=1) & stuck.any(axis=1))
+    # her value per kind: strict, spare, tie (the least utility of the tied targets);
+    # the first kind with the largest value wins
+    masks = np.array((strict, alone, stuck & tie[:, None]))
+    values = np.where(masks, np.array((util, util, -util)), -np.inf)
+    targets = values.argmax(axis=2)
+    best = values.max(axis=2)
+    best[2] = -best[2]
+    best[~masks.any(axis=2)] = -np.inf
+    kind = np.argmax(best, axis=0)
     r = np.arange(q.shape[0])
-    value = np.full(q.shape[0], -np.inf)
-    target = np.full(q.shape[0], -1)
-    kind = np.zeros(q.shape[0], dtype=np.int64)
-    # scan order: strict, then spare, then the tie; a later kind wins only if larger
-    for code, (mask, values) in enumerate(
-        ((strict, util), (alone, util), (stuck & tie[:, None], -util))
-    ):
-        masked = np.where(mask, values, -np.inf)
-        t = np.argmax(masked, axis=1)
-        v = masked[r, t] * (-1.0 if code == 2 else 1.0)
-        better = mask[r, t] & (v > value)
-        value = np.where(better, v, value)
-        target = np.where(better, t, target)
-        kind = np.where(better, code, kind)
+    value = best[kind, r]
+    found = value > -np.inf
+    target = np.where(found, targets[kind, r], -1)
+    kind = np.where(found, kind, 0)
     return value, target, level, kind
 
 
@@ -374,7 +379,9 @@ def profile_gains(
     """
     r, n, m = profiles.shape
     at = np.arange(r)
-    c = combined_coverage(profiles.swapaxes(0, 1))  # the defenders first
+    rest = 1.0 - profiles
+    before = _before(rest)
+    c = _combined(profiles, before)
     attacker = game.attacker_reward - c * game.attacker_gap
     best = attacker[at, attacked_target] >= attacker.max(axis=1) - tol
     own = utility(
@@ -382,7 +389,7 @@ def profile_gains(
     )
     value, target, level, kind = best_deviations(
         game,
-        _leave_one_out(profiles).reshape(r * n, m),
+        _leave_one_out(rest, before).reshape(r * n, m),
         np.repeat(game.resources[None].astype(np.float64), r, axis=0).ravel(),
         penalty.reshape(r * n, m),
         gap.reshape(r * n, m),
@@ -444,7 +451,6 @@ def certify(
 ) -> NSEViolation:
     """:func:`nse_violation` of a profile already known to be coverage within each
     budget (the finder's cleaned candidates): the oracle without the input checks."""
-    n = game.n_defenders
     found = profile_gains(
         game,
         game.defender_penalty[None],
@@ -454,7 +460,13 @@ def certify(
         budget_tol=budget_tol,
         tol=tol,
     )
+    return certificate(found)
+
+
+def certificate(found: ProfileGains) -> NSEViolation:
+    """The :class:`NSEViolation` of the first profile of :func:`profile_gains`."""
     if not found.best[0]:
+        n = found.own.shape[1]
         return NSEViolation(np.inf, -1, None, np.full(n, np.inf), "target is not a best response")
     gains = found.value[0] - found.own[0]
     worst = int(np.argmax(gains))

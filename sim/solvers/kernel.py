@@ -134,6 +134,7 @@ def damped_newton(
         jac[feasible],
         cov[feasible],
     )
+    norm = (res**2).sum(axis=1)  # each row's squared residual norm
     for _ in range(max_iter):
         converged = np.abs(res).max(axis=1, initial=0.0) <= tol
         if converged.any():
@@ -141,22 +142,24 @@ def damped_newton(
             coverage[live[converged]] = cov[converged]
             keep = ~converged
             live, xs, res, jac, cov = live[keep], xs[keep], res[keep], jac[keep], cov[keep]
+            norm = norm[keep]
         if live.size == 0:
             break
         step = solve(jac, res)
-        norm = (res**2).sum(axis=1)
         at = slice(None) if live.size == x.shape[0] else live  # all rows: views, no gathers
         trial = clip(at, xs - step)
         ok, r2, j2, c2 = evaluate(at, trial)
-        better = ok & ((r2**2).sum(axis=1) < (1.0 - 1e-4) * norm)
+        n2 = (r2**2).sum(axis=1)
+        better = ok & (n2 < (1.0 - 1e-4) * norm)
         if better.all():  # the usual case: every row takes the full step
-            xs, res, jac, cov = trial, r2, j2, c2
+            xs, res, jac, cov, norm = trial, r2, j2, c2, n2
             continue
-        xs[better], res[better], jac[better], cov[better] = (
+        xs[better], res[better], jac[better], cov[better], norm[better] = (
             trial[better],
             r2[better],
             j2[better],
             c2[better],
+            n2[better],
         )
         # the shorter steps, all in one evaluation: the first that lowers the norm
         pending = np.flatnonzero(~better)
@@ -167,12 +170,14 @@ def damped_newton(
             - np.repeat(HALVINGS, count)[:, None] * np.tile(step[pending], (HALVINGS.size, 1)),
         )
         ok, r2, j2, c2 = evaluate(np.tile(live[pending], HALVINGS.size), trial)
+        n2 = (r2**2).sum(axis=1)
         limit = (1.0 - 1e-4 * np.repeat(HALVINGS, count)) * np.tile(norm[pending], HALVINGS.size)
-        lower = (ok & ((r2**2).sum(axis=1) < limit)).reshape(HALVINGS.size, count)
+        lower = (ok & (n2 < limit)).reshape(HALVINGS.size, count)
         found = lower.any(axis=0)
         pick = np.argmax(lower, axis=0)[found] * count + np.flatnonzero(found)
         take = pending[found]
         xs[take], res[take], jac[take], cov[take] = trial[pick], r2[pick], j2[pick], c2[pick]
+        norm[take] = n2[pick]
         short[live[pending]] += 1
         stalled = np.zeros(live.size, dtype=bool)
         stalled[pending[~found]] = True  # no step of a tenth of Newton's or more lowered it
@@ -180,6 +185,7 @@ def damped_newton(
         if stalled.any():
             keep = ~stalled
             live, xs, res, jac, cov = live[keep], xs[keep], res[keep], jac[keep], cov[keep]
+            norm = norm[keep]
     return done, coverage
 
 

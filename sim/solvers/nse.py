@@ -50,10 +50,16 @@ from sim.numerics import (
     GAIN_TOL,
     RESIDUAL_TOL,
 )
-from sim.payoffs import target_utility, utility
+from sim.payoffs import utility
 from sim.sampling import CombSupport, comb_support
 from sim.solvers.bounded import bounded_root
-from sim.solvers.deviation import NSEViolation, certify, combined_coverage
+from sim.solvers.deviation import (
+    NSEViolation,
+    ProfileGains,
+    certificate,
+    combined_coverage,
+    profile_gains,
+)
 from sim.solvers.exact import exact_split, greedy_split
 from sim.solvers.kernel import (
     candidate_blocks,
@@ -141,9 +147,15 @@ _PASSES: tuple[tuple[str, float, int], ...] = (
 )
 
 
-def _verify(game: SecurityGame, profile: FloatArray, tau: int) -> tuple[bool, NSEViolation | None]:
-    violation = certify(game, profile, tau)
-    return violation.gain <= GAIN_TOL, violation
+def _verify(
+    game: SecurityGame, profile: FloatArray, tau: int
+) -> tuple[bool, NSEViolation, ProfileGains]:
+    """The oracle on a cleaned candidate: (verified, its certificate, its arrays)."""
+    found = profile_gains(
+        game, game.defender_penalty[None], game.defender_gap[None], profile[None], np.array([tau])
+    )
+    violation = certificate(found)
+    return violation.gain <= GAIN_TOL, violation, found
 
 
 def _clean(profile: FloatArray, game: SecurityGame) -> FloatArray:
@@ -285,11 +297,12 @@ def _result(
     profile: FloatArray,
     tau: int,
     phase: str,
-    violation: NSEViolation | None,
+    violation: NSEViolation,
+    found: ProfileGains,
     attempts: int,
 ) -> NSEResult:
-    c = combined_coverage(profile)
-    value = target_utility(game, tau, c[tau])
+    """The result of a verified candidate (``found``: the oracle's arrays for it)."""
+    c, value = found.coverage[0], found.own[0].copy()
     level = float(game.attacker_reward[tau] - c[tau] * game.attacker_gap[tau])
     profile.setflags(write=False)
     value.setflags(write=False)
@@ -483,9 +496,9 @@ def find_nse(
         tied = [int(t) for t in np.flatnonzero(reward >= reward.max() - BR_TOL)]
         tied = [t for t in tied if allowed_targets is None or t in allowed_targets]
         if tied:
-            ok, violation = _verify(game, profile, tied[0])
+            ok, violation, found = _verify(game, profile, tied[0])
             if ok:
-                return _result(game, profile, tied[0], "idle", violation, 1)
+                return _result(game, profile, tied[0], "idle", violation, found, 1)
     if active.sum() == 1 and allowed_targets is None and not game.restricted:
         i = int(np.flatnonzero(active)[0])
         level = origami_level(game.attacker_reward, game.attacker_gap, float(game.resources[i]))
@@ -497,10 +510,10 @@ def find_nse(
         tau = int(np.flatnonzero(value >= value.max() - 1e-12)[0])
         profile = np.zeros((n, m))
         profile[i] = cover
-        ok, violation = _verify(game, profile, tau)
+        ok, violation, found = _verify(game, profile, tau)
         attempts += 1
         if ok:
-            return _result(game, profile, tau, "single", violation, attempts)
+            return _result(game, profile, tau, "single", violation, found, attempts)
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     games = Games.single(game)
     candidates = [int(t) for t in candidate_orders(games, pooled)[0]]
@@ -511,11 +524,10 @@ def find_nse(
         attempts += 1
         if profile is None:
             continue
-        ok, violation = _verify(game, profile, tau)
+        ok, violation, found = _verify(game, profile, tau)
         if ok:
-            return _result(game, profile, tau, phase, violation, attempts)
-        if violation is not None:
-            notes.append(f"{phase} tau={tau}: {violation.reason}")
+            return _result(game, profile, tau, phase, violation, found, attempts)
+        notes.append(f"{phase} tau={tau}: {violation.reason}")
     empty = np.zeros((n, m))
     empty.setflags(write=False)
     return NSEResult(
