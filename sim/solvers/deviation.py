@@ -55,7 +55,7 @@ def _before(rest: FloatArray) -> FloatArray:
     r""":math:`\prod_{j < i} (1 - c^j_t)` for each defender i of profiles (..., n, m),
     from ``rest`` :math:`= 1 - c`."""
     ones = np.ones((*rest.shape[:-2], 1, rest.shape[-1]))
-    return np.cumprod(np.concatenate((ones, rest[..., :-1, :]), axis=-2), axis=-2)
+    return np.concatenate((ones, rest[..., :-1, :]), axis=-2).cumprod(axis=-2)
 
 
 def _combined(profile: FloatArray, before: FloatArray) -> FloatArray:
@@ -226,7 +226,7 @@ def best_deviations(
         floor = lowest.max(axis=1)
     level = origami_levels(w_bar, scaled_gap, k, floor, open_)
     excess = np.maximum(w_bar - level[:, None], 0.0)
-    cost = np.divide(excess, scaled_gap, out=np.zeros_like(excess), where=open_).sum(axis=1)
+    cost = np.divide(excess, scaled_gap, out=np.zeros(excess.shape), where=open_).sum(axis=1)
     spare = cost < k - budget_tol
     z = np.maximum(q, need(reward, gap, level[:, None]))
     # without resources she adds nothing: exactly q, not the rounding of a zero-budget
@@ -256,7 +256,7 @@ def best_deviations(
     best = values.max(axis=2)
     best[2] = -best[2]
     best[~masks.any(axis=2)] = -np.inf
-    kind = np.argmax(best, axis=0)
+    kind = best.argmax(axis=0)
     r = np.arange(q.shape[0])
     value = best[kind, r]
     found = value > -np.inf

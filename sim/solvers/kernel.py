@@ -121,7 +121,7 @@ def damped_newton(
     scalar loop would.
     """
     done = np.zeros(x.shape[0], dtype=bool)
-    live = np.flatnonzero(running)
+    live = running.nonzero()[0]
     if live.size == 0:
         return done, None
     feasible, res, jac, cov = evaluate(live, x[live])

@@ -102,12 +102,12 @@ def origami_levels(
     at_floor = held.sum(axis=1) <= budget
     if at_floor.all():
         return flat
-    order = np.argsort(key, axis=1, kind="stable")
+    order = key.argsort(axis=1, kind="stable")
     rows = np.arange(order.shape[0])[:, None]
     reward, inverse_gap = attacker_reward[rows, order], inverse_gap[rows, order]
-    a = np.cumsum(reward * inverse_gap, axis=1)
-    b = np.cumsum(inverse_gap, axis=1)
-    lower = np.repeat(column, reward.shape[1], axis=1)
+    a = (reward * inverse_gap).cumsum(axis=1)
+    b = inverse_gap.cumsum(axis=1)
+    lower = column.repeat(reward.shape[1], axis=1)
     lower[:, :-1] = np.maximum(reward[:, 1:], column)
     if live is not None:  # ignored targets sort last and end no segment
         live = live[rows, order]
@@ -116,7 +116,7 @@ def origami_levels(
     if live is not None:
         hit &= live
     at_floor |= ~hit.any(axis=1)  # only by rounding: G(floor) > budget means a hit
-    j = np.argmax(hit, axis=1)
+    j = hit.argmax(axis=1)
     rows = rows[:, 0]
     root = np.divide(a[rows, j] - budget, b[rows, j], out=np.zeros(j.shape), where=~at_floor)
     level = np.minimum(np.maximum(root, lower[rows, j]), reward[rows, j])
