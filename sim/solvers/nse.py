@@ -331,7 +331,9 @@ def _proposals(
     # the kernel's stages first, tier by tier, every stage of a tier on a block of
     # candidates before the next block: one batched solve per block and stage, in the
     # order the batch of reports keeps
-    for tier, block in itertools.product(tiers(stages), candidate_blocks(len(candidates))):
+    steps = tiers(stages)
+    alone = 2 if all(tier.stop - tier.start <= 1 for tier in steps) else 1
+    for tier, block in itertools.product(steps, candidate_blocks(len(candidates), alone)):
         taus = np.array(candidates[block], dtype=np.int64)
         for stage in kernel[tier]:
             phase = stage.partition(":")[0].replace("newton", "interior")
