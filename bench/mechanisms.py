@@ -3,7 +3,8 @@
 CSW-Max (its NSE included, uncached) in closed form against the one-LP-per-target
 implementation, n = 5, m = 50, k_i in 1..5, on every payoff family of
 ``bench/nse_scale.py`` (a goal holds only if it holds on all of them), all timed in
-this run; and misreport candidates per second on small games (n = 3, m = 5). Two
+this run (each game the best of ``bench.timing.REPEATS`` calls); and misreport
+candidates per second on small games (n = 3, m = 5). Two
 baselines are printed:
 
 * LP-t per target (the paper's eq. 4 via HiGHS) with the *same* fast NSE as step 1.
@@ -21,10 +22,12 @@ Goals (issues 4 and 12): >= 200x for CSW-Max; >= 10k candidate reports per secon
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 
 from bench.nse_scale import FAMILIES
+from bench.timing import best_time
 from mechanisms import Choice, make_mechanism
 from mechanisms.properties import find_profitable_misreport
 from sim.generators import make_generator
@@ -33,13 +36,8 @@ from sim.solvers.reference import lp_nse_gain
 
 
 def _median_time(fn, games) -> float:
-    times = []
-    for game in games:
-        clear_nse_cache()  # time the NSE afresh each call
-        start = time.perf_counter()
-        fn(game)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    """The median over ``games`` of each one's best time, its NSE computed afresh."""
+    return float(np.median([best_time(partial(fn, game), clear_nse_cache) for game in games]))
 
 
 def family_times(family: str, rng: np.random.Generator) -> dict[str, float]:

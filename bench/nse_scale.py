@@ -6,16 +6,18 @@ every payoff family (issue 12: a goal holds only if it holds on all of them). Pe
 and size it prints the median, 95th percentile and maximum time, the verified share,
 and the ratio of the m-LP pooled ORIGAMI problem of the same games (one HiGHS LP per
 target, timed in this run) to the median; per family, the slope of log(median time)
-against log(n m).
+against log(n m). Each game is timed as the best of ``bench.timing.REPEATS`` calls,
+the LPs likewise.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+from functools import partial
 
 import numpy as np
 
+from bench.timing import REPEATS, best_time
 from sim.generators import make_generator
 from sim.solvers import clear_nse_cache, find_nse
 from sim.solvers.reference import lp_max_coverage
@@ -38,7 +40,10 @@ def main() -> None:
     parser.add_argument("--lp-games", type=int, default=2, help="games timed with the LPs")
     parser.add_argument("--families", default=",".join(FAMILIES))
     args = parser.parse_args()
-    print(f"bench/nse_scale.py  {args.games} games per family and size, k_i in 1..5")
+    print(
+        f"bench/nse_scale.py  {args.games} games per family and size, k_i in 1..5; "
+        f"each game's time is the best of {REPEATS} calls (ours and the LPs alike)"
+    )
     print(
         f"{'family':<19}{'n':>3}{'m':>5}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}"
         f"{'verified':>10}{'LP / median':>13}"
@@ -51,18 +56,9 @@ def main() -> None:
                 family, n_defenders=n, n_targets=m, resources={"low": 1, "high": 5}
             )
             games = [generator.sample(rng) for _ in range(args.games)]
-            times, verified = [], 0
-            for game in games:
-                clear_nse_cache()
-                start = time.perf_counter()
-                result = find_nse(game)
-                times.append(time.perf_counter() - start)
-                verified += bool(result.verified)
-            lp = []
-            for game in games[: args.lp_games]:
-                start = time.perf_counter()
-                lp_max_coverage(game)
-                lp.append(time.perf_counter() - start)
+            times = [best_time(partial(find_nse, game), clear_nse_cache) for game in games]
+            verified = sum(bool(find_nse(game).verified) for game in games)
+            lp = [best_time(partial(lp_max_coverage, game)) for game in games[: args.lp_games]]
             median = float(np.median(times))
             medians.append(median)
             sizes.append(n * m)
