@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -138,6 +139,10 @@ def _remove_leftovers(target: Path) -> None:
                     path.unlink()
 
 
+#: A column the consolidation adds for a moment: each row's chunk, in the chunks' order.
+CHUNK_KEY = "__chunk"
+
+
 def _batches(
     out: Path, parts: Mapping[str, str | None], study: str | None
 ) -> Iterator[tuple[str, pa.Table]]:
@@ -145,16 +150,21 @@ def _batches(
     chunks of one table of at least :data:`BATCH_ROWS` rows."""
     batch: list[pa.Table] = []
     size, current = 0, ""
-    for chunk_id in sorted(parts):
+
+    def sorted_batch() -> pa.Table:  # one sort: by chunk, then within each chunk
+        keys = [(CHUNK_KEY, "ascending"), *((key, "ascending") for key in SORT_KEYS[current])]
+        return pa.concat_tables(batch).sort_by(keys).drop_columns([CHUNK_KEY])
+
+    for index, chunk_id in enumerate(sorted(parts)):
         name = "audits" if chunk_id.startswith("audit") else "rounds"
         if batch and (name != current or size >= BATCH_ROWS):
-            yield current, pa.concat_tables(batch)
+            yield current, sorted_batch()
             batch, size = [], 0
         rows = read_part(part_path(out, chunk_id), parts[chunk_id], study)
-        batch.append(rows.sort_by([(key, "ascending") for key in SORT_KEYS[name]]))
+        batch.append(rows.append_column(CHUNK_KEY, pa.array(np.full(rows.num_rows, index))))
         size, current = size + rows.num_rows, name
     if batch:
-        yield current, pa.concat_tables(batch)
+        yield current, sorted_batch()
 
 
 def consolidate(

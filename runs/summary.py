@@ -181,25 +181,63 @@ def _audit_tallies(audits: pd.DataFrame, by: list[str], min_gain: float) -> list
 def _simulation_tallies(
     rounds: pd.DataFrame, by: list[str], min_gain: float
 ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+    """The tallies of the strategic rounds in one grouping per row kind: per condition
+    (mechanism, profile, ``by``) an ``all`` row, and one per role where the rounds have
+    roles (the counts :func:`_tested` and :func:`_mean` give, summed by group)."""
     ok = strategic_rounds(rounds)
     keys = ["mechanism", "profile", *by]
-    for values, group in ok.groupby(keys, sort=True, dropna=False):
-        head = dict(zip(keys, values, strict=True))
-        # SP is tested where the profile misreports, IR where it deviates
-        misreports = int((group["reporting"] != "truthful").any())
-        deviates = int((group["executing"] != "follow").any())
-        for role, part in _roles(group):
-            entry: dict[str, Any] = {**head, "source": "simulation", "role": role}
-            entry[f"{TALLY}misreports"] = misreports
-            entry[f"{TALLY}deviates"] = deviates
-            for prop in ("sp", "ir"):
-                entry.update(_tested(prop, _gain_verdicts(part, f"{prop}_gain", min_gain)))
-                entry.update(_mean(f"{prop}_gain", part[f"{prop}_gain"]))
-            entry.update(_mean("expected_utility", part["expected_utility"]))
-            focal = part.drop_duplicates([*INSTANCE, "focal_defender"])
-            entry[f"{TALLY}instances"] = len(focal)
-            rows.append(entry)
+    counts = pd.DataFrame({key: ok[key] for key in [*keys, "role"]})
+    for prop in ("sp", "ir"):
+        gain = ok[f"{prop}_gain"].astype("Float64")
+        verdict = gain > min_gain * ok["payoff_range"]  # NA where the gain is missing
+        counts[f"{prop}_k"] = verdict.fillna(False).astype(int)
+        counts[f"{prop}_n"] = verdict.notna().astype(int)
+        counts[f"{prop}_units"] = gain.notna().astype(int)
+        counts[f"{prop}_gain_sum"] = gain.fillna(0.0).astype(float)
+    utility = ok["expected_utility"].astype("Float64")
+    counts["expected_utility_sum"] = utility.fillna(0.0).astype(float)
+    counts["expected_utility_count"] = utility.notna().astype(int)
+    sums = [c for c in counts.columns if c not in (*keys, "role")]
+
+    def totals(group: list[str], rows: pd.DataFrame) -> pd.DataFrame:
+        # an instance: a (grid point, replication, focal defender) of the group
+        first = ~ok.loc[rows.index, [*group, *INSTANCE, "focal_defender"]].duplicated()
+        grouped = rows.assign(instances=first.astype(int)).groupby(group, dropna=False)
+        return grouped[[*sums, "instances"]].sum().reset_index()
+
+    table = pd.concat(
+        [
+            totals(keys, counts).assign(role="all"),
+            totals([*keys, "role"], counts[counts["role"].notna()]),
+        ],
+        ignore_index=True,
+    )
+    # SP is tested where the condition's profile misreports, IR where it deviates
+    flags = (
+        ok[keys]
+        .assign(misreports=ok["reporting"] != "truthful", deviates=ok["executing"] != "follow")
+        .groupby(keys, dropna=False)[["misreports", "deviates"]]
+        .any()
+        .astype(int)
+        .reset_index()
+    )
+    table = table.merge(flags, on=keys, how="left")
+    rows: list[dict[str, Any]] = []
+    for record in table.to_dict("records"):
+        entry = {key: record[key] for key in keys}
+        entry.update(source="simulation", role=record["role"])
+        for name in ("misreports", "deviates", "instances"):
+            entry[f"{TALLY}{name}"] = int(record[name])
+        for prop in ("sp", "ir"):
+            units = int(record[f"{prop}_units"])
+            for name in ("k", "n", "units"):
+                entry[f"{TALLY}{prop}_{name}"] = int(record[f"{prop}_{name}"])
+            entry[f"{TALLY}{prop}_seen"] = int(units > 0)
+            entry[f"{TALLY}{prop}_gain_sum"] = float(record[f"{prop}_gain_sum"])
+            entry[f"{TALLY}{prop}_gain_count"] = units
+        entry[f"{TALLY}expected_utility_sum"] = float(record["expected_utility_sum"])
+        entry[f"{TALLY}expected_utility_count"] = int(record["expected_utility_count"])
+        rows.append(entry)
     return rows
 
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
+from scipy.stats import binomtest
 
 from agents.profiles import BehaviourProfile
 from runs.cli import main
@@ -26,6 +29,7 @@ from runs.runner import run_study
 from runs.seeding import strategic_draw
 from runs.summary import summarise
 from sim.errors import InvalidConfigError, InvalidParameterError
+from sim.stats import clopper_pearson
 
 
 def _config(**changes):
@@ -280,3 +284,54 @@ def test_long_profile_names_wrap_after_underscores():
         lines = _wrapped(name).split("\n")
         assert "".join(lines) == name
         assert all(len(line) <= 14 or "_" not in line[:-1] for line in lines)
+
+
+# -- the confidence intervals ---------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_clopper_pearson_is_binomtests_exact_interval(counts):
+    """The beta quantiles equal scipy's root-found exact interval (its tolerance)."""
+    k, n = counts
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    assert clopper_pearson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+
+def test_clopper_pearson_closed_forms():
+    """At k = 0 the upper end solves (1 - p)^n = alpha / 2, and symmetrically at k = n."""
+    assert clopper_pearson(0, 10) == pytest.approx((0.0, 1 - 0.025**0.1), abs=1e-12)
+    assert clopper_pearson(10, 10) == pytest.approx((0.025**0.1, 1.0), abs=1e-12)
+    assert clopper_pearson(0, 0) == (0.0, 1.0)
+    with pytest.raises(InvalidParameterError, match="successes <= trials"):
+        clopper_pearson(3, 2)
+
+
+@pytest.mark.parametrize("by", [[], ["correlation"]])
+def test_simulation_rows_count_each_condition_directly(study, by):
+    """The grouped simulation tallies against counting each condition's strategic
+    rounds (and each role's) one by one."""
+    audits, rounds = read_dataset(study, "audits"), read_dataset(study, "rounds")
+    summary = summarise(audits.iloc[0:0], rounds, by=by, min_gain=1e-6)
+    ok = rounds[(rounds["status"] == "ok") & rounds["strategic"].fillna(False)]
+    keys = ["mechanism", "profile", *by]
+    checked = 0
+    for values, group in ok.groupby(keys):
+        parts = [("all", group), *((str(r), p) for r, p in group.groupby("role"))]
+        for role, part in parts:
+            mask = summary["role"] == role
+            for key, value in zip(keys, values, strict=True):
+                mask &= summary[key] == value
+            (row,) = summary[mask].to_dict("records")
+            deviates = (group["executing"] != "follow").any()
+            tested = part[part["ir_gain"].notna()] if deviates else part.iloc[0:0]
+            fails = tested["ir_gain"] > 1e-6 * tested["payoff_range"]
+            if len(tested):
+                assert row["ir_failure_n"] == len(tested)
+                assert row["ir_failure_rate"] == pytest.approx(fails.mean())
+            else:
+                assert np.isnan(row["ir_failure_rate"])  # untested, never 0
+            assert np.isnan(row["sp_failure_rate"])  # no profile misreports
+            instances = part.drop_duplicates(["grid_point", "replication", "focal_defender"])
+            assert row["instances"] == len(instances)
+            assert row["mean_expected_utility"] == pytest.approx(part["expected_utility"].mean())
+            checked += 1
+    assert checked >= 6  # two mechanisms x two profiles, and the dictator's roles
