@@ -95,9 +95,10 @@ def candidate_blocks(count: int, alone: int = 1) -> Iterator[slice]:
     Where each tier has one stage the blocks change no result (each game takes its
     first verified candidate in (tier, rank) order), so the finder then tries the
     second candidate alone too: at n = 5, m = 50 a wrong first candidate costs one more
-    single solve instead of four (zero_sum_like's median 1.19 -> 1.02 ms). The batch
-    keeps 1, 4, 16: there each block costs a solve for every unresolved report, and
-    the misreport search's slowest defender went 137 -> 163 LP-t with a second single.
+    single solve instead of four (in a paired run zero_sum_like's median went 1.19 ->
+    1.02 ms). The batch keeps 1, 4, 16: there each block costs a solve for every
+    unresolved report, and with a second single the misreport search's slowest
+    defender went 137 -> 163 LP-t (one paired run).
     """
     start, size = 0, 1
     while start < count:
