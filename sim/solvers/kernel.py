@@ -175,14 +175,13 @@ def damped_newton(
         # the shorter steps, all in one evaluation: the first that lowers the norm
         pending = np.flatnonzero(~better)
         count = pending.size
-        trial = clip(
-            np.tile(live[pending], HALVINGS.size),
-            np.tile(xs[pending], (HALVINGS.size, 1))
-            - np.repeat(HALVINGS, count)[:, None] * np.tile(step[pending], (HALVINGS.size, 1)),
-        )
-        ok, r2, j2, c2 = evaluate(np.tile(live[pending], HALVINGS.size), trial)
+        fraction = HALVINGS.repeat(count)  # the pending rows once per halving
+        rows = _per_halving(live[pending])
+        shorter = fraction[:, None] * _per_halving(step[pending])
+        trial = clip(rows, _per_halving(xs[pending]) - shorter)
+        ok, r2, j2, c2 = evaluate(rows, trial)
         n2 = (r2**2).sum(axis=1)
-        limit = (1.0 - 1e-4 * np.repeat(HALVINGS, count)) * np.tile(norm[pending], HALVINGS.size)
+        limit = (1.0 - 1e-4 * fraction) * _per_halving(norm[pending])
         lower = (ok & (n2 < limit)).reshape(HALVINGS.size, count)
         found = lower.any(axis=0)
         pick = np.argmax(lower, axis=0)[found] * count + np.flatnonzero(found)
@@ -198,6 +197,11 @@ def damped_newton(
             live, xs, res, jac, cov = live[keep], xs[keep], res[keep], jac[keep], cov[keep]
             norm = norm[keep]
     return done, coverage
+
+
+def _per_halving(values: np.ndarray) -> np.ndarray:
+    """``values`` (one per pending row) repeated for each of :data:`HALVINGS`."""
+    return np.concatenate([values] * HALVINGS.size)
 
 
 def newton_step(jacobian: FloatArray, residual: FloatArray) -> FloatArray:
