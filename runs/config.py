@@ -44,6 +44,7 @@ the value; unknown names list the valid ones.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import itertools
@@ -124,6 +125,11 @@ class StudyConfig:
 
     def parameter_columns(self) -> dict[str, str]:
         """The typed parameter columns of this study's tables."""
+        return dict(self._parameter_columns)
+
+    @functools.cached_property
+    def _parameter_columns(self) -> dict[str, str]:
+        # asked for by every chunk a worker encodes: worked out once per config
         return parameter_columns(self.point_parameters())
 
     def grid_points(self) -> list[dict[str, Any]]:
@@ -190,6 +196,11 @@ class StudyConfig:
     def design_sha256(self) -> str:
         """SHA-256 of :meth:`design`: the study a dataset belongs to, however many
         replications it has."""
+        return self._design_sha256
+
+    @functools.cached_property
+    def _design_sha256(self) -> str:
+        # every part a worker encodes is named for it: worked out once per config
         text = json.dumps(self.design(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
