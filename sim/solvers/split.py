@@ -313,7 +313,7 @@ def split_spending(
         at, t = np.nonzero(owners.any(axis=1))
         coverage[at, heaviest[at, t], t] = 1.0
     weighted = rest * inverse[:, None, :]
-    jacobian = weighted @ np.swapaxes(inside, 1, 2)
+    jacobian = weighted @ inside.transpose(0, 2, 1)
     np.negative(jacobian, out=jacobian)
     jacobian.reshape(rows.size, -1)[:, :: log_mu.shape[1] + 1] += rest.sum(axis=2)
     jacobian[:, :, 0] = -(weighted / above[:, None, :]).sum(axis=2)
@@ -322,7 +322,8 @@ def split_spending(
         slope = -(orphan / gap).sum(axis=1)
         feasible = uncovered == 0.0
     else:
-        feasible, uncovered = np.ones(rows.size, dtype=bool), np.zeros(rows.size)
+        uncovered = np.zeros(rows.size)
+        feasible = uncovered == 0.0
         slope = uncovered
     return Spending(feasible, coverage, coverage.sum(axis=2), jacobian, uncovered, slope)
 
