@@ -598,10 +598,9 @@ def floor_verdicts(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarra
     by necessary conditions: every demanded target has an allowed defender, and the
     budgets fit the demand (:func:`~sim.solvers.exact.budgets_fit`: Hall's condition,
     and room for the budgets of those rule B does not let spare). Where they fail, no
-    split at the floor
-    (canonical or exact) spends the budgets, so the floor stages skip the row: their
-    results are unchanged. In the slowest floor games of ``bench/nse_scale.py`` they
-    leave 2 of 14 and 2 of 20 candidate targets."""
+    split at the floor (canonical or exact) spends the budgets, so the floor stages
+    skip the row: their results are unchanged. In the slowest floor games of
+    ``bench/nse_scale.py`` they leave 2 of 14 and 2 of 20 candidate targets."""
     game = games.game
     u = float(game.attacker_penalty.max())
     demand = need(game.attacker_reward, game.attacker_gap, u)
