@@ -28,6 +28,7 @@ reference (:func:`mechanisms.properties.ir_violation` with ``reference=True``).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import highspy
@@ -107,7 +108,9 @@ class _LevelLP:
         order = np.argsort(self.target, kind="stable")
         counts = np.bincount(self.target, minlength=m)
         target_index = [np.append(part, size) for part in np.split(order, np.cumsum(counts)[:-1])]
-        coefficient = -gap[self.target] * weight[self.signal, self.target]
+        self.cut = gap[self.target] * weight[self.signal, self.target]  # per unit of y
+        self.k = int(k)
+        coefficient = -self.cut
         per_signal = np.bincount(self.signal, minlength=weight.shape[0])
         budgeted = np.flatnonzero(per_signal > k)
         rows_index = [*target_index, *(np.flatnonzero(self.signal == s) for s in budgeted)]
@@ -153,6 +156,33 @@ class _LevelLP:
         self.solver.run()
         return float(self.solver.getInfo().objective_function_value)
 
+    def least_mix(self) -> FloatArray:
+        """After :meth:`least_level`, the attacker's side of that solve: the rows'
+        duals, a mixed attack :math:`\\lambda` (a distribution over the targets)."""
+        mix = np.maximum(-np.asarray(self.solver.getSolution().row_dual)[: self.top.size], 0.0)
+        return mix / mix.sum() if mix.sum() > 0.0 else mix
+
+    def floor_without(self, mix: FloatArray, t: int) -> float:
+        """A lower bound on :meth:`level_without` from any mixed attack ``mix``.
+
+        By weak duality every mix :math:`\\lambda` bounds every level below:
+        :math:`\\max_u A_u(y) \\ge \\sum_u \\lambda_u A_u(y) \\ge D(\\lambda) =
+        \\sum_u \\lambda_u \\bar A_u - \\sum_\\sigma` (her k largest cuts
+        :math:`\\lambda_u \\Delta^a(u) w_{\\sigma u}`). Renormalised without t, it
+        bounds the others' level with t's row free; with the optimal mix of
+        :meth:`least_mix` and :math:`\\lambda_t = 0` it is :math:`L^\\circ` itself, and
+        freeing t lowers nothing.
+        """
+        rest = mix.copy()
+        rest[t] = 0.0
+        if not rest.sum() > 0.0:
+            return -np.inf
+        rest /= rest.sum()
+        cuts = rest[self.target] * self.cut
+        order = np.lexsort((-cuts, self.signal))  # by signal, largest cut first
+        starts = np.searchsorted(self.signal[order], self.signal[order])
+        return float(rest @ self.top - cuts[order][np.arange(order.size) - starts < self.k].sum())
+
     def y(self) -> FloatArray:
         """The last solve's y, shape (s, m)."""
         values = np.asarray(self.solver.getSolution().col_value)[: self.signal.size]
@@ -174,15 +204,20 @@ def best_modification(
     :func:`signals`); ties go to the lowest target, ``first`` (the designated one)
     when nothing is inducible.
 
-    Targets are visited by an upper bound on their value and the search stops once
-    no bound beats the best value found. The bound is the coverage a target gets
-    when every signal puts a resource on it, capped by what keeps it a best response
-    against the others' most coverage, and by the least level of all targets
-    :math:`L^\\circ` (one solve with no row fixed): :math:`L^*_t \\ge L^\\circ`, so
-    :math:`c'_t \\le (r^a(t) - L^\\circ)/\\Delta^a(t)`, and a target whose level without
-    her coverage is below :math:`L^\\circ` is never a best response. A target at
-    :math:`L^\\circ` in that solve's solution has :math:`L^*_t = L^\\circ` exactly (the
-    solution is feasible for it): it needs no solve of its own.
+    Targets are visited best first: by their exact value where it is known, by an
+    upper bound on it until their level is solved. The first exact one that is
+    strictly inducible is the answer, so no target is solved twice. The bound is the
+    coverage a target gets when every signal puts a resource on it, capped by what
+    keeps it a best response against the others' most coverage, and by the least
+    level of all targets :math:`L^\\circ` (one solve with no row fixed):
+    :math:`L^*_t \\ge L^\\circ`, so :math:`c'_t \\le (r^a(t) - L^\\circ)/\\Delta^a(t)`,
+    and a target whose level without her coverage is below :math:`L^\\circ` is never a
+    best response. A target at :math:`L^\\circ` in that solve's solution has
+    :math:`L^*_t = L^\\circ` exactly (the solution is feasible for it): its value needs
+    no solve of its own. The strictness check's solve (she adds nothing to t) is
+    skipped where a lower bound on the others' level with t's row free already reaches
+    t's: their least attacker values, or the attacker's mix of that first solve
+    (:meth:`_LevelLP.floor_without`).
     """
     m = game.n_targets
     base = covered.sum(axis=0)
@@ -196,34 +231,45 @@ def best_modification(
     most = np.minimum(most, np.where(np.isfinite(others), (reward - others) / gap, most))
     model = _LevelLP(game, weight, base, k, reach)
     least = model.least_level()
+    mix = model.least_mix()
     y_least = model.y()
     at_least = model.top - gap * (weight * y_least).sum(axis=0) >= least - eps_tol
     slack = eps_tol * (1.0 + abs(least))  # the LP's rounding, never a pruned answer
     most = np.minimum(most, (reward - least) / gap + slack)
     penalty_row, gap_row = game.defender_penalty[defender], game.defender_gap[defender]
     bound = utility(penalty_row, gap_row, most) + slack * gap_row
-    candidates = [t for t in range(m) if model.top[t] >= least - slack]
-    best = Modification(-np.inf, first, None, None)
-    for t in sorted(candidates, key=lambda t: (-bound[t], t)):
-        if bound[t] < best.value or (bound[t] == best.value and t > best.target):
-            break
-        if at_least[t]:
-            level: float | None = least
-        else:
+    # visited best first by (value, -target): an exact value where it is known (the
+    # targets at L°), the bound until its level is solved; the first exact entry that
+    # is strictly inducible is the answer, so each target is solved at most once
+    exact = utility(penalty_row, gap_row, (reward - least) / gap)
+    queue = [
+        (-(exact[t] if at_least[t] else bound[t]), t, bool(at_least[t]))
+        for t in range(m)
+        if model.top[t] >= least - slack
+    ]
+    heapq.heapify(queue)
+    solved: dict[int, tuple[float, FloatArray]] = {}
+    while queue:
+        key, t, known = heapq.heappop(queue)
+        if not known:
             level = model.level(t)
-            if level is None:
-                continue
-        value = float(target_utility(game, t, (reward[t] - level) / gap[t], defender))
-        if not (value > best.value or (value == best.value and t < best.target)):
+            if level is not None:
+                solved[t] = (level, model.y())
+                value = float(target_utility(game, t, (reward[t] - level) / gap[t], defender))
+                heapq.heappush(queue, (-value, t, True))
             continue
-        y = y_least.copy() if at_least[t] else model.y()
+        level, y = solved.get(t) or (least, y_least.copy())
         if m == 1 or model.top[t] - level > eps_tol:
             # a hair less of her coverage on t makes it the unique best response
             y[:, t] *= 1.0 - PLAYABLE_MIX
-        elif model.top[t] - model.level_without(t) > eps_tol:
+        elif (
+            # bounds on the others' level with t's row free, then the solve
+            model.top[t] - max(others[t], model.floor_without(mix, t)) > eps_tol
+            and model.top[t] - model.level_without(t) > eps_tol
+        ):
             # she adds nothing to t: hold the others below it (the free solve's point)
             y = (1.0 - PLAYABLE_MIX) * y + PLAYABLE_MIX * model.y()
         else:
             continue
-        best = Modification(value, t, y, base + (weight * y).sum(axis=0))
-    return best
+        return Modification(-key, t, y, base + (weight * y).sum(axis=0))
+    return Modification(-np.inf, first, None, None)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mechanisms import make_mechanism
-from mechanisms.modification import PLAYABLE_MIX
+from mechanisms.modification import PLAYABLE_MIX, _LevelLP, signals
 from mechanisms.properties import ir_violation
 from sim.payoffs import target_utility
 
@@ -50,3 +50,27 @@ def test_the_ir_search_equals_the_multiple_lp_reference(game, name):
         played = float(target_utility(game, fast.target, fast.coverage[fast.target], i))
         scale = float(game.defender_gap[i].max())
         assert played == pytest.approx(fast.value, abs=PLAYABLE_MIX * scale + 1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    games(max_defenders=3, max_targets=6, max_resources=3, jurisdictions=True),
+    st.sampled_from(MECHANISMS),
+)
+def test_the_mixed_attack_bounds_every_free_level_below(game, name):
+    # the screen that spares the strictness solve: D(lambda without t) <= the others'
+    # least level with t's row free, and equal to L° where the optimal mix leaves t out
+    outcome = make_mechanism(name).prepared(game).allocate(game, rng=np.random.default_rng(0))
+    if not outcome.ok:
+        return
+    for i in range(game.n_defenders):
+        _, prob, covered = signals(outcome.recommendation, i)
+        k = float(game.resources[i])
+        model = _LevelLP(game, prob[:, None] - covered, covered.sum(axis=0), k, game.allowed[i])
+        least = model.least_level()
+        mix = model.least_mix()
+        for t in range(game.n_targets):
+            floor = model.floor_without(mix, t)
+            assert floor <= model.level_without(t) + 1e-7
+            if mix[t] == 0.0 and mix.sum() > 0.0:
+                assert floor == pytest.approx(least, abs=1e-7)
