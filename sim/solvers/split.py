@@ -99,8 +99,8 @@ def water_fill(
     -------
     rest : ndarray, shape (b, n, m) or (n, m)
         :math:`e^{\\rho_t - \\lambda_i} = 1 - c^i_t` on the members, 0 elsewhere.
-    inside : ndarray of bool, shape (b, n, m) or (n, m)
-        Membership :math:`i \\in J_t`.
+    inside : ndarray, shape (b, n, m) or (n, m)
+        Membership :math:`i \\in J_t` as 1.0 or 0.0 (a factor of the products that use it).
     inverse_size : ndarray, shape (b, m) or (m,)
         :math:`1 / \\max(|J_t|, 1)`.
 
@@ -121,8 +121,8 @@ def water_fill(
     lm = log_mu[..., None]
     gaps = np.maximum(log_mu[:, None, :] - lm, 0.0)  # [b, i, k]: lambda_k - lambda_i
     heavier = gaps @ allowed.astype(np.float64)
-    inside = allowed & (heavier < -log_rest[:, None, :])
-    size = np.maximum(inside.sum(axis=-2), 1)
+    inside = (allowed & (heavier < -log_rest[:, None, :])).astype(np.float64)
+    size = np.maximum(inside.sum(axis=-2), 1.0)
     level = (log_rest + (inside * lm).sum(axis=-2)) / size
     rest = inside * np.exp(np.minimum(level[..., None, :] - lm, 0.0))
     return rest, inside, 1.0 / size
@@ -322,9 +322,8 @@ def split_spending(
         slope = -(orphan / gap).sum(axis=1)
         feasible = uncovered == 0.0
     else:
-        uncovered = np.zeros(rows.size)
-        feasible = uncovered == 0.0
-        slope = uncovered
+        uncovered = slope = np.zeros(rows.size)
+        feasible = np.ones(rows.size, dtype=bool)
     return Spending(feasible, coverage, coverage.sum(axis=2), jacobian, uncovered, slope)
 
 
