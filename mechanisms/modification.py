@@ -271,5 +271,5 @@ def best_modification(
             y = (1.0 - PLAYABLE_MIX) * y + PLAYABLE_MIX * model.y()
         else:
             continue
-        return Modification(-key, t, y, base + (weight * y).sum(axis=0))
+        return Modification(float(-key), t, y, base + (weight * y).sum(axis=0))
     return Modification(-np.inf, first, None, None)
