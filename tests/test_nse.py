@@ -6,6 +6,8 @@ Theorem 3.2 and T5 is their Example 5.2 (Lemma 5.3).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -36,9 +38,19 @@ from sim.solvers.kernel import (
     waste_fits,
 )
 from sim.solvers.linalg import least_squares_stack, solve_stack
-from sim.solvers.origami import origami_level, origami_levels
+from sim.solvers.origami import need, origami_level, origami_levels
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
-from sim.solvers.split import Games, may_spare, spending, split_spending, structure, water_fill
+from sim.solvers.split import (
+    DISTINCT_ROWS,
+    Games,
+    allowed_sets,
+    distinct_rows,
+    may_spare,
+    spending,
+    split_spending,
+    structure,
+    water_fill,
+)
 
 from strategies import coverage_of_others, games
 
@@ -540,6 +552,47 @@ def test_waste_fits_is_the_flat_canonical_split_at_the_floor(game):
     clear = np.abs(spend - total) > 1e-9
     expected = flat.feasible & (spend <= total + 1e-9)
     assert np.array_equal(fits[clear], expected[clear])
+
+
+@settings(max_examples=40, deadline=None)
+@given(games(max_defenders=4, max_targets=6, max_resources=3), st.integers(0, 2**32 - 1))
+def test_split_spending_shares_the_split_of_repeated_rows_bit_for_bit(game, seed):
+    """A large batch is split once per distinct (level, log-weights, allowed sets,
+    owner) row (``split.DISTINCT_ROWS``); every row gets exactly the result it gets
+    in a batch too small to share, and the reports that share allowed sets do share."""
+    active = game.resources > 0
+    if active.sum() < 2:
+        return
+    rng = np.random.default_rng(seed)
+    size = DISTINCT_ROWS + 8
+    m, a = game.n_targets, int(active.sum())
+    # few distinct reports, levels and weights, so rows repeat; some reports rescale
+    # her type (the same allowed sets with other payoffs)
+    r = rng.uniform(0.0, 10.0, (3, m))
+    p = r - rng.uniform(0.1, 10.0, (3, m))
+    pick = rng.integers(0, 3, size)
+    scale = rng.choice([1.0, 2.0], size)[:, None]
+    games_ = Games.reports(game, 0, r[pick] * scale, p[pick] * scale)
+    rows = np.arange(size)
+    # six (target, level, log-weights, owner) settings shared by the rows
+    floor = float(game.attacker_penalty.max())
+    top = float(game.attacker_reward.max())
+    setting = rng.integers(0, 6, size)
+    tau = rng.integers(0, m, 6)[setting]
+    u = (floor + rng.choice([0.0, 0.3, 0.6], 6) * (top - floor))[setting]
+    log_mu = rng.choice([-1.0, 0.0, 1.5], (6, a))[setting]
+    owner = rng.integers(0, a, 6)[setting]
+    demand = need(game.attacker_reward, game.attacker_gap, u[:, None])
+    allowed = allowed_sets(games_, rows, tau, demand)
+    assert distinct_rows(u, log_mu, allowed, owner)[0].size <= 36 < size
+    shared = split_spending(games_, rows, tau, u, log_mu, owner)
+    for j in range(0, size, 16):  # blocks below the threshold: nothing shared
+        block = slice(j, min(j + 16, size))
+        alone = split_spending(
+            games_, rows[block], tau[block], u[block], log_mu[block], owner[block]
+        )
+        for field in dataclasses.fields(alone):
+            assert np.array_equal(getattr(shared, field.name)[block], getattr(alone, field.name))
 
 
 def test_solve_stack_matches_numpy_and_reports_a_singular_matrix():

@@ -46,6 +46,11 @@ from sim.solvers.origami import need
 #: the lighter defender no share of any target they meet on.
 LOG_WEIGHT_BOUND = 30.0
 
+#: The smallest batch that :func:`split_spending` splits once per distinct row.
+#: Smaller ones (the finder's single game and its first blocks of targets) rarely
+#: repeat a row.
+DISTINCT_ROWS = 64
+
 #: Condition A's comparison of two defender utilities.
 PREFERENCE_TOL = 1e-12
 
@@ -285,12 +290,60 @@ def split_spending(
     derivatives (the level column of the Jacobian is then meaningless). Demand that no
     defender may cover is reported (``uncovered``, with its slope in u) and makes the
     row infeasible.
+
+    The reports of one defender often share every allowed set (her payoffs enter
+    the split only through condition A), so a batch of :data:`DISTINCT_ROWS` rows or
+    more is split once per distinct (level, log-weights, allowed sets, owner) and
+    the results are shared: each row gets, bit for bit, what an unshared batch gives it.
     """
     game = games.game
-    reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
-    demand = need(reward, gap, u[:, None])
-    live = demand > 0.0
+    demand = need(game.attacker_reward, game.attacker_gap, u[:, None])
     allowed = allowed_sets(games, rows, tau, demand)
+    if rows.size >= DISTINCT_ROWS:
+        first, inverse = distinct_rows(u, log_mu, allowed, owner)
+        if first.size < rows.size:
+            shared = _split(
+                games,
+                u[first],
+                log_mu[first],
+                demand[first],
+                allowed[first],
+                None if owner is None else owner[first],
+            )
+            return Spending(*(getattr(shared, f.name)[inverse] for f in dataclasses.fields(shared)))
+    return _split(games, u, log_mu, demand, allowed, owner)
+
+
+def distinct_rows(*columns: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``columns`` (arrays with the same first axis; None skipped) told
+    apart by their bytes: the index of each distinct row's first occurrence, and the
+    distinct index of every row. Exact (equal bytes only), so a result computed for
+    the first occurrence holds bit for bit for every copy."""
+    parts = []
+    for column in columns:
+        if column is None:
+            continue
+        flat = np.ascontiguousarray(column).reshape(column.shape[0], -1)
+        parts.append(np.packbits(flat, axis=1) if flat.dtype == bool else flat.view(np.uint8))
+    keys = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    rows = keys.view(np.dtype((np.void, keys.shape[1])))[:, 0]
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
+def _split(
+    games: Games,
+    u: FloatArray,
+    log_mu: FloatArray,
+    demand: FloatArray,
+    allowed: np.ndarray,
+    owner: np.ndarray | None,
+) -> Spending:
+    """:func:`split_spending` once the demands and allowed sets are known."""
+    game = games.game
+    gap, penalty = game.attacker_gap, game.attacker_penalty
+    size = u.shape[0]
+    live = demand > 0.0
     orphan = live > allowed.any(axis=1)  # live and nobody allowed
     member = allowed[:, games.active] if games.idle else allowed
     any_full = bool(demand.max() >= 1.0)  # only at the floor level
@@ -308,22 +361,22 @@ def split_spending(
         owners = member & full[:, None, :]
         heaviest = np.argmax(np.where(owners, log_mu[:, :, None], -np.inf), axis=1)
         if owner is not None:  # the designated owner where she may cover it
-            chosen = owners[np.arange(rows.size), owner]
+            chosen = owners[np.arange(size), owner]
             heaviest = np.where(chosen, owner[:, None], heaviest)
         at, t = np.nonzero(owners.any(axis=1))
         coverage[at, heaviest[at, t], t] = 1.0
     weighted = rest * inverse[:, None, :]
     jacobian = weighted @ inside.transpose(0, 2, 1)
     np.negative(jacobian, out=jacobian)
-    jacobian.reshape(rows.size, -1)[:, :: log_mu.shape[1] + 1] += rest.sum(axis=2)
+    jacobian.reshape(size, -1)[:, :: log_mu.shape[1] + 1] += rest.sum(axis=2)
     jacobian[:, :, 0] = -(weighted / above[:, None, :]).sum(axis=2)
     if orphan.any():
         uncovered = (demand * orphan).sum(axis=1)
         slope = -(orphan / gap).sum(axis=1)
         feasible = uncovered == 0.0
     else:
-        uncovered = slope = np.zeros(rows.size)
-        feasible = np.ones(rows.size, dtype=bool)
+        uncovered = slope = np.zeros(size)
+        feasible = np.ones(size, dtype=bool)
     return Spending(feasible, coverage, coverage.sum(axis=2), jacobian, uncovered, slope)
 
 
