@@ -554,45 +554,75 @@ def test_waste_fits_is_the_flat_canonical_split_at_the_floor(game):
     assert np.array_equal(fits[clear], expected[clear])
 
 
+def _repeated_rows(game: SecurityGame, seed: int) -> tuple[Games, dict[str, np.ndarray]]:
+    """A batch above ``split.DISTINCT_ROWS`` whose rows repeat: three reports of
+    defender 0 (some rescaled: the same allowed sets with other payoffs) and six
+    (target, level, log-weights, owner) settings."""
+    rng = np.random.default_rng(seed)
+    size, m = DISTINCT_ROWS + 8, game.n_targets
+    a = int(np.count_nonzero(game.resources))
+    r = rng.uniform(0.0, 10.0, (3, m))
+    p = r - rng.uniform(0.1, 10.0, (3, m))
+    pick = rng.integers(0, 3, size)
+    scale = rng.choice([1.0, 2.0], size)[:, None]
+    batch = Games.reports(game, 0, r[pick] * scale, p[pick] * scale)
+    floor = float(game.attacker_penalty.max())
+    top = float(game.attacker_reward.max())
+    setting = rng.integers(0, 6, size)
+    rows = {
+        "rows": np.arange(size),
+        "tau": rng.integers(0, m, 6)[setting],
+        "u": (floor + rng.choice([0.0, 0.3, 0.6], 6) * (top - floor))[setting],
+        "log_mu": rng.choice([-1.0, 0.0, 1.5], (6, a))[setting],
+        "owner": rng.integers(0, a, 6)[setting],
+    }
+    return batch, rows
+
+
+def _blocks(size: int) -> list[slice]:
+    """Blocks of 16 rows: below ``split.DISTINCT_ROWS``, so nothing is shared."""
+    return [slice(j, min(j + 16, size)) for j in range(0, size, 16)]
+
+
 @settings(max_examples=40, deadline=None)
 @given(games(max_defenders=4, max_targets=6, max_resources=3), st.integers(0, 2**32 - 1))
 def test_split_spending_shares_the_split_of_repeated_rows_bit_for_bit(game, seed):
     """A large batch is split once per distinct (level, log-weights, allowed sets,
     owner) row (``split.DISTINCT_ROWS``); every row gets exactly the result it gets
     in a batch too small to share, and the reports that share allowed sets do share."""
-    active = game.resources > 0
-    if active.sum() < 2:
+    if np.count_nonzero(game.resources) < 2:
         return
-    rng = np.random.default_rng(seed)
-    size = DISTINCT_ROWS + 8
-    m, a = game.n_targets, int(active.sum())
-    # few distinct reports, levels and weights, so rows repeat; some reports rescale
-    # her type (the same allowed sets with other payoffs)
-    r = rng.uniform(0.0, 10.0, (3, m))
-    p = r - rng.uniform(0.1, 10.0, (3, m))
-    pick = rng.integers(0, 3, size)
-    scale = rng.choice([1.0, 2.0], size)[:, None]
-    games_ = Games.reports(game, 0, r[pick] * scale, p[pick] * scale)
-    rows = np.arange(size)
-    # six (target, level, log-weights, owner) settings shared by the rows
-    floor = float(game.attacker_penalty.max())
-    top = float(game.attacker_reward.max())
-    setting = rng.integers(0, 6, size)
-    tau = rng.integers(0, m, 6)[setting]
-    u = (floor + rng.choice([0.0, 0.3, 0.6], 6) * (top - floor))[setting]
-    log_mu = rng.choice([-1.0, 0.0, 1.5], (6, a))[setting]
-    owner = rng.integers(0, a, 6)[setting]
-    demand = need(game.attacker_reward, game.attacker_gap, u[:, None])
-    allowed = allowed_sets(games_, rows, tau, demand)
-    assert distinct_rows(u, log_mu, allowed, owner)[0].size <= 36 < size
-    shared = split_spending(games_, rows, tau, u, log_mu, owner)
-    for j in range(0, size, 16):  # blocks below the threshold: nothing shared
-        block = slice(j, min(j + 16, size))
+    batch, x = _repeated_rows(game, seed)
+    demand = need(game.attacker_reward, game.attacker_gap, x["u"][:, None])
+    allowed = allowed_sets(batch, x["rows"], x["tau"], demand)
+    assert distinct_rows(x["u"], x["log_mu"], allowed, x["owner"])[0].size <= 36
+    shared = split_spending(batch, x["rows"], x["tau"], x["u"], x["log_mu"], x["owner"])
+    for block in _blocks(x["rows"].size):
+        part = {name: value[block] for name, value in x.items()}
         alone = split_spending(
-            games_, rows[block], tau[block], u[block], log_mu[block], owner[block]
+            batch, part["rows"], part["tau"], part["u"], part["log_mu"], part["owner"]
         )
         for field in dataclasses.fields(alone):
             assert np.array_equal(getattr(shared, field.name)[block], getattr(alone, field.name))
+
+
+@settings(max_examples=40, deadline=None)
+@given(games(max_defenders=4, max_targets=6, max_resources=3), st.integers(0, 2**32 - 1))
+def test_exact_split_shares_the_solve_of_repeated_rows_bit_for_bit(game, seed):
+    """The exact split solves each distinct row of a large batch once (its allowed
+    sets, who may spare, whether it runs): every row gets exactly its unshared result,
+    at the floor (with an owner) and above it."""
+    if np.count_nonzero(game.resources) < 2:
+        return
+    batch, x = _repeated_rows(game, seed)
+    owner = int(x["owner"][0])
+    floor = np.full(x["rows"].size, float(game.attacker_penalty.max()))
+    for level in (floor, x["u"]):
+        shared = exact_split(batch, x["rows"], x["tau"], level, owner)
+        for block in _blocks(x["rows"].size):
+            alone = exact_split(batch, x["rows"][block], x["tau"][block], level[block], owner)
+            for got, expected in zip(shared, alone, strict=True):
+                assert np.array_equal(got[block], expected)
 
 
 def test_solve_stack_matches_numpy_and_reports_a_singular_matrix():

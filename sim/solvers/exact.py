@@ -37,7 +37,7 @@ from sim.numerics import NEWTON_TOL, RESIDUAL_TOL
 from sim.solvers.bounded import MU_MAX, MU_MIN, MU_START
 from sim.solvers.linalg import solve_stack
 from sim.solvers.origami import need
-from sim.solvers.split import Games, allowed_sets, may_spare
+from sim.solvers.split import DISTINCT_ROWS, Games, allowed_sets, distinct_rows, may_spare
 
 #: Iterations of the Levenberg-Marquardt loop per starting point.
 EXACT_ITERATIONS = 5
@@ -70,7 +70,8 @@ def exact_split(
     """Exact splits for game ``rows[j]`` attacking ``tau[j]`` at the attacker level
     ``level[j]``; a fully demanded target (at the floor) goes to the active defender
     ``owner`` (an index among the active ones; without one, a row with such a target
-    is not solved).
+    is not solved). A batch of ``split.DISTINCT_ROWS`` rows or more solves each
+    distinct system once (one defender's reports often share every allowed set).
 
     Returns
     -------
@@ -108,10 +109,17 @@ def exact_split(
     upper = np.where(partial, demand, 0.0)
     system = _System(unknown, budget, spare, log_rest, partial)
 
+    # one defender's reports often share every allowed set: each distinct row (its
+    # whole system) is solved once and the result shared, bit for bit
+    solve, copies = np.arange(size), None
+    if size >= DISTINCT_ROWS:
+        distinct, inverse = distinct_rows(level, allowed, spare, running)
+        if distinct.size < size:
+            solve, copies = distinct, inverse
     done = np.zeros(size, dtype=bool)
     shares = np.zeros((size, k.size, m))
     for first in (True, False):  # maximum waste, then no waste where that failed
-        todo = np.flatnonzero(running & ~done)
+        todo = solve[running[solve] & ~done[solve]]
         if todo.size == 0:
             break
         start = (
@@ -122,6 +130,8 @@ def exact_split(
         solved, found = _levenberg_marquardt(system, todo, start, upper[todo], max_iter)
         done[todo[solved]] = True
         shares[todo[solved]] = found[solved]
+    if copies is not None:
+        done, shares = done[solve][copies], shares[solve][copies]
     profiles = np.zeros((size, game.n_defenders, m))
     profiles[:, active] = shares + owned
     return done, profiles
