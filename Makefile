@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sim mechanisms agents runs
+	$(BIN)/mypy sim mechanisms agents runs bench
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)

@@ -155,7 +155,7 @@ def main() -> None:
     print("  scale config (runs/configs/scale.toml)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        times = {
+        scale_times = {
             "1 local worker": timed_run("scale", 1, root / "one"),
             "2 local workers": timed_run("scale", 2, root / "two"),
             "Dask LocalCluster, 2 workers": timed_run(
@@ -165,7 +165,7 @@ def main() -> None:
         same = same_datasets(root / "one", root / "two") and same_datasets(
             root / "one", root / "dask"
         )
-    for label, seconds in times.items():
+    for label, seconds in scale_times.items():
         print(f"    {label:<30}: {seconds / 60:6.1f} min")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"    peak RSS (largest process)    : {peak:6.0f} MiB")
