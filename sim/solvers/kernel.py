@@ -480,14 +480,17 @@ FLOOR_STAGES = ("floor", "newton", "floor:rising", "floor:falling", "newton:low"
 #: reaches).
 OWNER_STAGES = 3
 
-#: The quick stages of any other game: Newton, and Newton from a low level.
-#: Gauss-Newton at the pooled level (a waste-free NSE) and Newton across orphan
-#: targets are the finder's later passes. As quick stages the first resolved none of
-#: the 14,314 reports that reached it in the misreport searches of
-#: ``bench/audits.py``; the second resolved 26 of the 4,873 (report, target) pairs
-#: that reached it in two of the slowest searches, at 36-46% of their solving time,
-#: and without it 74 more of 110,000 random reports go unresolved (97.04% -> 96.98%).
-INTERIOR_STAGES = ("newton", "newton:low")
+#: The quick stage of any other game: Newton. The finder's next step there is Newton
+#: from a low level (``newton:low``, :data:`LOW_START`), which the batch of reports
+#: leaves out: in the 76 misreport searches of ``bench/audits.py`` it resolved 688 of
+#: the 149,023 reports resolved, at 15% of their solving time (36% in the slowest,
+#: where it ran 1,432 (report, target) pairs to resolve 4); without it the searches
+#: find the same misreports. Gauss-Newton at the pooled level (a waste-free NSE) and
+#: Newton across orphan targets are the finder's later passes (``docs/nse.md`` §2).
+INTERIOR_STAGES = ("newton",)
+
+#: The interior stage that follows the quick ones in the finder (not in the batch).
+INTERIOR_RESCUE = "newton:low"
 
 #: The starting level of the ``newton:low`` stage, as a fraction of the interval
 #: :func:`newton` searches: near the pooled level, where interior NSEs of floor games

@@ -62,6 +62,7 @@ from sim.solvers.deviation import (
 )
 from sim.solvers.exact import exact_split, greedy_split
 from sim.solvers.kernel import (
+    INTERIOR_RESCUE,
     candidate_blocks,
     candidate_orders,
     clean,
@@ -309,6 +310,16 @@ def _result(
     return NSEResult(profile, tau, level, value, "verified", phase, violation, attempts)
 
 
+def _staged(
+    games: Games, taus: np.ndarray, stage: str, pooled: float
+) -> Iterator[tuple[str, int, FloatArray | None]]:
+    """One kernel stage on a block of candidate targets, as proposals."""
+    phase = stage.partition(":")[0].replace("newton", "interior")
+    done, profiles = propose(games, np.zeros(taus.size, dtype=np.int64), taus, stage, pooled)
+    for j, tau in enumerate(taus):
+        yield phase, int(tau), profiles[j] if done[j] else None
+
+
 def _proposals(
     game: SecurityGame,
     games: Games,
@@ -336,14 +347,13 @@ def _proposals(
     for tier, block in itertools.product(steps, candidate_blocks(len(candidates), alone)):
         taus = np.array(candidates[block], dtype=np.int64)
         for stage in kernel[tier]:
-            phase = stage.partition(":")[0].replace("newton", "interior")
-            done, profiles = propose(
-                games, np.zeros(taus.size, dtype=np.int64), taus, stage, pooled
-            )
-            for j, tau in enumerate(taus):
-                yield phase, int(tau), profiles[j] if done[j] else None
+            yield from _staged(games, taus, stage, pooled)
     if quick:
         return
+    if not floor_game:  # the interior rescue the batch of reports leaves out
+        for block in candidate_blocks(len(candidates), alone):
+            taus = np.array(candidates[block], dtype=np.int64)
+            yield from _staged(games, taus, INTERIOR_RESCUE, pooled)
     # then the exact splits, which the canonical family cannot express: at the floor
     # (each owner of a fully demanded target), at the middle of every structural cell
     # at once; the later passes; and last the cells with a free level
@@ -469,7 +479,8 @@ def find_nse(
        stages (:func:`~sim.solvers.kernel.quick_stages`), Newton's interior solves
        (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below which no
        profile reaches), and the floor passes and exact floor splits when the pooled
-       ORIGAMI level is the floor (u = max p^a).
+       ORIGAMI level is the floor (u = max p^a). In any other game Newton from a low
+       level follows (:data:`~sim.solvers.kernel.INTERIOR_RESCUE`; not a quick stage).
     4. The exact splits (:func:`_solve_general`, less waste than any canonical
        split): at the floor in a floor game (each owner of a fully covered target),
        then at the middle of every structural cell between breakpoints at once
