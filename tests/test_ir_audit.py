@@ -20,15 +20,21 @@ from strategies import games
 
 MECHANISMS = ["csw_max", "dictatorship", "utilitarian", "egalitarian"]
 
+#: The hypothesis games of this module: small, with ties and jurisdictions.
+GAMES = games(max_defenders=3, max_targets=6, max_resources=3, jurisdictions=True)
+
+
+def _allocated(game, name):
+    """``name``'s outcome on ``game`` (seed 0), or None where it fails."""
+    outcome = make_mechanism(name).prepared(game).allocate(game, rng=np.random.default_rng(0))
+    return outcome if outcome.ok else None
+
 
 @settings(max_examples=150, deadline=None)
-@given(
-    games(max_defenders=3, max_targets=5, max_resources=3, jurisdictions=True),
-    st.sampled_from(MECHANISMS),
-)
+@given(GAMES, st.sampled_from(MECHANISMS))
 def test_the_ir_search_equals_the_multiple_lp_reference(game, name):
-    outcome = make_mechanism(name).prepared(game).allocate(game, rng=np.random.default_rng(0))
-    if not outcome.ok:
+    outcome = _allocated(game, name)
+    if outcome is None:
         return
     for i in range(game.n_defenders):
         fast = ir_violation(game, outcome, i)
@@ -53,15 +59,12 @@ def test_the_ir_search_equals_the_multiple_lp_reference(game, name):
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    games(max_defenders=3, max_targets=6, max_resources=3, jurisdictions=True),
-    st.sampled_from(MECHANISMS),
-)
+@given(GAMES, st.sampled_from(MECHANISMS))
 def test_the_mixed_attack_bounds_every_free_level_below(game, name):
     # the screen that spares the strictness solve: D(lambda without t) <= the others'
     # least level with t's row free, and equal to L° where the optimal mix leaves t out
-    outcome = make_mechanism(name).prepared(game).allocate(game, rng=np.random.default_rng(0))
-    if not outcome.ok:
+    outcome = _allocated(game, name)
+    if outcome is None:
         return
     for i in range(game.n_defenders):
         _, prob, covered = signals(outcome.recommendation, i)
