@@ -189,7 +189,8 @@ class _Search:
     best: tuple[FloatArray, FloatArray, str] | None = None
     history: list[float] = field(default_factory=list)
 
-    def run(self, rewards: FloatArray, penalties: FloatArray, family: str) -> None:
+    def run(self, rewards: FloatArray, penalties: FloatArray, families: np.ndarray) -> None:
+        """Evaluate one batch of reports (``families[b]`` names how report b was made)."""
         room = self.budget - self.evaluated
         if room <= 0 or rewards.shape[0] == 0:
             return
@@ -211,7 +212,7 @@ class _Search:
         b = int(np.argmax(gains))
         if gains[b] > self.best_gain:
             self.best_gain = float(gains[b])
-            self.best = (rewards[b].copy(), penalties[b].copy(), family)
+            self.best = (rewards[b].copy(), penalties[b].copy(), str(families[b]))
 
 
 def _valid(rewards: FloatArray, penalties: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -270,7 +271,7 @@ def find_profitable_misreport(
     *,
     rng: np.random.Generator,
     budget: int = 2000,
-    batch: int = 256,
+    batch: int = 512,
 ) -> Misreport | None:
     """Search for a report that raises ``defender``'s true utility (Property 3).
 
@@ -278,8 +279,10 @@ def find_profitable_misreport(
     truthful outcome's (inflate it, deflate the others, an ordinal report with it on
     top); (2) order-preserving rescalings of her type; (3) random reports; (4) local
     refinement around the best report so far. Candidates are evaluated in batches
-    (one numpy call for the closed-form mechanisms). Common random numbers: every
-    allocation in the search uses the same seed, drawn once from ``rng``.
+    of ``batch`` (one numpy call for the closed-form mechanisms; one batched NSE
+    solve for the NSE-based ones, whose cost per batch is mostly fixed), steps (1)
+    and (2) together. Common random numbers: every allocation in the search uses the
+    same seed, drawn once from ``rng``.
 
     Returns
     -------
@@ -304,12 +307,16 @@ def find_profitable_misreport(
     baseline = float(outcome_utility(game, truthful)[defender])
     search = _Search(mech, game, defender, seed, baseline, budget)
     r, p = game.defender_reward[defender], game.defender_penalty[defender]
-    for family, (rr, pp) in (
-        ("targeted", _targeted(game, defender, truthful.attacked_target)),
-        ("rescaled", _rescalings(game, defender)),
-    ):
-        for start in range(0, rr.shape[0], batch):
-            search.run(*_valid(rr[start : start + batch], pp[start : start + batch]), family)
+    # steps (1) and (2) do not depend on what the search finds: batched together
+    openings = {
+        "targeted": _targeted(game, defender, truthful.attacked_target),
+        "rescaled": _rescalings(game, defender),
+    }
+    rr, pp = (np.concatenate([reports[j] for reports in openings.values()]) for j in (0, 1))
+    families = np.repeat(list(openings), [len(reports[0]) for reports in openings.values()])
+    for start in range(0, rr.shape[0], batch):
+        block = slice(start, start + batch)
+        search.run(*_valid(rr[block], pp[block]), families[block])
     low, high = float(p.min()), float(r.max())
     span = max(high - low, 1.0)
     while search.evaluated < budget:
@@ -319,11 +326,11 @@ def find_profitable_misreport(
             sigma = span * 10.0 ** rng.uniform(-3, 0)
             rr = br + sigma * rng.standard_normal((size, r.size))
             pp = bp + sigma * rng.standard_normal((size, r.size))
-            search.run(*_valid(np.maximum(rr, pp), np.minimum(rr, pp)), "refined")
+            search.run(*_valid(np.maximum(rr, pp), np.minimum(rr, pp)), np.full(size, "refined"))
         else:
             a = rng.uniform(low - span, high + span, (size, r.size))
             b = rng.uniform(low - span, high + span, (size, r.size))
-            search.run(*_valid(np.maximum(a, b), np.minimum(a, b)), "random")
+            search.run(*_valid(np.maximum(a, b), np.minimum(a, b)), np.full(size, "random"))
     if search.best is None or search.best_gain <= GAIN_TOL:
         return None
     reward, penalty, family = search.best

@@ -12,7 +12,9 @@ from mechanisms import (
     available_mechanisms,
     make_mechanism,
 )
+from mechanisms.properties import find_profitable_misreport
 from sim.errors import DuplicateNameError, InvalidParameterError, UnknownNameError
+from sim.generators import make_generator
 from sim.payoffs import best_responses
 
 from conformance import ALL_GAMES, GAMES, check_claims, check_outcome
@@ -90,3 +92,37 @@ def test_closed_form_equals_lp_backend(name, index):
 @pytest.mark.parametrize("name", NAMES)
 def test_every_claim_holds_and_conditional_claims_hold_on_their_class(name):
     check_claims(name)
+
+
+@pytest.mark.parametrize("name", ["nse", "utilitarian"])
+def test_the_misreport_searchs_openings_do_not_depend_on_the_batch(name):
+    """Steps (1)-(2) of the search (targeted reports, then rescalings of the true type)
+    are one list cut into batches: with the budget inside it, every batch size finds
+    the same report, and names its family right (a rescaling is an affine image of the
+    true type; no targeted report is)."""
+    mech = make_mechanism(name)
+    rng = np.random.default_rng(5)
+    gen = make_generator("uniform", n_defenders=2, n_targets=3, resources=[1, 1])
+    families = []
+    for _ in range(4):
+        game = gen.sample(rng)
+        for i in range(2):
+            runs = [
+                find_profitable_misreport(
+                    mech, game, i, rng=np.random.default_rng(0), budget=30, batch=batch
+                )
+                for batch in (1, 7, 512)
+            ]
+            found = {
+                None if run is None else (run.gain, run.family, run.reward.tobytes())
+                for run in runs
+            }
+            assert len(found) == 1
+            if runs[0] is not None:
+                r, p = game.defender_reward[i], game.defender_penalty[i]
+                scale = (runs[0].reward - runs[0].penalty) / (r - p)
+                shift = runs[0].reward - scale * r
+                affine = np.ptp(scale) < 1e-9 and np.ptp(shift) < 1e-9 * (1 + np.abs(shift).max())
+                assert affine == (runs[0].family == "rescaled")
+                families.append(runs[0].family)
+    assert families
