@@ -16,7 +16,7 @@ All audits evaluate outcomes under the game they are given: pass the *true* game
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -178,6 +178,9 @@ class Misreport:
 
 @dataclass
 class _Search:
+    """One misreport search's state: how many reports it has evaluated and the best
+    one so far (with its gain over the truthful report and its family)."""
+
     mechanism: Mechanism
     game: SecurityGame
     defender: int
@@ -187,7 +190,6 @@ class _Search:
     evaluated: int = 0
     best_gain: float = 0.0
     best: tuple[FloatArray, FloatArray, str] | None = None
-    history: list[float] = field(default_factory=list)
 
     def run(self, rewards: FloatArray, penalties: FloatArray, families: np.ndarray) -> None:
         """Evaluate one batch of reports (``families[b]`` names how report b was made)."""
