@@ -19,11 +19,13 @@ bar and a caption line naming the interval method:
   coverages that are not Nash strategies, welfare against the NSE and simulated
   welfare, by ``attacker_resources`` (drawn when a study sweeps it or audits Nash).
 
-``by`` facets a figure by generator parameters (one panel per value); ``ax`` draws a
-single panel into an existing axes (only without ``by``). Every figure gives a
-mechanism the same colour (:func:`mechanism_colours`). :func:`plot_study` draws them
-all for a study directory (faceted by the swept parameter when the grid varies exactly
-one) and writes ``report.md`` and a self-contained ``report.html``.
+``by`` facets a figure by generator parameters (one panel per value; a row of panels
+per value where a figure has several per facet: the gains by source and property, the
+learning curves by profile); ``ax`` draws a single panel into an existing axes (only
+without ``by``). Every figure gives a mechanism the same colour
+(:func:`mechanism_colours`). :func:`plot_study` draws them all for a study directory
+(faceted by the swept parameter when the grid varies exactly one) and writes
+``report.md`` and a self-contained ``report.html``.
 """
 
 from __future__ import annotations
@@ -99,13 +101,21 @@ def _facets(table: pd.DataFrame, by: Sequence[str] | None) -> list[tuple[str, pd
     return out
 
 
-def _axes(count: int, ax: Axes | None, width: float, height: float) -> tuple[Figure, list[Axes]]:
+def _axes(
+    count: int, ax: Axes | None, width: float, height: float, columns: int | None = None
+) -> tuple[Figure, list[Axes]]:
+    """``count`` panels of ``width`` x ``height`` inches sharing their y axis, row by row
+    in rows of ``columns`` (default: one row), or ``ax`` alone."""
     if ax is not None:
         if count != 1:
             raise InvalidConfigError("plots: ax draws one panel; drop by= or ax=")
         return ax.figure, [ax]  # type: ignore[return-value]
-    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False, sharey=True)
-    return fig, list(axes[0])
+    columns = min(columns or count, count)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, height * rows), squeeze=False, sharey=True
+    )
+    return fig, list(axes.ravel()[:count])
 
 
 def _finish(fig: Figure, title: str, caption: str) -> Figure:
@@ -440,15 +450,27 @@ def gain_distributions(
     data = _instance_gains(audits, rounds, keys)
     mechanisms = sorted({*audits["mechanism"].unique(), *rounds["mechanism"].unique()})
     colours = mechanism_colours(mechanisms)
-    panels = []
-    for label, part in _facets(data, by) if len(data) else []:
-        for (source, kind), cell in part.groupby(["source", "kind"], sort=True):
-            panels.append((f"{kind} gain, {source}" + (f"\n{label}" if label else ""), cell))
-    fig, axes = _axes(max(len(panels), 1), ax, 3.4, 3.4)
+    # a row per facet, a column per (source, kind) that the study tested
+    combos = sorted(set(zip(data["source"], data["kind"], strict=True))) if len(data) else []
+    panels = [
+        (
+            f"{kind} gain, {source}" + (f"\n{label}" if label else ""),
+            part[(part["source"] == source) & (part["kind"] == kind)],
+        )
+        for label, part in (_facets(data, by) if len(data) else [])
+        for source, kind in combos
+    ]
+    columns = max(len(combos), 1)
+    fig, axes = _axes(max(len(panels), 1), ax, 3.4, 3.4, columns)
     if not panels:
         axes[0].text(0.5, 0.5, "no SP or IR gains tested", ha="center", va="center")
         axes[0].set_axis_off()
     for axis, (title, part) in zip(axes[: len(panels)], panels, strict=True):
+        axis.set_title(title, fontsize=8)
+        if part.empty:  # tested elsewhere in the study, not in this facet
+            axis.text(0.5, 0.5, "not tested", ha="center", va="center", transform=axis.transAxes)
+            axis.set_xticks([])
+            continue
         order = [m for m in mechanisms if m in set(part["mechanism"])]
         sns.stripplot(
             data=part,
@@ -468,10 +490,10 @@ def gain_distributions(
         axis.set_xticklabels(
             [f"{m}\n(n={counts[m]})" for m in order], rotation=60, ha="right", fontsize=6
         )
-        axis.set_title(title, fontsize=8)
         axis.set_xlabel("")
         axis.axhline(0, color="black", lw=0.6)
-    axes[0].set_ylabel("gain (true utility)")
+    for axis in axes[::columns]:
+        axis.set_ylabel("gain (true utility)")
     caption = (
         "One point per instance: the largest defender gain of an audited game; a strategic "
         "defender's expected gain averaged over the rounds of a simulated run. n: points."
@@ -548,7 +570,8 @@ def learning_curves(
         for label, part in facets
         for profile in profiles
     ]
-    fig, axes = _axes(max(len(panels), 1), ax, 3.6, 3.2)
+    columns = max(len(profiles), 1)  # a row per facet, a column per profile
+    fig, axes = _axes(max(len(panels), 1), ax, 3.6, 3.2, columns)
     limit = min_gain * sims["payoff_range"]
     paid = (sims["sp_gain"] > limit) | (sims["ir_gain"] > limit)
     sims = sims.assign(paid=paid.astype(float))
@@ -588,7 +611,8 @@ def learning_curves(
         axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     if not panels:
         axes[0].set_axis_off()
-    axes[0].set_ylabel("share of strategic defenders gaining")
+    for axis in axes[::columns]:
+        axis.set_ylabel("share of strategic defenders gaining")
     _legend(axes[-1], colours, bars=False)
     caption = (
         f"Mean over runs of the share of strategic defenders whose expected SP or IR gain "

@@ -270,6 +270,8 @@ def test_figures_are_public_titled_and_faceted(study):
         captions = [t.get_text() for t in fig.texts]
         assert any("interval" in c or "One point per instance" in c for c in captions)
     assert len(figures[0].axes) == 2  # one panel per correlation
+    for grid in (figures[2], figures[4]):  # a row per correlation, panels within it
+        assert len({round(axis.get_position().y0, 3) for axis in grid.axes}) == 2
     assert mechanism_colours(["b", "a"]) == mechanism_colours(["a", "b", "a"])
     with pytest.raises(InvalidConfigError, match="ax draws one panel"):
         failure_rates(audits, by=["correlation"], ax=figures[0].axes[0])
