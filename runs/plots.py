@@ -115,6 +115,8 @@ def _axes(
     fig, axes = plt.subplots(
         rows, columns, figsize=(width * columns, height * rows), squeeze=False, sharey=True
     )
+    for spare in axes.ravel()[count:]:  # a last row that is not full
+        spare.remove()
     return fig, list(axes.ravel()[:count])
 
 
