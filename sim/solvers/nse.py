@@ -311,10 +311,11 @@ def _result(
 
 
 def _staged(
-    games: Games, taus: np.ndarray, stage: str, pooled: float
+    games: Games, block: Sequence[int], stage: str, pooled: float
 ) -> Iterator[tuple[str, int, FloatArray | None]]:
     """One kernel stage on a block of candidate targets, as proposals."""
     phase = stage.partition(":")[0].replace("newton", "interior")
+    taus = np.array(block, dtype=np.int64)
     done, profiles = propose(games, np.zeros(taus.size, dtype=np.int64), taus, stage, pooled)
     for j, tau in enumerate(taus):
         yield phase, int(tau), profiles[j] if done[j] else None
@@ -345,15 +346,13 @@ def _proposals(
     steps = tiers(stages)
     alone = 2 if all(tier.stop - tier.start <= 1 for tier in steps) else 1
     for tier, block in itertools.product(steps, candidate_blocks(len(candidates), alone)):
-        taus = np.array(candidates[block], dtype=np.int64)
         for stage in kernel[tier]:
-            yield from _staged(games, taus, stage, pooled)
+            yield from _staged(games, candidates[block], stage, pooled)
     if quick:
         return
     if not floor_game:  # the interior rescue the batch of reports leaves out
         for block in candidate_blocks(len(candidates), alone):
-            taus = np.array(candidates[block], dtype=np.int64)
-            yield from _staged(games, taus, INTERIOR_RESCUE, pooled)
+            yield from _staged(games, candidates[block], INTERIOR_RESCUE, pooled)
     # then the exact splits, which the canonical family cannot express: at the floor
     # (each owner of a fully demanded target), at the middle of every structural cell
     # at once; the later passes; and last the cells with a free level
