@@ -16,7 +16,7 @@ All audits evaluate outcomes under the game they are given: pass the *true* game
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -176,10 +176,56 @@ class Misreport:
     candidates: int
 
 
+@dataclass(frozen=True, eq=False)
+class MisreportSearch:
+    """What one misreport search did and found.
+
+    The search is *prefix-consistent*: its first ``j`` reports are the same whatever
+    its budget (for ``j`` up to the budget), so ``half_gain`` is exactly what a search
+    with half the budget would have found, and a study can tell whether its budget
+    converged (``docs/statistics.md`` §3).
+
+    Attributes
+    ----------
+    budget : int
+        Reports the search could evaluate.
+    evaluated : int
+        Reports it evaluated (the budget, unless the mechanism failed on the truth).
+    found_at : int or None
+        Reports evaluated when the best misreport was first found (1-based); None when
+        it found none.
+    misreport : Misreport or None
+        The best profitable misreport, verified by replay; None if none was found.
+    half_gain : float
+        The verified gain of the best report among the first ``budget // 2`` (0.0 when
+        that prefix found none): the search's answer had it stopped at half the budget.
+    improvements : tuple of (int, float)
+        Each time the best screened gain rose: the reports evaluated then and the gain.
+    """
+
+    budget: int
+    evaluated: int
+    found_at: int | None
+    misreport: Misreport | None
+    half_gain: float
+    improvements: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def gain(self) -> float:
+        """The best verified gain (0.0 when no profitable misreport was found)."""
+        return 0.0 if self.misreport is None else self.misreport.gain
+
+    def reached(self, gain: float) -> int | None:
+        """The reports evaluated when a screened gain first exceeded ``gain`` (None:
+        never): the smallest budget at which this search finds such a report."""
+        return next((at for at, best in self.improvements if best > gain), None)
+
+
 @dataclass
 class _Search:
-    """One misreport search's state: how many reports it has evaluated and the best
-    one so far (with its gain over the truthful report and its family)."""
+    """One misreport search's state: how many reports it has evaluated, the best one
+    so far (with its gain over the truthful report, its family and when it was found)
+    and the best among the first ``half`` reports."""
 
     mechanism: Mechanism
     game: SecurityGame
@@ -190,9 +236,15 @@ class _Search:
     evaluated: int = 0
     best_gain: float = 0.0
     best: tuple[FloatArray, FloatArray, str] | None = None
+    found_at: int | None = None
+    improvements: list[tuple[int, float]] = field(default_factory=list)
+    half_gain: float = 0.0
+    half_best: tuple[FloatArray, FloatArray, str] | None = None
 
     def run(self, rewards: FloatArray, penalties: FloatArray, families: np.ndarray) -> None:
-        """Evaluate one batch of reports (``families[b]`` names how report b was made)."""
+        """Evaluate one batch of reports (``families[b]`` names how report b was made);
+        past the budget the batch is cut, never redrawn, so the reports before the cut
+        do not depend on the budget."""
         room = self.budget - self.evaluated
         if room <= 0 or rewards.shape[0] == 0:
             return
@@ -200,6 +252,7 @@ class _Search:
         targets, coverage = self.mechanism.outcomes_for_reports(
             self.game, self.defender, rewards, penalties, self.seed
         )
+        first = self.evaluated
         self.evaluated += rewards.shape[0]
         i = self.defender
         ok = targets >= 0
@@ -215,6 +268,14 @@ class _Search:
         if gains[b] > self.best_gain:
             self.best_gain = float(gains[b])
             self.best = (rewards[b].copy(), penalties[b].copy(), str(families[b]))
+            self.found_at = first + b + 1
+            self.improvements.append((self.found_at, self.best_gain))
+        early = max(0, min(self.budget // 2 - first, gains.size))
+        if early:
+            h = int(np.argmax(gains[:early]))
+            if gains[h] > self.half_gain:
+                self.half_gain = float(gains[h])
+                self.half_best = (rewards[h].copy(), penalties[h].copy(), str(families[h]))
 
 
 def _valid(rewards: FloatArray, penalties: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -266,7 +327,7 @@ def _rescalings(game: SecurityGame, i: int) -> tuple[FloatArray, FloatArray]:
     return a * r + b, a * p + b
 
 
-def find_profitable_misreport(
+def search_misreports(
     mechanism: Mechanism,
     game: SecurityGame,
     defender: int,
@@ -274,7 +335,7 @@ def find_profitable_misreport(
     rng: np.random.Generator,
     budget: int = 2000,
     batch: int = 512,
-) -> Misreport | None:
+) -> MisreportSearch:
     """Search for a report that raises ``defender``'s true utility (Property 3).
 
     Steps: (1) targeted manipulations towards every target she prefers to the
@@ -283,13 +344,16 @@ def find_profitable_misreport(
     refinement around the best report so far. Candidates are evaluated in batches
     of ``batch`` (one numpy call for the closed-form mechanisms; one batched NSE
     solve for the NSE-based ones, whose cost per batch is mostly fixed), steps (1)
-    and (2) together. Common random numbers: every allocation in the search uses the
-    same seed, drawn once from ``rng``.
+    and (2) together. Every random batch is drawn whole and cut at the budget, so the
+    search is prefix-consistent (:class:`MisreportSearch`). Common random numbers:
+    every allocation in the search uses the same seed, drawn once from ``rng``.
 
     Returns
     -------
-    Misreport or None
-        A certificate with gain > ``GAIN_TOL``, or None if the budget found none.
+    MisreportSearch
+        The budget, the reports evaluated, when the best was found, the best
+        certificate (gain > ``GAIN_TOL``, verified by replay) and the verified gain at
+        half the budget.
     """
     one_attack(game, "find_profitable_misreport")
     if not (isinstance(budget, int) and budget >= 1):
@@ -305,7 +369,7 @@ def find_profitable_misreport(
     mech = mechanism.prepared(game)
     truthful = mech.allocate(game, rng=np.random.default_rng(seed))
     if not truthful.ok:
-        return None
+        return MisreportSearch(budget, 0, None, None, 0.0)
     baseline = float(outcome_utility(game, truthful)[defender])
     search = _Search(mech, game, defender, seed, baseline, budget)
     r, p = game.defender_reward[defender], game.defender_penalty[defender]
@@ -322,29 +386,62 @@ def find_profitable_misreport(
     low, high = float(p.min()), float(r.max())
     span = max(high - low, 1.0)
     while search.evaluated < budget:
-        size = min(batch, budget - search.evaluated)
         if search.best is not None and rng.random() < 0.5:
             br, bp, _ = search.best
             sigma = span * 10.0 ** rng.uniform(-3, 0)
-            rr = br + sigma * rng.standard_normal((size, r.size))
-            pp = bp + sigma * rng.standard_normal((size, r.size))
-            search.run(*_valid(np.maximum(rr, pp), np.minimum(rr, pp)), np.full(size, "refined"))
+            rr = br + sigma * rng.standard_normal((batch, r.size))
+            pp = bp + sigma * rng.standard_normal((batch, r.size))
+            search.run(*_valid(np.maximum(rr, pp), np.minimum(rr, pp)), np.full(batch, "refined"))
         else:
-            a = rng.uniform(low - span, high + span, (size, r.size))
-            b = rng.uniform(low - span, high + span, (size, r.size))
-            search.run(*_valid(np.maximum(a, b), np.minimum(a, b)), np.full(size, "random"))
-    if search.best is None or search.best_gain <= GAIN_TOL:
-        return None
-    reward, penalty, family = search.best
-    manipulated = mech.allocate(
-        game.with_reports(defender, reward, penalty), rng=np.random.default_rng(seed)
+            a = rng.uniform(low - span, high + span, (batch, r.size))
+            b = rng.uniform(low - span, high + span, (batch, r.size))
+            search.run(*_valid(np.maximum(a, b), np.minimum(a, b)), np.full(batch, "random"))
+
+    def replay(best: tuple[FloatArray, FloatArray, str] | None) -> Misreport | None:
+        """The certificate of a screened report: its replayed gain, if it is one."""
+        if best is None:
+            return None
+        reward, penalty, family = best
+        manipulated = mech.allocate(
+            game.with_reports(defender, reward, penalty), rng=np.random.default_rng(seed)
+        )
+        gain = float(outcome_utility(game, manipulated)[defender] - baseline)
+        if gain <= GAIN_TOL:  # the replay is the certificate: a screening artefact is no gain
+            return None
+        return Misreport(
+            defender, reward, penalty, gain, truthful, manipulated, seed, family, search.evaluated
+        )
+
+    found = replay(search.best if search.best_gain > GAIN_TOL else None)
+    at = search.found_at if found is not None else None
+    if at is not None and at <= budget // 2:
+        half = found
+    else:
+        half = replay(search.half_best if search.half_gain > GAIN_TOL else None)
+    return MisreportSearch(
+        budget,
+        search.evaluated,
+        at,
+        found,
+        0.0 if half is None else half.gain,
+        tuple(search.improvements),
     )
-    gain = float(outcome_utility(game, manipulated)[defender] - baseline)
-    if gain <= GAIN_TOL:  # the replay is the certificate: a screening artefact is no gain
-        return None
-    return Misreport(
-        defender, reward, penalty, gain, truthful, manipulated, seed, family, search.evaluated
-    )
+
+
+def find_profitable_misreport(
+    mechanism: Mechanism,
+    game: SecurityGame,
+    defender: int,
+    *,
+    rng: np.random.Generator,
+    budget: int = 2000,
+    batch: int = 512,
+) -> Misreport | None:
+    """The best profitable misreport :func:`search_misreports` finds (a certificate
+    with gain > ``GAIN_TOL``), or None if the budget found none."""
+    return search_misreports(
+        mechanism, game, defender, rng=rng, budget=budget, batch=batch
+    ).misreport
 
 
 # -- individual rationality ----------------------------------------------------------

@@ -164,7 +164,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _by(value: str | None) -> list[str] | None:
-    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+    """``--by``: None when not given (the study's swept parameters), [] for ``none``,
+    else the comma-separated names (an empty name is an error)."""
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",")]
+    if names == ["none"]:
+        return []
+    if not all(names):
+        raise SimError(f"--by takes comma-separated column names or 'none'; got {value!r}")
+    return names
+
+
+def _grouping(directory: str | Path, by: list[str] | None) -> list[str]:
+    """What a study's summary is grouped by: ``--by``, else its swept parameters."""
+    from runs.export import read_manifest, swept
+
+    return swept(read_manifest(Path(directory)) or {}) if by is None else by
+
+
+def _min_gain(directory: str | Path, given: float | None) -> float:
+    from runs.export import study_min_gain
+
+    return study_min_gain(Path(directory)) if given is None else given
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -177,14 +199,58 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from runs.export import read_dataset, study_min_gain
-    from runs.report import format_summary
+    from runs.export import read_dataset
+    from runs.report import convergence_warnings, format_summary
     from runs.summary import summarise
 
     audits, rounds = read_dataset(args.dir, "audits"), read_dataset(args.dir, "rounds")
-    min_gain = study_min_gain(Path(args.dir)) if args.min_gain is None else args.min_gain
-    summary = summarise(audits, rounds, by=_by(args.by) or [], min_gain=min_gain)
+    summary = summarise(
+        audits,
+        rounds,
+        by=_grouping(args.dir, _by(args.by)),
+        min_gain=_min_gain(args.dir, args.min_gain),
+    )
     print(format_summary(summary, args.format))
+    for warning in convergence_warnings(summary):
+        print(f"defcoord: warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from runs.compare import compare_mechanisms, compare_studies
+    from runs.export import read_dataset
+    from runs.report import format_table
+
+    by = _by(args.by)
+    if args.mechanism is not None:
+        if args.third is not None:
+            raise SimError(
+                "compare DIR1 DIR2 --mechanism M takes two study directories; got a third "
+                f"argument {args.third!r}"
+            )
+        table = compare_studies(
+            args.first,
+            args.second,
+            args.mechanism,
+            by=_grouping(args.first, by),
+            min_gain=_min_gain(args.first, args.min_gain),
+        )
+    else:
+        if args.third is None:
+            raise SimError(
+                "compare takes DIR A B (two mechanisms of one study) or DIR1 DIR2 "
+                "--mechanism M (one mechanism in two studies)"
+            )
+        audits, rounds = read_dataset(args.first, "audits"), read_dataset(args.first, "rounds")
+        table = compare_mechanisms(
+            audits,
+            rounds,
+            args.second,
+            args.third,
+            by=_grouping(args.first, by),
+            min_gain=_min_gain(args.first, args.min_gain),
+        )
+    print(format_table(table, args.format))
     return 0
 
 
@@ -310,8 +376,7 @@ def _cmd_viz(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from runs.config import load_config
-    from runs.export import read_manifest
-    from runs.plots import plot_study, swept
+    from runs.plots import plot_study
     from runs.runner import run_study
     from runs.studydir import StudyDir
 
@@ -340,8 +405,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"summary:  {out / 'summary.csv'}")
     print(f"figures:  {out / 'figures'}  ({len(paths) - 1} files)")
     print(f"report:   {out / 'figures' / 'report.html'}  (and report.md)")
-    sweep = ",".join(swept(read_manifest(out) or {})) or None
-    _cmd_summary(argparse.Namespace(dir=out, by=sweep, min_gain=None, format="table"))
+    _cmd_summary(argparse.Namespace(dir=out, by=None, min_gain=None, format="table"))
     return EXIT_FAILED_CHUNKS if result.failed else 0
 
 
@@ -392,17 +456,28 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", help="where to write the figures (default: DIR/figures)")
     summary = sub.add_parser("summary", help="print a study's failure rates and gains")
     summary.add_argument("dir", help="a study output directory")
-    summary.add_argument(
-        "--format",
-        choices=("table", "csv", "markdown", "latex"),
-        default="table",
-        help="output format (default: table)",
+    compare = sub.add_parser(
+        "compare",
+        help="paired comparison: DIR A B (two mechanisms of one study) or DIR1 DIR2 "
+        "--mechanism M (one mechanism in two studies of the same design)",
     )
-    for command in (plot, summary):
+    compare.add_argument("first", help="a study output directory")
+    compare.add_argument("second", help="mechanism A, or (with --mechanism) a second study")
+    compare.add_argument("third", nargs="?", help="mechanism B (without --mechanism)")
+    compare.add_argument("--mechanism", help="compare this mechanism across two studies")
+    for command in (summary, compare):
+        command.add_argument(
+            "--format",
+            choices=("table", "csv", "markdown", "latex"),
+            default="table",
+            help="output format (default: table)",
+        )
+    for command in (plot, summary, compare):
         command.add_argument(
             "--by",
-            help="group by these generator parameters, comma-separated "
-            "(plot: default the swept one when the grid varies exactly one)",
+            help="group by these columns or generator parameters, comma-separated, or "
+            "'none' to pool (default: the parameters the study's grid sweeps; plot draws "
+            "facets only when it sweeps exactly one)",
         )
         command.add_argument(
             "--min-gain",
@@ -446,6 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _cmd_run,
         "plot": _cmd_plot,
         "summary": _cmd_summary,
+        "compare": _cmd_compare,
         "audit": _cmd_audit,
         "demo": _cmd_demo,
         "schema": _cmd_schema,

@@ -140,6 +140,11 @@ class StudyConfig:
             for values in itertools.product(*(self.grid[k] for k in keys))
         ]
 
+    def swept(self) -> list[str]:
+        """The parameters the grid varies (more than one value): what the study's
+        summary is grouped by."""
+        return sorted(k for k, v in self.grid.items() if len(v) > 1)
+
     def resolved(self) -> dict[str, Any]:
         """The configuration with every default filled in (JSON-ready)."""
         study: dict[str, Any] = {

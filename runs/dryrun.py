@@ -1,7 +1,7 @@
 """What a study will cost before it runs (``defcoord run CONFIG --dry-run``): its
-conditions, instances and rounds, counted from the config, and a wall-time estimate
-from a short pilot that evaluates a spread of the study's own instances in this
-process (nothing is written)."""
+conditions, instances and rounds, counted from the config, a wall-time estimate from a
+short pilot that evaluates a spread of the study's own instances in this process, and
+whether its misreport search budget converged on a few of them (nothing is written)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mechanisms import make_mechanism
+from mechanisms.properties import search_misreports
 from runs.config import StudyConfig
-from runs.tasks import audit_rows, blocks, plan_chunks, sim_rows
+from runs.seeding import search_rng
+from runs.tasks import _game, audit_rows, blocks, plan_chunks, sim_rows, threshold
+
+#: The convergence pilot searches with this many times the study's budget, and at
+#: least ``PILOT_BUDGET_FLOOR`` reports.
+PILOT_BUDGET_FACTOR = 4
+PILOT_BUDGET_FLOOR = 1000
 
 #: The pilot's default time budget, in seconds.
 PILOT_SECONDS = 5.0
@@ -90,14 +98,11 @@ def pilot(config: StudyConfig, budget: float = PILOT_SECONDS) -> Pilot:
     """Evaluate whole games of the study (one replication of a grid point at a time,
     in a seeded order spread over the grid) until ``budget`` seconds have passed,
     at least one."""
-    games = [(g, r) for r in range(config.replications) for g in range(len(config.grid_points()))]
-    order = np.random.default_rng(config.seed).permutation(len(games))
     chunks = plan_chunks(config)
     done, started = 0, time.perf_counter()
-    for index in order:
+    for grid, replication in _pilot_order(config):
         if done and time.perf_counter() - started > budget:
             break
-        grid, replication = games[int(index)]
         for chunk in chunks:
             if chunk.grid == grid and chunk.start <= replication < chunk.stop:
                 evaluate = audit_rows if chunk.kind == "audit" else sim_rows
@@ -107,6 +112,67 @@ def pilot(config: StudyConfig, budget: float = PILOT_SECONDS) -> Pilot:
                     pass
         done += 1
     return Pilot(done, time.perf_counter() - started)
+
+
+def _pilot_order(config: StudyConfig) -> list[tuple[int, int]]:
+    """The study's games as (grid point, replication), in the pilots' seeded order
+    spread over the grid."""
+    games = [(g, r) for r in range(config.replications) for g in range(len(config.grid_points()))]
+    order = np.random.default_rng(config.seed).permutation(len(games))
+    return [games[int(i)] for i in order]
+
+
+@dataclass(frozen=True)
+class BudgetPilot:
+    """What :func:`budget_pilot` found: ``searches`` misreport searches (one per
+    game, mechanism and defender) of ``budget`` reports and, for each that found a
+    failure (a gain over the study's threshold), the reports it had evaluated when it
+    first found one (``found_at``: the smallest budget that gives the same verdict)."""
+
+    games: int
+    searches: int
+    budget: int
+    found_at: tuple[int, ...]
+
+    @property
+    def needed(self) -> int:
+        """The budget that gives every pilot search its verdict (0: none failed)."""
+        return max(self.found_at, default=0)
+
+
+def budget_pilot(config: StudyConfig, seconds: float = PILOT_SECONDS) -> BudgetPilot | None:
+    """Search every defender of whole games (every mechanism; the pilots' order) with
+    ``PILOT_BUDGET_FACTOR`` times ``[audits] misreport_budget`` reports (at least
+    ``PILOT_BUDGET_FLOOR``) until ``seconds`` have passed, at least one game; None
+    when the study searches no misreports. The search is prefix-consistent
+    (:class:`~mechanisms.properties.MisreportSearch`), so the study's own search is the
+    first part of each of these."""
+    if config.audits.misreport_budget == 0:
+        return None
+    budget = max(config.audits.misreport_budget * PILOT_BUDGET_FACTOR, PILOT_BUDGET_FLOOR)
+    found: list[int] = []
+    games = searches = 0
+    started = time.perf_counter()
+    for grid, replication in _pilot_order(config):
+        if games and time.perf_counter() - started > seconds:
+            break
+        game = _game(config, config.grid_points()[grid], replication)
+        games += 1
+        if game.attacker_resources > 1:
+            continue  # the audits model one attack
+        for spec in config.mechanisms:
+            mechanism = make_mechanism(spec.name, **spec.params)
+            for i in range(game.n_defenders):
+                rng = search_rng(config.seed, replication, i)
+                try:
+                    search = search_misreports(mechanism, game, i, rng=rng, budget=budget)
+                except Exception:  # a failing instance is the study's to record
+                    continue
+                searches += 1
+                limit = threshold(config, game, i)
+                if search.gain > limit:
+                    found.append(search.reached(limit) or search.evaluated)
+    return BudgetPilot(games, searches, budget, tuple(found))
 
 
 def estimate_seconds(plan: StudyPlan, measured: Pilot, jobs: int) -> float:
@@ -153,5 +219,36 @@ def dry_run(config: StudyConfig, jobs: int, budget: float = PILOT_SECONDS) -> st
         f"{measured.seconds:.1f} s, {measured.per_game:.2f} s per game",
         f"  estimated wall time: {_duration(estimate_seconds(plan, measured, jobs))} "
         f"on {jobs} local worker(s) (from the pilot's mean; excludes start-up and figures)",
+        *_budget_lines(config, budget),
     ]
     return "\n".join(lines)
+
+
+def _budget_lines(config: StudyConfig, seconds: float) -> list[str]:
+    """The misreport search's budget and what the convergence pilot says of it."""
+    budget = config.audits.misreport_budget
+    if budget == 0:
+        return ["  SP search: none ([audits] misreport_budget = 0): SP is not audited"]
+    lines = [f"  SP search: {budget} reports per defender ([audits] misreport_budget)"]
+    found = budget_pilot(config, seconds)
+    if found is None or found.searches == 0:
+        return lines
+    late = [at for at in found.found_at if at > budget]
+    head = (
+        f"  SP budget pilot: {found.searches} searches of {found.budget} reports on "
+        f"{found.games} game(s); {len(found.found_at)} found a failure"
+    )
+    if not late:
+        lines.append(
+            f"{head}, each within {found.needed} reports: the budget converged on the pilot"
+        )
+        return lines
+    lines.append(
+        f"{head}; {len(late)} found it only after {budget} reports (the last after {found.needed})"
+    )
+    lines.append(
+        f"  warning: misreport_budget = {budget} is below what converged in the pilot; "
+        f"SP rates will be lower bounds that move with the budget (raise it to at least "
+        f"{found.needed})"
+    )
+    return lines

@@ -21,7 +21,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -230,15 +230,16 @@ def write_dataset(
     *,
     study: str | None = None,
     min_gain: float = DEFAULT_MIN_GAIN,
+    by: Sequence[str] = (),
 ) -> dict[str, int]:
-    """Consolidate the finished chunks (:func:`consolidate`) and write ``summary.csv``
-    from the batches' tallies as they stream by (:func:`runs.summary.tally`); returns
-    the rows of each table."""
+    """Consolidate the finished chunks (:func:`consolidate`) and write ``summary.csv``,
+    grouped by ``by`` (the swept parameters), from the batches' tallies as they stream
+    by (:func:`runs.summary.tally`); returns the rows of each table."""
     rows = {"audits": 0, "rounds": 0}
     tallies: list[pd.DataFrame] = []
     for name, df in consolidate(out, parts, parameters, fmt, study=study):
         rows[name] += len(df)
-        tallies = [merge([*tallies, tally(**{name: df}, min_gain=min_gain)])]
+        tallies = [merge([*tallies, tally(**{name: df}, by=by, min_gain=min_gain)])]
     summary = finish(tallies, min_gain)
     atomic_write(out, out / "summary.csv", summary.to_csv(index=False).encode())
     return rows
@@ -280,6 +281,13 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
         df.insert(0, "mechanism", sub.name.split("=", 1)[1])
         parts.append(df)
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(wanted))
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise StudyStateError(
+            f"the {table} dataset under {str(path)!r} has no column {', '.join(missing)} "
+            "(written by an older version of this tool); run the study again into a new "
+            "directory"
+        )
     df = typed(df, table, parameters)
     return df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
@@ -302,6 +310,13 @@ def study_min_gain(study: Path) -> float:
     """The failure threshold a study ran with (its manifest; the default without one)."""
     value = (read_manifest(study) or {}).get("min_gain")
     return float(value) if isinstance(value, int | float) else DEFAULT_MIN_GAIN
+
+
+def swept(manifest: dict[str, Any]) -> list[str]:
+    """The parameters a study's grid varies (more than one value), from its manifest:
+    what its summaries are grouped by unless told otherwise."""
+    grid = manifest.get("config", {}).get("generator", {}).get("grid", {})
+    return sorted(k for k, v in grid.items() if isinstance(v, list) and len(v) > 1)
 
 
 def study_parameters(study: Path) -> dict[str, str] | None:

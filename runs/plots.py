@@ -46,8 +46,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from runs.export import read_dataset, read_manifest
-from runs.report import write_report
+from runs.export import read_dataset, read_manifest, swept
+from runs.report import convergence_warnings, write_report
 from runs.schema import parameter_column
 from runs.summary import DEFAULT_MIN_GAIN, PROPERTY_LABELS, strategic_rounds, summarise
 from sim.errors import InvalidConfigError
@@ -223,25 +223,35 @@ def failure_rates(
 ) -> Figure:
     """One-shot audits: PE, weak and strong UP, SP and IR failure rates per mechanism.
 
-    Each bar is a failure rate over the determined units (instances for PE and UP,
-    defender-instances for SP and IR) with its Clopper-Pearson interval; the number
-    under it is that count; a black tick marks the undetermined share where there is
-    one. A missing bar is a property that was not tested.
+    Each bar is a failure rate over the determined instances (a property fails on a
+    game when it fails for some defender) with its Clopper-Pearson interval; the
+    number under it is that count; a black tick marks the undetermined share where
+    there is one. A missing bar is a property that was not tested. SP is found by a
+    search: its bars are lower bounds, and the caption names the conditions whose
+    search had not converged (:func:`runs.report.convergence_warnings`).
     """
     colours = mechanism_colours(audits["mechanism"].unique())
     facets = _facets(audits, by)
     fig, axes = _axes(len(facets), ax, 6.5, 3.6)
+    unconverged: list[str] = []
     for axis, (label, part) in zip(axes, facets, strict=True):
         summary = summarise(part, part.iloc[0:0], min_gain=min_gain)
+        unconverged += [f"{label}: {w}" if label else w for w in convergence_warnings(summary)]
         summary = summary[summary["role"] == "all"].assign(_group="")
         _rate_bars(axis, summary, [""], [""], colours, _tested(audits))
         axis.set_title(label, fontsize=9)
     axes[0].set_ylabel("failure rate")
     axes[-1].legend(**LEGEND)
+    budget = audits["sp_budget"].dropna()
+    search = (
+        f"at least: a search of {int(budget.min())} reports per defender" if len(budget) else ""
+    )
     caption = (
-        f"{CI_CAPTION} Number under a bar: determined units (PE, UP: instances; SP, IR: "
-        f"defender-instances). Black tick: undetermined share (UP bounds, docs/nse.md §3). "
-        f"Failure: gain > {min_gain:g} x payoff range. SP is a search (a lower bound)."
+        f"{CI_CAPTION} Unit: the instance (a game fails a property when some defender "
+        "fails it); number under a bar: determined instances. Black tick: undetermined "
+        f"share (UP bounds, docs/nse.md §3). Failure: gain > {min_gain:g} x payoff range. "
+        + (f"SP is {search}." if search else "")
+        + (" Not converged: " + "; ".join(unconverged) + "." if unconverged else "")
         + _notes(notes)
     )
     return _finish(fig, f"{_study(audits, study)}: one-shot audits", caption)
@@ -384,9 +394,9 @@ def simulated_failure_rates(
     study: str | None = None,
     notes: Sequence[str] = (),
 ) -> Figure:
-    """Simulations: how often a strategic defender's misreport (SP) or deviation (IR)
-    paid, per behaviour profile, over her rounds; NA (no bar) where the profile never
-    misreports or never deviates."""
+    """Simulations: the share of runs in which a strategic defender's misreport (SP)
+    or deviation (IR) paid in some round, per behaviour profile; NA (no bar) where the
+    profile never misreports or never deviates."""
     colours = mechanism_colours(rounds["mechanism"].unique())
     facets = _facets(rounds, by)
     fig, axes = _axes(len(facets), ax, 7.5, 3.6)
@@ -399,12 +409,13 @@ def simulated_failure_rates(
         profiles = sorted(summary["profile"].unique())
         _rate_bars(axis, summary, profiles, profiles, colours, ["sp", "ir"])
         axis.set_title(label, fontsize=9)
-    axes[0].set_ylabel("share of strategic defender-rounds gaining")
+    axes[0].set_ylabel("share of runs with a gain")
     axes[-1].legend(**LEGEND)
     caption = (
-        f"{CI_CAPTION} Number under a bar: strategic defender-rounds. Failure: expected "
-        f"gain > {min_gain:g} x payoff range. No bar: the profile never misreports (SP) or "
-        "never deviates (IR)." + _notes(notes)
+        f"{CI_CAPTION} Unit: the run (a replication of a condition; it fails when its "
+        "strategic defender's expected gain exceeded "
+        f"{min_gain:g} x her payoff range in some round); number under a bar: runs. No "
+        "bar: the profile never misreports (SP) or never deviates (IR)." + _notes(notes)
     )
     return _finish(fig, f"{_study(rounds, study)}: simulations", caption)
 
@@ -639,12 +650,6 @@ def _save(fig: Figure, folder: Path, name: str) -> list[Path]:
     return paths
 
 
-def swept(manifest: dict[str, Any]) -> list[str]:
-    """The parameters a study's grid varies (more than one value)."""
-    grid = manifest.get("config", {}).get("generator", {}).get("grid", {})
-    return sorted(k for k, v in grid.items() if isinstance(v, list) and len(v) > 1)
-
-
 def plot_study(
     out: str | Path,
     folder: str | Path | None = None,
@@ -660,8 +665,9 @@ def plot_study(
     target.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(root) or {}
     audits, rounds = read_dataset(root, "audits"), read_dataset(root, "rounds")
+    sweep = swept(manifest)
+    grouping = list(sweep if by is None else by)  # the report's tables: by the design
     if by is None:
-        sweep = swept(manifest)
         by = sweep if len(sweep) == 1 else []
     threshold = float(manifest.get("min_gain", DEFAULT_MIN_GAIN)) if min_gain is None else min_gain
     sns.set_theme(style="whitegrid", context="paper")
@@ -685,7 +691,7 @@ def plot_study(
     paths: list[Path] = []
     for name, fig in figures:
         paths += _save(fig, target, name)
-    summary = summarise(audits, rounds, by=by, min_gain=threshold)
+    summary = summarise(audits, rounds, by=grouping, min_gain=threshold)
     paths += write_report(
         target,
         manifest,
@@ -693,7 +699,7 @@ def plot_study(
         audits,
         rounds,
         [p for p in paths if p.suffix == ".png"],
-        by=list(by),
+        by=grouping,
         notes=notes,
     )
     return paths

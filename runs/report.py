@@ -62,18 +62,27 @@ def _cell(row: pd.Series, prop: str) -> str:
     n = int(row[f"{prop}_failure_n"])
     undetermined = row[f"{prop}_failure_undetermined"]
     extra = f"; u={undetermined:.0%}" if undetermined > 0 else ""
-    return f"{rate:.3f} [{low:.3f}, {high:.3f}] (n={n}{extra})"
+    text = f"{rate:.3f} [{low:.3f}, {high:.3f}] (n={n}{extra})"
+    if prop == "sp" and not pd.isna(row.get("sp_budget", pd.NA)):
+        converged = row.get("sp_converged")
+        text = f">= {text}" + ("" if converged is True else " not converged")
+    return text
+
+
+#: Columns of the summary that the readable view leaves out (the cells hold them).
+_DETAIL = ("mean_", "welfare_", "units", "failed_", "min_gain", "sp_budget", "sp_converged")
 
 
 def readable(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary with one text cell per property: rate [CI] (n; undetermined)."""
+    """The summary with one text cell per property: rate [CI] (n; undetermined), SP
+    as "at least" (a search), flagged where its budget did not converge; then the
+    welfare and the number of units."""
     if summary.empty:
         return summary
     keys = [
         c
         for c in summary.columns
-        if not c.startswith(tuple(f"{p}_" for p in PROPERTY_LABELS))
-        and not c.startswith(("mean_", "welfare_", "instances", "failed_", "min_gain"))
+        if not c.startswith(tuple(f"{p}_" for p in PROPERTY_LABELS)) and not c.startswith(_DETAIL)
     ]
     out = summary[keys].copy()
     for prop, label in PROPERTY_LABELS.items():
@@ -85,14 +94,40 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
         if column in summary:
             values = summary[column].round(3).astype(object)
             out[column] = values.where(values.notna(), "NA")
-    if "instances" in summary:
-        out["instances"] = summary["instances"]
+    if "units" in summary:
+        out["units"] = summary["units"]
     return out
+
+
+def convergence_warnings(summary: pd.DataFrame) -> list[str]:
+    """One line per condition whose SP rate moved by more than its interval's
+    half-width between half the search budget and the whole (a lower bound that has
+    not converged)."""
+    if "sp_converged" not in summary:
+        return []
+    rows = summary[summary["role"].eq("all") & summary["sp_converged"].eq(False)]
+    by = [c for c in summary.columns if c not in _KNOWN and not c.startswith(_PREFIXES)]
+    out = []
+    for _, row in rows.iterrows():
+        where = ", ".join(f"{c}={row[c]}" for c in by if not pd.isna(row[c]))
+        out.append(
+            f"SP of {row['mechanism']}{f' ({where})' if where else ''}: "
+            f"{row['sp_failure_rate_half_budget']:.3f} at half the budget, "
+            f"{row['sp_failure_rate']:.3f} at {int(row['sp_budget'])} reports: the search "
+            "has not converged (raise [audits] misreport_budget)"
+        )
+    return out
+
+
+_KNOWN = ("source", "mechanism", "profile", "role", "unit", "min_gain", "units", "failed_units")
+_PREFIXES = (*(f"{p}_" for p in PROPERTY_LABELS), "mean_", "welfare_")
 
 
 def _text(value: Any) -> str:
     if isinstance(value, float):
-        return "NA" if np.isnan(value) else f"{value:.3f}"
+        if np.isnan(value):
+            return "NA"
+        return f"{value:.2g}" if 0 < abs(value) < 0.001 else f"{value:.3f}"
     return "NA" if value is None or value is pd.NA else str(value)
 
 
@@ -124,20 +159,26 @@ def latex(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def format_table(table: pd.DataFrame, fmt: str) -> str:
+    """Any table as ``table`` (aligned text), ``csv``, ``markdown`` or ``latex``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)}; got {fmt!r}")
+    if fmt == "csv":
+        return str(table.to_csv(index=False))
+    if fmt == "markdown":
+        return markdown(table)
+    if fmt == "latex":
+        return latex(table)
+    if table.empty:
+        return "(no rows)"
+    with pd.option_context("display.width", 250, "display.max_columns", 40):
+        return str(table.to_string(index=False))
+
+
 def format_summary(summary: pd.DataFrame, fmt: str) -> str:
     """The summary as ``table`` (readable text), ``csv`` (every column), ``markdown``
     or ``latex`` (readable cells)."""
-    if fmt == "csv":
-        return str(summary.to_csv(index=False))
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {list(FORMATS)}; got {fmt!r}")
-    view = readable(summary)
-    if fmt == "markdown":
-        return markdown(view)
-    if fmt == "latex":
-        return latex(view)
-    with pd.option_context("display.width", 250, "display.max_columns", 40):
-        return str(view.to_string(index=False))
+    return format_table(summary if fmt == "csv" else readable(summary), fmt)
 
 
 def _tables(summary: pd.DataFrame) -> tuple[list[tuple[str, pd.DataFrame]], str]:
@@ -196,17 +237,21 @@ def write_report(
 ) -> list[Path]:
     """Write ``report.md`` and ``report.html`` into ``folder``; returns both paths."""
     study = str(manifest.get("study", "study"))
-    flags = [*notes, *role_confounds(rounds)]
+    flags = [*notes, *convergence_warnings(summary), *role_confounds(rounds)]
     tables, idle = _tables(summary)
     grouping = ", ".join(by) if by else "none (every grid point pooled)"
     nash = "nash_failure_n" in summary and summary["nash_failure_n"].notna().any()
     intro = (
-        f"Failure rates are over the determined units (PE, UP{', not Nash' if nash else ''}: "
-        "instances; SP, IR: "
-        "defender-instances or strategic defender-rounds) with exact 95% Clopper-Pearson "
-        "intervals; n is the number of determined units and u the share of tested units "
-        "whose verdict is undetermined. NA: not tested in that condition. "
-        f"Grouped by: {grouping}."
+        "Every failure rate is over independent units: one-shot audits count instances "
+        f"(PE, UP, SP, IR{', not Nash' if nash else ''}: a property fails on a game when it "
+        "fails for some defender), simulations count runs (a run fails when its strategic "
+        "defender gained in some round). Intervals are exact 95% Clopper-Pearson; n is "
+        "the number of determined units and u the share of tested units whose verdict is "
+        "undetermined. SP is found by a search, so its rate is a lower bound (>=); 'not "
+        "converged' marks a rate that moved by more than its interval's half-width "
+        "between half the search budget and the whole. NA: not tested in that condition. "
+        "summary.csv also has the per-defender and per-round shares with intervals "
+        f"clustered by unit. Grouped by: {grouping}."
     )
     config = json.dumps(manifest.get("config", {}), indent=2)
     md = [f"# {study}: study report", "", intro, "", "## Flags", ""]

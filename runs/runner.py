@@ -347,6 +347,7 @@ def _run_locked(
         fmt,
         study=config.design_sha256(),
         min_gain=config.audits.min_gain,
+        by=config.swept(),
     )
     manifest.update(
         finished=datetime.now(UTC).isoformat(),

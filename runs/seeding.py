@@ -1,11 +1,12 @@
 """The seed tree: one root seed determines every draw of a study.
 
 Replication r uses ``SeedSequence(seed, spawn_key=(r,))``, split into an *instance*
-stream (the game), a *dynamics* stream (mechanism draws, behaviours, attacker,
-misreport searches) and a *role* stream (which defender is strategic under the
-``"random"`` mode). Every condition of replication r sees the same game and the same
-draws (paired comparisons), and adding replications leaves the earlier ones
-unchanged.
+stream (the game), a *dynamics* stream (mechanism draws, behaviours, attacker), a
+*role* stream (which defender is strategic under the ``"random"`` mode) and a
+*search* stream per defender (the one-shot audit's misreport search, so that one
+defender's search does not depend on another's budget). Every condition of
+replication r sees the same game and the same draws (paired comparisons), and adding
+replications leaves the earlier ones unchanged.
 """
 
 from __future__ import annotations
@@ -39,3 +40,9 @@ def instance_rng(seed: int, replication: int) -> np.random.Generator:
 def dynamics_seed(seed: int, replication: int) -> np.random.SeedSequence:
     """The seed of replication ``replication``'s dynamics (the same for every condition)."""
     return streams(seed, replication)[1]
+
+
+def search_rng(seed: int, replication: int, defender: int) -> np.random.Generator:
+    """The generator of the one-shot audit's misreport search for ``defender``: child
+    ``defender`` of the fourth child of the replication's seed."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replication, 3, defender)))

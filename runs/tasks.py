@@ -21,17 +21,17 @@ from agents.records import record_rows, targets_text
 from mechanisms import make_mechanism
 from mechanisms.outcome import designated_set
 from mechanisms.properties import (
-    find_profitable_misreport,
     ir_violation,
     is_pareto_efficient,
     outcome_utility,
+    search_misreports,
     utility_preservation,
 )
 from mechanisms.space import outcome_space
 from runs.config import StudyConfig, parse_config
 from runs.export import encode_part
 from runs.schema import arrow_table, parameter_values
-from runs.seeding import dynamics_seed, instance_rng, strategic_draw
+from runs.seeding import dynamics_seed, instance_rng, search_rng, strategic_draw
 from sim.errors import SimError
 from sim.game import FloatArray, SecurityGame
 from sim.generators import make_generator
@@ -195,20 +195,22 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         return _failed_rows(base, game, drawn, str(exc))
     attacked = designated_set(game, outcome)
     rows = []
+    budget = config.audits.misreport_budget if single else 0
     for i in range(game.n_defenders):
         limit = threshold(config, game, i)
-        searched = config.audits.misreport_budget > 0 and single
-        misreport = None
-        if searched:
-            misreport = find_profitable_misreport(
-                mechanism, game, i, rng=rng, budget=config.audits.misreport_budget
+        search = (
+            search_misreports(
+                mechanism, game, i, rng=search_rng(config.seed, replication, i), budget=budget
             )
+            if budget > 0
+            else None
+        )
         ir = (
             ir_violation(game, outcome, i).gain
             if config.audits.ir and single and outcome.recommendation is not None
             else np.nan
         )
-        sp_gain = (0.0 if misreport is None else misreport.gain) if searched else np.nan
+        sp_gain = np.nan if search is None else search.gain
         rows.append(
             {
                 **base,
@@ -225,8 +227,13 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "weak_up": None if up is None else up.weak[i],
                 "strong_up": None if up is None else up.strong[i],
                 "sp_gain": sp_gain,
-                "sp_failure": bool(sp_gain > limit) if searched else None,
-                "sp_family": None if misreport is None else misreport.family,
+                "sp_failure": None if search is None else bool(sp_gain > limit),
+                "sp_family": None
+                if search is None or search.misreport is None
+                else search.misreport.family,
+                "sp_budget": None if search is None else search.budget,
+                "sp_found_at": None if search is None else search.found_at,
+                "sp_gain_half": np.nan if search is None else search.half_gain,
                 "ir_gain": ir,
                 "ir_failure": None if np.isnan(ir) else bool(ir > limit),
                 "nse_total_coverage": float(nse.total_coverage.sum()) if nse.verified else np.nan,

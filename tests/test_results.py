@@ -101,7 +101,10 @@ def _audits(weak: list[str], pe: list[bool]) -> pd.DataFrame:
             "pareto_efficient": pd.array(pe, dtype="boolean"),
             "weak_up": weak,
             "strong_up": pd.array([pd.NA] * size, dtype="string"),
+            "nash_consistent": pd.array([pd.NA] * size, dtype="boolean"),
             "sp_gain": [np.nan] * size,
+            "sp_gain_half": [np.nan] * size,
+            "sp_budget": pd.array([pd.NA] * size, dtype="Int64"),
             "ir_gain": [0.0] * size,
             "payoff_range": [1.0] * size,
             "welfare": [1.0] * size,
@@ -146,8 +149,9 @@ def test_min_gain_changes_failures_and_summary_rethresholds_like_a_rerun(tmp_pat
     a_loose, a_strict = read_dataset(loose, "audits"), read_dataset(strict, "audits")
     pd.testing.assert_series_equal(a_loose["ir_gain"], a_strict["ir_gain"])  # raw gains stay
     assert a_loose["ir_failure"].sum() > a_strict["ir_failure"].sum()  # the threshold bites
-    rethresholded = summarise(a_loose, read_dataset(loose, "rounds"), min_gain=0.05)
-    rerun = summarise(a_strict, read_dataset(strict, "rounds"), min_gain=0.05)
+    by = _config().swept()  # the study's own summary.csv is grouped by its design
+    rethresholded = summarise(a_loose, read_dataset(loose, "rounds"), by=by, min_gain=0.05)
+    rerun = summarise(a_strict, read_dataset(strict, "rounds"), by=by, min_gain=0.05)
     pd.testing.assert_frame_equal(rethresholded, rerun)
     written = pd.read_csv(strict / "summary.csv")
     assert np.allclose(
@@ -326,14 +330,17 @@ def test_simulation_rows_count_each_condition_directly(study, by):
             deviates = (group["executing"] != "follow").any()
             tested = part[part["ir_gain"].notna()] if deviates else part.iloc[0:0]
             fails = tested["ir_gain"] > 1e-6 * tested["payoff_range"]
+            run = ["grid_point", "replication", "focal_defender"]
+            runs = fails.groupby([tested[c] for c in run], dropna=False).any()
+            assert row["unit"] == "run"
             if len(tested):
-                assert row["ir_failure_n"] == len(tested)
-                assert row["ir_failure_rate"] == pytest.approx(fails.mean())
+                assert row["ir_failure_n"] == len(runs)  # runs, never rounds
+                assert row["ir_failure_rate"] == pytest.approx(runs.mean())
+                assert row["ir_round_share"] == pytest.approx(fails.mean())
             else:
                 assert np.isnan(row["ir_failure_rate"])  # untested, never 0
             assert np.isnan(row["sp_failure_rate"])  # no profile misreports
-            instances = part.drop_duplicates(["grid_point", "replication", "focal_defender"])
-            assert row["instances"] == len(instances)
+            assert row["units"] == len(part.drop_duplicates(run))
             assert row["mean_expected_utility"] == pytest.approx(part["expected_utility"].mean())
             checked += 1
     assert checked >= 6  # two mechanisms x two profiles, and the dictator's roles

@@ -266,12 +266,14 @@ def test_consolidated_tables_are_what_read_dataset_returns(tmp_path, monkeypatch
     stale = tmp_path / "s" / "dataset" / "audits" / ".part-0.parquet.x1y2.tmp"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"left by a consolidation killed midway")
-    rows = export.write_dataset(tmp_path / "s", parts, tiny().parameter_columns())
+    rows = export.write_dataset(
+        tmp_path / "s", parts, tiny().parameter_columns(), by=tiny().swept()
+    )
     assert not stale.exists()
     assert rows == {name: len(df) for name, df in whole.items()}
     streamed = pd.read_csv(tmp_path / "s" / "summary.csv")
     pd.testing.assert_frame_equal(streamed, written)
-    expected = summarise(whole["audits"], whole["rounds"])
+    expected = summarise(whole["audits"], whole["rounds"], by=tiny().swept())
     expected.to_csv(tmp_path / "whole.csv", index=False)
     pd.testing.assert_frame_equal(streamed, pd.read_csv(tmp_path / "whole.csv"))
 
