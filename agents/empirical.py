@@ -2,7 +2,10 @@
 
 A round is an *SP failure* for a defender when her report paid off in expectation
 against reporting truthfully (same draws), and an *IR failure* when her execution
-paid off against following. Rates come with exact Clopper–Pearson intervals.
+paid off against following. Rates come with exact Clopper–Pearson intervals, which
+treat the rounds of the run as independent draws: they describe this one run of one
+game. Rounds of a run are not independent samples of games; a study's summary
+(``runs.summary``, ``docs/statistics.md``) counts runs instead.
 """
 
 from __future__ import annotations

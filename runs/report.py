@@ -172,7 +172,7 @@ def format_table(table: pd.DataFrame, fmt: str) -> str:
     if table.empty:
         return "(no rows)"
     with pd.option_context("display.width", 250, "display.max_columns", 40):
-        return str(table.to_string(index=False))
+        return str(table.to_string(index=False, na_rep="NA", float_format=_text))
 
 
 def format_summary(summary: pd.DataFrame, fmt: str) -> str:

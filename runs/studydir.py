@@ -30,7 +30,7 @@ from typing import Any
 from sim.errors import InvalidConfigError, StudyIOError, StudyStateError
 
 #: Bumped whenever the dataset's columns change: a study of another schema is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Files and folders a study directory may hold (anything else is left alone).
 SUBDIRECTORIES = ("parts", "dataset", "figures")

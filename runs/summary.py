@@ -408,7 +408,8 @@ def finish(tallies: Sequence[pd.DataFrame], min_gain: float = DEFAULT_MIN_GAIN) 
         whole = df[failed].where(df["role"] == "all", 0).fillna(0)
         df[failed] = whole.groupby(condition, dropna=False, sort=False).transform("sum")
     out = pd.DataFrame([_row(record, keys) for record in df.to_dict("records")])
-    out = out.astype({"sp_budget": "Int64", "sp_converged": "boolean"})
+    counts = {f"{prop}_failure_n": "Int64" for prop in PROPERTY_LABELS}
+    out = out.astype({**counts, "sp_budget": "Int64", "sp_converged": "boolean"})
     out["min_gain"] = float(min_gain)  # the threshold these rates were counted with
     first = ["source", "mechanism", "profile", *by, "role", "unit"]
     rest = [c for c in out.columns if c not in first and c != "min_gain"]

@@ -121,7 +121,7 @@ def test_undetermined_verdicts_are_excluded_from_rates_and_reported():
     assert row["weak_up_failure_n"] == 2 and row["weak_up_failure_undetermined"] == 0.5
     assert row["pe_failure_rate"] == 0.0 and row["pe_failure_undetermined"] == 0.0
     # never tested: missing, never a measured zero
-    assert np.isnan(row["sp_failure_rate"]) and np.isnan(row["sp_failure_n"])
+    assert np.isnan(row["sp_failure_rate"]) and pd.isna(row["sp_failure_n"])
     assert np.isnan(row["strong_up_failure_rate"])
 
 
