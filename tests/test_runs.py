@@ -367,6 +367,8 @@ def test_plots_and_report(tmp_path):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names
     report = (tmp_path / "s" / "figures" / "report.md").read_text()
     assert "failure_rates.png" in report and "| mechanism |" in report
+    assert "count instances" in report and "count runs" in report  # the units, said
+    assert ">= " in report  # SP: a search, so a lower bound (docs/statistics.md §3)
     page = (tmp_path / "s" / "figures" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 5 and "config SHA-256" in page
 

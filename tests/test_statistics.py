@@ -252,13 +252,6 @@ def test_an_unconverged_search_is_flagged_as_a_lower_bound():
     assert not convergence_warnings(settled)
 
 
-def test_the_report_names_the_units_and_the_budget(study):
-    assert main(["plot", str(study)]) == 0
-    report = (study / "figures" / "report.md").read_text()
-    assert "count instances" in report and "count runs" in report
-    assert ">= " in report  # SP: a search, a lower bound
-
-
 def _wide(budget: int):
     """Games with five targets, where manipulations take more than a few reports."""
     return parse_config(
