@@ -110,6 +110,15 @@ def identity_key(ident: dict[str, Any]) -> str:
     return sha256(json.dumps(ident, sort_keys=True).encode())[:16]
 
 
+def _drop_torn_tail(fd: int) -> None:
+    """Truncate an open file after its last newline when it does not end with one."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    data = os.pread(fd, size, 0)
+    os.ftruncate(fd, data.rfind(b"\n") + 1)
+
+
 @dataclass
 class Ledger:
     """``ledger.jsonl``: one line per chunk outcome; the last line of a chunk wins.
@@ -162,17 +171,29 @@ class Ledger:
         return ledger
 
     def record(self, entries: list[dict[str, Any]]) -> None:
-        """Append entries durably (one fsync for the lot)."""
+        """Append entries durably (one fsync for the lot). A line left cut short by an
+        earlier write (a kill, a full disk) is dropped first, so the new entries start
+        a line of their own; a write that cannot finish is an error, and its own cut
+        line is dropped by the next record."""
         text = "".join(json.dumps({**e, "study": self.key}, sort_keys=True) + "\n" for e in entries)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+            fd = os.open(self.path, flags, 0o644)
             try:
-                os.write(fd, text.encode())
+                _drop_torn_tail(fd)
+                data = memoryview(text.encode())
+                while data:
+                    written = os.write(fd, data)
+                    if written <= 0:
+                        raise OSError(0, "the write made no progress")
+                    data = data[written:]
                 os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise StudyIOError(f"cannot append to {str(self.path)!r}: {exc.strerror}") from None
+            raise StudyIOError(
+                f"cannot append to {str(self.path)!r}: {exc.strerror or exc}"
+            ) from None
         for entry in entries:
             self.entries[entry["chunk"]] = {**entry, "study": self.key}
 
