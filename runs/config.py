@@ -461,8 +461,9 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         if not isinstance(entry, Mapping):
             raise _fail(owner, "must be a table", entry)
         _unknown(entry, allowed, owner)
-        if not isinstance(entry.get("name"), str):
-            raise _fail(f"{owner}.name", "must be a string", entry.get("name"))
+        if not isinstance(entry.get("name"), str) or not entry["name"].strip():
+            # an empty name is also what an empty CSV field reads back as (missing)
+            raise _fail(f"{owner}.name", "must be a non-empty string", entry.get("name"))
         try:
             profiles.append(BehaviourProfile(**dict(entry)))
         except SimError as exc:

@@ -9,8 +9,10 @@ import pytest
 from tests_support import digest, tiny
 
 from runs.cli import main
+from runs.config import parse_config
 from runs.runner import run_study
 from runs.studydir import Ledger, identity, identity_key
+from sim.errors import InvalidConfigError
 
 
 def _key(config) -> str:
@@ -38,3 +40,13 @@ def test_a_torn_ledger_line_is_dropped_not_appended_onto(tmp_path, clean):
     grown = tiny(**{"study.replications": 6})
     run_study(grown, out, jobs=1, quiet=True, resume=True)  # "ledger is damaged" before
     assert Ledger.load(out, _key(grown)).done()
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_profile_name_is_refused(name):
+    """#19: a profile named "" was written to CSV as an empty field, which reads back
+    as missing (Parquet kept it): an empty name is refused up front."""
+    data = tiny().resolved()
+    data["profiles"][0]["name"] = name
+    with pytest.raises(InvalidConfigError, match=r"'profiles\[0\]\.name' must be a non-empty"):
+        parse_config(data)
