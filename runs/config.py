@@ -572,7 +572,11 @@ def load_config(path: str | Path) -> StudyConfig:
     if not file.is_file():
         raise InvalidConfigError(f"config file {str(path)!r} does not exist")
     try:
-        data = tomllib.loads(file.read_text())
+        data = tomllib.loads(file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidConfigError(f"config file {str(path)!r} is not UTF-8 text") from None
+    except RecursionError:
+        raise InvalidConfigError(f"config file {str(path)!r} is nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
     return parse_config(data)

@@ -30,6 +30,7 @@ without ``by``). Every figure gives a mechanism the same colour
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 from collections.abc import Sequence
@@ -49,8 +50,9 @@ from matplotlib.figure import Figure
 from runs.export import read_dataset, read_manifest, swept
 from runs.report import convergence_warnings, write_report
 from runs.schema import parameter_column
+from runs.studydir import atomic_write, check_path
 from runs.summary import DEFAULT_MIN_GAIN, PROPERTY_LABELS, strategic_rounds, summarise
-from sim.errors import InvalidConfigError
+from sim.errors import InvalidConfigError, StudyIOError
 
 #: How every interval in the figures is computed.
 CI_CAPTION = "Bars: exact 95% Clopper-Pearson intervals over the determined units."
@@ -636,18 +638,40 @@ def learning_curves(
 
 
 def _save(fig: Figure, folder: Path, name: str) -> list[Path]:
+    """Write ``fig`` as PNG and PDF into ``folder``, each file atomically (a kill leaves
+    the old file or the new one, never a part)."""
     paths = []
     for ext in ("png", "pdf"):
         path = folder / f"{name}.{ext}"
+        buffer = io.BytesIO()
         fig.savefig(
-            path,
+            buffer,
+            format=ext,
             dpi=130,
             bbox_inches="tight",
             metadata={"CreationDate": None} if ext == "pdf" else None,
         )
+        atomic_write(folder, path, buffer.getvalue())
         paths.append(path)
     plt.close(fig)
     return paths
+
+
+def figure_folder(target: Path) -> Path:
+    """Create the folder figures are written into; refuse a symbolic link (the files
+    would land outside the study), a file, or a folder that cannot be made."""
+    check_path(target, "plot --out")
+    if target.is_symlink():
+        raise StudyIOError(
+            f"plot --out {str(target)!r} is a symbolic link; refusing to write through it"
+        )
+    if target.exists() and not target.is_dir():
+        raise StudyIOError(f"plot --out {str(target)!r} is a file, not a directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StudyIOError(f"cannot create plot --out {str(target)!r}: {exc.strerror}") from None
+    return target
 
 
 def plot_study(
@@ -662,7 +686,7 @@ def plot_study(
     varies exactly one; ``min_gain`` to the study's."""
     root = Path(out)
     target = Path(folder) if folder is not None else root / "figures"
-    target.mkdir(parents=True, exist_ok=True)
+    figure_folder(target)
     manifest = read_manifest(root) or {}
     audits, rounds = read_dataset(root, "audits"), read_dataset(root, "rounds")
     sweep = swept(manifest)

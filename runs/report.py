@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from runs.studydir import atomic_write
 from runs.summary import PROPERTY_LABELS, strategic_rounds
 
 #: A condition is confounded when its strategic defender is the distinguished one in
@@ -267,7 +268,7 @@ def write_report(
     md += [f"- {k}: {v}" for k, v in _provenance(manifest)]
     md += ["", "## Configuration", "", "```json", config, "```", ""]
     report_md = folder / "report.md"
-    report_md.write_text("\n".join(md))
+    atomic_write(folder, report_md, "\n".join(md).encode())
 
     def image(path: Path) -> str:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -306,5 +307,5 @@ figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
 </body></html>
 """
     report_html = folder / "report.html"
-    report_html.write_text(page)
+    atomic_write(folder, report_html, page.encode())
     return [report_md, report_html]

@@ -51,6 +51,38 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_path(path: Path, what: str) -> None:
+    """Refuse, before any work, a path whose name is not UTF-8 (the dataset's Parquet
+    writer cannot open it) or has a component longer than the file system allows."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise StudyIOError(f"{what} {shown!r} is not a UTF-8 name; choose another") from None
+    try:
+        limit = os.pathconf(_existing(path), "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part in path.parts:
+        if len(part.encode("utf-8")) > limit:
+            raise StudyIOError(
+                f"{what} {text[:60]!r}...: the name {part[:20]!r}... is "
+                f"{len(part.encode('utf-8'))} bytes, more than this file system's {limit}"
+            )
+
+
+def _existing(path: Path) -> Path:
+    """The nearest folder of ``path`` that exists (the current one at worst)."""
+    for parent in [path, *path.parents]:
+        try:
+            if parent.is_dir():
+                return parent
+        except OSError:
+            continue
+    return Path(".")
+
+
 def refuse_symlinks(root: Path, path: Path) -> None:
     """Refuse a path under ``root`` that passes through a symbolic link."""
     current = root
@@ -216,7 +248,9 @@ class StudyDir:
     root: Path
 
     def prepare(self) -> None:
-        """Create the directory; refuse a file, or symlinked subdirectories."""
+        """Create the directory; refuse a path it cannot be (:func:`check_path`), a
+        file, or symlinked subdirectories."""
+        check_path(self.root, "--out")
         if self.root.exists() and not self.root.is_dir():
             raise StudyIOError(f"--out {str(self.root)!r} is a file, not a directory")
         try:

@@ -71,6 +71,11 @@ def _frozen_float(name: str, value: ArrayLike, ndim: int) -> FloatArray:
         array = np.array(value, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
         raise InvalidGameError(f"{_OWNER}.{name} must be numeric; got {value!r}") from exc
+    except OverflowError:  # an integer beyond any float (a 400-digit number)
+        raise InvalidGameError(
+            f"{_OWNER}.{name} must lie within +-{PAYOFF_LIMIT:g} (rescale the payoffs); got "
+            "an integer too large for a float"
+        ) from None
     if array.ndim != ndim:
         raise InvalidGameError(f"{_OWNER}.{name} must be a {ndim}-d array; got shape {array.shape}")
     bad = np.argwhere(~np.isfinite(array))

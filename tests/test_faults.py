@@ -3,16 +3,19 @@ that failed before its fix."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
 import pytest
-from tests_support import digest, tiny
 
 from runs.cli import main
 from runs.config import parse_config
 from runs.runner import run_study
 from runs.studydir import Ledger, identity, identity_key
 from sim.errors import InvalidConfigError
+
+from tests_support import digest, tiny
 
 
 def _key(config) -> str:
@@ -50,3 +53,60 @@ def test_an_empty_profile_name_is_refused(name):
     data["profiles"][0]["name"] = name
     with pytest.raises(InvalidConfigError, match=r"'profiles\[0\]\.name' must be a non-empty"):
         parse_config(data)
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
+    """#16 and #10: inputs that escaped as tracebacks."""
+    monkeypatch.chdir(tmp_path)
+    game = {
+        "defender_reward": [[10**400, 2.0]],
+        "defender_penalty": [[0.0, 0.0]],
+        "attacker_reward": [1.0, 1.0],
+        "attacker_penalty": [0.0, 0.0],
+        "resources": [1],
+    }
+    (tmp_path / "big.json").write_text(json.dumps(game))
+    assert main(["audit", "big.json", "--mechanism", "csw_max"]) == 2
+    assert "too large for a float" in _one_line(capsys)
+    (tmp_path / "binary.toml").write_bytes(bytes(range(256)))
+    assert main(["run", "binary.toml"]) == 2
+    assert "not UTF-8 text" in _one_line(capsys)
+    (tmp_path / "deep.toml").write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert main(["run", "deep.toml"]) == 2
+    assert "nested too deeply" in _one_line(capsys)
+    assert main(["run", "quickstart", "--out", "x" * 300, "--quiet"]) == 2
+    assert "more than this file system's" in _one_line(capsys)
+    assert main(["run", "quickstart", "--out", "caf\udce9", "--quiet"]) == 2
+    assert "not a UTF-8 name" in _one_line(capsys)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(("x", "caf"))]
+
+
+def test_plot_refuses_symlinks_and_files_and_writes_atomically(tmp_path, clean, capsys):
+    """#7: a symlinked figures folder sent the files outside the study; a report.html
+    that is a link is replaced, not written through; a file as --out is one line."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    study = tmp_path / "s"
+    shutil.copytree(clean, study)
+    (study / "figures").symlink_to(outside)
+    assert main(["plot", str(study)]) == 2
+    assert "symbolic link" in _one_line(capsys) and not any(outside.iterdir())
+    (study / "figures").unlink()
+    (study / "figures").mkdir()
+    kept = outside / "keep.html"
+    kept.write_text("keep me")
+    (study / "figures" / "report.html").symlink_to(kept)
+    assert main(["plot", str(study)]) == 0
+    assert kept.read_text() == "keep me"
+    assert not (study / "figures" / "report.html").is_symlink()
+    assert not list((study / "figures").glob(".*.tmp"))  # no temporary file left
+    (tmp_path / "afile").write_text("")
+    capsys.readouterr()
+    assert main(["plot", str(study), "--out", str(tmp_path / "afile")]) == 2
+    assert "is a file" in _one_line(capsys)
