@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import sys
 import textwrap
@@ -384,13 +383,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() or out.is_symlink():
         study = StudyDir(out)
-        if out.is_symlink() or not study.is_study():
+        if out.is_symlink() or not out.is_dir() or not study.is_study():
             raise SimError(
                 f"--out {str(out)!r} exists and is not a study directory this tool created "
-                "(no study.json); refusing to replace it, choose another"
+                "(no study.json of its own); refusing to replace it, choose another"
+            )
+        foreign = study.files()[1]
+        if foreign:
+            names = ", ".join(str(p.relative_to(out)) for p in foreign[:3])
+            raise SimError(
+                f"--out {str(out)!r} holds files this tool did not write ({names}"
+                f"{', ...' if len(foreign) > 3 else ''}); refusing to replace it, choose "
+                "another"
             )
         with study.lock():  # never delete a study another run is writing
-            shutil.rmtree(out)
+            study.remove_own()
     print(
         f"Running the quickstart study ({config.replications} games per grid point, "
         f"{len(config.mechanisms)} mechanisms, {len(config.profiles)} behaviour profiles, "

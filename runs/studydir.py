@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import fnmatch
 import hashlib
 import json
 import os
@@ -34,6 +35,36 @@ SCHEMA_VERSION = 3
 
 #: Files and folders a study directory may hold (anything else is left alone).
 SUBDIRECTORIES = ("parts", "dataset", "figures")
+
+#: The keys of the identity in ``study.json`` (:func:`identity`): a ``study.json``
+#: without them is not this tool's.
+IDENTITY_KEYS = ("design_sha256", "root_seed", "schema_version", "format")
+
+#: Where this tool writes in a study directory, one component pattern per level (a
+#: temporary file of :func:`atomic_write` is ``.<name>.<random>.tmp`` beside its file).
+OWN_FILES = tuple(
+    tuple(pattern.split("/"))
+    for pattern in (
+        "study.json",
+        ".lock",
+        "ledger.jsonl",
+        "manifest.json",
+        "summary.csv",
+        ".*.tmp",
+        "parts/*.arrow",
+        "parts/*.parquet",
+        "parts/.*.tmp",
+        "dataset/*.csv",
+        "dataset/.*.tmp",
+        "dataset/*/mechanism=*/part-0.parquet",
+        "dataset/*/mechanism=*/.*.tmp",
+        "figures/*.png",
+        "figures/*.pdf",
+        "figures/report.md",
+        "figures/report.html",
+        "figures/.*.tmp",
+    )
+)
 
 
 #: A finished chunk's part file: ``parts/<chunk>`` with this suffix, an Arrow IPC file
@@ -249,7 +280,8 @@ class StudyDir:
 
     def prepare(self) -> None:
         """Create the directory; refuse a path it cannot be (:func:`check_path`), a
-        file, or symlinked subdirectories."""
+        file, symlinked subdirectories, or a directory that holds anything but a study
+        of this tool (its files are not ours to write among)."""
         check_path(self.root, "--out")
         if self.root.exists() and not self.root.is_dir():
             raise StudyIOError(f"--out {str(self.root)!r} is a file, not a directory")
@@ -267,6 +299,14 @@ class StudyDir:
                 )
         if not os.access(self.root, os.W_OK):
             raise StudyIOError(f"--out {str(self.root)!r} is not writable")
+        if not (self.root / "study.json").exists():
+            held = [p.name for p in sorted(self.root.iterdir()) if p.name != ".lock"]
+            if held:
+                raise StudyStateError(
+                    f"--out {str(self.root)!r} is not empty ({', '.join(held[:3])}"
+                    f"{', ...' if len(held) > 3 else ''}) and holds no study of this tool "
+                    "(no study.json); choose a new or empty --out"
+                )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -302,7 +342,39 @@ class StudyDir:
             raise StudyStateError(f"{str(path)!r} is damaged (not JSON)") from None
         if not isinstance(data, dict):
             raise StudyStateError(f"{str(path)!r} is damaged (not a JSON object)")
+        missing = [key for key in IDENTITY_KEYS if key not in data]
+        if missing:
+            raise StudyStateError(
+                f"{str(path)!r} is not a study file this tool wrote (it has no "
+                f"{', '.join(missing)})"
+            )
         return data
+
+    def files(self) -> tuple[list[Path], list[Path]]:
+        """Every file under the directory, as (this tool's, anything else): a file is
+        the tool's when its place matches :data:`OWN_FILES` and it is no symbolic link."""
+        own: list[Path] = []
+        foreign: list[Path] = []
+        for path in sorted(self.root.rglob("*")):
+            if path.is_dir() and not path.is_symlink():
+                continue
+            parts = path.relative_to(self.root).parts
+            mine = not path.is_symlink() and any(
+                len(pattern) == len(parts) and all(map(fnmatch.fnmatchcase, parts, pattern))
+                for pattern in OWN_FILES
+            )
+            (own if mine else foreign).append(path)
+        return own, foreign
+
+    def remove_own(self) -> None:
+        """Delete the tool's files (:meth:`files`) and the folders they leave empty;
+        anything else stays."""
+        own, _ = self.files()
+        for path in own:
+            path.unlink(missing_ok=True)
+        for folder in sorted(self.root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+                folder.rmdir()
 
     def claim(
         self, ident: dict[str, Any], design: dict[str, Any], replications: int, *, resume: bool
@@ -311,14 +383,8 @@ class StudyDir:
         (naming the fields that changed), fewer replications, or an existing study
         without ``resume``. More replications grow the study: only the new ones run."""
         recorded = self.read_identity()
-        has_work = (self.root / "ledger.jsonl").exists() or (self.root / "parts").is_dir()
         record = {**ident, "replications": replications, "design": design}
         if recorded is None:
-            if has_work:
-                raise StudyStateError(
-                    f"{str(self.root)!r} holds study files but no study.json: not a study "
-                    "this version can resume; choose another --out"
-                )
             atomic_write(self.root, self.root / "study.json", json.dumps(record, indent=2).encode())
             return
         if not resume:

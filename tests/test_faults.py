@@ -12,7 +12,7 @@ import pytest
 from runs.cli import main
 from runs.config import parse_config
 from runs.runner import run_study
-from runs.studydir import Ledger, identity, identity_key
+from runs.studydir import Ledger, StudyDir, identity, identity_key
 from sim.errors import InvalidConfigError
 
 from tests_support import digest, tiny
@@ -110,3 +110,37 @@ def test_plot_refuses_symlinks_and_files_and_writes_atomically(tmp_path, clean, 
     capsys.readouterr()
     assert main(["plot", str(study), "--out", str(tmp_path / "afile")]) == 2
     assert "is a file" in _one_line(capsys)
+
+
+def test_demo_and_run_never_touch_what_is_not_theirs(tmp_path, clean, capsys):
+    """#6: demo deleted any directory whose study.json parsed as a JSON object (and
+    everything in it); run wrote into any directory. Now run refuses a non-empty
+    directory without a study of its own, and demo deletes only its own files, and
+    only when nothing else is there."""
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "study.json").write_text('{"title": "my clinical study"}')
+    (project / "src" / "main.py").write_text("print(1)")
+    assert main(["demo", "--out", str(project), "--quiet"]) == 2
+    assert "not a study directory this tool created" in _one_line(capsys)
+    assert (project / "src" / "main.py").read_text() == "print(1)"
+    assert main(["run", "quickstart", "--out", str(project), "--quiet"]) == 2
+    assert "study.json" in _one_line(capsys)
+    populated = tmp_path / "populated"
+    populated.mkdir()
+    (populated / "notes.txt").write_text("mine")
+    assert main(["run", "quickstart", "--out", str(populated), "--quiet"]) == 2
+    assert "is not empty (notes.txt)" in _one_line(capsys)
+    assert [p.name for p in populated.iterdir()] == ["notes.txt"]
+    study = tmp_path / "study"
+    shutil.copytree(clean, study)
+    (study / "figures").mkdir(exist_ok=True)
+    (study / "figures" / "my_own_plot.svg").write_text("<svg/>")
+    assert main(["demo", "--out", str(study), "--quiet"]) == 2
+    assert "figures/my_own_plot.svg" in _one_line(capsys)
+    assert (study / "ledger.jsonl").exists()  # nothing deleted
+    own, foreign = StudyDir(study).files()
+    assert [p.name for p in foreign] == ["my_own_plot.svg"] and len(own) > 10
+    (study / "figures" / "my_own_plot.svg").unlink()
+    StudyDir(study).remove_own()
+    assert not study.exists() or not any(study.iterdir())

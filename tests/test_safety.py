@@ -134,9 +134,10 @@ def test_writes_never_follow_symlinks_out_of_the_study(tmp_path):
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me")
     out = tmp_path / "s"
-    out.mkdir()
-    (out / "summary.csv").symlink_to(outside)
     run_study(tiny(), out, jobs=1, quiet=True)
+    (out / "summary.csv").unlink()
+    (out / "summary.csv").symlink_to(outside)
+    run_study(tiny(), out, jobs=1, quiet=True, resume=True)
     assert outside.read_text() == "keep me" and not (out / "summary.csv").is_symlink()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
