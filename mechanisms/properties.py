@@ -27,7 +27,7 @@ from mechanisms.modification import PLAYABLE_MIX, Modification, best_modificatio
 from mechanisms.outcome import MechanismOutcome, designated_set
 from mechanisms.space import outcome_space
 from sim.errors import InvalidParameterError
-from sim.game import FloatArray, SecurityGame
+from sim.game import GAP_FLOOR, PAYOFF_LIMIT, FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL, UTILITY_TOL
 from sim.payoffs import set_utility, target_utility, utility
 from sim.sampling import IndependentRecommendation
@@ -278,15 +278,29 @@ class _Search:
                 self.half_best = (rewards[h].copy(), penalties[h].copy(), str(families[h]))
 
 
-def _valid(rewards: FloatArray, penalties: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Force reward > penalty strictly (a report must be a valid type)."""
-    return np.maximum(rewards, penalties + 1e-6), penalties
+def _span(game: SecurityGame, i: int) -> float:
+    """Defender ``i``'s payoff range (largest reward minus smallest penalty): the
+    search's reports are built in its units, so the search does not depend on them."""
+    return float(game.defender_reward[i].max() - game.defender_penalty[i].min())
+
+
+def _valid(
+    rewards: FloatArray, penalties: FloatArray, span: float
+) -> tuple[FloatArray, FloatArray]:
+    """Reports made valid types inside the game's dynamic range: each payoff within
+    +-``PAYOFF_LIMIT`` and each reward above its penalty by at least 1e-9 of the
+    defender's ``span`` (and by the gap :class:`~sim.game.SecurityGame` requires)."""
+    penalties = np.clip(penalties, -PAYOFF_LIMIT, PAYOFF_LIMIT)
+    gap = np.maximum(1e-9 * span, 4.0 * GAP_FLOOR * np.maximum(1.0, np.abs(penalties)))
+    penalties = np.minimum(penalties, PAYOFF_LIMIT - gap)
+    rewards = np.clip(np.maximum(rewards, penalties + gap), -PAYOFF_LIMIT, PAYOFF_LIMIT)
+    return rewards, penalties
 
 
 def _targeted(game: SecurityGame, i: int, current: int) -> tuple[FloatArray, FloatArray]:
     """Reports that swing the mechanism towards each target i prefers to ``current``."""
     r, p = game.defender_reward[i], game.defender_penalty[i]
-    span = float(max(r.max() - p.min(), 1.0))
+    span = _span(game, i)
     space = outcome_space(game)
     true_values = space.values[i]
     liked = np.argsort(-np.where(space.feasible, true_values, -np.inf), kind="stable")
@@ -319,7 +333,7 @@ def _targeted(game: SecurityGame, i: int, current: int) -> tuple[FloatArray, Flo
 def _rescalings(game: SecurityGame, i: int) -> tuple[FloatArray, FloatArray]:
     """Order-preserving affine rescalings a * type + b of the true type."""
     r, p = game.defender_reward[i], game.defender_penalty[i]
-    span = float(max(r.max() - p.min(), 1.0))
+    span = _span(game, i)
     scales = np.array([0.01, 0.1, 0.5, 2.0, 10.0, 100.0])
     shifts = np.array([-10.0, -1.0, 0.0, 1.0, 10.0]) * span
     a, b = np.meshgrid(scales, shifts, indexing="ij")
@@ -373,6 +387,7 @@ def search_misreports(
     baseline = float(outcome_utility(game, truthful)[defender])
     search = _Search(mech, game, defender, seed, baseline, budget)
     r, p = game.defender_reward[defender], game.defender_penalty[defender]
+    span = _span(game, defender)
     # steps (1) and (2) do not depend on what the search finds: batched together
     openings = {
         "targeted": _targeted(game, defender, truthful.attacked_target),
@@ -382,20 +397,21 @@ def search_misreports(
     families = np.repeat(list(openings), [len(reports[0]) for reports in openings.values()])
     for start in range(0, rr.shape[0], batch):
         block = slice(start, start + batch)
-        search.run(*_valid(rr[block], pp[block]), families[block])
+        search.run(*_valid(rr[block], pp[block], span), families[block])
     low, high = float(p.min()), float(r.max())
-    span = max(high - low, 1.0)
     while search.evaluated < budget:
         if search.best is not None and rng.random() < 0.5:
             br, bp, _ = search.best
             sigma = span * 10.0 ** rng.uniform(-3, 0)
             rr = br + sigma * rng.standard_normal((batch, r.size))
             pp = bp + sigma * rng.standard_normal((batch, r.size))
-            search.run(*_valid(np.maximum(rr, pp), np.minimum(rr, pp)), np.full(batch, "refined"))
+            refined = _valid(np.maximum(rr, pp), np.minimum(rr, pp), span)
+            search.run(*refined, np.full(batch, "refined"))
         else:
             a = rng.uniform(low - span, high + span, (batch, r.size))
             b = rng.uniform(low - span, high + span, (batch, r.size))
-            search.run(*_valid(np.maximum(a, b), np.minimum(a, b)), np.full(batch, "random"))
+            drawn = _valid(np.maximum(a, b), np.minimum(a, b), span)
+            search.run(*drawn, np.full(batch, "random"))
 
     def replay(best: tuple[FloatArray, FloatArray, str] | None) -> Misreport | None:
         """The certificate of a screened report: its replayed gain, if it is one."""

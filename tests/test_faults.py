@@ -7,13 +7,18 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 
+from mechanisms import make_mechanism
+from mechanisms.properties import search_misreports
 from runs.cli import main
 from runs.config import parse_config
 from runs.runner import run_study
 from runs.studydir import Ledger, StudyDir, identity, identity_key
 from sim.errors import InvalidConfigError
+from sim.game import PAYOFF_LIMIT, SecurityGame
+from sim.generators import make_generator
 
 from tests_support import digest, tiny
 
@@ -144,3 +149,27 @@ def test_demo_and_run_never_touch_what_is_not_theirs(tmp_path, clean, capsys):
     (study / "figures" / "my_own_plot.svg").unlink()
     StudyDir(study).remove_own()
     assert not study.exists() or not any(study.iterdir())
+
+
+@pytest.mark.parametrize(("mechanism", "seed"), [("nse", 0), ("utilitarian", 2)])
+def test_the_misreport_search_stays_in_the_games_range(mechanism, seed):
+    """#18: near the documented +-1e12 range, the search's rescaled reports left it and
+    the audit failed on a number the user never gave. Reports are now kept in range,
+    and built in the defender's own units, so the gain scales with the payoffs."""
+    game = make_generator("covariant", n_defenders=3, n_targets=3, resources=1).sample(
+        np.random.default_rng(seed)
+    )
+    mech = make_mechanism(mechanism)
+    base = search_misreports(mech, game, 0, rng=np.random.default_rng(1), budget=300)
+    assert base.gain > 0
+    for scale in (1e9, 5e10):
+        big = SecurityGame(
+            defender_reward=game.defender_reward * scale,
+            defender_penalty=game.defender_penalty * scale,
+            attacker_reward=game.attacker_reward,
+            attacker_penalty=game.attacker_penalty,
+            resources=game.resources,
+        )
+        found = search_misreports(mech, big, 0, rng=np.random.default_rng(1), budget=300)
+        assert found.gain / scale == pytest.approx(base.gain, rel=1e-6)
+        assert np.abs(found.misreport.reward).max() <= PAYOFF_LIMIT
