@@ -11,6 +11,9 @@ Layout of a study's output directory::
     summary.csv                failure rates with Clopper-Pearson CIs, welfare
     manifest.json              config + SHA-256, seed, versions, git, times, ledger
 
+The dataset is built in ``.dataset.new/`` and swapped in whole (:func:`consolidate`);
+readers refuse a study whose manifest has not recorded its end (``finished``).
+
 :func:`read_dataset` is the exact inverse of what is written.
 """
 
@@ -19,8 +22,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -91,15 +94,13 @@ BATCH_ROWS = 16_384
 
 
 class _Sink:
-    """One file of the dataset, written in a temporary file beside it and renamed
-    into place by :meth:`close` (a Parquet file in row groups, or CSV text)."""
+    """One file of the dataset being staged: a Parquet file written in row groups, or
+    CSV text (the staging folder is deleted whole if consolidation fails)."""
 
     def __init__(self, root: Path, path: Path) -> None:
         refuse_symlinks(root, path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        self.path, self.tmp = path, Path(tmp)
+        self.path = path
         self.writer: pq.ParquetWriter | None = None
         self.started = False
 
@@ -107,36 +108,46 @@ class _Sink:
         """Add rows: an Arrow table to a Parquet file (as a row group), a typed
         DataFrame to a CSV."""
         if isinstance(rows, pd.DataFrame):
-            with self.tmp.open("ab") as handle:
+            with self.path.open("ab") as handle:
                 handle.write(rows.to_csv(index=False, header=not self.started).encode())
             self.started = True
             return
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.tmp, rows.schema, compression="zstd")
+            self.writer = pq.ParquetWriter(self.path, rows.schema, compression="zstd")
         self.writer.write_table(rows, row_group_size=max(rows.num_rows, 1))
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-        os.replace(self.tmp, self.path)
-
-    def discard(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.tmp)
+            self.writer = None
 
 
-def _remove_leftovers(target: Path) -> None:
-    """Delete the temporary files an interrupted consolidation left in the dataset
-    folder (the running study holds the lock, so nobody else is writing them);
-    symbolic links are neither followed nor removed."""
-    for folder, _, names in os.walk(target, followlinks=False):
-        for name in names:
-            path = Path(folder) / name
-            if name.startswith(".") and name.endswith(".tmp") and not path.is_symlink():
-                with contextlib.suppress(OSError):
-                    path.unlink()
+#: Where consolidation builds the next dataset, and where the previous one waits to be
+#: deleted while the two are swapped (:func:`consolidate`).
+STAGING = ".dataset.new"
+RETIRED = ".dataset.old"
+
+
+def _clear(path: Path) -> None:
+    """Delete a staging folder an interrupted consolidation left (a symbolic link in
+    its place is removed, never followed)."""
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _swap(out: Path) -> None:
+    """Make the staged dataset the study's: two renames, so a reader sees the old
+    dataset, none (an unfinished study, refused) or the new one, never a mixture."""
+    target, staging, retired = out / "dataset", out / STAGING, out / RETIRED
+    _clear(retired)
+    if target.is_symlink():
+        target.unlink()
+    elif target.exists():
+        os.rename(target, retired)
+    os.rename(staging, target)
+    _clear(retired)
 
 
 #: A column the consolidation adds for a moment: each row's chunk, in the chunks' order.
@@ -178,6 +189,10 @@ def consolidate(
     """Stream the finished chunks' part files into the dataset, yielding the rows
     (a table's name and a typed DataFrame of whole chunks) as they are written.
 
+    The dataset is built in a staging folder and then swapped in whole
+    (:func:`_swap`); on any failure the staging folder is deleted and the previous
+    dataset stays.
+
     A batch of chunks is in memory at a time (:func:`_batches`; each mechanism's rows
     of it are a Parquet row group), so the peak memory does not grow with the number
     of replications. The rows go in the chunks' order (grid point, mechanism,
@@ -188,7 +203,7 @@ def consolidate(
     reading; None: unverified); ``parameters`` are the study's parameter columns
     (:func:`runs.schema.columns`); ``study`` the config SHA-256 every part must name.
     """
-    target = out / "dataset"
+    target = out / STAGING
     sinks: dict[Path, _Sink] = {}
 
     def sink(path: Path) -> _Sink:
@@ -197,7 +212,9 @@ def consolidate(
         return sinks[path]
 
     try:
-        _remove_leftovers(target)
+        _clear(out / STAGING)
+        _clear(out / RETIRED)
+        target.mkdir()
         if fmt == "csv":  # both tables have a file, if only with their header
             for table in TABLES:
                 empty = pd.DataFrame(columns=list(columns(table, parameters)))
@@ -214,11 +231,19 @@ def consolidate(
             yield name, df
         for each in sinks.values():
             each.close()
+        _swap(out)
     except BaseException as exc:
         for each in sinks.values():
-            each.discard()
+            with contextlib.suppress(Exception):
+                each.close()
+        with contextlib.suppress(OSError):
+            _clear(target)
         if isinstance(exc, OSError) and not isinstance(exc, StudyIOError):
-            raise StudyIOError(f"cannot write the dataset under {str(target)!r}: {exc}") from None
+            reason = exc.strerror or str(exc)
+            raise StudyIOError(
+                f"cannot write the dataset under {str(out)!r}: {reason}; free space and "
+                "continue with the same command and --resume"
+            ) from None
         raise
 
 
@@ -255,9 +280,17 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
             f"read_dataset.table must be one of {sorted(TABLES)}; got {table!r}"
         )
     root = Path(path)
+    study = root.parent if root.name == "dataset" else root
+    manifest = read_manifest(study)
+    if manifest is not None and not manifest.get("finished"):
+        raise StudyStateError(
+            f"the study in {str(study)!r} has not finished writing its dataset (a run is "
+            "under way, or was stopped): wait for it, or continue it with the same "
+            "command and --resume"
+        )
     if (root / "dataset").is_dir():
         root = root / "dataset"
-    parameters = study_parameters(root.parent if root.name == "dataset" else root)
+    parameters = study_parameters(study)
     wanted = columns(table, parameters or {})
     csv = root / f"{table}.csv"
     if csv.is_file():

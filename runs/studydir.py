@@ -41,7 +41,8 @@ SUBDIRECTORIES = ("parts", "dataset", "figures")
 IDENTITY_KEYS = ("design_sha256", "root_seed", "schema_version", "format")
 
 #: Where this tool writes in a study directory, one component pattern per level (a
-#: temporary file of :func:`atomic_write` is ``.<name>.<random>.tmp`` beside its file).
+#: temporary file of :func:`atomic_write` is ``.<name>.<random>.tmp`` beside its file;
+#: consolidation stages the next dataset in ``.dataset.new``, ``runs.export.STAGING``).
 OWN_FILES = tuple(
     tuple(pattern.split("/"))
     for pattern in (
@@ -54,10 +55,11 @@ OWN_FILES = tuple(
         "parts/*.arrow",
         "parts/*.parquet",
         "parts/.*.tmp",
-        "dataset/*.csv",
-        "dataset/.*.tmp",
-        "dataset/*/mechanism=*/part-0.parquet",
-        "dataset/*/mechanism=*/.*.tmp",
+        *(
+            f"{folder}/{place}"
+            for folder in ("dataset", ".dataset.new", ".dataset.old")
+            for place in ("*.csv", "*/mechanism=*/part-0.parquet")
+        ),
         "figures/*.png",
         "figures/*.pdf",
         "figures/report.md",

@@ -3,6 +3,7 @@ that failed before its fix."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from sim.errors import InvalidConfigError
 from sim.game import PAYOFF_LIMIT, SecurityGame
 from sim.generators import make_generator
 
-from tests_support import digest, tiny
+from tests_support import digest, tiny, write_config
 
 
 def _key(config) -> str:
@@ -173,3 +174,62 @@ def test_the_misreport_search_stays_in_the_games_range(mechanism, seed):
         found = search_misreports(mech, big, 0, rng=np.random.default_rng(1), budget=300)
         assert found.gain / scale == pytest.approx(base.gain, rel=1e-6)
         assert np.abs(found.misreport.reward).max() <= PAYOFF_LIMIT
+
+
+def test_a_kill_between_the_dataset_renames_is_refused_then_resumed(
+    tmp_path, clean, capsys, monkeypatch
+):
+    """#2 and #14: the dataset is swapped in by two renames of whole folders, and a
+    reader refuses a study whose manifest is unfinished (it read a mixture of old and
+    new files, or died with FileNotFoundError)."""
+    from runs import export
+
+    out = tmp_path / "s"
+    run_study(tiny(**{"study.replications": 2}), out, jobs=1, quiet=True)
+    renames = []
+    real = os.rename
+
+    def killed(src, dst):
+        renames.append(dst)
+        real(src, dst)
+        if len(renames) == 1:
+            raise KeyboardInterrupt  # after the old dataset moved away
+
+    monkeypatch.setattr(export.os, "rename", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(tiny(), out, jobs=1, quiet=True, resume=True)  # growing 2 -> 4
+    monkeypatch.setattr(export.os, "rename", real)
+    for command in (["summary", str(out)], ["plot", str(out)]):
+        assert main(command) == 2
+        assert "has not finished writing its dataset" in _one_line(capsys)
+    assert not (out / export.STAGING).exists()
+    run_study(tiny(), out, jobs=1, quiet=True, resume=True)
+    assert digest(out) == digest(clean)
+    assert not (out / export.RETIRED).exists()
+
+
+def test_a_full_disk_while_consolidating_is_one_line_and_resumable(
+    tmp_path, clean, capsys, monkeypatch
+):
+    """#11: ENOSPC during consolidation was a 40-line traceback that left temporary
+    files on the full disk."""
+    from runs import export
+
+    real = export._Sink.append
+    calls = []
+
+    def full(self, rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, rows)
+
+    monkeypatch.setattr(export._Sink, "append", full)
+    out = tmp_path / "s"
+    config = write_config(tmp_path / "s.toml")
+    assert main(["run", str(config), "--out", str(out), "--jobs", "1", "--quiet"]) == 2
+    assert "No space left on device" in _one_line(capsys)
+    assert not (out / export.STAGING).exists() and not list(out.rglob(".*.tmp"))
+    monkeypatch.setattr(export._Sink, "append", real)
+    run_study(tiny(), out, jobs=1, quiet=True, resume=True)
+    assert digest(out) == digest(clean)
