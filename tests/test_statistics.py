@@ -52,6 +52,14 @@ def study(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def half(tmp_path_factory):
+    """The same study with half the misreport budget."""
+    out = tmp_path_factory.mktemp("stats") / "half"
+    run_study(_config(misreport_budget=20), out, jobs=1, quiet=True)
+    return out
+
+
 def _rounds(gains: list[list[float]], rounds: int) -> pd.DataFrame:
     """A rounds table of one condition: run r's strategic defender has IR gain
     ``gains[r][j]`` in round j (a non-strategic defender beside her each round)."""
@@ -181,11 +189,9 @@ def test_the_search_is_prefix_consistent(mechanism):
             assert half.found_at == whole.found_at
 
 
-def test_budget_columns_agree_with_a_rerun_at_half_the_budget(study, tmp_path):
+def test_budget_columns_agree_with_a_rerun_at_half_the_budget(study, half):
     """The recorded half-budget gains, and the summary's half-budget rate, are what a
     study with half the budget measures."""
-    half = tmp_path / "half"
-    run_study(_config(misreport_budget=20), half, jobs=1, quiet=True)
     whole_audits, half_audits = read_dataset(study, "audits"), read_dataset(half, "audits")
     assert (whole_audits["sp_budget"] == 40).all() and (half_audits["sp_budget"] == 20).all()
     np.testing.assert_allclose(
@@ -346,9 +352,7 @@ def test_compare_counts_discordant_instances_and_tests_them_exactly(study):
     assert set(sims["profile"]) == {"deviate"} and (sims["unit"] == "run").all()
 
 
-def test_compare_two_studies_of_one_design_and_refuse_another(study, tmp_path, capsys):
-    half = tmp_path / "half"
-    run_study(_config(misreport_budget=20), half, jobs=1, quiet=True)
+def test_compare_two_studies_of_one_design_and_refuse_another(study, half, tmp_path, capsys):
     table = compare_studies(study, half, "csw_max", by=["correlation"])
     sp = table[(table["source"] == "audit") & (table["property"] == "sp")]
     assert len(sp) == 2 and (sp["b_only"] == 0).all()  # a longer search finds a superset
