@@ -37,7 +37,7 @@ from agents.rounds import (
     recommended_strategy,
 )
 from mechanisms.base import Mechanism
-from mechanisms.outcome import MechanismOutcome
+from mechanisms.outcome import MechanismOutcome, outcome_problem
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
 
@@ -73,7 +73,13 @@ class Authority:
                     and np.array_equal(penalties[i], self.game.defender_penalty[i])
                 ):
                     reported = reported.with_reports(i, rewards[i], penalties[i])
-            self._cache[key] = self.mechanism.allocate(reported, rng=np.random.default_rng(seed))
+            outcome = self.mechanism.allocate(reported, rng=np.random.default_rng(seed))
+            problem = outcome_problem(reported, outcome) if outcome.ok else None
+            if problem is not None:
+                raise SolverFailedError(
+                    f"mechanism {outcome.mechanism} gave an invalid outcome: {problem}"
+                )
+            self._cache[key] = outcome
         return self._cache[key]
 
     def counterfactuals(

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from scipy.optimize import linprog
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
-from sim.payoffs import attacked_targets
+from sim.numerics import BR_TOL, COVERAGE_TOL
+from sim.payoffs import attacked_targets, best_responses
 from sim.sampling import IndependentRecommendation, Recommendation
 
 OutcomeStatus = Literal["ok", "failed"]
@@ -133,3 +135,57 @@ def designated_set(
     return attacked_targets(
         game, outcome.coverage, attacks=count, designated=outcome.attacked_targets
     )
+
+
+def outcome_problem(game: SecurityGame, outcome: MechanismOutcome) -> str | None:
+    """Why a successful ``outcome`` is not an outcome of ``game`` (None when it is):
+    its coverage must be finite, within [0, 1], implementable by the defenders'
+    resources (within their jurisdictions, by the flow LP of ``docs/jurisdictions.md``
+    §4), its attacked targets in range and, against one attack, the designated target
+    a best response of the attacker (to within ``BR_TOL`` of the attacker's payoff
+    range); its utilities finite. Studies record an outcome that fails this as a
+    failure with the reason, so a faulty plug-in never yields certified rows."""
+    m, n = game.n_targets, game.n_defenders
+    coverage = np.asarray(outcome.coverage, dtype=np.float64)
+    if coverage.shape != (m,):
+        return f"its coverage has shape {coverage.shape}, not ({m},)"
+    if not np.all(np.isfinite(coverage)):
+        return f"its coverage is not finite ({coverage.tolist()})"
+    if coverage.min() < -COVERAGE_TOL or coverage.max() > 1.0 + COVERAGE_TOL:
+        return f"its coverage leaves [0, 1] ({coverage.min():.6g} to {coverage.max():.6g})"
+    if coverage.sum() > game.total_resources + m * COVERAGE_TOL:
+        total = game.total_resources
+        return f"its coverage sums to {coverage.sum():.6g}, more than the {total} resources"
+    if game.restricted and not _implementable(game, np.clip(coverage, 0.0, 1.0)):
+        return "its coverage cannot be implemented within the defenders' jurisdictions"
+    targets = outcome.attacked_targets
+    if not targets or any(not 0 <= t < m for t in targets):
+        return f"its attacked targets {list(targets)} are not targets of the game"
+    if len(targets) == 1:
+        span = float(game.attacker_reward.max() - game.attacker_penalty.min())
+        if targets[0] not in best_responses(game, coverage, tol=BR_TOL * span):
+            return f"its attacked target {targets[0]} is not a best response to its coverage"
+    utility = np.asarray(outcome.defender_utility, dtype=np.float64)
+    if utility.shape != (n,) or not np.all(np.isfinite(utility)):
+        return f"its defender utilities are not {n} finite numbers ({utility.tolist()})"
+    return None
+
+
+def _implementable(game: SecurityGame, coverage: FloatArray) -> bool:
+    """Whether shares x_it >= 0 of the defenders' resources on their allowed targets
+    sum to ``coverage`` within every budget (a feasibility LP)."""
+    owner, target = np.nonzero(game.allowed & (game.resources > 0)[:, None])
+    size = owner.size
+    to_target = np.zeros((game.n_targets, size))
+    to_target[target, np.arange(size)] = 1.0
+    budgets = np.zeros((game.n_defenders, size))
+    budgets[owner, np.arange(size)] = 1.0
+    result = linprog(
+        np.zeros(size),
+        A_ub=budgets,
+        b_ub=game.resources.astype(np.float64) + COVERAGE_TOL,
+        A_eq=to_target,
+        b_eq=coverage,
+        bounds=(0.0, 1.0),
+    )
+    return bool(result.status == 0)

@@ -262,7 +262,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from mechanisms import make_mechanism
-    from mechanisms.outcome import designated_set
+    from mechanisms.outcome import designated_set, outcome_problem
     from mechanisms.properties import (
         find_profitable_misreport,
         ir_violation,
@@ -277,6 +277,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     outcome = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(args.seed))
     print(f"mechanism {args.mechanism}: status {outcome.status} {outcome.message}".rstrip())
     if not outcome.ok:
+        return EXIT_FAILED_CHUNKS
+    problem = outcome_problem(game, outcome)
+    if problem is not None:
+        print(f"defcoord: {args.mechanism} gave an invalid outcome: {problem}", file=sys.stderr)
         return EXIT_FAILED_CHUNKS
     attacked = designated_set(game, outcome)
     print(

@@ -19,7 +19,7 @@ from agents.attackers import make_attacker
 from agents.model import simulate
 from agents.records import record_rows, targets_text
 from mechanisms import make_mechanism
-from mechanisms.outcome import designated_set
+from mechanisms.outcome import designated_set, outcome_problem
 from mechanisms.properties import (
     ir_violation,
     is_pareto_efficient,
@@ -171,6 +171,9 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         return _failed_rows(base, game, drawn, str(exc))
     if not outcome.ok:
         return _failed_rows(base, game, drawn, f"{spec.name} failed: {outcome.message}")
+    problem = outcome_problem(game, outcome)
+    if problem is not None:
+        return _failed_rows(base, game, drawn, f"{spec.name} gave an invalid outcome: {problem}")
     single = game.attacker_resources == 1  # PE, UP, SP and IR model one attack
     try:
         nse = compute_nse(game)

@@ -3,6 +3,7 @@ that failed before its fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -12,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mechanisms import make_mechanism
+from mechanisms import available_mechanisms, make_mechanism
+from mechanisms.outcome import outcome_problem
 from mechanisms.properties import search_misreports
 from runs.cli import main
 from runs.config import parse_config
@@ -238,3 +240,76 @@ def test_a_full_disk_while_consolidating_is_one_line_and_resumable(
     monkeypatch.setattr(export._Sink, "append", real)
     run_study(tiny(), out, jobs=1, quiet=True, resume=True)
     assert digest(out) == digest(clean)
+
+
+def _corrupt(outcome, **changes):
+    return dataclasses.replace(outcome, **changes)
+
+
+def test_invalid_outcomes_are_named():
+    """#5: what makes an outcome invalid, each named (and every registered mechanism's
+    outcomes on a few games, jurisdictions included, are valid)."""
+    game = make_generator("uniform", n_defenders=3, n_targets=4, resources=1).sample(
+        np.random.default_rng(3)
+    )
+    outcome = make_mechanism("csw_max").allocate(game, rng=np.random.default_rng(0))
+    assert outcome_problem(game, outcome) is None
+    cases = {
+        "not finite": {"coverage": np.full(4, np.nan)},
+        "leaves [0, 1]": {"coverage": np.array([1.5, 0.0, 0.0, 0.0])},
+        "more than the 3 resources": {"coverage": np.ones(4)},
+        "shape": {"coverage": np.zeros(3)},
+        "are not targets": {"attacked_target": 7, "attacked_targets": (7,)},
+        "utilities are not": {"defender_utility": np.array([np.inf, 0.0, 0.0])},
+    }
+    for reason, change in cases.items():
+        assert reason in outcome_problem(game, _corrupt(outcome, **change))
+    weak = int(np.argmin(game.attacker_reward))
+    cover = np.zeros(4)
+    cover[weak] = 1.0
+    wrong = _corrupt(outcome, coverage=cover, attacked_target=weak, attacked_targets=(weak,))
+    assert "not a best response" in outcome_problem(game, wrong)
+    fenced = game.with_allowed([[True, False, False, False]] * 3)
+    corner = _corrupt(outcome, coverage=np.array([0.0, 0.0, 0.5, 0.0]))
+    assert "jurisdictions" in outcome_problem(fenced, corner)
+    for name in available_mechanisms():
+        for g in (
+            game,
+            fenced.with_allowed(
+                [[True, True, False, False], [False, True, True, False], [False, False, True, True]]
+            ),
+        ):
+            made = make_mechanism(name).allocate(g, rng=np.random.default_rng(1))
+            assert not made.ok or outcome_problem(g, made) is None, name
+
+
+def test_a_mechanism_with_an_invalid_outcome_is_recorded_failed(monkeypatch):
+    """#5: a plug-in returning NaN coverage was recorded ok and certified PE, with
+    welfare above the pooled optimum; now its instance and its runs fail, with the
+    reason."""
+    from runs import tasks
+
+    real = tasks.make_mechanism
+
+    class Faulty:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def prepared(self, game):
+            return self
+
+        def allocate(self, game, *, rng):
+            return _corrupt(self.inner.allocate(game, rng=rng), coverage=np.full(3, np.nan))
+
+    monkeypatch.setattr(tasks, "make_mechanism", lambda name, **p: Faulty(real(name, **p)))
+    config = tiny()
+    rows = tasks.audit_rows(config, tasks.plan_chunks(config)[0], 0)
+    assert {row["status"] for row in rows} == {"failed"}
+    assert "gave an invalid outcome: its coverage is not finite" in rows[0]["error"]
+    sim = next(c for c in tasks.plan_chunks(config) if c.kind == "sim")
+    runs = tasks.sim_rows(config, sim, 0)
+    assert {row["status"] for row in runs} == {"failed"}
+    assert "invalid outcome" in runs[0]["error"]
