@@ -253,6 +253,46 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from runs.export import read_manifest, verify_dataset
+    from runs.studydir import IDENTITY_KEYS, Ledger, StudyDir, identity_key, part_path, sha256
+
+    root = Path(args.dir)
+    study = StudyDir(root)
+    recorded = study.read_identity()
+    manifest = read_manifest(root)
+    if recorded is None or manifest is None:
+        raise SimError(f"{str(root)!r} is not a study directory (no study.json or manifest)")
+    problems = []
+    if not manifest.get("finished"):
+        problems.append("the manifest records no finished run (a run is under way or stopped)")
+    if "dataset_sha256" not in manifest:
+        problems.append("the manifest records no dataset SHA-256 (written by an older version)")
+    else:
+        problems += verify_dataset(root, manifest)
+    ledger = Ledger.load(root, identity_key({k: recorded[k] for k in IDENTITY_KEYS}))
+    parts = 0
+    for chunk, entry in sorted(ledger.entries.items()):
+        if entry.get("status") != "ok":
+            continue
+        parts += 1
+        path = part_path(root, chunk)
+        if path.is_symlink() or not path.is_file():
+            problems.append(f"parts/{path.name} is missing (--resume computes it again)")
+        elif sha256(path.read_bytes()) != entry.get("sha256"):
+            problems.append(
+                f"parts/{path.name} does not match its ledger SHA-256 (--resume computes it again)"
+            )
+    for problem in problems:
+        print(problem)
+    files = len(manifest.get("dataset_sha256") or {})
+    if problems:
+        print(f"defcoord: {len(problems)} problem(s) in {str(root)!r}", file=sys.stderr)
+        return EXIT_FAILED_CHUNKS
+    print(f"verified: {files} dataset files and {parts} parts match their SHA-256")
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from runs.config import schema_text
 
@@ -496,6 +536,10 @@ def build_parser() -> argparse.ArgumentParser:
             dest="min_gain",
             help="failure threshold relative to the payoff range (default: the study's)",
         )
+    verify = sub.add_parser(
+        "verify", help="check a study's dataset files and parts against their SHA-256"
+    )
+    verify.add_argument("dir", help="a study output directory")
     sub.add_parser("list", help="list mechanisms (with claims), behaviours, attackers, generators")
     sub.add_parser("schema", help="every study config field: type, default, meaning")
     audit = sub.add_parser("audit", help="run every audit of one mechanism on one game")
@@ -533,6 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plot": _cmd_plot,
         "summary": _cmd_summary,
         "compare": _cmd_compare,
+        "verify": _cmd_verify,
         "audit": _cmd_audit,
         "demo": _cmd_demo,
         "schema": _cmd_schema,

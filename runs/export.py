@@ -290,6 +290,13 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
         )
     if (root / "dataset").is_dir():
         root = root / "dataset"
+    if manifest is not None and "dataset_sha256" in manifest:
+        damaged = verify_dataset(study, manifest, table)
+        if damaged:
+            raise StudyStateError(
+                f"{damaged[0]} in {str(study)!r}; the dataset is damaged: rebuild it from "
+                "its parts with the same run command and --resume"
+            )
     parameters = study_parameters(study)
     wanted = columns(table, parameters or {})
     csv = root / f"{table}.csv"
@@ -323,6 +330,36 @@ def read_dataset(path: str | Path, table: str = "audits") -> pd.DataFrame:
         )
     df = typed(df, table, parameters)
     return df.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+
+
+def dataset_sha256(study: Path) -> dict[str, str]:
+    """The SHA-256 of every file of a study's dataset, by its path under ``dataset/``
+    (what the manifest records, and :func:`verify_dataset` checks)."""
+    root = study / "dataset"
+    return {
+        path.relative_to(root).as_posix(): sha256(path.read_bytes())
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def verify_dataset(study: Path, manifest: Mapping[str, Any], table: str | None = None) -> list[str]:
+    """What differs between a study's dataset files (those of ``table``, or all) and
+    the SHA-256 its manifest recorded: one line per missing, changed or unrecorded
+    file (none: the dataset is as written)."""
+    recorded = manifest.get("dataset_sha256") or {}
+    present = dataset_sha256(study)
+    out = []
+    for name in sorted(set(recorded) | set(present)):
+        if table is not None and not name.startswith(table):
+            continue
+        if name not in present:
+            out.append(f"dataset/{name} is missing")
+        elif name not in recorded:
+            out.append(f"dataset/{name} is not one the manifest records")
+        elif present[name] != recorded[name]:
+            out.append(f"dataset/{name} does not match the SHA-256 the manifest records")
+    return out
 
 
 def read_manifest(study: Path) -> dict[str, Any] | None:

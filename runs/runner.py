@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from runs import tasks
 from runs.config import StudyConfig
-from runs.export import write_dataset, write_manifest, write_part
+from runs.export import dataset_sha256, write_dataset, write_manifest, write_part
 from runs.studydir import Ledger, StudyDir, identity, identity_key, sha256
 from runs.tasks import Chunk, plan_chunks
 from sim.errors import InvalidConfigError, SimError
@@ -350,6 +350,7 @@ def _run_locked(
         by=config.swept(),
     )
     manifest.update(
+        dataset_sha256=dataset_sha256(root),
         finished=datetime.now(UTC).isoformat(),
         chunks={"total": len(chunks), "ok": len(finished), "failed": sorted(failed)},
         ledger=[ledger.entries[c] for c in sorted(ledger.entries)],
