@@ -145,6 +145,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         executor=args.executor,
         scheduler=args.scheduler,
         resume=args.resume,
+        allow_code_change=args.allow_code_change,
         fmt=args.format,
         quiet=args.quiet,
     )
@@ -483,6 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", help="dask scheduler address (default: start a LocalCluster)")
     run.add_argument(
         "--resume", action="store_true", help="skip the chunks an interrupted run finished"
+    )
+    run.add_argument(
+        "--allow-code-change",
+        action="store_true",
+        help="resume although the framework's version or a plug-in's source changed",
     )
     run.add_argument("--seed", type=_seed, help="override [study].seed")
     run.add_argument("--replications", type=_positive, help="override [study].replications")

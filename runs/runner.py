@@ -30,7 +30,7 @@ from tqdm import tqdm
 from runs import tasks
 from runs.config import StudyConfig
 from runs.export import dataset_sha256, write_dataset, write_manifest, write_part
-from runs.studydir import Ledger, StudyDir, identity, identity_key, sha256
+from runs.studydir import Ledger, StudyDir, code_identity, identity, identity_key, sha256
 from runs.tasks import Chunk, plan_chunks
 from sim.errors import InvalidConfigError, SimError
 
@@ -211,6 +211,7 @@ def run_study(
     resume: bool = False,
     fmt: str = "parquet",
     quiet: bool = False,
+    allow_code_change: bool = False,
 ) -> StudyResult:
     """Run (or resume) ``config`` into the directory ``out``.
 
@@ -225,6 +226,9 @@ def run_study(
         Skip the chunks the ledger lists as finished; required when ``out`` already
         holds a ledger (so a finished study is never overwritten by accident).
     fmt : {"parquet", "csv"}
+    allow_code_change : bool
+        Resume although the framework's version or a plug-in module's source changed
+        since the study began (its results then mix both; the manifest records it).
 
     Each executor task is a block of chunks on the same games (see
     :func:`runs.tasks.blocks`); each chunk is still written and recorded on its own.
@@ -237,7 +241,9 @@ def run_study(
     study = StudyDir(Path(out))
     study.prepare()
     with study.lock():
-        return _run_locked(config, study, workers, executor, scheduler, resume, fmt, quiet)
+        return _run_locked(
+            config, study, workers, executor, scheduler, resume, fmt, quiet, allow_code_change
+        )
 
 
 def _run_locked(
@@ -249,17 +255,27 @@ def _run_locked(
     resume: bool,
     fmt: str,
     quiet: bool,
+    allow_code_change: bool,
 ) -> StudyResult:
     """:func:`run_study` while holding the study directory's lock."""
     root = study.root
     ident = identity(config.design_sha256(), config.seed, fmt)
-    study.claim(ident, config.design(), config.replications, resume=resume)
+    code = code_identity(config.plugins)
+    study.claim(
+        ident,
+        config.design(),
+        config.replications,
+        resume=resume,
+        code=code,
+        allow_code_change=allow_code_change,
+    )
     started = datetime.now(UTC).isoformat()
     manifest = {
         "study": config.name,
         "identity": ident,
         "config": config.resolved(),
         "config_sha256": config.sha256(),
+        "code": code,
         "root_seed": config.seed,
         "format": fmt,
         "parameters": config.parameter_columns(),

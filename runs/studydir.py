@@ -20,11 +20,13 @@ import contextlib
 import fcntl
 import fnmatch
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +160,29 @@ def identity(design_sha256: str, seed: int, fmt: str) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "format": fmt,
     }
+
+
+def code_identity(plugins: Sequence[str]) -> dict[str, Any]:
+    """The code a study's results come from: this framework's version and the SHA-256
+    of each plug-in module's source (every ``.py`` file of a plug-in package)."""
+    try:
+        version = metadata.version("defense-coordination")
+    except metadata.PackageNotFoundError:
+        version = "not installed"
+    sources = {}
+    for module in plugins:
+        spec = importlib.util.find_spec(module)
+        origin = Path(spec.origin) if spec is not None and spec.origin else None
+        if origin is None or not origin.is_file():
+            sources[module] = "unknown"
+            continue
+        files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.relative_to(origin.parent).as_posix().encode())
+            digest.update(path.read_bytes())
+        sources[module] = digest.hexdigest()
+    return {"version": version, "plugins": sources}
 
 
 def _changed(before: Any, after: Any, path: str = "") -> list[str]:
@@ -379,13 +404,22 @@ class StudyDir:
                 folder.rmdir()
 
     def claim(
-        self, ident: dict[str, Any], design: dict[str, Any], replications: int, *, resume: bool
+        self,
+        ident: dict[str, Any],
+        design: dict[str, Any],
+        replications: int,
+        *,
+        resume: bool,
+        code: dict[str, Any] | None = None,
+        allow_code_change: bool = False,
     ) -> None:
         """Make this directory the study ``ident``'s, or refuse: a different study
-        (naming the fields that changed), fewer replications, or an existing study
-        without ``resume``. More replications grow the study: only the new ones run."""
+        (naming the fields that changed), fewer replications, an existing study
+        without ``resume``, or other ``code`` (:func:`code_identity`) unless
+        ``allow_code_change``. More replications grow the study: only the new ones
+        run."""
         recorded = self.read_identity()
-        record = {**ident, "replications": replications, "design": design}
+        record = {**ident, "replications": replications, "design": design, "code": code}
         if recorded is None:
             atomic_write(self.root, self.root / "study.json", json.dumps(record, indent=2).encode())
             return
@@ -401,13 +435,20 @@ class StudyDir:
                 f"--resume: {str(self.root)!r} holds a different study (it differs in "
                 f"{', '.join(changed)}); only study.replications may grow; choose another --out"
             )
+        moved = _changed(recorded.get("code"), code, "code") if "code" in recorded else []
+        if moved and not allow_code_change:
+            raise InvalidConfigError(
+                f"--resume: the code changed since {str(self.root)!r} began "
+                f"({', '.join(moved)}), so its results would mix two versions; run into "
+                "another --out, or pass --allow-code-change to continue anyway"
+            )
         before = int(recorded.get("replications", replications))
         if replications < before:
             raise InvalidConfigError(
                 f"--resume: {str(self.root)!r} has {before} replications; a study can grow "
                 f"but not shrink (got {replications})"
             )
-        if replications > before:
+        if replications > before or moved:
             atomic_write(self.root, self.root / "study.json", json.dumps(record, indent=2).encode())
 
     def is_study(self) -> bool:

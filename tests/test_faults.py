@@ -3,6 +3,7 @@ that failed before its fix."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import errno
 import json
@@ -27,7 +28,7 @@ from sim.errors import InvalidConfigError
 from sim.game import PAYOFF_LIMIT, SecurityGame
 from sim.generators import make_generator
 
-from tests_support import digest, tiny, write_config
+from tests_support import TINY, digest, tiny, write_config
 
 
 def _key(config) -> str:
@@ -332,3 +333,24 @@ def test_dataset_files_are_verified_on_read_and_by_verify(tmp_path, clean, capsy
     assert "part-0.parquet does not match" in capsys.readouterr().out
     run_study(tiny(), study, jobs=1, quiet=True, resume=True)  # rebuilt from the parts
     assert main(["verify", str(study)]) == 0 and digest(study) == digest(clean)
+
+
+def test_resume_refuses_a_changed_plugin_unless_allowed(tmp_path, capsys, monkeypatch):
+    """#4: editing a plug-in and resuming mixed old and new results; the study now
+    records the framework's version and each plug-in's source hash."""
+    (tmp_path / "my_plugin.py").write_text("PLUGIN_VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = copy.deepcopy(TINY)
+    data["study"]["plugins"] = ["my_plugin"]
+    config = write_config(tmp_path / "s.toml", data)
+    out = str(tmp_path / "s")
+    assert main(["run", str(config), "--out", out, "--quiet"]) == 0
+    recorded = json.loads((tmp_path / "s" / "study.json").read_text())["code"]
+    assert set(recorded) == {"version", "plugins"} and "my_plugin" in recorded["plugins"]
+    capsys.readouterr()
+    (tmp_path / "my_plugin.py").write_text("PLUGIN_VERSION = 2\n")
+    assert main(["run", str(config), "--out", out, "--resume", "--quiet"]) == 2
+    assert "code.plugins.my_plugin" in _one_line(capsys)
+    allowed = ["run", str(config), "--out", out, "--resume", "--allow-code-change", "--quiet"]
+    assert main(allowed) == 0
+    assert main(["run", str(config), "--out", out, "--resume", "--quiet"]) == 0  # now recorded
