@@ -49,6 +49,7 @@ import hashlib
 import importlib
 import itertools
 import json
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -420,6 +421,14 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         if key in generator_params:
             raise _fail(f"generator.grid.{key}", "is also set in generator.params", values)
         grid[key] = tuple(values)
+    size = math.prod(len(values) for values in grid.values())  # before enumerating any
+    if size > CHUNK_LIMIT:
+        raise _fail(
+            "generator.grid",
+            f"makes {size} grid points, more than the {CHUNK_LIMIT} work items a study may "
+            f"have (each point is at least one per mechanism)",
+            {k: f"{len(v)} values" for k, v in grid.items()},
+        )
     keys = sorted(grid)
     for point in itertools.product(*(grid[k] for k in keys)):
         params = {**generator_params, **dict(zip(keys, point, strict=True))}
@@ -513,18 +522,18 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         plugins=plugins,
         raw=dict(data),
     )
-    try:
-        points = config.point_parameters()
-    except SimError as exc:
-        raise InvalidConfigError(f"config [generator]: {exc}") from None
     blocks = -(-replications // chunk_size)  # ceiling
-    planned = len(points) * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))
+    planned = size * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))
     if planned > CHUNK_LIMIT:
         raise _fail(
             "study.replications",
             f"makes {planned} work items, more than {CHUNK_LIMIT}; raise study.chunk_size",
             replications,
         )
+    try:
+        points = config.point_parameters()
+    except SimError as exc:
+        raise InvalidConfigError(f"config [generator]: {exc}") from None
     for index, profile in enumerate(config.profiles):
         if isinstance(profile.strategic, list | tuple):
             smallest = min(int(p["n_defenders"]) for p in points)

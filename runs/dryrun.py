@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,9 @@ from runs.tasks import _game, audit_rows, blocks, plan_chunks, sim_rows, thresho
 #: least ``PILOT_BUDGET_FLOOR`` reports.
 PILOT_BUDGET_FACTOR = 4
 PILOT_BUDGET_FLOOR = 1000
+
+#: Grids up to this many points are listed point by point; larger ones by parameter.
+SHOWN_POINTS = 24
 
 #: The pilot's default time budget, in seconds.
 PILOT_SECONDS = 5.0
@@ -114,12 +118,32 @@ def pilot(config: StudyConfig, budget: float = PILOT_SECONDS) -> Pilot:
     return Pilot(done, time.perf_counter() - started)
 
 
-def _pilot_order(config: StudyConfig) -> list[tuple[int, int]]:
+#: Up to this many games the pilots visit a permutation of all of them; beyond, distinct
+#: random draws (a permutation of billions of games would not fit in memory).
+PERMUTED_GAMES = 1_000_000
+
+
+def _pilot_order(config: StudyConfig) -> Iterator[tuple[int, int]]:
     """The study's games as (grid point, replication), in the pilots' seeded order
-    spread over the grid."""
-    games = [(g, r) for r in range(config.replications) for g in range(len(config.grid_points()))]
-    order = np.random.default_rng(config.seed).permutation(len(games))
-    return [games[int(i)] for i in order]
+    spread over the grid (each at most once)."""
+    points = len(config.grid_points())
+    total = points * config.replications
+    rng = np.random.default_rng(config.seed)
+    if total <= PERMUTED_GAMES:
+        order: Iterator[int] = (int(i) for i in rng.permutation(total))
+    else:
+        order = _distinct(rng, total)
+    for index in order:
+        yield index % points, index // points
+
+
+def _distinct(rng: np.random.Generator, total: int) -> Iterator[int]:
+    seen: set[int] = set()
+    while len(seen) < total:
+        index = int(rng.integers(total))
+        if index not in seen:
+            seen.add(index)
+            yield index
 
 
 @dataclass(frozen=True)
@@ -196,9 +220,12 @@ def dry_run(config: StudyConfig, jobs: int, budget: float = PILOT_SECONDS) -> st
     plan = study_plan(config)
     measured = pilot(config, budget)
     keys = sorted(config.grid)
-    points = " | ".join(
-        ", ".join(f"{k}={p[k]}" for k in keys) or "(one point)" for p in config.grid_points()
-    )
+    if plan.points <= SHOWN_POINTS:
+        points = " | ".join(
+            ", ".join(f"{k}={p[k]}" for k in keys) or "(one point)" for p in config.grid_points()
+        )
+    else:
+        points = "the product of " + ", ".join(f"{k} ({len(config.grid[k])} values)" for k in keys)
     mechanisms = ", ".join(m.name for m in config.mechanisms)
     profiles = ", ".join(p.name for p in config.profiles)
     lines = [

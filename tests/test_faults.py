@@ -9,6 +9,8 @@ import errno
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,8 @@ from mechanisms import available_mechanisms, make_mechanism
 from mechanisms.outcome import outcome_problem
 from mechanisms.properties import search_misreports
 from runs.cli import main
-from runs.config import parse_config
+from runs.config import load_config, parse_config
+from runs.dryrun import dry_run
 from runs.export import read_dataset
 from runs.plots import figure_folder
 from runs.report import write_report
@@ -354,3 +357,47 @@ def test_resume_refuses_a_changed_plugin_unless_allowed(tmp_path, capsys, monkey
     allowed = ["run", str(config), "--out", out, "--resume", "--allow-code-change", "--quiet"]
     assert main(allowed) == 0
     assert main(["run", str(config), "--out", out, "--resume", "--quiet"]) == 0  # now recorded
+
+
+def _sized(tmp_path, *, grid, replications=4, chunk_size=2):
+    data = copy.deepcopy(TINY)
+    data["generator"]["grid"] = grid
+    data["study"].update(replications=replications, chunk_size=chunk_size)
+    return write_config(tmp_path / "sized.toml", data)
+
+
+def test_sizes_are_checked_arithmetically_before_any_enumeration(tmp_path):
+    """#13: a 1e9-point grid hung validation; a dry run of 2^32 - 1 replications ended
+    in a MemoryError; a dry run of a large grid printed every point on one line. Each
+    is run in a subprocess with a time limit, so a hang fails the test."""
+    thousand = list(range(1000))
+    huge = _sized(
+        tmp_path,
+        grid={
+            "scale": [1.0 + i for i in thousand],
+            "jurisdiction": [0.001 * (i + 1) for i in thousand],
+            "n_defenders": [2 + i for i in thousand],
+        },
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "runs", "run", str(huge), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "makes 1000000000 grid points" in done.stderr
+    long = _sized(tmp_path, replications=2**32 - 1, chunk_size=2**32 - 1, grid={})
+    done = subprocess.run(
+        [sys.executable, "-m", "runs", "run", str(long), "--dry-run", "--pilot-seconds", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "4294967295 replications per point" in done.stdout
+    wide = _sized(tmp_path, grid={"scale": [1.0 + i for i in range(40)], "n_defenders": [2, 3]})
+    text = dry_run(load_config(wide), jobs=1, budget=0.0)
+    assert "the product of n_defenders (2 values), scale (40 values)" in text
+    assert max(len(line) for line in text.splitlines()) < 300
