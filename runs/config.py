@@ -295,10 +295,13 @@ def _plugins(value: Any) -> tuple[str, ...]:
     for module in value:
         try:
             importlib.import_module(module)
-        except Exception as exc:  # any failure of a user's module is a config error
-            raise _fail(
-                "study.plugins", f"could not import {module!r} ({type(exc).__name__}: {exc})", value
-            ) from None
+        except (Exception, SystemExit) as exc:  # any failure of a user's module
+            why = (
+                f"it called sys.exit({exc.code!r})"
+                if isinstance(exc, SystemExit)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            raise _fail("study.plugins", f"could not import {module!r} ({why})", value) from None
     return tuple(value)
 
 

@@ -334,7 +334,9 @@ def _run_locked(
             def collect(future: Any) -> None:
                 try:
                     results = future.result()
-                except Exception as exc:  # the worker itself died: its chunks failed
+                # the worker itself died, or its code raised what ends a process: only a
+                # worker's own code raises these here (the parent's Ctrl-C is held)
+                except (Exception, SystemExit, KeyboardInterrupt) as exc:
                     error = f"{type(exc).__name__}: {exc}"
                     results = [(chunk, None, error, 0.0) for chunk in futures[future]]
                 recorded.add(future)

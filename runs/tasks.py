@@ -9,6 +9,7 @@ text; the chunk carries on.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -384,21 +385,34 @@ def run_block(
     Returns (chunk, its rows encoded as Parquet or None, error text, seconds) per
     chunk: the worker does the encoding, so the runner only writes bytes.
     """
-    config = parse_config(resolved)
+    try:
+        config = parse_config(resolved)
+    except isolated() as exc:  # a plug-in that fails on import in this worker
+        return [(chunk, None, f"{type(exc).__name__}: {exc}", 0.0) for chunk in chunks]
     out: list[tuple[Chunk, bytes | None, str, float]] = []
     for chunk in chunks:
         start = time.perf_counter()
         try:
             rows = run_chunk(config, chunk)
-        except Exception as exc:  # isolation: one chunk's failure is recorded, not fatal
+        except isolated() as exc:  # isolation: one chunk's failure is recorded, not fatal
             out.append((chunk, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start))
         else:
             out.append((chunk, encode_rows(config, chunk, rows), "", time.perf_counter() - start))
     return out
 
 
+def isolated() -> tuple[type[BaseException], ...]:
+    """What a failing instance may raise and still be recorded as a failure: any
+    error, a plug-in's ``sys.exit`` and, in a local worker (which leaves Ctrl-C to the
+    parent, so only code can raise it there), ``KeyboardInterrupt``. In the parent
+    process a ``KeyboardInterrupt`` is the user's Ctrl-C, which stops the run."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return (Exception, SystemExit, KeyboardInterrupt)
+    return (Exception, SystemExit)
+
+
 def failed_instance(
-    config: StudyConfig, chunk: Chunk, replication: int, exc: Exception
+    config: StudyConfig, chunk: Chunk, replication: int, exc: BaseException
 ) -> list[dict[str, Any]]:
     """The rows of an instance whose evaluation raised: one ``failed`` row per defender
     with the error, whatever it was (the rest of the chunk carries on, so the dataset
@@ -426,7 +440,7 @@ def run_chunk(config: StudyConfig, chunk: Chunk) -> list[dict[str, Any]]:
     for replication in range(chunk.start, chunk.stop):
         try:
             rows += evaluate(config, chunk, replication)
-        except Exception as exc:  # isolation: one instance's failure is its own rows
+        except isolated() as exc:  # isolation: one instance's failure is its own rows
             rows += failed_instance(config, chunk, replication, exc)
     return rows
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -401,3 +402,79 @@ def test_sizes_are_checked_arithmetically_before_any_enumeration(tmp_path):
     text = dry_run(load_config(wide), jobs=1, budget=0.0)
     assert "the product of n_defenders (2 values), scale (40 values)" in text
     assert max(len(line) for line in text.splitlines()) < 300
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_plugin_that_exits_or_interrupts_is_isolated(tmp_path, capsys, monkeypatch, jobs):
+    """#15: a plug-in mechanism calling sys.exit aborted the run (exit 3, nothing
+    recorded); one raising KeyboardInterrupt in a worker did too. Both are now the
+    failure of their own instances; an import that exits is a config error."""
+    (tmp_path / "quitter.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from dataclasses import dataclass
+            from mechanisms.base import register_mechanism
+            from mechanisms.rules import Dictatorship
+
+            @register_mechanism("quitter")
+            @dataclass(frozen=True)
+            class Quitter(Dictatorship):
+                def allocate(self, game, *, rng):
+                    if game.n_defenders == 3:
+                        sys.exit(3)
+                    return super().allocate(game, rng=rng)
+
+            @register_mechanism("interrupter")
+            @dataclass(frozen=True)
+            class Interrupter(Dictatorship):
+                def allocate(self, game, *, rng):
+                    if game.n_defenders == 3:
+                        raise KeyboardInterrupt
+                    return super().allocate(game, rng=rng)
+            """
+        )
+    )
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(4)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))
+    data = copy.deepcopy(TINY)
+    data["study"]["plugins"] = ["quitter"]
+    data["mechanisms"] = [{"name": "quitter"}, {"name": "csw_max"}]
+    if jobs > 1:  # in a worker only code can raise it; in the parent it is Ctrl-C
+        data["mechanisms"].append({"name": "interrupter"})
+    config = write_config(tmp_path / "q.toml", data)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runs",
+            "run",
+            str(config),
+            "--out",
+            "q",
+            "--jobs",
+            str(jobs),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    audits = read_dataset(tmp_path / "q", "audits")
+    mine = audits[audits["mechanism"] == "quitter"]
+    three = mine["grid_point"] == 1  # the grid's second point: n_defenders = 3
+    assert set(mine.loc[three, "status"]) == {"failed"}
+    assert "SystemExit: 3" in mine.loc[three, "error"].iloc[0]
+    assert set(mine.loc[~three, "status"]) == {"ok"}
+    assert set(audits.loc[audits["mechanism"] == "csw_max", "status"]) == {"ok"}
+    if jobs > 1:
+        theirs = audits[audits["mechanism"] == "interrupter"]
+        assert set(theirs.loc[theirs["grid_point"] == 1, "status"]) == {"failed"}
+        assert set(theirs.loc[theirs["grid_point"] == 0, "status"]) == {"ok"}
+    data["study"]["plugins"] = ["exits_on_import"]
+    with pytest.raises(InvalidConfigError, match=r"could not import 'exits_on_import'"):
+        parse_config(data)
