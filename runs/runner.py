@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -122,6 +123,14 @@ def held_interrupts() -> Iterator[Callable[[], None]]:
         restore()
 
 
+def local_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` local worker processes (:func:`_worker_start` in each)."""
+    # explicit: importing mesa (its batchrunner) forces the global start method to
+    # "spawn"; fork starts workers with the project already imported
+    context = multiprocessing.get_context("fork")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_start)
+
+
 @contextmanager
 def open_executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Executor | None]:
     """The executor for ``kind`` (``local`` or ``dask``) with ``jobs`` workers; None
@@ -132,10 +141,7 @@ def open_executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Execu
         if jobs == 1:
             yield None
             return
-        # explicit: importing mesa (its batchrunner) forces the global start method to
-        # "spawn"; fork starts workers with the project already imported
-        context = multiprocessing.get_context("fork")
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_start)
+        pool = local_pool(jobs)
         try:
             yield pool
         except BaseException:  # interrupted: stop now, the finished chunks are recorded
@@ -185,6 +191,98 @@ class StudyResult:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+Results = list[tuple[Chunk, bytes | None, str, float]]
+
+
+def _run_pooled(
+    pool: Executor,
+    blocks: list[list[Chunk]],
+    resolved: dict[str, Any],
+    record: Callable[[Results], None],
+    *,
+    limit: int,
+) -> tuple[list[list[Chunk]], list[list[Chunk]]]:
+    """Run ``blocks`` on ``pool``, at most ``limit`` in flight, recording each as it
+    finishes. When a worker dies and breaks the pool, returns the blocks that were in
+    flight and those not yet submitted (neither recorded); else two empty lists."""
+    queue = list(reversed(blocks))
+    futures: dict[Any, list[Chunk]] = {}
+    recorded: set[Any] = set()
+    broken: list[list[Chunk]] = []
+
+    def collect(future: Any) -> None:
+        recorded.add(future)
+        try:
+            results = future.result()
+        except BrokenProcessPool:  # a worker died: the pool and what it held are gone
+            broken.append(futures[future])
+            return
+        # its code raised what ends a process: only a worker's own code raises these
+        # here (the parent's Ctrl-C is held)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            results = [(chunk, None, error, 0.0) for chunk in futures[future]]
+        record(results)
+
+    try:
+        with held_interrupts() as check:
+            running: set[Any] = set()
+            while queue or running:
+                while queue and len(running) < limit and not broken:
+                    block = queue.pop()
+                    future = pool.submit(tasks.run_block, resolved, block)
+                    futures[future] = block
+                    running.add(future)
+                if not running:
+                    break
+                ready, running = wait(running, POLL_SECONDS, FIRST_COMPLETED)
+                for future in ready:
+                    collect(future)
+                check()
+    except BaseException:  # interrupted: record every block that did finish
+        for future in futures:
+            if future not in recorded and future.done() and not future.cancelled():
+                collect(future)
+        raise
+    return broken, list(reversed(queue))
+
+
+def _recover(
+    broken: list[list[Chunk]],
+    unsent: list[list[Chunk]],
+    resolved: dict[str, Any],
+    record: Callable[[Results], None],
+    workers: int,
+) -> None:
+    """After a worker died (killed, out of memory, a plug-in's ``os._exit``) and broke
+    the pool: the blocks that were in flight run again one chunk at a time in a
+    one-worker pool, so only a chunk that kills its worker when alone is recorded
+    failed; the blocks not yet sent go to a new full pool (recovered alike if it
+    breaks too)."""
+    pool = local_pool(1)
+    try:
+        for chunk in [chunk for block in broken for chunk in block]:
+            if _run_pooled(pool, [[chunk]], resolved, record, limit=1)[0]:
+                record([(chunk, None, "its worker process died while running it", 0.0)])
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = local_pool(1)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    if not unsent:
+        return
+    pool = local_pool(workers)
+    try:
+        again, rest = _run_pooled(pool, unsent, resolved, record, limit=2 * workers)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    if again:
+        _recover(again, rest, resolved, record, workers)
 
 
 def _chunk_entry(
@@ -328,33 +426,9 @@ def _run_locked(
             for block in blocks:
                 record(tasks.run_block(resolved, block))
         else:
-            futures = {pool.submit(tasks.run_block, resolved, block): block for block in blocks}
-            recorded: set[Any] = set()
-
-            def collect(future: Any) -> None:
-                try:
-                    results = future.result()
-                # the worker itself died, or its code raised what ends a process: only a
-                # worker's own code raises these here (the parent's Ctrl-C is held)
-                except (Exception, SystemExit, KeyboardInterrupt) as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                    results = [(chunk, None, error, 0.0) for chunk in futures[future]]
-                recorded.add(future)
-                record(results)
-
-            try:
-                with held_interrupts() as check:
-                    running = set(futures)
-                    while running:
-                        ready, running = wait(running, POLL_SECONDS, FIRST_COMPLETED)
-                        for future in ready:
-                            collect(future)
-                        check()
-            except BaseException:  # interrupted: record every block that did finish
-                for future in futures:
-                    if future not in recorded and future.done() and not future.cancelled():
-                        collect(future)
-                raise
+            broken, unsent = _run_pooled(pool, blocks, resolved, record, limit=2 * workers)
+            if broken and executor == "local":
+                _recover(broken, unsent, resolved, record, workers)
     bar.close()
     finished = sorted(ledger.done())
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in finished}

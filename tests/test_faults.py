@@ -478,3 +478,51 @@ def test_a_plugin_that_exits_or_interrupts_is_isolated(tmp_path, capsys, monkeyp
     data["study"]["plugins"] = ["exits_on_import"]
     with pytest.raises(InvalidConfigError, match=r"could not import 'exits_on_import'"):
         parse_config(data)
+
+
+def test_a_worker_killed_by_an_instance_fails_that_chunk_only(tmp_path):
+    """#9: one instance that killed its worker broke the local pool, and every pending
+    chunk (innocent mechanisms too) was recorded failed, on every resume. Now only the
+    chunk that kills its worker when run alone is failed; the rest are computed."""
+    (tmp_path / "killer.py").write_text(
+        textwrap.dedent(
+            """
+            import os, signal
+            from dataclasses import dataclass
+            from mechanisms.base import register_mechanism
+            from mechanisms.rules import Dictatorship
+
+            @register_mechanism("killer")
+            @dataclass(frozen=True)
+            class Killer(Dictatorship):
+                def allocate(self, game, *, rng):
+                    if game.n_defenders == 3 and game.defender_reward[0, 0] > 0:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    return super().allocate(game, rng=rng)
+            """
+        )
+    )
+    data = copy.deepcopy(TINY)
+    data["study"]["plugins"] = ["killer"]
+    data["mechanisms"] = [{"name": "killer"}, {"name": "csw_max"}, {"name": "dictatorship"}]
+    config = write_config(tmp_path / "k.toml", data)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-m", "runs", "run", str(config), "--out", "k", "--jobs", "2", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]  # some chunks failed, said once
+    assert "Traceback" not in done.stderr
+    ledger = [
+        json.loads(line) for line in (tmp_path / "k" / "ledger.jsonl").read_text().splitlines()
+    ]
+    failed = {e["chunk"] for e in ledger if e["status"] == "failed"}
+    assert failed and all("-g001-m000-" in chunk for chunk in failed)  # killer, 3 defenders
+    assert all("worker" in e["error"] for e in ledger if e["status"] == "failed")
+    audits = read_dataset(tmp_path / "k", "audits")
+    innocent = audits[audits["mechanism"] != "killer"]
+    assert len(innocent) and set(innocent["status"]) == {"ok"}
