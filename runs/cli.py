@@ -409,13 +409,22 @@ def _cmd_viz(args: argparse.Namespace) -> int:
     command += ["--host", args.host, "--port", str(args.port), "--log-level", "warning"]
     command += ["--no-check-version"]  # no call to PyPI from a local view
     print(f"live view: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
-    server = subprocess.Popen(command, env=env)
+    # the server dies with this process, even when it is killed (no orphan on the port)
+    server = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
     try:
         return server.wait()
     finally:
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=30)
+
+
+def _die_with_parent() -> None:
+    """In a child process on Linux: receive SIGTERM when the parent dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -20,9 +20,10 @@ The components, each redrawn after every step:
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import solara
@@ -41,7 +42,7 @@ from agents.model import CoordinationModel
 from agents.profiles import BehaviourProfile
 from mechanisms import MECHANISMS, make_mechanism
 from runs.gamefile import VIZ_GAME_ENV, read_game
-from sim.errors import InvalidParameterError
+from sim.errors import InvalidParameterError, SimError
 from sim.game import SecurityGame
 from sim.generators import GENERATORS, make_generator
 from sim.instances import example_5_2, theorem_3_2
@@ -111,7 +112,33 @@ class LiveModel(CoordinationModel):
         seed: int = 1,
     ) -> None:
         the_game = live_game(game, game_file, n_defenders, n_targets, seed, jurisdiction)
-        the_game = the_game.with_attacker_resources(attacker_resources)
+        self._build(
+            the_game,
+            mechanism=mechanism,
+            reporting=reporting,
+            executing=executing,
+            strategic=strategic,
+            attacker=attacker,
+            attacker_resources=attacker_resources,
+            seed=seed,
+        )
+
+    def _build(
+        self,
+        source: SecurityGame,
+        *,
+        mechanism: str,
+        reporting: str,
+        executing: str,
+        strategic: str,
+        attacker: str,
+        attacker_resources: int,
+        seed: int,
+    ) -> None:
+        """The model of ``source`` (the game before ``attacker_resources``) and the
+        other choices."""
+        self.source = source
+        the_game = source.with_attacker_resources(attacker_resources)
         n = the_game.n_defenders
         if strategic not in STRATEGIC:
             raise InvalidParameterError(
@@ -321,6 +348,39 @@ def welfare_view(model: LiveModel) -> Any:
     return solara.FigureMatplotlib(figure, format="png")
 
 
+class ViewModel(LiveModel):
+    """:class:`LiveModel` as the page builds it on *Reset*: choices it cannot build (a
+    game file deleted or made invalid, a defender the game lacks) keep the last model
+    that could be built and say why in :attr:`notice`, instead of replacing the page
+    with a traceback."""
+
+    #: The last model that could be built: its game and its other choices.
+    _last: ClassVar[tuple[SecurityGame, dict[str, Any]] | None] = None
+
+    def __init__(self, **kwargs: Any) -> None:  # named so: SolaraViz checks the name
+        try:
+            super().__init__(**kwargs)
+        except SimError as exc:
+            if ViewModel._last is None:
+                raise
+            source, choices = ViewModel._last
+            self._build(source, **choices)
+            self.notice = f"Not applied: {exc}. The last game that loaded is shown."
+        else:
+            bound = inspect.signature(LiveModel.__init__).bind(self, **kwargs)
+            bound.apply_defaults()
+            kept = ("mechanism", "reporting", "executing", "strategic", "attacker")
+            choices = {k: bound.arguments[k] for k in (*kept, "attacker_resources", "seed")}
+            ViewModel._last = (self.source, choices)
+            self.notice = ""
+
+
+def notice_view(model: LiveModel) -> Any:
+    """Why the last *Reset* was not applied (nothing when it was)."""
+    notice = getattr(model, "notice", "")
+    return solara.Warning(notice) if notice else solara.Markdown("")
+
+
 def components() -> list[Any]:
     """The view's components, in page order."""
     return [
@@ -329,11 +389,12 @@ def components() -> list[Any]:
         gains_view,
         belief_view,
         welfare_view,
+        notice_view,
     ]
 
 
 page = SolaraViz(
-    LiveModel(game_file=os.environ.get(VIZ_GAME_ENV, "")),
+    ViewModel(game_file=os.environ.get(VIZ_GAME_ENV, "")),
     components=components(),
     model_params=model_params(),
     name="Defense coordination: live rounds",

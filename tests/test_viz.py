@@ -8,7 +8,7 @@ import json
 import pytest
 
 from runs.cli import main
-from runs.viz import LiveModel, components, model_params
+from runs.viz import LiveModel, ViewModel, components, model_params, notice_view
 from sim.errors import InvalidGameError, InvalidParameterError
 from sim.generators import make_generator
 from sim.instances import example_5_2
@@ -51,17 +51,18 @@ def test_every_component_renders_before_and_after_rounds(attacker):
     for _ in range(4):
         model.step()
     after = _render(model)
-    assert len(before) == len(after) == 5
+    assert len(before) == len(after) == 6
 
     # before the first round the panels wait for it; afterwards every plot is a figure
-    # (only the learning attacker has a belief to draw)
+    # (only the learning attacker has a belief to draw); the last, the Reset notice,
+    # is empty
     def kinds(elements):
         return [e.component.name for e in elements]
 
     figure = "FigureMatplotlib"
     belief = figure if attacker == "learning" else "Markdown"
-    assert kinds(before) == ["Markdown"] * 5
-    assert kinds(after) == [figure] * 3 + [belief, figure]
+    assert kinds(before) == ["Markdown"] * 6
+    assert kinds(after) == [figure] * 3 + [belief, figure, "Markdown"]
 
 
 def test_a_stronger_attacker_hits_several_targets_a_round():
@@ -138,3 +139,58 @@ def test_viz_cli_refuses_a_taken_port_in_one_line(capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"defcoord: error: cannot serve on 127.0.0.1:{port}")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_reset_the_page_cannot_build_keeps_the_last_model_and_says_why(tmp_path):
+    """Issue 33 #17: Reset after the game file was deleted or made invalid replaced the
+    page with a traceback; the page's model keeps the last game that loaded."""
+    game = make_generator("uniform", n_defenders=2, n_targets=4).sample(
+        __import__("numpy").random.default_rng(0)
+    )
+    path = tmp_path / "game.json"
+    path.write_text(json.dumps(game.to_dict()))
+    good = ViewModel(game_file=str(path), strategic="0")
+    assert good.game == game and good.notice == ""
+    path.write_text("{ not json")
+    kept = ViewModel(game_file=str(path), strategic="0")
+    assert kept.game == game and "Not applied" in kept.notice and "game.json" in kept.notice
+    path.unlink()
+    kept = ViewModel(game_file=str(path), strategic="0")
+    assert kept.game == game and "cannot read game file" in kept.notice
+    assert notice_view(kept).component.name == "Warning"
+    kept = ViewModel(game_file=str(path.with_name("other.json")), strategic="7")
+    assert kept.game == game
+
+
+@pytest.mark.slow
+def test_killing_defcoord_viz_leaves_no_server_behind(tmp_path):
+    """Issue 33 #17: `defcoord viz` killed with SIGKILL left its server on the port."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    viz = subprocess.Popen(
+        [sys.executable, "-m", "runs", "viz", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+
+    def listening() -> bool:
+        with socket.socket() as client:
+            return client.connect_ex(("127.0.0.1", port)) == 0
+
+    deadline = time.monotonic() + 120
+    while not listening():
+        assert time.monotonic() < deadline and viz.poll() is None, "the view never came up"
+        time.sleep(0.5)
+    viz.kill()
+    viz.wait()
+    deadline = time.monotonic() + 30
+    while listening():
+        assert time.monotonic() < deadline, "the server outlived defcoord viz"
+        time.sleep(0.5)
