@@ -50,6 +50,7 @@ import importlib
 import itertools
 import json
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ class StudyConfig:
     audits: AuditSpec
     plugins: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    memory_gb: float | None = None
 
     def point_parameters(self) -> list[dict[str, Any]]:
         """Every grid point's full generator parameters (defaults filled in)."""
@@ -157,6 +159,8 @@ class StudyConfig:
         }
         if self.plugins:  # absent when empty: older studies keep their hash
             study["plugins"] = list(self.plugins)
+        if self.memory_gb is not None:  # likewise
+            study["memory_gb"] = self.memory_gb
         return {
             "study": study,
             "generator": {
@@ -326,6 +330,13 @@ FIELDS: tuple[Field, ...] = (
     Field("study", "rounds", "integer >= 0", 0, "simulated rounds per run; 0: audits only"),
     Field("study", "chunk_size", "integer >= 1", 10, "replications per work item"),
     Field("study", "plugins", "array of strings", [], "modules to import first"),
+    Field(
+        "study",
+        "memory_gb",
+        "number > 0",
+        "half this machine's memory",
+        "the most memory (GB) one instance or work item may need",
+    ),
     Field("generator", "name", "string", None, "a registered game generator (defcoord list)"),
     Field("generator", "params", "table", {}, "the generator's fixed parameters"),
     Field("generator", "grid", "table of arrays", {}, "parameters to sweep (cartesian)"),
@@ -411,6 +422,11 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     replications = _int(study, "replications", "study", 1)
     rounds = _int(study, "rounds", "study", 0, default=0)
     chunk_size = _int(study, "chunk_size", "study", 1, default=10)
+    memory_gb = study.get("memory_gb")
+    if memory_gb is not None and not (
+        isinstance(memory_gb, int | float) and not isinstance(memory_gb, bool) and memory_gb > 0
+    ):
+        raise _fail("study.memory_gb", "must be a number > 0", memory_gb)
 
     gen = _table(data, "generator", True)
     _unknown(gen, _allowed("generator"), "generator")
@@ -524,6 +540,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         audits=audits,
         plugins=plugins,
         raw=dict(data),
+        memory_gb=None if memory_gb is None else float(memory_gb),
     )
     blocks = -(-replications // chunk_size)  # ceiling
     planned = size * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))
@@ -555,7 +572,51 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
             attacks,
         )
     _check_jurisdictions(config, points)
+    _check_memory(config, points)
     return config
+
+
+#: Bytes one audited instance needs per target squared: the outcome space and the
+#: pooled optimum hold m x m coverages, about six such arrays at the peak (measured in
+#: the commit that set it). Jurisdictions add an m x m share per defender.
+BYTES_PER_TARGET_PAIR = 48
+
+#: Bytes one simulated round row takes in a worker before its chunk is encoded.
+BYTES_PER_ROUND_ROW = 2048
+
+
+def machine_memory() -> int:
+    """This machine's physical memory, in bytes."""
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def _check_memory(config: StudyConfig, points: list[dict[str, Any]]) -> None:
+    """Refuse a study whose instances or work items would need more memory than its
+    ``memory_gb`` (default: half this machine's), naming the field to change."""
+    gb = config.memory_gb
+    limit = machine_memory() / 2 if gb is None else gb * 2**30
+    shown = f"{limit / 2**30:.1f} GB ([study] memory_gb)"
+    for point in points:
+        m, n = int(point["n_targets"]), int(point["n_defenders"])
+        shares = n if float(point.get("jurisdiction", 1.0)) < 1.0 else 0
+        need = BYTES_PER_TARGET_PAIR * m * m * (1 + shares)
+        if need > limit:
+            raise _fail(
+                "generator.n_targets",
+                f"needs about {need / 2**30:.1f} GB per instance (its outcome space is "
+                f"m x m), more than {shown}",
+                m,
+            )
+        runs = max(len(p.runs(n, 0)) for p in config.profiles) if config.rounds else 0
+        rows = config.chunk_size * runs * config.rounds * n
+        if rows * BYTES_PER_ROUND_ROW > limit:
+            raise _fail(
+                "study.rounds",
+                f"makes work items of {rows} round rows, about "
+                f"{rows * BYTES_PER_ROUND_ROW / 2**30:.1f} GB, more than {shown}; lower "
+                "study.chunk_size or the rounds",
+                config.rounds,
+            )
 
 
 def _check_jurisdictions(config: StudyConfig, points: list[dict[str, Any]]) -> None:

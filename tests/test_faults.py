@@ -360,10 +360,10 @@ def test_resume_refuses_a_changed_plugin_unless_allowed(tmp_path, capsys, monkey
     assert main(["run", str(config), "--out", out, "--resume", "--quiet"]) == 0  # now recorded
 
 
-def _sized(tmp_path, *, grid, replications=4, chunk_size=2):
+def _sized(tmp_path, *, grid, replications=4, chunk_size=2, rounds=3):
     data = copy.deepcopy(TINY)
     data["generator"]["grid"] = grid
-    data["study"].update(replications=replications, chunk_size=chunk_size)
+    data["study"].update(replications=replications, chunk_size=chunk_size, rounds=rounds)
     return write_config(tmp_path / "sized.toml", data)
 
 
@@ -388,7 +388,8 @@ def test_sizes_are_checked_arithmetically_before_any_enumeration(tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 2 and "makes 1000000000 grid points" in done.stderr
-    long = _sized(tmp_path, replications=2**32 - 1, chunk_size=2**32 - 1, grid={})
+    # audits only: a chunk of that many replications' rounds would not fit in memory
+    long = _sized(tmp_path, replications=2**32 - 1, chunk_size=2**32 - 1, grid={}, rounds=0)
     done = subprocess.run(
         [sys.executable, "-m", "runs", "run", str(long), "--dry-run", "--pilot-seconds", "0"],
         capture_output=True,
@@ -526,3 +527,23 @@ def test_a_worker_killed_by_an_instance_fails_that_chunk_only(tmp_path):
     audits = read_dataset(tmp_path / "k", "audits")
     innocent = audits[audits["mechanism"] != "killer"]
     assert len(innocent) and set(innocent["status"]) == {"ok"}
+
+
+def test_work_beyond_the_memory_limit_is_refused_naming_the_field():
+    """#12: n_targets = 1e5 took 10.7 GB for one game and 1e6 was killed for memory;
+    rounds grew a work item without bound. Both are refused up front, and the limit is
+    a config field."""
+    data = copy.deepcopy(TINY)
+    data["generator"]["params"]["n_targets"] = 100_000
+    with pytest.raises(InvalidConfigError, match=r"'generator.n_targets' needs about \d+"):
+        parse_config(data)
+    data = copy.deepcopy(TINY)
+    data["study"]["rounds"] = 10**9
+    with pytest.raises(InvalidConfigError, match=r"'study.rounds' makes work items of"):
+        parse_config(data)
+    data["study"].update(rounds=3, memory_gb=1e-6)
+    with pytest.raises(InvalidConfigError, match=r"more than 0.0 GB \(\[study\] memory_gb\)"):
+        parse_config(data)
+    data["study"]["memory_gb"] = 64
+    assert parse_config(data).resolved()["study"]["memory_gb"] == 64.0
+    assert "memory_gb" not in tiny().resolved()["study"]  # older studies keep their hash
