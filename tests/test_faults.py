@@ -39,6 +39,20 @@ def _key(config) -> str:
     return identity_key(identity(config.design_sha256(), config.seed, "parquet"))
 
 
+def _defcoord(cwd, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``defcoord ARGV`` in a subprocess (plug-ins in ``cwd`` importable), with a time
+    limit so a hang fails the test."""
+    path = os.pathsep.join([str(cwd), *sys.path])
+    return subprocess.run(
+        [sys.executable, "-m", "runs", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+
+
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     out = tmp_path_factory.mktemp("clean") / "s"
@@ -380,23 +394,11 @@ def test_sizes_are_checked_arithmetically_before_any_enumeration(tmp_path):
             "n_defenders": [2 + i for i in thousand],
         },
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "runs", "run", str(huge), "--dry-run"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    done = _defcoord(tmp_path, "run", str(huge), "--dry-run", timeout=60)
     assert done.returncode == 2 and "makes 1000000000 grid points" in done.stderr
     # audits only: a chunk of that many replications' rounds would not fit in memory
     long = _sized(tmp_path, replications=2**32 - 1, chunk_size=2**32 - 1, grid={}, rounds=0)
-    done = subprocess.run(
-        [sys.executable, "-m", "runs", "run", str(long), "--dry-run", "--pilot-seconds", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    done = _defcoord(tmp_path, "run", str(long), "--dry-run", "--pilot-seconds", "0", timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "4294967295 replications per point" in done.stdout
     wide = _sized(tmp_path, grid={"scale": [1.0 + i for i in range(40)], "n_defenders": [2, 3]})
@@ -438,32 +440,13 @@ def test_a_plugin_that_exits_or_interrupts_is_isolated(tmp_path, capsys, monkeyp
     )
     (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(4)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))
     data = copy.deepcopy(TINY)
     data["study"]["plugins"] = ["quitter"]
     data["mechanisms"] = [{"name": "quitter"}, {"name": "csw_max"}]
     if jobs > 1:  # in a worker only code can raise it; in the parent it is Ctrl-C
         data["mechanisms"].append({"name": "interrupter"})
     config = write_config(tmp_path / "q.toml", data)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runs",
-            "run",
-            str(config),
-            "--out",
-            "q",
-            "--jobs",
-            str(jobs),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])},
-    )
+    done = _defcoord(tmp_path, "run", str(config), "--out", "q", "--jobs", str(jobs), "--quiet")
     assert done.returncode == 0, done.stderr[-2000:]
     audits = read_dataset(tmp_path / "q", "audits")
     mine = audits[audits["mechanism"] == "quitter"]
@@ -507,15 +490,7 @@ def test_a_worker_killed_by_an_instance_fails_that_chunk_only(tmp_path):
     data["study"]["plugins"] = ["killer"]
     data["mechanisms"] = [{"name": "killer"}, {"name": "csw_max"}, {"name": "dictatorship"}]
     config = write_config(tmp_path / "k.toml", data)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
-    done = subprocess.run(
-        [sys.executable, "-m", "runs", "run", str(config), "--out", "k", "--jobs", "2", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=env,
-    )
+    done = _defcoord(tmp_path, "run", str(config), "--out", "k", "--jobs", "2", "--quiet")
     assert done.returncode == 1, done.stderr[-2000:]  # some chunks failed, said once
     assert "Traceback" not in done.stderr
     ledger = [
