@@ -5,9 +5,11 @@
 * :func:`utility_preservation` -- strong / weak UP per defender against
   :func:`~sim.solvers.nse_utility_range`, each verdict ``holds``, ``fails`` or
   ``undetermined`` and backed by a verified NSE or a sound bound.
-* :func:`find_profitable_misreport` -- a search over reports (SP is a universal
-  statement, so a found misreport is a proof of manipulability and ``None`` is
-  evidence only); the certificate replays with ``mechanism.allocate``.
+* :func:`search_misreports` -- a search over reports (SP is a universal statement, so
+  a found misreport is a proof of manipulability and none found is evidence only);
+  the certificate replays with ``mechanism.allocate``, and the search records when it
+  found its best and what half its budget found (``docs/statistics.md`` §3);
+  :func:`find_profitable_misreport` returns just the certificate.
 * :func:`ir_violation` -- the best strategy modification against a recommendation
   (Definition 5.1, Property 4) by one LP per target over signal-conditioned coverage.
 
