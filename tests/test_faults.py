@@ -381,6 +381,7 @@ def _sized(tmp_path, *, grid, replications=4, chunk_size=2, rounds=3):
     return write_config(tmp_path / "sized.toml", data)
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_sizes_are_checked_arithmetically_before_any_enumeration(tmp_path):
     """#13: a 1e9-point grid hung validation; a dry run of 2^32 - 1 replications ended
     in a MemoryError; a dry run of a large grid printed every point on one line. Each
@@ -407,6 +408,7 @@ def test_sizes_are_checked_arithmetically_before_any_enumeration(tmp_path):
     assert max(len(line) for line in text.splitlines()) < 300
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_plugin_that_exits_or_interrupts_is_isolated(tmp_path, capsys, monkeypatch, jobs):
     """#15: a plug-in mechanism calling sys.exit aborted the run (exit 3, nothing
@@ -464,6 +466,7 @@ def test_a_plugin_that_exits_or_interrupts_is_isolated(tmp_path, capsys, monkeyp
         parse_config(data)
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_a_worker_killed_by_an_instance_fails_that_chunk_only(tmp_path):
     """#9: one instance that killed its worker broke the local pool, and every pending
     chunk (innocent mechanisms too) was recorded failed, on every resume. Now only the
