@@ -65,15 +65,20 @@ def _difference(values: pd.Series, confidence: float = 0.95) -> tuple[float, flo
 
 
 def paired(
-    first: pd.DataFrame, second: pd.DataFrame, keys: Sequence[str], labels: tuple[str, str]
+    first: pd.DataFrame,
+    second: pd.DataFrame,
+    keys: Sequence[str],
+    labels: tuple[str, str],
+    by: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Compare two tables of unit verdicts (:func:`runs.summary.unit_verdicts`, one
     mechanism each) on the units both have, matched on ``keys`` (the condition without
-    the mechanism, then the unit). One row per condition and property tested in both,
-    then one ``welfare`` row (see the module docstring)."""
+    the mechanism, then the unit). One row per condition (``by`` may name a unit's own
+    columns, such as ``replication``, to split by them too) and property tested in
+    both, then one ``welfare`` row (see the module docstring)."""
     keys = list(keys)
     joined = first.merge(second, on=keys, suffixes=("_a", "_b"), how="inner")
-    condition = [k for k in keys if k in ("source", "profile") or k not in _UNIT_KEYS]
+    condition = [k for k in keys if k not in _UNIT_KEYS or k in by]
     rows: list[dict[str, Any]] = []
     for values, part in joined.groupby(condition, dropna=False, sort=True):
         head = dict(zip(condition, values if isinstance(values, tuple) else (values,), strict=True))
@@ -150,7 +155,7 @@ def compare_mechanisms(
     """Mechanisms ``a`` and ``b`` of one study on the same units (see the module
     docstring); ``by`` groups by parameters or columns as :func:`runs.summary.summarise`
     does."""
-    by_columns([audits, rounds], by)  # an unknown or repeated column fails here
+    grouped = by_columns([audits, rounds], by)  # an unknown or repeated column fails here
     labels = set(audits["mechanism"].dropna()) | set(rounds["mechanism"].dropna())
     for name, value in (("A", a), ("B", b)):
         if value not in labels:
@@ -163,7 +168,7 @@ def compare_mechanisms(
     verdicts = unit_verdicts(audits, rounds, by=by, min_gain=min_gain)
     first = verdicts[verdicts["mechanism"] == a]
     second = verdicts[verdicts["mechanism"] == b]
-    return paired(first, second, _keys(verdicts), (a, b))
+    return paired(first, second, _keys(verdicts), (a, b), grouped)
 
 
 def design_difference(first: dict[str, Any], second: dict[str, Any]) -> str | None:
@@ -219,4 +224,5 @@ def compare_studies(
                 min_gain=min_gain,
             )
         )
-    return paired(tables[0], tables[1], _keys(tables[0]), (str(roots[0]), str(roots[1])))
+    labels = (str(roots[0]), str(roots[1]))
+    return paired(tables[0], tables[1], _keys(tables[0]), labels, by_columns(tables, by))

@@ -350,6 +350,9 @@ def test_compare_counts_discordant_instances_and_tests_them_exactly(study):
     assert welfare["low"] < difference.mean() < welfare["high"]
     sims = table[(table["source"] == "simulation") & (table["property"] == "ir")]
     assert set(sims["profile"]) == {"deviate"} and (sims["unit"] == "run").all()
+    split = compare_mechanisms(audits, rounds, "csw_max", "nse", by=["replication"])
+    one = split[(split["source"] == "audit") & (split["property"] == "ir")]
+    assert len(one) == 12 and (one["units"] == 2).all()  # a unit's own column splits too
 
 
 def test_compare_two_studies_of_one_design_and_refuse_another(study, half, tmp_path, capsys):
