@@ -259,19 +259,13 @@ def test_an_unconverged_search_is_flagged_as_a_lower_bound():
 
 
 def _wide(budget: int):
-    """Games with five targets, where manipulations take more than a few reports."""
-    return parse_config(
-        {
-            "study": {"name": "wide", "seed": 11, "replications": 12, "rounds": 0},
-            "generator": {
-                "name": "covariant",
-                "params": {"n_defenders": 3, "n_targets": 5, "resources": 1},
-                "grid": {"correlation": [-0.6, 0.6]},
-            },
-            "mechanisms": [{"name": "csw_max"}, {"name": "nse"}],
-            "audits": {"misreport_budget": budget},
-        }
-    )
+    """The study's design with five targets, where manipulations take more than a few
+    reports, audits only, of two mechanisms."""
+    data = _config(misreport_budget=budget).resolved()
+    data["study"].update(name="wide", rounds=0)
+    data["generator"]["params"]["n_targets"] = 5
+    data["mechanisms"] = [{"name": "csw_max"}, {"name": "nse"}]
+    return parse_config(data)
 
 
 def test_the_dry_run_states_the_budget_and_warns_below_the_pilots():
