@@ -379,7 +379,7 @@ class OptimalDeviation(ExecutionBehaviour):
             plans: dict[tuple[int, ...], FloatArray] = {}
             if isinstance(outcome.recommendation, Recommendation):
                 deviation = ir_violation(one_attack_model(game), outcome, defender)
-                if deviation.gain > GAIN_TOL:
+                if deviation.gain > GAIN_TOL * game.units.defender_scale[defender]:
                     plans = {signal: y for signal, _, y in deviation.modification}
             self._memo[key] = plans
         self._plans = self._memo[key]

@@ -44,10 +44,11 @@ class FailureRate:
     max_gain: float
 
     @classmethod
-    def of(cls, gains: np.ndarray, tol: float) -> FailureRate:
-        """From expected gains, counting those above ``tol`` as failures."""
-        gains = gains[np.isfinite(gains)]
-        trials, failures = int(gains.size), int((gains > tol).sum())
+    def of(cls, gains: np.ndarray, limits: np.ndarray) -> FailureRate:
+        """From expected gains, counting those above their ``limits`` as failures."""
+        seen = np.isfinite(gains)
+        gains, limits = gains[seen], limits[seen]
+        trials, failures = int(gains.size), int((gains > limits).sum())
         low, high = clopper_pearson(failures, trials)
         return cls(
             failures,
@@ -89,23 +90,23 @@ def empirical_failures(
     blocks: int = 10,
     tol: float = GAIN_TOL,
 ) -> EmpiricalFailures:
-    """Summarise a run's SP and IR failures (see the module docstring)."""
+    """Summarise a run's SP and IR failures (see the module docstring): a gain is a
+    failure when it exceeds ``tol`` times the defender's payoff range."""
     if not records:
         raise InvalidParameterError("empirical_failures.records needs at least one round")
     n = len(records[0].defenders)
     chosen = list(range(n)) if defenders is None else list(defenders)
     sp = np.array([[r.defenders[i].sp_gain for i in chosen] for r in records])
     ir = np.array([[r.defenders[i].ir_gain for i in chosen] for r in records])
+    limit = tol * np.array([[r.defenders[i].payoff_range for i in chosen] for r in records])
 
     def trend(gains: np.ndarray) -> np.ndarray:
-        parts = np.array_split(gains, min(blocks, gains.shape[0]))
-        return np.array([float((part > tol).mean()) for part in parts])
+        parts = np.array_split(gains > limit, min(blocks, gains.shape[0]))
+        return np.array([float(part.mean()) for part in parts])
 
-    return EmpiricalFailures(
-        sp=FailureRate.of(sp.ravel(), tol),
-        ir=FailureRate.of(ir.ravel(), tol),
-        sp_by_defender=tuple(FailureRate.of(sp[:, j], tol) for j in range(len(chosen))),
-        ir_by_defender=tuple(FailureRate.of(ir[:, j], tol) for j in range(len(chosen))),
-        sp_trend=trend(sp),
-        ir_trend=trend(ir),
-    )
+    def rates(gains: np.ndarray) -> tuple[FailureRate, tuple[FailureRate, ...]]:
+        each = tuple(FailureRate.of(gains[:, j], limit[:, j]) for j in range(len(chosen)))
+        return FailureRate.of(gains.ravel(), limit.ravel()), each
+
+    (sp_all, sp_each), (ir_all, ir_each) = rates(sp), rates(ir)
+    return EmpiricalFailures(sp_all, ir_all, sp_each, ir_each, trend(sp), trend(ir))

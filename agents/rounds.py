@@ -119,7 +119,8 @@ class DefenderRound:
     """One defender in one round (true types throughout).
 
     ``*_truthful`` is the SP counterfactual, ``*_follow`` the IR one; gains are the
-    actual value minus the counterfactual.
+    actual value minus the counterfactual. ``payoff_range`` is her true payoff range
+    (:attr:`~sim.game.PayoffUnits.defender_scale`), the unit of her gains.
     """
 
     round: int
@@ -138,6 +139,7 @@ class DefenderRound:
     realised_follow: float
     expected_utility_at_designated: float
     realised_utility_at_designated: float
+    payoff_range: float
 
     @property
     def sp_gain(self) -> float:
@@ -162,13 +164,14 @@ class DefenderRound:
 
     @property
     def sp_failure(self) -> bool:
-        """Misreporting paid off (in expectation) this round."""
-        return self.sp_gain > GAIN_TOL
+        """Misreporting paid off (in expectation) this round, by more than
+        ``GAIN_TOL`` of her payoff range."""
+        return self.sp_gain > GAIN_TOL * self.payoff_range
 
     @property
     def ir_failure(self) -> bool:
-        """Deviating paid off (in expectation) this round."""
-        return self.ir_gain > GAIN_TOL
+        """Deviating paid off (in expectation) this round, likewise."""
+        return self.ir_gain > GAIN_TOL * self.payoff_range
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,7 @@ def play_round(
                 realised_follow=_realised(game, i, follow_rows.any(axis=0), follow_targets),
                 expected_utility_at_designated=float(at_designated[i]),
                 realised_utility_at_designated=float(realised_at_designated[i]),
+                payoff_range=float(game.units.defender_scale[i]),
             )
         )
     return RoundRecord(

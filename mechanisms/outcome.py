@@ -162,8 +162,7 @@ def outcome_problem(game: SecurityGame, outcome: MechanismOutcome) -> str | None
     if not targets or any(not 0 <= t < m for t in targets):
         return f"its attacked targets {list(targets)} are not targets of the game"
     if len(targets) == 1:
-        span = float(game.attacker_reward.max() - game.attacker_penalty.min())
-        if targets[0] not in best_responses(game, coverage, tol=BR_TOL * span):
+        if targets[0] not in best_responses(game, coverage, tol=BR_TOL):
             return f"its attacked target {targets[0]} is not a best response to its coverage"
     utility = np.asarray(outcome.defender_utility, dtype=np.float64)
     if utility.shape != (n,) or not np.all(np.isfinite(utility)):

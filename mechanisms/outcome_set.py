@@ -22,7 +22,7 @@ from mechanisms.outcome import MechanismOutcome
 from mechanisms.reports import outcomes_by_allocation, report_nses, report_values
 from mechanisms.space import BACKENDS, OutcomeSpace, lp_space, outcome_space
 from sim.errors import InvalidParameterError
-from sim.game import FloatArray, SecurityGame
+from sim.game import FloatArray, PayoffUnits, SecurityGame
 from sim.payoffs import target_utility
 from sim.registry import params_of
 from sim.sampling import Recommendation
@@ -47,6 +47,10 @@ class Choice:
         The status-quo NSE's attacked target (-1 where not found).
     leader : int or None
         The defender the mechanism distinguishes (:meth:`OutcomeSetMechanism.leader`).
+    ranges : ndarray, shape (b, n), or None
+        Each defender's payoff range in each (reported) game
+        (:attr:`~sim.game.PayoffUnits.defender_scale`): the unit of her utilities, in
+        which rules read their tolerances so that a choice does not depend on units.
     """
 
     feasible: np.ndarray
@@ -55,12 +59,19 @@ class Choice:
     status_quo: FloatArray | None = None
     status_quo_target: np.ndarray | None = None
     leader: int | None = None
+    ranges: FloatArray | None = None
 
     def required(self) -> FloatArray:
         """The status-quo utilities, for rules that cannot do without them."""
         if self.status_quo is None:
             raise InvalidParameterError("this mechanism needs the status-quo utilities")
         return self.status_quo
+
+    def units(self) -> FloatArray:
+        """:attr:`ranges`, for rules that compare utilities."""
+        if self.ranges is None:
+            raise InvalidParameterError("this mechanism needs the defenders' payoff ranges")
+        return self.ranges
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,7 @@ class OutcomeSetMechanism(ABC):
             None if nse is None else nse.defender_utility[None],
             None if nse is None else np.array([nse.attacked_target]),
             self.leader(game.resources, rng),
+            game.units.defender_scale[None],
         )
         target = int(self.choose(space.values[None], choice)[0])
         if target < 0:
@@ -209,8 +221,14 @@ class OutcomeSetMechanism(ABC):
             return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
         space, values = report_values(game, defender, rewards, penalties)
         rng = np.random.default_rng(seed)
+        ranges = np.repeat(game.units.defender_scale[None], rewards.shape[0], axis=0)
+        ranges[:, defender] = PayoffUnits.of(rewards, penalties)[1]
         choice = Choice(
-            space.feasible, game.resources, rng, leader=self.leader(game.resources, rng)
+            space.feasible,
+            game.resources,
+            rng,
+            leader=self.leader(game.resources, rng),
+            ranges=ranges,
         )
         if self.uses_status_quo:
             choice = self.reported_status_quo(choice, game, defender, rewards, penalties)

@@ -74,13 +74,15 @@ def is_pareto_efficient(
 
     Any outcome attacking t gives every defender at most :math:`U_i^d(x_t, t)`, so it
     suffices to compare with the columns of the outcome space: dominated iff some
-    attackable t has :math:`U_i^d(x_t, t) \\ge u_i` for all i and :math:`>` for one.
+    attackable t has :math:`U_i^d(x_t, t) \\ge u_i` for all i and :math:`>` for one,
+    each to within ``tol`` of the defender's payoff range.
     """
     one_attack(game, "is_pareto_efficient")
     u = outcome_utility(game, outcome)
     space = outcome_space(game)
-    weakly = np.all(space.values >= u[:, None] - tol, axis=0)
-    strictly = np.any(space.values > u[:, None] + tol, axis=0)
+    slack = (tol * game.units.defender_scale)[:, None]
+    weakly = np.all(space.values >= u[:, None] - slack, axis=0)
+    strictly = np.any(space.values > u[:, None] + slack, axis=0)
     dominating = np.flatnonzero(space.feasible & weakly & strictly)
     if dominating.size == 0:
         return ParetoAudit(True, u)
@@ -124,9 +126,11 @@ def _overall(verdicts: tuple[Verdict, ...]) -> bool | None:
     return True if all(v == "holds" for v in verdicts) else None
 
 
-def _verdicts(u: FloatArray, low: FloatArray, high: FloatArray, tol: float) -> tuple[Verdict, ...]:
+def _verdicts(
+    u: FloatArray, low: FloatArray, high: FloatArray, slack: FloatArray
+) -> tuple[Verdict, ...]:
     out: list[Verdict] = []
-    for value, lo, hi in zip(u, low, high, strict=True):
+    for value, lo, hi, tol in zip(u, low, high, slack, strict=True):
         out.append(
             "holds" if value >= hi - tol else "fails" if value < lo - tol else "undetermined"
         )
@@ -145,13 +149,15 @@ def utility_preservation(
     Weak UP holds for i when :math:`u_i` is at least a verified NSE's utility (the
     worst NSE is no better); it fails when :math:`u_i` is below a sound lower bound on
     every NSE. Strong UP fails when some verified NSE gives i more; it holds when
-    :math:`u_i` reaches a sound upper bound on every NSE.
+    :math:`u_i` reaches a sound upper bound on every NSE. Utilities within ``tol`` of
+    the defender's payoff range are equal.
     """
     one_attack(game, "utility_preservation")
     u = outcome_utility(game, outcome)
     b = nse_utility_range(game) if bounds is None else bounds
-    weak = _verdicts(u, b.worst_low, b.worst_high, tol)
-    strong = _verdicts(u, b.best_low, b.best_high, tol)
+    slack = tol * game.units.defender_scale
+    weak = _verdicts(u, b.worst_low, b.worst_high, slack)
+    strong = _verdicts(u, b.best_low, b.best_high, slack)
     return UPAudit(u, weak, strong, b)
 
 
@@ -283,7 +289,7 @@ class _Search:
 def _span(game: SecurityGame, i: int) -> float:
     """Defender ``i``'s payoff range (largest reward minus smallest penalty): the
     search's reports are built in its units, so the search does not depend on them."""
-    return float(game.defender_reward[i].max() - game.defender_penalty[i].min())
+    return float(game.units.defender_scale[i])
 
 
 def _valid(
@@ -291,9 +297,12 @@ def _valid(
 ) -> tuple[FloatArray, FloatArray]:
     """Reports made valid types inside the game's dynamic range: each payoff within
     +-``PAYOFF_LIMIT`` and each reward above its penalty by at least 1e-9 of the
-    defender's ``span`` (and by the gap :class:`~sim.game.SecurityGame` requires)."""
+    defender's ``span`` (and by the gap :class:`~sim.game.SecurityGame` requires, with
+    room for rounding)."""
     penalties = np.clip(penalties, -PAYOFF_LIMIT, PAYOFF_LIMIT)
-    gap = np.maximum(1e-9 * span, 4.0 * GAP_FLOOR * np.maximum(1.0, np.abs(penalties)))
+    extent = np.clip(rewards, -PAYOFF_LIMIT, PAYOFF_LIMIT).max(axis=-1) - penalties.min(axis=-1)
+    scale = np.maximum(np.abs(penalties), extent[..., None])
+    gap = np.maximum(1e-9 * span, 4.0 * GAP_FLOOR * scale)
     penalties = np.minimum(penalties, PAYOFF_LIMIT - gap)
     rewards = np.clip(np.maximum(rewards, penalties + gap), -PAYOFF_LIMIT, PAYOFF_LIMIT)
     return rewards, penalties
@@ -368,8 +377,8 @@ def search_misreports(
     -------
     MisreportSearch
         The budget, the reports evaluated, when the best was found, the best
-        certificate (gain > ``GAIN_TOL``, verified by replay) and the verified gain at
-        half the budget.
+        certificate (gain > ``GAIN_TOL`` of her payoff range, verified by replay) and
+        the verified gain at half the budget.
     """
     one_attack(game, "find_profitable_misreport")
     if not (isinstance(budget, int) and budget >= 1):
@@ -390,6 +399,7 @@ def search_misreports(
     search = _Search(mech, game, defender, seed, baseline, budget)
     r, p = game.defender_reward[defender], game.defender_penalty[defender]
     span = _span(game, defender)
+    least = GAIN_TOL * span  # the least gain that counts, in her units
     # steps (1) and (2) do not depend on what the search finds: batched together
     openings = {
         "targeted": _targeted(game, defender, truthful.attacked_target),
@@ -424,18 +434,18 @@ def search_misreports(
             game.with_reports(defender, reward, penalty), rng=np.random.default_rng(seed)
         )
         gain = float(outcome_utility(game, manipulated)[defender] - baseline)
-        if gain <= GAIN_TOL:  # the replay is the certificate: a screening artefact is no gain
+        if gain <= least:  # the replay is the certificate: a screening artefact is no gain
             return None
         return Misreport(
             defender, reward, penalty, gain, truthful, manipulated, seed, family, search.evaluated
         )
 
-    found = replay(search.best if search.best_gain > GAIN_TOL else None)
+    found = replay(search.best if search.best_gain > least else None)
     at = search.found_at if found is not None else None
     if at is not None and at <= budget // 2:
         half = found
     else:
-        half = replay(search.half_best if search.half_gain > GAIN_TOL else None)
+        half = replay(search.half_best if search.half_gain > least else None)
     return MisreportSearch(
         budget,
         search.evaluated,
@@ -535,19 +545,21 @@ def ir_violation(
     if rec is None:
         raise InvalidParameterError("ir_violation.outcome has no recommendation (failed outcome)")
     told, prob, covered = signals(rec, defender)
+    standard = game.standard  # the LPs' tolerances are in the players' units
     if reference:
         found = _reference_modification(
-            game, defender, prob, covered, outcome.attacked_target, eps_tol
+            standard, defender, prob, covered, outcome.attacked_target, eps_tol
         )
     else:
         found = best_modification(
-            game, defender, prob, covered, first=outcome.attacked_target, eps_tol=eps_tol
+            standard, defender, prob, covered, first=outcome.attacked_target, eps_tol=eps_tol
         )
     modification: tuple[tuple[tuple[int, ...], float, FloatArray], ...] = ()
     if found.y is not None:
         modification = tuple((signal, float(prob[s]), found.y[s]) for s, signal in enumerate(told))
-    gain = max(0.0, found.value - own)
-    return Deviation(defender, gain, found.value, found.target, found.coverage, modification)
+    value = float(game.units.defender_utility(found.value, defender))
+    gain = max(0.0, value - own)
+    return Deviation(defender, gain, value, found.target, found.coverage, modification)
 
 
 def _reference_modification(

@@ -27,9 +27,17 @@ from sim.solvers import NSEResult, compute_nse
 
 
 def _feasible_up(values: FloatArray, choice: Choice) -> np.ndarray:
-    """Constraint (4a): every defender gets at least her status-quo utility."""
+    """Constraint (4a): every defender gets at least her status-quo utility (to within
+    ``UTILITY_TOL`` of her payoff range)."""
     ok = np.broadcast_to(choice.feasible, values[:, 0, :].shape)
-    return ok & np.all(values >= choice.required()[:, :, None] - UTILITY_TOL, axis=1)
+    slack = UTILITY_TOL * choice.units()
+    return ok & np.all(values >= (choice.required() - slack)[:, :, None], axis=1)
+
+
+def _welfare(values: FloatArray, choice: Choice) -> tuple[FloatArray, FloatArray]:
+    """The total utility of each outcome (b, m) and its unit (b,): the sum of the
+    defenders' ranges."""
+    return values.sum(axis=1), choice.units().sum(axis=1)
 
 
 def _priority(resources: np.ndarray, first: int) -> list[int]:
@@ -99,7 +107,8 @@ class CSWMax(OutcomeSetMechanism):
     uses_status_quo: ClassVar[bool] = True
 
     def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
-        return lexicographic_argmax([values.sum(axis=1)], _feasible_up(values, choice))
+        welfare, unit = _welfare(values, choice)
+        return lexicographic_argmax([welfare], _feasible_up(values, choice), [unit])
 
 
 @register_mechanism("csw_max_nse")
@@ -156,7 +165,10 @@ class Dictatorship(OutcomeSetMechanism):
         if choice.leader is None:
             raise InvalidParameterError("dictatorship needs its dictator (Choice.leader)")
         order = _priority(choice.resources, choice.leader)
-        return lexicographic_argmax([values[:, i] for i in order], choice.feasible)
+        units = choice.units()
+        return lexicographic_argmax(
+            [values[:, i] for i in order], choice.feasible, [units[:, i] for i in order]
+        )
 
 
 @register_mechanism("random_dictatorship")
@@ -195,7 +207,8 @@ class Utilitarian(OutcomeSetMechanism):
     claims: ClassVar[frozenset[str]] = frozenset({"pareto_efficient"})
 
     def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
-        return lexicographic_argmax([values.sum(axis=1)], choice.feasible)
+        welfare, unit = _welfare(values, choice)
+        return lexicographic_argmax([welfare], choice.feasible, [unit])
 
 
 @register_mechanism("egalitarian")
@@ -210,7 +223,10 @@ class Egalitarian(OutcomeSetMechanism):
     def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
         ok = _feasible_up(values, choice)
         gains = values - choice.required()[:, :, None]
-        return lexicographic_argmax([gains.min(axis=1), values.sum(axis=1)], ok)
+        welfare, unit = _welfare(values, choice)
+        return lexicographic_argmax(
+            [gains.min(axis=1), welfare], ok, [choice.units().max(axis=1), unit]
+        )
 
 
 @register_mechanism("nash_bargaining")
@@ -229,4 +245,6 @@ class NashBargaining(OutcomeSetMechanism):
         with np.errstate(divide="ignore", invalid="ignore"):
             log_product = np.where(ok, np.log(gains).sum(axis=1), -np.inf)
         log_product = np.nan_to_num(log_product, nan=-np.inf)
-        return lexicographic_argmax([log_product, values.sum(axis=1)], ok)
+        welfare, unit = _welfare(values, choice)
+        # a log of a product is unit-free: rescaling a defender shifts every entry alike
+        return lexicographic_argmax([log_product, welfare], ok, [1.0, unit])

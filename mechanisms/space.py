@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import linprog
 
 from sim.errors import SolverFailedError
@@ -37,7 +38,9 @@ BACKENDS = ("closed_form", "lp")
 
 
 def lexicographic_argmax(
-    keys: Sequence[FloatArray], valid: np.ndarray, tol: float = UTILITY_TOL
+    keys: Sequence[FloatArray],
+    valid: np.ndarray,
+    units: Sequence[ArrayLike] | None = None,
 ) -> np.ndarray:
     """Per row, the lowest index maximising ``keys[0]``, ties broken by ``keys[1]``, ...
 
@@ -46,11 +49,15 @@ def lexicographic_argmax(
     keys : sequence of ndarray, shape (b, m)
     valid : ndarray of bool, shape (b, m) or (m,)
         Rows with no valid entry get -1.
-
-    Values within ``tol`` of the row maximum are ties (never an accident of argmax).
+    units : sequence of array_like, optional
+        Each key's unit per row (shape (b,) or scalar; default 1): values within
+        ``UTILITY_TOL`` units of the row maximum are ties (never an accident of
+        argmax), so the choice does not depend on the payoffs' units.
     """
     mask = np.broadcast_to(valid, keys[0].shape).copy()
-    for key in keys:
+    scales = [1.0] * len(keys) if units is None else units
+    for key, unit in zip(keys, scales, strict=True):
+        tol = UTILITY_TOL * np.reshape(np.asarray(unit, dtype=np.float64), (-1, 1))
         masked = np.where(mask, key, -np.inf)
         top = masked.max(axis=1, keepdims=True)
         mask &= masked >= top - tol

@@ -366,7 +366,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 f"(seed {found.seed}, {found.family})"
             )
         dev = ir_violation(game, outcome, i)
-        if dev.gain > GAIN_TOL:
+        if dev.gain > GAIN_TOL * game.units.defender_scale[i]:
             plan = "; ".join(
                 f"told {list(sig)} -> cover {np.round(y, 3).tolist()}"
                 for sig, _, y in dev.modification

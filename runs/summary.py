@@ -34,7 +34,7 @@ than the interval's half-width.
 A gain is a failure when it exceeds ``min_gain`` times the defender's payoff range
 (her largest reward minus her smallest penalty), so ``summarise(..., min_gain=x)``
 re-thresholds a dataset without rerunning it. The misreport search reports gains
-above the solvers' ``GAIN_TOL`` only.
+above the solvers' ``GAIN_TOL`` of her payoff range only.
 
 For mechanisms that distinguish a defender (a dictator), rows with role ``leader`` and
 ``other`` give SP and IR over the defenders (audits) or rounds (simulations) of that

@@ -124,7 +124,7 @@ def _failed_rows(
 def payoff_range(game: SecurityGame, defender: int) -> float:
     """Her largest reward minus her smallest penalty: the scale ``min_gain`` is
     relative to."""
-    return float(game.defender_reward[defender].max() - game.defender_penalty[defender].min())
+    return float(game.units.defender_scale[defender])
 
 
 def threshold(config: StudyConfig, game: SecurityGame, defender: int) -> float:

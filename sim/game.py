@@ -49,9 +49,10 @@ IntArray = NDArray[np.int64]
 _OWNER = "SecurityGame"
 
 #: The dynamic range the solvers are exact on. Every payoff's magnitude is at most
-#: PAYOFF_LIMIT, and every gap (reward - penalty) is at least GAP_FLOOR times the larger
-#: of 1 and the magnitudes of its reward and penalty, so that utilities, coverage
-#: levels and their differences stay far from overflow and from rounding noise. A game
+#: PAYOFF_LIMIT, and every gap (reward - penalty) is at least GAP_FLOOR times the
+#: largest of its reward's and penalty's magnitudes and its player's range, so that
+#: utilities, coverage levels and their differences stay far from overflow and from
+#: rounding noise in the player's own units (:attr:`SecurityGame.standard`). A game
 #: outside it is rejected (rescale its payoffs: every result is invariant to a positive
 #: affine map of a player's payoffs), never silently clipped.
 PAYOFF_LIMIT = 1e12
@@ -157,15 +158,71 @@ def _require_gap(name: str, reward: FloatArray, penalty: FloatArray, label: str)
             f"{_OWNER}.{name} must exceed {label} strictly at every index; got "
             f"{reward[index]} <= {penalty[index]} at index {index}"
         )
-    scale = np.maximum(1.0, np.maximum(np.abs(reward), np.abs(penalty)))
+    span = reward.max(axis=-1, keepdims=True) - penalty.min(axis=-1, keepdims=True)
+    scale = np.maximum(np.maximum(np.abs(reward), np.abs(penalty)), span)
     thin = np.argwhere(reward - penalty < GAP_FLOOR * scale)
     if thin.size:
         index = tuple(int(j) for j in thin[0])
         raise InvalidGameError(
-            f"{_OWNER}.{name} must exceed {label} by at least {GAP_FLOOR:g} x the payoff "
-            f"scale (rescale the payoffs); got {reward[index]} vs {penalty[index]} at "
-            f"index {index}"
+            f"{_OWNER}.{name} must exceed {label} by at least {GAP_FLOOR:g} x the payoffs' "
+            f"magnitude and the player's range (too thin to resolve); got {reward[index]} vs "
+            f"{penalty[index]} at index {index}"
         )
+
+
+@dataclass(frozen=True, eq=False)
+class PayoffUnits:
+    r"""Each player's payoff unit: the positive affine maps from a game's standard form
+    (:attr:`SecurityGame.standard`) back to its payoffs.
+
+    A player's payoffs are ``origin + scale * z`` with ``z`` her standard payoffs,
+    which span exactly [0, 1]: ``origin`` is her lowest penalty, ``scale`` her range
+    (largest reward minus lowest penalty). Best responses, NSEs, Pareto dominance and
+    every gain a defender can make are invariant to such a map of each player's
+    payoffs (Gan et al. 2020, Section 2: utilities are affine in them), so the solvers
+    work in standard units, where each tolerance of :mod:`sim.numerics` is a fraction
+    of the player's range.
+
+    Attributes
+    ----------
+    defender_origin, defender_scale : ndarray, shape (n,)
+    attacker_origin, attacker_scale : float
+    """
+
+    defender_origin: FloatArray
+    defender_scale: FloatArray
+    attacker_origin: float
+    attacker_scale: float
+
+    @staticmethod
+    def of(reward: FloatArray, penalty: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(origin, scale)`` of each row of payoffs (the last axis is the targets)."""
+        origin = penalty.min(axis=-1)
+        return origin, reward.max(axis=-1) - origin
+
+    @property
+    def identity(self) -> bool:
+        """Whether the game is its own standard form."""
+        return bool(
+            np.all(self.defender_origin == 0.0)
+            and np.all(self.defender_scale == 1.0)
+            and self.attacker_origin == 0.0
+            and self.attacker_scale == 1.0
+        )
+
+    def defender_utility(self, standard: ArrayLike, defender: int | None = None) -> FloatArray:
+        """Standard utilities (shape (..., n), or one ``defender``'s) in the game's units."""
+        rows = slice(None) if defender is None else defender
+        return self.defender_origin[rows] + self.defender_scale[rows] * np.asarray(standard)
+
+    def defender_gain(self, standard: ArrayLike, defender: int | None = None) -> FloatArray:
+        """Standard utility differences in the game's units (no origin)."""
+        rows = slice(None) if defender is None else defender
+        return self.defender_scale[rows] * np.asarray(standard)
+
+    def attacker_utility(self, standard: float) -> float:
+        """A standard attacker utility in the game's units."""
+        return float(self.attacker_origin + self.attacker_scale * standard)
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -304,6 +361,38 @@ class SecurityGame:
     def attacker_gap(self) -> FloatArray:
         """:math:`\\Delta^a(t) = r^a(t) - p^a(t) > 0`, shape (m,) (computed once, read-only)."""
         return _read_only(self.attacker_reward - self.attacker_penalty)
+
+    @functools.cached_property
+    def units(self) -> PayoffUnits:
+        """Each player's payoff unit (:class:`PayoffUnits`)."""
+        d_origin, d_scale = PayoffUnits.of(self.defender_reward, self.defender_penalty)
+        a_origin, a_scale = PayoffUnits.of(self.attacker_reward, self.attacker_penalty)
+        return PayoffUnits(
+            _read_only(d_origin), _read_only(d_scale), float(a_origin), float(a_scale)
+        )
+
+    @functools.cached_property
+    def standard(self) -> SecurityGame:
+        """The game with each player's payoffs mapped onto [0, 1] (her lowest penalty
+        to 0, her largest reward to 1); itself when it is already so. Resources,
+        attacks and jurisdictions are unchanged; :attr:`units` maps back."""
+        u = self.units
+        if u.identity:
+            return self
+        o, s = u.defender_origin[:, None], u.defender_scale[:, None]
+        fields: dict[str, Any] = {
+            "defender_reward": (self.defender_reward - o) / s,
+            "defender_penalty": (self.defender_penalty - o) / s,
+            "attacker_reward": (self.attacker_reward - u.attacker_origin) / u.attacker_scale,
+            "attacker_penalty": (self.attacker_penalty - u.attacker_origin) / u.attacker_scale,
+        }
+        # no validation: the map keeps every gap at least GAP_FLOOR of the range (the
+        # constructor's rule), far above the map's rounding, so the game stays valid
+        game = object.__new__(SecurityGame)
+        for name in (*_FIELDS, "attacker_resources", "allowed"):
+            value = fields.get(name, getattr(self, name))
+            object.__setattr__(game, name, _read_only(value) if name in fields else value)
+        return game
 
     # -- derived games ------------------------------------------------------------------
     def with_reports(self, defender: int, reward: ArrayLike, penalty: ArrayLike) -> SecurityGame:

@@ -2,7 +2,10 @@
 
 Every comparison of floating-point utilities in the project goes through one of these
 constants (or an explicit ``tol=`` keyword that defaults to one of them), so that no
-result is an accident of ``argmax`` or of rounding.
+result is an accident of ``argmax`` or of rounding. Utility tolerances are fractions of
+the compared player's payoff range (her largest reward minus her lowest penalty): the
+solvers work in the game's standard form and the audits scale them by the range
+(``docs/solvers.md`` §0), so no result depends on the payoffs' units.
 """
 
 from __future__ import annotations

@@ -59,12 +59,13 @@ def attacker_utilities(game: SecurityGame, coverage: ArrayLike) -> FloatArray:
 def best_responses(
     game: SecurityGame, coverage: ArrayLike, *, tol: float = BR_TOL
 ) -> NDArray[np.int64]:
-    """:math:`\\mathrm{BR}(c)`: the targets within ``tol`` of the attacker's best utility.
+    """:math:`\\mathrm{BR}(c)`: the targets within ``tol`` (a fraction of the attacker's
+    payoff range) of the attacker's best utility.
 
     Returns the sorted target indices.
     """
     u = attacker_utilities(game, coverage)
-    return np.flatnonzero(u >= u.max() - tol).astype(np.int64)
+    return np.flatnonzero(u >= u.max() - tol * game.units.attacker_scale).astype(np.int64)
 
 
 def attacked_target(
@@ -91,7 +92,8 @@ def attacked_target(
     designated : int, optional
         The designated target; required by ``"designated"``.
     tol : float
-        Attacker utilities within ``tol`` of the maximum are tied.
+        Attacker utilities within ``tol`` of the maximum are tied (a fraction of his
+        payoff range).
     """
     return attacked_targets(
         game,
@@ -155,6 +157,7 @@ def attacked_targets(
     ):
         raise InvalidParameterError(f"{owner}.attacks must be an int in [1, {m}]; got {count!r}")
     u = attacker_utilities(game, c)
+    tol = tol * game.units.attacker_scale
     if count == 1:  # the common case: no target beats the best one
         cut = u.max()
         sure: list[int] = []

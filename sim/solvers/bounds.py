@@ -36,8 +36,11 @@ class NSEUtilityRange:
     ----------
     worst_low, worst_high, best_low, best_high : ndarray, shape (n,)
     worst_exact, best_exact : ndarray of bool, shape (n,)
+        Whether the two bounds meet to within ``UTILITY_TOL`` of the defender's range.
     witnesses : tuple of NSEResult
         The verified NSEs behind the certificates.
+    scale : ndarray, shape (n,)
+        Each defender's payoff range (:attr:`PayoffUnits.defender_scale`).
     """
 
     worst_low: FloatArray
@@ -45,14 +48,15 @@ class NSEUtilityRange:
     best_low: FloatArray
     best_high: FloatArray
     witnesses: tuple[NSEResult, ...]
+    scale: FloatArray
 
     @property
     def worst_exact(self) -> np.ndarray:
-        return np.isclose(self.worst_low, self.worst_high, atol=UTILITY_TOL, rtol=0.0)
+        return np.asarray(np.abs(self.worst_high - self.worst_low) <= UTILITY_TOL * self.scale)
 
     @property
     def best_exact(self) -> np.ndarray:
-        return np.isclose(self.best_low, self.best_high, atol=UTILITY_TOL, rtol=0.0)
+        return np.asarray(np.abs(self.best_high - self.best_low) <= UTILITY_TOL * self.scale)
 
 
 def excluded_targets(game: SecurityGame) -> np.ndarray:
@@ -68,6 +72,7 @@ def excluded_targets(game: SecurityGame) -> np.ndarray:
     Gan et al. 2020, Lemma 5.3 (targets a, c, e) and the proof of Theorem 3.3; a target
     with :math:`r^a(\\tau) < u^*_K` is excluded too.
     """
+    game = game.standard  # the exclusions do not depend on the payoffs' units
     m = game.n_targets
     reward, gap, penalty = game.attacker_reward, game.attacker_gap, game.attacker_penalty
     pooled = origami_level(reward, gap, float(game.total_resources))
@@ -127,8 +132,11 @@ def nse_utility_range(
             if int(tau) not in seen:
                 found.append(compute_nse(game, targets=[int(tau)]))
     verified = tuple(r for r in found if r.verified)
-    pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
-    cover = need(game.attacker_reward, game.attacker_gap, pooled)
+    attacker = game.standard
+    pooled = origami_level(
+        attacker.attacker_reward, attacker.attacker_gap, float(game.total_resources)
+    )
+    cover = need(attacker.attacker_reward, attacker.attacker_gap, pooled)
     values = np.where(possible, utility(game.defender_penalty, game.defender_gap, cover), -np.inf)
     best_high = values.max(axis=1)
     worst_low = np.where(possible, game.defender_penalty, np.inf).min(axis=1)
@@ -137,4 +145,5 @@ def nse_utility_range(
         worst_high, best_low = utilities.min(axis=0), utilities.max(axis=0)
     else:
         worst_high, best_low = best_high.copy(), worst_low.copy()
-    return NSEUtilityRange(worst_low, worst_high, best_low, best_high, verified)
+    scale = game.units.defender_scale
+    return NSEUtilityRange(worst_low, worst_high, best_low, best_high, verified, scale)

@@ -18,6 +18,11 @@ which is ORIGAMI's :math:`G` with rewards :math:`\bar w_t` and gaps
 :math:`\Delta^a(t)(1 - q_t)`; her lowest enforceable level :math:`w_i` is its root
 above the floor :math:`\max_t p^a(t)`. The multiple-LP form of ``docs/nse.md`` §4.2
 is the reference (:func:`sim.solvers.reference.lp_deviation_value`).
+
+The public functions solve the game's standard form (:attr:`SecurityGame.standard`), so
+their tolerances are fractions of each player's payoff range, and report values in
+the game's own units; :func:`best_deviations`, :func:`profile_gains` and
+:func:`certify` are the finder's arrays and take standard games.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from sim.errors import InvalidParameterError
-from sim.game import FloatArray, SecurityGame
+from sim.game import FloatArray, PayoffUnits, SecurityGame
 from sim.numerics import BR_TOL, BUDGET_TOL, GAIN_TOL
 from sim.payoffs import utility
 from sim.solvers.origami import need, origami_levels
@@ -101,6 +106,15 @@ class DeviationValue:
     level: float
     kind: str
 
+    def in_units(self, units: PayoffUnits, defender: int) -> DeviationValue:
+        """This value of a standard game, for ``defender``, in the game's units."""
+        return DeviationValue(
+            float(units.defender_utility(self.value, defender)),
+            self.target,
+            units.attacker_utility(self.level),
+            self.kind,
+        )
+
 
 def deviation_value(
     game: SecurityGame,
@@ -165,20 +179,21 @@ def deviation_values(
     before spare ones before an unbreakable tie, as in a scan of the targets.
     """
     rows = np.asarray(defenders, dtype=np.int64)
+    standard = game.standard
     value, target, level, kind = best_deviations(
-        game,
+        standard,
         np.asarray(others, dtype=np.float64),
         game.resources[rows].astype(np.float64),
-        game.defender_penalty[rows],
-        game.defender_gap[rows],
+        standard.defender_penalty[rows],
+        standard.defender_gap[rows],
         budget_tol=budget_tol,
         tol=tol,
         reach=game.allowed[rows] if game.restricted else None,
     )
     return [
-        DeviationValue(v, t, w, _KINDS[c])
-        for v, t, w, c in zip(
-            value.tolist(), target.tolist(), level.tolist(), kind.tolist(), strict=True
+        DeviationValue(v, t, w, _KINDS[c]).in_units(game.units, int(i))
+        for i, v, t, w, c in zip(
+            rows, value.tolist(), target.tolist(), level.tolist(), kind.tolist(), strict=True
         )
     ]
 
@@ -308,10 +323,11 @@ class NSEViolation:
     Attributes
     ----------
     gain : float
-        The largest gain any defender gets by deviating (:math:`\\le` tol means NSE);
-        ``inf`` when the attacked target is not a best response.
+        ``defender``'s gain by deviating (:math:`\\le` tol means NSE); ``inf`` when the
+        attacked target is not a best response.
     defender : int
-        Who gains the most (-1 when the target is not a best response).
+        Who gains the most relative to her payoff range (-1 when the target is not a
+        best response).
     deviation : DeviationValue | None
         Her best deviation.
     gains : ndarray, shape (n,)
@@ -324,6 +340,20 @@ class NSEViolation:
     deviation: DeviationValue | None
     gains: FloatArray
     reason: str
+
+    def in_units(self, units: PayoffUnits) -> NSEViolation:
+        """This certificate of a standard game in the game's units."""
+        if self.deviation is None:
+            return self
+        gains = units.defender_gain(self.gains)
+        deviation = self.deviation.in_units(units, self.defender)
+        return NSEViolation(
+            float(gains[self.defender]),
+            self.defender,
+            deviation,
+            gains,
+            _reason(gains, self.defender, deviation, self.gain > GAIN_TOL),
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -417,7 +447,7 @@ def nse_violation(
     tol: float = BR_TOL,
 ) -> NSEViolation:
     """The largest gain any defender gets by deviating from ``(profile, attacked_target)``
-    (:func:`profile_gains` on one profile, with a certificate).
+    (:func:`profile_gains` on one profile, with a certificate), in the game's units.
 
     Parameters
     ----------
@@ -426,6 +456,14 @@ def nse_violation(
     attacked_target : int
         :math:`\\tau`, which must be a best response to the combined coverage (eq. 2).
     """
+    found = _violation(game, profile, attacked_target, budget_tol, tol)
+    return found.in_units(game.units)
+
+
+def _violation(
+    game: SecurityGame, profile: ArrayLike, attacked_target: int, budget_tol: float, tol: float
+) -> NSEViolation:
+    """:func:`nse_violation` in the game's standard units."""
     x = np.asarray(profile, dtype=np.float64)
     n, m = game.n_defenders, game.n_targets
     if x.shape != (n, m):
@@ -438,7 +476,7 @@ def nse_violation(
             f"nse_violation.profile must be coverage within each budget; row sums "
             f"{x.sum(axis=1).tolist()} for resources {game.resources.tolist()}"
         )
-    return certify(game, x, attacked_target, budget_tol=budget_tol, tol=tol)
+    return certify(game.standard, x, attacked_target, budget_tol=budget_tol, tol=tol)
 
 
 def certify(
@@ -476,17 +514,27 @@ def certificate(found: ProfileGains) -> NSEViolation:
         float(found.level[0, worst]),
         _KINDS[int(found.kind[0, worst])],
     )
-    reason = (
-        "no profitable deviation"
-        if gains[worst] <= GAIN_TOL
-        else f"defender {worst} gains {gains[worst]:.3g} by making target "
-        f"{deviation.target} attacked ({deviation.kind})"
+    return NSEViolation(
+        float(gains[worst]),
+        worst,
+        deviation,
+        gains,
+        _reason(gains, worst, deviation, gains[worst] > GAIN_TOL),
     )
-    return NSEViolation(float(gains[worst]), worst, deviation, gains, reason)
+
+
+def _reason(gains: FloatArray, worst: int, deviation: DeviationValue, profitable: bool) -> str:
+    if not profitable:
+        return "no profitable deviation"
+    return (
+        f"defender {worst} gains {gains[worst]:.3g} by making target {deviation.target} "
+        f"attacked ({deviation.kind})"
+    )
 
 
 def is_nse(
     game: SecurityGame, profile: ArrayLike, attacked_target: int, *, tol: float = GAIN_TOL
 ) -> bool:
-    """Whether ``(profile, attacked_target)`` is an NSE up to a gain of ``tol``."""
-    return nse_violation(game, profile, attacked_target).gain <= tol
+    """Whether ``(profile, attacked_target)`` is an NSE up to a gain of ``tol`` (a
+    fraction of each defender's payoff range)."""
+    return _violation(game, profile, attacked_target, BUDGET_TOL, BR_TOL).gain <= tol

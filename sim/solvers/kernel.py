@@ -14,13 +14,14 @@ overhead is paid once per batch.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.game import FloatArray, SecurityGame
+from sim.game import FloatArray, PayoffUnits, SecurityGame
 from sim.numerics import BR_TOL, FLOOR_NUDGE, GAIN_TOL, NEWTON_TOL, RESIDUAL_TOL
 from sim.payoffs import utility
 from sim.solvers.deviation import profile_gains
@@ -651,17 +652,35 @@ def quick_nse_batch(
     # the single-defender and idle games start differently: left to the caller
     if size == 0 or np.count_nonzero(game.resources) < 2:
         return result
-    games = Games.reports(game, defender, rewards, penalties)
-    pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
+    # in standard units, each reported game by its own (as find_nse maps each game)
+    origin, scale = PayoffUnits.of(rewards, penalties)
+    standard = game.standard
+    games = Games.reports(
+        standard,
+        defender,
+        (rewards - origin[:, None]) / scale[:, None],
+        (penalties - origin[:, None]) / scale[:, None],
+    )
+    pooled = origami_level(
+        standard.attacker_reward, standard.attacker_gap, float(game.total_resources)
+    )
     orders = candidate_orders(games, pooled)
     stages = quick_stages(games, np.arange(size), orders[:, 0], pooled)
-    # the finder's order of proposals: per tier, every block, every stage of the tier
+    _resolve(games, orders, stages, pooled, result)
+    return _in_units(result, game, defender, origin, scale)
+
+
+def _resolve(
+    games: Games, orders: np.ndarray, stages: np.ndarray, pooled: float, result: ReportNSEs
+) -> None:
+    """Fill ``result`` in the finder's order of proposals: per tier, every block, every
+    stage of the tier."""
     for tier, block in itertools.product(tiers(stages), candidate_blocks(orders.shape[1])):
         ranks = np.arange(block.start, block.stop)
         for slot in range(tier.start, tier.stop):
             rows = np.flatnonzero(~result.ok)
             if rows.size == 0:
-                return result
+                return
             # every unresolved row with every candidate of the block, in one solve per
             # stage and one oracle call; a row takes the first candidate (in order)
             # that verifies
@@ -672,4 +691,13 @@ def quick_nse_batch(
                 done, profiles = propose(games, game_rows, tau, str(stage), pooled)
                 at = np.flatnonzero(done & ~result.ok[game_rows])  # in rank order
                 verify(games, game_rows[at], profiles[at], tau[at], result)
-    return result
+
+
+def _in_units(
+    found: ReportNSEs, game: SecurityGame, defender: int, origin: FloatArray, scale: FloatArray
+) -> ReportNSEs:
+    """``found`` (of the standard reported games) with utilities in the game's units,
+    ``defender``'s in those of her report (``origin``, ``scale`` per row)."""
+    utility = game.units.defender_utility(found.defender_utility)
+    utility[:, defender] = origin + scale * found.defender_utility[:, defender]
+    return dataclasses.replace(found, defender_utility=utility)

@@ -143,10 +143,9 @@ def multi_attack_violation(
     """The exact equilibrium test: on a capped simplex a best response takes the
     largest values, so each player's gain is the sum of her ``budget`` largest values
     minus her value; also checks that both are strategies (``docs/multi_attack.md``
-    §1)."""
-    p = Payoffs.of(game, defender)
+    §1). Gains are fractions of each player's payoff range (the standard game's)."""
+    p = Payoffs.of(game.standard, defender)
     c, a = np.asarray(coverage, dtype=float), np.asarray(attack, dtype=float)
-    scale = 1.0 + float(np.abs(p.attacker_gap).max() + np.abs(p.defender_gap).max())
     if (
         c.shape != a.shape
         or c.shape != (game.n_targets,)
@@ -161,8 +160,8 @@ def multi_attack_violation(
     u = p.attacker_values(c)
     w = a * p.defender_gap
     return MultiAttackViolation(
-        defender_gain=(_top_sum(w, p.budget) - float(w @ c)) / scale,
-        attacker_gain=(_top_sum(u, p.attacks) - float(a @ u)) / scale,
+        defender_gain=_top_sum(w, p.budget) - float(w @ c),
+        attacker_gain=_top_sum(u, p.attacks) - float(a @ u),
     )
 
 
@@ -447,11 +446,10 @@ def multi_attack_nash(
         raise InvalidParameterError(
             f"multi_attack_nash.search must be 'bisect' or 'scan'; got {search!r}"
         )
-    p = Payoffs.of(game, defender)
+    p = Payoffs.of(game.standard, defender)
     thetas = _cells(np.unique(np.concatenate([p.attacker_penalty, p.attacker_reward])), None)
     lams = _cells(np.unique(p.defender_gap), 0.0)
-    scale = 1.0 + float(np.abs(np.concatenate([p.attacker_reward, p.attacker_penalty])).max())
-    tol = 1e-12 * scale * game.n_targets
+    tol = 1e-12 * game.n_targets  # standard payoffs lie in [0, 1]
     solution = (_search if search == "bisect" else _scan)(p, thetas, lams, tol)
     if solution is None and search == "bisect":
         solution = _scan(p, thetas, lams, tol)
@@ -465,13 +463,14 @@ def multi_attack_nash(
         raise SolverFailedError(
             f"multi_attack_nash: the answer fails the equilibrium test: {violation}"
         )
+    own = Payoffs.of(game, defender)  # the utilities in the game's units
     return MultiAttackNash(
         coverage=coverage,
         attack=attack,
-        level=theta,
-        price=lam,
-        defender_utility=float(attack @ p.defender_values(coverage)),
-        attacker_utility=float(attack @ p.attacker_values(coverage)),
+        level=game.units.attacker_utility(theta),
+        price=lam * float(game.units.defender_scale[0 if defender is None else defender]),
+        defender_utility=float(attack @ own.defender_values(coverage)),
+        attacker_utility=float(attack @ own.attacker_values(coverage)),
     )
 
 
@@ -540,7 +539,7 @@ def sse_by_enumeration(game: SecurityGame, defender: int | None = None) -> Multi
     """The reference for :func:`multi_attack_sse`: one LP per attacked set (all
     ``C(m, n_a)`` of them, at most :data:`ENUMERATION_LIMIT`), the best kept (the
     lexicographically first set among equals)."""
-    p = Payoffs.of(game, defender)
+    p = Payoffs.of(game.standard, defender)
     m = game.n_targets
     if math.comb(m, p.attacks) > ENUMERATION_LIMIT:
         raise InvalidParameterError(
@@ -554,7 +553,20 @@ def sse_by_enumeration(game: SecurityGame, defender: int | None = None) -> Multi
             best = (solved[0], solved[1], attacked)
     if best is None:  # never: an empty budget makes the n_a best targets a response
         raise SolverFailedError("sse_by_enumeration: no attacked set is inducible")
-    return MultiAttackSSE(best[1], best[2], best[0], "enumeration")
+    return _sse(game, defender, best[1], best[2], "enumeration")
+
+
+def _sse(
+    game: SecurityGame,
+    defender: int | None,
+    coverage: FloatArray,
+    attacked: tuple[int, ...],
+    method: str,
+) -> MultiAttackSSE:
+    """The SSE found in standard units, with the defender's utility in the game's."""
+    own = Payoffs.of(game, defender)
+    value = float(own.defender_values(coverage)[list(attacked)].sum())
+    return MultiAttackSSE(coverage, attacked, value, method)
 
 
 @contextlib.contextmanager
@@ -599,14 +611,14 @@ def multi_attack_sse(game: SecurityGame, defender: int | None = None) -> MultiAt
         If the game has more than :data:`SSE_TARGET_LIMIT` targets (computing a
         Stackelberg strategy is NP-hard here, Korzhyk et al. 2011).
     """
-    p = Payoffs.of(game, defender)
+    p = Payoffs.of(game.standard, defender)
     m = game.n_targets
     if m > SSE_TARGET_LIMIT:
         raise InvalidParameterError(
             f"multi_attack_sse solves games of at most {SSE_TARGET_LIMIT} targets exactly; "
             f"got n_targets={m}"
         )
-    big = float(p.attacker_reward.max() - p.attacker_penalty.min()) + 1.0
+    big = 2.0  # standard attacker utilities lie in [0, 1]
     gap_a, gap_d = p.attacker_gap, p.defender_gap
     eye, zeros = np.eye(m), np.zeros((m, m))
 
@@ -668,4 +680,4 @@ def multi_attack_sse(game: SecurityGame, defender: int | None = None) -> MultiAt
         raise SolverFailedError(
             f"multi_attack_sse: the MILP's attacked set {attacked} is not inducible"
         )
-    return MultiAttackSSE(solved[1], attacked, solved[0], "milp")
+    return _sse(game, defender, solved[1], attacked, "milp")

@@ -34,6 +34,7 @@ its success rate is measured in ``tests/test_nse.py`` and reported in the issue 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -50,7 +51,7 @@ from sim.numerics import (
     GAIN_TOL,
     RESIDUAL_TOL,
 )
-from sim.payoffs import utility
+from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
 from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import (
@@ -467,6 +468,10 @@ def find_nse(
 ) -> NSEResult:
     """A verified NSE of ``game`` (Definition 2.1), deterministic for a given game.
 
+    It is found in the game's standard form (:attr:`SecurityGame.standard`: an NSE
+    is invariant to a positive affine map of each player's payoffs), so it does not
+    depend on the payoffs' units; utilities and the certificate are reported in them.
+
     Steps
     -----
     1. No resources anywhere: every best response to zero coverage is an NSE; take the
@@ -497,6 +502,24 @@ def find_nse(
     evaluate thousands of reported games, in a batch, and can skip the rare game they
     miss); a quick failure is never cached as final.
     """
+    standard = game.standard
+    result = _find(standard, targets, quick)
+    if standard is game or not result.verified:
+        return result
+    tau = result.attacked_target
+    c = float(result.total_coverage[tau])
+    utility = target_utility(game, tau, c)
+    utility.setflags(write=False)
+    return dataclasses.replace(
+        result,
+        attacker_level=float(game.attacker_reward[tau] - c * game.attacker_gap[tau]),
+        defender_utility=utility,
+        violation=None if result.violation is None else result.violation.in_units(game.units),
+    )
+
+
+def _find(game: SecurityGame, targets: Sequence[int] | None, quick: bool) -> NSEResult:
+    """:func:`find_nse` of a standard game."""
     allowed_targets = None if targets is None else {int(t) for t in targets}
     n, m = game.n_defenders, game.n_targets
     active = game.resources > 0

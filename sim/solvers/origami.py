@@ -176,15 +176,22 @@ def max_coverage(
     budget : float, optional
         Resources to allocate; defaults to :math:`K` (the mechanism's pooled budget).
     tol : float
-        Targets with :math:`r^a(t) \\ge u^* - \\text{tol}` count as attackable.
+        Targets with :math:`r^a(t) \\ge u^* - \\text{tol}` count as attackable (a
+        fraction of the attacker's payoff range: the walk runs in his standard units).
     """
     k = float(game.total_resources if budget is None else budget)
-    level = origami_level(game.attacker_reward, game.attacker_gap, k)
-    coverage = need(game.attacker_reward, game.attacker_gap, level)
-    attack_set = game.attacker_reward >= level - tol
+    standard = game.standard
+    level = origami_level(standard.attacker_reward, standard.attacker_gap, k)
+    coverage = need(standard.attacker_reward, standard.attacker_gap, level)
+    attack_set = standard.attacker_reward >= level - tol
     coverage.setflags(write=False)
     attack_set.setflags(write=False)
-    return MaxCoverage(level=level, coverage=coverage, attack_set=attack_set, budget=k)
+    return MaxCoverage(
+        level=game.units.attacker_utility(level),
+        coverage=coverage,
+        attack_set=attack_set,
+        budget=k,
+    )
 
 
 def argmax_lowest(values: FloatArray, mask: np.ndarray, tol: float = UTILITY_TOL) -> int:
@@ -234,7 +241,8 @@ def single_defender_sse(game: SecurityGame, defender: int) -> StackelbergOutcome
     """
     space = max_coverage(game)
     values = utilities_at_max_coverage(game, space)
-    target = argmax_lowest(values[defender], space.attack_set)
+    tol = UTILITY_TOL * float(game.units.defender_scale[defender])
+    target = argmax_lowest(values[defender], space.attack_set, tol)
     return StackelbergOutcome(
         defender=defender,
         target=target,

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linprog, milp
 
 from sim.errors import InvalidParameterError, SolverFailedError
-from sim.game import FloatArray, SecurityGame
+from sim.game import FloatArray, PayoffUnits, SecurityGame
 from sim.sampling import birkhoff
 
 #: The NP-hard rows (heterogeneous resources on schedules of size >= 2, any schedules
@@ -82,7 +82,8 @@ class ScheduleSSE:
 @dataclass(frozen=True)
 class ScheduleProblem:
     """A validated schedule game: schedules closed under subsets, which resource may
-    take which, and the payoffs (one defender, one attack)."""
+    take which, and the payoffs (one defender, one attack) in the game's standard units
+    (``units`` maps the defender's value back)."""
 
     schedules: tuple[tuple[int, ...], ...]
     allowed: np.ndarray  # (K, J) bool
@@ -92,6 +93,7 @@ class ScheduleProblem:
     defender_penalty: FloatArray
     attacker_reward: FloatArray
     attacker_penalty: FloatArray
+    units: PayoffUnits
 
     @classmethod
     def build(
@@ -163,15 +165,17 @@ class ScheduleProblem:
         closed = [closed[j] for j in np.flatnonzero(keep)]
         allowed, cover = allowed[:, keep], cover[keep]
         homogeneous = bool(np.all(allowed == allowed[:1])) if k else True
+        standard = game.standard
         return cls(
             tuple(closed),
             allowed,
             cover,
             homogeneous,
-            game.defender_reward[0],
-            game.defender_penalty[0],
-            game.attacker_reward,
-            game.attacker_penalty,
+            standard.defender_reward[0],
+            standard.defender_penalty[0],
+            standard.attacker_reward,
+            standard.attacker_penalty,
+            game.units,
         )
 
     @property
@@ -572,6 +576,7 @@ def _result(
     value = float(
         p.defender_penalty[t] + (p.defender_reward[t] - p.defender_penalty[t]) * coverage[t]
     )
+    value = float(p.units.defender_utility(value, 0))
     assignments.setflags(write=False)
     return ScheduleSSE(p.schedules, assignments, q, coverage, int(t), value, method)
 

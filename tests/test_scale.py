@@ -1,0 +1,233 @@
+"""Results do not depend on the payoffs' units (issue 33 #1).
+
+Every NSE, best response, Pareto comparison and gain is invariant to a positive affine
+map of each player's payoffs (utilities are affine in them, Gan et al. 2020 Section 2).
+The solvers work on the game's standard form and read every tolerance as a fraction of
+the player's range, so mapping a player's payoffs maps her utilities and gains and
+changes nothing else. Mechanisms that add utilities across defenders (welfare) are
+invariant to maps that scale every defender alike (each may shift on her own).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mechanisms import available_mechanisms, make_mechanism
+from mechanisms.properties import (
+    ir_violation,
+    is_pareto_efficient,
+    search_misreports,
+    utility_preservation,
+)
+from runs.seeding import instance_rng
+from sim.errors import InvalidGameError
+from sim.game import SecurityGame
+from sim.generators import make_generator
+from sim.instances import example_5_2
+from sim.solvers import NSEResult, compute_nse, deviation_value, nse_utility_range
+
+from strategies import games
+
+#: Mechanisms that compare each defender with herself only (a dictator's favourite, the
+#: NSE, its LP-tau): invariant to a separate map of every defender's payoffs. The rest
+#: add utilities across defenders and are invariant when the defenders share a scale.
+EACH_DEFENDER = frozenset({"nse", "csw_max_nse", "dictatorship", "random_dictatorship"})
+
+#: Mechanisms of one attack (the audits' model).
+ONE_ATTACK = [name for name in available_mechanisms() if name != "pooled_sse"]
+
+
+def mapped(
+    game: SecurityGame, scale: np.ndarray, shift: np.ndarray, a_scale: float, a_shift: float
+) -> SecurityGame:
+    """``game`` with defender i's payoffs mapped by ``scale[i] * x + shift[i]`` and the
+    attacker's by ``a_scale * x + a_shift``."""
+    return SecurityGame(
+        defender_reward=game.defender_reward * scale[:, None] + shift[:, None],
+        defender_penalty=game.defender_penalty * scale[:, None] + shift[:, None],
+        attacker_reward=game.attacker_reward * a_scale + a_shift,
+        attacker_penalty=game.attacker_penalty * a_scale + a_shift,
+        resources=game.resources,
+        allowed=game.allowed,
+    )
+
+
+@st.composite
+def maps(draw: st.DrawFn, n: int, common: bool) -> tuple[np.ndarray, ...]:
+    """Scales from 1e-9 to 1e9 and shifts of up to 100 ranges, per player."""
+    exponent = st.integers(-9, 9)
+    if common:
+        scale = np.full(n, 10.0 ** draw(exponent))
+    else:
+        scale = 10.0 ** np.array(draw(st.lists(exponent, min_size=n, max_size=n)), dtype=float)
+    shift = scale * np.array(draw(st.lists(st.integers(-100, 100), min_size=n, max_size=n)))
+    a_scale = 10.0 ** draw(exponent)
+    a_shift = a_scale * draw(st.integers(-100, 100))
+    return scale, shift, np.float64(a_scale), np.float64(a_shift)
+
+
+def close(actual: np.ndarray, expected: np.ndarray, unit: np.ndarray | float) -> None:
+    """``actual == expected`` to within 1e-8 of each player's ``unit`` (her scale)."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    np.testing.assert_array_equal(np.isfinite(actual), np.isfinite(expected))
+    finite = np.isfinite(expected)
+    error = np.abs(np.where(finite, actual - expected, 0.0))
+    assert np.all(error <= 1e-8 * np.broadcast_to(unit, error.shape)), (actual, expected)
+
+
+def _same_outcome(one, other, scale: np.ndarray, shift: np.ndarray) -> bool:
+    """An outcome or NSE and its image under the map: whether they were found."""
+    found = one.verified if isinstance(one, NSEResult) else one.ok
+    assert (other.verified if isinstance(other, NSEResult) else other.ok) == found
+    if found:
+        assert other.attacked_target == one.attacked_target
+        np.testing.assert_allclose(other.coverage, one.coverage, atol=1e-9)
+        close(other.defender_utility, scale * one.defender_utility + shift, scale)
+    return found
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), game=games(max_defenders=3, max_targets=5, max_resources=2))
+def test_nse_is_invariant_to_each_players_units(data: st.DataObject, game: SecurityGame) -> None:
+    scale, shift, a_scale, a_shift = data.draw(maps(game.n_defenders, common=False))
+    other = mapped(game, scale, shift, a_scale, a_shift)
+    one, two = compute_nse(game), compute_nse(other)
+    if not _same_outcome(one, two, scale, shift):
+        return
+    close(two.attacker_level, a_scale * one.attacker_level + a_shift, a_scale)
+    bounds, mapped_bounds = nse_utility_range(game), nse_utility_range(other)
+    for side in ("worst_low", "worst_high", "best_low", "best_high"):
+        close(getattr(mapped_bounds, side), scale * getattr(bounds, side) + shift, scale)
+    np.testing.assert_array_equal(mapped_bounds.worst_exact, bounds.worst_exact)
+    np.testing.assert_array_equal(mapped_bounds.best_exact, bounds.best_exact)
+    q = one.total_coverage
+    for i in range(game.n_defenders):
+        dev, mapped_dev = deviation_value(game, q, i), deviation_value(other, q, i)
+        assert mapped_dev.target == dev.target and mapped_dev.kind == dev.kind
+        close(mapped_dev.value, scale[i] * dev.value + shift[i], scale[i])
+
+
+@pytest.mark.parametrize("name", ONE_ATTACK)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), game=games(max_defenders=3, max_targets=4, max_resources=2))
+def test_mechanisms_and_audits_are_invariant_to_units(
+    name: str, data: st.DataObject, game: SecurityGame
+) -> None:
+    """Each mechanism's outcome and every audit (PE, weak and strong UP, IR, the
+    misreport search) map with the payoffs."""
+    common = name not in EACH_DEFENDER
+    scale, shift, a_scale, a_shift = data.draw(maps(game.n_defenders, common=common))
+    other = mapped(game, scale, shift, a_scale, a_shift)
+    mechanism = make_mechanism(name)
+    one = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(0))
+    two = mechanism.prepared(other).allocate(other, rng=np.random.default_rng(0))
+    if not _same_outcome(one, two, scale, shift):
+        return
+    assert is_pareto_efficient(other, two).efficient == is_pareto_efficient(game, one).efficient
+    up, mapped_up = utility_preservation(game, one), utility_preservation(other, two)
+    assert (mapped_up.weak, mapped_up.strong) == (up.weak, up.strong)
+    for i in range(game.n_defenders):
+        gain = ir_violation(game, one, i).gain
+        close(ir_violation(other, two, i).gain, scale[i] * gain, scale[i])
+        found = search_misreports(mechanism, game, i, rng=np.random.default_rng(i), budget=12)
+        again = search_misreports(mechanism, other, i, rng=np.random.default_rng(i), budget=12)
+        assert again.found_at == found.found_at
+        close(again.gain, scale[i] * found.gain, scale[i])
+
+
+def test_the_scale_sweep_of_the_issue_changes_nothing() -> None:
+    """The reproduction of issue 33 #1: uniform games (n=3, m=4, k=1) at scales 1e-9 to
+    1e9 give the same NSE, outcomes and verdicts, and utilities that scale with them
+    (before, PE failures read 0.667 at scale 1 and 0 at 1e-9)."""
+    names = ["csw_max", "nse", "utilitarian", "dictatorship"]
+    seen: dict[float, list[tuple[object, ...]]] = {}
+    for scale in (1e-9, 1e-6, 1.0, 1e6, 1e9):
+        generator = make_generator("uniform", n_defenders=3, n_targets=4, resources=1, scale=scale)
+        rows = seen.setdefault(scale, [])
+        for replication in range(5):
+            game = generator.sample(instance_rng(3, replication))
+            nse = compute_nse(game)
+            rows.append((nse.attacked_target, tuple(np.round(nse.defender_utility / scale, 9))))
+            for name in names:
+                outcome = make_mechanism(name).allocate(game, rng=np.random.default_rng(0))
+                up = utility_preservation(game, outcome)
+                rows.append(
+                    (
+                        name,
+                        outcome.attacked_target,
+                        is_pareto_efficient(game, outcome).efficient,
+                        up.weak,
+                        up.strong,
+                        _ir_gains(game, outcome, scale),
+                    )
+                )
+    for scale, rows in seen.items():
+        assert rows == seen[1.0], scale
+
+
+def _ir_gains(game: SecurityGame, outcome, scale: float) -> tuple[float, ...]:
+    return tuple(
+        round(ir_violation(game, outcome, i).gain / scale, 9) for i in range(game.n_defenders)
+    )
+
+
+def test_a_gap_too_thin_for_its_players_range_is_refused() -> None:
+    """A gap below GAP_FLOOR of the player's range cannot be resolved in her units."""
+    with pytest.raises(InvalidGameError, match=r"defender_reward must exceed .* range"):
+        SecurityGame(
+            defender_reward=[[1e-30, 1.0]],
+            defender_penalty=[[0.0, -1.0]],
+            attacker_reward=[1.0, 1.0],
+            attacker_penalty=[0.0, 0.0],
+            resources=[1],
+        )
+
+
+def test_tiny_payoffs_are_a_valid_game_in_their_own_units() -> None:
+    """Payoffs of 1e-20 are as good as payoffs of 1 (the floor was absolute before)."""
+    base = make_generator("uniform", n_defenders=2, n_targets=3, resources=1).sample(
+        instance_rng(0, 0)
+    )
+    tiny = mapped(base, np.full(2, 1e-20), np.zeros(2), np.float64(1e-20), np.float64(0.0))
+    assert compute_nse(tiny).attacked_target == compute_nse(base).attacked_target
+
+
+def test_the_standard_form_spans_the_unit_interval_and_is_its_own() -> None:
+    game = make_generator("uniform", n_defenders=3, n_targets=5, resources=1, scale=7.0).sample(
+        instance_rng(1, 2)
+    )
+    standard = game.standard
+    assert standard.standard is standard
+    np.testing.assert_array_equal(standard.defender_penalty.min(axis=1), 0.0)
+    np.testing.assert_array_equal(standard.defender_reward.max(axis=1), 1.0)
+    assert standard.attacker_penalty.min() == 0.0 and standard.attacker_reward.max() == 1.0
+    units = game.units
+    np.testing.assert_allclose(
+        units.defender_utility(standard.defender_reward.T).T, game.defender_reward, rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("a_scale", "a_shift"), [(1e-8, 0.0), (1e9, 0.0), (1.0, 1e9), (1e-3, -5e3)]
+)
+def test_theorem_5_5_survives_any_units_of_the_attacker(a_scale: float, a_shift: float) -> None:
+    """Gan et al. 2020, Theorem 5.5 on Example 5.2: CSW-Max's outcome (PE, weakly UP)
+    attacks b and gives defender 3 a profitable deviation; with the attacker's payoffs
+    times 1e-8 the violation was lost before, and times 1e9 or plus 1e9 spurious ones
+    appeared. Now every defender's IR gain is the same in every unit."""
+    game = example_5_2()
+    n = game.n_defenders
+    other = mapped(game, np.ones(n), np.zeros(n), np.float64(a_scale), np.float64(a_shift))
+    csw_max = make_mechanism("csw_max")
+    one = csw_max.allocate(game, rng=np.random.default_rng(0))
+    two = csw_max.allocate(other, rng=np.random.default_rng(0))
+    _same_outcome(one, two, np.ones(n), np.zeros(n))
+    gains = [ir_violation(game, one, i).gain for i in range(n)]
+    assert max(gains) > 1e-6
+    # payoffs shifted by 1e9 carry 1e9 * 2**-52 ~ 2e-7 of absolute precision, about 1e-7
+    # of the attacker's range here: the gains agree to what the input can say
+    unit = 1.0 + abs(a_shift) / a_scale * 2.0**-52 * 1e8
+    close([ir_violation(other, two, i).gain for i in range(n)], gains, unit)
