@@ -2,8 +2,9 @@
 at once as its own part file and recorded in a ledger, so an interrupted study resumes
 without redoing or losing work and ends byte-identical to an uninterrupted run.
 
-Executors: the embedded local one (``ProcessPoolExecutor``; in-process for one job) or
-a Dask cluster (``client.get_executor()``; a ``LocalCluster`` when no scheduler address
+Executors: the embedded local one (``ProcessPoolExecutor``, one worker process for one
+job too, so an instance that kills its process never takes the run with it) or a Dask
+cluster (``client.get_executor()``; a ``LocalCluster`` when no scheduler address
 is given) from the optional ``dask`` extra. Results never depend on the executor or
 the number of workers: every chunk's draws come from the seed tree alone.
 """
@@ -132,15 +133,11 @@ def local_pool(jobs: int) -> ProcessPoolExecutor:
 
 
 @contextmanager
-def open_executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Executor | None]:
-    """The executor for ``kind`` (``local`` or ``dask``) with ``jobs`` workers; None
-    for one local job, which runs the blocks in this process, one at a time."""
+def open_executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Executor]:
+    """The executor for ``kind`` (``local`` or ``dask``) with ``jobs`` workers."""
     if kind == "local":
         if scheduler is not None:
             raise InvalidConfigError("--scheduler only applies to --executor dask")
-        if jobs == 1:
-            yield None
-            return
         pool = local_pool(jobs)
         try:
             yield pool
@@ -422,13 +419,9 @@ def _run_locked(
     # no more workers than blocks of work, nor than a few per core
     workers = max(1, min(workers, len(blocks), MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)))
     with open_executor(executor, workers, scheduler) as pool:
-        if pool is None:
-            for block in blocks:
-                record(tasks.run_block(resolved, block))
-        else:
-            broken, unsent = _run_pooled(pool, blocks, resolved, record, limit=2 * workers)
-            if broken and executor == "local":
-                _recover(broken, unsent, resolved, record, workers)
+        broken, unsent = _run_pooled(pool, blocks, resolved, record, limit=2 * workers)
+        if broken and executor == "local":
+            _recover(broken, unsent, resolved, record, workers)
     bar.close()
     finished = sorted(ledger.done())
     parts = {chunk: ledger.entries[chunk]["sha256"] for chunk in finished}

@@ -413,7 +413,8 @@ def test_sizes_are_checked_arithmetically_before_any_enumeration(tmp_path):
 def test_a_plugin_that_exits_or_interrupts_is_isolated(tmp_path, capsys, monkeypatch, jobs):
     """#15: a plug-in mechanism calling sys.exit aborted the run (exit 3, nothing
     recorded); one raising KeyboardInterrupt in a worker did too. Both are now the
-    failure of their own instances; an import that exits is a config error."""
+    failure of their own instances (every local run evaluates in worker processes);
+    an import that exits is a config error."""
     (tmp_path / "quitter.py").write_text(
         textwrap.dedent(
             """
@@ -444,9 +445,7 @@ def test_a_plugin_that_exits_or_interrupts_is_isolated(tmp_path, capsys, monkeyp
     monkeypatch.syspath_prepend(str(tmp_path))
     data = copy.deepcopy(TINY)
     data["study"]["plugins"] = ["quitter"]
-    data["mechanisms"] = [{"name": "quitter"}, {"name": "csw_max"}]
-    if jobs > 1:  # in a worker only code can raise it; in the parent it is Ctrl-C
-        data["mechanisms"].append({"name": "interrupter"})
+    data["mechanisms"] = [{"name": "quitter"}, {"name": "csw_max"}, {"name": "interrupter"}]
     config = write_config(tmp_path / "q.toml", data)
     done = _defcoord(tmp_path, "run", str(config), "--out", "q", "--jobs", str(jobs), "--quiet")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -457,20 +456,21 @@ def test_a_plugin_that_exits_or_interrupts_is_isolated(tmp_path, capsys, monkeyp
     assert "SystemExit: 3" in mine.loc[three, "error"].iloc[0]
     assert set(mine.loc[~three, "status"]) == {"ok"}
     assert set(audits.loc[audits["mechanism"] == "csw_max", "status"]) == {"ok"}
-    if jobs > 1:
-        theirs = audits[audits["mechanism"] == "interrupter"]
-        assert set(theirs.loc[theirs["grid_point"] == 1, "status"]) == {"failed"}
-        assert set(theirs.loc[theirs["grid_point"] == 0, "status"]) == {"ok"}
+    theirs = audits[audits["mechanism"] == "interrupter"]
+    assert set(theirs.loc[theirs["grid_point"] == 1, "status"]) == {"failed"}
+    assert set(theirs.loc[theirs["grid_point"] == 0, "status"]) == {"ok"}
     data["study"]["plugins"] = ["exits_on_import"]
     with pytest.raises(InvalidConfigError, match=r"could not import 'exits_on_import'"):
         parse_config(data)
 
 
 @pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
-def test_a_worker_killed_by_an_instance_fails_that_chunk_only(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_worker_killed_by_an_instance_fails_that_chunk_only(tmp_path, jobs):
     """#9: one instance that killed its worker broke the local pool, and every pending
-    chunk (innocent mechanisms too) was recorded failed, on every resume. Now only the
-    chunk that kills its worker when run alone is failed; the rest are computed."""
+    chunk (innocent mechanisms too) was recorded failed, on every resume; with
+    ``--jobs 1`` it killed the run itself (rc 9, no message). Now only the chunk that
+    kills its worker when run alone is failed; the rest are computed."""
     (tmp_path / "killer.py").write_text(
         textwrap.dedent(
             """
@@ -493,7 +493,7 @@ def test_a_worker_killed_by_an_instance_fails_that_chunk_only(tmp_path):
     data["study"]["plugins"] = ["killer"]
     data["mechanisms"] = [{"name": "killer"}, {"name": "csw_max"}, {"name": "dictatorship"}]
     config = write_config(tmp_path / "k.toml", data)
-    done = _defcoord(tmp_path, "run", str(config), "--out", "k", "--jobs", "2", "--quiet")
+    done = _defcoord(tmp_path, "run", str(config), "--out", "k", "--jobs", str(jobs), "--quiet")
     assert done.returncode == 1, done.stderr[-2000:]  # some chunks failed, said once
     assert "Traceback" not in done.stderr
     ledger = [
