@@ -1,13 +1,18 @@
 """What a study will cost before it runs (``defcoord run CONFIG --dry-run``): its
 conditions, instances and rounds, counted from the config, a wall-time estimate from a
 short pilot that evaluates a spread of the study's own instances in this process, and
-whether its misreport search budget converged on a few of them (nothing is written)."""
+whether its misreport search budget converged on a few of them (nothing is written).
+Each pilot stops at its time budget, inside a game if need be (a real-time timer,
+which waits for a numerical call in progress to return)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,34 +93,71 @@ def study_plan(config: StudyConfig) -> StudyPlan:
 class Pilot:
     """What :func:`pilot` measured: ``games`` evaluated whole (every mechanism's
     audits and every profile's simulations of one game, as a worker runs them, sharing
-    one NSE memo) in ``seconds``."""
+    one NSE memo) in ``seconds``. With no whole game within the budget, ``seconds`` is
+    how long the first one ran before the budget stopped it: a lower bound on a game's
+    cost (0 when the budget was 0)."""
 
     games: int
     seconds: float
 
     @property
     def per_game(self) -> float:
-        return self.seconds / self.games
+        """The mean cost of a game (a lower bound when no game finished)."""
+        return self.seconds / self.games if self.games else self.seconds
+
+
+class _OutOfTime(BaseException):
+    """A pilot's time budget ended (a BaseException, so that no handler of the code
+    it interrupts takes it for that code's own failure)."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_OutOfTime` in the block once ``seconds`` have passed (a real-time
+    timer; in a thread other than the main one, which cannot take signals, the pilots
+    stop only between their steps)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if seconds <= 0:
+        raise _OutOfTime
+
+    def expire(signum: int, frame: object) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def pilot(config: StudyConfig, budget: float = PILOT_SECONDS) -> Pilot:
     """Evaluate whole games of the study (one replication of a grid point at a time,
-    in a seeded order spread over the grid) until ``budget`` seconds have passed,
-    at least one."""
+    in a seeded order spread over the grid) until ``budget`` seconds have passed; a
+    game still running then is stopped and not counted."""
     chunks = plan_chunks(config)
     done, started = 0, time.perf_counter()
-    for grid, replication in _pilot_order(config):
-        if done and time.perf_counter() - started > budget:
-            break
-        for chunk in chunks:
-            if chunk.grid == grid and chunk.start <= replication < chunk.stop:
-                evaluate = audit_rows if chunk.kind == "audit" else sim_rows
-                try:
-                    evaluate(config, chunk, replication)
-                except Exception:  # a failing instance still costs its time; runs record it
-                    pass
-        done += 1
-    return Pilot(done, time.perf_counter() - started)
+    whole = 0.0  # when the last whole game ended
+    try:
+        with time_limit(budget):
+            for grid, replication in _pilot_order(config):
+                if time.perf_counter() - started > budget:
+                    break
+                for chunk in chunks:
+                    if chunk.grid == grid and chunk.start <= replication < chunk.stop:
+                        evaluate = audit_rows if chunk.kind == "audit" else sim_rows
+                        try:
+                            evaluate(config, chunk, replication)
+                        except Exception:  # a failing instance still costs its time
+                            pass
+                done += 1
+                whole = time.perf_counter() - started
+    except _OutOfTime:
+        pass
+    return Pilot(done, whole if done else time.perf_counter() - started)
 
 
 #: Up to this many games the pilots visit a permutation of all of them; beyond, distinct
@@ -167,7 +209,8 @@ class BudgetPilot:
 def budget_pilot(config: StudyConfig, seconds: float = PILOT_SECONDS) -> BudgetPilot | None:
     """Search every defender of whole games (every mechanism; the pilots' order) with
     ``PILOT_BUDGET_FACTOR`` times ``[audits] misreport_budget`` reports (at least
-    ``PILOT_BUDGET_FLOOR``) until ``seconds`` have passed, at least one game; None
+    ``PILOT_BUDGET_FLOOR``) until ``seconds`` have passed (the search running then is
+    stopped and not counted); None
     when the study searches no misreports. The search is prefix-consistent
     (:class:`~mechanisms.properties.MisreportSearch`), so the study's own search is the
     first part of each of these."""
@@ -177,25 +220,29 @@ def budget_pilot(config: StudyConfig, seconds: float = PILOT_SECONDS) -> BudgetP
     found: list[int] = []
     games = searches = 0
     started = time.perf_counter()
-    for grid, replication in _pilot_order(config):
-        if games and time.perf_counter() - started > seconds:
-            break
-        game = _game(config, config.grid_points()[grid], replication)
-        games += 1
-        if game.attacker_resources > 1:
-            continue  # the audits model one attack
-        for spec in config.mechanisms:
-            mechanism = make_mechanism(spec.name, **spec.params)
-            for i in range(game.n_defenders):
-                rng = search_rng(config.seed, replication, i)
-                try:
-                    search = search_misreports(mechanism, game, i, rng=rng, budget=budget)
-                except Exception:  # a failing instance is the study's to record
-                    continue
-                searches += 1
-                limit = threshold(config, game, i)
-                if search.gain > limit:
-                    found.append(search.reached(limit) or search.evaluated)
+    try:
+        with time_limit(seconds):
+            for grid, replication in _pilot_order(config):
+                if time.perf_counter() - started > seconds:
+                    break
+                game = _game(config, config.grid_points()[grid], replication)
+                games += 1
+                if game.attacker_resources > 1:
+                    continue  # the audits model one attack
+                for spec in config.mechanisms:
+                    mechanism = make_mechanism(spec.name, **spec.params)
+                    for i in range(game.n_defenders):
+                        rng = search_rng(config.seed, replication, i)
+                        try:
+                            search = search_misreports(mechanism, game, i, rng=rng, budget=budget)
+                        except Exception:  # a failing instance is the study's to record
+                            continue
+                        searches += 1
+                        limit = threshold(config, game, i)
+                        if search.gain > limit:
+                            found.append(search.reached(limit) or search.evaluated)
+    except _OutOfTime:
+        pass
     return BudgetPilot(games, searches, budget, tuple(found))
 
 
@@ -242,13 +289,29 @@ def dry_run(config: StudyConfig, jobs: int, budget: float = PILOT_SECONDS) -> st
         f"  instances: {plan.games} games ({config.replications} replications per point), "
         f"{plan.audits} audits, {plan.simulations} simulation runs, {plan.rounds} rounds",
         f"  work: {plan.chunks} chunks in {plan.blocks} blocks",
-        f"  pilot: {measured.games} whole game(s) (every mechanism and profile) in "
-        f"{measured.seconds:.1f} s, {measured.per_game:.2f} s per game",
-        f"  estimated wall time: {_duration(estimate_seconds(plan, measured, jobs))} "
-        f"on {jobs} local worker(s) (from the pilot's mean; excludes start-up and figures)",
+        *_estimate_lines(plan, measured, jobs, budget),
         *_budget_lines(config, budget),
     ]
     return "\n".join(lines)
+
+
+def _estimate_lines(plan: StudyPlan, measured: Pilot, jobs: int, budget: float) -> list[str]:
+    """The pilot's measurement and the wall-time estimate, marked when a lower bound."""
+    if measured.games == 0 and budget <= 0:
+        return ["  pilot: none (--pilot-seconds 0): no wall-time estimate"]
+    estimate = _duration(estimate_seconds(plan, measured, jobs))
+    tail = f"on {jobs} local worker(s) (from the pilot's mean; excludes start-up and figures)"
+    if measured.games == 0:
+        return [
+            f"  pilot: no whole game within its {budget:g} s budget (every mechanism and "
+            f"profile of one game takes longer; raise --pilot-seconds to measure one)",
+            f"  estimated wall time: more than {estimate} {tail}",
+        ]
+    return [
+        f"  pilot: {measured.games} whole game(s) (every mechanism and profile) in "
+        f"{measured.seconds:.1f} s, {measured.per_game:.2f} s per game",
+        f"  estimated wall time: {estimate} {tail}",
+    ]
 
 
 def _budget_lines(config: StudyConfig, seconds: float) -> list[str]:

@@ -3,13 +3,15 @@ equals what the run produces; the pilot evaluates whole games; nothing is writte
 
 from __future__ import annotations
 
+import copy
+import time
 import tomllib
 
 import pytest
 
 from runs.cli import main
 from runs.config import parse_config
-from runs.dryrun import Pilot, estimate_seconds, pilot, study_plan
+from runs.dryrun import Pilot, dry_run, estimate_seconds, pilot, study_plan
 from runs.export import read_dataset
 from runs.runner import run_study
 
@@ -38,11 +40,28 @@ def test_the_plan_counts_what_the_study_produces(tmp_path, strategic):
     assert plan.rounds == len(rounds.groupby([*key, "round"]))
 
 
-def test_the_pilot_runs_at_least_one_whole_game_and_stops_on_budget():
+def test_the_pilot_runs_whole_games_within_its_budget():
     config = tiny()
-    measured = pilot(config, budget=0.0)
-    assert measured.games == 1 and measured.seconds > 0
-    assert pilot(config, budget=60.0).games == config.replications * 2  # every game fits
+    assert pilot(config, budget=0.0).games == 0
+    measured = pilot(config, budget=60.0)
+    assert measured.games == config.replications * 2 and measured.seconds > 0  # all fit
+
+
+def test_a_game_longer_than_the_budget_is_stopped_and_gives_a_lower_bound():
+    """Issue 33 #12: the pilot finished its first game whatever it cost (a game of
+    1e5 targets ran for minutes past a 5 s budget). Now the budget stops it, and the
+    estimate says it is a lower bound."""
+    data = copy.deepcopy(TINY)
+    data["generator"]["params"]["n_targets"] = 60
+    data["audits"] = {"misreport_budget": 100_000}
+    config = parse_config(data)
+    started = time.perf_counter()
+    measured = pilot(config, budget=0.3)
+    assert time.perf_counter() - started < 2.0
+    assert measured.games == 0 and measured.seconds >= 0.3
+    text = dry_run(config, jobs=1, budget=0.3)
+    assert "pilot: no whole game within its 0.3 s budget" in text
+    assert "estimated wall time: more than" in text
 
 
 def test_the_estimate_shares_the_work_among_the_busy_workers():
@@ -63,8 +82,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys, monkeypatc
         "grid: 2 point(s): n_defenders=2 | n_defenders=3",
         "conditions: 4 audited, 8 simulated",
         "instances: 8 games (4 replications per point), 16 audits, 32 simulation runs, 96 rounds",
-        "pilot: 1 whole game(s)",
-        "estimated wall time:",
+        "pilot: none (--pilot-seconds 0): no wall-time estimate",
     ):
         assert fact in out, fact
     assert list(tmp_path.iterdir()) == [config]
@@ -80,4 +98,4 @@ def test_every_shipped_config_has_a_dry_run(capsys):
     for path in sorted((ROOT / "runs" / "configs").glob("*.toml")):
         tomllib.loads(path.read_text())
         assert main(["run", str(path), "--dry-run", "--pilot-seconds", "0"]) == 0
-        assert "estimated wall time" in capsys.readouterr().out
+        assert "pilot: none" in capsys.readouterr().out

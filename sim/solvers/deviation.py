@@ -323,11 +323,11 @@ class NSEViolation:
     Attributes
     ----------
     gain : float
-        ``defender``'s gain by deviating (:math:`\\le` tol means NSE); ``inf`` when the
-        attacked target is not a best response.
+        The largest gain any defender gets by deviating; ``inf`` when the attacked
+        target is not a best response. (The profile is an NSE when every defender's
+        gain is at most ``GAIN_TOL`` of her payoff range.)
     defender : int
-        Who gains the most relative to her payoff range (-1 when the target is not a
-        best response).
+        Who gains the most (-1 when the target is not a best response).
     deviation : DeviationValue | None
         Her best deviation.
     gains : ndarray, shape (n,)
@@ -340,20 +340,6 @@ class NSEViolation:
     deviation: DeviationValue | None
     gains: FloatArray
     reason: str
-
-    def in_units(self, units: PayoffUnits) -> NSEViolation:
-        """This certificate of a standard game in the game's units."""
-        if self.deviation is None:
-            return self
-        gains = units.defender_gain(self.gains)
-        deviation = self.deviation.in_units(units, self.defender)
-        return NSEViolation(
-            float(gains[self.defender]),
-            self.defender,
-            deviation,
-            gains,
-            _reason(gains, self.defender, deviation, self.gain > GAIN_TOL),
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -456,14 +442,14 @@ def nse_violation(
     attacked_target : int
         :math:`\\tau`, which must be a best response to the combined coverage (eq. 2).
     """
-    found = _violation(game, profile, attacked_target, budget_tol, tol)
-    return found.in_units(game.units)
+    x = _profile(game, profile, budget_tol)
+    return certify(
+        game.standard, x, attacked_target, budget_tol=budget_tol, tol=tol, units=game.units
+    )
 
 
-def _violation(
-    game: SecurityGame, profile: ArrayLike, attacked_target: int, budget_tol: float, tol: float
-) -> NSEViolation:
-    """:func:`nse_violation` in the game's standard units."""
+def _profile(game: SecurityGame, profile: ArrayLike, budget_tol: float) -> FloatArray:
+    """``profile`` as coverage within each budget (or a clear error)."""
     x = np.asarray(profile, dtype=np.float64)
     n, m = game.n_defenders, game.n_targets
     if x.shape != (n, m):
@@ -476,7 +462,7 @@ def _violation(
             f"nse_violation.profile must be coverage within each budget; row sums "
             f"{x.sum(axis=1).tolist()} for resources {game.resources.tolist()}"
         )
-    return certify(game.standard, x, attacked_target, budget_tol=budget_tol, tol=tol)
+    return x
 
 
 def certify(
@@ -486,9 +472,11 @@ def certify(
     *,
     budget_tol: float = BUDGET_TOL,
     tol: float = BR_TOL,
+    units: PayoffUnits | None = None,
 ) -> NSEViolation:
     """:func:`nse_violation` of a profile already known to be coverage within each
-    budget (the finder's cleaned candidates): the oracle without the input checks."""
+    budget (the finder's cleaned candidates) in a standard game: the oracle without
+    the input checks; gains in ``units`` when given (see :func:`certificate`)."""
     found = profile_gains(
         game,
         game.defender_penalty[None],
@@ -498,15 +486,18 @@ def certify(
         budget_tol=budget_tol,
         tol=tol,
     )
-    return certificate(found)
+    return certificate(found, units)
 
 
-def certificate(found: ProfileGains) -> NSEViolation:
-    """The :class:`NSEViolation` of the first profile of :func:`profile_gains`."""
+def certificate(found: ProfileGains, units: PayoffUnits | None = None) -> NSEViolation:
+    """The :class:`NSEViolation` of the first profile of :func:`profile_gains` (of a
+    standard game), with gains and the deviation in ``units`` when given; it finds a
+    profitable deviation when some gain exceeds ``GAIN_TOL`` of its defender's range."""
     if not found.best[0]:
         n = found.own.shape[1]
         return NSEViolation(np.inf, -1, None, np.full(n, np.inf), "target is not a best response")
-    gains = found.value[0] - found.own[0]
+    relative = found.value[0] - found.own[0]
+    gains = relative if units is None else units.defender_gain(relative)
     worst = int(np.argmax(gains))
     deviation = DeviationValue(
         float(found.value[0, worst]),
@@ -514,12 +505,14 @@ def certificate(found: ProfileGains) -> NSEViolation:
         float(found.level[0, worst]),
         _KINDS[int(found.kind[0, worst])],
     )
+    if units is not None:
+        deviation = deviation.in_units(units, worst)
     return NSEViolation(
         float(gains[worst]),
         worst,
         deviation,
         gains,
-        _reason(gains, worst, deviation, gains[worst] > GAIN_TOL),
+        _reason(gains, worst, deviation, bool(relative.max() > GAIN_TOL)),
     )
 
 
@@ -537,4 +530,5 @@ def is_nse(
 ) -> bool:
     """Whether ``(profile, attacked_target)`` is an NSE up to a gain of ``tol`` (a
     fraction of each defender's payoff range)."""
-    return _violation(game, profile, attacked_target, BUDGET_TOL, BR_TOL).gain <= tol
+    x = _profile(game, profile, BUDGET_TOL)
+    return certify(game.standard, x, attacked_target).gain <= tol

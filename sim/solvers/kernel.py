@@ -61,6 +61,12 @@ HALVINGS = np.array([0.5, 0.25, 0.125])
 SHORT_STEPS = 2
 
 
+#: The most cells (game x candidate x defender x target) the batched stages hold at
+#: once (:func:`candidate_orders`, :func:`quick_nse_batch`): a batch of reports on a
+#: game of thousands of targets is solved in pieces, so its memory stays bounded.
+PAIR_CELLS = 2**22
+
+
 def candidate_orders(games: Games, pooled: float) -> np.ndarray:
     """The attackable targets of every game, most promising first, shape (b, T) (a try
     order, never a filter).
@@ -75,16 +81,23 @@ def candidate_orders(games: Games, pooled: float) -> np.ndarray:
     taus = np.flatnonzero(reward >= pooled - BR_TOL)
     level = pooled + ORDER_LEVEL * np.maximum(reward[taus] - pooled, 0.0)
     demand = need(reward[None, :], game.attacker_gap, level[:, None])
-    value = utility(games.penalty[:, None], games.gap[:, None], demand[None, :, None, :])
-    # value[b, j, :, taus[j]]: the advanced axes come first, so (T, b, n) -> (b, T, n)
-    own = value[:, np.arange(taus.size), :, taus].transpose(1, 0, 2)[..., None]
     live = (demand > 0.0)[None, :, None, :] & games.active[None, None, :, None]
-    allowed = live & (value <= own + PREFERENCE_TOL)
-    uncovered = np.where(allowed.any(axis=2), 0.0, demand[None]).sum(axis=2)
-    room = (allowed * demand[None, :, None, :]).sum(axis=3)
-    shortfall = np.maximum(game.resources - room, 0.0).sum(axis=2)
-    index = np.repeat(taus[None], uncovered.shape[0], axis=0)
-    return taus[np.lexsort((index, shortfall, uncovered), axis=-1)]
+    # the games in pieces of bounded memory: each holds (T, n, m) values per game
+    _, n, m = games.penalty.shape
+    piece = max(1, PAIR_CELLS // max(1, taus.size * n * m))
+    orders = []
+    for start in range(0, games.size, piece):
+        rows = slice(start, start + piece)
+        value = utility(games.penalty[rows, None], games.gap[rows, None], demand[None, :, None])
+        # value[b, j, :, taus[j]]: the advanced axes come first, so (T, b, n) -> (b, T, n)
+        own = value[:, np.arange(taus.size), :, taus].transpose(1, 0, 2)[..., None]
+        allowed = live & (value <= own + PREFERENCE_TOL)
+        uncovered = np.where(allowed.any(axis=2), 0.0, demand[None]).sum(axis=2)
+        room = (allowed * demand[None, :, None, :]).sum(axis=3)
+        shortfall = np.maximum(game.resources - room, 0.0).sum(axis=2)
+        index = np.repeat(taus[None], uncovered.shape[0], axis=0)
+        orders.append(taus[np.lexsort((index, shortfall, uncovered), axis=-1)])
+    return np.concatenate(orders)
 
 
 def candidate_blocks(count: int, alone: int = 1) -> Iterator[slice]:
@@ -685,12 +698,18 @@ def _resolve(
             # stage and one oracle call; a row takes the first candidate (in order)
             # that verifies
             pairs, rank = np.tile(rows, ranks.size), np.repeat(ranks, rows.size)
+            piece = max(1, PAIR_CELLS // (games.penalty.shape[1] * games.penalty.shape[2]))
             for stage in np.unique(stages[rows, slot]):
-                mine = stages[pairs, slot] == stage
-                game_rows, tau = pairs[mine], orders[pairs[mine], rank[mine]]
-                done, profiles = propose(games, game_rows, tau, str(stage), pooled)
-                at = np.flatnonzero(done & ~result.ok[game_rows])  # in rank order
-                verify(games, game_rows[at], profiles[at], tau[at], result)
+                mine = np.flatnonzero(stages[pairs, slot] == stage)
+                # in pieces of bounded memory, in rank order: a row a piece resolves
+                # skips its later candidates, as it would within one solve
+                for start in range(0, mine.size, piece):
+                    part = mine[start : start + piece]
+                    part = part[~result.ok[pairs[part]]]
+                    game_rows, tau = pairs[part], orders[pairs[part], rank[part]]
+                    done, profiles = propose(games, game_rows, tau, str(stage), pooled)
+                    at = np.flatnonzero(done & ~result.ok[game_rows])  # in rank order
+                    verify(games, game_rows[at], profiles[at], tau[at], result)
 
 
 def _in_units(

@@ -58,6 +58,7 @@ from sim.solvers.deviation import (
     NSEViolation,
     ProfileGains,
     certificate,
+    certify,
     combined_coverage,
     profile_gains,
 )
@@ -514,7 +515,7 @@ def find_nse(
         result,
         attacker_level=float(game.attacker_reward[tau] - c * game.attacker_gap[tau]),
         defender_utility=utility,
-        violation=None if result.violation is None else result.violation.in_units(game.units),
+        violation=certify(standard, result.coverage, tau, units=game.units),
     )
 
 
