@@ -9,6 +9,7 @@ or a ``Generator``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import mesa
@@ -42,6 +43,9 @@ class CoordinationModel(mesa.Model):
     collect : bool
         Whether :attr:`datacollector` collects every round (studies, which keep the
         records, switch it off).
+    keep : bool
+        Whether :attr:`records` keeps every round (else only the latest: a stream of
+        rounds, :func:`play`, whose memory does not grow with them).
 
     Attributes
     ----------
@@ -51,7 +55,8 @@ class CoordinationModel(mesa.Model):
         ``learning`` (her learners' estimates).
     attacker : AttackerAgent
     records : list of RoundRecord
-        One per round played (:func:`agents.records.records_frame` makes a DataFrame).
+        One per round played, or the latest with ``keep=False``
+        (:func:`agents.records.records_frame` makes a DataFrame).
     datacollector : mesa.DataCollector
         Model reporters per round: ``round``, ``attacked_target`` and ``covered``
         (one attack; -1 and None against several), ``attacked_targets`` (a tuple,
@@ -98,6 +103,7 @@ class CoordinationModel(mesa.Model):
         rounds: int = 100,
         rng: Any = None,
         collect: bool = True,
+        keep: bool = True,
     ) -> None:
         check_behaviours(game, behaviours, "CoordinationModel")
         if not (isinstance(rounds, int) and not isinstance(rounds, bool) and rounds >= 0):
@@ -123,6 +129,7 @@ class CoordinationModel(mesa.Model):
         )
         self.loop = RoundLoop(game, self.authority, self.defenders, self.attacker)
         self.collect = collect
+        self.keep = keep
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "round": lambda m: m.records[-1].round,
@@ -152,7 +159,11 @@ class CoordinationModel(mesa.Model):
     def step(self) -> None:
         """Play one round of :class:`~agents.roles.RoundLoop`, append its record and
         collect the round's data (``datacollector``)."""
-        self.records.append(self.loop.play(self.round_index, self.rng))
+        record = self.loop.play(self.round_index, self.rng)
+        if self.keep:
+            self.records.append(record)
+        else:
+            self.records = [record]
         self.round_index += 1
         if self.collect:
             self.datacollector.collect(self)
@@ -174,6 +185,33 @@ class CoordinationModel(mesa.Model):
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def play(
+    game: SecurityGame,
+    mechanism: Mechanism,
+    behaviours: Behaviours,
+    *,
+    attacker: AttackerModel | None = None,
+    rounds: int = 100,
+    rng: Any = None,
+) -> Iterator[RoundRecord]:
+    """The records of a :class:`CoordinationModel`'s ``rounds`` rounds, one at a time
+    as they are played (the model keeps none, so a long run's memory does not grow);
+    the same records as :func:`simulate`. The model is released at the end."""
+    with CoordinationModel(
+        game,
+        mechanism,
+        behaviours,
+        attacker=attacker,
+        rounds=rounds,
+        rng=rng,
+        collect=False,
+        keep=False,
+    ) as model:
+        for _ in range(rounds):
+            model.step()
+            yield model.records[-1]
 
 
 def simulate(

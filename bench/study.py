@@ -59,13 +59,14 @@ def same_datasets(a: Path, b: Path) -> bool:
 
 
 def overhead_share(config_path: str) -> tuple[float, float]:
-    """(seconds, share) spent building and encoding the parts of every chunk."""
+    """(seconds, share) spent encoding the parts of every chunk (building the Arrow
+    tables is interleaved with the evaluation, in :class:`runs.tasks.Rows`)."""
     config = load_config(config_path)
     spent, start = 0.0, time.perf_counter()
     for chunk in tasks.plan_chunks(config):
-        rows = tasks.run_chunk(config, chunk)
+        table = tasks.run_chunk(config, chunk)
         begin = time.perf_counter()
-        tasks.encode_rows(config, chunk, rows)
+        encode_part(table, study=config.design_sha256())
         spent += time.perf_counter() - begin
     return spent, spent / (time.perf_counter() - start)
 

@@ -581,8 +581,10 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
 #: the commit that set it). Jurisdictions add an m x m share per defender.
 BYTES_PER_TARGET_PAIR = 48
 
-#: Bytes one simulated round row takes in a worker before its chunk is encoded.
-BYTES_PER_ROUND_ROW = 2048
+#: Bytes one simulated round row takes in a worker before its chunk is encoded: rows
+#: are packed into Arrow as they are played (about 340 B a row on the quickstart's
+#: columns), and the chunk's table is combined from those batches once (twice that).
+BYTES_PER_ROUND_ROW = 768
 
 
 def machine_memory() -> int:

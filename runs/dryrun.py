@@ -21,7 +21,7 @@ from mechanisms import make_mechanism
 from mechanisms.properties import search_misreports
 from runs.config import StudyConfig
 from runs.seeding import search_rng
-from runs.tasks import _game, audit_rows, blocks, plan_chunks, sim_rows, threshold
+from runs.tasks import _game, blocks, chunk_rows, evaluate, plan_chunks, threshold
 
 #: The convergence pilot searches with this many times the study's budget, and at
 #: least ``PILOT_BUDGET_FLOOR`` reports.
@@ -148,9 +148,8 @@ def pilot(config: StudyConfig, budget: float = PILOT_SECONDS) -> Pilot:
                     break
                 for chunk in chunks:
                     if chunk.grid == grid and chunk.start <= replication < chunk.stop:
-                        evaluate = audit_rows if chunk.kind == "audit" else sim_rows
                         try:
-                            evaluate(config, chunk, replication)
+                            evaluate(config, chunk, replication, chunk_rows(config, chunk))
                         except Exception:  # a failing instance still costs its time
                             pass
                 done += 1

@@ -3,7 +3,9 @@
 A work item is a *chunk*: one condition and a range of replications. Audit conditions
 are (grid point, mechanism); simulation conditions add a behaviour profile. A failing
 instance (say, no verified NSE) becomes rows with ``status="failed"`` and the error
-text; the chunk carries on.
+text; the chunk carries on. Rows are packed into Arrow tables as they are produced
+(:class:`Rows`), round by round for a simulation, so a chunk's memory is its Arrow
+table's, not its rows' as Python objects.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from agents.attackers import make_attacker
-from agents.model import simulate
+from agents.model import play
 from agents.records import record_rows, targets_text
 from mechanisms import make_mechanism
 from mechanisms.outcome import designated_set, outcome_problem
@@ -149,6 +153,58 @@ def _defender(game: SecurityGame, i: int, drawn: int) -> dict[str, Any]:
         "payoff_range": payoff_range(game, i),
         "strategic": i == drawn,
     }
+
+
+#: Rows packed into one Arrow table at a time as they are produced.
+ROW_BATCH = 4096
+
+
+class Rows:
+    """The rows of one chunk, packed into Arrow tables of its table's columns
+    ``ROW_BATCH`` at a time as they come; :meth:`mark` and :meth:`rollback` drop what
+    an instance (or a run) produced before it failed."""
+
+    def __init__(self, table: str, parameters: Mapping[str, str]) -> None:
+        self.table, self.parameters = table, parameters
+        self.packed: list[pa.Table] = []
+        self.pending: list[dict[str, Any]] = []
+        self.count = 0
+
+    def add(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Append ``rows``."""
+        for row in rows:
+            self.pending.append(row)
+            self.count += 1
+            if len(self.pending) >= ROW_BATCH:
+                self._pack()
+
+    def _pack(self) -> None:
+        if self.pending:
+            self.packed.append(arrow_table(self.pending, self.table, self.parameters))
+            self.pending = []
+
+    def mark(self) -> int:
+        """The number of rows so far (a point to roll back to)."""
+        return self.count
+
+    def rollback(self, mark: int) -> None:
+        """Drop every row after the first ``mark``."""
+        self._pack()
+        kept, total = [], 0
+        for part in self.packed:
+            if total + part.num_rows > mark:
+                part = part.slice(0, mark - total)
+            kept.append(part)
+            total += part.num_rows
+        self.packed = [part for part in kept if part.num_rows]
+        self.count = mark
+
+    def arrow(self) -> pa.Table:
+        """Every row, as one table of contiguous columns."""
+        self._pack()
+        if not self.packed:
+            return arrow_table([], self.table, self.parameters)
+        return pa.concat_tables(self.packed).combine_chunks()
 
 
 def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[str, Any]]:
@@ -291,9 +347,10 @@ def _dims(game: SecurityGame) -> dict[str, Any]:
     }
 
 
-def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[str, Any]]:
+def sim_rows(config: StudyConfig, chunk: Chunk, replication: int, rows: Rows) -> None:
     """One row per round and defender of each simulated run of the condition (one run,
-    or one per defender when the profile makes each defender strategic in turn)."""
+    or one per defender when the profile makes each defender strategic in turn), added
+    to ``rows`` round by round; a run that fails becomes its failed rows."""
     point = config.grid_points()[chunk.grid]
     game = _game(config, point, replication)
     spec = config.mechanisms[chunk.mechanism]
@@ -309,21 +366,32 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[s
     }
     ranges = [payoff_range(game, i) for i in range(game.n_defenders)]
     drawn = strategic_draw(config.seed, replication, game.n_defenders)
-    rows: list[dict[str, Any]] = []
     for strategic in profile.runs(game.n_defenders, drawn):
         focal = strategic[0] if len(strategic) == 1 else None
         run = {**base, "focal_defender": focal}
+        mark = rows.mark()
         try:
-            records = simulate(
+            for record in play(
                 game,
                 make_mechanism(spec.name, **spec.params),
                 profile.behaviours(game.n_defenders, strategic),
                 attacker=make_attacker(config.attacker, **config.attacker_params),
                 rounds=config.rounds,
                 rng=dynamics_seed(config.seed, replication),
-            )
+            ):
+                played = record_rows(record)
+                for row in played:
+                    i = row["defender"]
+                    row.update(
+                        run,
+                        strategic=i in strategic,
+                        role=role(i, row.pop("leader")),
+                        payoff_range=ranges[i],
+                    )
+                rows.add(played)
         except SimError as exc:
-            rows += [
+            rows.rollback(mark)
+            rows.add(
                 {
                     **run,
                     "round": -1,
@@ -334,19 +402,7 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict[s
                     "error": str(exc),
                 }
                 for i in range(game.n_defenders)
-            ]
-            continue
-        for record in records:
-            for row in record_rows(record):
-                i = row["defender"]
-                row.update(
-                    run,
-                    strategic=i in strategic,
-                    role=role(i, row.pop("leader")),
-                    payoff_range=ranges[i],
-                )
-                rows.append(row)
-    return rows
+            )
 
 
 def blocks(chunks: list[Chunk], config: StudyConfig | None = None) -> list[list[Chunk]]:
@@ -393,11 +449,12 @@ def run_block(
     for chunk in chunks:
         start = time.perf_counter()
         try:
-            rows = run_chunk(config, chunk)
+            table = run_chunk(config, chunk)
         except isolated() as exc:  # isolation: one chunk's failure is recorded, not fatal
             out.append((chunk, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start))
         else:
-            out.append((chunk, encode_rows(config, chunk, rows), "", time.perf_counter() - start))
+            part = encode_part(table, study=config.design_sha256())
+            out.append((chunk, part, "", time.perf_counter() - start))
     return out
 
 
@@ -432,23 +489,29 @@ def failed_instance(
     return [{**base, "defender": i} for i in range(n)]
 
 
-def run_chunk(config: StudyConfig, chunk: Chunk) -> list[dict[str, Any]]:
-    """Every row of one chunk (keyed by its table's columns); each instance is
-    isolated."""
-    rows: list[dict[str, Any]] = []
-    evaluate = audit_rows if chunk.kind == "audit" else sim_rows
+def evaluate(config: StudyConfig, chunk: Chunk, replication: int, rows: Rows) -> None:
+    """Add one instance's rows of ``chunk`` to ``rows``."""
+    if chunk.kind == "audit":
+        rows.add(audit_rows(config, chunk, replication))
+    else:
+        sim_rows(config, chunk, replication, rows)
+
+
+def chunk_rows(config: StudyConfig, chunk: Chunk) -> Rows:
+    """An empty :class:`Rows` of ``chunk``'s table."""
+    table = "audits" if chunk.kind == "audit" else "rounds"
+    return Rows(table, config.parameter_columns())
+
+
+def run_chunk(config: StudyConfig, chunk: Chunk) -> pa.Table:
+    """Every row of one chunk, as an Arrow table of its table's columns and types (no
+    DataFrame); each instance is isolated."""
+    rows = chunk_rows(config, chunk)
     for replication in range(chunk.start, chunk.stop):
+        mark = rows.mark()
         try:
-            rows += evaluate(config, chunk, replication)
+            evaluate(config, chunk, replication, rows)
         except isolated() as exc:  # isolation: one instance's failure is its own rows
-            rows += failed_instance(config, chunk, replication, exc)
-    return rows
-
-
-def encode_rows(config: StudyConfig, chunk: Chunk, rows: list[dict[str, Any]]) -> bytes:
-    """A chunk's rows as its part file: an Arrow table built column by column with
-    the table's types (no DataFrame), named for the study."""
-    table = arrow_table(
-        rows, "audits" if chunk.kind == "audit" else "rounds", config.parameter_columns()
-    )
-    return encode_part(table, study=config.design_sha256())
+            rows.rollback(mark)
+            rows.add(failed_instance(config, chunk, replication, exc))
+    return rows.arrow()

@@ -329,7 +329,9 @@ def test_a_mechanism_with_an_invalid_outcome_is_recorded_failed(monkeypatch):
     assert {row["status"] for row in rows} == {"failed"}
     assert "gave an invalid outcome: its coverage is not finite" in rows[0]["error"]
     sim = next(c for c in tasks.plan_chunks(config) if c.kind == "sim")
-    runs = tasks.sim_rows(config, sim, 0)
+    sink = tasks.chunk_rows(config, sim)
+    tasks.sim_rows(config, sim, 0, sink)
+    runs = sink.arrow().to_pylist()
     assert {row["status"] for row in runs} == {"failed"}
     assert "invalid outcome" in runs[0]["error"]
 
@@ -505,6 +507,58 @@ def test_a_worker_killed_by_an_instance_fails_that_chunk_only(tmp_path, jobs):
     audits = read_dataset(tmp_path / "k", "audits")
     innocent = audits[audits["mechanism"] != "killer"]
     assert len(innocent) and set(innocent["status"]) == {"ok"}
+
+
+def test_rounds_stream_into_arrow_and_a_failed_run_rolls_back(monkeypatch):
+    """#12: a simulation kept every round as Python objects (its records, then its rows)
+    until the chunk was encoded. Now the model keeps only its latest round
+    (``play``) and rows are packed into Arrow batches as they are played; a run that
+    fails mid-way is rolled back to its failed rows, across batch boundaries."""
+    from agents.behaviours import make_execution, make_reporting
+    from agents.model import CoordinationModel, play, simulate
+    from mechanisms.rules import RandomDictatorship
+    from runs import tasks
+    from sim.errors import SolverFailedError
+    from sim.instances import example_5_2
+
+    game = example_5_2()
+    behaviours = [(make_reporting("truthful"), make_execution("optimal_deviation"))] * 3
+    kept = simulate(game, make_mechanism("csw_max"), behaviours, rounds=6, rng=3)
+    streamed = list(play(game, make_mechanism("csw_max"), behaviours, rounds=6, rng=3))
+    assert streamed == kept
+    model = CoordinationModel(game, make_mechanism("csw_max"), behaviours, rounds=6, keep=False)
+    model.run()
+    assert len(model.records) == 1 and model.records[0].round == 5
+    model.release()
+
+    config = parse_config({**copy.deepcopy(TINY), "study": {**TINY["study"], "rounds": 9}})
+    chunk = next(c for c in tasks.plan_chunks(config) if c.kind == "sim")
+    whole = tasks.run_chunk(config, chunk)
+    monkeypatch.setattr(tasks, "ROW_BATCH", 7)  # many batches per run
+    assert tasks.run_chunk(config, chunk).equals(whole)
+
+    class Failing(RandomDictatorship):
+        """Fails in its 9th allocation (one a round, being randomised): in the middle
+        of the first run, after rows of several batches."""
+
+        calls = 0
+
+        def allocate(self, game, *, rng):
+            Failing.calls += 1
+            if Failing.calls == 9:
+                raise SolverFailedError("injected in round")
+            return super().allocate(game, rng=rng)
+
+    monkeypatch.setattr(tasks, "make_mechanism", lambda name, **p: Failing())
+    rows = tasks.run_chunk(config, chunk).to_pandas()
+    failed = rows[rows["status"] == "failed"]
+    assert len(failed) and set(failed["round"]) == {-1}
+    assert set(failed["error"]) == {"injected in round"}
+    run = ["replication", "focal_defender"]
+    bad = set(map(tuple, failed[run].drop_duplicates().to_numpy()))
+    assert len(bad) == 1  # one run failed; its played rounds are gone
+    mixed = rows.groupby(run, dropna=False)["status"].nunique()
+    assert (mixed == 1).all()
 
 
 def test_work_beyond_the_memory_limit_is_refused_naming_the_field():
