@@ -175,6 +175,8 @@ def _implementable(game: SecurityGame, coverage: FloatArray) -> bool:
     sum to ``coverage`` within every budget (a feasibility LP)."""
     owner, target = np.nonzero(game.allowed & (game.resources > 0)[:, None])
     size = owner.size
+    if size == 0:  # nobody can cover anything
+        return bool(np.all(np.abs(coverage) <= COVERAGE_TOL))
     to_target = np.zeros((game.n_targets, size))
     to_target[target, np.arange(size)] = 1.0
     budgets = np.zeros((game.n_defenders, size))

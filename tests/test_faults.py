@@ -16,6 +16,8 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mechanisms import available_mechanisms, make_mechanism
 from mechanisms.outcome import outcome_problem
@@ -32,6 +34,7 @@ from sim.errors import InvalidConfigError
 from sim.game import PAYOFF_LIMIT, SecurityGame
 from sim.generators import make_generator
 
+from strategies import games
 from tests_support import TINY, digest, tiny, write_config
 
 
@@ -300,6 +303,32 @@ def test_invalid_outcomes_are_named():
         ):
             made = make_mechanism(name).allocate(g, rng=np.random.default_rng(1))
             assert not made.ok or outcome_problem(g, made) is None, name
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    game=games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True),
+    data=st.data(),
+)
+def test_outcomes_are_valid_and_every_corruption_is_named(game, data):
+    """#5, by hypothesis: every registered mechanism's outcome on games with ties and
+    jurisdictions passes the validation, and a coverage made non-finite, negative,
+    above 1 or beyond the resources never does."""
+    name = data.draw(st.sampled_from(available_mechanisms()))
+    outcome = make_mechanism(name).allocate(game, rng=np.random.default_rng(0))
+    if not outcome.ok:
+        return
+    assert outcome_problem(game, outcome) is None, name
+    t = data.draw(st.integers(0, game.n_targets - 1))
+    bad = np.array(outcome.coverage, dtype=float)
+    kind = data.draw(st.sampled_from(["nan", "negative", "above one", "beyond resources"]))
+    if kind == "beyond resources":
+        if game.total_resources >= game.n_targets:
+            return  # every coverage fits
+        bad = np.ones(game.n_targets)
+    else:
+        bad[t] = {"nan": np.nan, "negative": -1e-3, "above one": 1.001}[kind]
+    assert outcome_problem(game, _corrupt(outcome, coverage=bad)) is not None, kind
 
 
 def test_a_mechanism_with_an_invalid_outcome_is_recorded_failed(monkeypatch):

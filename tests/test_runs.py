@@ -301,6 +301,7 @@ def test_failed_instances_are_rows_not_crashes(tmp_path, monkeypatch):
     assert (audits[audits["mechanism"] == "dictatorship"]["status"] == "ok").all()
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_sigkill_then_resume_equals_a_clean_run(tmp_path):
     config = write_config(tmp_path / "study.toml", replications=10, chunk_size=1)
     total = len(tasks.plan_chunks(parse_config(tomllib.loads(config.read_text()))))

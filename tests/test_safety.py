@@ -215,6 +215,7 @@ def _kill_and_expect_no_workers(process, workers) -> None:
     assert not any(_alive(w) for w in workers)
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_killing_the_parent_leaves_no_worker_behind(tmp_path):
     config = write_config(tmp_path / "s.toml", replications=40, chunk_size=1)
     process = _start(config, tmp_path / "s", tmp_path)
@@ -224,6 +225,7 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path):
     _kill_and_expect_no_workers(process, workers)
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupt_is_one_line_and_resumable(tmp_path, signum, status):
     config = write_config(tmp_path / "s.toml", replications=40, chunk_size=1)
@@ -279,6 +281,7 @@ def test_held_interrupts_deliver_a_signal_once_between_waits():
         signal.signal(signal.SIGINT, previous_int)
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_jobs_are_clamped_with_a_warning(tmp_path):
     config = write_config(tmp_path / "s.toml")
     result = cli("run", str(config), "--out", str(tmp_path / "s"), "--jobs", "100000", cwd=tmp_path)
@@ -286,6 +289,7 @@ def test_jobs_are_clamped_with_a_warning(tmp_path):
 
 
 # -- bad input: one line, exit 2 ------------------------------------------------------
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_run_bad_input(tmp_path):
     config = write_config(tmp_path / "s.toml")
     (tmp_path / "file").write_text("x")
@@ -308,6 +312,7 @@ def test_run_bad_input(tmp_path):
     assert "work items" in one_line(cli("run", str(many), cwd=tmp_path))
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_audit_bad_input(tmp_path):
     (tmp_path / "binary").write_bytes(bytes(range(256)))
     (tmp_path / "null.json").write_text("null")
@@ -325,6 +330,7 @@ def test_audit_bad_input(tmp_path):
 @pytest.mark.parametrize(
     "line", ['["a list"]', '{"no": "chunk"}', b"\xff\xfe not utf-8".decode("latin-1")]
 )
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_resume_with_a_malformed_ledger_line_is_one_line(tmp_path, line):
     config = write_config(tmp_path / "s.toml")
     assert cli("run", str(config), "--out", "s", cwd=tmp_path).returncode == 0
@@ -334,6 +340,7 @@ def test_resume_with_a_malformed_ledger_line_is_one_line(tmp_path, line):
     one_line(cli("run", str(config), "--out", "s", "--resume", cwd=tmp_path))
 
 
+@pytest.mark.slow  # subprocesses: in make test-slow, which CI runs
 def test_a_damaged_manifest_is_one_line_for_summary(tmp_path):
     config = write_config(tmp_path / "s.toml")
     assert cli("run", str(config), "--out", "s", cwd=tmp_path).returncode == 0
