@@ -79,14 +79,6 @@ def distort(
     return r[reverse], p[reverse]
 
 
-def one_attack_model(game: SecurityGame) -> SecurityGame:
-    """The game a strategic defender plans her misreport or deviation in: the paper's
-    one-attack model (Gan et al. 2020), as the mechanisms that plan for one attack
-    do; against a stronger attacker her gains are still measured over the whole
-    attacked set (:func:`~agents.rounds.play_round`)."""
-    return game if game.attacker_resources == 1 else game.with_attacker_resources(1)
-
-
 @dataclass
 class ReportingBehaviour:
     """How a defender reports her type; the base is also the ``truthful`` rule."""
@@ -153,7 +145,7 @@ class BestResponseMisreport(ReportingBehaviour):
     """Report what :func:`~mechanisms.properties.find_profitable_misreport` finds
     against the others' true types (``every="once"``: searched in the first round and
     kept; ``"round"``: searched afresh each round); truthful when it finds nothing.
-    The search models one attack (:func:`one_attack_model`)."""
+    The search models one attack (:attr:`~sim.game.SecurityGame.one_attack`)."""
 
     budget: int = 200
     every: str = "once"
@@ -182,7 +174,7 @@ class BestResponseMisreport(ReportingBehaviour):
     ) -> tuple[FloatArray, FloatArray]:
         if self.every == "round" or not self._searched:
             found = find_profitable_misreport(
-                mechanism, one_attack_model(game), defender, rng=rng, budget=self.budget
+                mechanism, game.one_attack, defender, rng=rng, budget=self.budget
             )
             self._cached = None if found is None else (found.reward, found.penalty)
             self._searched = True
@@ -350,7 +342,7 @@ class Follow(ExecutionBehaviour):
 class OptimalDeviation(ExecutionBehaviour):
     """Play the best strategy modification against the outcome's recommendation
     (:func:`~mechanisms.properties.ir_violation`); follow when it gains nothing. The
-    modification models one attack (:func:`one_attack_model`)."""
+    modification models one attack (:attr:`~sim.game.SecurityGame.one_attack`)."""
 
     _plans: dict[tuple[int, ...], FloatArray] = field(default_factory=dict, init=False, repr=False)
     _outcome: object = field(default=None, init=False, repr=False)
@@ -378,7 +370,7 @@ class OptimalDeviation(ExecutionBehaviour):
         if key not in self._memo:
             plans: dict[tuple[int, ...], FloatArray] = {}
             if isinstance(outcome.recommendation, Recommendation):
-                deviation = ir_violation(one_attack_model(game), outcome, defender)
+                deviation = ir_violation(game.one_attack, outcome, defender)
                 if deviation.gain > GAIN_TOL * game.units.defender_scale[defender]:
                     plans = {signal: y for signal, _, y in deviation.modification}
             self._memo[key] = plans

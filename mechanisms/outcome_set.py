@@ -139,7 +139,7 @@ class OutcomeSetMechanism(ABC):
         if not self.uses_status_quo:
             return None
         known = self.known_status_quo()
-        return compute_nse(game) if known is None else known
+        return compute_nse(game.one_attack) if known is None else known
 
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
         """Run the mechanism on the reported ``game``."""

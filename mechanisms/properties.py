@@ -209,6 +209,9 @@ class MisreportSearch:
         that prefix found none): the search's answer had it stopped at half the budget.
     improvements : tuple of (int, float)
         Each time the best screened gain rose: the reports evaluated then and the gain.
+    truthful : MechanismOutcome or None
+        The truthful outcome the gains are measured against (the audited outcome when
+        the search was given its seed).
     """
 
     budget: int
@@ -217,6 +220,7 @@ class MisreportSearch:
     misreport: Misreport | None
     half_gain: float
     improvements: tuple[tuple[int, float], ...] = ()
+    truthful: MechanismOutcome | None = None
 
     @property
     def gain(self) -> float:
@@ -360,6 +364,7 @@ def search_misreports(
     rng: np.random.Generator,
     budget: int = 2000,
     batch: int = 512,
+    seed: int | None = None,
 ) -> MisreportSearch:
     """Search for a report that raises ``defender``'s true utility (Property 3).
 
@@ -371,7 +376,10 @@ def search_misreports(
     solve for the NSE-based ones, whose cost per batch is mostly fixed), steps (1)
     and (2) together. Every random batch is drawn whole and cut at the budget, so the
     search is prefix-consistent (:class:`MisreportSearch`). Common random numbers:
-    every allocation in the search uses the same seed, drawn once from ``rng``.
+    every allocation in the search uses the same seed: ``seed``, the one the audited
+    outcome was allocated with (so a randomised mechanism's truthful outcome is that
+    outcome: the same sampled dictator), else one drawn from ``rng`` (drawn either
+    way, so the reports searched do not depend on it).
 
     Returns
     -------
@@ -390,11 +398,12 @@ def search_misreports(
             f"find_profitable_misreport.defender must be in [0, {game.n_defenders}); "
             f"got {defender!r}"
         )
-    seed = int(rng.integers(2**63))
+    own = int(rng.integers(2**63))
+    seed = own if seed is None else seed
     mech = mechanism.prepared(game)
     truthful = mech.allocate(game, rng=np.random.default_rng(seed))
     if not truthful.ok:
-        return MisreportSearch(budget, 0, None, None, 0.0)
+        return MisreportSearch(budget, 0, None, None, 0.0, truthful=truthful)
     baseline = float(outcome_utility(game, truthful)[defender])
     search = _Search(mech, game, defender, seed, baseline, budget)
     r, p = game.defender_reward[defender], game.defender_penalty[defender]
@@ -453,6 +462,7 @@ def search_misreports(
         found,
         0.0 if half is None else half.gain,
         tuple(search.improvements),
+        truthful,
     )
 
 

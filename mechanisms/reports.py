@@ -40,7 +40,9 @@ def report_nses(
     """The quick verified NSE of every reported game (``find_nse(..., quick=True)``):
     in one batch (:func:`~sim.solvers.kernel.quick_nse_batch`), or one by one where
     at most one defender has resources (the finder's closed forms). Rows with ``ok``
-    False: the quick finder missed (the search skips them)."""
+    False: the quick finder missed (the search skips them). Defenders plan for one
+    attack (:attr:`~sim.game.SecurityGame.one_attack`)."""
+    game = game.one_attack
     if np.count_nonzero(game.resources) >= 2:
         return quick_nse_batch(game, defender, rewards, penalties)
     batch = ReportNSEs.empty(rewards.shape[0], game.n_defenders, game.n_targets)

@@ -80,7 +80,7 @@ class StatusQuo:
         return np.where(nses.ok, nses.attacked_target, -1), nses.coverage
 
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
-        nse = compute_nse(game)
+        nse = compute_nse(game.one_attack)
         if not nse.verified:
             return failed_outcome(self, game, "no verified NSE")
         return MechanismOutcome(
@@ -135,7 +135,7 @@ class CSWMaxNSE(OutcomeSetMechanism):
         return self.known_nse
 
     def prepared(self, true_game: SecurityGame) -> Mechanism:
-        return dataclasses.replace(self, known_nse=compute_nse(true_game))
+        return dataclasses.replace(self, known_nse=compute_nse(true_game.one_attack))
 
     def choose(self, values: FloatArray, choice: Choice) -> np.ndarray:
         """The status quo's own target (LP-tau), when it is in the attack set."""

@@ -20,7 +20,7 @@ import numpy as np
 from mechanisms import make_mechanism
 from mechanisms.properties import search_misreports
 from runs.config import StudyConfig
-from runs.seeding import search_rng
+from runs.seeding import allocation_seed, search_rng
 from runs.tasks import _game, blocks, chunk_rows, evaluate, plan_chunks, threshold
 
 #: The convergence pilot searches with this many times the study's budget, and at
@@ -228,12 +228,15 @@ def budget_pilot(config: StudyConfig, seconds: float = PILOT_SECONDS) -> BudgetP
                 games += 1
                 if game.attacker_resources > 1:
                     continue  # the audits model one attack
+                allocation = allocation_seed(config.seed, replication)
                 for spec in config.mechanisms:
                     mechanism = make_mechanism(spec.name, **spec.params)
                     for i in range(game.n_defenders):
                         rng = search_rng(config.seed, replication, i)
                         try:
-                            search = search_misreports(mechanism, game, i, rng=rng, budget=budget)
+                            search = search_misreports(
+                                mechanism, game, i, rng=rng, budget=budget, seed=allocation
+                            )
                         except Exception:  # a failing instance is the study's to record
                             continue
                         searches += 1

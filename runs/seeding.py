@@ -42,6 +42,12 @@ def dynamics_seed(seed: int, replication: int) -> np.random.SeedSequence:
     return streams(seed, replication)[1]
 
 
+def allocation_seed(seed: int, replication: int) -> int:
+    """The seed a one-shot audit allocates replication ``replication``'s outcome with
+    (the first draw of its dynamics), which its misreport searches share."""
+    return int(np.random.default_rng(dynamics_seed(seed, replication)).integers(2**63))
+
+
 def search_rng(seed: int, replication: int, defender: int) -> np.random.Generator:
     """The generator of the one-shot audit's misreport search for ``defender``: child
     ``defender`` of the fourth child of the replication's seed."""

@@ -36,7 +36,13 @@ from mechanisms.space import outcome_space
 from runs.config import StudyConfig, parse_config
 from runs.export import encode_part
 from runs.schema import arrow_table, parameter_values
-from runs.seeding import dynamics_seed, instance_rng, search_rng, strategic_draw
+from runs.seeding import (
+    allocation_seed,
+    dynamics_seed,
+    instance_rng,
+    search_rng,
+    strategic_draw,
+)
 from sim.errors import SimError
 from sim.game import FloatArray, SecurityGame
 from sim.generators import make_generator
@@ -218,12 +224,10 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
     base = {**_base(config, chunk, replication), **_dims(game)}
     drawn = strategic_draw(config.seed, replication, game.n_defenders)
     spec = config.mechanisms[chunk.mechanism]
-    rng = np.random.default_rng(dynamics_seed(config.seed, replication))
     try:
         mechanism = make_mechanism(spec.name, **spec.params)
-        outcome = mechanism.prepared(game).allocate(
-            game, rng=np.random.default_rng(rng.integers(2**63))
-        )
+        allocation = allocation_seed(config.seed, replication)
+        outcome = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(allocation))
     except SimError as exc:
         return _failed_rows(base, game, drawn, str(exc))
     if not outcome.ok:
@@ -233,7 +237,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         return _failed_rows(base, game, drawn, f"{spec.name} gave an invalid outcome: {problem}")
     single = game.attacker_resources == 1  # PE, UP, SP and IR model one attack
     try:
-        nse = compute_nse(game)
+        nse = compute_nse(game.one_attack)
         utility = outcome_utility(game, outcome)
         nse_utility = _nse_utility(game, nse)
         pe = (
@@ -260,7 +264,12 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         limit = threshold(config, game, i)
         search = (
             search_misreports(
-                mechanism, game, i, rng=search_rng(config.seed, replication, i), budget=budget
+                mechanism,
+                game,
+                i,
+                rng=search_rng(config.seed, replication, i),
+                budget=budget,
+                seed=allocation,
             )
             if budget > 0
             else None

@@ -432,6 +432,13 @@ class SecurityGame:
         simultaneous attacks (validated)."""
         return self._derived(attacker_resources=attacker_resources)
 
+    @functools.cached_property
+    def one_attack(self) -> SecurityGame:
+        """This game against an attacker with one resource (itself when it is one): the
+        model of Gan et al. 2020 that the NSE, the paper's mechanisms (which plan for
+        one attack) and the property audits are defined on."""
+        return self if self.attacker_resources == 1 else self.with_attacker_resources(1)
+
     def with_allowed(self, allowed: ArrayLike | None) -> SecurityGame:
         """Return the same game with jurisdictions ``allowed`` (None: none; validated)."""
         return self._derived(allowed=allowed)

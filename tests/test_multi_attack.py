@@ -12,12 +12,14 @@ import pytest
 from hypothesis import example, given, settings
 from scipy.optimize import linprog
 
+from mechanisms import make_mechanism
 from sim.errors import InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
 from sim.generators import make_generator
 from sim.sampling import comb_support
 from sim.solvers import (
     attacker_level,
+    compute_nse,
     is_nash_coverage,
     multi_attack_nash,
     multi_attack_sse,
@@ -86,6 +88,22 @@ def test_attacker_resources_round_trips_and_identifies_the_game():
     old = {k: v for k, v in game.to_dict().items() if k != "attacker_resources"}
     assert SecurityGame.from_dict(old).attacker_resources == 1  # files before the field
     assert game.with_reports(0, game.defender_reward[0], game.defender_penalty[0]) == game
+
+
+def test_the_nse_refuses_several_attacks_and_one_attack_is_the_planned_model():
+    """Issue 28 item 2: compute_nse on a 3-attack game returned the 1-attack NSE marked
+    verified. The NSE (Gan et al. 2020, Definition 2.1) is defined against one attack:
+    it is refused, and ``game.one_attack`` is the model the mechanisms plan in."""
+    game = make_generator("uniform", n_defenders=3, n_targets=5, attacker_resources=3).sample(
+        np.random.default_rng(4)
+    )
+    with pytest.raises(InvalidParameterError, match=r"attacker_resources=3"):
+        compute_nse(game)
+    one = game.one_attack
+    assert one.attacker_resources == 1 and one.one_attack is one
+    assert compute_nse(one).verified
+    outcome = make_mechanism("nse").allocate(game, rng=np.random.default_rng(0))
+    assert outcome.ok and outcome.attacked_target == compute_nse(one).attacked_target
 
 
 @pytest.mark.parametrize("name", ["uniform", "covariant", "nonoverlapping", "zero_sum_like"])

@@ -44,6 +44,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import (
     BR_TOL,
@@ -503,6 +504,12 @@ def find_nse(
     evaluate thousands of reported games, in a batch, and can skip the rare game they
     miss); a quick failure is never cached as final.
     """
+    if game.attacker_resources != 1:
+        raise InvalidParameterError(
+            f"find_nse: the NSE is defined against one attack (Gan et al. 2020, "
+            f"Definition 2.1); got attacker_resources={game.attacker_resources} (the "
+            f"status quo of defenders who plan for one attack is game.one_attack's NSE)"
+        )
     standard = game.standard
     result = _find(standard, targets, quick)
     if standard is game or not result.verified:
