@@ -51,7 +51,13 @@ from runs.export import read_dataset, read_manifest, swept
 from runs.report import convergence_warnings, write_report
 from runs.schema import parameter_column
 from runs.studydir import atomic_write, check_path
-from runs.summary import DEFAULT_MIN_GAIN, PROPERTY_LABELS, strategic_rounds, summarise
+from runs.summary import (
+    DEFAULT_MIN_GAIN,
+    PROPERTY_LABELS,
+    fails,
+    strategic_rounds,
+    summarise,
+)
 from sim.errors import InvalidConfigError, StudyIOError
 
 #: How every interval in the figures is computed.
@@ -587,8 +593,8 @@ def learning_curves(
     ]
     columns = max(len(profiles), 1)  # a row per facet, a column per profile
     fig, axes = _axes(max(len(panels), 1), ax, 3.6, 3.2, columns)
-    limit = min_gain * sims["payoff_range"]
-    paid = (sims["sp_gain"] > limit) | (sims["ir_gain"] > limit)
+    ranges = sims["payoff_range"]
+    paid = fails(sims["sp_gain"], ranges, min_gain) | fails(sims["ir_gain"], ranges, min_gain)
     sims = sims.assign(paid=paid.astype(float))
     for axis, (label, profile, part) in zip(axes, panels, strict=True):
         part = sims.loc[part.index]

@@ -193,8 +193,13 @@ PANDAS_TYPES = {
 
 def arrow_table(rows: list[dict[str, Any]], table: str, parameters: Mapping[str, str]) -> pa.Table:
     """Rows (dicts) as an Arrow table of ``table`` with exactly its columns and types,
-    built column by column (missing keys and None are nulls); no DataFrame."""
+    built column by column (missing keys and None are nulls); no DataFrame. A key that
+    is no column of the table (a misspelt one) raises ``KeyError`` naming it rather
+    than vanish."""
     wanted = columns(table, parameters)
+    unknown = set().union(*map(dict.keys, rows)) - wanted.keys() if rows else set()
+    if unknown:
+        raise KeyError(f"{table} rows have keys that are no column of the table: {sorted(unknown)}")
     schema = pa.schema([(name, ARROW_TYPES[dtype]) for name, dtype in wanted.items()])
     try:  # every row has every column (the workers' rows do): transposed in C
         values = zip(*map(operator.itemgetter(*wanted), rows), strict=True)

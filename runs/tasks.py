@@ -43,6 +43,8 @@ from runs.seeding import (
     search_rng,
     strategic_draw,
 )
+from runs.summary import fails
+from runs.summary import threshold as summary_threshold
 from sim.errors import SimError
 from sim.game import FloatArray, SecurityGame
 from sim.generators import make_generator
@@ -138,8 +140,9 @@ def payoff_range(game: SecurityGame, defender: int) -> float:
 
 
 def threshold(config: StudyConfig, game: SecurityGame, defender: int) -> float:
-    """The smallest gain that counts as a failure for ``defender``."""
-    return config.audits.min_gain * payoff_range(game, defender)
+    """The smallest gain that counts as a failure for ``defender``
+    (:func:`runs.summary.threshold` at the study's ``min_gain``)."""
+    return float(summary_threshold(payoff_range(game, defender), config.audits.min_gain))
 
 
 def role(defender: int, leader: int) -> str | None:
@@ -261,7 +264,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
     rows = []
     budget = config.audits.misreport_budget if single else 0
     for i in range(game.n_defenders):
-        limit = threshold(config, game, i)
+        unit, min_gain = payoff_range(game, i), config.audits.min_gain
         search = (
             search_misreports(
                 mechanism,
@@ -296,7 +299,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "weak_up": None if up is None else up.weak[i],
                 "strong_up": None if up is None else up.strong[i],
                 "sp_gain": sp_gain,
-                "sp_failure": None if search is None else bool(sp_gain > limit),
+                "sp_failure": None if search is None else bool(fails(sp_gain, unit, min_gain)),
                 "sp_family": None
                 if search is None or search.misreport is None
                 else search.misreport.family,
@@ -304,7 +307,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "sp_found_at": None if search is None else search.found_at,
                 "sp_gain_half": np.nan if search is None else search.half_gain,
                 "ir_gain": ir,
-                "ir_failure": None if np.isnan(ir) else bool(ir > limit),
+                "ir_failure": None if np.isnan(ir) else bool(fails(ir, unit, min_gain)),
                 "nse_total_coverage": float(nse.total_coverage.sum()) if nse.verified else np.nan,
                 "nse_spent": float(nse.coverage.sum()) if nse.verified else np.nan,
                 "pooled_coverage": pooled_coverage,

@@ -12,6 +12,7 @@ import time
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -452,3 +453,18 @@ def test_blocks_put_the_largest_games_first_and_keep_every_chunk():
     assert sizes == sorted(sizes, reverse=True)  # n = 3 blocks before n = 2 blocks
     for block in ordered:  # a block is one grid point and one replication range
         assert len({(c.grid, c.start) for c in block}) == 1
+
+
+def test_a_misspelt_row_key_fails_loudly_and_the_failure_rule_is_one_function():
+    """Issue 28 item 3: a misspelt row key silently became a null column; the rule
+    'a gain above min_gain x the payoff range fails' was written in four places."""
+    from runs.schema import arrow_table
+    from runs.summary import fails
+
+    with pytest.raises(KeyError, match=r"\['sp_gian'\]"):
+        arrow_table([{"defender": 0, "sp_gian": 1.0}], "audits", {})
+    assert arrow_table([{"defender": 0}], "audits", {}).num_rows == 1
+    assert fails(2.0e-6, 1.0, 1e-6) and not fails(1.0e-6, 1.0, 1e-6)
+    assert not fails(float("nan"), 1.0, 1e-6)
+    gains, ranges = pd.Series([0.5, 2.0, np.nan]), pd.Series([1.0, 1.0, 1.0])
+    assert fails(gains, ranges, 1.0).tolist() == [False, True, False]
