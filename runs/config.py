@@ -90,12 +90,12 @@ class AuditSpec:
     failure: a misreport or deviation gaining more than ``min_gain`` times the
     defender's payoff range (her largest reward minus her smallest penalty)."""
 
-    pareto: bool = True
-    utility_preservation: bool = True
-    misreport_budget: int = 0
-    ir: bool = True
-    min_gain: float = DEFAULT_MIN_GAIN
-    nash: bool = False
+    pareto: bool
+    utility_preservation: bool
+    misreport_budget: int
+    ir: bool
+    min_gain: float
+    nash: bool
 
 
 @dataclass(frozen=True)
@@ -246,10 +246,9 @@ INT_LIMIT = 2**32 - 1
 CHUNK_LIMIT = 1_000_000
 
 
-def _int(
-    table: Mapping[str, Any], key: str, owner: str, minimum: int, default: int | None = None
-) -> int:
-    value = table.get(key, default)
+def _int(table: Mapping[str, Any], key: str, owner: str, minimum: int) -> int:
+    """The integer field ``owner.key`` (its default from :data:`FIELDS`)."""
+    value = table.get(key, _default(owner, key))
     if value is None:
         raise InvalidConfigError(f"config field '{owner}.{key}' is required")
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -403,7 +402,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     _unknown(data, {f.table for f in FIELDS}, "top level")
     study = _table(data, "study", True)
     _unknown(study, _allowed("study"), "study")
-    plugins = _plugins(study.get("plugins", []))
+    plugins = _plugins(study.get("plugins", _default("study", "plugins")))
     name = study.get("name")
     if not (
         isinstance(name, str)
@@ -420,8 +419,8 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         )
     seed = _int(study, "seed", "study", 0)
     replications = _int(study, "replications", "study", 1)
-    rounds = _int(study, "rounds", "study", 0, default=0)
-    chunk_size = _int(study, "chunk_size", "study", 1, default=10)
+    rounds = _int(study, "rounds", "study", 0)
+    chunk_size = _int(study, "chunk_size", "study", 1)
     memory_gb = study.get("memory_gb")
     if memory_gb is not None and not (
         isinstance(memory_gb, int | float) and not isinstance(memory_gb, bool) and memory_gb > 0
@@ -503,7 +502,9 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
 
     att = _table(data, "attacker", False)
     _unknown(att, _allowed("attacker"), "attacker")
-    attacker = _name({"name": att.get("name", "informed")}, "attacker", ATTACKERS.names())
+    attacker = _name(
+        {"name": att.get("name", _default("attacker", "name"))}, "attacker", ATTACKERS.names()
+    )
     attacker_params = _params(att, "params", "attacker")
     try:
         make_attacker(attacker, **attacker_params)
@@ -519,8 +520,8 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
             raise _fail(f"audits.{key}", "must be true or false", value)
         flags[key] = value
     audits = AuditSpec(
-        misreport_budget=_int(aud, "misreport_budget", "audits", 0, default=0),
-        min_gain=_min_gain(aud.get("min_gain", DEFAULT_MIN_GAIN)),
+        misreport_budget=_int(aud, "misreport_budget", "audits", 0),
+        min_gain=_min_gain(aud.get("min_gain", _default("audits", "min_gain"))),
         **flags,
     )
 
