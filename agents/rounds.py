@@ -29,7 +29,7 @@ from mechanisms.outcome import MechanismOutcome, designated_set
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL
-from sim.payoffs import realised_set_utility, set_utility
+from sim.payoffs import combined_coverage, realised_set_utility, set_utility
 from sim.sampling import IndependentRecommendation, Recommendation
 
 Plan = Callable[[int, np.ndarray], FloatArray]
@@ -105,12 +105,12 @@ def effective_coverage(
         own.append(support.probabilities @ np.array([plan(i, row) for row in support.covered]))
         told.append(support.marginals())
     own_a, told_a = np.array(own), np.array(told)
-    coverage = 1.0 - np.prod(1.0 - own_a, axis=0)
+    coverage = combined_coverage(own_a)
     follows = np.empty_like(own_a)
     for i in range(own_a.shape[0]):
         alt = own_a.copy()
         alt[i] = told_a[i]
-        follows[i] = 1.0 - np.prod(1.0 - alt, axis=0)
+        follows[i] = combined_coverage(alt)
     return coverage, follows
 
 

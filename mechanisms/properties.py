@@ -33,7 +33,7 @@ from sim.game import GAP_FLOOR, PAYOFF_LIMIT, FloatArray, SecurityGame
 from sim.numerics import GAIN_TOL, UTILITY_TOL
 from sim.payoffs import set_utility, target_utility, utility
 from sim.sampling import IndependentRecommendation
-from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range
+from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range, others_coverage
 
 Verdict = Literal["holds", "fails", "undetermined"]
 
@@ -549,7 +549,7 @@ def ir_violation(
     own = float(outcome_utility(game, outcome)[defender])
     if isinstance(rec, IndependentRecommendation):
         x = rec.defender_coverage()
-        q = 1.0 - np.prod(np.delete(1.0 - x, defender, axis=0), axis=0)
+        q = others_coverage(x, defender)
         dev = deviation_value(game, q, defender)
         return Deviation(defender, max(0.0, dev.value - own), dev.value, dev.target, None)
     if rec is None:

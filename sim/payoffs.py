@@ -1,6 +1,7 @@
-"""Utilities, attacker best responses and tie-breaking (Gan et al. 2020, Section 2).
+"""Utilities, attacker best responses and tie-breaking (Gan et al. 2020, Section 2),
+and the combined coverage of a profile (Eq. 2): the model's formulas, each written once.
 
-All functions take a coverage vector ``c`` of shape (m,) with entries in [0, 1].
+The utility functions take a coverage vector ``c`` of shape (m,) with entries in [0, 1].
 """
 
 from __future__ import annotations
@@ -231,3 +232,29 @@ def realised_set_utility(
     hit = np.asarray(guarded, dtype=bool)[t]
     reward, penalty = game.defender_reward[rows, t], game.defender_penalty[rows, t]
     return np.where(hit, reward, penalty).sum(axis=-1)
+
+
+def combined_coverage(profile: ArrayLike, axis: int = 0) -> FloatArray:
+    r"""Eq. (2): :math:`c_t = 1 - \prod_i (1 - c^i_t)` for a profile of shape (n, m)
+    (the defenders along ``axis``).
+
+    Summed as :math:`\sum_i c^i_t \prod_{j < i} (1 - c^j_t)`, which equals it and
+    does not cancel: ``1 - prod(1 - c)`` loses the low digits of a tiny coverage,
+    and times an attacker gap of 1e9 that moves the attacker's utility by more than
+    the best-response tolerance (a single defender's ORIGAMI outcome failed its own
+    check so).
+    """
+    x = np.moveaxis(np.asarray(profile, dtype=np.float64), axis, -2)
+    return combine(x, products_before(1.0 - x))
+
+
+def products_before(rest: FloatArray) -> FloatArray:
+    r""":math:`\prod_{j < i} (1 - c^j_t)` for each defender i of profiles (..., n, m),
+    from ``rest`` :math:`= 1 - c`."""
+    ones = np.ones((*rest.shape[:-2], 1, rest.shape[-1]))
+    return np.concatenate((ones, rest[..., :-1, :]), axis=-2).cumprod(axis=-2)
+
+
+def combine(profile: FloatArray, before: FloatArray) -> FloatArray:
+    """:func:`combined_coverage` of profiles (..., n, m) given :func:`products_before`."""
+    return np.asarray((profile * before).sum(axis=-2))

@@ -30,6 +30,7 @@ from scipy.optimize import linear_sum_assignment
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray
 from sim.numerics import BUDGET_TOL, COVERAGE_TOL
+from sim.payoffs import combined_coverage
 
 BoolArray = NDArray[np.bool_]
 
@@ -311,7 +312,7 @@ class IndependentRecommendation:
 
     def coverage(self) -> FloatArray:
         """Eq. (2): :math:`1 - \\prod_i (1 - c^i_t)`, shape (m,)."""
-        return 1.0 - np.prod(1.0 - self.defender_coverage(), axis=0)
+        return combined_coverage(self.defender_coverage())
 
     def sample(self, rng: np.random.Generator) -> BoolArray:
         """One joint pure strategy, shape (n, m): each defender draws her own offset."""

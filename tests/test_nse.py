@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sim.game import SecurityGame
 from sim.generators import available_generators, make_generator
 from sim.instances import example_5_2, nonoverlapping_from_orders, theorem_3_2
+from sim.payoffs import products_before
 from sim.solvers import (
     compute_nse,
     deviation_value,
@@ -28,7 +29,7 @@ from sim.solvers import (
     single_defender_sse,
 )
 from sim.solvers.bounded import bounded_root
-from sim.solvers.deviation import _before, _leave_one_out
+from sim.solvers.deviation import _leave_one_out
 from sim.solvers.exact import budgets_fit, exact_split, floor_exact, greedy_split
 from sim.solvers.kernel import (
     candidate_orders,
@@ -304,7 +305,7 @@ def test_batched_origami_levels_match_each_row(game, data):
 def test_leave_one_out_coverage_handles_full_coverage():
     profile = np.array([[1.0, 0.5, 0.0], [0.3, 1.0, 0.0], [0.2, 0.5, 1.0]])
     rest = 1.0 - profile
-    batched = _leave_one_out(rest, _before(rest))
+    batched = _leave_one_out(rest, products_before(rest))
     for i in range(3):
         np.testing.assert_allclose(batched[i], others_coverage(profile, i), atol=1e-15)
 

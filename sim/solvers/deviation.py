@@ -35,50 +35,23 @@ from numpy.typing import ArrayLike
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
 from sim.numerics import BR_TOL, BUDGET_TOL, GAIN_TOL
-from sim.payoffs import utility
+from sim.payoffs import combine, combined_coverage, products_before, utility
 from sim.solvers.origami import need, origami_levels
 
 #: Others' coverage at least this close to 1 counts as full: her coverage there is inert.
 FULL_TOL = 1e-12
 
 
-def combined_coverage(profile: ArrayLike, axis: int = 0) -> FloatArray:
-    r"""Eq. (2): :math:`c_t = 1 - \prod_i (1 - c^i_t)` for a profile of shape (n, m)
-    (the defenders along ``axis``).
-
-    Summed as :math:`\sum_i c^i_t \prod_{j < i} (1 - c^j_t)`, which equals it and
-    does not cancel: ``1 - prod(1 - c)`` loses the low digits of a tiny coverage,
-    and times an attacker gap of 1e9 that moves the attacker's utility by more than
-    the best-response tolerance (a single defender's ORIGAMI outcome failed its own
-    check so).
-    """
-    x = np.moveaxis(np.asarray(profile, dtype=np.float64), axis, -2)
-    return _combined(x, _before(1.0 - x))
-
-
-def _before(rest: FloatArray) -> FloatArray:
-    r""":math:`\prod_{j < i} (1 - c^j_t)` for each defender i of profiles (..., n, m),
-    from ``rest`` :math:`= 1 - c`."""
-    ones = np.ones((*rest.shape[:-2], 1, rest.shape[-1]))
-    return np.concatenate((ones, rest[..., :-1, :]), axis=-2).cumprod(axis=-2)
-
-
-def _combined(profile: FloatArray, before: FloatArray) -> FloatArray:
-    """:func:`combined_coverage` of profiles (..., n, m) given :func:`_before`."""
-    return np.asarray((profile * before).sum(axis=-2))
-
-
 def others_coverage(profile: ArrayLike, defender: int) -> FloatArray:
     """:math:`q^{-i}`: the combined coverage of every defender but ``defender``."""
-    x = np.asarray(profile, dtype=np.float64)
-    return 1.0 - np.prod(np.delete(1.0 - x, defender, axis=0), axis=0)
+    return combined_coverage(np.delete(np.asarray(profile, dtype=np.float64), defender, axis=0))
 
 
 def _leave_one_out(rest: FloatArray, before: FloatArray) -> FloatArray:
     """Every defender's :math:`q^{-i}` at once, shape (..., n, m), from ``rest``
-    :math:`= 1 - c` and :func:`_before` (prefix and suffix products, so a defender
-    covering a target fully does not divide by zero)."""
-    after = _before(rest[..., ::-1, :])[..., ::-1, :]
+    :math:`= 1 - c` and :func:`~sim.payoffs.products_before` (prefix and suffix
+    products, so a defender covering a target fully does not divide by zero)."""
+    after = products_before(rest[..., ::-1, :])[..., ::-1, :]
     return np.asarray(1.0 - before * after, dtype=np.float64)
 
 
@@ -396,8 +369,8 @@ def profile_gains(
     r, n, m = profiles.shape
     at = np.arange(r)
     rest = 1.0 - profiles
-    before = _before(rest)
-    c = _combined(profiles, before)
+    before = products_before(rest)
+    c = combine(profiles, before)
     attacker = game.attacker_reward - c * game.attacker_gap
     best = attacker[at, attacked_target] >= attacker.max(axis=1) - tol
     own = utility(

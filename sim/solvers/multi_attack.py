@@ -29,6 +29,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, GAIN_TOL
+from sim.payoffs import utility
 
 #: Largest number of targets :func:`multi_attack_sse` accepts (the MILP has 3m
 #: variables; HiGHS solves m = 60 with several attacks in seconds, beyond that the
@@ -88,7 +89,7 @@ class Payoffs:
 
     def defender_values(self, coverage: FloatArray) -> FloatArray:
         """The defender's utility when each target is attacked under ``coverage``."""
-        return self.defender_penalty + coverage * self.defender_gap
+        return utility(self.defender_penalty, self.defender_gap, coverage)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linp
 
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
+from sim.payoffs import utility
 from sim.sampling import birkhoff
 
 #: The NP-hard rows (heterogeneous resources on schedules of size >= 2, any schedules
@@ -181,6 +182,12 @@ class ScheduleProblem:
     @property
     def n_targets(self) -> int:
         return int(self.cover.shape[1])
+
+    def value(self, target: int, coverage: float) -> float:
+        """The defender's (standard) utility when ``target`` is attacked with that
+        coverage."""
+        gap = self.defender_reward[target] - self.defender_penalty[target]
+        return float(utility(self.defender_penalty[target], gap, coverage))
 
     @property
     def n_resources(self) -> int:
@@ -357,7 +364,7 @@ def _marginal_lp(
     if result.status != 0:
         return None
     coverage = np.clip(shares @ result.x, 0.0, 1.0)
-    return float(p.defender_penalty[t] + gap_d * coverage[t]), coverage, result.x
+    return p.value(t, coverage[t]), coverage, result.x
 
 
 # -- Birkhoff-von Neumann for size-1 schedules (docs/schedules.md §2) ------------------
@@ -551,9 +558,7 @@ def schedule_sse(
         if mix is None:
             continue
         coverage = columns.matrix() @ mix
-        value = float(
-            p.defender_penalty[t] + (p.defender_reward[t] - p.defender_penalty[t]) * coverage[t]
-        )
+        value = p.value(t, coverage[t])
         if best is None or value > best[0] + _TOL:
             best = (value, t, mix, list(columns.assignments))
     if best is None:
@@ -573,10 +578,7 @@ def _result(
         q = np.append(q, idle)
     q = q / q.sum()
     coverage = mixture_coverage(p.cover, assignments, q)
-    value = float(
-        p.defender_penalty[t] + (p.defender_reward[t] - p.defender_penalty[t]) * coverage[t]
-    )
-    value = float(p.units.defender_utility(value, 0))
+    value = float(p.units.defender_utility(p.value(t, coverage[t]), 0))
     assignments.setflags(write=False)
     return ScheduleSSE(p.schedules, assignments, q, coverage, int(t), value, method)
 
@@ -632,7 +634,7 @@ def schedule_sse_by_enumeration(
         )
         if result.status != 0:
             continue
-        value = float(p.defender_penalty[t] + gap_d * (c[t] @ result.x))
+        value = p.value(t, float(c[t] @ result.x))
         if best is None or value > best[0] + _TOL:
             best = (value, t, result.x)
     if best is None:
