@@ -107,12 +107,9 @@ def candidate_blocks(count: int, alone: int = 1) -> Iterator[slice]:
     before the next.
 
     Where each tier has one stage the blocks change no result (each game takes its
-    first verified candidate in (tier, rank) order), so the finder then tries the
-    second candidate alone too: at n = 5, m = 50 a wrong first candidate costs one more
-    single solve instead of four (in a paired run zero_sum_like's median went 1.19 ->
-    1.02 ms). The batch keeps 1, 4, 16: there each block costs a solve for every
-    unresolved report, and with a second single the misreport search's slowest
-    defender went 137 -> 163 LP-t (one paired run).
+    first verified candidate in (tier, rank) order); the finder tries the second
+    candidate alone too (``alone=2``), the batch of reports keeps 1, 4, 16 (why:
+    ``docs/nse.md`` §2.3).
     """
     start, size = 0, 1
     while start < count:
@@ -522,13 +519,8 @@ def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: floa
     more than the defenders hold together at ``first[j]``. Where it spends more (or
     leaves demand nobody may cover), maximum waste does not fit the budgets: Newton
     comes first (the attacker is then usually kept above the floor), then the exact
-    splits (less waste), then the floor pass. Of 308 generated floor games (every
-    family, n <= 12), the choice between floor pass and Newton put first a stage that
-    succeeds at the first target in all but 6 where one of them does; in the
-    misreport searches of ``bench/audits.py`` the exact splits resolved 16,304
-    reports of floor games, the canonical floor pass 539. Putting the exact splits
-    before Newton where the floor pass leads took the slowest search's defender from
-    261 to 226 LP-t.
+    splits (less waste), then the floor pass (the evidence for this order:
+    ``docs/nse.md`` §2.3).
     """
     game = games.game
     floor = float(game.attacker_penalty.max())
@@ -572,10 +564,8 @@ def tiers(stages: np.ndarray) -> tuple[slice, ...]:
     game the floor pass or Newton, whichever comes first, with the exact floor
     splits), then the other of floor pass and Newton, then the rarer stages: a game
     whose most promising target is wrong tries its next targets with the stages that
-    resolve most games before it tries the costlier ones on the first. With the
-    primary stages in one tier, an n = 5, m = 50 game whose NSE Newton finds at its
-    third target took 10 ms (now 6.4 ms; 3.4 ms with Newton alone in the first tier,
-    which made the slowest misreport search 187 LP-t instead of 160)."""
+    resolve most games before it tries the costlier ones on the first
+    (``docs/nse.md`` §2.3)."""
     primary = sum(
         str(name) in ("floor", "newton") or str(name).startswith("floor:exact")
         for name in stages[0]
