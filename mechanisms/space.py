@@ -29,7 +29,7 @@ from scipy.optimize import linprog
 
 from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import UTILITY_TOL
+from sim.numerics import ROUNDING_TOL, UTILITY_TOL
 from sim.payoffs import target_utility
 from sim.solvers import max_coverage, utilities_at_max_coverage
 
@@ -165,7 +165,7 @@ def lp_space(game: SecurityGame, floor: FloatArray | None = None) -> OutcomeSpac
         rhs = [reward[t] - reward[others]]
         if floor is not None:  # (4a): p_i(t) + c_t gap_i(t) >= floor_i
             low = float(np.max((floor - game.defender_penalty[:, t]) / game.defender_gap[:, t]))
-            if low > 1.0 + 1e-12:
+            if low > 1.0 + ROUNDING_TOL:
                 continue
             rows.append(-to_target[t][None])
             rhs.append(np.array([-min(max(low, 0.0), 1.0)]))

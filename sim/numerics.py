@@ -41,6 +41,29 @@ NEWTON_TOL: Final = 1e-12
 #: floor itself).
 FLOOR_NUDGE: Final = 1e-12
 
+#: Rounding noise in a quantity of order 1 (a coverage, a probability, a standard
+#: utility): values closer than this are equal where the code needs exact ties.
+ROUNDING_TOL: Final = 1e-12
+
+#: Others' coverage at least this close to 1 counts as full: her coverage there is
+#: inert (the deviation oracle).
+FULL_TOL: Final = 1e-12
+
+#: Matchings are peeled off a coverage until less than this much probability is left
+#: (Birkhoff-von Neumann sampling).
+PEEL_TOL: Final = 1e-12
+
+#: The canonical split's condition A: two defender utilities this close are equal.
+PREFERENCE_TOL: Final = 1e-12
+
+#: The canonical split's rule B: a defender may keep spare resources when she likes a
+#: pinned target no better than tau, to within this.
+SPARE_TOL: Final = 1e-12
+
+#: The schedule solvers' values and probabilities (LP optima and mixture weights)
+#: closer than this are equal.
+SCHEDULE_TOL: Final = 1e-9
+
 TieBreaking = Literal["designated", "pessimistic", "optimistic", "lowest_index", "random"]
 TIE_BREAKING_MODES: Final[tuple[str, ...]] = (
     "designated",

@@ -29,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray
-from sim.numerics import BUDGET_TOL, COVERAGE_TOL
+from sim.numerics import BUDGET_TOL, COVERAGE_TOL, PEEL_TOL
 from sim.payoffs import combined_coverage
 
 BoolArray = NDArray[np.bool_]
@@ -46,10 +46,6 @@ def _check_coverage(coverage: ArrayLike, budget: int, owner: str) -> FloatArray:
             f"{owner}.coverage must sum to at most the budget {budget}; got {c.sum()!r}"
         )
     return np.clip(c, 0.0, 1.0)
-
-
-#: Matchings are peeled off until less than this much probability is left.
-PEEL_TOL = 1e-12
 
 
 def birkhoff(x: ArrayLike) -> tuple[NDArray[np.int64], FloatArray]:

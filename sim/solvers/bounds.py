@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import BR_TOL, UTILITY_TOL
+from sim.numerics import BR_TOL, ROUNDING_TOL, UTILITY_TOL
 from sim.payoffs import utility
 from sim.solvers.nse import NSEResult, compute_nse
 from sim.solvers.origami import need, origami_level
@@ -85,7 +85,7 @@ def excluded_targets(game: SecurityGame) -> np.ndarray:
             never_pushed = True
         else:
             cost = need(reward[others], gap[others], float(penalty[tau])).sum()
-            never_pushed = bool(cost > game.total_resources - 1 + 1e-12)
+            never_pushed = bool(cost > game.total_resources - 1 + ROUNDING_TOL)
         rivals = others & attackable
         if not (never_pushed and rivals.any()):
             continue

@@ -34,12 +34,9 @@ from numpy.typing import ArrayLike
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
-from sim.numerics import BR_TOL, BUDGET_TOL, GAIN_TOL
+from sim.numerics import BR_TOL, BUDGET_TOL, FULL_TOL, GAIN_TOL
 from sim.payoffs import combine, combined_coverage, products_before, utility
 from sim.solvers.origami import need, origami_levels
-
-#: Others' coverage at least this close to 1 counts as full: her coverage there is inert.
-FULL_TOL = 1e-12
 
 
 def others_coverage(profile: ArrayLike, defender: int) -> FloatArray:

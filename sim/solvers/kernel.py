@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.game import FloatArray, PayoffUnits, SecurityGame
-from sim.numerics import BR_TOL, FLOOR_NUDGE, GAIN_TOL, NEWTON_TOL, RESIDUAL_TOL
+from sim.numerics import (
+    BR_TOL,
+    FLOOR_NUDGE,
+    GAIN_TOL,
+    NEWTON_TOL,
+    PREFERENCE_TOL,
+    RESIDUAL_TOL,
+)
 from sim.payoffs import utility
 from sim.solvers.deviation import profile_gains
 from sim.solvers.exact import budgets_fit, equal_share, floor_exact
@@ -30,7 +37,6 @@ from sim.solvers.linalg import least_squares_stack, solve_stack
 from sim.solvers.origami import need, origami_level
 from sim.solvers.split import (
     LOG_WEIGHT_BOUND,
-    PREFERENCE_TOL,
     Games,
     allowed_sets,
     may_spare,

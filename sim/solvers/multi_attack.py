@@ -28,7 +28,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import BR_TOL, GAIN_TOL
+from sim.numerics import BR_TOL, GAIN_TOL, ROUNDING_TOL
 from sim.payoffs import utility
 
 #: Largest number of targets :func:`multi_attack_sse` accepts (the MILP has 3m
@@ -450,7 +450,7 @@ def multi_attack_nash(
     p = Payoffs.of(game.standard, defender)
     thetas = _cells(np.unique(np.concatenate([p.attacker_penalty, p.attacker_reward])), None)
     lams = _cells(np.unique(p.defender_gap), 0.0)
-    tol = 1e-12 * game.n_targets  # standard payoffs lie in [0, 1]
+    tol = ROUNDING_TOL * game.n_targets  # standard payoffs lie in [0, 1]
     solution = (_search if search == "bisect" else _scan)(p, thetas, lams, tol)
     if solution is None and search == "bisect":
         solution = _scan(p, thetas, lams, tol)
@@ -550,7 +550,7 @@ def sse_by_enumeration(game: SecurityGame, defender: int | None = None) -> Multi
     best: tuple[float, FloatArray, tuple[int, ...]] | None = None
     for attacked in itertools.combinations(range(m), p.attacks):
         solved = _attacked_set_lp(p, attacked)
-        if solved is not None and (best is None or solved[0] > best[0] + 1e-12):
+        if solved is not None and (best is None or solved[0] > best[0] + ROUNDING_TOL):
             best = (solved[0], solved[1], attacked)
     if best is None:  # never: an empty budget makes the n_a best targets a response
         raise SolverFailedError("sse_by_enumeration: no attacked set is inducible")

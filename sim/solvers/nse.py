@@ -51,6 +51,7 @@ from sim.numerics import (
     FLOOR_NUDGE,
     GAIN_TOL,
     RESIDUAL_TOL,
+    ROUNDING_TOL,
 )
 from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
@@ -211,7 +212,7 @@ def _solve_general(
         allowed[:, t] = False
     rows, cols = np.nonzero(allowed)
     budget = game.resources - fixed.sum(axis=1)
-    if np.any(budget[active] < -1e-12):
+    if np.any(budget[active] < -ROUNDING_TOL):
         return None
     targets = np.unique(cols)
     position = np.searchsorted(targets, cols)
@@ -428,7 +429,7 @@ def _cells(
         cells += [
             (tau, float(low), float(high))
             for low, high in itertools.pairwise(edges)
-            if high - low > 1e-12
+            if high - low > ROUNDING_TOL
         ]
     return cells
 
@@ -550,7 +551,7 @@ def _find(game: SecurityGame, targets: Sequence[int] | None, quick: bool) -> NSE
         value = np.where(
             attackable, utility(game.defender_penalty[i], game.defender_gap[i], cover), -np.inf
         )
-        tau = int(np.flatnonzero(value >= value.max() - 1e-12)[0])
+        tau = int(np.flatnonzero(value >= value.max() - ROUNDING_TOL)[0])
         profile = np.zeros((n, m))
         profile[i] = cover
         ok, violation, found = _verify(game, profile, tau)

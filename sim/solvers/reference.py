@@ -13,9 +13,8 @@ from scipy.optimize import linprog
 
 from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import BR_TOL, BUDGET_TOL
+from sim.numerics import BR_TOL, BUDGET_TOL, FULL_TOL
 from sim.payoffs import defender_utilities
-from sim.solvers.deviation import FULL_TOL
 from sim.solvers.origami import MaxCoverage, StackelbergOutcome, argmax_lowest
 
 

@@ -36,6 +36,7 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linp
 
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
+from sim.numerics import SCHEDULE_TOL
 from sim.payoffs import utility
 from sim.sampling import birkhoff
 
@@ -48,8 +49,6 @@ HARD_RESOURCE_LIMIT: Final = 20
 
 #: The reference enumerates at most this many pure strategies.
 ENUMERATION_LIMIT: Final = 200_000
-
-_TOL: Final = 1e-9
 
 
 @dataclass(frozen=True)
@@ -416,7 +415,7 @@ def _price(p: ScheduleProblem, columns: _Columns, weights: FloatArray, floor: fl
     """Add the best pure strategy against ``weights`` if it is worth more than
     ``floor``; whether one was added."""
     assignment, covered = p.best_pure(weights)
-    if float(weights[covered].sum()) <= floor + _TOL:
+    if float(weights[covered].sum()) <= floor + SCHEDULE_TOL:
         return False
     return columns.add(assignment, covered)
 
@@ -442,7 +441,7 @@ def _decompose(p: ScheduleProblem, coverage: FloatArray, columns: _Columns) -> F
         )
         if result.status != 0:
             raise SolverFailedError(f"schedule decomposition LP failed: {result.message}")
-        if result.fun <= _TOL:
+        if result.fun <= SCHEDULE_TOL:
             return np.asarray(result.x[:s])
         # reduced cost of a column a: -(y_eq @ a) - y_ub
         if not _price(p, columns, result.eqlin.marginals, -float(result.ineqlin.marginals[0])):
@@ -486,7 +485,7 @@ def _columns_sse(p: ScheduleProblem, t: int, columns: _Columns) -> FloatArray | 
                 break
         else:
             raise SolverFailedError("schedule column generation: too many columns")
-        if phase == 1 and result.fun > _TOL:
+        if phase == 1 and result.fun > SCHEDULE_TOL:
             return None
     return np.asarray(result.x[: columns.matrix().shape[1]])
 
@@ -531,10 +530,10 @@ def schedule_sse(
     if case in ("size1", "bipartite"):  # the marginal LP is exact
         found: tuple[int, tuple[float, FloatArray, FloatArray]] | None = None
         for t in sorted(range(p.n_targets), key=lambda t: (-p.defender_reward[t], t)):
-            if found is not None and p.defender_reward[t] <= found[1][0] + _TOL:
+            if found is not None and p.defender_reward[t] <= found[1][0] + SCHEDULE_TOL:
                 break  # r^d(t) bounds what covering t can give
             lp = _marginal_lp(p, t, aggregate=case == "bipartite")
-            if lp is not None and (found is None or lp[0] > found[1][0] + _TOL):
+            if lp is not None and (found is None or lp[0] > found[1][0] + SCHEDULE_TOL):
                 found = (t, lp)
         if found is None:
             raise SolverFailedError("schedule_sse: no target can be made a best response")
@@ -552,14 +551,14 @@ def schedule_sse(
     columns = _Columns.start(p)
     best: tuple[float, int, FloatArray, list[np.ndarray]] | None = None
     for t, (bound, _, _) in order:
-        if best is not None and bound <= best[0] + _TOL:
+        if best is not None and bound <= best[0] + SCHEDULE_TOL:
             break  # the marginal LP bounds every later target below the best found
         mix = _columns_sse(p, t, columns)
         if mix is None:
             continue
         coverage = columns.matrix() @ mix
         value = p.value(t, coverage[t])
-        if best is None or value > best[0] + _TOL:
+        if best is None or value > best[0] + SCHEDULE_TOL:
             best = (value, t, mix, list(columns.assignments))
     if best is None:
         raise SolverFailedError("schedule_sse: no target can be made a best response")
@@ -570,10 +569,10 @@ def _result(
     p: ScheduleProblem, assignments: np.ndarray, q: FloatArray, t: int, method: str
 ) -> ScheduleSSE:
     """The mixture with idle filling the missing mass, its exact marginals and value."""
-    keep = q > _TOL
+    keep = q > SCHEDULE_TOL
     assignments, q = assignments[keep], np.clip(q[keep], 0.0, None)
     idle = 1.0 - q.sum()
-    if idle > _TOL:
+    if idle > SCHEDULE_TOL:
         assignments = np.vstack([assignments, np.full((1, p.n_resources), -1)])
         q = np.append(q, idle)
     q = q / q.sum()
@@ -635,7 +634,7 @@ def schedule_sse_by_enumeration(
         if result.status != 0:
             continue
         value = p.value(t, float(c[t] @ result.x))
-        if best is None or value > best[0] + _TOL:
+        if best is None or value > best[0] + SCHEDULE_TOL:
             best = (value, t, result.x)
     if best is None:
         raise SolverFailedError("schedule_sse_by_enumeration: no target is inducible")

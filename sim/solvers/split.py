@@ -39,6 +39,7 @@ import numpy as np
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
+from sim.numerics import PREFERENCE_TOL, SPARE_TOL
 from sim.payoffs import utility
 from sim.solvers.origami import need
 
@@ -50,9 +51,6 @@ LOG_WEIGHT_BOUND = 30.0
 #: Smaller ones (the finder's single game and its first blocks of targets) rarely
 #: repeat a row.
 DISTINCT_ROWS = 64
-
-#: Condition A's comparison of two defender utilities.
-PREFERENCE_TOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -404,11 +402,6 @@ def spending(
     if not (orphans or sp.feasible[0]):
         return None
     return Spending(*(getattr(sp, f.name)[0] for f in dataclasses.fields(sp)))
-
-
-#: The rule-B tolerance: a defender may keep spare resources when she likes a pinned
-#: target no better than tau, to within this.
-SPARE_TOL = 1e-12
 
 
 def may_spare(games: Games, rows: np.ndarray, tau: np.ndarray, u: float | FloatArray) -> np.ndarray:
