@@ -35,6 +35,7 @@ import highspy
 import numpy as np
 
 from sim.game import FloatArray, SecurityGame
+from sim.numerics import LP_TOL
 from sim.payoffs import target_utility, utility
 from sim.sampling import Recommendation
 from sim.solvers.multi_attack import quiet_stdout
@@ -198,7 +199,7 @@ def best_modification(
     covered: FloatArray,
     *,
     first: int,
-    eps_tol: float = 1e-9,
+    eps_tol: float = LP_TOL,
 ) -> Modification:
     """Her best modification given the signal structure (``prob``, ``covered`` of
     :func:`signals`); ties go to the lowest target, ``first`` (the designated one)

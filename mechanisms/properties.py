@@ -30,7 +30,7 @@ from mechanisms.outcome import MechanismOutcome, designated_set
 from mechanisms.space import outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import GAP_FLOOR, PAYOFF_LIMIT, FloatArray, SecurityGame
-from sim.numerics import GAIN_TOL, UTILITY_TOL
+from sim.numerics import GAIN_TOL, LP_TOL, UTILITY_TOL
 from sim.payoffs import set_utility, target_utility, utility
 from sim.sampling import IndependentRecommendation
 from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range, others_coverage
@@ -519,7 +519,7 @@ def ir_violation(
     outcome: MechanismOutcome,
     defender: int,
     *,
-    eps_tol: float = 1e-9,
+    eps_tol: float = LP_TOL,
     reference: bool = False,
 ) -> Deviation:
     """The exact best strategy modification of ``defender`` (Property 4).

@@ -41,6 +41,10 @@ NEWTON_TOL: Final = 1e-12
 #: floor itself).
 FLOOR_NUDGE: Final = 1e-12
 
+#: An LP's rounding (HiGHS): two attacker levels of the IR audit's LPs closer than this
+#: (in the attacker's standard units) are equal.
+LP_TOL: Final = 1e-9
+
 #: Rounding noise in a quantity of order 1 (a coverage, a probability, a standard
 #: utility): values closer than this are equal where the code needs exact ties.
 ROUNDING_TOL: Final = 1e-12
