@@ -44,6 +44,7 @@ the value; unknown names list the valid ones.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib
@@ -322,6 +323,10 @@ class Field:
 
 #: Every field a study config may have: :func:`parse_config` accepts exactly these,
 #: and ``defcoord schema`` prints them (one source of truth).
+#: A behaviour profile's defaults, from :class:`~agents.profiles.BehaviourProfile` itself
+#: (the one place they are written).
+_PROFILE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(BehaviourProfile)}
+
 FIELDS: tuple[Field, ...] = (
     Field("study", "name", "string", None, "the study's name (a file name; default --out)"),
     Field("study", "seed", "integer >= 0", None, "the root seed: it determines every byte"),
@@ -342,15 +347,27 @@ FIELDS: tuple[Field, ...] = (
     Field("mechanisms", "name", "string", None, "a registered mechanism ([[mechanisms]])"),
     Field("mechanisms", "params", "table", {}, "the mechanism's parameters"),
     Field("profiles", "name", "string", None, "the profile's name ([[profiles]])"),
-    Field("profiles", "reporting", "string", "truthful", "the strategic defenders' reporting"),
-    Field("profiles", "executing", "string", "follow", "the strategic defenders' execution"),
+    Field(
+        "profiles",
+        "reporting",
+        "string",
+        _PROFILE_DEFAULTS["reporting"],
+        "the strategic defenders' reporting",
+    ),
+    Field(
+        "profiles",
+        "executing",
+        "string",
+        _PROFILE_DEFAULTS["executing"],
+        "the strategic defenders' execution",
+    ),
     Field("profiles", "reporting_params", "table", {}, "the reporting behaviour's parameters"),
     Field("profiles", "executing_params", "table", {}, "the execution behaviour's parameters"),
     Field(
         "profiles",
         "strategic",
         '"random" | "each" | "first" | "all" | array of indices',
-        "random",
+        _PROFILE_DEFAULTS["strategic"],
         "who is strategic: one drawn per replication, each in turn, defender 0, all, a list",
     ),
     Field("attacker", "name", "string", "informed", "a registered attacker model"),
