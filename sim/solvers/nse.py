@@ -45,7 +45,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from sim.errors import InvalidParameterError
-from sim.game import FloatArray, SecurityGame
+from sim.game import FloatArray, PayoffUnits, SecurityGame
 from sim.numerics import (
     BR_TOL,
     FLOOR_NUDGE,
@@ -60,7 +60,6 @@ from sim.solvers.deviation import (
     NSEViolation,
     ProfileGains,
     certificate,
-    certify,
     combined_coverage,
     profile_gains,
 )
@@ -305,12 +304,16 @@ def _result(
     violation: NSEViolation,
     found: ProfileGains,
     attempts: int,
+    units: PayoffUnits,
 ) -> NSEResult:
-    """The result of a verified candidate (``found``: the oracle's arrays for it)."""
+    """The result of a verified candidate (``found``: the oracle's arrays for it), its
+    certificate in ``units`` (those of the game whose standard form ``game`` is)."""
     c, value = found.coverage[0], found.own[0].copy()
     level = float(game.attacker_reward[tau] - c[tau] * game.attacker_gap[tau])
     profile.setflags(write=False)
     value.setflags(write=False)
+    if not units.identity:
+        violation = certificate(found, units)
     return NSEResult(profile, tau, level, value, "verified", phase, violation, attempts)
 
 
@@ -512,7 +515,7 @@ def find_nse(
             f"status quo of defenders who plan for one attack is game.one_attack's NSE)"
         )
     standard = game.standard
-    result = _find(standard, targets, quick)
+    result = _find(standard, targets, quick, game.units)
     if standard is game or not result.verified:
         return result
     tau = result.attacked_target
@@ -523,12 +526,13 @@ def find_nse(
         result,
         attacker_level=float(game.attacker_reward[tau] - c * game.attacker_gap[tau]),
         defender_utility=utility,
-        violation=certify(standard, result.coverage, tau, units=game.units),
     )
 
 
-def _find(game: SecurityGame, targets: Sequence[int] | None, quick: bool) -> NSEResult:
-    """:func:`find_nse` of a standard game."""
+def _find(
+    game: SecurityGame, targets: Sequence[int] | None, quick: bool, units: PayoffUnits
+) -> NSEResult:
+    """:func:`find_nse` of a standard game (its certificate in ``units``)."""
     allowed_targets = None if targets is None else {int(t) for t in targets}
     n, m = game.n_defenders, game.n_targets
     active = game.resources > 0
@@ -542,7 +546,7 @@ def _find(game: SecurityGame, targets: Sequence[int] | None, quick: bool) -> NSE
         if tied:
             ok, violation, found = _verify(game, profile, tied[0])
             if ok:
-                return _result(game, profile, tied[0], "idle", violation, found, 1)
+                return _result(game, profile, tied[0], "idle", violation, found, 1, units)
     if active.sum() == 1 and allowed_targets is None and not game.restricted:
         i = int(np.flatnonzero(active)[0])
         level = origami_level(game.attacker_reward, game.attacker_gap, float(game.resources[i]))
@@ -557,7 +561,7 @@ def _find(game: SecurityGame, targets: Sequence[int] | None, quick: bool) -> NSE
         ok, violation, found = _verify(game, profile, tau)
         attempts += 1
         if ok:
-            return _result(game, profile, tau, "single", violation, found, attempts)
+            return _result(game, profile, tau, "single", violation, found, attempts, units)
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     games = Games.single(game)
     candidates = [int(t) for t in candidate_orders(games, pooled)[0]]
@@ -570,7 +574,7 @@ def _find(game: SecurityGame, targets: Sequence[int] | None, quick: bool) -> NSE
             continue
         ok, violation, found = _verify(game, profile, tau)
         if ok:
-            return _result(game, profile, tau, phase, violation, found, attempts)
+            return _result(game, profile, tau, phase, violation, found, attempts, units)
         notes.append(f"{phase} tau={tau}: {violation.reason}")
     empty = np.zeros((n, m))
     empty.setflags(write=False)
