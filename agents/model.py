@@ -198,7 +198,7 @@ def play(
 ) -> Iterator[RoundRecord]:
     """The records of a :class:`CoordinationModel`'s ``rounds`` rounds, one at a time
     as they are played (the model keeps none, so a long run's memory does not grow);
-    the same records as :func:`simulate`. The model is released at the end."""
+    the model is released at the end."""
     with CoordinationModel(
         game,
         mechanism,
@@ -222,11 +222,6 @@ def simulate(
     attacker: AttackerModel | None = None,
     rounds: int = 100,
     rng: Any = None,
-    collect: bool = False,
 ) -> list[RoundRecord]:
-    """Run a :class:`CoordinationModel` for ``rounds`` rounds and release it; the
-    records are the result (``collect`` also fills the model's datacollector)."""
-    with CoordinationModel(
-        game, mechanism, behaviours, attacker=attacker, rounds=rounds, rng=rng, collect=collect
-    ) as model:
-        return model.run()
+    """Every record of :func:`play`, as a list (the model is released at the end)."""
+    return list(play(game, mechanism, behaviours, attacker=attacker, rounds=rounds, rng=rng))

@@ -544,7 +544,7 @@ def test_rounds_stream_into_arrow_and_a_failed_run_rolls_back(monkeypatch):
     (``play``) and rows are packed into Arrow batches as they are played; a run that
     fails mid-way is rolled back to its failed rows, across batch boundaries."""
     from agents.behaviours import make_execution, make_reporting
-    from agents.model import CoordinationModel, play, simulate
+    from agents.model import CoordinationModel, play
     from mechanisms.rules import RandomDictatorship
     from runs import tasks
     from sim.errors import SolverFailedError
@@ -552,7 +552,8 @@ def test_rounds_stream_into_arrow_and_a_failed_run_rolls_back(monkeypatch):
 
     game = example_5_2()
     behaviours = [(make_reporting("truthful"), make_execution("optimal_deviation"))] * 3
-    kept = simulate(game, make_mechanism("csw_max"), behaviours, rounds=6, rng=3)
+    with CoordinationModel(game, make_mechanism("csw_max"), behaviours, rounds=6, rng=3) as m:
+        kept = m.run()  # the model keeping every round
     streamed = list(play(game, make_mechanism("csw_max"), behaviours, rounds=6, rng=3))
     assert streamed == kept
     model = CoordinationModel(game, make_mechanism("csw_max"), behaviours, rounds=6, keep=False)
