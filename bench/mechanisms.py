@@ -52,7 +52,13 @@ def family_times(family: str, rng: np.random.Generator) -> dict[str, float]:
         def run(game):
             sq = nses[id(game)].defender_utility
             space = mech.space(game, sq)
-            choice = Choice(space.feasible, game.resources, seed, sq[None])
+            choice = Choice(
+                space.feasible,
+                game.resources,
+                seed,
+                sq[None],
+                ranges=game.units.defender_scale[None],
+            )
             target = int(mech.choose(space.values[None], choice)[0])
             mech.finish(game, space.coverage[target], target, sq)
 
