@@ -388,6 +388,19 @@ class SecurityGame:
         }
         # no validation: the map keeps every gap at least GAP_FLOOR of the range (the
         # constructor's rule), far above the map's rounding, so the game stays valid
+        return self._unchecked(fields)
+
+    def on_targets(self, keep: np.ndarray) -> SecurityGame:
+        """The game on the targets where ``keep`` (bool, shape (m,)) holds, in their
+        order, against one attack, with the jurisdictions restricted alike. Not
+        validated anew: every part of it is a part of this valid game."""
+        names = (*_FIELDS[:4], "allowed")
+        game = self._unchecked({name: getattr(self, name)[..., keep] for name in names})
+        object.__setattr__(game, "attacker_resources", 1)
+        return game
+
+    def _unchecked(self, fields: dict[str, Any]) -> SecurityGame:
+        """This game with ``fields`` replaced, without the constructor's validation."""
         game = object.__new__(SecurityGame)
         for name in (*_FIELDS, "attacker_resources", "allowed"):
             value = fields.get(name, getattr(self, name))

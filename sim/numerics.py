@@ -15,6 +15,11 @@ from typing import Final, Literal
 #: Two attacker utilities closer than this are a tie: both targets are best responses.
 BR_TOL: Final = 1e-9
 
+#: A target whose attacker reward is this far below the pooled ORIGAMI level is no
+#: best response to any coverage the defenders can afford (every level is at least the
+#: pooled one), so the NSE finder leaves it out (``docs/nse.md`` §1.4).
+ATTACK_MARGIN: Final = 2 * BR_TOL
+
 #: A budget is "spent" when what is left is below this. Budgets bind exactly in an
 #: equilibrium, so a smaller value would read rounding noise as spare resources and
 #: make valid equilibria look refutable (``docs/nse.md`` §4.4).

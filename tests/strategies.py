@@ -7,9 +7,18 @@ penalties, identical targets) are common, which is where the solvers are delicat
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from sim.game import SecurityGame
+
+
+def examples(quick: int) -> int:
+    """A property test's example count: ``quick`` under the default profile, scaled by
+    the loaded profile's ``max_examples`` over the default 100 (``tests/conftest.py``:
+    five times under ``stress``)."""
+    return max(1, quick * settings.default.max_examples // 100)
+
 
 _GRID = [-2.0, -1.0, 0.0, 0.5, 1.0, 2.0]
 

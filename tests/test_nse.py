@@ -10,18 +10,21 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sim.game import SecurityGame
 from sim.generators import available_generators, make_generator
 from sim.instances import example_5_2, nonoverlapping_from_orders, theorem_3_2
+from sim.numerics import PREFERENCE_TOL
 from sim.payoffs import products_before
 from sim.solvers import (
+    clear_nse_cache,
     compute_nse,
     deviation_value,
     find_nse,
     is_nse,
+    kernel,
     nse_strategies,
     nse_utility_range,
     nse_violation,
@@ -32,6 +35,8 @@ from sim.solvers.bounded import bounded_root
 from sim.solvers.deviation import _leave_one_out
 from sim.solvers.exact import budgets_fit, exact_split, floor_exact, greedy_split
 from sim.solvers.kernel import (
+    ORDER_LEVEL,
+    _common_level_shortfall,
     candidate_orders,
     propose,
     quick_nse_batch,
@@ -53,12 +58,12 @@ from sim.solvers.split import (
     water_fill,
 )
 
-from strategies import coverage_of_others, games
+from strategies import coverage_of_others, examples, games
 
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(games(max_targets=6), st.data())
 def test_deviation_oracle_matches_multiple_lps(game, data):
     q = data.draw(coverage_of_others(game.n_targets))
@@ -166,7 +171,7 @@ def test_t6_floor_nse_with_unused_budget():
     assert result.verified and result.attacker_level == pytest.approx(u)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(games(max_defenders=1, max_targets=6))
 def test_t7_one_defender_nse_is_her_stackelberg_outcome(game):
     result = compute_nse(game)
@@ -266,7 +271,7 @@ def test_utility_range_brackets_every_verified_nse():
 # -- the fast pieces against slow references ------------------------------------------
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(games(max_defenders=3, max_targets=5, max_resources=2), st.data())
 def test_verifier_matches_the_multiple_lp_reference(game, data):
     """The whole verifier (one vectorised pass over the defenders) against 2nm LPs,
@@ -284,7 +289,7 @@ def test_verifier_matches_the_multiple_lp_reference(game, data):
     assert fast == pytest.approx(slow, abs=1e-6) or (np.isinf(fast) and np.isinf(slow))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(games(max_targets=8), st.data())
 def test_batched_origami_levels_match_each_row(game, data):
     rows = data.draw(st.integers(1, 4))
@@ -310,7 +315,7 @@ def test_leave_one_out_coverage_handles_full_coverage():
         np.testing.assert_allclose(batched[i], others_coverage(profile, i), atol=1e-15)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(games(max_defenders=4, max_targets=8, max_resources=3), st.data())
 def test_canonical_spending_jacobian_matches_finite_differences(game, data):
     """Newton's analytic Jacobian (``sim/solvers/split.py``) against central
@@ -354,7 +359,7 @@ def test_newton_root_spends_every_budget_exactly():
     np.testing.assert_allclose(result.coverage.sum(axis=1), game.resources, atol=1e-9)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 6), st.integers(0, 5), st.integers(0, 2**32 - 1))
 def test_bounded_root_reaches_a_root_inside_the_box(equations, extra, seed):
     """The finder's least-squares solver (``sim/solvers/bounded.py``) on smooth systems
@@ -399,7 +404,7 @@ def test_bounded_root_holds_a_bound_and_refuses_a_system_without_a_root_in_the_b
     assert bounded_root(outside, np.array([0.5, 0.5]), lower, upper, 50) is None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     games(max_defenders=4, max_targets=6, max_resources=3, jurisdictions=True),
     st.sampled_from([0.0, 0.0, 0.3, 0.7]),
@@ -476,7 +481,7 @@ def test_exact_split_finds_a_split_where_one_exists():
     assert total >= 20 and found >= 0.8 * total
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(st.integers(1, 4), st.integers(1, 7), st.integers(0, 2**32 - 1))
 def test_budgets_fit_never_rejects_a_real_split(defenders, targets, seed):
     """``exact.budgets_fit`` prunes rows before the exact splits and the floor stages
@@ -515,7 +520,7 @@ def test_budgets_fit_refuses_a_lone_defender_over_budget_and_a_short_one():
     assert not budgets_fit(both, half, np.full((1, 2), 0.6), keep)[0]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 4), st.integers(1, 7), st.integers(0, 2**32 - 1))
 def test_greedy_split_of_one_row_equals_the_batched_one(defenders, targets, seed):
     """The greedy split runs on Python scalars for a batch of one and on NumPy for a
@@ -530,7 +535,7 @@ def test_greedy_split_of_one_row_equals_the_batched_one(defenders, targets, seed
         assert np.array_equal(one[0], batch[j])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(games(max_defenders=4, max_targets=6, max_resources=3, jurisdictions=True))
 def test_waste_fits_is_the_flat_canonical_split_at_the_floor(game):
     """``kernel.waste_fits`` (which orders a floor game's quick stages) computes the
@@ -585,7 +590,7 @@ def _blocks(size: int) -> list[slice]:
     return [slice(j, min(j + 16, size)) for j in range(0, size, 16)]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(games(max_defenders=4, max_targets=6, max_resources=3), st.integers(0, 2**32 - 1))
 def test_split_spending_shares_the_split_of_repeated_rows_bit_for_bit(game, seed):
     """A large batch is split once per distinct (level, log-weights, allowed sets,
@@ -607,7 +612,7 @@ def test_split_spending_shares_the_split_of_repeated_rows_bit_for_bit(game, seed
             assert np.array_equal(getattr(shared, field.name)[block], getattr(alone, field.name))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(games(max_defenders=4, max_targets=6, max_resources=3), st.integers(0, 2**32 - 1))
 def test_exact_split_shares_the_solve_of_repeated_rows_bit_for_bit(game, seed):
     """The exact split solves each distinct row of a large batch once (its allowed
@@ -731,7 +736,7 @@ def _water_fill_reference(log_mu, log_rest, allowed):
     return rest
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_water_fill_matches_a_per_target_reference(data):
     n, m = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
@@ -771,3 +776,93 @@ def test_floor_pass_with_a_designated_owner_finds_a_permutation_nse():
     batch = quick_nse_batch(game, 0, game.defender_reward[0][None], game.defender_penalty[0][None])
     assert batch.ok[0] and batch.attacked_target[0] == nse.attacked_target
     np.testing.assert_allclose(batch.coverage[0], nse.total_coverage, atol=1e-12)
+
+
+def _padded(game: SecurityGame, extra: int, drop: float) -> SecurityGame:
+    """``game`` with ``extra`` targets appended whose attacker reward is ``drop`` below
+    the pooled level (and random defender payoffs)."""
+    rng = np.random.default_rng(extra)
+    pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
+    n = game.n_defenders
+    penalty = rng.uniform(-2.0, 0.0, (n, extra))
+    reward = pooled - drop
+    return SecurityGame(
+        defender_reward=np.hstack(
+            (game.defender_reward, penalty + rng.uniform(0.5, 2, penalty.shape))
+        ),
+        defender_penalty=np.hstack((game.defender_penalty, penalty)),
+        attacker_reward=np.append(game.attacker_reward, np.full(extra, reward)),
+        attacker_penalty=np.append(game.attacker_penalty, np.full(extra, reward - 1.0)),
+        resources=game.resources,
+    )
+
+
+@given(games(max_defenders=3, max_targets=5))
+@settings(max_examples=examples(60))
+def test_targets_below_the_pooled_level_change_no_nse(game):
+    """``docs/nse.md`` §1.4: targets whose reward is below the pooled level are never
+    attacked, so padding a game with them leaves its NSE (found on the attackable
+    subgame) in place, with nothing on them; the certificate names original targets."""
+    found = find_nse(game)
+    assume(found.verified)
+    drop = 0.1 * game.units.attacker_scale
+    padded = _padded(game, 3, drop)
+    again = find_nse(padded)
+    assert again.verified
+    m = game.n_targets
+    assert not again.coverage[:, m:].any()
+    assert is_nse(padded, again.coverage, again.attacked_target)
+    assert again.attacked_target < m
+    assert again.violation is not None and again.violation.deviation is not None
+    assert again.violation.deviation.target < padded.n_targets
+    # the same NSE up to rounding (the subgame is the original game, in its units)
+    np.testing.assert_allclose(again.defender_utility, found.defender_utility, atol=1e-9)
+
+
+def _rough_reference(games_: Games, taus: np.ndarray, pooled: float) -> np.ndarray:
+    """:func:`~sim.solvers.kernel._common_level_shortfall` by enumeration: every
+    (candidate, defender, target) compared."""
+    game = games_.game
+    reward = game.attacker_reward[taus]
+    level = pooled + ORDER_LEVEL * max(float(reward.mean()) - pooled, 0.0)
+    demand = need(reward, game.attacker_gap[taus], level)
+    out = np.zeros((games_.size, taus.size))
+    for b in range(games_.size):
+        value = games_.penalty[b][:, taus] + demand * games_.gap[b][:, taus]
+        for j in range(taus.size):
+            for i in np.flatnonzero(games_.active):
+                room = demand[value[i] <= value[i, j] + PREFERENCE_TOL].sum()
+                out[b, j] += max(game.resources[i] - room, 0.0)
+    return out
+
+
+@given(games(max_defenders=4, max_targets=7))
+@settings(max_examples=examples(80))
+def test_the_rough_order_matches_its_enumeration_and_the_finder_uses_it(game):
+    """The common-level shortfall of ``kernel.candidate_orders`` (a sort and a prefix
+    sum per defender) equals its enumeration, ties included; with the exact score
+    capped to one candidate the order is still a permutation of the attackable targets
+    and the finder still verifies an NSE wherever it did."""
+    standard = game.standard
+    pooled = origami_level(
+        standard.attacker_reward, standard.attacker_gap, float(standard.total_resources)
+    )
+    taus = np.flatnonzero(standard.attacker_reward >= pooled - 1e-9)
+    batch = Games.single(standard)
+    np.testing.assert_allclose(
+        _common_level_shortfall(batch, taus, pooled),
+        _rough_reference(batch, taus, pooled),
+        atol=1e-9,
+    )
+    full = candidate_orders(batch, pooled)[0]
+    verified = find_nse(game).verified
+    cells = kernel.ORDER_CELLS
+    kernel.ORDER_CELLS = 1  # score one candidate by its structure, the rest roughly
+    try:
+        capped = candidate_orders(batch, pooled)[0]
+        assert sorted(capped.tolist()) == sorted(full.tolist()) == taus.tolist()
+        clear_nse_cache()
+        assert find_nse(game).verified or not verified
+    finally:
+        kernel.ORDER_CELLS = cells
+        clear_nse_cache()

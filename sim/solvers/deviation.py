@@ -27,6 +27,7 @@ the game's own units; :func:`best_deviations`, :func:`profile_gains` and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -310,6 +311,18 @@ class NSEViolation:
     deviation: DeviationValue | None
     gains: FloatArray
     reason: str
+
+    def relabelled(self, targets: np.ndarray) -> NSEViolation:
+        """This violation of a game on a subset of targets, with target ``j`` of the
+        subset named ``targets[j]``."""
+        if self.deviation is None:
+            return self
+        deviation = dataclasses.replace(
+            self.deviation, target=int(targets[self.deviation.target])
+        )
+        profitable = self.reason != _reason(self.gains, self.defender, self.deviation, False)
+        reason = _reason(self.gains, self.defender, deviation, profitable)
+        return dataclasses.replace(self, deviation=deviation, reason=reason)
 
 
 @dataclass(frozen=True, eq=False)

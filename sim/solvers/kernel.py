@@ -72,38 +72,97 @@ SHORT_STEPS = 2
 #: game of thousands of targets is solved in pieces, so its memory stays bounded.
 PAIR_CELLS = 2**22
 
+#: The most (candidate x defender x target) cells per game that
+#: :func:`candidate_orders` scores by the structure at each candidate's own level.
+ORDER_CELLS = 2**20
+
 
 def candidate_orders(games: Games, pooled: float) -> np.ndarray:
     """The attackable targets of every game, most promising first, shape (b, T) (a try
     order, never a filter).
 
     Each candidate is scored by the structure at a level :data:`ORDER_LEVEL` of the way
-    from the pooled level to its reward: demand no allowed defender may cover, then
-    the budget the defenders could not spend even alone on their allowed targets. Ties
-    keep the index order, so the order (and the NSE found) is deterministic.
+    from the pooled level to its reward (:func:`_structure_scores`): demand no allowed
+    defender may cover, then the budget the defenders could not spend even alone on
+    their allowed targets. Ties keep the index order, so the order (and the NSE found)
+    is deterministic. That score costs (n m) per candidate; where the T candidates of
+    a game would cost more than :data:`ORDER_CELLS`, only the best
+    ``ORDER_CELLS // (n m)`` by :func:`_common_level_shortfall` (one common level, in
+    O(n T log T)) are scored so, and the others follow in that order.
     """
     game = games.game
     reward = game.attacker_reward
     taus = np.flatnonzero(reward >= pooled - BR_TOL)
-    level = pooled + ORDER_LEVEL * np.maximum(reward[taus] - pooled, 0.0)
-    demand = need(reward[None, :], game.attacker_gap, level[:, None])
-    live = (demand > 0.0)[None, :, None, :] & games.active[None, None, :, None]
-    # the games in pieces of bounded memory: each holds (T, n, m) values per game
     _, n, m = games.penalty.shape
-    piece = max(1, PAIR_CELLS // max(1, taus.size * n * m))
-    orders = []
+    scored = max(1, ORDER_CELLS // (n * m))
+    if scored >= taus.size:
+        return _by_structure(games, np.repeat(taus[None], games.size, axis=0), pooled)
+    rough = _common_level_shortfall(games, taus, pooled)
+    index = np.repeat(taus[None], games.size, axis=0)
+    ranked = np.take_along_axis(index, np.lexsort((index, rough), axis=-1), axis=-1)
+    head = _by_structure(games, ranked[:, :scored], pooled)
+    return np.concatenate((head, ranked[:, scored:]), axis=1)
+
+
+def _by_structure(games: Games, candidates: np.ndarray, pooled: float) -> np.ndarray:
+    """``candidates`` (shape (b, q), each game's) sorted by :func:`_structure_scores`,
+    ties in index order."""
+    uncovered, shortfall = _structure_scores(games, candidates, pooled)
+    order = np.lexsort((candidates, shortfall, uncovered), axis=-1)
+    return np.take_along_axis(candidates, order, axis=-1)
+
+
+def _structure_scores(
+    games: Games, candidates: np.ndarray, pooled: float
+) -> tuple[FloatArray, FloatArray]:
+    """For game b attacking ``candidates[b, j]`` at a level :data:`ORDER_LEVEL` of the
+    way from ``pooled`` to its reward: the demand no allowed defender may cover and the
+    budget the defenders could not spend alone on their allowed targets, each shape
+    (b, q)."""
+    game = games.game
+    reward = game.attacker_reward
+    _, n, m = games.penalty.shape
+    q = candidates.shape[1]
+    level = pooled + ORDER_LEVEL * np.maximum(reward[candidates] - pooled, 0.0)
+    demand = need(reward, game.attacker_gap, level[..., None])  # (b, q, m)
+    live = (demand > 0.0)[:, :, None, :] & games.active[None, None, :, None]
+    # the games in pieces of bounded memory: each holds (q, n, m) values per game
+    piece = max(1, PAIR_CELLS // max(1, q * n * m))
+    uncovered, shortfall = [], []
     for start in range(0, games.size, piece):
         rows = slice(start, start + piece)
-        value = utility(games.penalty[rows, None], games.gap[rows, None], demand[None, :, None])
-        # value[b, j, :, taus[j]]: the advanced axes come first, so (T, b, n) -> (b, T, n)
-        own = value[:, np.arange(taus.size), :, taus].transpose(1, 0, 2)[..., None]
-        allowed = live & (value <= own + PREFERENCE_TOL)
-        uncovered = np.where(allowed.any(axis=2), 0.0, demand[None]).sum(axis=2)
-        room = (allowed * demand[None, :, None, :]).sum(axis=3)
-        shortfall = np.maximum(game.resources - room, 0.0).sum(axis=2)
-        index = np.repeat(taus[None], uncovered.shape[0], axis=0)
-        orders.append(taus[np.lexsort((index, shortfall, uncovered), axis=-1)])
-    return np.concatenate(orders)
+        value = utility(games.penalty[rows, None], games.gap[rows, None], demand[rows, :, None])
+        own = np.take_along_axis(value, candidates[rows, :, None, None], axis=3)
+        allowed = live[rows] & (value <= own + PREFERENCE_TOL)
+        uncovered.append(np.where(allowed.any(axis=2), 0.0, demand[rows]).sum(axis=2))
+        room = (allowed * demand[rows, :, None, :]).sum(axis=3)
+        shortfall.append(np.maximum(game.resources - room, 0.0).sum(axis=2))
+    return np.concatenate(uncovered), np.concatenate(shortfall)
+
+
+def _common_level_shortfall(games: Games, taus: np.ndarray, pooled: float) -> FloatArray:
+    """The budget the defenders could not spend alone on their allowed targets if each
+    candidate of ``taus`` were attacked at one common level (``pooled`` raised by
+    :data:`ORDER_LEVEL` of the candidates' mean reward above it), shape (b, T): per
+    defender a sort of the candidates' values and a prefix sum of their demand."""
+    game = games.game
+    reward = game.attacker_reward[taus]
+    level = pooled + ORDER_LEVEL * max(float(reward.mean()) - pooled, 0.0)
+    demand = need(reward, game.attacker_gap[taus], level)  # (T,)
+    value = utility(games.penalty[..., taus], games.gap[..., taus], demand)  # (b, n, T)
+    order = np.argsort(value, axis=-1)
+    ranked = np.take_along_axis(value, order, axis=-1)
+    mass = np.concatenate(
+        (np.zeros((*value.shape[:2], 1)), np.cumsum(demand[order], axis=-1)), axis=-1
+    )
+    # the demand on the targets a defender values at most the candidate's value: a
+    # search of the sorted values for themselves (sorted queries), put back in place
+    room = np.empty_like(value)
+    for b, i in itertools.product(range(games.size), range(value.shape[1])):
+        ends = np.searchsorted(ranked[b, i], ranked[b, i] + PREFERENCE_TOL, side="right")
+        room[b, i, order[b, i]] = mass[b, i, ends]
+    room[:, ~games.active] = 0.0
+    return np.maximum(game.resources[None, :, None] - room, 0.0).sum(axis=1)
 
 
 def candidate_blocks(count: int, alone: int = 1) -> Iterator[slice]:

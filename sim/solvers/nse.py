@@ -47,6 +47,7 @@ from numpy.typing import ArrayLike
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
 from sim.numerics import (
+    ATTACK_MARGIN,
     BR_TOL,
     FLOOR_NUDGE,
     GAIN_TOL,
@@ -532,7 +533,40 @@ def find_nse(
 def _find(
     game: SecurityGame, targets: Sequence[int] | None, quick: bool, units: PayoffUnits
 ) -> NSEResult:
-    """:func:`find_nse` of a standard game (its certificate in ``units``)."""
+    """:func:`find_nse` of a standard game (its certificate in ``units``), solved on the
+    targets whose reward reaches the pooled level: no other target is a best response
+    to any coverage the defenders can afford, so no other matters (``docs/nse.md``
+    §1.4)."""
+    pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
+    keep = game.attacker_reward >= pooled - ATTACK_MARGIN
+    if keep.all():
+        return _find_attackable(game, targets, quick, units, pooled, np.arange(game.n_targets))
+    names = np.flatnonzero(keep)
+    inside = None if targets is None else np.flatnonzero(np.isin(names, np.asarray(targets)))
+    found = _find_attackable(game.on_targets(keep), inside, quick, units, pooled, names)
+    coverage = np.zeros((game.n_defenders, game.n_targets))
+    coverage[:, keep] = found.coverage
+    coverage.setflags(write=False)
+    if found.violation is None:  # failed
+        return dataclasses.replace(found, coverage=coverage)
+    return dataclasses.replace(
+        found,
+        coverage=coverage,
+        attacked_target=int(names[found.attacked_target]),
+        violation=found.violation.relabelled(names),
+    )
+
+
+def _find_attackable(
+    game: SecurityGame,
+    targets: Sequence[int] | None,
+    quick: bool,
+    units: PayoffUnits,
+    pooled: float,
+    names: np.ndarray,
+) -> NSEResult:
+    """:func:`_find` on a game every target of which reaches ``pooled``; its target
+    ``j`` is named ``names[j]`` in the diagnostics."""
     allowed_targets = None if targets is None else {int(t) for t in targets}
     n, m = game.n_defenders, game.n_targets
     active = game.resources > 0
@@ -562,7 +596,6 @@ def _find(
         attempts += 1
         if ok:
             return _result(game, profile, tau, "single", violation, found, attempts, units)
-    pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     games = Games.single(game)
     candidates = [int(t) for t in candidate_orders(games, pooled)[0]]
     if allowed_targets is not None:
@@ -575,7 +608,7 @@ def _find(
         ok, violation, found = _verify(game, profile, tau)
         if ok:
             return _result(game, profile, tau, phase, violation, found, attempts, units)
-        notes.append(f"{phase} tau={tau}: {violation.reason}")
+        notes.append(f"{phase} tau={names[tau]}: {violation.relabelled(names).reason}")
     empty = np.zeros((n, m))
     empty.setflags(write=False)
     return NSEResult(
