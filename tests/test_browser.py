@@ -102,6 +102,7 @@ def wait_for(condition, timeout: float, what: str):
 def live_view(tmp_path):
     """``defcoord viz`` on a free local port; stopped with SIGTERM afterwards, which
     must end it cleanly (exit 143, one line on stderr)."""
+    pytest.importorskip("solara", reason="the live view needs the viz extra")
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "runs", "viz", "--port", str(port)],

@@ -34,7 +34,7 @@ from sim.errors import InvalidConfigError
 from sim.game import PAYOFF_LIMIT, SecurityGame
 from sim.generators import make_generator
 
-from strategies import games
+from strategies import examples, games
 from tests_support import TINY, digest, tiny, write_config
 
 
@@ -305,7 +305,7 @@ def test_invalid_outcomes_are_named():
             assert not made.ok or outcome_problem(g, made) is None, name
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     game=games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True),
     data=st.data(),

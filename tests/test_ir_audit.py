@@ -16,7 +16,7 @@ from mechanisms.modification import PLAYABLE_MIX, _LevelLP, signals
 from mechanisms.properties import ir_violation
 from sim.payoffs import target_utility
 
-from strategies import games
+from strategies import examples, games
 
 MECHANISMS = ["csw_max", "dictatorship", "utilitarian", "egalitarian"]
 
@@ -30,7 +30,7 @@ def _allocated(game, name):
     return outcome if outcome.ok else None
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(GAMES, st.sampled_from(MECHANISMS))
 def test_the_ir_search_equals_the_multiple_lp_reference(game, name):
     outcome = _allocated(game, name)
@@ -58,7 +58,7 @@ def test_the_ir_search_equals_the_multiple_lp_reference(game, name):
         assert played == pytest.approx(fast.value, abs=PLAYABLE_MIX * scale + 1e-9)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(GAMES, st.sampled_from(MECHANISMS))
 def test_the_mixed_attack_bounds_every_free_level_below(game, name):
     # the screen that spares the strictness solve: D(lambda without t) <= the others'

@@ -32,7 +32,7 @@ from sim.solvers import deviation_value, find_nse
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 from sim.solvers.schedules import schedule_sse
 
-from strategies import coverage_of_others, games
+from strategies import coverage_of_others, examples, games
 
 SLOW = [HealthCheck.too_slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_a_mask_is_validated_serialised_and_kept_by_derived_games():
 
 
 # -- the deviation oracle -----------------------------------------------------------
-@settings(max_examples=300, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=SLOW)
 @given(games(max_targets=6, jurisdictions=True), st.data())
 def test_masked_oracle_matches_masked_multiple_lps(game, data):
     q = data.draw(coverage_of_others(game.n_targets, digits=4))
@@ -96,7 +96,7 @@ def test_a_deviator_cannot_cover_outside_her_jurisdiction():
 
 
 # -- NSEs -----------------------------------------------------------------------------
-@settings(max_examples=150, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=SLOW)
 @given(games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True))
 def test_masked_nses_are_certified_by_the_masked_lp_reference(game):
     result = find_nse(game)
@@ -153,7 +153,7 @@ def _pooled_single(game):
     )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=SLOW)
 @given(games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True))
 def test_the_flow_outcome_space_is_the_schedule_solvers_optimum(game):
     """The utilitarian optimum over the masked outcome space equals the exact
@@ -180,7 +180,7 @@ def test_the_flow_outcome_space_is_the_schedule_solvers_optimum(game):
         np.testing.assert_allclose(shares.sum(axis=0), space.coverage[t], atol=1e-9)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=SLOW)
 @given(games(max_defenders=3, max_targets=5, max_resources=2), st.sampled_from(MECHANISMS))
 def test_a_mask_that_binds_nobody_changes_no_outcome(game, name):
     """A restriction on a defender without resources binds nobody: the flow LP path
@@ -209,7 +209,7 @@ def test_a_mask_that_binds_nobody_changes_no_outcome(game, name):
         assert is_pareto_efficient(game, a).efficient == is_pareto_efficient(masked, b).efficient
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=SLOW)
 @given(
     games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True),
     st.sampled_from(MECHANISMS),
@@ -246,7 +246,7 @@ def test_pooled_sse_refuses_jurisdictions():
 
 # -- the paper's results where their hypotheses hold -------------------------------
 @pytest.mark.paper
-@settings(max_examples=40, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=SLOW)
 @given(games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True))
 def test_theorem_4_2_csw_max_is_pe_and_weakly_up_with_jurisdictions(game):
     """Gan et al. 2020, Theorem 4.2, under jurisdictions: an NSE's waste-free pooling
@@ -260,7 +260,7 @@ def test_theorem_4_2_csw_max_is_pe_and_weakly_up_with_jurisdictions(game):
 
 
 @pytest.mark.paper
-@settings(max_examples=40, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=SLOW)
 @given(games(max_defenders=3, max_targets=5, max_resources=2, jurisdictions=True))
 def test_section_5_1_every_nse_is_ir_with_jurisdictions(game):
     """Section 5.1: independent play of an NSE leaves no defender a gain, here by the
@@ -271,7 +271,7 @@ def test_section_5_1_every_nse_is_ir_with_jurisdictions(game):
             assert ir_violation(game, outcome, i).gain <= 1e-9
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=SLOW)
 @given(games(max_defenders=3, max_targets=4, max_resources=2), st.sampled_from(MECHANISMS))
 def test_a_full_mask_gives_exactly_todays_results(game, name):
     """An explicit all-True mask is the paper's game: the NSE, every mechanism's

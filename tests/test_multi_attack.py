@@ -30,7 +30,7 @@ from sim.solvers import (
 from sim.solvers.multi_attack import SSE_TARGET_LIMIT, Payoffs, _cells, _search
 from sim.solvers.reference import bimatrix_nash, explicit_game
 
-from strategies import games
+from strategies import examples, games
 
 
 def _one_defender(game: SecurityGame) -> SecurityGame:
@@ -116,7 +116,7 @@ def test_generators_take_attacker_resources(name):
 
 
 # -- Nash -----------------------------------------------------------------------------
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(games(max_defenders=2, max_targets=5, max_resources=3, max_attacks=5))
 def test_nash_passes_the_equilibrium_test_and_the_explicit_bimatrix_game(game):
     game = _one_defender(game)
@@ -127,7 +127,7 @@ def test_nash_passes_the_equilibrium_test_and_the_explicit_bimatrix_game(game):
     assert _explicit_gain(game, nash.coverage, nash.attack) <= 1e-9
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(games(max_defenders=1, max_targets=4, max_resources=2, max_attacks=2))
 def test_the_mixed_integer_reference_solves_the_explicit_game(game):
     # the reference bench/multi_attack.py times: its answer is an equilibrium of the
@@ -143,7 +143,7 @@ def test_the_mixed_integer_reference_solves_the_explicit_game(game):
     assert (defender @ y).max() <= ours @ defender @ y + 1e-6
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(games(max_defenders=1, max_targets=7, max_resources=4, max_attacks=7))
 def test_the_bisection_finds_an_equilibrium_without_the_scan(game):
     p = Payoffs.of(game, None)
@@ -157,7 +157,7 @@ def test_the_bisection_finds_an_equilibrium_without_the_scan(game):
     assert multi_attack_violation(game, bisected.coverage, scanned.attack).holds()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(games(max_defenders=3, max_targets=8, max_resources=3))
 def test_with_one_attack_nash_is_origami(game):
     # one attack: the defender's Nash strategy is her minimax strategy, so the
@@ -218,7 +218,7 @@ def test_nash_needs_to_know_whose_payoffs_in_a_multi_defender_game():
 
 
 # -- Stackelberg ----------------------------------------------------------------------
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(games(max_defenders=1, max_targets=6, max_resources=4, max_attacks=4))
 @example(  # HiGHS's MIP solver failed ("Solve error") here while theta was unbounded
     SecurityGame(
@@ -244,7 +244,7 @@ def test_the_sse_milp_equals_the_enumeration(game):
     assert milp.coverage.sum() <= p.budget + 1e-9
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(games(max_defenders=3, max_targets=8, max_resources=3))
 def test_with_one_attack_the_sse_is_the_single_defender_sse(game):
     for i in range(game.n_defenders):

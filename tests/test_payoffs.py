@@ -20,7 +20,7 @@ from sim.payoffs import (
     set_utility,
 )
 
-from strategies import games
+from strategies import examples, games
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def _coverages(game: SecurityGame, data) -> np.ndarray:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(game=games(max_targets=6, max_attacks=4), data=st.data())
 def test_attacked_sets_are_the_best_targets_under_every_rule(game, data):
     """Every rule attacks ``n_a`` distinct targets, none worth less to the attacker than

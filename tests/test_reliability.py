@@ -20,6 +20,8 @@ from sim.generators import make_generator
 from sim.instances import example_5_2
 from sim.solvers import compute_nse
 
+from strategies import examples
+
 
 def _game(resources=(1,), reward=1.0, penalty=0.0) -> SecurityGame:
     n = len(resources)
@@ -81,7 +83,7 @@ magnitudes = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.lists(magnitudes, min_size=4, max_size=4),
     st.lists(

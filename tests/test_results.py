@@ -31,6 +31,8 @@ from runs.summary import summarise
 from sim.errors import InvalidConfigError, InvalidParameterError
 from sim.stats import clopper_pearson
 
+from strategies import examples
+
 
 def _config(**changes):
     data = {
@@ -293,7 +295,7 @@ def test_long_profile_names_wrap_after_underscores():
 
 
 # -- the confidence intervals ---------------------------------------------------------
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
 def test_clopper_pearson_is_binomtests_exact_interval(counts):
     """The beta quantiles equal scipy's root-found exact interval (its tolerance)."""

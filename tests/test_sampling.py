@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from sim.errors import InvalidParameterError
 from sim.sampling import Recommendation, comb_support
 
+from strategies import examples
+
 
 @st.composite
 def coverages(draw):
@@ -27,7 +29,7 @@ def coverages(draw):
 
 
 @given(coverages())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_marginals_are_exact_and_support_is_small(case):
     c, budget = case
     support = comb_support(c, budget)
@@ -49,7 +51,7 @@ def recommendations(draw):
 
 
 @given(recommendations())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_recommendation_realises_coverage_within_each_budget(case):
     c, resources = case
     rec = Recommendation.from_coverage(c, resources)

@@ -42,7 +42,7 @@ from sim.solvers import (
     nse_utility_range,
 )
 
-from strategies import games
+from strategies import examples, games
 
 #: Mechanisms that compare each defender with herself only (a dictator's favourite, the
 #: NSE, its LP-tau): invariant to a separate map of every defender's payoffs. The rest
@@ -133,7 +133,7 @@ def _same_outcome(one, other, scale: np.ndarray, shift: np.ndarray) -> bool:
     return found
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), game=games(max_defenders=3, max_targets=5, max_resources=2))
 def test_nse_is_invariant_to_each_players_units(data: st.DataObject, game: SecurityGame) -> None:
     scale, shift, a_scale, a_shift = data.draw(maps(game.n_defenders, common=False))
@@ -164,7 +164,7 @@ def test_nse_is_invariant_to_each_players_units(data: st.DataObject, game: Secur
 
 
 @pytest.mark.parametrize("name", ONE_ATTACK)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), game=games(max_defenders=3, max_targets=4, max_resources=2))
 def test_mechanisms_and_audits_are_invariant_to_units(
     name: str, data: st.DataObject, game: SecurityGame

@@ -21,7 +21,7 @@ from sim.solvers.schedules import (
     schedule_sse_by_enumeration,
 )
 
-from strategies import games
+from strategies import examples, games
 
 
 def _marginals(result, m: int) -> np.ndarray:
@@ -73,14 +73,14 @@ def schedule_games(draw, *, size: int, homogeneous: bool, bipartite: bool | None
     return game, schedules, resource_schedules
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(case=schedule_games(size=1, homogeneous=False))
 def test_heterogeneous_size_one_is_the_lp_and_birkhoff_von_neumann(case):
     game, schedules, resource_schedules = case
     _check(game, schedules, resource_schedules, "lp+bvn")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(case=schedule_games(size=2, homogeneous=True, bipartite=True))
 def test_homogeneous_pairs_on_a_bipartite_graph_are_the_lp_and_a_decomposition(case):
     game, schedules, _ = case
@@ -89,21 +89,21 @@ def test_homogeneous_pairs_on_a_bipartite_graph_are_the_lp_and_a_decomposition(c
         assert result.method == "lp+columns"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(case=schedule_games(size=2, homogeneous=True))
 def test_homogeneous_pairs_on_any_graph_are_exact(case):
     game, schedules, _ = case
     _check(game, schedules)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(case=schedule_games(size=2, homogeneous=False))
 def test_heterogeneous_pairs_np_hard_are_exact_by_columns(case):
     game, schedules, resource_schedules = case
     _check(game, schedules, resource_schedules)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(case=schedule_games(size=3, homogeneous=True))
 def test_schedules_of_size_three_np_hard_are_exact_by_columns(case):
     game, schedules, _ = case

@@ -16,9 +16,11 @@ from sim.solvers.reference import (
     lp_single_defender_sse,
 )
 
-from strategies import games
+from strategies import examples, games
 
-DIFF = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+DIFF = settings(
+    max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @DIFF
@@ -103,7 +105,7 @@ def test_identical_targets_share_the_budget_evenly():
 
 
 @given(games(), st.randoms(use_true_random=False))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_relabelling_targets_permutes_the_solution(game, random):
     perm = list(range(game.n_targets))
     random.shuffle(perm)
@@ -120,7 +122,7 @@ def test_relabelling_targets_permutes_the_solution(game, random):
 
 
 @given(games(), st.floats(0.1, 10), st.floats(-5, 5))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_affine_rescaling_of_attacker_payoffs(game, scale, shift):
     moved = SecurityGame(
         defender_reward=game.defender_reward,

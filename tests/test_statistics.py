@@ -25,6 +25,8 @@ from sim.errors import InvalidConfigError
 from sim.generators import make_generator
 from sim.stats import clopper_pearson, clustered_share, mcnemar_exact
 
+from strategies import examples
+
 
 def _config(**audits):
     return parse_config(
@@ -164,7 +166,7 @@ def test_clustered_share_with_independent_trials_is_close_to_clopper_pearson():
     assert effective <= 50
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.integers(0, 40), st.integers(0, 40))
 def test_mcnemar_is_the_exact_binomial_test_of_the_discordant_pairs(a_only, b_only):
     expected = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0

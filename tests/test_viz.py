@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+pytest.importorskip("solara", reason="the live view needs the viz extra")
+
 from runs.cli import main
 from runs.viz import LiveModel, ViewModel, components, model_params, notice_view
 from sim.errors import InvalidGameError, InvalidParameterError
