@@ -7,10 +7,10 @@ from the allocations it observed in past rounds; ``quantal`` is a logit
 (SUQR-style) bounded-rational attacker. Each draws with one uniform number per
 attack and round, handed in by the caller, so counterfactuals reuse the same draws.
 
-Every model takes ``resources``, the number of distinct targets it attacks at once
-(Korzhyk, Conitzer and Parr 2011; default: the game's ``attacker_resources``): the
-best responders attack their ``resources`` best targets, the quantal attacker draws
-that many distinct targets.
+Every model attacks as many distinct targets at once as the game's
+``attacker_resources`` (Korzhyk, Conitzer and Parr 2011), the one place the attack
+count is set: the best responders attack that many best targets, the quantal attacker
+draws that many distinct targets.
 """
 
 from __future__ import annotations
@@ -71,28 +71,7 @@ def _check_tie_breaking(owner: str, mode: str) -> None:
 class AttackerModel(ABC):
     """Base of the attacker models."""
 
-    resources: int | None = None
     name: ClassVar[str]
-
-    def __post_init__(self) -> None:
-        value = self.resources
-        if value is not None and not (
-            isinstance(value, int) and not isinstance(value, bool) and value >= 1
-        ):
-            raise InvalidParameterError(
-                f"{self.name}.resources must be an int >= 1 or None (the game's "
-                f"attacker_resources); got {value!r}"
-            )
-
-    def attacks(self, game: SecurityGame) -> int:
-        """How many distinct targets it attacks in ``game`` (validated against m)."""
-        count = game.attacker_resources if self.resources is None else self.resources
-        if count > game.n_targets:
-            raise InvalidParameterError(
-                f"{self.name}.resources must be at most the game's {game.n_targets} "
-                f"targets; got {count}"
-            )
-        return count
 
     def reset(self, game: SecurityGame) -> None:  # noqa: B027  (an optional hook)
         """Start of a run."""
@@ -126,13 +105,12 @@ class Informed(AttackerModel):
     tie_breaking: TieBreaking = "designated"
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         _check_tie_breaking("informed", self.tie_breaking)
 
     def respond(
         self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: FloatArray
     ) -> tuple[int, ...]:
-        return _pick(game, coverage, outcome, self.tie_breaking, u, self.attacks(game))
+        return _pick(game, coverage, outcome, self.tie_breaking, u, game.attacker_resources)
 
 
 @ATTACKERS.register("learning")
@@ -147,7 +125,6 @@ class Learning(AttackerModel):
     _estimate: FloatArray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if not (isinstance(self.discount, int | float) and 0.0 <= self.discount < 1.0):
             raise InvalidParameterError(
                 f"learning.discount must be in [0, 1); got {self.discount!r}"
@@ -165,7 +142,7 @@ class Learning(AttackerModel):
     def respond(
         self, game: SecurityGame, coverage: FloatArray, outcome: MechanismOutcome, u: FloatArray
     ) -> tuple[int, ...]:
-        return _pick(game, coverage, outcome, self.tie_breaking, u, self.attacks(game))
+        return _pick(game, coverage, outcome, self.tie_breaking, u, game.attacker_resources)
 
     @property
     def estimate(self) -> FloatArray | None:
@@ -188,7 +165,6 @@ class Quantal(AttackerModel):
     precision: float = 1.0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if not (isinstance(self.precision, int | float) and 0.0 <= self.precision < np.inf):
             raise InvalidParameterError(
                 f"quantal.precision must be finite and >= 0; got {self.precision!r}"
@@ -206,7 +182,7 @@ class Quantal(AttackerModel):
         z = self.precision * attacker_utilities(game, coverage)
         left = np.ones(z.size, dtype=bool)
         drawn: list[int] = []
-        for draw in u[: self.attacks(game)]:
+        for draw in u[: game.attacker_resources]:
             weights = np.where(left, np.exp(z - z[left].max()), 0.0)
             cdf = np.cumsum(weights / weights.sum())
             pick = int(min(np.searchsorted(cdf, draw * cdf[-1], side="right"), cdf.size - 1))

@@ -163,7 +163,7 @@ class Attacker:
     def __post_init__(self) -> None:
         self.attacker_model = fresh(self.attacker_model)
         self.attacker_model.reset(self.game)
-        self.attacks = self.attacker_model.attacks(self.game)
+        self.attacks = self.game.attacker_resources
 
     def respond(
         self, outcome: MechanismOutcome, coverage: FloatArray, u: FloatArray

@@ -523,6 +523,13 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         {"name": att.get("name", _default("attacker", "name"))}, "attacker", ATTACKERS.names()
     )
     attacker_params = _params(att, "params", "attacker")
+    if "resources" in attacker_params:
+        raise _fail(
+            "attacker.params.resources",
+            "is not an attacker parameter: the attack count is the game's "
+            "([generator] params or grid attacker_resources)",
+            attacker_params["resources"],
+        )
     try:
         make_attacker(attacker, **attacker_params)
     except SimError as exc:
@@ -581,14 +588,6 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
                     f"must name defenders that exist in every game (n_defenders >= {smallest})",
                     profile.strategic,
                 )
-    attacks = attacker_params.get("resources")
-    fewest = min(int(p["n_targets"]) for p in points)
-    if attacks is not None and attacks > fewest:
-        raise _fail(
-            "attacker.params.resources",
-            f"must be at most every game's number of targets (the fewest: {fewest})",
-            attacks,
-        )
     _check_jurisdictions(config, points)
     _check_memory(config, points)
     return config
@@ -646,9 +645,7 @@ def _check_jurisdictions(config: StudyConfig, points: list[dict[str, Any]]) -> N
     if not shares:
         return
     field_name = "generator.jurisdiction"
-    if any(int(p["attacker_resources"]) > 1 for p in points) or (
-        config.attacker_params.get("resources", 1) > 1
-    ):
+    if any(int(p["attacker_resources"]) > 1 for p in points):
         raise _fail(field_name, "below 1 needs one attack (attacker_resources = 1)", shares)
     if config.audits.nash:
         raise _fail(field_name, "below 1 cannot be audited with audits.nash", shares)

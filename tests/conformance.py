@@ -214,17 +214,18 @@ def check_attacker(name: str) -> None:
     for game in GAMES[:4]:
         outcome = make_mechanism("utilitarian").allocate(game, rng=np.random.default_rng(0))
         for attacks in range(1, min(3, game.n_targets) + 1):
-            attacker = make_attacker(name, resources=attacks)
-            attacker.reset(game)
+            attacker = make_attacker(name)
+            several = game.with_attacker_resources(attacks)
+            attacker.reset(several)
             belief = attacker.belief(outcome, outcome.coverage)
             assert belief.shape == (game.n_targets,)
             for u in (0.0, 0.3, 0.999):
                 draws = np.full(attacks, u)
-                targets = attacker.respond(game, belief, outcome, draws)
+                targets = attacker.respond(several, belief, outcome, draws)
                 assert isinstance(targets, tuple) and len(targets) == attacks
                 assert list(targets) == sorted(set(targets))
                 assert all(isinstance(t, int) and 0 <= t < game.n_targets for t in targets)
-                assert attacker.respond(game, belief, outcome, draws) == targets
+                assert attacker.respond(several, belief, outcome, draws) == targets
         honest = BehaviourProfile("honest", strategic="all").behaviours(game.n_defenders)
 
         def run(game=game, honest=honest):

@@ -21,7 +21,7 @@ from sim.generators import make_generator
 from sim.payoffs import attacker_utilities, set_utility
 from sim.solvers import sse_by_enumeration
 
-from strategies import games
+from strategies import examples, games
 
 PROFILES = [
     BehaviourProfile("honest", strategic="all"),
@@ -89,43 +89,22 @@ def test_a_single_attack_plan_is_completed_to_the_attacked_set_for_sp():
     assert all(row.sp_gain == 0.0 for r in records for row in r.defenders)
 
 
-def test_the_attacker_can_bring_its_own_resources():
+def test_the_attack_count_is_the_games_alone():
+    """One source of truth (issue 28): every attacker attacks the game's
+    ``attacker_resources`` targets, and none takes a count of its own."""
     game = _game(1)
-    records = simulate(
-        game,
-        make_mechanism("utilitarian"),
-        PROFILES[0].behaviours(3),
-        attacker=make_attacker("informed", resources=2),
-        rounds=3,
-        rng=2,
-    )
-    assert {r.attacker_resources for r in records} == {2}
-    everything = simulate(
-        game,
-        make_mechanism("utilitarian"),
-        PROFILES[0].behaviours(3),
-        attacker=make_attacker("quantal", resources=6),
-        rounds=2,
-        rng=2,
-    )
-    assert all(r.attacked_targets == tuple(range(6)) for r in everything)
-
-
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
-def test_attacker_resources_are_validated(bad):
-    with pytest.raises(InvalidParameterError, match=r"informed.resources must be an int >= 1"):
-        make_attacker("informed", resources=bad)
-
-
-def test_an_attacker_with_more_resources_than_targets_is_refused():
-    with pytest.raises(InvalidParameterError, match=r"quantal\.resources must be at most"):
-        simulate(
-            _game(1),
-            make_mechanism("nse"),
+    for name in ("informed", "quantal"):
+        records = simulate(
+            game.with_attacker_resources(6),
+            make_mechanism("utilitarian"),
             PROFILES[0].behaviours(3),
-            attacker=make_attacker("quantal", resources=7),
-            rounds=1,
+            attacker=make_attacker(name),
+            rounds=2,
+            rng=2,
         )
+        assert all(r.attacked_targets == tuple(range(6)) for r in records)
+        with pytest.raises(InvalidParameterError, match=rf"{name}'? has no parameter.*resources"):
+            make_attacker(name, resources=2)
 
 
 def test_the_rounds_frame_holds_the_attacked_sets():
@@ -146,7 +125,7 @@ def test_the_rounds_frame_holds_the_attacked_sets():
 
 
 # -- the pooled Stackelberg mechanism --------------------------------------------------
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(game=games(max_defenders=3, max_targets=5, max_resources=2))
 def test_with_one_attack_pooled_sse_is_worth_the_utilitarian_and_dictator_rules(game):
     rng = np.random.default_rng(0)
@@ -163,7 +142,7 @@ def test_with_one_attack_pooled_sse_is_worth_the_utilitarian_and_dictator_rules(
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(game=games(max_defenders=3, max_targets=5, max_resources=2, max_attacks=3))
 def test_pooled_sse_is_the_best_plan_against_the_attacked_set(game):
     """Its welfare equals the enumeration reference on the pooled game and is at least
@@ -256,15 +235,12 @@ def test_with_one_attack_the_stackelberg_coverage_is_always_a_nash_strategy(tmp_
     assert verdicts[1] == 1.0 and verdicts[3] < 1.0
 
 
-def test_a_config_names_an_attacker_with_too_many_resources():
+def test_a_config_refuses_an_attack_count_for_the_attacker():
     from runs.config import parse_config
     from sim.errors import InvalidConfigError
 
     from tests_support import TINY
 
-    data = {**TINY, "attacker": {"name": "informed", "params": {"resources": 99}}}
-    with pytest.raises(InvalidConfigError, match=r"attacker\.params\.resources.*fewest"):
-        parse_config(data)
-    data = {**TINY, "attacker": {"name": "informed", "params": {"resources": 0}}}
-    with pytest.raises(InvalidConfigError, match=r"informed\.resources must be an int >= 1"):
+    data = {**TINY, "attacker": {"name": "informed", "params": {"resources": 2}}}
+    with pytest.raises(InvalidConfigError, match=r"attacker\.params\.resources.*the game's"):
         parse_config(data)
