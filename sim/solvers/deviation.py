@@ -317,9 +317,7 @@ class NSEViolation:
         subset named ``targets[j]``."""
         if self.deviation is None:
             return self
-        deviation = dataclasses.replace(
-            self.deviation, target=int(targets[self.deviation.target])
-        )
+        deviation = dataclasses.replace(self.deviation, target=int(targets[self.deviation.target]))
         profitable = self.reason != _reason(self.gains, self.defender, self.deviation, False)
         reason = _reason(self.gains, self.defender, deviation, profitable)
         return dataclasses.replace(self, deviation=deviation, reason=reason)

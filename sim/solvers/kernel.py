@@ -74,7 +74,7 @@ PAIR_CELLS = 2**22
 
 #: The most (candidate x defender x target) cells per game that
 #: :func:`candidate_orders` scores by the structure at each candidate's own level.
-ORDER_CELLS = 2**20
+ORDER_CELLS = 2**17
 
 
 def candidate_orders(games: Games, pooled: float) -> np.ndarray:

@@ -438,6 +438,12 @@ def _cells(
     return cells
 
 
+#: The finder solves the attackable subgame when at most this share of the targets
+#: reaches the pooled level; with more, building the subgame costs more than the
+#: targets it drops save (``docs/nse.md`` §1.4).
+SUBGAME_SHARE = 0.5
+
+
 _CACHE: OrderedDict[tuple[bytes, tuple[int, ...] | None, bool], NSEResult] = OrderedDict()
 _CACHE_SIZE = 2048
 
@@ -534,15 +540,15 @@ def _find(
     game: SecurityGame, targets: Sequence[int] | None, quick: bool, units: PayoffUnits
 ) -> NSEResult:
     """:func:`find_nse` of a standard game (its certificate in ``units``), solved on the
-    targets whose reward reaches the pooled level: no other target is a best response
-    to any coverage the defenders can afford, so no other matters (``docs/nse.md``
-    §1.4)."""
+    targets whose reward reaches the pooled level when they are at most
+    :data:`SUBGAME_SHARE` of them: no other target is a best response to any coverage
+    the defenders can afford, so no other matters (``docs/nse.md`` §1.4)."""
     pooled = origami_level(game.attacker_reward, game.attacker_gap, float(game.total_resources))
     keep = game.attacker_reward >= pooled - ATTACK_MARGIN
-    if keep.all():
+    if np.count_nonzero(keep) > SUBGAME_SHARE * game.n_targets:
         return _find_attackable(game, targets, quick, units, pooled, np.arange(game.n_targets))
     names = np.flatnonzero(keep)
-    inside = None if targets is None else np.flatnonzero(np.isin(names, np.asarray(targets)))
+    inside = None if targets is None else np.flatnonzero(np.isin(names, targets)).tolist()
     found = _find_attackable(game.on_targets(keep), inside, quick, units, pooled, names)
     coverage = np.zeros((game.n_defenders, game.n_targets))
     coverage[:, keep] = found.coverage

@@ -9,6 +9,7 @@ marginal coverage as in Gan et al. 2020, eq. (4b)-(4d).
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import linprog
 
 from sim.errors import SolverFailedError
@@ -26,16 +27,15 @@ def lp_max_coverage_of(game: SecurityGame, target: int, budget: float) -> float 
     m = game.n_targets
     gap = game.attacker_gap
     reward = game.attacker_reward
-    others = [s for s in range(m) if s != target]
+    others = np.array([s for s in range(m) if s != target], dtype=np.int64)
+    k = others.size
     # (4b): r(s) - gap(s) c(s) <= r(t) - gap(t) c(t)  <=>  -gap(s) c(s) + gap(t) c(t) <= r(t) - r(s)
-    rows = np.zeros((len(others) + 1, m))
-    rhs = np.zeros(len(others) + 1)
-    for row, s in enumerate(others):
-        rows[row, s] = -gap[s]
-        rows[row, target] = gap[target]
-        rhs[row] = reward[target] - reward[s]
-    rows[-1, :] = 1.0  # (4c)
-    rhs[-1] = budget
+    # and (4c) sum c <= K, as a sparse matrix (two entries a row, then a row of ones)
+    row = np.concatenate((np.arange(k), np.arange(k), np.full(m, k)))
+    column = np.concatenate((others, np.full(k, target), np.arange(m)))
+    entry = np.concatenate((-gap[others], np.full(k, gap[target]), np.ones(m)))
+    rows = sparse.csr_array((entry, (row, column)), shape=(k + 1, m))
+    rhs = np.append(reward[target] - reward[others], budget)
     objective = np.zeros(m)
     objective[target] = -1.0
     result = linprog(objective, A_ub=rows, b_ub=rhs, bounds=[(0.0, 1.0)] * m, method="highs")
