@@ -18,6 +18,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -539,16 +540,64 @@ def verify(
     return ok
 
 
+@dataclass(frozen=True, order=True)
+class Stage:
+    """One of the finder's quick proposals (``docs/nse.md`` §2.2): which solve, from
+    where.
+
+    Attributes
+    ----------
+    solver : {"exact", "floor", "newton"}
+        The exact split at the floor (:func:`~sim.solvers.exact.floor_exact`), the
+        Gauss-Newton pass at the floor level (:func:`fixed_level`) or Newton on the
+        canonical split with the level free (:func:`newton`).
+    start : str
+        Where the floor pass starts (log-weights ``"flat"``, ``"rising"`` or
+        ``"falling"``, :func:`starts`) or Newton (level ``"pooled"``, or ``"low"``:
+        :data:`LOW_START`); empty for the exact split.
+    owner : int
+        The active defender given the fully demanded targets at the floor (-1: the
+        heaviest allowed one).
+    """
+
+    solver: Literal["exact", "floor", "newton"]
+    start: str = ""
+    owner: int = -1
+
+    @property
+    def phase(self) -> str:
+        """What :class:`~sim.solvers.NSEResult` calls an NSE this stage found."""
+        return "interior" if self.solver == "newton" else "floor"
+
+    @property
+    def primary(self) -> bool:
+        """Whether it leads (:func:`tiers`): the floor pass from equal log-weights,
+        Newton from its usual start, or an exact split."""
+        return self in (FLOOR, NEWTON) or self.solver == "exact"
+
+    def __str__(self) -> str:
+        detail = f"owner{self.owner}" if self.owner >= 0 else self.start
+        return self.solver if detail in ("", "flat", "pooled") else f"{self.solver}:{detail}"
+
+
+#: The floor pass from equal log-weights, Newton from its usual start and from a level
+#: just above the pooled one (:data:`LOW_START`).
+FLOOR, NEWTON, NEWTON_LOW = (
+    Stage("floor", "flat"),
+    Stage("newton", "pooled"),
+    Stage("newton", "low"),
+)
+
 #: The quick stages of a floor game (pooled level = the floor): the floor pass from
 #: equal log-weights, Newton, the floor pass from rising and from falling log-weights
 #: (:func:`starts`: they hand the fully demanded targets to other owners), and Newton
 #: from a level just above the pooled one (:data:`LOW_START`). The reports of a
 #: misreport search are often floor games.
-FLOOR_STAGES = ("floor", "newton", "floor:rising", "floor:falling", "newton:low")
+FLOOR_STAGES = (FLOOR, NEWTON, Stage("floor", "rising"), Stage("floor", "falling"), NEWTON_LOW)
 
-#: In a floor game, the exact split at the floor (``floor:exact<i>``,
+#: In a floor game, the exact split at the floor (``Stage("exact", owner=i)``,
 #: :func:`~sim.solvers.exact.floor_exact`, see :func:`quick_stages`) and the floor
-#: pass (``floor:owner<i>``, after the others) with the fully demanded targets given to
+#: pass (``Stage("floor", "flat", i)``, after the others) with the fully demanded targets given to
 #: each of the (at most) this many active defenders with the most resources in turn
 #: (``i`` among the active defenders): the heaviest allowed defender takes them
 #: otherwise, and the NSE may need their owner to be light elsewhere (every defender
@@ -557,18 +606,15 @@ FLOOR_STAGES = ("floor", "newton", "floor:rising", "floor:falling", "newton:low"
 OWNER_STAGES = 3
 
 #: The quick stage of any other game: Newton. The finder's next step there is Newton
-#: from a low level (``newton:low``, :data:`LOW_START`), which the batch of reports
+#: from a low level (:data:`NEWTON_LOW`), which the batch of reports
 #: leaves out: in the 76 misreport searches of ``bench/audits.py`` it resolved 688 of
 #: the 149,023 reports resolved, at 15% of their solving time (36% in the slowest,
 #: where it ran 1,432 (report, target) pairs to resolve 4); without it the searches
 #: find the same misreports. Gauss-Newton at the pooled level (a waste-free NSE) and
 #: Newton across orphan targets are the finder's later passes (``docs/nse.md`` §2).
-INTERIOR_STAGES = ("newton",)
+INTERIOR_STAGES = (NEWTON,)
 
-#: The interior stage that follows the quick ones in the finder (not in the batch).
-INTERIOR_RESCUE = "newton:low"
-
-#: The starting level of the ``newton:low`` stage, as a fraction of the interval
+#: The starting level of the :data:`NEWTON_LOW` stage, as a fraction of the interval
 #: :func:`newton` searches: near the pooled level, where interior NSEs of floor games
 #: sit (of the 99 reports of a 3 x 3 floor game that every other quick stage missed,
 #: Newton from here resolved 98; from its default start, none).
@@ -590,15 +636,26 @@ def quick_stages(games: Games, rows: np.ndarray, first: np.ndarray, pooled: floa
     game = games.game
     floor = float(game.attacker_penalty.max())
     if pooled > floor + BR_TOL:
-        return np.array([INTERIOR_STAGES] * rows.size)
+        return _stage_table([INTERIOR_STAGES] * rows.size)
     k = game.resources[games.active].astype(np.float64)
     floor_first = waste_fits(games, rows, first, floor, k.sum())
-    owners = np.argsort(-k, kind="stable")[:OWNER_STAGES]
-    exact = tuple(f"floor:exact{int(i)}" for i in owners)
-    rest = (*FLOOR_STAGES[2:], *(f"floor:owner{int(i)}" for i in owners))
-    stages = np.array([(FLOOR_STAGES[0], *exact, FLOOR_STAGES[1], *rest)] * rows.size)
-    stages[~floor_first] = (FLOOR_STAGES[1], *exact, FLOOR_STAGES[0], *rest)
-    return stages
+    owners = [int(i) for i in np.argsort(-k, kind="stable")[:OWNER_STAGES]]
+    exact = tuple(Stage("exact", owner=i) for i in owners)
+    rest = (*FLOOR_STAGES[2:], *(Stage("floor", "flat", i) for i in owners))
+    return _stage_table(
+        [
+            (FLOOR, *exact, NEWTON, *rest) if first_ else (NEWTON, *exact, FLOOR, *rest)
+            for first_ in floor_first
+        ]
+    )
+
+
+def _stage_table(rows: list[tuple[Stage, ...]]) -> np.ndarray:
+    """Rows of stages as an object array, shape (r, stages)."""
+    table = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=object)
+    for j, row in enumerate(rows):
+        table[j] = row
+    return table
 
 
 def waste_fits(
@@ -631,21 +688,18 @@ def tiers(stages: np.ndarray) -> tuple[slice, ...]:
     whose most promising target is wrong tries its next targets with the stages that
     resolve most games before it tries the costlier ones on the first
     (``docs/nse.md`` §2.3)."""
-    primary = sum(
-        str(name) in ("floor", "newton") or str(name).startswith("floor:exact")
-        for name in stages[0]
-    )
+    primary = sum(stage.primary for stage in stages[0])
     lead = max(primary - 1, 1)
     return slice(0, lead), slice(lead, primary), slice(primary, stages.shape[1])
 
 
 def propose(
-    games: Games, rows: np.ndarray, tau: np.ndarray, stage: str, pooled: float
+    games: Games, rows: np.ndarray, tau: np.ndarray, stage: Stage, pooled: float
 ) -> tuple[np.ndarray, FloatArray]:
     """One quick stage (see :data:`FLOOR_STAGES`, :data:`INTERIOR_STAGES`) for game
     ``rows[j]`` attacking ``tau[j]``: (done, cleaned profiles)."""
     game = games.game
-    if stage.startswith("floor"):  # solve only where the floor can hold every budget
+    if stage.solver != "newton":  # solve only where the floor can hold every budget
         done = np.zeros(rows.size, dtype=bool)
         profiles = np.zeros((rows.size, game.n_defenders, game.n_targets))
         open_ = np.flatnonzero(floor_fits(games, rows, tau))
@@ -687,19 +741,19 @@ def floor_verdicts(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarra
 
 
 def _propose(
-    games: Games, rows: np.ndarray, tau: np.ndarray, stage: str, pooled: float
+    games: Games, rows: np.ndarray, tau: np.ndarray, stage: Stage, pooled: float
 ) -> tuple[np.ndarray, FloatArray]:
     """:func:`propose` without the floor's precondition."""
     game = games.game
-    kind, _, variant = stage.partition(":")
-    if variant.startswith("exact"):
-        done, profiles = floor_exact(games, rows, tau, int(variant.removeprefix("exact")))
-    elif kind == "floor":
+    if stage.solver == "exact":
+        done, profiles = floor_exact(games, rows, tau, stage.owner)
+    elif stage.solver == "floor":
         floor = float(game.attacker_penalty.max())
-        owner = int(variant.removeprefix("owner")) if variant.startswith("owner") else None
-        start = "flat" if owner is not None else variant or "flat"
-        done, profiles = fixed_level(games, rows, tau, floor, floor=True, start=start, owner=owner)
-    elif variant == "low":
+        owner = stage.owner if stage.owner >= 0 else None
+        done, profiles = fixed_level(
+            games, rows, tau, floor, floor=True, start=stage.start, owner=owner
+        )
+    elif stage == NEWTON_LOW:
         done, profiles = newton(games, rows, tau, pooled, start=LOW_START)
     else:
         done, profiles = newton(games, rows, tau, pooled)
@@ -762,7 +816,7 @@ def _resolve(
                     part = mine[start : start + piece]
                     part = part[~result.ok[pairs[part]]]
                     game_rows, tau = pairs[part], orders[pairs[part], rank[part]]
-                    done, profiles = propose(games, game_rows, tau, str(stage), pooled)
+                    done, profiles = propose(games, game_rows, tau, stage, pooled)
                     at = np.flatnonzero(done & ~result.ok[game_rows])  # in rank order
                     verify(games, game_rows[at], profiles[at], tau[at], result)
 

@@ -66,7 +66,9 @@ from sim.solvers.deviation import (
 )
 from sim.solvers.exact import exact_split, greedy_split
 from sim.solvers.kernel import (
-    INTERIOR_RESCUE,
+    FLOOR,
+    NEWTON_LOW,
+    Stage,
     candidate_blocks,
     candidate_orders,
     clean,
@@ -319,14 +321,13 @@ def _result(
 
 
 def _staged(
-    games: Games, block: Sequence[int], stage: str, pooled: float
+    games: Games, block: Sequence[int], stage: Stage, pooled: float
 ) -> Iterator[tuple[str, int, FloatArray | None]]:
     """One kernel stage on a block of candidate targets, as proposals."""
-    phase = stage.partition(":")[0].replace("newton", "interior")
     taus = np.array(block, dtype=np.int64)
     done, profiles = propose(games, np.zeros(taus.size, dtype=np.int64), taus, stage, pooled)
     for j, tau in enumerate(taus):
-        yield phase, int(tau), profiles[j] if done[j] else None
+        yield stage.phase, int(tau), profiles[j] if done[j] else None
 
 
 def _proposals(
@@ -346,8 +347,8 @@ def _proposals(
     # with K resources), so the floor is reachable only when it is the pooled level
     first = np.array(candidates[:1] or [0], dtype=np.int64)
     stages = quick_stages(games, np.zeros(1, np.int64), first, pooled)
-    kernel = [str(stage) for stage in stages[0]]
-    floor_game = "floor" in kernel
+    kernel = list(stages[0])
+    floor_game = FLOOR in kernel
     # the kernel's stages first, tier by tier, every stage of a tier on a block of
     # candidates before the next block: one batched solve per block and stage, in the
     # order the batch of reports keeps
@@ -360,7 +361,7 @@ def _proposals(
         return
     if not floor_game:  # the interior rescue the batch of reports leaves out
         for block in candidate_blocks(len(candidates), alone):
-            yield from _staged(games, candidates[block], INTERIOR_RESCUE, pooled)
+            yield from _staged(games, candidates[block], NEWTON_LOW, pooled)
     # then the exact splits, which the canonical family cannot express: at the floor
     # (each owner of a fully demanded target), at the middle of every structural cell
     # at once; the later passes; and last the cells with a free level
@@ -497,7 +498,7 @@ def find_nse(
        (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below which no
        profile reaches), and the floor passes and exact floor splits when the pooled
        ORIGAMI level is the floor (u = max p^a). In any other game Newton from a low
-       level follows (:data:`~sim.solvers.kernel.INTERIOR_RESCUE`; not a quick stage).
+       level follows (:data:`~sim.solvers.kernel.NEWTON_LOW`; not a quick stage).
     4. The exact splits (:func:`_solve_general`, less waste than any canonical
        split): at the floor in a floor game (each owner of a fully covered target),
        then at the middle of every structural cell between breakpoints at once
