@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from bench.nse_scale import FAMILIES
 from mechanisms.base import make_mechanism
@@ -105,7 +106,8 @@ def search_items() -> Iterator[tuple[str, str]]:
 
 
 def study_items(replications: int | None) -> Iterator[tuple[str, str]]:
-    """Every dataset file of each shipped study, run at its seed."""
+    """Every column of every dataset file of each shipped study, run at its seed (per
+    column, so that a column added to the schema shows as one new item)."""
     for study in STUDIES:
         with tempfile.TemporaryDirectory() as out:
             command = [sys.executable, "-m", "runs", "run", study, "--out", out, "--quiet"]
@@ -113,7 +115,10 @@ def study_items(replications: int | None) -> Iterator[tuple[str, str]]:
                 command += ["--replications", str(replications)]
             subprocess.run(command, check=True)
             for path in sorted(Path(out).rglob("*.parquet")):
-                yield f"{study}/{path.relative_to(out)}", digest(path.read_bytes())
+                table = pq.read_table(path)
+                for name in table.column_names:
+                    values = table.column(name).to_pandas().to_numpy()
+                    yield f"{study}/{path.relative_to(out)}:{name}", digest(repr(values.tolist()))
 
 
 def main() -> None:

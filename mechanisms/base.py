@@ -43,6 +43,10 @@ class Mechanism(Protocol):
         How many attacks its outcomes are planned for: 1 for the paper's mechanisms
         (Gan et al. 2020 model one attack; against a stronger attacker they keep
         planning for one), None for the game's ``attacker_resources``.
+
+    A mechanism that plans with the game's schedules (``SecurityGame.schedules``)
+    also sets ``plans_schedules = True``; studies of games with schedules run only
+    those (every other assumes each resource guards one target).
     """
 
     name: ClassVar[str]
@@ -112,6 +116,11 @@ def failed_outcome(mechanism: Mechanism, game: SecurityGame, message: str) -> Me
     )
 
 
+def plans_schedules(mechanism: Mechanism | type) -> bool:
+    """Whether ``mechanism`` (or its class) plans with the game's schedules."""
+    return bool(getattr(mechanism, "plans_schedules", False))
+
+
 def describe(mechanism: Mechanism) -> dict[str, Any]:
     """Name, claims and parameters of a mechanism, for listings and manifests."""
     return {
@@ -119,5 +128,6 @@ def describe(mechanism: Mechanism) -> dict[str, Any]:
         "claims": sorted(mechanism.claims),
         "conditional_claims": dict(mechanism.conditional_claims),
         "planned_attacks": mechanism.planned_attacks,
+        "plans_schedules": plans_schedules(mechanism),
         "params": params_of(mechanism),
     }

@@ -141,10 +141,12 @@ def outcome_problem(game: SecurityGame, outcome: MechanismOutcome) -> str | None
     """Why a successful ``outcome`` is not an outcome of ``game`` (None when it is):
     its coverage must be finite, within [0, 1], implementable by the defenders'
     resources (within their jurisdictions, by the flow LP of ``docs/jurisdictions.md``
-    §4), its attacked targets in range and, against one attack, the designated target
-    a best response of the attacker (to within ``BR_TOL`` of the attacker's payoff
-    range); its utilities finite. Studies record an outcome that fails this as a
-    failure with the reason, so a faulty plug-in never yields certified rows."""
+    §4; with schedules, no more than the resources' schedules can hold, and only
+    targets of some schedule), its attacked targets in range and, against one
+    attack, the designated target a best response of the attacker (to within
+    ``BR_TOL`` of the attacker's payoff range); its utilities finite. Studies record
+    an outcome that fails this as a failure with the reason, so a faulty plug-in
+    never yields certified rows."""
     m, n = game.n_targets, game.n_defenders
     coverage = np.asarray(outcome.coverage, dtype=np.float64)
     if coverage.shape != (m,):
@@ -153,9 +155,15 @@ def outcome_problem(game: SecurityGame, outcome: MechanismOutcome) -> str | None
         return f"its coverage is not finite ({coverage.tolist()})"
     if coverage.min() < -COVERAGE_TOL or coverage.max() > 1.0 + COVERAGE_TOL:
         return f"its coverage leaves [0, 1] ({coverage.min():.6g} to {coverage.max():.6g})"
-    if coverage.sum() > game.total_resources + m * COVERAGE_TOL:
-        total = game.total_resources
-        return f"its coverage sums to {coverage.sum():.6g}, more than the {total} resources"
+    reach = 1 if game.schedules is None else max(len(s) for s in game.schedules)
+    if coverage.sum() > game.total_resources * reach + m * COVERAGE_TOL:
+        total = game.total_resources * reach
+        return f"its coverage sums to {coverage.sum():.6g}, more than the resources guard ({total})"
+    if game.schedules is not None:
+        reachable = np.zeros(m, dtype=bool)
+        reachable[[t for schedule in game.schedules for t in schedule]] = True
+        if np.any(coverage[~reachable] > COVERAGE_TOL):
+            return "its coverage covers targets that no schedule holds"
     if game.restricted and not _implementable(game, np.clip(coverage, 0.0, 1.0)):
         return "its coverage cannot be implemented within the defenders' jurisdictions"
     targets = outcome.attacked_targets

@@ -1,4 +1,5 @@
-"""The pooled Stackelberg mechanism, planned against the game's attacker resources.
+"""The pooled Stackelberg mechanisms: against the game's attacker resources, and with
+the game's schedules.
 
 The paper's mechanisms (Gan et al. 2020) plan for one attack; against an attacker who
 hits ``n_a`` targets at once (Korzhyk, Conitzer and Parr 2011) they keep planning for
@@ -12,6 +13,7 @@ outcome gives the dictator what :class:`~mechanisms.rules.Dictatorship` gives he
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -21,19 +23,99 @@ import numpy as np
 from mechanisms.base import Mechanism, failed_outcome, register_mechanism
 from mechanisms.outcome import MechanismOutcome
 from mechanisms.reports import outcomes_by_allocation
-from sim.errors import InvalidParameterError
+from sim.errors import InvalidParameterError, SimError
 from sim.game import FloatArray, SecurityGame
-from sim.payoffs import set_utility
+from sim.payoffs import set_utility, target_utility
 from sim.registry import params_of
 from sim.sampling import Recommendation
 from sim.solvers.multi_attack import SSE_TARGET_LIMIT, multi_attack_sse
+from sim.solvers.schedules import schedule_sse
 
 OBJECTIVES = ("utilitarian", "dictator")
 
 
+@dataclass(frozen=True)
+class _Pooled(ABC):
+    """What the pooled Stackelberg mechanisms share: the objective, its validation, the
+    dictator, and the generic path for batches of reports."""
+
+    objective: str = "utilitarian"
+
+    name: ClassVar[str]
+    claims: ClassVar[frozenset[str]] = frozenset()
+    conditional_claims: ClassVar[Mapping[str, str]] = {}
+    uses_status_quo: ClassVar[bool] = False
+    randomised: ClassVar[bool] = False
+    planned_attacks: ClassVar[int | None]
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise InvalidParameterError(
+                f"{self.name}.objective must be one of {list(OBJECTIVES)}; got {self.objective!r}"
+            )
+
+    @abstractmethod
+    def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
+        """The outcome on the reported ``game``."""
+
+    def prepared(self, true_game: SecurityGame) -> Mechanism:
+        return self
+
+    def leader(self, game: SecurityGame) -> int | None:
+        """The dictator (most resources, ties by the lowest index), or None for the
+        utilitarian objective."""
+        return int(np.argmax(game.resources)) if self.objective == "dictator" else None
+
+    def outcome(
+        self,
+        coverage: FloatArray,
+        utility: FloatArray,
+        attacked: tuple[int, ...],
+        recommendation: Recommendation,
+        leader: int | None,
+    ) -> MechanismOutcome:
+        """The outcome of a pooled commitment (arrays made read-only)."""
+        for array in (coverage, utility):
+            array.setflags(write=False)
+        return MechanismOutcome(
+            mechanism=self.name,
+            params=params_of(self),
+            coverage=coverage,
+            attacked_target=attacked[0],
+            defender_utility=utility,
+            status_quo_utility=None,
+            recommendation=recommendation,
+            leader=-1 if leader is None else leader,
+            attacked_targets=attacked,
+        )
+
+    def pooling_refused(self, game: SecurityGame) -> MechanismOutcome | None:
+        """A failed outcome for a game with jurisdictions (pooled resources could cover
+        targets their owners may not), else None."""
+        if not game.restricted:
+            return None
+        return failed_outcome(
+            self,
+            game,
+            f"{self.name} pools every resource and cannot respect jurisdictions "
+            "(docs/jurisdictions.md); use the outcome-space mechanisms",
+        )
+
+    def outcomes_for_reports(
+        self,
+        game: SecurityGame,
+        defender: int,
+        rewards: FloatArray,
+        penalties: FloatArray,
+        seed: int,
+    ) -> tuple[np.ndarray, FloatArray]:
+        """One solve per report (the generic path)."""
+        return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
+
+
 @register_mechanism("pooled_sse")
 @dataclass(frozen=True)
-class PooledStackelberg:
+class PooledStackelberg(_Pooled):
     """Pool the reported resources and commit to the strong Stackelberg coverage
     against the game's ``attacker_resources`` attacks.
 
@@ -50,33 +132,13 @@ class PooledStackelberg:
     (the exact problem is NP-hard).
     """
 
-    objective: str = "utilitarian"
-
-    name: ClassVar[str]
-    claims: ClassVar[frozenset[str]] = frozenset()
-    conditional_claims: ClassVar[Mapping[str, str]] = {}
-    uses_status_quo: ClassVar[bool] = False
-    randomised: ClassVar[bool] = False
     planned_attacks: ClassVar[int | None] = None
-
-    def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise InvalidParameterError(
-                f"pooled_sse.objective must be one of {list(OBJECTIVES)}; got {self.objective!r}"
-            )
-
-    def prepared(self, true_game: SecurityGame) -> Mechanism:
-        return self
 
     def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
         """The pooled game's strong Stackelberg coverage and its attacked set."""
-        if game.restricted:
-            return failed_outcome(
-                self,
-                game,
-                "pooled_sse pools every resource and cannot respect jurisdictions "
-                "(docs/jurisdictions.md); use the outcome-space mechanisms",
-            )
+        refused = self.pooling_refused(game)
+        if refused is not None:
+            return refused
         if game.n_targets > SSE_TARGET_LIMIT:
             return failed_outcome(
                 self,
@@ -84,31 +146,60 @@ class PooledStackelberg:
                 f"pooled_sse solves games of at most {SSE_TARGET_LIMIT} targets exactly; "
                 f"got n_targets={game.n_targets}",
             )
-        leader = int(np.argmax(game.resources)) if self.objective == "dictator" else None
+        leader = self.leader(game)
         sse = multi_attack_sse(game.pooled(leader))
         coverage = np.array(sse.coverage, dtype=np.float64)
-        utility = set_utility(game, coverage, sse.attacked_targets)
-        for array in (coverage, utility):
-            array.setflags(write=False)
-        return MechanismOutcome(
-            mechanism=self.name,
-            params=params_of(self),
-            coverage=coverage,
-            attacked_target=sse.attacked_targets[0],
-            defender_utility=utility,
-            status_quo_utility=None,
-            recommendation=Recommendation.from_coverage(coverage, game.resources),
-            leader=-1 if leader is None else leader,
-            attacked_targets=sse.attacked_targets,
+        return self.outcome(
+            coverage,
+            set_utility(game, coverage, sse.attacked_targets),
+            sse.attacked_targets,
+            Recommendation.from_coverage(coverage, game.resources),
+            leader,
         )
 
-    def outcomes_for_reports(
-        self,
-        game: SecurityGame,
-        defender: int,
-        rewards: FloatArray,
-        penalties: FloatArray,
-        seed: int,
-    ) -> tuple[np.ndarray, FloatArray]:
-        """One MILP per report (the generic path)."""
-        return outcomes_by_allocation(self, game, defender, rewards, penalties, seed)
+
+@register_mechanism("pooled_schedule_sse")
+@dataclass(frozen=True)
+class PooledSchedules(_Pooled):
+    """Pool the reported resources, whose schedules are the game's, and commit to the
+    strong Stackelberg strategy of the pooled game with schedules (Korzhyk, Conitzer
+    and Parr 2010; :func:`~sim.solvers.schedule_sse`), for the utilitarian objective
+    or the dictator's; each defender is recommended the schedules of her own
+    resources in the sampled joint strategy.
+
+    Parameters
+    ----------
+    objective : {"utilitarian", "dictator"}
+        As in ``pooled_sse``.
+
+    Plans for one attack (``planned_attacks = 1``) and claims no property: the
+    paper's properties compare with the NSE, which is not defined for schedules.
+    On a game without schedules each resource guards one target, and the outcome is
+    worth what ``pooled_sse``'s is. Jurisdictions are refused (a failed outcome),
+    and so are NP-hard schedule games beyond the solver's size limits.
+    """
+
+    planned_attacks: ClassVar[int | None] = 1
+    plans_schedules: ClassVar[bool] = True
+
+    def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
+        """The pooled schedule game's strong Stackelberg strategy and its target."""
+        refused = self.pooling_refused(game)
+        if refused is not None:
+            return refused
+        leader = self.leader(game)
+        try:
+            sse = schedule_sse(game.pooled(leader).one_attack)
+        except SimError as exc:
+            return failed_outcome(self, game, f"pooled_schedule_sse: {exc}")
+        coverage = np.array(sse.coverage, dtype=np.float64)
+        t = sse.attacked_target
+        return self.outcome(
+            coverage,
+            target_utility(game, t, float(coverage[t])),
+            (t,),
+            Recommendation.from_schedules(
+                sse.assignments, sse.probabilities, sse.schedules, game.resources, game.n_targets
+            ),
+            leader,
+        )

@@ -61,6 +61,7 @@ from typing import Any
 from agents.attackers import ATTACKERS, make_attacker
 from agents.profiles import BehaviourProfile
 from mechanisms import MECHANISMS, make_mechanism
+from mechanisms.base import plans_schedules
 from runs.schema import parameter_columns
 from runs.summary import DEFAULT_MIN_GAIN
 from sim.errors import InvalidConfigError, SimError
@@ -589,6 +590,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
                     profile.strategic,
                 )
     _check_jurisdictions(config, points)
+    _check_schedules(config, points)
     _check_memory(config, points)
     return config
 
@@ -652,6 +654,37 @@ def _check_jurisdictions(config: StudyConfig, points: list[dict[str, Any]]) -> N
     pooled = [m.name for m in config.mechanisms if m.name == "pooled_sse"]
     if pooled:
         raise _fail(field_name, "below 1 cannot run pooled_sse (it pools every resource)", shares)
+
+
+def _check_schedules(config: StudyConfig, points: list[dict[str, Any]]) -> None:
+    """Schedules (``docs/schedules.md``) are solved for the pooled defender against one
+    attack: refuse what they do not support, naming the field."""
+    sizes = sorted({int(p["schedule_size"]) for p in points if p["schedule_size"] > 1})
+    if not sizes:
+        return
+    field_name = "generator.schedule_size"
+    others = [m.name for m in config.mechanisms if not plans_schedules(MECHANISMS.get(m.name))]
+    if others:
+        raise _fail(
+            field_name,
+            f"above 1 needs mechanisms that plan with schedules (pooled_schedule_sse); "
+            f"the others assume each resource guards one target ({others})",
+            sizes,
+        )
+    if any(int(p["attacker_resources"]) > 1 for p in points):
+        raise _fail(field_name, "above 1 needs one attack (attacker_resources = 1)", sizes)
+    if any(float(p["jurisdiction"]) < 1.0 for p in points):
+        raise _fail(field_name, "above 1 cannot be combined with jurisdictions", sizes)
+    if config.audits.nash:
+        raise _fail(field_name, "above 1 cannot be audited with audits.nash", sizes)
+    deviating = [p.name for p in config.profiles if p.deviates]
+    if config.rounds and deviating:
+        raise _fail(
+            field_name,
+            f"above 1 cannot simulate deviations (the deviation oracle assumes one target "
+            f"per resource); profiles {deviating} deviate",
+            sizes,
+        )
 
 
 def load_config(path: str | Path) -> StudyConfig:

@@ -56,6 +56,7 @@ from sim.solvers import (
     max_coverage,
     multi_attack_sse,
     nse_utility_range,
+    schedule_sse,
 )
 from sim.solvers.multi_attack import SSE_TARGET_LIMIT
 
@@ -238,21 +239,21 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
     problem = outcome_problem(game, outcome)
     if problem is not None:
         return _failed_rows(base, game, drawn, f"{spec.name} gave an invalid outcome: {problem}")
-    single = game.attacker_resources == 1  # PE, UP, SP and IR model one attack
+    # PE, UP, SP and IR model one attack; with schedules there is no NSE, and PE and
+    # IR (over coverages one defender's resources reach) are not defined: SP is
+    paper = game.attacker_resources == 1 and game.schedules is None
     try:
-        nse = compute_nse(game.one_attack)
+        nse = compute_nse(game.one_attack) if game.schedules is None else None
         utility = outcome_utility(game, outcome)
         nse_utility = _nse_utility(game, nse)
         pe = (
-            is_pareto_efficient(game, outcome).efficient
-            if config.audits.pareto and single
-            else None
+            is_pareto_efficient(game, outcome).efficient if config.audits.pareto and paper else None
         )
         up = (
             utility_preservation(
                 game, outcome, bounds=nse_utility_range(game, nse, witnesses="one")
             )
-            if config.audits.utility_preservation and single
+            if config.audits.utility_preservation and paper and nse is not None
             else None
         )
         pooled_coverage = _pooled_coverage(game)
@@ -261,8 +262,11 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
     except SimError as exc:
         return _failed_rows(base, game, drawn, str(exc))
     attacked = designated_set(game, outcome)
+    nse_total = nse_spent = np.nan
+    if nse is not None and nse.verified:
+        nse_total, nse_spent = float(nse.total_coverage.sum()), float(nse.coverage.sum())
     rows = []
-    budget = config.audits.misreport_budget if single else 0
+    budget = config.audits.misreport_budget if game.attacker_resources == 1 else 0
     for i in range(game.n_defenders):
         unit, min_gain = payoff_range(game, i), config.audits.min_gain
         search = (
@@ -279,7 +283,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         )
         ir = (
             ir_violation(game, outcome, i).gain
-            if config.audits.ir and single and outcome.recommendation is not None
+            if config.audits.ir and paper and outcome.recommendation is not None
             else np.nan
         )
         sp_gain = np.nan if search is None else search.gain
@@ -308,8 +312,8 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "sp_gain_half": np.nan if search is None else search.half_gain,
                 "ir_gain": ir,
                 "ir_failure": None if np.isnan(ir) else bool(fails(ir, unit, min_gain)),
-                "nse_total_coverage": float(nse.total_coverage.sum()) if nse.verified else np.nan,
-                "nse_spent": float(nse.coverage.sum()) if nse.verified else np.nan,
+                "nse_total_coverage": nse_total,
+                "nse_spent": nse_spent,
                 "pooled_coverage": pooled_coverage,
                 "nash_consistent": nash,
             }
@@ -317,11 +321,11 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
     return rows
 
 
-def _nse_utility(game: SecurityGame, nse: NSEResult) -> FloatArray:
-    """The status-quo NSE's utilities (NaN when not verified): the defenders play it
-    as planned for one attack; against several, over the set the attacker hits with
-    its target first (as :func:`~mechanisms.outcome.designated_set`)."""
-    if not nse.verified:
+def _nse_utility(game: SecurityGame, nse: NSEResult | None) -> FloatArray:
+    """The status-quo NSE's utilities (NaN when not verified, or not defined: None): the
+    defenders play it as planned for one attack; against several, over the set the
+    attacker hits with its target first (as :func:`~mechanisms.outcome.designated_set`)."""
+    if nse is None or not nse.verified:
         return np.full(game.n_defenders, np.nan)
     if game.attacker_resources == 1:
         return nse.defender_utility
@@ -332,7 +336,10 @@ def _nse_utility(game: SecurityGame, nse: NSEResult) -> FloatArray:
 def _pooled_coverage(game: SecurityGame) -> float:
     """The total coverage of the pooled resources at the pooled ORIGAMI level (with
     jurisdictions: of the welfare-maximising outcome's coverage, which the
-    defenders' own resources implement)."""
+    defenders' own resources implement; with schedules: of the pooled utilitarian
+    strategy with schedules)."""
+    if game.schedules is not None:
+        return float(schedule_sse(game.pooled().one_attack).coverage.sum())
     if not game.restricted:
         return float(max_coverage(game).coverage.sum())
     space = outcome_space(game)
@@ -342,7 +349,10 @@ def _pooled_coverage(game: SecurityGame) -> float:
 def _pooled_welfare(game: SecurityGame) -> float:
     """The pooled optimum: the largest total utility any coverage of the pooled
     resources gives (the outcome space's best column with one attack; the
-    utilitarian Stackelberg MILP against several, NaN past its size limit)."""
+    utilitarian Stackelberg MILP against several, NaN past its size limit; with
+    schedules, the pooled utilitarian strategy with schedules)."""
+    if game.schedules is not None:
+        return schedule_sse(game.pooled().one_attack).defender_utility
     if game.attacker_resources == 1:
         return float(outcome_space(game).values.sum(axis=0).max())
     if game.n_targets > SSE_TARGET_LIMIT:

@@ -127,6 +127,33 @@ def _frozen_resources(value: ArrayLike) -> IntArray:
     return array
 
 
+def _frozen_schedules(value: Any, m: int) -> tuple[tuple[int, ...], ...]:
+    """Schedules as sorted tuples of distinct targets in [0, m), in the given order."""
+    owner = f"{_OWNER}.schedules"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise InvalidGameError(f"{owner} must be a list of lists of targets; got {value!r}")
+    out = []
+    for j, schedule in enumerate(value):
+        try:
+            targets = [int(t) for t in schedule if int(t) == t]
+            size = len(schedule)
+        except (TypeError, ValueError):
+            raise InvalidGameError(
+                f"{owner}[{j}] must be a list of target indices; got {schedule!r}"
+            ) from None
+        if size == 0 or len(targets) != size or len(set(targets)) != size:
+            raise InvalidGameError(
+                f"{owner}[{j}] must be a non-empty list of distinct target indices; "
+                f"got {schedule!r}"
+            )
+        if min(targets) < 0 or max(targets) >= m:
+            raise InvalidGameError(f"{owner}[{j}] must hold targets in [0, {m}); got {schedule!r}")
+        out.append(tuple(sorted(targets)))
+    if not out:
+        raise InvalidGameError(f"{owner} must hold at least one schedule (or be None)")
+    return tuple(out)
+
+
 def _frozen_mask(value: ArrayLike, shape: tuple[int, int], resources: IntArray) -> np.ndarray:
     raw = np.array(value, copy=True)
     if raw.shape != shape:
@@ -248,6 +275,12 @@ class SecurityGame:
         (``docs/jurisdictions.md``). Default (None, or all True): every target, and
         the game is exactly the paper's. Every defender with resources needs one
         allowed target.
+    schedules : sequence of sequences of int, optional
+        Resources with schedules (Korzhyk, Conitzer and Parr 2010;
+        ``docs/schedules.md``): each resource guards one schedule, a set of targets
+        (every subset of one is one too), and a target is covered when a resource's
+        schedule holds it. Default None: each resource guards one target, the
+        paper's model.
 
     Raises
     ------
@@ -270,6 +303,7 @@ class SecurityGame:
     resources: IntArray
     attacker_resources: int
     allowed: np.ndarray
+    schedules: tuple[tuple[int, ...], ...] | None
 
     def __init__(
         self,
@@ -281,6 +315,7 @@ class SecurityGame:
         resources: ArrayLike,
         attacker_resources: int = 1,
         allowed: ArrayLike | None = None,
+        schedules: Sequence[Sequence[int]] | None = None,
     ) -> None:
         dr = _frozen_float("defender_reward", defender_reward, 2)
         dp = _frozen_float("defender_penalty", defender_penalty, 2)
@@ -327,6 +362,9 @@ class SecurityGame:
         mask = np.ones((n, m), dtype=bool) if allowed is None else _frozen_mask(allowed, (n, m), k)
         mask.setflags(write=False)
         object.__setattr__(self, "allowed", mask)
+        object.__setattr__(
+            self, "schedules", None if schedules is None else _frozen_schedules(schedules, m)
+        )
 
     @functools.cached_property
     def restricted(self) -> bool:
@@ -392,17 +430,19 @@ class SecurityGame:
 
     def on_targets(self, keep: np.ndarray) -> SecurityGame:
         """The game on the targets where ``keep`` (bool, shape (m,)) holds, in their
-        order, against one attack, with the jurisdictions restricted alike. Not
-        validated anew: every part of it is a part of this valid game."""
+        order, against one attack, with the jurisdictions restricted alike and no
+        schedules (the NSE's model). Not validated anew: every part of it is a part of
+        this valid game."""
         names = (*_FIELDS[:4], "allowed")
         game = self._unchecked({name: getattr(self, name)[..., keep] for name in names})
         object.__setattr__(game, "attacker_resources", 1)
+        object.__setattr__(game, "schedules", None)
         return game
 
     def _unchecked(self, fields: dict[str, Any]) -> SecurityGame:
         """This game with ``fields`` replaced, without the constructor's validation."""
         game = object.__new__(SecurityGame)
-        for name in (*_FIELDS, "attacker_resources", "allowed"):
+        for name in (*_FIELDS, "attacker_resources", "allowed", "schedules"):
             value = fields.get(name, getattr(self, name))
             object.__setattr__(game, name, _read_only(value) if name in fields else value)
         return game
@@ -452,6 +492,11 @@ class SecurityGame:
         one attack) and the property audits are defined on."""
         return self if self.attacker_resources == 1 else self.with_attacker_resources(1)
 
+    def with_schedules(self, schedules: Sequence[Sequence[int]] | None) -> SecurityGame:
+        """Return the same game whose resources guard ``schedules`` (None: one target
+        each; validated)."""
+        return self._derived(schedules=schedules)
+
     def with_allowed(self, allowed: ArrayLike | None) -> SecurityGame:
         """Return the same game with jurisdictions ``allowed`` (None: none; validated)."""
         return self._derived(allowed=allowed)
@@ -459,7 +504,11 @@ class SecurityGame:
     def _derived(self, **changes: Any) -> SecurityGame:
         """This game with ``changes`` to its constructor arguments, validated anew."""
         fields: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
-        fields.update(attacker_resources=self.attacker_resources, allowed=self._mask())
+        fields.update(
+            attacker_resources=self.attacker_resources,
+            allowed=self._mask(),
+            schedules=self.schedules,
+        )
         return SecurityGame(**{**fields, **changes})
 
     def pooled(self, defender: int | None = None) -> SecurityGame:
@@ -488,6 +537,7 @@ class SecurityGame:
             attacker_penalty=self.attacker_penalty,
             resources=[self.total_resources],
             attacker_resources=self.attacker_resources,
+            schedules=self.schedules,
         )
 
     # -- comparison and serialisation ---------------------------------------------------
@@ -496,6 +546,7 @@ class SecurityGame:
             return NotImplemented
         return (
             self.attacker_resources == other.attacker_resources
+            and self.schedules == other.schedules
             and np.array_equal(self.allowed, other.allowed)
             and all(np.array_equal(getattr(self, name), getattr(other, name)) for name in _FIELDS)
         )
@@ -510,6 +561,8 @@ class SecurityGame:
         ).tobytes()
         if self.restricted:  # an unrestricted game keeps the key it had before masks
             parts.append(np.packbits(self.allowed).tobytes())
+        if self.schedules is not None:  # likewise a game without schedules
+            parts.append(repr(self.schedules).encode())
         return b"|".join([shape, *parts])
 
     def to_dict(self) -> dict[str, Any]:
@@ -519,6 +572,8 @@ class SecurityGame:
         out["attacker_resources"] = self.attacker_resources
         if self.restricted:
             out["allowed"] = self.allowed.tolist()
+        if self.schedules is not None:
+            out["schedules"] = [list(schedule) for schedule in self.schedules]
         return out
 
     @classmethod
@@ -526,7 +581,7 @@ class SecurityGame:
         """Build a game from :meth:`to_dict`'s output (validated like the constructor).
 
         ``attacker_resources`` may be omitted (1, as in files written before it
-        existed), and ``allowed`` (no jurisdictions).
+        existed), ``allowed`` (no jurisdictions) and ``schedules`` (none).
 
         Raises
         ------
@@ -539,16 +594,18 @@ class SecurityGame:
                 f"got {type(data).__name__}"
             )
         missing = [name for name in _FIELDS if name not in data]
-        unknown = sorted(set(data) - {*_FIELDS, "attacker_resources", "allowed"})
+        unknown = sorted(set(data) - {*_FIELDS, "attacker_resources", "allowed", "schedules"})
         if missing or unknown:
             raise InvalidGameError(
                 f"{_OWNER}.from_dict needs exactly the fields {list(_FIELDS)} (and "
-                f"optionally attacker_resources, allowed); missing {missing}, unknown {unknown}"
+                f"optionally attacker_resources, allowed, schedules); missing {missing}, "
+                f"unknown {unknown}"
             )
         return cls(
             **{name: data[name] for name in _FIELDS},
             attacker_resources=data.get("attacker_resources", 1),
             allowed=data.get("allowed"),
+            schedules=data.get("schedules"),
         )
 
 

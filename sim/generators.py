@@ -18,6 +18,11 @@ her home targets plus random others, ``round(jurisdiction * m)`` targets in all 
 least one; more when she has more home targets), so jurisdictions overlap and every
 target has a guard. At 1 (the default) there are no jurisdictions and nothing more
 is drawn.
+
+``schedule_size`` above 1 gives the resources schedules (Korzhyk, Conitzer and Parr
+2010; ``docs/schedules.md``): one per target, the target with ``schedule_size - 1``
+others drawn at random, so every target lies on some schedule. At 1 (the default)
+each resource guards one target and nothing more is drawn.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class GameGenerator(ABC):
     scale: float = 10.0
     attacker_resources: int = 1
     jurisdiction: float = 1.0
+    schedule_size: int = 1
 
     name: ClassVar[str]
 
@@ -110,6 +116,29 @@ class GameGenerator(ABC):
                 f"each defender may guard); got {share!r}"
             )
 
+        size = self.schedule_size
+        if not (
+            isinstance(size, int | np.integer)
+            and not isinstance(size, bool)
+            and 1 <= size <= self.n_targets
+        ):
+            raise InvalidParameterError(
+                f"{owner}.schedule_size must be an int in [1, n_targets={self.n_targets}] "
+                f"(the targets one resource guards); got {size!r}"
+            )
+
+    def draw_schedules(self, rng: np.random.Generator) -> list[list[int]] | None:
+        """The schedules (one per target: it and ``schedule_size - 1`` others at random),
+        or None at ``schedule_size = 1``."""
+        if self.schedule_size == 1:
+            return None
+        m = self.n_targets
+        schedules = []
+        for t in range(m):
+            others = rng.permutation(np.delete(np.arange(m), t))[: self.schedule_size - 1]
+            schedules.append([t, *(int(o) for o in others)])
+        return schedules
+
     def draw_jurisdictions(self, rng: np.random.Generator) -> np.ndarray | None:
         """The jurisdiction mask, shape (n, m), or None at ``jurisdiction = 1``."""
         if self.jurisdiction >= 1.0:
@@ -140,9 +169,9 @@ class GameGenerator(ABC):
         attacker_reward: ArrayLike,
         attacker_penalty: ArrayLike,
     ) -> SecurityGame:
-        """The game with these payoffs, its resources (then its jurisdictions) drawn
-        last from ``rng`` and the family's ``attacker_resources`` (what every
-        :meth:`sample` returns)."""
+        """The game with these payoffs, its resources (then its jurisdictions, then its
+        schedules) drawn last from ``rng`` and the family's ``attacker_resources``
+        (what every :meth:`sample` returns)."""
         resources = self.draw_resources(rng)
         return SecurityGame(
             defender_reward=defender_reward,
@@ -152,6 +181,7 @@ class GameGenerator(ABC):
             resources=resources,
             attacker_resources=self.attacker_resources,
             allowed=self.draw_jurisdictions(rng),
+            schedules=self.draw_schedules(rng),
         )
 
     @abstractmethod

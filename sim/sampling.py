@@ -20,6 +20,7 @@ all her own. :func:`birkhoff` decomposes such shares into matchings
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,7 +179,8 @@ class Recommendation:
     """A recommendation strategy (Gan et al. 2020, Section 5.1) from a comb sample.
 
     A distribution over joint pure strategies :math:`S = (s^1, \\dots, s^n)`; defender
-    ``i`` is told only her own :math:`s^i` (at most :math:`k_i` targets).
+    ``i`` is told only her own :math:`s^i` (at most :math:`k_i` targets; with
+    schedules, the targets of at most :math:`k_i` schedules).
 
     Attributes
     ----------
@@ -205,6 +207,30 @@ class Recommendation:
         assignments[strategy, owners[tooth], support.teeth[strategy, tooth]] = True
         assignments.setflags(write=False)
         return cls(assignments=assignments, probabilities=support.probabilities, resources=k)
+
+    @classmethod
+    def from_schedules(
+        cls,
+        assignments: ArrayLike,
+        probabilities: ArrayLike,
+        schedules: Sequence[Sequence[int]],
+        resources: ArrayLike,
+        n_targets: int,
+    ) -> Recommendation:
+        """Joint pure strategies from a mixture of schedule assignments
+        (:class:`~sim.solvers.ScheduleSSE`: per pooled resource the index of its
+        schedule, -1 idle); defender ``i`` owns ``k_i`` consecutive resources, as
+        in comb sampling, and guards the targets of their schedules."""
+        k = np.asarray(resources, dtype=np.int64)
+        chosen = np.asarray(assignments, dtype=np.int64)
+        owners = tooth_owners(k)
+        guards = np.zeros((chosen.shape[0], k.size, n_targets), dtype=bool)
+        for strategy, resource in zip(*np.nonzero(chosen >= 0), strict=True):
+            schedule = list(schedules[chosen[strategy, resource]])
+            guards[strategy, owners[resource], schedule] = True
+        guards.setflags(write=False)
+        q = np.asarray(probabilities, dtype=np.float64)
+        return cls(assignments=guards, probabilities=q, resources=k)
 
     @classmethod
     def from_shares(cls, shares: ArrayLike, resources: ArrayLike) -> Recommendation:

@@ -279,7 +279,7 @@ def test_invalid_outcomes_are_named():
     cases = {
         "not finite": {"coverage": np.full(4, np.nan)},
         "leaves [0, 1]": {"coverage": np.array([1.5, 0.0, 0.0, 0.0])},
-        "more than the 3 resources": {"coverage": np.ones(4)},
+        "more than the resources guard (3)": {"coverage": np.ones(4)},
         "shape": {"coverage": np.zeros(3)},
         "are not targets": {"attacked_target": 7, "attacked_targets": (7,)},
         "utilities are not": {"defender_utility": np.array([np.inf, 0.0, 0.0])},

@@ -10,9 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.errors import InvalidParameterError
+from mechanisms.base import make_mechanism
+from mechanisms.outcome import outcome_problem
+from runs.cli import main
+from runs.config import load_config
+from runs.export import read_dataset
+from sim.errors import InvalidConfigError, InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
+from sim.generators import make_generator
 from sim.payoffs import attacker_utilities
+from sim.solvers import find_nse
 from sim.solvers.schedules import (
     HARD_TARGET_LIMIT,
     ScheduleProblem,
@@ -22,6 +29,7 @@ from sim.solvers.schedules import (
 )
 
 from strategies import examples, games
+from tests_support import TINY, write_config
 
 
 def _marginals(result, m: int) -> np.ndarray:
@@ -177,3 +185,113 @@ def test_np_hard_instances_past_the_limit_are_refused():
     )
     with pytest.raises(InvalidParameterError, match=rf"at most {HARD_TARGET_LIMIT} targets"):
         schedule_sse(game, [(0, 1, 2)])
+
+
+# -- schedules as part of the game, a mechanism and a study (issue 28, item 2) ----------
+def _schedule_game(size: int, seed: int = 1) -> SecurityGame:
+    return make_generator(
+        "uniform", n_defenders=3, n_targets=6, resources={"low": 1, "high": 2}, schedule_size=size
+    ).sample(np.random.default_rng(seed))
+
+
+def test_a_game_carries_its_schedules_validated_and_round_tripped():
+    game = _schedule_game(2)
+    assert game.schedules is not None and len(game.schedules) == game.n_targets
+    assert all(len(s) == 2 and t in s for t, s in enumerate(game.schedules))
+    assert SecurityGame.from_dict(game.to_dict()) == game
+    plain = game.with_schedules(None)
+    assert plain != game and plain.key() != game.key() and plain.schedules is None
+    assert _schedule_game(1).schedules is None
+    for bad, match in (
+        ([[0, 0]], r"schedules\[0\] must be a non-empty list of distinct"),
+        ([[0, 6]], r"schedules\[0\] must hold targets in \[0, 6\)"),
+        ([], r"at least one schedule"),
+        ("01", r"must be a list of lists"),
+    ):
+        with pytest.raises(InvalidGameError, match=match):
+            game.with_schedules(bad)
+    with pytest.raises(InvalidParameterError, match=r"schedule_size must be an int in \[1, "):
+        make_generator("uniform", n_targets=4, schedule_size=5)
+
+
+def test_the_nse_refuses_a_game_with_schedules():
+    with pytest.raises(InvalidParameterError, match=r"find_nse: .*guard schedules"):
+        find_nse(_schedule_game(2))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pooled_schedule_sse_plays_the_pooled_schedule_strategy(seed):
+    """Without schedules it is worth what pooled_sse is; with them its outcome is valid,
+    its recommendation's marginals are its coverage, each defender guards the targets
+    of at most k_i schedules in every joint strategy, and the total utility is at least
+    the one without schedules (every target alone is a sub-schedule)."""
+    rng = np.random.default_rng(0)
+    plain = _schedule_game(1, seed)
+    ours = make_mechanism("pooled_schedule_sse").allocate(plain, rng=rng)
+    pooled = make_mechanism("pooled_sse").allocate(plain, rng=rng)
+    welfare = ours.defender_utility.sum()
+    np.testing.assert_allclose(welfare, pooled.defender_utility.sum(), atol=1e-7)
+    game = _schedule_game(2, seed)
+    outcome = make_mechanism("pooled_schedule_sse").allocate(game, rng=rng)
+    assert outcome.ok and outcome_problem(game, outcome) is None
+    recommendation = outcome.recommendation
+    guarded = recommendation.assignments.any(axis=1)
+    np.testing.assert_allclose(recommendation.probabilities @ guarded, outcome.coverage, atol=1e-9)
+    schedules = [set(s) for s in game.schedules]
+    for joint in recommendation.assignments:
+        for i, targets in enumerate(joint):
+            held = set(np.flatnonzero(targets).tolist())
+            # covered by at most k_i of the (sub-)schedules
+            assert len(held) <= game.resources[i] * 2
+            assert all(any(t in s for s in schedules) for t in held)
+    assert outcome.defender_utility.sum() >= welfare - 1e-7
+
+
+def _schedule_study(tmp_path, **changes):
+    data = {
+        **TINY,
+        "study": {**TINY["study"], "replications": 2, "rounds": 2},
+        "generator": {
+            "name": "uniform",
+            "params": {"n_defenders": 2, "n_targets": 4, "resources": 1},
+            "grid": {"schedule_size": [1, 2]},
+        },
+        "mechanisms": [{"name": "pooled_schedule_sse"}],
+        "profiles": [{"name": "truthful"}, {"name": "exaggerate", "reporting": "fixed_misreport"}],
+        **changes,
+    }
+    return write_config(tmp_path / "schedules.toml", data)
+
+
+def test_a_study_with_schedules_runs_end_to_end(tmp_path):
+    """Schedules reach studies: the grid sweeps schedule_size, the mechanism plays the
+    pooled schedule strategy, SP is searched at every size, and the NSE-based audits
+    (UP, PE, IR) are missing where schedules make them undefined."""
+    out = tmp_path / "out"
+    assert (
+        main(["run", str(_schedule_study(tmp_path)), "--out", str(out), "--jobs", "1", "--quiet"])
+        == 0
+    )
+    audits = read_dataset(out)
+    assert (audits["status"] == "ok").all()
+    with_schedules = audits[audits["schedule_size"] == 2]
+    without = audits[audits["schedule_size"] == 1]
+    assert with_schedules["sp_gain"].notna().all() and without["sp_gain"].notna().all()
+    assert with_schedules["ir_gain"].isna().all() and without["ir_gain"].notna().all()
+    assert with_schedules["weak_up"].isna().all() and with_schedules["nse_utility"].isna().all()
+    assert with_schedules["pooled_welfare"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"mechanisms": [{"name": "csw_max"}]}, r"generator\.schedule_size.*plan with schedules"),
+        (
+            {"profiles": [{"name": "deviate", "executing": "optimal_deviation"}]},
+            r"generator\.schedule_size.*cannot simulate deviations",
+        ),
+    ],
+)
+def test_a_study_with_schedules_refuses_what_schedules_do_not_support(tmp_path, changes, match):
+    with pytest.raises(InvalidConfigError, match=match):
+        load_config(_schedule_study(tmp_path, **changes))

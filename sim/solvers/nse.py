@@ -522,6 +522,12 @@ def find_nse(
             f"Definition 2.1); got attacker_resources={game.attacker_resources} (the "
             f"status quo of defenders who plan for one attack is game.one_attack's NSE)"
         )
+    if game.schedules is not None:
+        raise InvalidParameterError(
+            "find_nse: the NSE is defined for resources that guard one target each (Gan "
+            "et al. 2020); this game's resources guard schedules (game.schedules), for "
+            "which only the pooled Stackelberg strategy is solved (schedule_sse)"
+        )
     standard = game.standard
     result = _find(standard, targets, quick, game.units)
     if standard is game or not result.verified:

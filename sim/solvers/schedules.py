@@ -496,7 +496,7 @@ _MAX_ROUNDS: Final = 5000
 # -- the solver --------------------------------------------------------------------------
 def schedule_sse(
     game: SecurityGame,
-    schedules: Sequence[Sequence[int]],
+    schedules: Sequence[Sequence[int]] | None = None,
     *,
     resource_schedules: Sequence[Sequence[int]] | None = None,
 ) -> ScheduleSSE:
@@ -507,8 +507,9 @@ def schedule_sse(
     ----------
     game : SecurityGame
         One defender (``game.pooled()`` for a coordinated game), one attack.
-    schedules : sequence of sequences of int
-        The schedules (sets of targets); every subset of one is one too.
+    schedules : sequence of sequences of int, optional
+        The schedules (sets of targets); every subset of one is one too. Default: the
+        game's own ``schedules`` (each target alone when it has none).
     resource_schedules : sequence of sequences of int, optional
         Per resource the indices (into ``schedules``) it may take; None: homogeneous.
 
@@ -518,6 +519,8 @@ def schedule_sse(
         On invalid schedules, or an NP-hard instance beyond :data:`HARD_TARGET_LIMIT`
         targets or :data:`HARD_RESOURCE_LIMIT` resources.
     """
+    if schedules is None:
+        schedules = game.schedules or [(t,) for t in range(game.n_targets)]
     p = ScheduleProblem.build(game, schedules, resource_schedules)
     case = p.case()
     if case == "hard" and (p.n_targets > HARD_TARGET_LIMIT or p.n_resources > HARD_RESOURCE_LIMIT):
