@@ -8,7 +8,8 @@ Two registries, each a plug-in family with a conformance suite:
 * executing: ``follow``, ``optimal_deviation``, ``shirk``, ``learning_deviation``.
 
 Parameters are dataclass fields; a learning behaviour keeps its state in private
-attributes that :meth:`reset` clears, so one instance serves one defender in one run.
+fields that start empty, so one instance serves one defender in one run (a profile
+builds fresh instances for every run).
 All randomness comes from the ``rng`` passed in (the Mesa model's ``model.rng``).
 """
 
@@ -24,7 +25,7 @@ from mechanisms.outcome import MechanismOutcome
 from mechanisms.properties import find_profitable_misreport, ir_violation
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import GAIN_TOL
+from sim.numerics import is_failure
 from sim.registry import Registry, params_of
 from sim.sampling import Recommendation, comb_support
 
@@ -84,9 +85,6 @@ class ReportingBehaviour:
     """How a defender reports her type; the base is also the ``truthful`` rule."""
 
     name: ClassVar[str]
-
-    def reset(self) -> None:
-        """Forget everything learned (start of a run)."""
 
     def report(
         self,
@@ -161,9 +159,6 @@ class BestResponseMisreport(ReportingBehaviour):
             raise InvalidParameterError(
                 f"best_response_misreport.budget must be an int >= 1; got {self.budget!r}"
             )
-
-    def reset(self) -> None:
-        self._cached, self._searched = None, False
 
     def report(
         self,
@@ -243,9 +238,6 @@ class LearningMisreport(ReportingBehaviour):
     def __post_init__(self) -> None:
         _check_bandit("learning_misreport", self.algorithm, self.epsilon)
 
-    def reset(self) -> None:
-        self._bandit = None
-
     @property
     def arm(self) -> str:
         """The arm played last."""
@@ -284,9 +276,6 @@ class ExecutionBehaviour:
     """
 
     name: ClassVar[str]
-
-    def reset(self) -> None:
-        """Forget everything learned (start of a run)."""
 
     def prepare(
         self,
@@ -350,9 +339,6 @@ class OptimalDeviation(ExecutionBehaviour):
         default_factory=dict, init=False, repr=False
     )
 
-    def reset(self) -> None:
-        self._plans, self._outcome, self._memo = {}, None, {}
-
     def plan_key(self) -> object:
         return self._outcome
 
@@ -371,7 +357,7 @@ class OptimalDeviation(ExecutionBehaviour):
             plans: dict[tuple[int, ...], FloatArray] = {}
             if isinstance(outcome.recommendation, Recommendation):
                 deviation = ir_violation(game.one_attack, outcome, defender)
-                if deviation.gain > GAIN_TOL * game.units.defender_scale[defender]:
+                if is_failure(deviation.gain, game.units.defender_scale[defender]):
                     plans = {signal: y for signal, _, y in deviation.modification}
             self._memo[key] = plans
         self._plans = self._memo[key]
@@ -396,9 +382,6 @@ class Shirk(ExecutionBehaviour):
         if not (isinstance(self.quantile, int | float) and 0.0 <= self.quantile <= 1.0):
             raise InvalidParameterError(f"shirk.quantile must be in [0, 1]; got {self.quantile!r}")
 
-    def reset(self) -> None:
-        self._cares = None
-
     def plan(self, game: SecurityGame, defender: int, signal: np.ndarray) -> FloatArray:
         if self._cares is None:
             stake = game.defender_gap[defender]
@@ -422,9 +405,6 @@ class LearningDeviation(ExecutionBehaviour):
 
     def __post_init__(self) -> None:
         _check_bandit("learning_deviation", self.algorithm, self.epsilon)
-
-    def reset(self) -> None:
-        self._bandit, self._rules, self._choice = None, (), 0
 
     @property
     def arm(self) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.rounds import RoundRecord
 from sim.errors import InvalidParameterError
-from sim.numerics import GAIN_TOL
+from sim.numerics import GAIN_TOL, is_failure
 from sim.stats import clopper_pearson
 
 
@@ -44,11 +44,12 @@ class FailureRate:
     max_gain: float
 
     @classmethod
-    def of(cls, gains: np.ndarray, limits: np.ndarray) -> FailureRate:
-        """From expected gains, counting those above their ``limits`` as failures."""
+    def of(cls, gains: np.ndarray, ranges: np.ndarray, tol: float) -> FailureRate:
+        """From expected gains, counting as failures those that :func:`is_failure` at
+        ``tol`` of their payoff ``ranges``."""
         seen = np.isfinite(gains)
-        gains, limits = gains[seen], limits[seen]
-        trials, failures = int(gains.size), int((gains > limits).sum())
+        gains, ranges = gains[seen], ranges[seen]
+        trials, failures = int(gains.size), int(is_failure(gains, ranges, tol).sum())
         low, high = clopper_pearson(failures, trials)
         return cls(
             failures,
@@ -98,15 +99,15 @@ def empirical_failures(
     chosen = list(range(n)) if defenders is None else list(defenders)
     sp = np.array([[r.defenders[i].sp_gain for i in chosen] for r in records])
     ir = np.array([[r.defenders[i].ir_gain for i in chosen] for r in records])
-    limit = tol * np.array([[r.defenders[i].payoff_range for i in chosen] for r in records])
+    ranges = np.array([[r.defenders[i].payoff_range for i in chosen] for r in records])
 
     def trend(gains: np.ndarray) -> np.ndarray:
-        parts = np.array_split(gains > limit, min(blocks, gains.shape[0]))
+        parts = np.array_split(is_failure(gains, ranges, tol), min(blocks, gains.shape[0]))
         return np.array([float(part.mean()) for part in parts])
 
     def rates(gains: np.ndarray) -> tuple[FailureRate, tuple[FailureRate, ...]]:
-        each = tuple(FailureRate.of(gains[:, j], limit[:, j]) for j in range(len(chosen)))
-        return FailureRate.of(gains.ravel(), limit.ravel()), each
+        each = tuple(FailureRate.of(gains[:, j], ranges[:, j], tol) for j in range(len(chosen)))
+        return FailureRate.of(gains.ravel(), ranges.ravel(), tol), each
 
     (sp_all, sp_each), (ir_all, ir_each) = rates(sp), rates(ir)
     return EmpiricalFailures(sp_all, ir_all, sp_each, ir_each, trend(sp), trend(ir))

@@ -28,7 +28,6 @@ import numpy as np
 from mechanisms.outcome import MechanismOutcome, designated_set
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import GAIN_TOL
 from sim.payoffs import combined_coverage, realised_set_utility, set_utility
 from sim.sampling import IndependentRecommendation, Recommendation
 
@@ -161,17 +160,6 @@ class DefenderRound:
     def ir_gain_realised(self) -> float:
         """Realised counterpart of :attr:`ir_gain` (same draws)."""
         return self.realised_utility - self.realised_follow
-
-    @property
-    def sp_failure(self) -> bool:
-        """Misreporting paid off (in expectation) this round, by more than
-        ``GAIN_TOL`` of her payoff range."""
-        return self.sp_gain > GAIN_TOL * self.payoff_range
-
-    @property
-    def ir_failure(self) -> bool:
-        """Deviating paid off (in expectation) this round, likewise."""
-        return self.ir_gain > GAIN_TOL * self.payoff_range
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,9 @@ class Mechanism(Protocol):
 
     A mechanism that plans with the game's schedules (``SecurityGame.schedules``)
     also sets ``plans_schedules = True``; studies of games with schedules run only
-    those (every other assumes each resource guards one target).
+    those (every other assumes each resource guards one target). One that pools every
+    resource regardless of jurisdictions sets ``pools_resources = True``; it refuses
+    games with jurisdictions, and studies with jurisdictions do not run it.
     """
 
     name: ClassVar[str]
@@ -121,6 +123,11 @@ def plans_schedules(mechanism: Mechanism | type) -> bool:
     return bool(getattr(mechanism, "plans_schedules", False))
 
 
+def pools_resources(mechanism: Mechanism | type) -> bool:
+    """Whether ``mechanism`` (or its class) pools every resource, ignoring jurisdictions."""
+    return bool(getattr(mechanism, "pools_resources", False))
+
+
 def describe(mechanism: Mechanism) -> dict[str, Any]:
     """Name, claims and parameters of a mechanism, for listings and manifests."""
     return {
@@ -129,5 +136,6 @@ def describe(mechanism: Mechanism) -> dict[str, Any]:
         "conditional_claims": dict(mechanism.conditional_claims),
         "planned_attacks": mechanism.planned_attacks,
         "plans_schedules": plans_schedules(mechanism),
+        "pools_resources": pools_resources(mechanism),
         "params": params_of(mechanism),
     }

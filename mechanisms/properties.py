@@ -30,7 +30,7 @@ from mechanisms.outcome import MechanismOutcome, designated_set
 from mechanisms.space import outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import GAP_FLOOR, PAYOFF_LIMIT, FloatArray, SecurityGame
-from sim.numerics import GAIN_TOL, LP_TOL, UTILITY_TOL
+from sim.numerics import LP_TOL, UTILITY_TOL, failure_threshold
 from sim.payoffs import set_utility, target_utility, utility
 from sim.sampling import IndependentRecommendation
 from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range, others_coverage
@@ -276,18 +276,25 @@ class _Search:
             coverage[rows, safe],
         )
         gains = np.where(ok, true - self.baseline, -np.inf)
-        b = int(np.argmax(gains))
-        if gains[b] > self.best_gain:
+        tie = UTILITY_TOL * _span(self.game, i)
+        b = _first_best(gains, tie)
+        if gains[b] > self.best_gain + (tie if self.best is not None else 0.0):
             self.best_gain = float(gains[b])
             self.best = (rewards[b].copy(), penalties[b].copy(), str(families[b]))
             self.found_at = first + b + 1
             self.improvements.append((self.found_at, self.best_gain))
         early = max(0, min(self.budget // 2 - first, gains.size))
         if early:
-            h = int(np.argmax(gains[:early]))
-            if gains[h] > self.half_gain:
+            h = _first_best(gains[:early], tie)
+            if gains[h] > self.half_gain + (tie if self.half_best is not None else 0.0):
                 self.half_gain = float(gains[h])
                 self.half_best = (rewards[h].copy(), penalties[h].copy(), str(families[h]))
+
+
+def _first_best(gains: FloatArray, tie: float) -> int:
+    """The first index whose gain is within ``tie`` of the largest: reports whose
+    gains differ by rounding count as equal, so the one found first is kept."""
+    return int(np.argmax(gains >= gains.max() - tie))
 
 
 def _span(game: SecurityGame, i: int) -> float:
@@ -317,8 +324,10 @@ def _targeted(game: SecurityGame, i: int, current: int) -> tuple[FloatArray, Flo
     r, p = game.defender_reward[i], game.defender_penalty[i]
     span = _span(game, i)
     space = outcome_space(game)
-    true_values = space.values[i]
-    liked = np.argsort(-np.where(space.feasible, true_values, -np.inf), kind="stable")
+    values = np.where(space.feasible, space.values[i], -np.inf)
+    # by preference, values within rounding of each other tied (lowest index first)
+    better = (values[None, :] > values[:, None] + UTILITY_TOL * span).sum(axis=1)
+    liked = np.argsort(better, kind="stable")
     out_r, out_p = [], []
     for t in liked:
         if not space.feasible[t] or t == current:
@@ -346,14 +355,17 @@ def _targeted(game: SecurityGame, i: int, current: int) -> tuple[FloatArray, Flo
 
 
 def _rescalings(game: SecurityGame, i: int) -> tuple[FloatArray, FloatArray]:
-    """Order-preserving affine rescalings a * type + b of the true type."""
+    """Order-preserving affine rescalings of the true type about its least penalty
+    ``base``: ``base + a * (type - base) + b``, with shifts ``b`` in units of her range
+    (so the reports map with her payoffs' units)."""
     r, p = game.defender_reward[i], game.defender_penalty[i]
     span = _span(game, i)
+    base = p.min()
     scales = np.array([0.01, 0.1, 0.5, 2.0, 10.0, 100.0])
     shifts = np.array([-10.0, -1.0, 0.0, 1.0, 10.0]) * span
     a, b = np.meshgrid(scales, shifts, indexing="ij")
     a, b = a.ravel()[:, None], b.ravel()[:, None]
-    return a * r + b, a * p + b
+    return base + a * (r - base) + b, base + a * (p - base) + b
 
 
 def search_misreports(
@@ -408,7 +420,7 @@ def search_misreports(
     search = _Search(mech, game, defender, seed, baseline, budget)
     r, p = game.defender_reward[defender], game.defender_penalty[defender]
     span = _span(game, defender)
-    least = GAIN_TOL * span  # the least gain that counts, in her units
+    least = failure_threshold(span)  # the least gain that counts, in her units
     # steps (1) and (2) do not depend on what the search finds: batched together
     openings = {
         "targeted": _targeted(game, defender, truthful.attacked_target),

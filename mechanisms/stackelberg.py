@@ -47,6 +47,7 @@ class _Pooled(ABC):
     uses_status_quo: ClassVar[bool] = False
     randomised: ClassVar[bool] = False
     planned_attacks: ClassVar[int | None]
+    pools_resources: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import SimError
-from sim.numerics import GAIN_TOL
+from sim.numerics import is_failure
 
 EXIT_FAILED_CHUNKS = 1
 EXIT_USAGE = 2
@@ -366,7 +366,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 f"(seed {found.seed}, {found.family})"
             )
         dev = ir_violation(game, outcome, i)
-        if dev.gain > GAIN_TOL * game.units.defender_scale[i]:
+        if is_failure(dev.gain, game.units.defender_scale[i]):
             plan = "; ".join(
                 f"told {list(sig)} -> cover {np.round(y, 3).tolist()}"
                 for sig, _, y in dev.modification

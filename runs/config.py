@@ -61,7 +61,7 @@ from typing import Any
 from agents.attackers import ATTACKERS, make_attacker
 from agents.profiles import BehaviourProfile
 from mechanisms import MECHANISMS, make_mechanism
-from mechanisms.base import plans_schedules
+from mechanisms.base import plans_schedules, pools_resources
 from runs.schema import parameter_columns
 from runs.summary import DEFAULT_MIN_GAIN
 from sim.errors import InvalidConfigError, SimError
@@ -651,9 +651,11 @@ def _check_jurisdictions(config: StudyConfig, points: list[dict[str, Any]]) -> N
         raise _fail(field_name, "below 1 needs one attack (attacker_resources = 1)", shares)
     if config.audits.nash:
         raise _fail(field_name, "below 1 cannot be audited with audits.nash", shares)
-    pooled = [m.name for m in config.mechanisms if m.name == "pooled_sse"]
+    pooled = [m.name for m in config.mechanisms if pools_resources(MECHANISMS.get(m.name))]
     if pooled:
-        raise _fail(field_name, "below 1 cannot run pooled_sse (it pools every resource)", shares)
+        raise _fail(
+            field_name, f"below 1 cannot run {', '.join(pooled)} (it pools every resource)", shares
+        )
 
 
 def _check_schedules(config: StudyConfig, points: list[dict[str, Any]]) -> None:

@@ -54,11 +54,11 @@ from runs.studydir import atomic_write, check_path
 from runs.summary import (
     DEFAULT_MIN_GAIN,
     PROPERTY_LABELS,
-    fails,
     strategic_rounds,
     summarise,
 )
 from sim.errors import InvalidConfigError, StudyIOError
+from sim.numerics import is_failure
 
 #: How every interval in the figures is computed.
 CI_CAPTION = "Bars: exact 95% Clopper-Pearson intervals over the determined units."
@@ -594,7 +594,9 @@ def learning_curves(
     columns = max(len(profiles), 1)  # a row per facet, a column per profile
     fig, axes = _axes(max(len(panels), 1), ax, 3.6, 3.2, columns)
     ranges = sims["payoff_range"]
-    paid = fails(sims["sp_gain"], ranges, min_gain) | fails(sims["ir_gain"], ranges, min_gain)
+    paid = is_failure(sims["sp_gain"], ranges, min_gain) | is_failure(
+        sims["ir_gain"], ranges, min_gain
+    )
     sims = sims.assign(paid=paid.astype(float))
     for axis, (label, profile, part) in zip(axes, panels, strict=True):
         part = sims.loc[part.index]

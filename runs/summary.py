@@ -51,23 +51,11 @@ import pandas as pd
 
 from runs.schema import parameter_column
 from sim.errors import InvalidConfigError
+from sim.numerics import is_failure
 from sim.stats import clopper_pearson, clustered_share
 
 #: The default failure threshold, relative to the defender's payoff range.
 DEFAULT_MIN_GAIN = 1e-6
-
-
-def threshold(payoff_range: Any, min_gain: float) -> Any:
-    """The smallest gain that counts as a failure: ``min_gain`` times the defender's
-    payoff range (numbers, arrays or Series)."""
-    return min_gain * payoff_range
-
-
-def fails(gain: Any, payoff_range: Any, min_gain: float) -> Any:
-    """The failure rule, the one place it is written: a misreport or a deviation makes
-    the defender's property fail when its gain exceeds :func:`threshold` (False for a
-    NaN gain: callers mark what was not tested)."""
-    return gain > threshold(payoff_range, min_gain)
 
 
 #: The properties with a failure rate, in display order, with their labels. ``nash``
@@ -165,7 +153,7 @@ def _verdict_columns(verdicts: pd.Series, tested: pd.Series, p: str) -> dict[str
 
 def _gain_columns(gains: pd.Series, ranges: pd.Series, min_gain: float, p: str) -> dict:
     gain = gains.astype("Float64")
-    return _verdict_columns(fails(gain, ranges.astype(float), min_gain), gain.notna(), p)
+    return _verdict_columns(is_failure(gain, ranges.astype(float), min_gain), gain.notna(), p)
 
 
 def strategic_rounds(rounds: pd.DataFrame) -> pd.DataFrame:

@@ -43,11 +43,10 @@ from runs.seeding import (
     search_rng,
     strategic_draw,
 )
-from runs.summary import fails
-from runs.summary import threshold as summary_threshold
 from sim.errors import SimError
 from sim.game import FloatArray, SecurityGame
 from sim.generators import make_generator
+from sim.numerics import failure_threshold
 from sim.payoffs import attacked_targets, set_utility
 from sim.solvers import (
     NSEResult,
@@ -142,8 +141,8 @@ def payoff_range(game: SecurityGame, defender: int) -> float:
 
 def threshold(config: StudyConfig, game: SecurityGame, defender: int) -> float:
     """The smallest gain that counts as a failure for ``defender``
-    (:func:`runs.summary.threshold` at the study's ``min_gain``)."""
-    return float(summary_threshold(payoff_range(game, defender), config.audits.min_gain))
+    (:func:`~sim.numerics.failure_threshold` at the study's ``min_gain``)."""
+    return float(failure_threshold(payoff_range(game, defender), config.audits.min_gain))
 
 
 def role(defender: int, leader: int) -> str | None:
@@ -268,7 +267,6 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
     rows = []
     budget = config.audits.misreport_budget if game.attacker_resources == 1 else 0
     for i in range(game.n_defenders):
-        unit, min_gain = payoff_range(game, i), config.audits.min_gain
         search = (
             search_misreports(
                 mechanism,
@@ -303,7 +301,6 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "weak_up": None if up is None else up.weak[i],
                 "strong_up": None if up is None else up.strong[i],
                 "sp_gain": sp_gain,
-                "sp_failure": None if search is None else bool(fails(sp_gain, unit, min_gain)),
                 "sp_family": None
                 if search is None or search.misreport is None
                 else search.misreport.family,
@@ -311,7 +308,6 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "sp_found_at": None if search is None else search.found_at,
                 "sp_gain_half": np.nan if search is None else search.half_gain,
                 "ir_gain": ir,
-                "ir_failure": None if np.isnan(ir) else bool(fails(ir, unit, min_gain)),
                 "nse_total_coverage": nse_total,
                 "nse_spent": nse_spent,
                 "pooled_coverage": pooled_coverage,

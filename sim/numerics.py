@@ -10,7 +10,7 @@ solvers work in the game's standard form and the audits scale them by the range
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 #: Two attacker utilities closer than this are a tie: both targets are best responses.
 BR_TOL: Final = 1e-9
@@ -81,3 +81,16 @@ TIE_BREAKING_MODES: Final[tuple[str, ...]] = (
     "lowest_index",
     "random",
 )
+
+
+def failure_threshold(payoff_range: Any, min_gain: float = GAIN_TOL) -> Any:
+    """The least gain that counts as a failure: ``min_gain`` times the defender's
+    payoff range (numbers, arrays or pandas Series)."""
+    return min_gain * payoff_range
+
+
+def is_failure(gain: Any, payoff_range: Any, min_gain: float = GAIN_TOL) -> Any:
+    """The failure rule, the one place it is written: a misreport or a deviation makes
+    the defender's property fail when its gain exceeds :func:`failure_threshold`
+    (False for a NaN gain: callers mark what was not tested)."""
+    return gain > failure_threshold(payoff_range, min_gain)

@@ -13,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mechanisms import MECHANISMS as MECHANISMS_REGISTRY
 from mechanisms import available_mechanisms, make_mechanism
+from mechanisms.base import pools_resources
 from mechanisms.properties import (
     find_profitable_misreport,
     ir_violation,
@@ -139,7 +141,9 @@ def test_generated_jurisdictions_overlap_cover_every_target_and_draw_nothing_at_
 
 
 # -- mechanisms -----------------------------------------------------------------------
-MECHANISMS = [name for name in available_mechanisms() if name != "pooled_sse"]
+MECHANISMS = [
+    name for name in available_mechanisms() if not pools_resources(MECHANISMS_REGISTRY.get(name))
+]
 
 
 def _pooled_single(game):
@@ -238,9 +242,11 @@ def test_jurisdictions_can_cost_the_coordinated_optimum():
     assert outcome.ok and outcome.coverage[:2].sum() <= 1.0 + 1e-9
 
 
-def test_pooled_sse_refuses_jurisdictions():
+@pytest.mark.parametrize("name", ["pooled_sse", "pooled_schedule_sse"])
+def test_pooling_mechanisms_refuse_jurisdictions(name):
+    assert pools_resources(MECHANISMS_REGISTRY.get(name))
     game = _game([[True, True, False], [False, False, True]])
-    outcome = make_mechanism("pooled_sse").allocate(game, rng=np.random.default_rng(0))
+    outcome = make_mechanism(name).allocate(game, rng=np.random.default_rng(0))
     assert not outcome.ok and "jurisdictions" in outcome.message
 
 

@@ -22,6 +22,7 @@ from runs.config import load_config, parse_config
 from runs.export import read_dataset
 from runs.plots import plot_study
 from runs.runner import run_study
+from runs.schema import AUDIT_COLUMNS
 from runs.seeding import dynamics_seed, instance_rng
 from sim.errors import InvalidConfigError
 
@@ -459,7 +460,7 @@ def test_a_misspelt_row_key_fails_loudly_and_the_failure_rule_is_one_function():
     """Issue 28 item 3: a misspelt row key silently became a null column; the rule
     'a gain above min_gain x the payoff range fails' was written in four places."""
     from runs.schema import arrow_table
-    from runs.summary import fails
+    from sim.numerics import is_failure as fails
 
     with pytest.raises(KeyError, match=r"\['sp_gian'\]"):
         arrow_table([{"defender": 0, "sp_gian": 1.0}], "audits", {})
@@ -468,3 +469,4 @@ def test_a_misspelt_row_key_fails_loudly_and_the_failure_rule_is_one_function():
     assert not fails(float("nan"), 1.0, 1e-6)
     gains, ranges = pd.Series([0.5, 2.0, np.nan]), pd.Series([1.0, 1.0, 1.0])
     assert fails(gains, ranges, 1.0).tolist() == [False, True, False]
+    assert "sp_failure" not in AUDIT_COLUMNS  # stored verdicts nobody read: the gains decide

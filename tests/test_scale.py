@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from mechanisms import available_mechanisms, make_mechanism
 from mechanisms.properties import (
+    _rescalings,
+    _targeted,
     ir_violation,
     is_pareto_efficient,
     search_misreports,
@@ -194,6 +196,20 @@ def test_mechanisms_and_audits_are_invariant_to_units(
         again = search_misreports(mechanism, other, i, rng=np.random.default_rng(i), budget=12)
         assert again.found_at == found.found_at
         close(again.gain, scale[i] * found.gain, scale[i])
+
+
+@settings(max_examples=examples(25), deadline=None)
+@given(data=st.data(), game=games(max_defenders=3, max_targets=4, max_resources=2))
+def test_the_searched_reports_map_with_the_units(data: st.DataObject, game: SecurityGame) -> None:
+    """The misreport search's opening reports of a mapped game are the images of the
+    original's (a rescaling about a fixed point would not be)."""
+    scale, shift, a_scale, a_shift = data.draw(maps(game.n_defenders, common=False))
+    other = mapped(game, scale, shift, a_scale, a_shift)
+    for i in range(game.n_defenders):
+        for make in (_rescalings, lambda g, j: _targeted(g, j, 0)):
+            (r, p), (mr, mp) = make(game, i), make(other, i)
+            close(mr, scale[i] * r + shift[i], scale[i])
+            close(mp, scale[i] * p + shift[i], scale[i])
 
 
 def test_the_scale_sweep_of_the_issue_changes_nothing() -> None:
