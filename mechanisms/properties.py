@@ -30,7 +30,7 @@ from mechanisms.outcome import MechanismOutcome, designated_set
 from mechanisms.space import outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import GAP_FLOOR, PAYOFF_LIMIT, FloatArray, SecurityGame
-from sim.numerics import LP_TOL, UTILITY_TOL, failure_threshold
+from sim.numerics import LP_TOL, REPORT_GAP, UTILITY_TOL, failure_threshold
 from sim.payoffs import set_utility, target_utility, utility
 from sim.sampling import IndependentRecommendation
 from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range, others_coverage
@@ -307,13 +307,13 @@ def _valid(
     rewards: FloatArray, penalties: FloatArray, span: float
 ) -> tuple[FloatArray, FloatArray]:
     """Reports made valid types inside the game's dynamic range: each payoff within
-    +-``PAYOFF_LIMIT`` and each reward above its penalty by at least 1e-9 of the
-    defender's ``span`` (and by the gap :class:`~sim.game.SecurityGame` requires, with
+    +-``PAYOFF_LIMIT`` and each reward above its penalty by at least ``REPORT_GAP`` of
+    the defender's ``span`` (and by the gap :class:`~sim.game.SecurityGame` requires, with
     room for rounding)."""
     penalties = np.clip(penalties, -PAYOFF_LIMIT, PAYOFF_LIMIT)
     extent = np.clip(rewards, -PAYOFF_LIMIT, PAYOFF_LIMIT).max(axis=-1) - penalties.min(axis=-1)
     scale = np.maximum(np.abs(penalties), extent[..., None])
-    gap = np.maximum(1e-9 * span, 4.0 * GAP_FLOOR * scale)
+    gap = np.maximum(REPORT_GAP * span, 4.0 * GAP_FLOOR * scale)
     penalties = np.minimum(penalties, PAYOFF_LIMIT - gap)
     rewards = np.clip(np.maximum(rewards, penalties + gap), -PAYOFF_LIMIT, PAYOFF_LIMIT)
     return rewards, penalties

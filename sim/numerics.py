@@ -69,6 +69,21 @@ PREFERENCE_TOL: Final = 1e-12
 #: pinned target no better than tau, to within this.
 SPARE_TOL: Final = 1e-12
 
+#: A defender's share solved for in the exact split (``docs/nse.md`` §2.2) stays at least
+#: this far below 1, and inside a logarithm it is clipped :data:`LOG_GUARD` below 1, so
+#: that :math:`\log(1 - c)` stays finite.
+SHARE_MARGIN: Final = 1e-12
+LOG_GUARD: Final = 1e-15
+
+#: The Levenberg-Marquardt damping of the batched exact split is at least this share
+#: of the largest diagonal entry (a share alone on its budget and its target makes two
+#: proportional rows of the Jacobian).
+DAMPING_FLOOR: Final = 1e-12
+
+#: A report the misreport search builds puts each reward at least this share of the
+#: defender's payoff range above its penalty.
+REPORT_GAP: Final = 1e-9
+
 #: The schedule solvers' values and probabilities (LP optima and mixture weights)
 #: closer than this are equal.
 SCHEDULE_TOL: Final = 1e-9

@@ -33,7 +33,7 @@ import functools
 import numpy as np
 
 from sim.game import FloatArray
-from sim.numerics import NEWTON_TOL, RESIDUAL_TOL
+from sim.numerics import DAMPING_FLOOR, NEWTON_TOL, RESIDUAL_TOL
 from sim.solvers.bounded import MU_MAX, MU_MIN, MU_START
 from sim.solvers.linalg import solve_stack
 from sim.solvers.origami import need
@@ -196,10 +196,9 @@ def _levenberg_marquardt(
         b_diag = budget_row.sum(axis=2)
         t_diag = (target_row**2).sum(axis=1)
         cross = budget_row * target_row
-        # the damping, with a floor of 1e-12 of the largest entry: a share alone on
-        # both its budget and its target makes two proportional rows of J
+        # the damping, with a floor (DAMPING_FLOOR of the largest entry)
         scale = np.maximum(b_diag.max(axis=1), t_diag.max(axis=1))
-        damping = (mu[live] * cost[live] + 1e-12 * scale)[:, None]
+        damping = (mu[live] * cost[live] + DAMPING_FLOOR * scale)[:, None]
         b_diag = b_diag + damping + (b_diag == 0.0)
         t_diag = t_diag + damping + (t_diag == 0.0)
         scaled = cross / t_diag[:, None, :]

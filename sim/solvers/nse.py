@@ -51,8 +51,10 @@ from sim.numerics import (
     BR_TOL,
     FLOOR_NUDGE,
     GAIN_TOL,
+    LOG_GUARD,
     RESIDUAL_TOL,
     ROUNDING_TOL,
+    SHARE_MARGIN,
 )
 from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
@@ -226,7 +228,7 @@ def _solve_general(
     logs_at = (spend_rows.size + position, np.arange(cols.size))
 
     def split(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        c = np.minimum(x[: cols.size], 1.0 - 1e-15)
+        c = np.minimum(x[: cols.size], 1.0 - LOG_GUARD)
         # log(1 - d_t(u)) = log((u - p^a(t)) / gap), u above every p^a inside a cell
         rest = np.log((x[-1] - penalty) / gap) if free else np.log1p(-st.demand[targets])
         return c, rest
@@ -251,7 +253,7 @@ def _solve_general(
     if free:  # each share below 1; the level inside the cell, above the floor
         floor = float(game.attacker_penalty.max())
         lower[-1] = max(u, floor + FLOOR_NUDGE * (1.0 + abs(floor)))
-        upper = np.append(np.full(cols.size, 1.0 - 1e-12), top)
+        upper = np.append(np.full(cols.size, 1.0 - SHARE_MARGIN), top)
     # start at maximum waste (the canonical split) and at (nearly) none
     starts = (
         canonical_split(np.zeros(game.n_defenders), st.demand, allowed),
