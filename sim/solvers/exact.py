@@ -249,10 +249,8 @@ def budgets_fit(
 
 
 #: Up to this many defenders, :func:`budgets_fit` checks Hall's condition on every
-#: group of them (2^a - 1 groups). In the slowest misreport search of
-#: ``bench/audits.py`` (n = 3) it caught about two thirds of the exact floor splits
-#: that ran their full iterations and failed; with five defenders the 31 groups cost
-#: the finder more than they saved.
+#: group of them (2^a - 1 groups); with more, each defender alone and all together
+#: (``docs/nse.md`` §2.3: more groups cost more than they save).
 HALL_DEFENDERS = 3
 
 

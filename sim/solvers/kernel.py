@@ -46,8 +46,7 @@ from sim.solvers.split import (
 
 #: Where the candidate order looks at each target's structure: this fraction of the
 #: way from the pooled level up to its reward (NSE levels sit a little above the pooled
-#: level; measured on n = 5, m = 50 games, 0.25 makes the first candidate right ~88% of
-#: the time against ~76% at the pooled level itself).
+#: level; ``docs/nse.md`` §2.3 has the evidence).
 ORDER_LEVEL = 0.25
 
 #: A solve's (residual, Jacobian, coverage) per row, with which rows are feasible.
@@ -61,10 +60,8 @@ Rows = np.ndarray | slice
 HALVINGS = np.array([0.5, 0.25, 0.125])
 
 #: How many times a row of :func:`damped_newton` may need a shorter step: a row that
-#: needs one more stops. Of 37,932 rows that converged in misreport searches on small
-#: games, 37,403 never needed one, 503 once, 19 twice and 7 more often; of 253 in the
-#: finder on the bench's games, none more than twice. Rows that do not converge mostly
-#: backtrack at every step, to the end of the iteration budget.
+#: needs one more stops (converging rows rarely need any; those that backtrack at every
+#: step rarely converge: ``docs/nse.md`` §2.3).
 SHORT_STEPS = 2
 
 
@@ -606,18 +603,15 @@ FLOOR_STAGES = (FLOOR, NEWTON, Stage("floor", "rising"), Stage("floor", "falling
 OWNER_STAGES = 3
 
 #: The quick stage of any other game: Newton. The finder's next step there is Newton
-#: from a low level (:data:`NEWTON_LOW`), which the batch of reports
-#: leaves out: in the 76 misreport searches of ``bench/audits.py`` it resolved 688 of
-#: the 149,023 reports resolved, at 15% of their solving time (36% in the slowest,
-#: where it ran 1,432 (report, target) pairs to resolve 4); without it the searches
-#: find the same misreports. Gauss-Newton at the pooled level (a waste-free NSE) and
-#: Newton across orphan targets are the finder's later passes (``docs/nse.md`` §2).
+#: from a low level (:data:`NEWTON_LOW`), which the batch of reports leaves out (it
+#: resolves few reports at a large share of the time: ``docs/nse.md`` §2.3).
+#: Gauss-Newton at the pooled level (a waste-free NSE) and Newton across orphan
+#: targets are the finder's later passes (``docs/nse.md`` §2.2).
 INTERIOR_STAGES = (NEWTON,)
 
 #: The starting level of the :data:`NEWTON_LOW` stage, as a fraction of the interval
 #: :func:`newton` searches: near the pooled level, where interior NSEs of floor games
-#: sit (of the 99 reports of a 3 x 3 floor game that every other quick stage missed,
-#: Newton from here resolved 98; from its default start, none).
+#: sit when Newton's usual start misses them.
 LOW_START = 0.02
 
 
@@ -725,8 +719,7 @@ def floor_verdicts(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarra
     budgets fit the demand (:func:`~sim.solvers.exact.budgets_fit`: Hall's condition,
     and room for the budgets of those rule B does not let spare). Where they fail, no
     split at the floor (canonical or exact) spends the budgets, so the floor stages
-    skip the row: their results are unchanged. In the slowest floor games of
-    ``bench/nse_scale.py`` they leave 2 of 14 and 2 of 20 candidate targets."""
+    skip the row: their results are unchanged."""
     game = games.game
     u = float(game.attacker_penalty.max())
     demand = need(game.attacker_reward, game.attacker_gap, u)
