@@ -33,7 +33,7 @@ from mechanisms.properties import find_profitable_misreport, ir_violation
 from mechanisms.reports import report_nses
 from sim.game import SecurityGame
 from sim.generators import make_generator
-from sim.solvers import clear_nse_cache
+from sim.nse import clear_nse_cache
 from sim.solvers.reference import lp_max_coverage_of
 
 #: The misreport search's default budget: candidate reports per defender.

@@ -28,7 +28,7 @@ from mechanisms.base import make_mechanism
 from mechanisms.properties import search_misreports
 from sim.game import SecurityGame
 from sim.generators import make_generator
-from sim.solvers import clear_nse_cache, find_nse
+from sim.nse import clear_nse_cache, find_nse
 
 SIZES = ((2, 4), (3, 3), (3, 6), (4, 8), (5, 20), (8, 50))
 GAMES_PER_SIZE = 12

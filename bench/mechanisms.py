@@ -31,7 +31,7 @@ from bench.timing import best_time
 from mechanisms import Choice, make_mechanism
 from mechanisms.properties import find_profitable_misreport
 from sim.generators import make_generator
-from sim.solvers import clear_nse_cache, compute_nse, find_nse
+from sim.nse import clear_nse_cache, compute_nse, find_nse
 from sim.solvers.reference import lp_nse_gain
 
 

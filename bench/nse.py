@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 from sim.generators import make_generator
-from sim.solvers import find_nse, nse_violation
+from sim.nse import find_nse
+from sim.solvers import nse_violation
 from sim.solvers.reference import lp_max_coverage
 
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from bench.timing import REPEATS, best_time
 from sim.generators import make_generator
-from sim.solvers import clear_nse_cache, find_nse, max_coverage
+from sim.nse import clear_nse_cache, find_nse
+from sim.solvers import max_coverage
 from sim.solvers.reference import lp_max_coverage, lp_max_coverage_of
 
 SIZES = ((2, 10), (5, 20), (5, 50), (12, 100), (20, 200), (20, 1000), (20, 10000))

@@ -23,10 +23,10 @@ from mechanisms.reports import outcomes_by_allocation, report_nses, report_value
 from mechanisms.space import BACKENDS, OutcomeSpace, lp_space, outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
+from sim.nse import NSEResult, compute_nse
 from sim.payoffs import target_utility
 from sim.registry import params_of
 from sim.sampling import Recommendation
-from sim.solvers import NSEResult, compute_nse
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,7 +3,7 @@
 * :func:`is_pareto_efficient` -- exact, over the finite outcome set of
   ``docs/solvers.md`` §2; returns a dominating outcome when there is one.
 * :func:`utility_preservation` -- strong / weak UP per defender against
-  :func:`~sim.solvers.nse_utility_range`, each verdict ``holds``, ``fails`` or
+  :func:`~sim.nse.nse_utility_range`, each verdict ``holds``, ``fails`` or
   ``undetermined`` and backed by a verified NSE or a sound bound.
 * :func:`search_misreports` -- a search over reports (SP is a universal statement, so
   a found misreport is a proof of manipulability and none found is evidence only);
@@ -30,10 +30,11 @@ from mechanisms.outcome import MechanismOutcome, designated_set
 from mechanisms.space import outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import GAP_FLOOR, PAYOFF_LIMIT, FloatArray, SecurityGame
+from sim.nse import NSEUtilityRange, nse_utility_range
 from sim.numerics import LP_TOL, REPORT_GAP, UTILITY_TOL, failure_threshold
 from sim.payoffs import set_utility, target_utility, utility
 from sim.sampling import IndependentRecommendation
-from sim.solvers import NSEUtilityRange, deviation_value, nse_utility_range, others_coverage
+from sim.solvers import deviation_value, others_coverage
 
 Verdict = Literal["holds", "fails", "undetermined"]
 

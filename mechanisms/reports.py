@@ -15,9 +15,9 @@ import numpy as np
 from mechanisms.base import Mechanism
 from mechanisms.space import OutcomeSpace, outcome_space
 from sim.game import FloatArray, SecurityGame
+from sim.nse import compute_nse
+from sim.nse.kernel import ReportNSEs, quick_nse_batch
 from sim.payoffs import utility
-from sim.solvers import compute_nse
-from sim.solvers.kernel import ReportNSEs, quick_nse_batch
 
 
 def report_values(
@@ -38,7 +38,7 @@ def report_nses(
     game: SecurityGame, defender: int, rewards: FloatArray, penalties: FloatArray
 ) -> ReportNSEs:
     """The quick verified NSE of every reported game (``find_nse(..., quick=True)``):
-    in one batch (:func:`~sim.solvers.kernel.quick_nse_batch`), or one by one where
+    in one batch (:func:`~sim.nse.kernel.quick_nse_batch`), or one by one where
     at most one defender has resources (the finder's closed forms). Rows with ``ok``
     False: the quick finder missed (the search skips them). Defenders plan for one
     attack (:attr:`~sim.game.SecurityGame.one_attack`)."""

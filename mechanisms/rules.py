@@ -20,10 +20,10 @@ from mechanisms.reports import report_nses
 from mechanisms.space import lexicographic_argmax
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
+from sim.nse import NSEResult, compute_nse
 from sim.numerics import UTILITY_TOL
 from sim.registry import BOUND
 from sim.sampling import IndependentRecommendation
-from sim.solvers import NSEResult, compute_nse
 
 
 def _feasible_up(values: FloatArray, choice: Choice) -> np.ndarray:

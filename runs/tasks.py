@@ -46,17 +46,10 @@ from runs.seeding import (
 from sim.errors import SimError
 from sim.game import FloatArray, SecurityGame
 from sim.generators import make_generator
+from sim.nse import NSEResult, compute_nse, nse_utility_range
 from sim.numerics import failure_threshold
 from sim.payoffs import attacked_targets, set_utility
-from sim.solvers import (
-    NSEResult,
-    compute_nse,
-    is_nash_coverage,
-    max_coverage,
-    multi_attack_sse,
-    nse_utility_range,
-    schedule_sse,
-)
+from sim.solvers import is_nash_coverage, max_coverage, multi_attack_sse, schedule_sse
 from sim.solvers.multi_attack import SSE_TARGET_LIMIT
 
 

@@ -21,9 +21,9 @@ from mechanisms.properties import (
 )
 from sim.game import SecurityGame
 from sim.generators import make_generator
+from sim.nse import compute_nse, nse_utility_range
 from sim.payoffs import attacker_utilities, best_responses, set_utility
 from sim.sampling import Recommendation
-from sim.solvers import compute_nse, nse_utility_range
 from sim.solvers.multi_attack import SSE_TARGET_LIMIT
 
 

@@ -30,7 +30,8 @@ from runs.runner import run_study
 from sim.errors import InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
 from sim.generators import make_generator
-from sim.solvers import deviation_value, find_nse
+from sim.nse import find_nse
+from sim.solvers import deviation_value
 from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 from sim.solvers.schedules import schedule_sse
 

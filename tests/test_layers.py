@@ -117,8 +117,8 @@ def test_the_cycle_finder_finds_cycles():
 
 def test_core_imports_no_mesa():
     code = (
-        "import sys, sim, sim.solvers, sim.solvers.reference, sim.generators, sim.instances, "
-        "sim.sampling, mechanisms\n"
+        "import sys, sim, sim.nse, sim.solvers, sim.solvers.reference, sim.generators, "
+        "sim.instances, sim.sampling, mechanisms\n"
         "bad = [m for m in ('mesa', 'pandas', 'agents', 'runs') if m in sys.modules]\n"
         "assert not bad, bad"
     )

@@ -16,10 +16,10 @@ from mechanisms import make_mechanism
 from sim.errors import InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
 from sim.generators import make_generator
+from sim.nse import compute_nse
 from sim.sampling import comb_support
 from sim.solvers import (
     attacker_level,
-    compute_nse,
     is_nash_coverage,
     multi_attack_nash,
     multi_attack_sse,

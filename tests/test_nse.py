@@ -16,25 +16,17 @@ from hypothesis import strategies as st
 from sim.game import SecurityGame
 from sim.generators import available_generators, make_generator
 from sim.instances import example_5_2, nonoverlapping_from_orders, theorem_3_2
-from sim.numerics import PREFERENCE_TOL
-from sim.payoffs import products_before
-from sim.solvers import (
+from sim.nse import (
     clear_nse_cache,
     compute_nse,
-    deviation_value,
     find_nse,
-    is_nse,
     kernel,
     nse_strategies,
     nse_utility_range,
-    nse_violation,
-    others_coverage,
-    single_defender_sse,
 )
-from sim.solvers.bounded import bounded_root
-from sim.solvers.deviation import _leave_one_out
-from sim.solvers.exact import budgets_fit, exact_split, floor_exact, greedy_split
-from sim.solvers.kernel import (
+from sim.nse.bounded import bounded_root
+from sim.nse.exact import budgets_fit, exact_split, floor_exact, greedy_split
+from sim.nse.kernel import (
     ORDER_LEVEL,
     _common_level_shortfall,
     candidate_orders,
@@ -43,10 +35,8 @@ from sim.solvers.kernel import (
     quick_stages,
     waste_fits,
 )
-from sim.solvers.linalg import least_squares_stack, solve_stack
-from sim.solvers.origami import need, origami_level, origami_levels
-from sim.solvers.reference import lp_deviation_value, lp_nse_gain
-from sim.solvers.split import (
+from sim.nse.linalg import least_squares_stack, solve_stack
+from sim.nse.split import (
     DISTINCT_ROWS,
     Games,
     allowed_sets,
@@ -57,6 +47,18 @@ from sim.solvers.split import (
     structure,
     water_fill,
 )
+from sim.numerics import PREFERENCE_TOL
+from sim.payoffs import products_before
+from sim.solvers import (
+    deviation_value,
+    is_nse,
+    nse_violation,
+    others_coverage,
+    single_defender_sse,
+)
+from sim.solvers.deviation import _leave_one_out
+from sim.solvers.origami import need, origami_level, origami_levels
+from sim.solvers.reference import lp_deviation_value, lp_nse_gain
 
 from strategies import coverage_of_others, examples, games
 
@@ -318,7 +320,7 @@ def test_leave_one_out_coverage_handles_full_coverage():
 @settings(max_examples=examples(150), deadline=None)
 @given(games(max_defenders=4, max_targets=8, max_resources=3), st.data())
 def test_canonical_spending_jacobian_matches_finite_differences(game, data):
-    """Newton's analytic Jacobian (``sim/solvers/split.py``) against central
+    """Newton's analytic Jacobian (``sim/nse/split.py``) against central
     differences, at points where the structure is locally constant."""
     active = game.resources > 0
     floor = float(game.attacker_penalty.max())
@@ -362,7 +364,7 @@ def test_newton_root_spends_every_budget_exactly():
 @settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 6), st.integers(0, 5), st.integers(0, 2**32 - 1))
 def test_bounded_root_reaches_a_root_inside_the_box(equations, extra, seed):
-    """The finder's least-squares solver (``sim/solvers/bounded.py``) on smooth systems
+    """The finder's least-squares solver (``sim/nse/bounded.py``) on smooth systems
     with a known root inside the box, with as many or more unknowns than equations (the
     exact splits have more), from a corner of the box."""
     rng = np.random.default_rng(seed)
@@ -411,7 +413,7 @@ def test_bounded_root_holds_a_bound_and_refuses_a_system_without_a_root_in_the_b
     st.data(),
 )
 def test_exact_splits_solve_their_equations(game, height, data):
-    """The batched exact splits (``sim/solvers/exact.py``) against their definition, on
+    """The batched exact splits (``sim/nse/exact.py``) against their definition, on
     games with ties and jurisdictions, at the floor (``height`` 0, the fully demanded
     targets owned by a drawn defender) and above it (at the level of the game's NSE
     where it is above the floor, so that some split exists): every split
@@ -540,7 +542,7 @@ def test_greedy_split_of_one_row_equals_the_batched_one(defenders, targets, seed
 def test_waste_fits_is_the_flat_canonical_split_at_the_floor(game):
     """``kernel.waste_fits`` (which orders a floor game's quick stages) computes the
     spending of the canonical split with equal weights without water-filling: the
-    same verdict as :func:`~sim.solvers.split.split_spending` on every target (up to
+    same verdict as :func:`~sim.nse.split.split_spending` on every target (up to
     rounding at the boundary)."""
     active = game.resources > 0
     if not active.any():
@@ -691,7 +693,7 @@ def test_an_nse_only_an_exact_floor_split_reaches_is_found_by_the_quick_stages()
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_batched_quick_nse_equals_the_finder_on_every_resolved_report(seed):
-    """``sim/solvers/kernel.py`` runs the finder's cheap proposals for many reported
+    """``sim/nse/kernel.py`` runs the finder's cheap proposals for many reported
     games at once; it must resolve exactly the reports the quick finder resolves, each
     with the finder's NSE."""
     rng = np.random.default_rng(seed)
@@ -819,7 +821,7 @@ def test_targets_below_the_pooled_level_change_no_nse(game):
 
 
 def _rough_reference(games_: Games, taus: np.ndarray, pooled: float) -> np.ndarray:
-    """:func:`~sim.solvers.kernel._common_level_shortfall` by enumeration: every
+    """:func:`~sim.nse.kernel._common_level_shortfall` by enumeration: every
     (candidate, defender, target) compared."""
     game = games_.game
     reward = game.attacker_reward[taus]

@@ -20,8 +20,9 @@ from mechanisms.properties import (
 from mechanisms.space import closed_form_space
 from sim.generators import make_generator
 from sim.instances import example_5_2, gibbard_satterthwaite_game, theorem_3_2
+from sim.nse import compute_nse, excluded_targets, nse_utility_range
 from sim.sampling import Recommendation
-from sim.solvers import compute_nse, excluded_targets, max_coverage, nse_utility_range
+from sim.solvers import max_coverage
 
 pytestmark = pytest.mark.paper
 

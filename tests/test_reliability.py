@@ -18,7 +18,7 @@ from sim.errors import InvalidConfigError, InvalidGameError, InvalidParameterErr
 from sim.game import PAYOFF_LIMIT, RESOURCE_LIMIT, SecurityGame
 from sim.generators import make_generator
 from sim.instances import example_5_2
-from sim.solvers import compute_nse
+from sim.nse import compute_nse
 
 from strategies import examples
 

@@ -285,7 +285,7 @@ def test_consolidated_tables_are_what_read_dataset_returns(tmp_path, monkeypatch
 
 
 def test_failed_instances_are_rows_not_crashes(tmp_path, monkeypatch):
-    from sim.solvers import nse as nse_module
+    from sim.nse import finder as nse_module
 
     def no_nse(game, *, targets=None, quick=False):
         result = nse_module.find_nse(game, targets=targets, quick=quick)

@@ -35,14 +35,8 @@ from sim.errors import InvalidGameError
 from sim.game import SecurityGame
 from sim.generators import make_generator
 from sim.instances import example_5_2
-from sim.solvers import (
-    NSEResult,
-    NSEUtilityRange,
-    compute_nse,
-    deviation_value,
-    is_nse,
-    nse_utility_range,
-)
+from sim.nse import NSEResult, NSEUtilityRange, compute_nse, nse_utility_range
+from sim.solvers import deviation_value, is_nse
 
 from strategies import examples, games
 

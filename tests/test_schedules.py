@@ -18,8 +18,8 @@ from runs.export import read_dataset
 from sim.errors import InvalidConfigError, InvalidGameError, InvalidParameterError
 from sim.game import SecurityGame
 from sim.generators import make_generator
+from sim.nse import find_nse
 from sim.payoffs import attacker_utilities
-from sim.solvers import find_nse
 from sim.solvers.schedules import (
     HARD_TARGET_LIMIT,
     ScheduleProblem,

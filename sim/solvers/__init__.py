@@ -1,10 +1,11 @@
-"""Exact fast solvers of the pure game core (``docs/solvers.md``, ``docs/nse.md``).
+"""Exact fast solvers of the pure game core (``docs/solvers.md``): the Stackelberg
+solvers (one defender, several attacks, schedules) and the NSE deviation oracle. The
+NSE finder is the package :mod:`sim.nse` (``docs/nse.md``).
 
 Slow LP references live in :mod:`sim.solvers.reference` and are used only by tests and
 benchmarks.
 """
 
-from sim.solvers.bounds import NSEUtilityRange, excluded_targets, nse_utility_range
 from sim.solvers.deviation import (
     DeviationValue,
     NSEViolation,
@@ -23,14 +24,6 @@ from sim.solvers.multi_attack import (
     multi_attack_violation,
     sse_by_enumeration,
 )
-from sim.solvers.nse import (
-    NSEResult,
-    canonical_split,
-    clear_nse_cache,
-    compute_nse,
-    find_nse,
-    nse_strategies,
-)
 from sim.solvers.origami import (
     MaxCoverage,
     StackelbergOutcome,
@@ -48,19 +41,12 @@ __all__ = [
     "MaxCoverage",
     "MultiAttackNash",
     "MultiAttackSSE",
-    "NSEResult",
-    "NSEUtilityRange",
     "NSEViolation",
     "ScheduleSSE",
     "StackelbergOutcome",
     "attacker_level",
-    "canonical_split",
-    "clear_nse_cache",
     "combined_coverage",
-    "compute_nse",
     "deviation_value",
-    "excluded_targets",
-    "find_nse",
     "is_nash_coverage",
     "is_nse",
     "max_coverage",
@@ -68,8 +54,6 @@ __all__ = [
     "multi_attack_sse",
     "multi_attack_violation",
     "need",
-    "nse_strategies",
-    "nse_utility_range",
     "nse_violation",
     "origami_level",
     "others_coverage",

@@ -14,17 +14,17 @@ Wooldridge 2018). The finder follows ``docs/nse.md`` §1.3 and §2:
   :math:`c^i_t = (1 - \pi_t / \mu_i)^+` with :math:`\prod_i (1 - c^i_t) = 1 - d_t(u)`
   (water-filling in closed form, weights :math:`\mu`).
 * The interior phase solves :math:`s_i(\mu, u) = k_i` for :math:`(\mu, u)` by damped
-  Newton with the split's analytic Jacobian (:mod:`sim.solvers.split`); this finds
+  Newton with the split's analytic Jacobian (:mod:`sim.nse.split`); this finds
   almost every NSE, in about five steps. The floor phase solves the budgets at
   :math:`u = \max_t p^a(t)` for :math:`\mu`, and later passes repeat both from other
   fixed starting points, on every candidate target at once; all of it is
   deterministic.
 * An NSE outside the canonical family (less than maximum waste) is found by the
   exact splits: at the floor, batched among the quick stages
-  (:mod:`sim.solvers.exact`) and then with every choice of owners, and in each
+  (:mod:`sim.nse.exact`) and then with every choice of owners, and in each
   structural cell between breakpoints (at its middle, then with the level free inside
   it, where the system is smooth), by projected Levenberg-Marquardt
-  (:mod:`sim.solvers.bounded`).
+  (:mod:`sim.nse.bounded`).
 * Every candidate is certified by the exact oracle :func:`~sim.solvers.nse_violation`;
   an unverified profile is never returned (the result's ``status`` says so instead).
 
@@ -46,28 +46,9 @@ from numpy.typing import ArrayLike
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
-from sim.numerics import (
-    ATTACK_MARGIN,
-    BR_TOL,
-    FLOOR_NUDGE,
-    GAIN_TOL,
-    LOG_GUARD,
-    RESIDUAL_TOL,
-    ROUNDING_TOL,
-    SHARE_MARGIN,
-)
-from sim.payoffs import target_utility, utility
-from sim.sampling import CombSupport, comb_support
-from sim.solvers.bounded import bounded_root
-from sim.solvers.deviation import (
-    NSEViolation,
-    ProfileGains,
-    certificate,
-    combined_coverage,
-    profile_gains,
-)
-from sim.solvers.exact import exact_split, greedy_split
-from sim.solvers.kernel import (
+from sim.nse.bounded import bounded_root
+from sim.nse.exact import exact_split, greedy_split
+from sim.nse.kernel import (
     FLOOR,
     NEWTON_LOW,
     Stage,
@@ -80,13 +61,32 @@ from sim.solvers.kernel import (
     quick_stages,
     tiers,
 )
-from sim.solvers.origami import need, origami_level
-from sim.solvers.split import (
+from sim.nse.split import (
     Games,
     canonical_split,
     may_spare,
     structure,
 )
+from sim.numerics import (
+    ATTACK_MARGIN,
+    BR_TOL,
+    FLOOR_NUDGE,
+    GAIN_TOL,
+    LOG_GUARD,
+    RESIDUAL_TOL,
+    ROUNDING_TOL,
+    SHARE_MARGIN,
+)
+from sim.payoffs import target_utility, utility
+from sim.sampling import CombSupport, comb_support
+from sim.solvers.deviation import (
+    NSEViolation,
+    ProfileGains,
+    certificate,
+    combined_coverage,
+    profile_gains,
+)
+from sim.solvers.origami import need, origami_level
 
 NSEStatus = Literal["verified", "failed"]
 
@@ -139,14 +139,14 @@ class NSEResult:
 
 
 #: Levenberg-Marquardt iterations of the exact splits at the middles of the structural
-#: cells (:func:`~sim.solvers.exact.exact_split`, every cell at once).
+#: cells (:func:`~sim.nse.exact.exact_split`, every cell at once).
 CELL_ITERATIONS = 10
 
 #: Starting points of the later passes, tried pass by pass over every candidate at
 #: once: (log-weight pattern, level fraction, iteration budget). The interior phase is
-#: the kernel's Newton across orphan targets (:func:`~sim.solvers.kernel.newton`), the
+#: the kernel's Newton across orphan targets (:func:`~sim.nse.kernel.newton`), the
 #: floor and pooled phases its Gauss-Newton at a fixed level
-#: (:func:`~sim.solvers.kernel.fixed_level`); a pass runs only when no target verified
+#: (:func:`~sim.nse.kernel.fixed_level`); a pass runs only when no target verified
 #: in the earlier ones, and at the floor the first pass is a quick stage.
 _PASSES: tuple[tuple[str, float, int], ...] = (
     ("flat", 0.5, 20),
@@ -495,16 +495,16 @@ def find_nse(
     2. One defender with resources: her Stackelberg outcome with her own budget
        (ORIGAMI plus her favourite attackable target; ``docs/nse.md`` §1.3, test T7).
     3. Over the attackable targets in a deterministic order of promise
-       (:func:`~sim.solvers.kernel.candidate_orders`), in blocks: the kernel's quick
-       stages (:func:`~sim.solvers.kernel.quick_stages`), Newton's interior solves
-       (:func:`~sim.solvers.kernel.newton`, u above the pooled level, below which no
+       (:func:`~sim.nse.kernel.candidate_orders`), in blocks: the kernel's quick
+       stages (:func:`~sim.nse.kernel.quick_stages`), Newton's interior solves
+       (:func:`~sim.nse.kernel.newton`, u above the pooled level, below which no
        profile reaches), and the floor passes and exact floor splits when the pooled
        ORIGAMI level is the floor (u = max p^a). In any other game Newton from a low
-       level follows (:data:`~sim.solvers.kernel.NEWTON_LOW`; not a quick stage).
+       level follows (:data:`~sim.nse.kernel.NEWTON_LOW`; not a quick stage).
     4. The exact splits (:func:`_solve_general`, less waste than any canonical
        split): at the floor in a floor game (each owner of a fully covered target),
        then at the middle of every structural cell between breakpoints at once
-       (:func:`~sim.solvers.exact.exact_split`). The cells replace a grid of levels,
+       (:func:`~sim.nse.exact.exact_split`). The cells replace a grid of levels,
        which they subsume (a grid misses narrow cells).
     5. Later passes from several starting points, each on every candidate at once:
        the floor phase then the interior phase (Newton across orphan targets) in a
@@ -514,7 +514,7 @@ def find_nse(
 
     ``targets`` restricts the attacked target to those given (used to collect one
     witness NSE per target for :func:`nse_utility_range`). ``quick`` runs only the
-    kernel's stages (:func:`~sim.solvers.kernel.quick_stages`: for searches that
+    kernel's stages (:func:`~sim.nse.kernel.quick_stages`: for searches that
     evaluate thousands of reported games, in a batch, and can skip the rare game they
     miss); a quick failure is never cached as final.
     """

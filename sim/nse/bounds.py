@@ -15,9 +15,9 @@ import numpy as np
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
+from sim.nse.finder import NSEResult, compute_nse
 from sim.numerics import BR_TOL, ROUNDING_TOL, UTILITY_TOL
 from sim.payoffs import utility
-from sim.solvers.nse import NSEResult, compute_nse
 from sim.solvers.origami import need, origami_level
 
 

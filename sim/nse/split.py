@@ -23,7 +23,7 @@ interior NSE is a root of the spending equations :math:`s_i(\lambda, u) = k_i`; 
     \frac{\partial c^i_t}{\partial u} = -\frac{e^{\rho_t - \lambda_i}}
         {|J_t| \, (u - p^a(t))},
 
-which the damped Newton solves of :mod:`sim.solvers.kernel` use (no finite differences).
+which the damped Newton solves of :mod:`sim.nse.kernel` use (no finite differences).
 Everything here but :func:`structure` and :func:`canonical_split` works on a
 :class:`Games` batch: one game, or many reported games that differ only in the
 defenders' payoffs.
@@ -215,7 +215,7 @@ class Games:
     @functools.cached_property
     def floor_verdicts(self) -> np.ndarray:
         """Whether game b attacking t can have an NSE at the floor, shape (b, m): 1 yes,
-        0 no, -1 not yet asked (:func:`sim.solvers.kernel.floor_fits` fills it in, so
+        0 no, -1 not yet asked (:func:`sim.nse.kernel.floor_fits` fills it in, so
         the floor stages of one batch ask once per game and target)."""
         return np.full((self.size, self.game.n_targets), -1, dtype=np.int8)
 

@@ -3,7 +3,7 @@ r"""Exact splits at a fixed attacker level, on a batch of games (``docs/nse.md``
 At level :math:`u` every demanded target is covered exactly :math:`d_t(u)`; at the
 floor :math:`u = \max_t p^a(t)` the targets with :math:`p^a(t) = u` must be covered
 fully, each by one defender (its *owner*). The canonical split
-(:mod:`sim.solvers.split`) shares each target's demand with maximum waste; some NSEs
+(:mod:`sim.nse.split`) shares each target's demand with maximum waste; some NSEs
 need less (a defender covering a target of her own, say), and only an exact split
 reaches them. Here every allowed (defender, target) share
 :math:`c^i_t \in [0, d_t]` is an unknown, with the equations
@@ -16,7 +16,7 @@ reaches them. Here every allowed (defender, target) share
 
 more unknowns than equations. :func:`exact_split` solves them for many games at once
 (one level per game; :func:`floor_exact` at the floor, the quick stages) by
-the projected Levenberg-Marquardt iteration of :mod:`sim.solvers.bounded` (the step on
+the projected Levenberg-Marquardt iteration of :mod:`sim.nse.bounded` (the step on
 the shares not held by a bound, damping :math:`\mu \lVert f \rVert^2`), with the
 step's normal matrix :math:`J J^\top` in closed form: its budget block and its target
 block are diagonal (a budget row meets a target row only through their shared
@@ -33,11 +33,11 @@ import functools
 import numpy as np
 
 from sim.game import FloatArray
+from sim.nse.bounded import MU_MAX, MU_MIN, MU_START
+from sim.nse.linalg import solve_stack
+from sim.nse.split import DISTINCT_ROWS, Games, allowed_sets, distinct_rows, may_spare
 from sim.numerics import DAMPING_FLOOR, NEWTON_TOL, RESIDUAL_TOL
-from sim.solvers.bounded import MU_MAX, MU_MIN, MU_START
-from sim.solvers.linalg import solve_stack
 from sim.solvers.origami import need
-from sim.solvers.split import DISTINCT_ROWS, Games, allowed_sets, distinct_rows, may_spare
 
 #: Iterations of the Levenberg-Marquardt loop per starting point.
 EXACT_ITERATIONS = 5
@@ -166,7 +166,7 @@ class _System:
 def _levenberg_marquardt(
     system: _System, at: np.ndarray, c: FloatArray, upper: FloatArray, max_iter: int
 ) -> tuple[np.ndarray, FloatArray]:
-    """The projected Levenberg-Marquardt loop of :mod:`sim.solvers.bounded` on every
+    """The projected Levenberg-Marquardt loop of :mod:`sim.nse.bounded` on every
     row of ``at`` at once, the shares of row j in [0, upper[j]]: (solved, shares)."""
     size, a = c.shape[:2]
     unknown = system.unknown[at]

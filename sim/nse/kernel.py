@@ -3,10 +3,10 @@ r"""The NSE finder's fast kernel, on a batch of games (``docs/nse.md`` §2).
 The finder's cheap proposals, written once with a leading batch axis: the candidate
 order (:func:`candidate_orders`), Newton on the canonical split
 (:func:`newton`), the Gauss-Newton pass at a fixed level (:func:`fixed_level`), the
-exact split at the floor (:func:`~sim.solvers.exact.floor_exact`), the
+exact split at the floor (:func:`~sim.nse.exact.floor_exact`), the
 damped (Gauss-)Newton loop they share (:func:`damped_newton`), the clean-up of rounding
 noise (:func:`clean`) and the exact verifier (:func:`verify`, the oracle
-:func:`~sim.solvers.deviation.profile_gains`). :func:`~sim.solvers.find_nse` calls them
+:func:`~sim.solvers.deviation.profile_gains`). :func:`~sim.nse.find_nse` calls them
 on a batch of one game; :func:`quick_nse_batch` on the reports of a misreport search
 (thousands of games that differ only in one defender's row), so NumPy's per-call
 overhead is paid once per batch.
@@ -23,6 +23,15 @@ from typing import Literal
 import numpy as np
 
 from sim.game import FloatArray, PayoffUnits, SecurityGame
+from sim.nse.exact import budgets_fit, equal_share, floor_exact
+from sim.nse.linalg import least_squares_stack, solve_stack
+from sim.nse.split import (
+    LOG_WEIGHT_BOUND,
+    Games,
+    allowed_sets,
+    may_spare,
+    split_spending,
+)
 from sim.numerics import (
     BR_TOL,
     FLOOR_NUDGE,
@@ -33,16 +42,7 @@ from sim.numerics import (
 )
 from sim.payoffs import utility
 from sim.solvers.deviation import profile_gains
-from sim.solvers.exact import budgets_fit, equal_share, floor_exact
-from sim.solvers.linalg import least_squares_stack, solve_stack
 from sim.solvers.origami import need, origami_level
-from sim.solvers.split import (
-    LOG_WEIGHT_BOUND,
-    Games,
-    allowed_sets,
-    may_spare,
-    split_spending,
-)
 
 #: Where the candidate order looks at each target's structure: this fraction of the
 #: way from the pooled level up to its reward (NSE levels sit a little above the pooled
@@ -426,7 +426,7 @@ def fixed_level(
     one-sided residual) and a target demanding full coverage goes whole to the active
     defender ``owner`` (where allowed) or its heaviest allowed defender; elsewhere
     every defender spends exactly her budget (unless jurisdictions let her spare,
-    :func:`~sim.solvers.split.may_spare`).
+    :func:`~sim.nse.split.may_spare`).
     Returns (done, profiles) as :func:`newton`.
     """
     game = games.game
@@ -545,7 +545,7 @@ class Stage:
     Attributes
     ----------
     solver : {"exact", "floor", "newton"}
-        The exact split at the floor (:func:`~sim.solvers.exact.floor_exact`), the
+        The exact split at the floor (:func:`~sim.nse.exact.floor_exact`), the
         Gauss-Newton pass at the floor level (:func:`fixed_level`) or Newton on the
         canonical split with the level free (:func:`newton`).
     start : str
@@ -563,7 +563,7 @@ class Stage:
 
     @property
     def phase(self) -> str:
-        """What :class:`~sim.solvers.NSEResult` calls an NSE this stage found."""
+        """What :class:`~sim.nse.NSEResult` calls an NSE this stage found."""
         return "interior" if self.solver == "newton" else "floor"
 
     @property
@@ -593,7 +593,7 @@ FLOOR, NEWTON, NEWTON_LOW = (
 FLOOR_STAGES = (FLOOR, NEWTON, Stage("floor", "rising"), Stage("floor", "falling"), NEWTON_LOW)
 
 #: In a floor game, the exact split at the floor (``Stage("exact", owner=i)``,
-#: :func:`~sim.solvers.exact.floor_exact`, see :func:`quick_stages`) and the floor
+#: :func:`~sim.nse.exact.floor_exact`, see :func:`quick_stages`) and the floor
 #: pass (``Stage("floor", "flat", i)``, after the others) with the fully demanded targets given to
 #: each of the (at most) this many active defenders with the most resources in turn
 #: (``i`` among the active defenders): the heaviest allowed defender takes them
@@ -716,7 +716,7 @@ def floor_fits(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
 def floor_verdicts(games: Games, rows: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """Whether game ``rows[j]`` attacking ``tau[j]`` can have an NSE at the floor level,
     by necessary conditions: every demanded target has an allowed defender, and the
-    budgets fit the demand (:func:`~sim.solvers.exact.budgets_fit`: Hall's condition,
+    budgets fit the demand (:func:`~sim.nse.exact.budgets_fit`: Hall's condition,
     and room for the budgets of those rule B does not let spare). Where they fail, no
     split at the floor (canonical or exact) spends the budgets, so the floor stages
     skip the row: their results are unchanged."""
