@@ -59,6 +59,7 @@ from sim.nse.kernel import (
     newton,
     propose,
     quick_stages,
+    stage_schedule,
     tiers,
 )
 from sim.nse.split import (
@@ -351,14 +352,12 @@ def _proposals(
     stages = quick_stages(games, np.zeros(1, np.int64), first, pooled)
     kernel = list(stages[0])
     floor_game = FLOOR in kernel
-    # the kernel's stages first, tier by tier, every stage of a tier on a block of
-    # candidates before the next block: one batched solve per block and stage, in the
-    # order the batch of reports keeps
-    steps = tiers(stages)
-    alone = 2 if all(tier.stop - tier.start <= 1 for tier in steps) else 1
-    for tier, block in itertools.product(steps, candidate_blocks(len(candidates), alone)):
-        for stage in kernel[tier]:
-            yield from _staged(games, candidates[block], stage, pooled)
+    # the kernel's stages first, in the order the batch of reports keeps (one batched
+    # solve per block and stage); with one stage per tier the second candidate is
+    # tried alone too
+    alone = 2 if all(tier.stop - tier.start <= 1 for tier in tiers(stages)) else 1
+    for slot, block in stage_schedule(stages, len(candidates), alone):
+        yield from _staged(games, candidates[block], kernel[slot], pooled)
     if quick:
         return
     if not floor_game:  # the interior rescue the batch of reports leaves out

@@ -687,6 +687,16 @@ def tiers(stages: np.ndarray) -> tuple[slice, ...]:
     return slice(0, lead), slice(lead, primary), slice(primary, stages.shape[1])
 
 
+def stage_schedule(stages: np.ndarray, count: int, alone: int = 1) -> Iterator[tuple[int, slice]]:
+    """The order of the quick proposals, shared by the finder and the batch of reports:
+    (stage column of ``stages``, block of the ``count`` candidates), per tier
+    (:func:`tiers`) every block (:func:`candidate_blocks`, the first ``alone`` singly),
+    within a block every stage of the tier."""
+    for tier, block in itertools.product(tiers(stages), candidate_blocks(count, alone)):
+        for slot in range(tier.start, tier.stop):
+            yield slot, block
+
+
 def propose(
     games: Games, rows: np.ndarray, tau: np.ndarray, stage: Stage, pooled: float
 ) -> tuple[np.ndarray, FloatArray]:
@@ -788,30 +798,28 @@ def quick_nse_batch(
 def _resolve(
     games: Games, orders: np.ndarray, stages: np.ndarray, pooled: float, result: ReportNSEs
 ) -> None:
-    """Fill ``result`` in the finder's order of proposals: per tier, every block, every
-    stage of the tier."""
-    for tier, block in itertools.product(tiers(stages), candidate_blocks(orders.shape[1])):
+    """Fill ``result`` in the finder's order of proposals (:func:`stage_schedule`)."""
+    piece = max(1, PAIR_CELLS // (games.penalty.shape[1] * games.penalty.shape[2]))
+    for slot, block in stage_schedule(stages, orders.shape[1]):
+        rows = np.flatnonzero(~result.ok)
+        if rows.size == 0:
+            return
+        # every unresolved row with every candidate of the block, in one solve per
+        # stage and one oracle call; a row takes the first candidate (in order) that
+        # verifies
         ranks = np.arange(block.start, block.stop)
-        for slot in range(tier.start, tier.stop):
-            rows = np.flatnonzero(~result.ok)
-            if rows.size == 0:
-                return
-            # every unresolved row with every candidate of the block, in one solve per
-            # stage and one oracle call; a row takes the first candidate (in order)
-            # that verifies
-            pairs, rank = np.tile(rows, ranks.size), np.repeat(ranks, rows.size)
-            piece = max(1, PAIR_CELLS // (games.penalty.shape[1] * games.penalty.shape[2]))
-            for stage in np.unique(stages[rows, slot]):
-                mine = np.flatnonzero(stages[pairs, slot] == stage)
-                # in pieces of bounded memory, in rank order: a row a piece resolves
-                # skips its later candidates, as it would within one solve
-                for start in range(0, mine.size, piece):
-                    part = mine[start : start + piece]
-                    part = part[~result.ok[pairs[part]]]
-                    game_rows, tau = pairs[part], orders[pairs[part], rank[part]]
-                    done, profiles = propose(games, game_rows, tau, stage, pooled)
-                    at = np.flatnonzero(done & ~result.ok[game_rows])  # in rank order
-                    verify(games, game_rows[at], profiles[at], tau[at], result)
+        pairs, rank = np.tile(rows, ranks.size), np.repeat(ranks, rows.size)
+        for stage in np.unique(stages[rows, slot]):
+            mine = np.flatnonzero(stages[pairs, slot] == stage)
+            # in pieces of bounded memory, in rank order: a row a piece resolves skips
+            # its later candidates, as it would within one solve
+            for start in range(0, mine.size, piece):
+                part = mine[start : start + piece]
+                part = part[~result.ok[pairs[part]]]
+                game_rows, tau = pairs[part], orders[pairs[part], rank[part]]
+                done, profiles = propose(games, game_rows, tau, stage, pooled)
+                at = np.flatnonzero(done & ~result.ok[game_rows])  # in rank order
+                verify(games, game_rows[at], profiles[at], tau[at], result)
 
 
 def _in_units(
