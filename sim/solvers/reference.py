@@ -15,7 +15,7 @@ from scipy.optimize import linprog
 from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, BUDGET_TOL, FULL_TOL
-from sim.payoffs import defender_utilities
+from sim.payoffs import combined_coverage, defender_utilities, utility
 from sim.solvers.origami import MaxCoverage, StackelbergOutcome, argmax_lowest
 
 
@@ -187,16 +187,17 @@ def lp_nse_gain(game: SecurityGame, profile: FloatArray, attacked_target: int) -
     deviation by the multiple-LP oracle against her own utility (inf when the target is
     not a best response). ``2 n m`` LPs."""
     x = np.asarray(profile, dtype=np.float64)
-    c = 1.0 - np.prod(1.0 - x, axis=0)
+    c = combined_coverage(x)
     attacker = game.attacker_reward - c * game.attacker_gap
     if attacker[attacked_target] < attacker.max() - BR_TOL:
         return float("inf")
-    own = (
-        game.defender_penalty[:, attacked_target]
-        + c[attacked_target] * (game.defender_gap[:, attacked_target])
+    own = utility(
+        game.defender_penalty[:, attacked_target],
+        game.defender_gap[:, attacked_target],
+        c[attacked_target],
     )
     gains = [
-        lp_deviation_value(game, 1.0 - np.prod(np.delete(1.0 - x, i, axis=0), axis=0), i) - own[i]
+        lp_deviation_value(game, combined_coverage(np.delete(x, i, axis=0)), i) - own[i]
         for i in range(game.n_defenders)
     ]
     return float(max(gains))
@@ -229,8 +230,8 @@ def explicit_game(
     attacked = np.zeros((len(cols), m))
     for j, chosen in enumerate(cols):
         attacked[j, list(chosen)] = 1.0
-    defender_values = p.defender_penalty + covered * p.defender_gap  # (rows, m)
-    attacker_values = p.attacker_reward - covered * p.attacker_gap
+    defender_values = p.defender_values(covered)  # (rows, m)
+    attacker_values = p.attacker_values(covered)
     return rows, cols, defender_values @ attacked.T, attacker_values @ attacked.T
 
 
