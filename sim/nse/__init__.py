@@ -13,13 +13,13 @@ The exact oracle that certifies every NSE is :mod:`sim.solvers.deviation`.
 from sim.nse.bounds import NSEUtilityRange, excluded_targets, nse_utility_range
 from sim.nse.finder import (
     NSEResult,
-    canonical_split,
     clear_nse_cache,
     compute_nse,
     find_nse,
     nse_strategies,
 )
 from sim.nse.kernel import ReportNSEs, Stage, quick_nse_batch
+from sim.nse.split import canonical_split
 
 __all__ = [
     "NSEResult",

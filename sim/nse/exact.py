@@ -1,4 +1,4 @@
-r"""Exact splits at a fixed attacker level, on a batch of games (``docs/nse.md`` §2.2).
+r"""The exact split, on a batch of games (``docs/nse.md`` §2.2).
 
 At level :math:`u` every demanded target is covered exactly :math:`d_t(u)`; at the
 floor :math:`u = \max_t p^a(t)` the targets with :math:`p^a(t) = u` must be covered
@@ -14,16 +14,22 @@ reaches them. Here every allowed (defender, target) share
         \quad (\le \text{ where rule B lets } i \text{ spare}), \qquad
     \sum_i \log(1 - c^i_t) = \log(1 - d_t(u)),
 
-more unknowns than equations. :func:`exact_split` solves them for many games at once
-(one level per game; :func:`floor_exact` at the floor, the quick stages) by
-the projected Levenberg-Marquardt iteration of :mod:`sim.nse.bounded` (the step on
-the shares not held by a bound, damping :math:`\mu \lVert f \rVert^2`), with the
-step's normal matrix :math:`J J^\top` in closed form: its budget block and its target
-block are diagonal (a budget row meets a target row only through their shared
-unknown), so the step needs one solve of the Schur complement, a system as small as
-the number of defenders. Starting points: the canonical split with equal
-weights (maximum waste) and the greedy split (each demand to the allowed defender with
-the most budget left: no waste). Deterministic; rows are independent.
+more unknowns than equations; the level may be an unknown too, inside one structural
+cell, where :math:`\log(1 - d_t(u)) = \log((u - p^a(t)) / \Delta^a(t))`.
+:func:`exact_split` is the one solver of these equations, for many games at once (one
+level or one cell per row, any owners; :func:`floor_exact` at the floor, the quick
+stages), by the projected Levenberg-Marquardt iteration of :mod:`sim.nse.bounded`
+(the step on the shares not held by a bound, damping :math:`\mu \lVert f \rVert^2`).
+At a fixed level the step's normal matrix :math:`J J^\top` is closed form: its budget
+block and its target block are diagonal (a budget row meets a target row only through
+their shared unknown), so the step needs one solve of the Schur complement, a system
+as small as the number of defenders, for every row at once. With the level free the
+rows are solved one by one with the dense step of :func:`~sim.nse.bounded.bounded_root`,
+whose rounding breaks the symmetry between identical targets that the closed form
+keeps exactly (a symmetric stationary point with no symmetric split is a trap for
+it). Starting points: the canonical split with equal weights (maximum waste) and the
+greedy split (each demand to the allowed defender with the most budget left: no
+waste). Deterministic; rows are independent.
 """
 
 from __future__ import annotations
@@ -33,10 +39,17 @@ import functools
 import numpy as np
 
 from sim.game import FloatArray
-from sim.nse.bounded import MU_MAX, MU_MIN, MU_START
+from sim.nse.bounded import MU_MAX, MU_MIN, MU_START, bounded_root
 from sim.nse.linalg import solve_stack
 from sim.nse.split import DISTINCT_ROWS, Games, allowed_sets, distinct_rows, may_spare
-from sim.numerics import DAMPING_FLOOR, NEWTON_TOL, RESIDUAL_TOL
+from sim.numerics import (
+    DAMPING_FLOOR,
+    FLOOR_NUDGE,
+    NEWTON_TOL,
+    RESIDUAL_TOL,
+    ROUNDING_TOL,
+    SHARE_MARGIN,
+)
 from sim.solvers.origami import need
 
 #: Iterations of the Levenberg-Marquardt loop per starting point.
@@ -63,29 +76,47 @@ def exact_split(
     rows: np.ndarray,
     tau: np.ndarray,
     level: FloatArray,
-    owner: int | None = None,
+    owner: int | np.ndarray | None = None,
     *,
+    high: FloatArray | None = None,
     max_iter: int = EXACT_ITERATIONS,
 ) -> tuple[np.ndarray, FloatArray]:
     """Exact splits for game ``rows[j]`` attacking ``tau[j]`` at the attacker level
-    ``level[j]``; a fully demanded target (at the floor) goes to the active defender
-    ``owner`` (an index among the active ones; without one, a row with such a target
-    is not solved). A batch of ``split.DISTINCT_ROWS`` rows or more solves each
-    distinct system once (one defender's reports often share every allowed set).
+    ``level[j]``, or with the level free. A batch of ``split.DISTINCT_ROWS`` rows or
+    more solves each distinct system once (one defender's reports often share every
+    allowed set).
+
+    Parameters
+    ----------
+    games, rows, tau : the batch
+    level : ndarray, shape (r,)
+        The attacker level; with ``high``, the lower end of its range.
+    owner : int or ndarray of int, shape (r, m), optional
+        Who covers each fully demanded target (at the floor), an index among the active
+        defenders: one for every such target, or one per row and target (-1: nobody).
+        A row with a fully demanded target and no allowed owner is not solved.
+    high : ndarray, shape (r,), optional
+        The level is an unknown in ``[level[j], high[j]]``, kept above the floor,
+        starting at the middle: one structural cell between breakpoints
+        (``docs/nse.md`` §2.1), where the attack set and the allowed sets are those at
+        the middle and :math:`\\log(1 - d_t(u)) = \\log((u - p^a(t)) / \\Delta^a(t))` is
+        smooth. Each share stays :data:`~sim.numerics.SHARE_MARGIN` below 1; a row
+        with a fully demanded target at the middle is not solved.
+    max_iter : int
+        Levenberg-Marquardt iterations per starting point.
 
     Returns
     -------
     done : ndarray of bool, shape (r,)
-        Where every equation holds to :data:`~sim.numerics.RESIDUAL_TOL` (not where
-        the owner may not cover a fully demanded target, or some demanded target has
-        no allowed defender).
+        Where every equation holds to :data:`~sim.numerics.RESIDUAL_TOL`.
     profiles : ndarray, shape (r, n, m)
         The shares (meaningless where not ``done``).
     """
     game = games.game
     active = games.active
     size, m = rows.size, game.n_targets
-    demand = need(game.attacker_reward, game.attacker_gap, level[:, None])
+    start_level = level if high is None else 0.5 * (level + high)
+    demand = need(game.attacker_reward, game.attacker_gap, start_level[:, None])
     full = demand >= 1.0
     partial = (demand > 0.0) & ~full
     allowed = allowed_sets(games, rows, tau, demand)[:, active]
@@ -93,18 +124,26 @@ def exact_split(
     owned = np.zeros((size, k.size, m))
     if owner is None:
         owns = ~full.any(axis=1)
-    else:
+    elif isinstance(owner, int):
         owned[:, owner] = full
         owns = ~(full & ~allowed[:, owner]).any(axis=1)
+    else:
+        at, t = np.nonzero(full & (owner >= 0))
+        owned[at, owner[at, t], t] = 1.0
+        owns = ~(full & ~(owned.astype(bool) & allowed).any(axis=1)).any(axis=1)
     budget = k - owned.sum(axis=2)
     unknown = allowed & partial[:, None, :]
-    spare = may_spare(games, rows, tau, level)[:, active]
+    spare = may_spare(games, rows, tau, start_level)[:, active]
     running = (
         owns
         & (unknown.any(axis=1) | ~partial).all(axis=1)
-        & budgets_fit(unknown, demand, budget, spare)
-        & (game.attacker_reward[tau] >= level)
+        & (budget >= -ROUNDING_TOL).all(axis=1)
+        & (game.attacker_reward[tau] >= start_level)
     )
+    if high is None:
+        running &= budgets_fit(unknown, demand, budget, spare)
+    else:  # the demands move with the level (no pruning by them), all below 1
+        running &= ~full.any(axis=1)
     log_rest = np.log1p(-np.where(partial, demand, 0.0))
     upper = np.where(partial, demand, 0.0)
     system = _System(unknown, budget, spare, log_rest, partial)
@@ -113,7 +152,7 @@ def exact_split(
     # whole system) is solved once and the result shared, bit for bit
     solve, copies = np.arange(size), None
     if size >= DISTINCT_ROWS:
-        distinct, inverse = distinct_rows(level, allowed, spare, running)
+        distinct, inverse = distinct_rows(level, high, allowed, owned, spare, running)
         if distinct.size < size:
             solve, copies = distinct, inverse
     done = np.zeros(size, dtype=bool)
@@ -125,9 +164,21 @@ def exact_split(
         start = (
             _canonical(unknown[todo], log_rest[todo])
             if first
-            else greedy_split(unknown[todo], budget[todo], upper[todo])
+            else greedy_split(unknown[todo], budget[todo], np.where(partial, demand, 0.0)[todo])
         )
-        solved, found = _levenberg_marquardt(system, todo, start, upper[todo], max_iter)
+        if high is None:
+            solved, found = _levenberg_marquardt(system, todo, start, upper[todo], max_iter)
+        else:
+            floor = float(game.attacker_penalty.max())
+            low = np.maximum(level, floor + FLOOR_NUDGE * (1.0 + abs(floor)))
+            cell = (game.attacker_penalty, game.attacker_gap)
+            solved, found = np.zeros(todo.size, dtype=bool), start
+            for j, row in enumerate(todo):
+                x = _free_level(
+                    system, row, start[j], (low[row], start_level[row], high[row]), cell, max_iter
+                )
+                if x is not None:
+                    solved[j], found[j] = True, x
         done[todo[solved]] = True
         shares[todo[solved]] = found[solved]
     if copies is not None:
@@ -217,6 +268,51 @@ def _levenberg_marquardt(
         mu[live[~better]] *= 8.0
     worst = np.maximum(np.abs(f_budget).max(axis=1), np.abs(f_target).max(axis=1))
     return worst <= RESIDUAL_TOL, c
+
+
+def _free_level(
+    system: _System,
+    row: int,
+    start: FloatArray,
+    levels: tuple[float, float, float],
+    attacker: tuple[FloatArray, FloatArray],
+    max_evaluations: int,
+) -> FloatArray | None:
+    """The shares of ``row`` with its level free in ``[levels[0], levels[2]]`` (from
+    ``levels[1]`` and the shares ``start``), or None: the equations of ``system`` with
+    :math:`\\log(1 - d_t(u)) = \\log((u - p^a(t)) / \\Delta^a(t))` (``attacker``:
+    :math:`(p^a, \\Delta^a)`), by the dense projected Levenberg-Marquardt of
+    :mod:`sim.nse.bounded`, each share kept :data:`~sim.numerics.SHARE_MARGIN` below 1."""
+    unknown, partial = system.unknown[row], system.partial[row]
+    defenders, targets = np.nonzero(unknown)
+    rows = np.flatnonzero(partial)
+    size, a = defenders.size, unknown.shape[0]
+    penalty, gap = attacker[0][rows], attacker[1][rows]
+    columns = np.arange(size)
+    budget_at = (defenders, columns)
+    target_at = (a + np.searchsorted(rows, targets), columns)
+
+    def equations(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        c = np.zeros(unknown.shape)
+        c[defenders, targets] = x[:size]
+        spend = c.sum(axis=1) - system.budget[row]
+        binding = ~(system.spare[row] & (spend < 0.0))
+        logs = np.log1p(-c[:, rows]).sum(axis=0) - np.log((x[-1] - penalty) / gap)
+        jacobian = np.zeros((a + rows.size, size + 1))
+        jacobian[budget_at] = binding[defenders]
+        jacobian[target_at] = -1.0 / (1.0 - x[:size])
+        jacobian[a:, -1] = -1.0 / (x[-1] - penalty)
+        return np.concatenate((np.where(binding, spend, 0.0), logs)), jacobian
+
+    lower = np.append(np.zeros(size), levels[0])
+    upper = np.append(np.full(size, 1.0 - SHARE_MARGIN), levels[2])
+    x0 = np.append(start[defenders, targets], levels[1])
+    x = bounded_root(equations, x0, lower, upper, max_evaluations)
+    if x is None:
+        return None
+    shares = np.zeros(unknown.shape)
+    shares[defenders, targets] = x[:size]
+    return shares
 
 
 def budgets_fit(

@@ -20,11 +20,10 @@ Wooldridge 2018). The finder follows ``docs/nse.md`` §1.3 and §2:
   fixed starting points, on every candidate target at once; all of it is
   deterministic.
 * An NSE outside the canonical family (less than maximum waste) is found by the
-  exact splits: at the floor, batched among the quick stages
-  (:mod:`sim.nse.exact`) and then with every choice of owners, and in each
-  structural cell between breakpoints (at its middle, then with the level free inside
-  it, where the system is smooth), by projected Levenberg-Marquardt
-  (:mod:`sim.nse.bounded`).
+  exact split (:mod:`sim.nse.exact`): at the floor, batched among the quick stages
+  and then with every choice of owners, and in each structural cell between
+  breakpoints (at its middle, then with the level free inside it, where the system
+  is smooth).
 * Every candidate is certified by the exact oracle :func:`~sim.solvers.nse_violation`;
   an unverified profile is never returned (the result's ``status`` says so instead).
 
@@ -46,8 +45,7 @@ from numpy.typing import ArrayLike
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
-from sim.nse.bounded import bounded_root
-from sim.nse.exact import exact_split, greedy_split
+from sim.nse.exact import exact_split
 from sim.nse.kernel import (
     FLOOR,
     NEWTON_LOW,
@@ -64,19 +62,13 @@ from sim.nse.kernel import (
 )
 from sim.nse.split import (
     Games,
-    canonical_split,
-    may_spare,
     structure,
 )
 from sim.numerics import (
     ATTACK_MARGIN,
     BR_TOL,
-    FLOOR_NUDGE,
     GAIN_TOL,
-    LOG_GUARD,
-    RESIDUAL_TOL,
     ROUNDING_TOL,
-    SHARE_MARGIN,
 )
 from sim.payoffs import target_utility, utility
 from sim.sampling import CombSupport, comb_support
@@ -143,6 +135,14 @@ class NSEResult:
 #: cells (:func:`~sim.nse.exact.exact_split`, every cell at once).
 CELL_ITERATIONS = 10
 
+#: Levenberg-Marquardt iterations of the last exact splits: every choice of owners at
+#: the floor, and every cell with its level free.
+LAST_ITERATIONS = 400
+
+#: At most this many choices of owners of the fully demanded targets are tried at the
+#: floor (:func:`_floor_fallback`).
+OWNER_CHOICES = 64
+
 #: Starting points of the later passes, tried pass by pass over every candidate at
 #: once: (log-weight pattern, level fraction, iteration budget). The interior phase is
 #: the kernel's Newton across orphan targets (:func:`~sim.nse.kernel.newton`), the
@@ -168,125 +168,30 @@ def _verify(
     return violation.gain <= GAIN_TOL, violation, found
 
 
-def _clean(profile: FloatArray, game: SecurityGame) -> FloatArray:
-    return clean(profile, game.resources)
-
-
-def _may_spare(game: SecurityGame, tau: int, u: float) -> np.ndarray:
-    """Rule B at the floor level ``u`` for one game, shape (n,)."""
-    return may_spare(Games.single(game), np.zeros(1, dtype=np.int64), np.array([tau]), u)[0]
-
-
-def _solve_general(
-    game: SecurityGame,
-    tau: int,
-    active: np.ndarray,
-    u: float,
-    may_spare: np.ndarray,
-    owners: dict[int, int] | None = None,
-    high: float | None = None,
-) -> FloatArray | None:
-    """The exact-split fallback of ``docs/nse.md`` §2.2 at level ``u`` (or free in ``(u, high)``).
-
-    Every allowed (defender, target) coverage is an unknown in [0, d_t]; the residuals
-    are the budgets (one-sided where rule B allows spare resources) and the products
-    :math:`\\sum_i \\log(1 - c^i_t) = \\log(1 - d_t)`. This reaches splits with less
-    than maximum waste, which the canonical family cannot. A target demanding full
-    coverage (at the floor) goes whole to ``owners[t]``.
-
-    With ``high`` the level is an unknown too, inside one structural cell
-    ``(u, high)`` between breakpoints, where the attack set and the allowed sets are
-    constant and :math:`\\log(1 - d_t(u)) = \\log((u - p^a(t)) / \\Delta^a(t))` is
-    smooth: this finds NSEs whose feasible levels form an interval narrower than any
-    grid. The Jacobian is analytic.
-    """
-    free = high is not None
-    top = u if high is None else high
-    level = 0.5 * (u + top)
-    st = structure(game, tau, level, active)
-    full = np.flatnonzero(st.demand >= 1.0)
-    owners = owners or {}
-    if st.uncovered > 0.0 or any(int(t) not in owners for t in full) or (free and full.size):
-        return None
-    fixed = np.zeros((game.n_defenders, game.n_targets))
-    allowed = st.allowed.copy()
-    for t, i in owners.items():
-        if not st.allowed[i, t]:
-            return None
-        fixed[i, t] = 1.0
-        allowed[:, t] = False
-    rows, cols = np.nonzero(allowed)
-    budget = game.resources - fixed.sum(axis=1)
-    if np.any(budget[active] < -ROUNDING_TOL):
-        return None
-    targets = np.unique(cols)
-    position = np.searchsorted(targets, cols)
-    penalty, gap = game.attacker_penalty[targets], game.attacker_gap[targets]
-    spend_rows = np.flatnonzero(active)
-    size = cols.size + free
-    shape = (spend_rows.size + targets.size, size)
-    ones = (np.searchsorted(spend_rows, rows), np.arange(cols.size))
-    logs_at = (spend_rows.size + position, np.arange(cols.size))
-
-    def split(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        c = np.minimum(x[: cols.size], 1.0 - LOG_GUARD)
-        # log(1 - d_t(u)) = log((u - p^a(t)) / gap), u above every p^a inside a cell
-        rest = np.log((x[-1] - penalty) / gap) if free else np.log1p(-st.demand[targets])
-        return c, rest
-
-    def system(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        c, rest = split(x)
-        spend = np.bincount(rows, weights=c, minlength=game.n_defenders) - budget
-        hinge = ~(may_spare & (spend < 0.0))
-        logs = np.bincount(position, weights=np.log1p(-c), minlength=targets.size)
-        jacobian = np.zeros(shape)
-        jacobian[ones] = hinge[rows]
-        jacobian[logs_at] = -1.0 / (1.0 - c)
-        if free:
-            jacobian[spend_rows.size :, -1] = -1.0 / (x[-1] - penalty)
-        residual = np.concatenate((np.where(hinge, spend, 0.0)[active], logs - rest))
-        return residual, jacobian
-
-    if size == 0:
-        solved = np.all(np.abs(system(np.zeros(0))[0]) <= RESIDUAL_TOL)
-        return _clean(fixed, game) if solved else None
-    lower, upper = np.zeros(size), st.demand[cols]
-    if free:  # each share below 1; the level inside the cell, above the floor
-        floor = float(game.attacker_penalty.max())
-        lower[-1] = max(u, floor + FLOOR_NUDGE * (1.0 + abs(floor)))
-        upper = np.append(np.full(cols.size, 1.0 - SHARE_MARGIN), top)
-    # start at maximum waste (the canonical split) and at (nearly) none
-    starts = (
-        canonical_split(np.zeros(game.n_defenders), st.demand, allowed),
-        greedy_split(allowed[None], budget[None], st.demand[None])[0],
-    )
-    for start in starts:
-        x0 = np.append(start[rows, cols], level) if free else start[rows, cols]
-        x = bounded_root(system, x0, lower, upper, 400)
-        if x is not None:
-            break
-    else:
-        return None
-    profile = fixed.copy()
-    profile[rows, cols] = x[: cols.size]
-    return _clean(profile, game)
-
-
-def _floor_fallback(game: SecurityGame, tau: int, active: np.ndarray) -> Iterator[FloatArray]:
-    """Floor-level exact splits, trying every owner of each fully demanded target."""
+def _floor_fallback(
+    game: SecurityGame, games: Games, tau: int, active: np.ndarray
+) -> Iterator[FloatArray]:
+    """Floor-level exact splits, trying every owner of each fully demanded target (up to
+    :data:`OWNER_CHOICES` choices, all at once)."""
     u = float(game.attacker_penalty.max())
     if game.attacker_reward[tau] < u:
         return
-    st = structure(game, tau, u, active)
-    full = [int(t) for t in np.flatnonzero(st.demand >= 1.0)]
-    spares = _may_spare(game, tau, u)
-    choices = [list(np.flatnonzero(st.allowed[:, t])) for t in full]
-    for combo in itertools.islice(itertools.product(*choices), 64):
-        profile = _solve_general(
-            game, tau, active, u, spares, dict(zip(full, (int(i) for i in combo), strict=True))
-        )
-        if profile is not None:
-            yield profile
+    st = structure(game, tau, u)
+    full = np.flatnonzero(st.demand >= 1.0)
+    choices = [np.flatnonzero(st.allowed[active, t]) for t in full]
+    combos = np.array(list(itertools.islice(itertools.product(*choices), OWNER_CHOICES)))
+    owner = np.full((len(combos), game.n_targets), -1, dtype=np.int64)
+    owner[:, full] = combos.reshape(len(combos), full.size)
+    rows = np.zeros(len(combos), dtype=np.int64)
+    done, profiles = exact_split(
+        games,
+        rows,
+        np.full(rows.size, tau),
+        np.full(rows.size, u),
+        owner,
+        max_iter=LAST_ITERATIONS,
+    )
+    yield from clean(profiles[done], game.resources)
 
 
 def _breakpoints(game: SecurityGame, tau: int, low: float, high: float) -> FloatArray:
@@ -368,7 +273,7 @@ def _proposals(
     # at once; the later passes; and last the cells with a free level
     if floor_game:
         for tau in candidates:
-            for profile in _floor_fallback(game, tau, active):
+            for profile in _floor_fallback(game, games, tau, active):
                 yield "fallback", tau, profile
     cells = _cells(game, candidates, pooled)
     taus = np.array([tau for tau, _, _ in cells], dtype=np.int64)
@@ -382,13 +287,12 @@ def _proposals(
     yield from _later_passes(game, games, candidates, pooled, floor_game)
     if not cells:
         return
-    spares = (
-        may_spare(games, rows, taus, middles)
-        if game.restricted
-        else np.zeros((taus.size, game.n_defenders), dtype=bool)
-    )
-    for (tau, low, high), spare in zip(cells, spares, strict=True):
-        yield "cells", tau, _solve_general(game, tau, active, low, spare, high=high)
+    lows = np.array([low for _, low, _ in cells])
+    highs = np.array([high for _, _, high in cells])
+    done, profiles = exact_split(games, rows, taus, lows, high=highs, max_iter=LAST_ITERATIONS)
+    profiles = clean(profiles, game.resources)
+    for j, tau in enumerate(taus):
+        yield "cells", int(tau), profiles[j] if done[j] else None
 
 
 def _later_passes(
@@ -500,11 +404,11 @@ def find_nse(
        profile reaches), and the floor passes and exact floor splits when the pooled
        ORIGAMI level is the floor (u = max p^a). In any other game Newton from a low
        level follows (:data:`~sim.nse.kernel.NEWTON_LOW`; not a quick stage).
-    4. The exact splits (:func:`_solve_general`, less waste than any canonical
-       split): at the floor in a floor game (each owner of a fully covered target),
-       then at the middle of every structural cell between breakpoints at once
-       (:func:`~sim.nse.exact.exact_split`). The cells replace a grid of levels,
-       which they subsume (a grid misses narrow cells).
+    4. The exact splits (:func:`~sim.nse.exact.exact_split`, less waste than any
+       canonical split): at the floor in a floor game (each owner of a fully covered
+       target), then at the middle of every structural cell between breakpoints at
+       once. The cells replace a grid of levels, which they subsume (a grid misses
+       narrow cells).
     5. Later passes from several starting points, each on every candidate at once:
        the floor phase then the interior phase (Newton across orphan targets) in a
        floor game, otherwise the interior phase and then the pooled level itself (a

@@ -73,16 +73,14 @@ class Structure:
     uncovered: float
 
 
-def structure(game: SecurityGame, tau: int, u: float, active: np.ndarray) -> Structure:
-    """The demand and the allowed (defender, target) pairs at level ``u`` attacking ``tau``."""
+def structure(game: SecurityGame, tau: int, u: float) -> Structure:
+    """The demand and the allowed (defender, target) pairs at level ``u`` attacking
+    ``tau``: :func:`allowed_sets` for one game."""
     # a target with r^a(t) <= u (tau included) demands nothing, so only r^a(t) > u matter
     demand = need(game.attacker_reward, game.attacker_gap, u)
-    live = demand > 0.0
-    value = utility(game.defender_penalty, game.defender_gap, demand)
-    allowed = (value <= value[:, tau, None] + PREFERENCE_TOL) & live & active[:, None]
-    if game.restricted:  # jurisdictions (docs/jurisdictions.md §3)
-        allowed &= game.allowed
-    return Structure(demand, allowed, float(demand[live & ~allowed.any(axis=0)].sum()))
+    allowed = allowed_sets(Games.single(game), np.zeros(1, np.int64), np.array([tau]), demand[None])
+    uncovered = demand[(demand > 0.0) & ~allowed[0].any(axis=0)].sum()
+    return Structure(demand, allowed[0], float(uncovered))
 
 
 def water_fill(
