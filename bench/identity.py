@@ -40,6 +40,7 @@ STUDIES = (
     "attacker_resources",
     "multi_attack_nash",
     "scale",
+    "schedules",
 )
 
 

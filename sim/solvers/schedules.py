@@ -35,7 +35,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linprog, milp
 
 from sim.errors import InvalidParameterError, SolverFailedError
-from sim.game import FloatArray, PayoffUnits, SecurityGame
+from sim.game import FloatArray, SecurityGame
 from sim.numerics import SCHEDULE_TOL
 from sim.payoffs import utility
 from sim.sampling import birkhoff
@@ -82,18 +82,15 @@ class ScheduleSSE:
 @dataclass(frozen=True)
 class ScheduleProblem:
     """A validated schedule game: schedules closed under subsets, which resource may
-    take which, and the payoffs (one defender, one attack) in the game's standard units
-    (``units`` maps the defender's value back)."""
+    take which, and the game (one defender, one attack), whose payoffs the solvers
+    read in its standard units (:attr:`standard`; ``game.units`` maps the defender's
+    value back)."""
 
     schedules: tuple[tuple[int, ...], ...]
     allowed: np.ndarray  # (K, J) bool
     cover: np.ndarray  # (J, m) bool
     homogeneous: bool
-    defender_reward: FloatArray
-    defender_penalty: FloatArray
-    attacker_reward: FloatArray
-    attacker_penalty: FloatArray
-    units: PayoffUnits
+    game: SecurityGame
 
     @classmethod
     def build(
@@ -165,18 +162,12 @@ class ScheduleProblem:
         closed = [closed[j] for j in np.flatnonzero(keep)]
         allowed, cover = allowed[:, keep], cover[keep]
         homogeneous = bool(np.all(allowed == allowed[:1])) if k else True
-        standard = game.standard
-        return cls(
-            tuple(closed),
-            allowed,
-            cover,
-            homogeneous,
-            standard.defender_reward[0],
-            standard.defender_penalty[0],
-            standard.attacker_reward,
-            standard.attacker_penalty,
-            game.units,
-        )
+        return cls(tuple(closed), allowed, cover, homogeneous, game)
+
+    @property
+    def standard(self) -> SecurityGame:
+        """The game in its standard units (:attr:`SecurityGame.standard`)."""
+        return self.game.standard
 
     @property
     def n_targets(self) -> int:
@@ -185,8 +176,10 @@ class ScheduleProblem:
     def value(self, target: int, coverage: float) -> float:
         """The defender's (standard) utility when ``target`` is attacked with that
         coverage."""
-        gap = self.defender_reward[target] - self.defender_penalty[target]
-        return float(utility(self.defender_penalty[target], gap, coverage))
+        game = self.standard
+        return float(
+            utility(game.defender_penalty[0, target], game.defender_gap[0, target], coverage)
+        )
 
     @property
     def n_resources(self) -> int:
@@ -325,13 +318,13 @@ def _bipartite(schedules: Sequence[tuple[int, ...]], m: int) -> bool:
 def _attacker_rows(p: ScheduleProblem, t: int) -> tuple[FloatArray, FloatArray]:
     """``G c <= h`` says target ``t`` is a best response to coverage ``c``: for every
     other t', gap(t) c_t - gap(t') c_t' <= r(t) - r(t')."""
-    m = p.n_targets
-    gap = p.attacker_reward - p.attacker_penalty
+    m, game = p.n_targets, p.standard
+    gap, reward = game.attacker_gap, game.attacker_reward
     others = np.delete(np.arange(m), t)
     g = np.zeros((m - 1, m))
     g[:, t] = gap[t]
     g[np.arange(m - 1), others] = -gap[others]
-    return g, p.attacker_reward[t] - p.attacker_reward[others]
+    return g, reward[t] - reward[others]
 
 
 def _marginal_lp(
@@ -354,9 +347,10 @@ def _marginal_lp(
         budget[pairs[:, 0], np.arange(pairs.shape[0])] = 1.0
         budget_rhs = np.ones(k)
     g, h = _attacker_rows(p, t)
-    gap_d = p.defender_reward[t] - p.defender_penalty[t]
+    gap_d = p.standard.defender_gap[0, t]
     if shares.shape[1] == 0:  # nothing to place: t must be a best response as it is
-        return (float(p.defender_penalty[t]), np.zeros(m), shares[0]) if np.all(h >= 0) else None
+        penalty = float(p.standard.defender_penalty[0, t])
+        return (penalty, np.zeros(m), shares[0]) if np.all(h >= 0) else None
     a_ub = np.vstack([shares, budget, g @ shares])
     b_ub = np.concatenate([np.ones(m), budget_rhs, h])
     result = linprog(-gap_d * shares[t], A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
@@ -394,7 +388,7 @@ class _Columns:
     def start(cls, p: ScheduleProblem) -> _Columns:
         out = cls()
         out.add(np.full(p.n_resources, -1), np.zeros(p.n_targets, dtype=bool))
-        out.add(*p.best_pure(p.attacker_reward - p.attacker_penalty))
+        out.add(*p.best_pure(p.standard.attacker_gap))
         return out
 
     def add(self, assignment: np.ndarray, covered: np.ndarray) -> bool:
@@ -457,7 +451,7 @@ def _columns_sse(p: ScheduleProblem, t: int, columns: _Columns) -> FloatArray | 
     defender's coverage of ``t``); the probabilities over ``columns``, or None if no
     mixture makes ``t`` a best response."""
     g, h = _attacker_rows(p, t)
-    gap_d = p.defender_reward[t] - p.defender_penalty[t]
+    gap_d = p.standard.defender_gap[0, t]
     for phase in (1, 2):
         for _ in range(_MAX_ROUNDS):
             c = columns.matrix()
@@ -532,8 +526,8 @@ def schedule_sse(
         )
     if case in ("size1", "bipartite"):  # the marginal LP is exact
         found: tuple[int, tuple[float, FloatArray, FloatArray]] | None = None
-        for t in sorted(range(p.n_targets), key=lambda t: (-p.defender_reward[t], t)):
-            if found is not None and p.defender_reward[t] <= found[1][0] + SCHEDULE_TOL:
+        for t in sorted(range(p.n_targets), key=lambda t: (-p.standard.defender_reward[0, t], t)):
+            if found is not None and p.standard.defender_reward[0, t] <= found[1][0] + SCHEDULE_TOL:
                 break  # r^d(t) bounds what covering t can give
             lp = _marginal_lp(p, t, aggregate=case == "bipartite")
             if lp is not None and (found is None or lp[0] > found[1][0] + SCHEDULE_TOL):
@@ -580,7 +574,7 @@ def _result(
         q = np.append(q, idle)
     q = q / q.sum()
     coverage = mixture_coverage(p.cover, assignments, q)
-    value = float(p.units.defender_utility(p.value(t, coverage[t]), 0))
+    value = float(p.game.units.defender_utility(p.value(t, coverage[t]), 0))
     assignments.setflags(write=False)
     return ScheduleSSE(p.schedules, assignments, q, coverage, int(t), value, method)
 
@@ -626,7 +620,7 @@ def schedule_sse_by_enumeration(
     best: tuple[float, int, FloatArray] | None = None
     for t in range(p.n_targets):
         g, h = _attacker_rows(p, t)
-        gap_d = p.defender_reward[t] - p.defender_penalty[t]
+        gap_d = p.standard.defender_gap[0, t]
         result = linprog(
             -gap_d * c[t],
             A_ub=np.vstack([g @ c, np.ones(c.shape[1])]),
