@@ -29,11 +29,14 @@ from sim.nse.bounded import bounded_root
 from sim.nse.exact import budgets_fit, exact_split, floor_exact, greedy_split
 from sim.nse.kernel import (
     ORDER_LEVEL,
+    ReportNSEs,
     _common_level_shortfall,
     candidate_orders,
     propose,
     quick_nse_batch,
     quick_stages,
+    resolve,
+    stage_schedule,
     waste_fits,
 )
 from sim.nse.linalg import least_squares_stack, solve_stack
@@ -803,6 +806,52 @@ def test_batched_quick_nse_equals_the_finder_on_every_resolved_report(seed):
         resolved += int(batch.ok.sum())
         total += batch.ok.size
     assert resolved >= total // 2  # the batch resolves most reports
+
+
+@pytest.mark.parametrize("family", ["uniform", "integer", "identical_attacker"])
+def test_the_driver_counts_and_keeps_what_a_lazy_loop_over_the_proposals_finds(family):
+    """``kernel.resolve`` (the one driver of the quick stages, here on a batch of one as
+    the finder runs it) against the plain loop it replaced: walk the proposals in the
+    schedule's order, ask the exact oracle about each (``nse_violation``), stop at the
+    first verified. Same target, stage, profile and count of proposals tried (all of
+    them where none verifies)."""
+    rng = np.random.default_rng(28)
+    checked = 0
+    for _ in range(15):
+        n, m = int(rng.integers(2, 6)), int(rng.integers(3, 13))
+        game = make_generator(
+            family, n_defenders=n, n_targets=m, resources={"low": 1, "high": 3}
+        ).sample(rng)
+        standard = game.standard
+        games = Games.single(standard)
+        pooled = origami_level(
+            standard.attacker_reward, standard.attacker_gap, float(standard.total_resources)
+        )
+        candidates = candidate_orders(games, pooled)[0]
+        stages = quick_stages(games, np.zeros(1, np.int64), candidates[:1], pooled)
+        for alone in (1, 2):
+            found = ReportNSEs.empty(1, n, m, keep=True)
+            resolve(games, candidates[None], stages, pooled, found, alone)
+            tried, expected = 0, None
+            for slot, block in stage_schedule(stages, candidates.size, alone):
+                taus = candidates[block]
+                done, profiles = propose(
+                    games, np.zeros(taus.size, np.int64), taus, stages[0, slot], pooled
+                )
+                for j, tau in enumerate(taus):
+                    tried += 1
+                    if done[j] and nse_violation(standard, profiles[j], int(tau)).gain <= 1e-9:
+                        expected = (int(tau), slot, profiles[j])
+                        break
+                if expected is not None:
+                    break
+            assert found.attempts[0] == tried
+            assert found.ok[0] == (expected is not None)
+            if expected is not None:
+                checked += 1
+                assert (found.attacked_target[0], found.stage[0]) == expected[:2]
+                np.testing.assert_array_equal(found.kept[0][0], expected[2])
+    assert checked >= 20
 
 
 def _water_fill_reference(log_mu, log_rest, allowed):

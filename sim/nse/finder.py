@@ -49,6 +49,7 @@ from sim.nse.exact import exact_split
 from sim.nse.kernel import (
     FLOOR,
     NEWTON_LOW,
+    ReportNSEs,
     Stage,
     candidate_blocks,
     candidate_orders,
@@ -57,7 +58,7 @@ from sim.nse.kernel import (
     newton,
     propose,
     quick_stages,
-    stage_schedule,
+    resolve,
     tiers,
 )
 from sim.nse.split import (
@@ -244,27 +245,15 @@ def _proposals(
     candidates: list[int],
     active: np.ndarray,
     pooled: float,
-    quick: bool,
+    floor_game: bool,
+    alone: int,
 ) -> Iterator[tuple[str, int, FloatArray | None]]:
-    """Candidate profiles (phase, attacked target, profile or None), cheapest first.
+    """Candidate profiles (phase, attacked target, profile or None) after the quick
+    stages, cheapest first.
 
     See :func:`find_nse`, steps 3-5. Lazy: nothing after the first verified profile is
     computed.
     """
-    # every NSE keeps the attacker at or above the pooled level (its coverage is feasible
-    # with K resources), so the floor is reachable only when it is the pooled level
-    first = np.array(candidates[:1] or [0], dtype=np.int64)
-    stages = quick_stages(games, np.zeros(1, np.int64), first, pooled)
-    kernel = list(stages[0])
-    floor_game = FLOOR in kernel
-    # the kernel's stages first, in the order the batch of reports keeps (one batched
-    # solve per block and stage); with one stage per tier the second candidate is
-    # tried alone too
-    alone = 2 if all(tier.stop - tier.start <= 1 for tier in tiers(stages)) else 1
-    for slot, block in stage_schedule(stages, len(candidates), alone):
-        yield from _staged(games, candidates[block], kernel[slot], pooled)
-    if quick:
-        return
     if not floor_game:  # the interior rescue the batch of reports leaves out
         for block in candidate_blocks(len(candidates), alone):
             yield from _staged(games, candidates[block], NEWTON_LOW, pooled)
@@ -399,7 +388,8 @@ def find_nse(
        (ORIGAMI plus her favourite attackable target; ``docs/nse.md`` §1.3, test T7).
     3. Over the attackable targets in a deterministic order of promise
        (:func:`~sim.nse.kernel.candidate_orders`), in blocks: the kernel's quick
-       stages (:func:`~sim.nse.kernel.quick_stages`), Newton's interior solves
+       stages (:func:`~sim.nse.kernel.quick_stages`, run by the driver of the batch
+       of reports, :func:`~sim.nse.kernel.resolve`), Newton's interior solves
        (:func:`~sim.nse.kernel.newton`, u above the pooled level, below which no
        profile reaches), and the floor passes and exact floor splits when the pooled
        ORIGAMI level is the floor (u = max p^a). In any other game Newton from a low
@@ -518,8 +508,25 @@ def _find_attackable(
     candidates = [int(t) for t in candidate_orders(games, pooled)[0]]
     if allowed_targets is not None:
         candidates = [t for t in candidates if t in allowed_targets]
-    notes: list[str] = []
-    for phase, tau, profile in _proposals(game, games, candidates, active, pooled, quick):
+    # the kernel's quick stages by the driver of the batch of reports (a batch of one;
+    # with one stage per tier the second candidate is tried alone too). Every NSE
+    # keeps the attacker at or above the pooled level (its coverage is feasible with K
+    # resources), so the floor is reachable only when it is the pooled level
+    first = np.array(candidates[:1] or [0], dtype=np.int64)
+    stages = quick_stages(games, np.zeros(1, np.int64), first, pooled)
+    alone = 2 if all(tier.stop - tier.start <= 1 for tier in tiers(stages)) else 1
+    quick_found = ReportNSEs.empty(1, n, m, keep=True)
+    orders = np.array(candidates, dtype=np.int64).reshape(1, len(candidates))
+    resolve(games, orders, stages, pooled, quick_found, alone)
+    attempts += int(quick_found.attempts[0])
+    if quick_found.kept:
+        profile, gains = quick_found.kept[0]
+        tau, phase = int(quick_found.attacked_target[0]), stages[0, quick_found.stage[0]].phase
+        return _result(game, profile, tau, phase, certificate(gains), gains, attempts, units)
+    notes = [f"quick stages: {int(quick_found.attempts[0])} proposals, none verified"]
+    floor_game = FLOOR in list(stages[0])
+    later = () if quick else _proposals(game, games, candidates, active, pooled, floor_game, alone)
+    for phase, tau, profile in later:
         attempts += 1
         if profile is None:
             continue

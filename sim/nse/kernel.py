@@ -6,7 +6,8 @@ order (:func:`candidate_orders`), Newton on the canonical split
 exact split at the floor (:func:`~sim.nse.exact.floor_exact`), the
 damped (Gauss-)Newton loop they share (:func:`damped_newton`), the clean-up of rounding
 noise (:func:`clean`) and the exact verifier (:func:`verify`, the oracle
-:func:`~sim.solvers.deviation.profile_gains`). :func:`~sim.nse.find_nse` calls them
+:func:`~sim.solvers.deviation.profile_gains`), and the driver that runs the quick
+stages in the finder's order (:func:`resolve`). :func:`~sim.nse.find_nse` calls them
 on a batch of one game; :func:`quick_nse_batch` on the reports of a misreport search
 (thousands of games that differ only in one defender's row), so NumPy's per-call
 overhead is paid once per batch.
@@ -41,7 +42,7 @@ from sim.numerics import (
     RESIDUAL_TOL,
 )
 from sim.payoffs import utility
-from sim.solvers.deviation import profile_gains
+from sim.solvers.deviation import ProfileGains, profile_gains
 from sim.solvers.origami import need, origami_level
 
 #: Where the candidate order looks at each target's structure: this fraction of the
@@ -497,21 +498,37 @@ class ReportNSEs:
         The combined coverage (eq. 2).
     defender_utility : ndarray, shape (b, n)
         Under each game's own payoffs, as :attr:`NSEResult.defender_utility`.
+    attempts : ndarray of int, shape (b,)
+        Proposals tried (game, candidate target, stage): up to the verified one, or
+        all of them where none verified.
+    stage : ndarray of int, shape (b,)
+        The column of the stage table (:func:`quick_stages`) whose proposal verified
+        (-1: none).
+    kept : dict or None
+        On request, each resolved row's verified profile (each defender's own
+        coverage, shape (n, m)) and the oracle's arrays for it (a
+        :class:`~sim.solvers.deviation.ProfileGains` of one profile: its certificate).
     """
 
     ok: np.ndarray
     attacked_target: np.ndarray
     coverage: FloatArray
     defender_utility: FloatArray
+    attempts: np.ndarray
+    stage: np.ndarray
+    kept: dict[int, tuple[FloatArray, ProfileGains]] | None = None
 
     @classmethod
-    def empty(cls, size: int, n: int, m: int) -> ReportNSEs:
-        """Nothing resolved yet."""
+    def empty(cls, size: int, n: int, m: int, *, keep: bool = False) -> ReportNSEs:
+        """Nothing resolved yet; ``keep``: keep the profiles and the oracle's arrays."""
         return cls(
             np.zeros(size, dtype=bool),
             np.full(size, -1),
             np.zeros((size, m)),
             np.full((size, n), np.nan),
+            np.zeros(size, dtype=np.int64),
+            np.full(size, -1),
+            {} if keep else None,
         )
 
 
@@ -524,17 +541,23 @@ def verify(
 ) -> np.ndarray:
     """The exact oracle on each cleaned candidate (game ``rows[j]``, profile
     ``profiles[j]`` attacking ``tau[j]``); records in ``result`` each game's first
-    verified candidate in this order and returns which candidates verified."""
+    verified candidate in this order and returns their positions ``j``."""
     gains = profile_gains(games.game, games.penalty[rows], games.gap[rows], profiles, tau)
     ok = gains.best & ((gains.value - gains.own).max(axis=1) <= GAIN_TOL)
-    hits = np.flatnonzero(ok)
-    pick = hits[np.unique(rows[hits], return_index=True)[1]]
+    hits = ok.nonzero()[0]
+    if games.size == 1:  # every candidate is of the one game
+        pick = hits[:1]
+    else:
+        pick = hits[np.unique(rows[hits], return_index=True)[1]]
     at = rows[pick]
     result.ok[at] = True
     result.attacked_target[at] = tau[pick]
     result.coverage[at] = gains.coverage[pick]
     result.defender_utility[at] = gains.own[pick]
-    return ok
+    if result.kept is not None:
+        for j, row in zip(pick.tolist(), at.tolist(), strict=True):
+            result.kept[row] = (profiles[j], gains.row(j))
+    return pick
 
 
 @dataclass(frozen=True, order=True)
@@ -791,26 +814,34 @@ def quick_nse_batch(
     )
     orders = candidate_orders(games, pooled)
     stages = quick_stages(games, np.arange(size), orders[:, 0], pooled)
-    _resolve(games, orders, stages, pooled, result)
+    resolve(games, orders, stages, pooled, result)
     return _in_units(result, game, defender, origin, scale)
 
 
-def _resolve(
-    games: Games, orders: np.ndarray, stages: np.ndarray, pooled: float, result: ReportNSEs
+def resolve(
+    games: Games,
+    orders: np.ndarray,
+    stages: np.ndarray,
+    pooled: float,
+    result: ReportNSEs,
+    alone: int = 1,
 ) -> None:
-    """Fill ``result`` in the finder's order of proposals (:func:`stage_schedule`)."""
+    """Fill ``result`` in the finder's order of quick proposals (:func:`stage_schedule`
+    over the candidates ``orders[b]`` of game b, the first ``alone`` singly): the one
+    driver of :func:`~sim.nse.find_nse` (a batch of one) and :func:`quick_nse_batch`."""
     piece = max(1, PAIR_CELLS // (games.penalty.shape[1] * games.penalty.shape[2]))
-    for slot, block in stage_schedule(stages, orders.shape[1]):
-        rows = np.flatnonzero(~result.ok)
+    for slot, block in stage_schedule(stages, orders.shape[1], alone):
+        rows = (~result.ok).nonzero()[0]
         if rows.size == 0:
             return
         # every unresolved row with every candidate of the block, in one solve per
         # stage and one oracle call; a row takes the first candidate (in order) that
-        # verifies
+        # verifies, and counts the block's candidates up to it
+        result.attempts[rows] += block.stop - block.start
         ranks = np.arange(block.start, block.stop)
-        pairs, rank = np.tile(rows, ranks.size), np.repeat(ranks, rows.size)
-        for stage in np.unique(stages[rows, slot]):
-            mine = np.flatnonzero(stages[pairs, slot] == stage)
+        pairs, rank = rows[None].repeat(ranks.size, axis=0).ravel(), ranks.repeat(rows.size)
+        for stage in dict.fromkeys(stages[rows, slot].tolist()):  # each row has one
+            mine = (stages[pairs, slot] == stage).nonzero()[0]
             # in pieces of bounded memory, in rank order: a row a piece resolves skips
             # its later candidates, as it would within one solve
             for start in range(0, mine.size, piece):
@@ -818,8 +849,12 @@ def _resolve(
                 part = part[~result.ok[pairs[part]]]
                 game_rows, tau = pairs[part], orders[pairs[part], rank[part]]
                 done, profiles = propose(games, game_rows, tau, stage, pooled)
-                at = np.flatnonzero(done & ~result.ok[game_rows])  # in rank order
-                verify(games, game_rows[at], profiles[at], tau[at], result)
+                at = (done & ~result.ok[game_rows]).nonzero()[0]  # in rank order
+                if at.size == 0:
+                    continue
+                found = at[verify(games, game_rows[at], profiles[at], tau[at], result)]
+                result.attempts[game_rows[found]] -= block.stop - 1 - rank[part][found]
+                result.stage[game_rows[found]] = slot
 
 
 def _in_units(

@@ -350,6 +350,20 @@ class ProfileGains:
     level: FloatArray
     kind: np.ndarray
 
+    def row(self, j: int) -> ProfileGains:
+        """The arrays of profile ``j`` alone (a batch of one, as :func:`certificate`
+        reads)."""
+        at = slice(j, j + 1)
+        return ProfileGains(
+            self.best[at],
+            self.coverage[at],
+            self.own[at],
+            self.value[at],
+            self.target[at],
+            self.level[at],
+            self.kind[at],
+        )
+
 
 def profile_gains(
     game: SecurityGame,
