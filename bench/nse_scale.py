@@ -85,16 +85,17 @@ def main() -> None:
             medians.append(median)
             products.append(n * m)
             m_lp = "-"
-            if m <= M_LP_UP_TO:
+            if m <= M_LP_UP_TO and args.lp_games > 0:
                 full = [best_time(partial(lp_max_coverage, g)) for g in games[: args.lp_games]]
                 m_lp = f"{np.median(full) / median:.1f}x"
+            per_lp = f"{median / np.median(lp_t):.2f}x" if lp_t else "-"
             print(
                 f"{family:<19}{n:>3}{m:>6}{median * 1e3:>11.2f}"
                 f"{np.quantile(times, 0.95) * 1e3:>9.2f}{worst * 1e3:>9.2f}"
                 f"{worst / median:>9.1f}"
                 f"{np.mean([r.verified for r in found]):>10.0%}"
                 f"{median / np.median(pooled):>9.0f}x"
-                f"{median / np.median(lp_t):>8.2f}x{m_lp:>12}"
+                f"{per_lp:>9}{m_lp:>12}"
             )
             label = f"{family} n={n} m={m}"
             goal = MEDIAN_GOALS.get((n, m))
