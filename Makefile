@@ -19,12 +19,12 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy sim mechanisms agents runs bench
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # the slow tests, then the property tests again with five times the examples
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow
-	$(BIN)/python -m pytest -m 'not slow and not browser' --hypothesis-profile=stress
+	$(BIN)/python -m pytest -n auto -m slow
+	$(BIN)/python -m pytest -n auto -m 'not slow and not browser' --hypothesis-profile=stress
 
 # Debian's Chromium and chromedriver for the browser tests (as root, on a machine that
 # has apt-get)
