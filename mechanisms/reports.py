@@ -53,6 +53,7 @@ def report_nses(
             batch.attacked_target[b] = nse.attacked_target
             batch.coverage[b] = nse.total_coverage
             batch.defender_utility[b] = nse.defender_utility
+        batch.attempts[b] = nse.attempts
     return batch
 
 

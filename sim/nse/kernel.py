@@ -503,7 +503,7 @@ class ReportNSEs:
         all of them where none verified.
     stage : ndarray of int, shape (b,)
         The column of the stage table (:func:`quick_stages`) whose proposal verified
-        (-1: none).
+        (-1: none, or an NSE the finder's closed forms gave).
     kept : dict or None
         On request, each resolved row's verified profile (each defender's own
         coverage, shape (n, m)) and the oracle's arrays for it (a
