@@ -50,6 +50,12 @@ FLOOR_NUDGE: Final = 1e-12
 #: (in the attacker's standard units) are equal.
 LP_TOL: Final = 1e-9
 
+#: The relative optimality gap at which HiGHS's MIP solver stops (through
+#: :func:`scipy.optimize.milp`): far below its default of 1e-4, so that the MILPs
+#: whose optimum is the answer (the multi-attack SSE, the schedule pricing) return the
+#: optimum and not a point within 0.01% of it.
+MIP_GAP: Final = 1e-9
+
 #: Rounding noise in a quantity of order 1 (a coverage, a probability, a standard
 #: utility): values closer than this are equal where the code needs exact ties.
 ROUNDING_TOL: Final = 1e-12

@@ -28,7 +28,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import BR_TOL, GAIN_TOL, ROUNDING_TOL
+from sim.numerics import BR_TOL, GAIN_TOL, MIP_GAP, ROUNDING_TOL
 from sim.payoffs import utility
 
 #: Largest number of targets :func:`multi_attack_sse` accepts (the MILP has 3m
@@ -658,7 +658,7 @@ def multi_attack_sse(game: SecurityGame, defender: int | None = None) -> MultiAt
     lower = np.concatenate([np.zeros(3 * m), [float(p.attacker_penalty.min())]])
     upper = np.concatenate([np.ones(3 * m), [float(p.attacker_reward.max())]])
     integrality = np.concatenate([np.zeros(m), np.ones(m), np.zeros(m + 1)])
-    for options in ({}, {"presolve": False}):
+    for options in ({"mip_rel_gap": MIP_GAP}, {"presolve": False, "mip_rel_gap": MIP_GAP}):
         with quiet_stdout():
             result = milp(
                 objective,

@@ -36,7 +36,7 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linp
 
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import SCHEDULE_TOL
+from sim.numerics import MIP_GAP, SCHEDULE_TOL
 from sim.payoffs import utility
 from sim.sampling import birkhoff
 
@@ -257,6 +257,7 @@ class ScheduleProblem:
                     constraints=[rows],
                     integrality=np.ones(useful.size),
                     bounds=Bounds(0, 1),
+                    options={"mip_rel_gap": MIP_GAP},
                 )
             if result.status != 0 or result.x is None:
                 raise SolverFailedError(f"schedule pricing MILP failed: {result.message}")
@@ -279,7 +280,11 @@ class ScheduleProblem:
         objective = -np.concatenate([np.zeros(p), gain])
         integrality = np.concatenate([np.ones(p), np.zeros(m)])
         result = milp(
-            objective, constraints=constraints, integrality=integrality, bounds=Bounds(0, 1)
+            objective,
+            constraints=constraints,
+            integrality=integrality,
+            bounds=Bounds(0, 1),
+            options={"mip_rel_gap": MIP_GAP},
         )
         if result.status != 0 or result.x is None:
             raise SolverFailedError(f"schedule pricing MILP failed: {result.message}")
