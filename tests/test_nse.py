@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from sim.game import SecurityGame
@@ -364,6 +364,7 @@ def test_newton_root_spends_every_budget_exactly():
 
 @settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 6), st.integers(0, 5), st.integers(0, 2**32 - 1))
+@example(equations=6, extra=4, seed=413)  # the projection spoilt every step near a face
 def test_bounded_root_reaches_a_root_inside_the_box(equations, extra, seed):
     """The finder's least-squares solver (``sim/nse/bounded.py``) on smooth systems
     with a known root inside the box, with as many or more unknowns than equations (the

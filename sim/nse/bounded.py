@@ -19,7 +19,9 @@ step that lowers :math:`\lVert f \rVert` and grows after one that does not. A va
 on a bound with the gradient pushing it out is held (an active set, as in Kanzow,
 Yamashita and Fukushima 2004, "Levenberg-Marquardt methods with strong local
 convergence properties for solving nonlinear equations with convex constraints"); the
-trial point is projected on the box. Deterministic.
+trial point is projected on the box. Where the projection clipped some variables and
+the trial is no better, the clipped ones are held at their bounds and the others take
+one more step from there before the damping grows. Deterministic.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def bounded_root(
     f, jac = system(x)
     cost = float(f @ f)
     mu = MU_START
-    for _ in range(max_evaluations - 1):
+    calls = 1
+    while calls < max_evaluations:
         if np.max(np.abs(f), initial=0.0) <= NEWTON_TOL:
             break
         gradient = jac.T @ f
@@ -92,9 +95,32 @@ def bounded_root(
             step = _solve(system_matrix, gradient[free])
         trial = x.copy()
         trial[free] -= step
-        trial = np.minimum(np.maximum(trial, lower), upper)
+        inside = np.minimum(np.maximum(trial, lower), upper)
+        clipped = np.flatnonzero(inside != trial)
+        trial = inside
         f_trial, jac_trial = system(trial)
+        calls += 1
         cost_trial = float(f_trial @ f_trial)
+        if cost_trial >= cost and 0 < clipped.size < free.size and calls < max_evaluations:
+            # the projection spoilt the step: hold the clipped variables at their bounds
+            # and take the step of the others from there
+            others = np.setdiff1d(free, clipped)
+            j = jac_trial[:, others]
+            matrix = j @ j.T if j.shape[0] <= j.shape[1] else j.T @ j
+            matrix.flat[:: matrix.shape[0] + 1] += mu * cost_trial
+            if j.shape[0] <= j.shape[1]:
+                step = j.T @ _solve(matrix, f_trial)
+            else:
+                step = _solve(matrix, j.T @ f_trial)
+            second = trial.copy()
+            second[others] = np.minimum(
+                np.maximum(trial[others] - step, lower[others]), upper[others]
+            )
+            f_second, jac_second = system(second)
+            calls += 1
+            if float(f_second @ f_second) < cost:
+                trial, f_trial, jac_trial = second, f_second, jac_second
+                cost_trial = float(f_second @ f_second)
         if cost_trial < cost:
             x, f, jac, cost = trial, f_trial, jac_trial, cost_trial
             mu = max(mu / 4.0, MU_MIN)
