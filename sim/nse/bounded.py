@@ -82,17 +82,7 @@ def bounded_root(
         free = np.flatnonzero(~held)
         if free.size == 0:
             break
-        j = jac[:, free]
-        damping = mu * cost
-        rows, cols = j.shape
-        if rows <= cols:
-            system_matrix = j @ j.T
-            system_matrix.flat[:: rows + 1] += damping
-            step = j.T @ _solve(system_matrix, f)
-        else:
-            system_matrix = j.T @ j
-            system_matrix.flat[:: cols + 1] += damping
-            step = _solve(system_matrix, gradient[free])
+        step = _step(jac[:, free], f, gradient[free], mu * cost)
         trial = x.copy()
         trial[free] -= step
         inside = np.minimum(np.maximum(trial, lower), upper)
@@ -106,12 +96,7 @@ def bounded_root(
             # and take the step of the others from there
             others = np.setdiff1d(free, clipped)
             j = jac_trial[:, others]
-            matrix = j @ j.T if j.shape[0] <= j.shape[1] else j.T @ j
-            matrix.flat[:: matrix.shape[0] + 1] += mu * cost_trial
-            if j.shape[0] <= j.shape[1]:
-                step = j.T @ _solve(matrix, f_trial)
-            else:
-                step = _solve(matrix, j.T @ f_trial)
+            step = _step(j, f_trial, j.T @ f_trial, mu * cost_trial)
             second = trial.copy()
             second[others] = np.minimum(
                 np.maximum(trial[others] - step, lower[others]), upper[others]
@@ -129,6 +114,19 @@ def bounded_root(
             if mu > MU_MAX:
                 break
     return x if np.max(np.abs(f), initial=0.0) <= RESIDUAL_TOL else None
+
+
+def _step(j: FloatArray, f: FloatArray, gradient: FloatArray, damping: float) -> FloatArray:
+    """The damped step on the variables of ``j`` (the Jacobian's columns, ``gradient``
+    = ``j.T @ f``): through the smaller of ``j j^T`` and ``j^T j``."""
+    rows, cols = j.shape
+    if rows <= cols:
+        matrix = j @ j.T
+        matrix.flat[:: rows + 1] += damping
+        return j.T @ _solve(matrix, f)
+    matrix = j.T @ j
+    matrix.flat[:: cols + 1] += damping
+    return _solve(matrix, gradient)
 
 
 def _solve(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
