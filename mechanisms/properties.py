@@ -10,6 +10,8 @@
   the certificate replays with ``mechanism.allocate``, and the search records when it
   found its best and what half its budget found (``docs/statistics.md`` §3);
   :func:`find_profitable_misreport` returns just the certificate.
+* :func:`nse_prices` -- the prices of anarchy and stability: the pooled optimum
+  against the best and the worst NSE welfare, where those are computed exactly.
 * :func:`ir_violation` -- the best strategy modification against a recommendation
   (Definition 5.1, Property 4) by one LP per target over signal-conditioned coverage.
 
@@ -30,7 +32,7 @@ from mechanisms.outcome import MechanismOutcome, designated_set
 from mechanisms.space import outcome_space
 from sim.errors import InvalidParameterError
 from sim.game import GAP_FLOOR, PAYOFF_LIMIT, FloatArray, SecurityGame
-from sim.nse import NSEUtilityRange, nse_utility_range
+from sim.nse import NSEUtilityRange, exact_extremes, nse_utility_range
 from sim.numerics import LP_TOL, REPORT_GAP, UTILITY_TOL, failure_threshold
 from sim.payoffs import set_utility, target_utility, utility
 from sim.sampling import IndependentRecommendation
@@ -160,6 +162,67 @@ def utility_preservation(
     weak = _verdicts(u, b.worst_low, b.worst_high, slack)
     strong = _verdicts(u, b.best_low, b.best_high, slack)
     return UPAudit(u, weak, strong, b)
+
+
+# -- prices of anarchy and stability --------------------------------------------------
+@dataclass(frozen=True)
+class NSEPrices:
+    """What uncoordinated play costs on one game: the pooled optimum welfare against the
+    best and the worst NSE welfare (``docs/nse.md`` §3.4).
+
+    Attributes
+    ----------
+    optimum : float
+        The largest total utility an outcome of the pooled resources gives.
+    best_welfare, worst_welfare : float
+        The NSE set's largest and smallest total utility (NaN where they are not
+        computed exactly: ``exact`` False).
+    exact : bool
+        Whether the NSE extremes were computed (:func:`~sim.nse.exact_extremes`).
+    """
+
+    optimum: float
+    best_welfare: float
+    worst_welfare: float
+    exact: bool
+
+    @property
+    def anarchy(self) -> float:
+        """The price of anarchy, optimum / worst NSE welfare (NaN unless both are
+        positive: a ratio of welfares means nothing otherwise; see ``anarchy_gap``)."""
+        return _ratio(self.optimum, self.worst_welfare)
+
+    @property
+    def stability(self) -> float:
+        """The price of stability, optimum / best NSE welfare (NaN unless both are
+        positive; see ``stability_gap``)."""
+        return _ratio(self.optimum, self.best_welfare)
+
+    @property
+    def anarchy_gap(self) -> float:
+        """Optimum minus the worst NSE welfare."""
+        return self.optimum - self.worst_welfare
+
+    @property
+    def stability_gap(self) -> float:
+        """Optimum minus the best NSE welfare."""
+        return self.optimum - self.best_welfare
+
+
+def _ratio(optimum: float, welfare: float) -> float:
+    return optimum / welfare if optimum > 0.0 and welfare > 0.0 else float("nan")
+
+
+def nse_prices(game: SecurityGame) -> NSEPrices:
+    """The prices of anarchy and stability of ``game`` (Koutsoupias and Papadimitriou's
+    ratio of the optimum to the worst equilibrium, and Anshelevich et al.'s to the
+    best), over the NSEs of uncoordinated play (Gan et al. 2020, Definition 2.1)."""
+    one_attack(game, "nse_prices")
+    optimum = float(outcome_space(game).values.sum(axis=0).max())
+    ext = exact_extremes(game)
+    if ext is None:
+        return NSEPrices(optimum, float("nan"), float("nan"), False)
+    return NSEPrices(optimum, ext.best_welfare, ext.worst_welfare, True)
 
 
 # -- strategyproofness ---------------------------------------------------------------

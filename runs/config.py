@@ -29,6 +29,7 @@ Layout (every table but ``[study]`` and ``[generator]`` is optional)::
     [audits]                  # one-shot audits per game and mechanism
     pareto = true
     utility_preservation = true
+    up_reference = "worst"    # the `up` verdict's NSE: worst (weak UP), best, found
     misreport_budget = 30     # 0 disables the SP search
     ir = true
     min_gain = 1e-6           # failure: gain > min_gain x the defender's payoff range
@@ -98,6 +99,13 @@ class AuditSpec:
     ir: bool
     min_gain: float
     nash: bool
+    up_reference: str = "worst"
+
+
+#: The NSEs utility preservation can be judged against (``[audits] up_reference``): the
+#: worst (weak UP, Gan et al. 2020's focus after Theorem 3.2), the best (strong UP), or
+#: the one the finder returns.
+UP_REFERENCES = ("worst", "best", "found")
 
 
 @dataclass(frozen=True)
@@ -190,6 +198,7 @@ class StudyConfig:
                 "min_gain": self.audits.min_gain,
                 "ir": self.audits.ir,
                 "nash": self.audits.nash,
+                "up_reference": self.audits.up_reference,
             },
         }
 
@@ -375,6 +384,13 @@ FIELDS: tuple[Field, ...] = (
     Field("attacker", "params", "table", {}, "the attacker model's parameters"),
     Field("audits", "pareto", "boolean", True, "audit Pareto efficiency"),
     Field("audits", "utility_preservation", "boolean", True, "audit weak and strong UP"),
+    Field(
+        "audits",
+        "up_reference",
+        '"worst" | "best" | "found"',
+        "worst",
+        "the NSE the `up` verdict compares with: worst (weak UP), best (strong UP), found",
+    ),
     Field("audits", "misreport_budget", "integer >= 0", 0, "SP search budget; 0: no search"),
     Field("audits", "ir", "boolean", True, "audit individual rationality"),
     Field(
@@ -544,9 +560,13 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         if not isinstance(value, bool):
             raise _fail(f"audits.{key}", "must be true or false", value)
         flags[key] = value
+    reference = aud.get("up_reference", _default("audits", "up_reference"))
+    if reference not in UP_REFERENCES:
+        raise _fail("audits.up_reference", f"must be one of {', '.join(UP_REFERENCES)}", reference)
     audits = AuditSpec(
         misreport_budget=_int(aud, "misreport_budget", "audits", 0),
         min_gain=_min_gain(aud.get("min_gain", _default("audits", "min_gain"))),
+        up_reference=reference,
         **flags,
     )
 

@@ -26,8 +26,12 @@ from agents.records import record_rows, targets_text
 from mechanisms import make_mechanism
 from mechanisms.outcome import designated_set, outcome_problem
 from mechanisms.properties import (
+    NSEPrices,
+    UPAudit,
+    Verdict,
     ir_violation,
     is_pareto_efficient,
+    nse_prices,
     outcome_utility,
     search_misreports,
     utility_preservation,
@@ -47,7 +51,7 @@ from sim.errors import SimError
 from sim.game import FloatArray, SecurityGame
 from sim.generators import make_generator
 from sim.nse import NSEResult, compute_nse, nse_utility_range
-from sim.numerics import failure_threshold
+from sim.numerics import UTILITY_TOL, failure_threshold
 from sim.payoffs import attacked_targets, set_utility
 from sim.solvers import is_nash_coverage, max_coverage, multi_attack_sse, schedule_sse
 from sim.solvers.multi_attack import SSE_TARGET_LIMIT
@@ -248,6 +252,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
             if config.audits.utility_preservation and paper and nse is not None
             else None
         )
+        prices = nse_prices(game) if paper else None
         pooled_coverage = _pooled_coverage(game)
         pooled_welfare = _pooled_welfare(game)
         nash = is_nash_coverage(game.pooled(), outcome.coverage) if config.audits.nash else None
@@ -293,6 +298,9 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "pareto_efficient": pe,
                 "weak_up": None if up is None else up.weak[i],
                 "strong_up": None if up is None else up.strong[i],
+                "up": _up(up, i, config.audits.up_reference, utility[i], nse_utility[i], game),
+                "up_reference": None if up is None else config.audits.up_reference,
+                **_prices(prices),
                 "sp_gain": sp_gain,
                 "sp_family": None
                 if search is None or search.misreport is None
@@ -308,6 +316,50 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
             }
         )
     return rows
+
+
+def _up(
+    up: UPAudit | None, i: int, reference: str, utility: float, found: float, game: SecurityGame
+) -> Verdict | None:
+    """Defender i's UP verdict against the NSE ``reference`` names (``[audits]
+    up_reference``): the worst (weak UP), the best (strong UP) or the one found."""
+    if up is None:
+        return None
+    if reference == "worst":
+        return up.weak[i]
+    if reference == "best":
+        return up.strong[i]
+    if np.isnan(found):
+        return "undetermined"
+    slack = UTILITY_TOL * game.units.defender_scale[i]
+    return "holds" if utility >= found - slack else "fails"
+
+
+#: The audit row's columns of :func:`_prices` besides ``nse_extremes``.
+PRICE_COLUMNS = (
+    "best_nse_welfare",
+    "worst_nse_welfare",
+    "price_of_anarchy",
+    "price_of_stability",
+    "anarchy_gap",
+    "stability_gap",
+)
+
+
+def _prices(prices: NSEPrices | None) -> dict[str, Any]:
+    """The audit row's NSE welfare extremes and prices (``nse_extremes``: whether they
+    were computed exactly; NaN where not)."""
+    if prices is None:
+        return {"nse_extremes": None, **dict.fromkeys(PRICE_COLUMNS, np.nan)}
+    return {
+        "nse_extremes": "exact" if prices.exact else "bounds",
+        "best_nse_welfare": prices.best_welfare,
+        "worst_nse_welfare": prices.worst_welfare,
+        "price_of_anarchy": prices.anarchy,
+        "price_of_stability": prices.stability,
+        "anarchy_gap": prices.anarchy_gap,
+        "stability_gap": prices.stability_gap,
+    }
 
 
 def _nse_utility(game: SecurityGame, nse: NSEResult | None) -> FloatArray:

@@ -1,10 +1,11 @@
 r"""Bounds on the best and the worst NSE utility of each defender (Property 2).
 
-Strong and weak utility preservation compare an outcome with every NSE of the game;
-finding every NSE is hard, so the audits work with sound bounds
-(``docs/nse.md`` §3): targets that are provably never attacked in an NSE
-(:func:`excluded_targets`), and per-defender ranges whose inner sides are verified NSEs
-and whose outer sides are analytic (:func:`nse_utility_range`).
+Strong and weak utility preservation compare an outcome with the best and the worst NSE
+of the game. Where the extremes are computed exactly (:mod:`sim.nse.extremes`) the range
+is exact; elsewhere the audits work with sound bounds (``docs/nse.md`` §3.3): targets
+that are provably never attacked in an NSE (:func:`excluded_targets`), and per-defender
+ranges whose inner sides are verified NSEs and whose outer sides are analytic
+(:func:`nse_utility_range`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
+from sim.nse.extremes import exact_extremes
 from sim.nse.finder import NSEResult, compute_nse
 from sim.numerics import BR_TOL, ROUNDING_TOL, UTILITY_TOL
 from sim.payoffs import utility
@@ -26,11 +28,12 @@ class NSEUtilityRange:
     """Per-defender bounds on the worst and the best NSE utility (Property 2).
 
     ``worst_low <= worst NSE utility <= worst_high`` and likewise for ``best``; a side
-    is ``exact`` when its two bounds meet. The high bound of the worst and the low
-    bound of the best come from verified NSEs (certificates); the other two are sound
-    analytic bounds: every NSE keeps the attacker at or above the pooled ORIGAMI level
-    (its coverage is feasible with K resources), and a defender's NSE utility is at
-    least her best deviation value against the others' coverage.
+    is ``exact`` when its two bounds meet, as both do where the extremes are computed
+    exactly (:func:`~sim.nse.extremes.nse_extremes`). Otherwise the high bound of the
+    worst and the low bound of the best come from verified NSEs (certificates) and the
+    other two are sound analytic bounds: every NSE keeps the attacker at or above the
+    pooled ORIGAMI level (its coverage is feasible with K resources), and a defender's
+    NSE utility is at least her best deviation value against the others' coverage.
 
     Attributes
     ----------
@@ -112,18 +115,23 @@ def nse_utility_range(
 
     Notes
     -----
-    ``docs/nse.md`` §3: in any NSE a defender's utility is :math:`v_i(\\tau, d_\\tau(u))`
-    with :math:`u` at least the pooled level :math:`u^*_K` and :math:`\\tau` not excluded,
-    so :math:`\\max_\\tau v_i(\\tau, x_\\tau)` bounds the best NSE from above and
-    :math:`\\min_\\tau p_i(\\tau)` the worst from below (both over the targets not
-    excluded). Verified NSEs give the other two sides. With a single defender holding
-    resources her best NSE is her Stackelberg outcome (T7), so that side is exact;
-    her worst need not be (a tie pinned at the floor level can support a worse NSE).
+    Where :func:`~sim.nse.extremes.nse_extremes` applies (at most two defenders with
+    resources, no jurisdictions) both sides are exact, each attained by a verified NSE.
+    Elsewhere, ``docs/nse.md`` §3.3: in any NSE a defender's utility is
+    :math:`v_i(\\tau, d_\\tau(u))` with :math:`u` at least the pooled level
+    :math:`u^*_K` and :math:`\\tau` not excluded, so :math:`\\max_\\tau v_i(\\tau, x_\\tau)`
+    bounds the best NSE from above and :math:`\\min_\\tau p_i(\\tau)` the worst from
+    below (both over the targets not excluded). Verified NSEs give the other two sides.
     """
     if witnesses not in ("all", "one"):
         raise InvalidParameterError(
             f"nse_utility_range.witnesses must be 'all' or 'one'; got {witnesses!r}"
         )
+    scale = game.units.defender_scale
+    ext = exact_extremes(game)
+    if ext is not None:
+        certificates = tuple({id(r): r for r in (*ext.best_nse, *ext.worst_nse)}.values())
+        return NSEUtilityRange(ext.worst, ext.worst, ext.best, ext.best, certificates, scale)
     found = [compute_nse(game) if nse is None else nse]
     possible = ~excluded_targets(game)
     if witnesses == "all":
@@ -145,5 +153,4 @@ def nse_utility_range(
         worst_high, best_low = utilities.min(axis=0), utilities.max(axis=0)
     else:
         worst_high, best_low = best_high.copy(), worst_low.copy()
-    scale = game.units.defender_scale
     return NSEUtilityRange(worst_low, worst_high, best_low, best_high, verified, scale)

@@ -324,13 +324,18 @@ def _cells(
     cells = []
     for tau in candidates:
         top = float(game.attacker_reward[tau])
-        edges = np.concatenate(([pooled], _breakpoints(game, tau, pooled, top), [top]))
         cells += [
             (tau, float(low), float(high))
-            for low, high in itertools.pairwise(edges)
+            for low, high in itertools.pairwise(edges(game, tau, pooled, top))
             if high - low > ROUNDING_TOL
         ]
     return cells
+
+
+def edges(game: SecurityGame, tau: int, low: float, high: float) -> FloatArray:
+    """The edges of the structural cells of [low, high] attacking ``tau``: its ends and
+    the breakpoints between them (:func:`_breakpoints`)."""
+    return np.concatenate(([low], _breakpoints(game, tau, low, high), [high]))
 
 
 #: The finder solves the attackable subgame when at most this share of the targets
@@ -423,9 +428,13 @@ def find_nse(
             "et al. 2020); this game's resources guard schedules (game.schedules), for "
             "which only the pooled Stackelberg strategy is solved (schedule_sse)"
         )
-    standard = game.standard
-    result = _find(standard, targets, quick, game.units)
-    if standard is game or not result.verified:
+    return _in_units(game, _find(game.standard, targets, quick, game.units))
+
+
+def _in_units(game: SecurityGame, result: NSEResult) -> NSEResult:
+    """``result``, found in ``game``'s standard form, with its level and utilities in
+    ``game``'s units."""
+    if game.standard is game or not result.verified:
         return result
     tau = result.attacked_target
     c = float(result.total_coverage[tau])
@@ -436,6 +445,17 @@ def find_nse(
         attacker_level=float(game.attacker_reward[tau] - c * game.attacker_gap[tau]),
         defender_utility=utility,
     )
+
+
+def certify(game: SecurityGame, profile: FloatArray, tau: int, phase: str) -> NSEResult | None:
+    """``profile`` (each defender's coverage, shape (n, m)) attacking ``tau`` as a
+    verified NSE of ``game``, in its units, or None when the oracle finds a gain."""
+    standard = game.standard
+    profile = clean(np.asarray(profile, dtype=np.float64), standard.resources)
+    ok, violation, found = _verify(standard, profile, tau)
+    if not ok:
+        return None
+    return _in_units(game, _result(standard, profile, tau, phase, violation, found, 1, game.units))
 
 
 def _find(
