@@ -301,6 +301,20 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _range(low: np.ndarray, high: np.ndarray, exact: np.ndarray) -> str:
+    """Per defender, the value where its bounds meet (``exact``), else [low, high]."""
+    parts = (
+        f"{lo:.4f}" if same else f"[{lo:.4f}, {hi:.4f}]"
+        for lo, hi, same in zip(low, high, exact, strict=True)
+    )
+    return "[" + ", ".join(parts) + "]"
+
+
+def _price(ratio: float, gap: float) -> str:
+    """A price as a ratio where the welfares are positive, else as the difference."""
+    return f"{ratio:.4f}" if np.isfinite(ratio) else f"undefined as a ratio (gap {gap:.4f})"
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from mechanisms import make_mechanism
     from mechanisms.outcome import designated_set, outcome_problem
@@ -308,6 +322,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         find_profitable_misreport,
         ir_violation,
         is_pareto_efficient,
+        nse_prices,
         outcome_utility,
         utility_preservation,
     )
@@ -351,7 +366,28 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         )
     )
     up = utility_preservation(game, outcome)
+    b = up.bounds
+    exact = bool(b.worst_exact.all() and b.best_exact.all())
+    print(
+        f"NSE utility per defender ({'exact' if exact else 'bounds'}): worst "
+        f"{_range(b.worst_low, b.worst_high, b.worst_exact)}, best "
+        f"{_range(b.best_low, b.best_high, b.best_exact)}"
+    )
     print(f"weak UP per defender: {list(up.weak)}; strong UP: {list(up.strong)}")
+    prices = nse_prices(game)
+    if prices.exact:
+        print(
+            f"welfare: pooled optimum {prices.optimum:.4f}, NSE best "
+            f"{prices.best_welfare:.4f}, worst {prices.worst_welfare:.4f}; price of anarchy "
+            f"{_price(prices.anarchy, prices.anarchy_gap)}, of stability "
+            f"{_price(prices.stability, prices.stability_gap)}"
+        )
+    else:
+        print(
+            f"welfare: pooled optimum {prices.optimum:.4f}; prices of anarchy and stability "
+            f"not computed (the NSE extremes are exact for at most two defenders with "
+            f"resources and no jurisdictions)"
+        )
     for i in range(game.n_defenders):
         found = find_profitable_misreport(
             mechanism, game, i, rng=np.random.default_rng(args.seed + i), budget=args.budget

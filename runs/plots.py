@@ -13,6 +13,8 @@ bar and a caption line naming the interval method:
   averaged);
 * :func:`welfare` -- each mechanism's welfare relative to the status-quo NSE and to the
   pooled optimum;
+* :func:`prices` -- the prices of anarchy and stability per instance, where the NSE
+  extremes are exact (not drawn when no instance has them);
 * :func:`learning_curves` -- the share of strategic defenders gaining, round by
   round, with 95% bands;
 * :func:`attack_strength` -- against attackers with several resources: the share of
@@ -570,6 +572,65 @@ def welfare(
     return _finish(fig, f"{_study(audits, study)}: welfare", caption)
 
 
+def prices(
+    audits: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    study: str | None = None,
+    notes: Sequence[str] = (),
+) -> Figure | None:
+    """The prices of anarchy and stability of the instances (``docs/nse.md`` §3.4): the
+    pooled optimum over the worst and the best NSE welfare, per instance, where the
+    NSE extremes were computed exactly and both welfares are positive. None when no
+    instance has them."""
+    ok = audits[audits["status"] == "ok"]
+    if "nse_extremes" not in ok or not ok["nse_extremes"].eq("exact").any():
+        return None
+    instances = ok.drop_duplicates(["grid_point", "replication"])
+    facets = _facets(instances, by)
+    fig, axes = _axes(len(facets), ax, 4.0, 3.2)
+    for axis, (label, part) in zip(axes, facets, strict=True):
+        exact = part[part["nse_extremes"] == "exact"]
+        long = pd.concat(
+            [
+                exact.assign(price="anarchy", value=exact["price_of_anarchy"]),
+                exact.assign(price="stability", value=exact["price_of_stability"]),
+            ]
+        ).dropna(subset=["value"])
+        long["value"] = long["value"].astype(float)
+        if len(long):
+            groups = [
+                long.loc[long["price"] == p, "value"].to_numpy() for p in ("anarchy", "stability")
+            ]
+            axis.boxplot(groups, positions=[0, 1], widths=0.5, showfliers=False)
+            sns.stripplot(
+                data=long,
+                x="price",
+                y="value",
+                order=["anarchy", "stability"],
+                ax=axis,
+                size=2.5,
+                color="0.25",
+            )
+        defined = exact["price_of_anarchy"].notna().sum()
+        axis.set_title(f"{label}  ({defined} of {len(part)} instances)".strip(), fontsize=9)
+        axis.set_xticks([0, 1], ["price of anarchy", "price of stability"])
+        axis.axhline(1, color="black", lw=0.6)
+        axis.set_yscale("log")
+        axis.set_xlabel("")
+    axes[0].set_ylabel("pooled optimum / NSE welfare (log scale)")
+    caption = (
+        "Per instance, the pooled optimum welfare over the worst NSE welfare (price of "
+        "anarchy) and over the best (price of stability), where the NSE extremes are "
+        "computed exactly (at most two defenders with resources, no jurisdictions) and both "
+        "welfares are positive (boxes: quartiles and median; points: instances); the titles "
+        "count those instances. The differences are the "
+        "audits table's anarchy_gap and stability_gap." + _notes(notes)
+    )
+    return _finish(fig, f"{_study(audits, study)}: prices of anarchy and stability", caption)
+
+
 def learning_curves(
     rounds: pd.DataFrame,
     *,
@@ -709,6 +770,9 @@ def plot_study(
     if len(audits):
         figures.append(("failure_rates", failure_rates(audits, min_gain=threshold, **common)))
         figures.append(("welfare", welfare(audits, **common)))
+        price_figure = prices(audits, **common)
+        if price_figure is not None:
+            figures.append(("prices", price_figure))
     if len(rounds):
         figures.append(
             (

@@ -71,7 +71,16 @@ def _cell(row: pd.Series, prop: str) -> str:
 
 
 #: Columns of the summary that the readable view leaves out (the cells hold them).
-_DETAIL = ("mean_", "welfare_", "units", "failed_", "min_gain", "sp_budget", "sp_converged")
+_DETAIL = (
+    "mean_",
+    "welfare_",
+    "units",
+    "failed_",
+    "min_gain",
+    "sp_budget",
+    "sp_converged",
+    "nse_extremes_",
+)
 
 
 def readable(summary: pd.DataFrame) -> pd.DataFrame:
@@ -95,6 +104,13 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
         if column in summary:
             values = summary[column].round(3).astype(object)
             out[column] = values.where(values.notna(), "NA")
+    for price in ("anarchy", "stability"):
+        column = f"mean_price_of_{price}"
+        if column in summary and summary[column].notna().any():
+            out[f"price of {price} (geometric mean)"] = [
+                "NA" if pd.isna(row[column]) else f"{row[column]:.3f} (n={row[column + '_n']})"
+                for _, row in summary.iterrows()
+            ]
     if "units" in summary:
         out["units"] = summary["units"]
     return out
@@ -121,7 +137,7 @@ def convergence_warnings(summary: pd.DataFrame) -> list[str]:
 
 
 _KNOWN = ("source", "mechanism", "profile", "role", "unit", "min_gain", "units", "failed_units")
-_PREFIXES = (*(f"{p}_" for p in PROPERTY_LABELS), "mean_", "welfare_")
+_PREFIXES = (*(f"{p}_" for p in PROPERTY_LABELS), "mean_", "welfare_", "nse_extremes_")
 
 
 def _text(value: Any) -> str:

@@ -36,6 +36,16 @@ A gain is a failure when it exceeds ``min_gain`` times the defender's payoff ran
 re-thresholds a dataset without rerunning it. The misreport search reports gains
 above the solvers' ``GAIN_TOL`` of her payoff range only.
 
+Audits also summarise what uncoordinated play costs on the instances
+(``docs/nse.md`` §3.4): ``mean_price_of_anarchy`` and ``mean_price_of_stability``, the
+geometric means of the pooled optimum over the worst and the best NSE welfare (where
+both are positive; a welfare near 0 makes a ratio huge, which an arithmetic mean would
+follow), ``mean_anarchy_gap`` and ``mean_stability_gap``, the means of the
+differences, each over the
+``mean_<price>_n`` instances where it is defined, and ``nse_extremes_exact_share``, the
+share of instances whose NSE extremes were computed exactly (elsewhere the prices are
+NA).
+
 For mechanisms that distinguish a defender (a dictator), rows with role ``leader`` and
 ``other`` give SP and IR over the defenders (audits) or rounds (simulations) of that
 role beside the ``all`` row: a unit fails there when one of those fails.
@@ -194,6 +204,19 @@ def _rows(table: pd.DataFrame, role: str | None, **fixed: Any) -> list[dict[str,
     return [{**fixed, **record} for record in flat.to_dict("records")]
 
 
+#: The per-instance prices of uncoordinated play the audits summarise by their mean over
+#: the instances where they are defined (``docs/nse.md`` §3.4).
+PRICES = ("price_of_anarchy", "price_of_stability", "anarchy_gap", "stability_gap")
+
+#: The prices that are ratios: their mean is geometric (a mean of their logarithms).
+RATIOS = ("price_of_anarchy", "price_of_stability")
+
+
+def _price_term(name: str, values: pd.Series) -> pd.Series:
+    """What price ``name`` adds to its tally: the logarithm of a ratio, a gap as it is."""
+    return np.log(values) if name in RATIOS else values
+
+
 #: The one-shot audits' properties, and the per-defender ones (which role rows show).
 AUDITED = ("pe", "nash", "weak_up", "strong_up", "sp", "sp_half", "ir")
 PER_DEFENDER = ("sp", "sp_half", "ir")
@@ -225,6 +248,12 @@ def _simulation_frame(ok: pd.DataFrame, columns: list[str], min_gain: float) -> 
     return frame
 
 
+def _column(table: pd.DataFrame, name: str, dtype: str) -> pd.Series:
+    """``table[name]``, or NA throughout where the table has no such column (a dataset
+    written before it existed)."""
+    return table[name] if name in table else pd.Series(pd.NA, index=table.index, dtype=dtype)
+
+
 def _audit_tallies(audits: pd.DataFrame, by: list[str], min_gain: float) -> list[dict[str, Any]]:
     keys = ["mechanism", *[c for c in by if c in audits.columns]]
     unit = [c for c in INSTANCE if c not in keys]
@@ -237,15 +266,23 @@ def _audit_tallies(audits: pd.DataFrame, by: list[str], min_gain: float) -> list
             f"{TALLY}welfare_vs_pooled_sum": (ok["welfare"] - ok["pooled_welfare"]).where(first),
             f"{TALLY}sp_gain_sum": ok["sp_gain"],
             f"{TALLY}ir_gain_sum": ok["ir_gain"],
+            **{
+                f"{TALLY}{name}_sum": _price_term(name, _column(ok, name, "Float64")).where(first)
+                for name in PRICES
+            },
         }
     )
-    for name in ("welfare_vs_nse", "welfare_vs_pooled", "sp_gain", "ir_gain"):
+    for name in ("welfare_vs_nse", "welfare_vs_pooled", "sp_gain", "ir_gain", *PRICES):
         column = f"{TALLY}{name}_sum"
         extra[f"{TALLY}{name}_count"] = extra[column].notna().astype(int)
         extra[column] = extra[column].astype(float).fillna(0.0)
+    exact = _column(ok, "nse_extremes", "string").where(first)
+    extra[f"{TALLY}extremes_exact"] = exact.eq("exact").fillna(False).astype(int)
+    extra[f"{TALLY}extremes_units"] = exact.notna().astype(int)
     frame = frame.join(extra)
     counted = list(extra.columns)
-    gains = [c for c in counted if "welfare" not in c]  # welfare is per instance: all rows
+    per_instance = ("welfare", "extremes", *PRICES)  # all rows, not by role
+    gains = [c for c in counted if not any(name in c for name in per_instance)]
     whole = _unit_tallies(frame, keys, unit, AUDITED).join(_grouped(frame, keys, counted))
     # the conditions of failed instances too (a condition may have failed everywhere)
     failed = audits.assign(
@@ -470,6 +507,12 @@ def _row(t: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     if audit:
         entry["welfare_vs_nse"] = _mean_of(t, "welfare_vs_nse")
         entry["welfare_vs_pooled"] = _mean_of(t, "welfare_vs_pooled")
+        for name in PRICES:
+            mean = _mean_of(t, name)
+            entry[f"mean_{name}"] = float(np.exp(mean)) if name in RATIOS else mean
+            entry[f"mean_{name}_n"] = int(_count(t, f"{name}_count"))
+        units = _count(t, "extremes_units")
+        entry["nse_extremes_exact_share"] = _count(t, "extremes_exact") / units if units else np.nan
     else:
         entry["mean_expected_utility"] = _mean_of(t, "expected_utility")
     entry["units"] = int(_count(t, "units"))

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from mechanisms.properties import nse_prices
 from sim.errors import InvalidParameterError
 from sim.game import SecurityGame
 from sim.nse import compute_nse, nse_utility_range
@@ -55,6 +56,33 @@ def test_the_continuum_of_t4_has_exact_ends():
     assert [tau for tau, _, _ in ext.levels] == [0]
     bounds = nse_utility_range(_issue_case())
     assert bounds.worst_exact.all() and bounds.best_exact.all()
+
+
+@pytest.mark.paper
+def test_the_prices_of_t4():
+    """Pooled, each gets 5/3 (coverage 2/3 everywhere, target 0 attacked): the price of
+    anarchy is (10/3)/(22/9) = 15/11 and of stability 5/(3(2 sqrt 5 - 3))."""
+    prices = nse_prices(_issue_case())
+    assert prices.exact
+    assert prices.optimum == pytest.approx(10 / 3, abs=1e-12)
+    assert prices.anarchy == pytest.approx(15 / 11, abs=1e-12)
+    assert prices.stability == pytest.approx(5 / (3 * (2 * ROOT5 - 3)), abs=1e-12)
+    assert prices.anarchy_gap == pytest.approx(10 / 3 - 22 / 9, abs=1e-12)
+
+
+def test_prices_of_negative_welfare_are_differences_only():
+    """A ratio of welfares is undefined unless both are positive; the gaps remain."""
+    game = _issue_case()
+    shifted = SecurityGame(
+        defender_reward=game.defender_reward - 10,
+        defender_penalty=game.defender_penalty - 10,
+        attacker_reward=game.attacker_reward,
+        attacker_penalty=game.attacker_penalty,
+        resources=game.resources,
+    )
+    prices = nse_prices(shifted)
+    assert math.isnan(prices.anarchy) and math.isnan(prices.stability)
+    assert prices.anarchy_gap == pytest.approx(nse_prices(game).anarchy_gap, abs=1e-12)
 
 
 def test_unique_nses_are_both_extremes():

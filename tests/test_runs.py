@@ -130,6 +130,10 @@ ROOT = Path(__file__).resolve().parent.parent
             ),
             r"'generator.jurisdiction' below 1 cannot run pooled_sse",
         ),
+        (
+            lambda d: d["audits"].update(up_reference="median"),
+            r"'audits.up_reference' must be one of worst, best, found; got 'median'",
+        ),
     ],
 )
 def test_config_validation_field_by_field(mutate, match):
@@ -369,6 +373,7 @@ def test_plots_and_report(tmp_path):
         "simulated_failure_rates",
         "gain_distributions",
         "welfare",
+        "prices",  # the tiny study's two-defender instances have exact NSE extremes
         "learning_curves",
     ):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names
@@ -377,7 +382,7 @@ def test_plots_and_report(tmp_path):
     assert "count instances" in report and "count runs" in report  # the units, said
     assert ">= " in report  # SP: a search, so a lower bound (docs/statistics.md §3)
     page = (tmp_path / "s" / "figures" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 5 and "config SHA-256" in page
+    assert page.count("data:image/png;base64,") == 6 and "config SHA-256" in page
 
 
 @pytest.mark.parametrize(
@@ -419,6 +424,42 @@ def test_cli_audit_prints_certificates(tmp_path, capsys):
     assert main(["audit", str(game), "--mechanism", "csw_max", "--budget", "20"]) == 0
     out = capsys.readouterr().out
     assert "PE: yes" in out and "IR defender 1: gains 1.92" in out
+
+
+def test_cli_audit_prints_the_nse_extremes_and_prices(tmp_path, capsys):
+    """The issue's two identical defenders: exact extremes, prices 15/11 and 1.1321."""
+    path = tmp_path / "game.json"
+    game = {
+        "defender_reward": [[3, 2, 1], [3, 2, 1]],
+        "defender_penalty": [[-1, -2, -3], [-1, -2, -3]],
+        "attacker_reward": [1, 1, 1],
+        "attacker_penalty": [0, 0, 0],
+        "resources": [1, 1],
+    }
+    path.write_text(json.dumps(game))
+    assert main(["audit", str(path), "--mechanism", "csw_max", "--budget", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "NSE utility per defender (exact): worst [1.2222, 1.2222], best [1.4721, 1.4721]" in out
+    assert "price of anarchy 1.3636, of stability 1.1321" in out
+
+
+def test_two_defender_studies_decide_every_up_verdict(tmp_path):
+    """With two defenders every UP verdict is decided against the exact extremes, the
+    `up` column follows [audits] up_reference, and each instance has its prices."""
+    data = copy.deepcopy(TINY)
+    data["generator"]["grid"] = {"n_defenders": [2]}
+    data["audits"]["up_reference"] = "best"
+    out = tmp_path / "out"
+    run_study(parse_config(data), out, jobs=1, quiet=True)
+    audits = read_dataset(out)
+    ok = audits[audits["status"] == "ok"]
+    assert len(ok) and not ok[["weak_up", "strong_up"]].isin(["undetermined"]).any().any()
+    assert (ok["up"] == ok["strong_up"]).all() and (ok["up_reference"] == "best").all()
+    assert (ok["nse_extremes"] == "exact").all()
+    assert (ok["worst_nse_welfare"] <= ok["best_nse_welfare"] + 1e-9).all()
+    assert (ok["best_nse_welfare"] <= ok["pooled_welfare"] + 1e-9).all()
+    gap = ok["pooled_welfare"] - ok["worst_nse_welfare"]
+    np.testing.assert_allclose(ok["anarchy_gap"], gap, atol=1e-12)
 
 
 def test_cli_audits_a_game_file_with_jurisdictions(tmp_path, capsys):
