@@ -33,7 +33,7 @@ test-browser: $(STAMP)
 	$(BIN)/python -m pytest -m browser
 
 bench: $(STAMP)
-	for f in solvers nse nse_scale mechanisms audits multi_attack schedules simulation study; do $(BIN)/python -m bench.$$f || exit 1; done
+	for f in solvers nse nse_scale extremes mechanisms audits multi_attack schedules simulation study; do $(BIN)/python -m bench.$$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

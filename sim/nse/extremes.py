@@ -271,10 +271,14 @@ def _cell(
     start = max(low, floor + FLOOR_STEP)  # at the floor itself: _floor
     if start > high:
         return []
+    levels = [low, high, *_candidates(cell, start, high)]
+    reached = [
+        u
+        for u in levels
+        if start <= u <= high and _split(*cell.remainders(u), build=False) is not None
+    ]
     found = []
-    for u in [low, high, *_candidates(cell, start, high)]:
-        if not start <= u <= high:
-            continue
+    for u in {min(reached), max(reached)} if reached else ():
         c = _split(*cell.remainders(u))
         if c is not None:
             found.append((float(u), _profile(game, cell, cell.demand(u), c)))
@@ -316,7 +320,12 @@ def _vertex_roots(cell: _Cell) -> FloatArray:
     e0, e1 = 1.0 - sa[split], sb[split]
     l0 = pair.k_b - alpha[cell.only_b].sum() - take_b @ sa - 1.0
     l1 = beta[cell.only_b].sum() + take_b @ sb
-    return _quadratic_roots(-l1 * c1, e1 + l1 * (1.0 - c0) - l0 * c1, e0 + l0 * (1.0 - c0))
+    roots = _quadratic_roots(-l1 * c1, e1 + l1 * (1.0 - c0) - l0 * c1, e0 + l0 * (1.0 - c0))
+    # only where the split coordinate is within its bounds is the root this vertex's
+    c0, c1, e0, e1 = (np.tile(x, 2) for x in (c0, c1, e0, e1))
+    c_split = c0 + c1 * roots
+    fits = (c_split >= -SPLIT_TOL) & (c_split <= 1.0 - (e0 + e1 * roots) + SPLIT_TOL)
+    return roots[fits]
 
 
 def _quadratic_roots(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
@@ -371,11 +380,18 @@ def _frontier_end(cell: _Cell, low: float, high: float) -> float:
 
 # -- one level: does a split exist? ------------------------------------------------------
 def _split(
-    rest_a: float, rest_b: float, dd: FloatArray, spare_a: bool = False, spare_b: bool = False
+    rest_a: float,
+    rest_b: float,
+    dd: FloatArray,
+    spare_a: bool = False,
+    spare_b: bool = False,
+    *,
+    build: bool = True,
 ) -> FloatArray | None:
     """a's shares c of the shared targets (demands ``dd``) with sum c = ``rest_a`` (at
     most, if she may spare) and b's spending F(c) = ``rest_b`` (at most, if she may
-    spare); None when there are none (``docs/nse.md`` §3.2)."""
+    spare); None when there are none (``docs/nse.md`` §3.2). Without ``build``, any
+    array stands for "some": the decision without the search for the point."""
     total = float(dd.sum())
     if rest_a < -SPLIT_TOL or rest_b < -SPLIT_TOL:
         return None
@@ -389,9 +405,9 @@ def _split(
         return c_low
     most, c_high = _most(r, dd)
     if rest_b <= most + SPLIT_TOL:
-        return _between(c_low, c_high, rest_b, dd)
+        return _between(c_low, c_high, rest_b, dd) if build else c_high
     if spare_a and rest_b <= total + SPLIT_TOL:  # a spends less: b's spending rises to total
-        return _between(c_high, np.zeros_like(dd), rest_b, dd)
+        return _between(c_high, np.zeros_like(dd), rest_b, dd) if build else c_high
     return None
 
 
