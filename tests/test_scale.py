@@ -321,3 +321,40 @@ def test_a_continuum_of_nses_may_be_left_at_another_point_but_stays_sound() -> N
     for w in (*bounds.witnesses, *mapped_bounds.witnesses):
         assert is_nse(game, w.coverage, w.attacked_target)
         assert is_nse(other, w.coverage, w.attacked_target)
+
+
+def test_spare_schedule_resources_do_not_follow_the_units() -> None:
+    """Found by the stress profile: the marginal LP of the pooled schedule SSE left a
+    spare half resource on target 3 (below the attacker's level either way) or not,
+    by the attacker's payoffs' origin. The least-mass optimum places none."""
+    game = SecurityGame(
+        defender_reward=[[-1.5, -0.5, -1.5, -1.5], [-1.5, -1.5, -1.5, 4.5]],
+        defender_penalty=[[-2.0, -1.0, -2.0, -2.0], [-2.0, -2.0, -2.0, 4.0]],
+        attacker_reward=[0.5, 1.0, 0.01, -0.5],
+        attacker_penalty=[0.0, -1.0, 0.0, -1.0],
+        resources=[1, 2],
+    )
+    other = mapped(game, np.ones(2), np.zeros(2), 1.0, 2.0)
+    mechanism = make_mechanism("pooled_schedule_sse")
+    one = mechanism.allocate(game, rng=np.random.default_rng(0))
+    two = mechanism.allocate(other, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(one.coverage, [1.0, 0.5, 1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(two.coverage, one.coverage, atol=1e-12)
+
+
+def test_a_deviations_witness_target_does_not_follow_the_units() -> None:
+    """Found by the stress profile: two tied targets worth the same to defender 0
+    (1/3 of her range apart from rounding) were named in the order their rounding
+    fell, which her scale changed; the witness is the first within UTILITY_TOL."""
+    game = SecurityGame(
+        defender_reward=[[1.062, 1.0, 0.5], [-1.5, -1.5, -1.5], [-1.5, -1.5, -1.5]],
+        defender_penalty=[[0.562, -1.0, 0.0], [-2.0, -2.0, -2.0], [-2.0, -2.0, -2.0]],
+        attacker_reward=[-1.5, -1.5, -1.5],
+        attacker_penalty=[-2.0, -2.0, -2.0],
+        resources=[0, 0, 2],
+    )
+    other = mapped(game, np.array([10.0, 1.0, 1.0]), np.zeros(3), 1.0, 0.0)
+    q = compute_nse(game).total_coverage
+    dev, mapped_dev = deviation_value(game, q, 0), deviation_value(other, q, 0)
+    assert mapped_dev.target == dev.target
+    assert mapped_dev.value == pytest.approx(10.0 * dev.value, abs=1e-9)

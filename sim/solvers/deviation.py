@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike
 
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, PayoffUnits, SecurityGame
-from sim.numerics import BR_TOL, BUDGET_TOL, FULL_TOL, GAIN_TOL
+from sim.numerics import BR_TOL, BUDGET_TOL, FULL_TOL, GAIN_TOL, UTILITY_TOL
 from sim.payoffs import combine, combined_coverage, products_before, utility
 from sim.solvers.origami import need, origami_levels
 
@@ -238,8 +238,11 @@ def best_deviations(
     # the first kind with the largest value wins
     masks = np.array((strict, alone, stuck & tie[:, None]))
     values = np.where(masks, np.array((util, util, -util)), -np.inf)
-    targets = values.argmax(axis=2)
     best = values.max(axis=2)
+    # the witness: the first target whose value is within UTILITY_TOL of her payoff
+    # range of the best (so that rounding, which depends on her units, picks none)
+    span = (penalty_rows + gap_rows).max(axis=-1) - penalty_rows.min(axis=-1)
+    targets = (values >= best[..., None] - UTILITY_TOL * span[..., None]).argmax(axis=2)
     best[2] = -best[2]
     best[~masks.any(axis=2)] = -np.inf
     kind = best.argmax(axis=0)

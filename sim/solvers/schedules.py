@@ -333,13 +333,16 @@ def _attacker_rows(p: ScheduleProblem, t: int) -> tuple[FloatArray, FloatArray]:
 
 
 def _marginal_lp(
-    p: ScheduleProblem, t: int, aggregate: bool
+    p: ScheduleProblem, t: int, aggregate: bool, least: float | None = None
 ) -> tuple[float, FloatArray, FloatArray] | None:
     """The marginal LP with ``t`` attacked: the best coverage of ``t`` over shares of
     (resource, schedule) pairs (``aggregate``: of schedules alone, for homogeneous
     resources), every target covered at most once in expectation. Exact for the
-    polynomial rows; an upper bound otherwise. Returns (value, coverage, shares) or
-    None if infeasible."""
+    polynomial rows; an upper bound otherwise. With ``least`` (t's best coverage) it
+    returns instead the shares of least total mass that cover ``t`` that much: the
+    optimum without resources spent where they change nothing, which the best
+    coverage alone leaves to the solver's choice of vertex (and so to the payoffs'
+    units). Returns (value, coverage, shares) or None if infeasible."""
     m, k = p.n_targets, p.n_resources
     if aggregate:
         shares = p.cover.T.astype(float)  # (m, J): c = cover^T y
@@ -358,7 +361,12 @@ def _marginal_lp(
         return (penalty, np.zeros(m), shares[0]) if np.all(h >= 0) else None
     a_ub = np.vstack([shares, budget, g @ shares])
     b_ub = np.concatenate([np.ones(m), budget_rhs, h])
-    result = linprog(-gap_d * shares[t], A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+    objective = -gap_d * shares[t]
+    if least is not None:
+        objective = np.ones(shares.shape[1])
+        a_ub = np.vstack([a_ub, -shares[t]])
+        b_ub = np.append(b_ub, -least)
+    result = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
     if result.status != 0:
         return None
     coverage = np.clip(shares @ result.x, 0.0, 1.0)
@@ -540,6 +548,9 @@ def schedule_sse(
         if found is None:
             raise SolverFailedError("schedule_sse: no target can be made a best response")
         t, (_, coverage, shares) = found
+        least = _marginal_lp(p, t, aggregate=case == "bipartite", least=float(coverage[t]))
+        if least is not None:
+            _, coverage, shares = least
         if case == "size1":
             assignments, probabilities = _birkhoff(p, shares)
             return _result(p, assignments, probabilities, t, "lp+bvn")
