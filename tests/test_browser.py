@@ -68,7 +68,7 @@ def test_report_html_renders_in_chromium(tmp_path):
     page = out / "figures" / "report.html"
     dom = headless("--dump-dom", page.as_uri(), profile=tmp_path / "profile")
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "<h2>Summary</h2>" in dom.stdout and dom.stdout.count("<img") == 5
+    assert "<h2>Summary</h2>" in dom.stdout and dom.stdout.count("<img") == 6  # with prices
     assert "tiny: study report" in dom.stdout
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / "report.png"

@@ -1,21 +1,23 @@
 r"""The best and the worst NSE, exactly, when at most two defenders hold resources.
 
-``docs/nse.md`` §3. In an NSE attacking :math:`\tau` at attacker level :math:`u` every
-defender gets :math:`v_i(\tau, d_\tau(u))`, which does not rise with :math:`u`; so for
-each :math:`\tau` the NSE best for everybody sits at the lowest level an NSE reaches and
-the worst at the highest. With the resources held by two defenders *a* and *b*, whether
-an NSE reaches :math:`(\tau, u)` is decided exactly (§3.2): the targets only *a* may
-cover cost her their demand, likewise for *b*, and on the targets both may cover
-*a*'s shares :math:`c` must spend what is left of her budget, :math:`\sum_t c_t = R`,
-while *b*'s shares :math:`1 - (1 - d_t)/(1 - c_t)` spend what is left of hers, :math:`G`.
-*b*'s spending :math:`F(c)` is concave and :math:`\{c : \sum c = R\}` a polytope, so the
-values it takes are an interval: the largest is the canonical maximum-waste split
-with one weight ratio, the smallest is at a vertex (every shared target given whole
-to one of them but one). The levels where a structural cell's reachable set begins
-or ends are then finitely many: its edges, the roots of linear and of quadratic
-equations (one per vertex), and the level where the maximum-waste spending falls
-below :math:`G` (by bisection: it falls as :math:`u` rises). Every extreme comes with
-a profile certified by the exact oracle.
+Strong and weak utility preservation compare an outcome with the best and the worst NSE
+(Gan et al. 2020, Property 2), and the prices of anarchy and stability with their
+welfares; ``docs/nse.md`` §3 derives what follows. In an NSE attacking :math:`\tau` at
+attacker level :math:`u` every defender gets :math:`v_i(\tau, d_\tau(u))`, which does not
+rise with :math:`u`; so for each :math:`\tau` the NSE best for everybody sits at the
+lowest level an NSE reaches and the worst at the highest. With the resources held by
+two defenders *a* and *b*, whether an NSE reaches :math:`(\tau, u)` is decided exactly
+(§3.2): the targets only *a* may cover cost her their demand, likewise for *b*, and on
+the targets both may cover *a*'s shares :math:`c` must spend what is left of her budget,
+:math:`\sum_t c_t = R`, while *b*'s shares :math:`1 - (1 - d_t)/(1 - c_t)` spend what is
+left of hers, :math:`G`. *b*'s spending :math:`F(c)` is concave and
+:math:`\{c : \sum c = R\}` a polytope, so the values it takes are an interval: the
+largest is the canonical maximum-waste split with one weight ratio, the smallest is at a
+vertex (every shared target given whole to one of them but one). The levels where a
+structural cell's reachable set begins or ends are then finitely many: its edges, the
+roots of linear and of quadratic equations (one per vertex), and the level where the
+maximum-waste spending falls below :math:`G` (by bisection: it falls as :math:`u`
+rises). Every extreme comes with a profile certified by the exact oracle.
 """
 
 from __future__ import annotations
