@@ -327,6 +327,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         utility_preservation,
     )
     from runs.gamefile import read_game
+    from sim.nse.extremes import MAX_TARGETS
 
     game = read_game(args.game)
     mechanism = make_mechanism(args.mechanism)
@@ -386,7 +387,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(
             f"welfare: pooled optimum {prices.optimum:.4f}; prices of anarchy and stability "
             f"not computed (the NSE extremes are exact for at most two defenders with "
-            f"resources and no jurisdictions)"
+            f"resources, no jurisdictions and at most {MAX_TARGETS} attackable targets)"
         )
     for i in range(game.n_defenders):
         found = find_profitable_misreport(

@@ -623,9 +623,9 @@ def prices(
     caption = (
         "Per instance, the pooled optimum welfare over the worst NSE welfare (price of "
         "anarchy) and over the best (price of stability), where the NSE extremes are "
-        "computed exactly (at most two defenders with resources, no jurisdictions) and both "
-        "welfares are positive (boxes: quartiles and median; points: instances); the titles "
-        "count those instances. The differences are the "
+        "computed exactly (at most two defenders with resources, no jurisdictions, at most "
+        "12 attackable targets) and both welfares are positive (boxes: quartiles and median; "
+        "points: instances); the titles count those instances. The differences are the "
         "audits table's anarchy_gap and stability_gap." + _notes(notes)
     )
     return _finish(fig, f"{_study(audits, study)}: prices of anarchy and stability", caption)

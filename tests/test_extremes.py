@@ -14,7 +14,15 @@ from sim.errors import InvalidParameterError
 from sim.game import SecurityGame
 from sim.nse import compute_nse, nse_utility_range
 from sim.nse.exact import exact_split
-from sim.nse.extremes import _fewest, _most, _spending_b, nse_extremes
+from sim.nse.extremes import (
+    MAX_TARGETS,
+    _fewest,
+    _most,
+    _spending_b,
+    exact_extremes,
+    exact_extremes_apply,
+    nse_extremes,
+)
 from sim.nse.finder import certify
 from sim.nse.kernel import clean
 from sim.nse.split import Games
@@ -127,6 +135,24 @@ def test_out_of_scope_games_are_refused_by_name():
     )
     with pytest.raises(InvalidParameterError, match="at most two defenders with resources"):
         nse_extremes(game)
+
+
+def test_large_games_get_bounds_not_a_long_enumeration():
+    """Beyond MAX_TARGETS attackable targets the exact method is refused by name, and
+    the UP range falls back to the bounds (docs/nse.md §3.3)."""
+    m = MAX_TARGETS + 8
+    game = SecurityGame(
+        defender_reward=np.tile(np.linspace(1.0, 2.0, m), (2, 1)),
+        defender_penalty=np.zeros((2, m)),
+        attacker_reward=np.ones(m),
+        attacker_penalty=np.zeros(m),
+        resources=[2, 2],
+    )
+    assert not exact_extremes_apply(game) and exact_extremes(game) is None
+    with pytest.raises(InvalidParameterError, match="MAX_TARGETS=12"):
+        nse_extremes(game)
+    bounds = nse_utility_range(game, witnesses="one")
+    assert np.all(bounds.worst_low <= bounds.worst_high)
 
 
 @settings(max_examples=examples(200), deadline=None)

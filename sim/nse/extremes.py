@@ -40,6 +40,12 @@ from sim.solvers.origami import origami_level
 #: game with a cell sharing more is beyond it.
 MAX_SHARED = 12
 
+#: At most this many targets reaching the pooled level u*_K (the others are never
+#: attacked, ``docs/nse.md`` §1.4): each has a structural cell per breakpoint, about
+#: 2m of them, so the work grows like m^2 cells (``bench/extremes.py``: m = 12 in
+#: 0.01-2 s).
+MAX_TARGETS = 12
+
 #: Spending equations hold within this (in coverage).
 SPLIT_TOL = 1e-9
 
@@ -80,15 +86,20 @@ class NSEExtremes:
 
 
 def exact_extremes_apply(game: SecurityGame) -> bool:
-    """Whether :func:`nse_extremes` solves ``game`` exactly: one attack, resources that
-    guard one target each, no jurisdictions, at most two defenders with resources and
-    at most :data:`MAX_SHARED` targets both may cover."""
-    return bool(
+    """Whether :func:`nse_extremes` solves ``game``: one attack, resources that guard one
+    target each, no jurisdictions, at most two defenders with resources and at most
+    :data:`MAX_TARGETS` targets that can be attacked (it is exact where, besides, no
+    cell shares more than :data:`MAX_SHARED` targets)."""
+    if not (
         game.attacker_resources == 1
         and game.schedules is None
         and not game.restricted
         and np.count_nonzero(game.resources) <= 2
-    )
+    ):
+        return False
+    reward = game.attacker_reward
+    pooled = origami_level(reward, game.attacker_gap, float(game.total_resources))
+    return bool(np.count_nonzero(reward >= pooled - BR_TOL) <= MAX_TARGETS)
 
 
 def nse_extremes(game: SecurityGame) -> NSEExtremes:
@@ -106,10 +117,12 @@ def nse_extremes(game: SecurityGame) -> NSEExtremes:
     if not exact_extremes_apply(game):
         raise InvalidParameterError(
             "nse_extremes: exact for one attack, resources guarding one target each, no "
-            "jurisdictions and at most two defenders with resources; got "
+            "jurisdictions, at most two defenders with resources and at most "
+            f"MAX_TARGETS={MAX_TARGETS} targets that can be attacked; got "
             f"{np.count_nonzero(game.resources)} defenders with resources, "
             f"attacker_resources={game.attacker_resources}, "
-            f"schedules={game.schedules is not None}, jurisdictions={game.restricted}"
+            f"schedules={game.schedules is not None}, jurisdictions={game.restricted}, "
+            f"n_targets={game.n_targets}"
         )
     standard = game.standard
     levels = []
