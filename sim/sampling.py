@@ -114,8 +114,10 @@ class CombSupport:
     offsets : ndarray, shape (s,)
         The left end of each offset interval; ``probabilities`` are their lengths.
     probabilities : ndarray, shape (s,)
-    teeth : ndarray of int, shape (s, K)
-        ``teeth[s, j]`` is the target tooth ``j`` covers in strategy ``s`` (-1: none).
+    teeth : ndarray of int, shape (s, min(K, m))
+        ``teeth[s, j]`` is the target tooth ``j`` covers in strategy ``s`` (-1: none);
+        a tooth past the m-th never lands (the coverage sums to at most m), so those
+        are left out.
     """
 
     coverage: FloatArray
@@ -162,16 +164,18 @@ def comb_support(coverage: ArrayLike, budget: int) -> CombSupport:
     keep = lengths > 0.0
     offsets, probabilities = cuts[:-1][keep], lengths[keep]
     midpoints = offsets + probabilities / 2
-    teeth = _teeth_targets(edges, midpoints, int(budget))
+    teeth = _teeth_targets(edges, midpoints, min(int(budget), c.size))
     for array in (c, offsets, probabilities, teeth):
         array.setflags(write=False)
     return CombSupport(coverage=c, offsets=offsets, probabilities=probabilities, teeth=teeth)
 
 
-def tooth_owners(resources: ArrayLike) -> NDArray[np.int64]:
-    """Owner of each of the :math:`K` teeth: defender ``i`` gets ``k_i`` consecutive teeth."""
+def tooth_owners(resources: ArrayLike, count: int | None = None) -> NDArray[np.int64]:
+    """Owner of each of the first ``count`` (default all :math:`K`) teeth: defender ``i``
+    gets ``k_i`` consecutive teeth."""
     k = np.asarray(resources, dtype=np.int64)
-    return np.repeat(np.arange(k.size), k)
+    teeth = np.arange(int(k.sum()) if count is None else count)
+    return np.searchsorted(np.cumsum(k), teeth, side="right").astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,7 +204,7 @@ class Recommendation:
         consecutive teeth (``docs/solvers.md`` §4)."""
         k = np.asarray(resources, dtype=np.int64)
         support = comb_support(coverage, int(k.sum()))
-        owners = tooth_owners(k)
+        owners = tooth_owners(k, support.teeth.shape[1])
         m = support.coverage.size
         assignments = np.zeros((support.probabilities.size, k.size, m), dtype=bool)
         strategy, tooth = np.nonzero(support.teeth >= 0)
@@ -223,7 +227,7 @@ class Recommendation:
         in comb sampling, and guards the targets of their schedules."""
         k = np.asarray(resources, dtype=np.int64)
         chosen = np.asarray(assignments, dtype=np.int64)
-        owners = tooth_owners(k)
+        owners = tooth_owners(k, chosen.shape[1])
         guards = np.zeros((chosen.shape[0], k.size, n_targets), dtype=bool)
         for strategy, resource in zip(*np.nonzero(chosen >= 0), strict=True):
             schedule = list(schedules[chosen[strategy, resource]])
@@ -257,12 +261,13 @@ class Recommendation:
                 f"Recommendation.from_shares.shares must cover each target at most once; "
                 f"got column sums {x.sum(axis=0).tolist()}"
             )
-        owners = tooth_owners(k)
+        used = np.minimum(k, m)  # her row sums to at most m: resources past m stay idle
+        owners = np.repeat(np.arange(n), used)
         units = np.zeros((owners.size, m))
         for i in range(n):  # her row on [0, sum), resource j taking [j, j + 1)
             edges = np.concatenate(([0.0], np.cumsum(x[i])))
             first = int(np.searchsorted(owners, i))
-            for j in range(int(k[i])):
+            for j in range(int(used[i])):
                 units[first + j] = np.clip(
                     np.minimum(edges[1:], j + 1.0) - np.maximum(edges[:-1], float(j)), 0.0, None
                 )
