@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-browser bench clean
+.PHONY: demo test test-slow test-browser test-latex bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test-slow: $(STAMP)
 test-browser: $(STAMP)
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	$(BIN)/python -m pytest -m browser
+
+# pdflatex with booktabs (Debian's TeX Live, as root on a machine that has apt-get), then
+# the test that compiles the summary's LaTeX tables into a document
+test-latex: $(STAMP)
+	command -v pdflatex >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends texlive-latex-base texlive-latex-recommended >/dev/null; }
+	$(BIN)/python -m pytest tests/test_presentation.py -k latex -rs
 
 bench: $(STAMP)
 	for f in solvers nse nse_scale extremes mechanisms audits multi_attack schedules simulation study; do $(BIN)/python -m bench.$$f || exit 1; done

@@ -58,6 +58,32 @@ def _fraction(text: str) -> float:
 _seed = _at_least(0, "a non-negative integer")
 
 
+def _choices(valid: Sequence[str], what: str) -> Callable[[str], tuple[str, ...]]:
+    """A parser of a comma-separated list of ``valid`` names."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        unknown = [n for n in names if n not in valid]
+        if not names or unknown:
+            raise argparse.ArgumentTypeError(
+                f"expected {what} among {', '.join(valid)}, comma-separated; got {text!r}"
+            )
+        return names
+
+    return parse
+
+
+_formats = _choices(("png", "pdf", "svg"), "file formats")
+_properties = _choices(("pe", "weak_up", "strong_up", "sp", "ir", "nash"), "properties")
+
+
+def study_name(directory: str | Path) -> str:
+    """The name of the study in ``directory`` (its manifest's), else the folder's."""
+    from runs.export import read_manifest
+
+    return str((read_manifest(Path(directory)) or {}).get("study") or Path(directory).name)
+
+
 def _pilot_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -192,7 +218,14 @@ def _min_gain(directory: str | Path, given: float | None) -> float:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from runs.plots import plot_study
 
-    paths = plot_study(args.dir, args.out, by=_by(args.by), min_gain=args.min_gain)
+    paths = plot_study(
+        args.dir,
+        args.out,
+        by=_by(args.by),
+        min_gain=args.min_gain,
+        size=args.size,
+        formats=args.formats,
+    )
     reports = [p for p in paths if p.stem == "report"]
     print(f"{len(paths) - len(reports)} figure files, " + " and ".join(map(str, reports)))
     return 0
@@ -210,7 +243,17 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         by=_grouping(args.dir, _by(args.by)),
         min_gain=_min_gain(args.dir, args.min_gain),
     )
-    print(format_summary(summary, args.format))
+    if args.columns is not None and args.format != "latex":
+        raise SimError(f"--columns applies to --format latex; got --format {args.format!r}")
+    print(
+        format_summary(
+            summary,
+            args.format,
+            study=study_name(args.dir),
+            by=_grouping(args.dir, _by(args.by)),
+            columns=args.columns,
+        )
+    )
     for warning in convergence_warnings(summary):
         print(f"defcoord: warning: {warning}", file=sys.stderr)
     return 0
@@ -503,7 +546,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"summary:  {out / 'summary.csv'}")
     print(f"figures:  {out / 'figures'}  ({len(paths) - 1} files)")
     print(f"report:   {out / 'figures' / 'report.html'}  (and report.md)")
-    _cmd_summary(argparse.Namespace(dir=out, by=None, min_gain=None, format="table"))
+    _cmd_summary(argparse.Namespace(dir=out, by=None, min_gain=None, format="table", columns=None))
     return EXIT_FAILED_CHUNKS if result.failed else 0
 
 
@@ -557,8 +600,26 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="draw the figures and report of a study directory")
     plot.add_argument("dir", help="a study output directory")
     plot.add_argument("--out", help="where to write the figures (default: DIR/figures)")
+    plot.add_argument(
+        "--size",
+        choices=("single", "double"),
+        default="double",
+        help="figure width: one column (3.4 in) or two (7 in) of a paper (default: double)",
+    )
+    plot.add_argument(
+        "--formats",
+        type=_formats,
+        default=("png", "pdf"),
+        help="comma-separated file formats among png, pdf, svg (default: png,pdf)",
+    )
     summary = sub.add_parser("summary", help="print a study's failure rates and gains")
     summary.add_argument("dir", help="a study output directory")
+    summary.add_argument(
+        "--columns",
+        type=_properties,
+        help="with --format latex: one table with these properties (comma-separated, "
+        "e.g. pe,ir) instead of one table per property",
+    )
     compare = sub.add_parser(
         "compare",
         help="paired comparison: DIR A B (two mechanisms of one study) or DIR1 DIR2 "

@@ -8,7 +8,9 @@ Layout (every table but ``[study]`` and ``[generator]`` is optional)::
     replications = 200        # games per grid point
     rounds = 20               # simulation rounds; 0 = one-shot audits only (no Mesa)
     chunk_size = 20           # replications per work item
-    plugins = []              # modules to import first (their registered plug-ins)
+    question = "..."          # what the study asks (the report opens with it)
+    plugins = []              # modules to import first (their registered plug-ins;
+                              # the config's folder is importable)
 
     [generator]               # a registered game family
     name = "uniform"
@@ -53,6 +55,7 @@ import itertools
 import json
 import math
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -128,6 +131,7 @@ class StudyConfig:
     plugins: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     memory_gb: float | None = None
+    question: str = ""
 
     def point_parameters(self) -> list[dict[str, Any]]:
         """Every grid point's full generator parameters (defaults filled in)."""
@@ -171,6 +175,8 @@ class StudyConfig:
             study["plugins"] = list(self.plugins)
         if self.memory_gb is not None:  # likewise
             study["memory_gb"] = self.memory_gb
+        if self.question:  # likewise
+            study["question"] = self.question
         return {
             "study": study,
             "generator": {
@@ -208,10 +214,12 @@ class StudyConfig:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def design(self) -> dict[str, Any]:
-        """The resolved configuration without ``study.replications``: what a study keeps
-        when it grows (the seed tree leaves earlier replications unchanged)."""
+        """The resolved configuration without ``study.replications`` and
+        ``study.question``: what a study keeps when it grows (the seed tree leaves
+        earlier replications unchanged) or its question is reworded."""
         resolved = self.resolved()
         del resolved["study"]["replications"]
+        resolved["study"].pop("question", None)
         return resolved
 
     def design_sha256(self) -> str:
@@ -315,6 +323,11 @@ def _plugins(value: Any) -> tuple[str, ...]:
                 if isinstance(exc, SystemExit)
                 else f"{type(exc).__name__}: {exc}"
             )
+            if isinstance(exc, ModuleNotFoundError) and exc.name == module.split(".")[0]:
+                why += (
+                    "; put it beside the config file, in the folder you run from, or on "
+                    "PYTHONPATH (on a Dask cluster, installed on every worker)"
+                )
             raise _fail("study.plugins", f"could not import {module!r} ({why})", value) from None
     return tuple(value)
 
@@ -343,7 +356,20 @@ FIELDS: tuple[Field, ...] = (
     Field("study", "replications", "integer >= 1", None, "games per grid point"),
     Field("study", "rounds", "integer >= 0", 0, "simulated rounds per run; 0: audits only"),
     Field("study", "chunk_size", "integer >= 1", 10, "replications per work item"),
-    Field("study", "plugins", "array of strings", [], "modules to import first"),
+    Field(
+        "study",
+        "question",
+        "string",
+        "",
+        "the question the study asks (the report opens with it)",
+    ),
+    Field(
+        "study",
+        "plugins",
+        "array of strings",
+        [],
+        "modules to import first (the config's folder is importable)",
+    ),
     Field(
         "study",
         "memory_gb",
@@ -455,6 +481,9 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
     replications = _int(study, "replications", "study", 1)
     rounds = _int(study, "rounds", "study", 0)
     chunk_size = _int(study, "chunk_size", "study", 1)
+    question = study.get("question", _default("study", "question"))
+    if not (isinstance(question, str) and len(question) <= 1000):
+        raise _fail("study.question", "must be a string of at most 1000 characters", question)
     memory_gb = study.get("memory_gb")
     if memory_gb is not None and not (
         isinstance(memory_gb, int | float) and not isinstance(memory_gb, bool) and memory_gb > 0
@@ -587,6 +616,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         plugins=plugins,
         raw=dict(data),
         memory_gb=None if memory_gb is None else float(memory_gb),
+        question=question.strip(),
     )
     blocks = -(-replications // chunk_size)  # ceiling
     planned = size * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))
@@ -724,4 +754,7 @@ def load_config(path: str | Path) -> StudyConfig:
         raise InvalidConfigError(f"config file {str(path)!r} is nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    folder = str(file.resolve().parent)
+    if folder not in sys.path:  # its plug-ins; the local executor's forked workers inherit it
+        sys.path.insert(0, folder)
     return parse_config(data)

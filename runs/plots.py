@@ -1,33 +1,36 @@
 """Paper-ready figures of a study, drawn from its dataset only (matplotlib + seaborn).
 
-Each figure function takes a table of :func:`runs.export.read_dataset` and returns a
-``matplotlib.figure.Figure`` with a title naming the study, the sample size of every
-bar and a caption line naming the interval method:
+Every function takes tables of :func:`runs.export.read_dataset` and returns a
+``matplotlib.figure.Figure`` sized for a paper (``size="single"``: one column, 3.4 in;
+``"double"``: two columns, 7 in; :mod:`runs.style`), with its panels in a grid of rows
+and columns and the legend under them, or None when the study tested nothing it
+would show:
 
-* :func:`failure_rates` -- one-shot audits: PE, weak and strong UP, SP and IR failure
-  rates over the determined instances (exact 95% Clopper-Pearson intervals), with the
-  undetermined share of each;
-* :func:`simulated_failure_rates` -- SP and IR failure rates of the strategic
-  defenders in simulation, per behaviour profile;
+* :func:`failure_rates` -- one-shot audits, a panel per property tested (PE, weak and
+  strong UP, SP, IR, not Nash): the share of instances that fail (solid, with exact
+  95% Clopper-Pearson intervals) and that are undetermined (hatched);
+* :func:`simulated_failure_rates` -- the share of simulated runs in which a strategic
+  defender's misreport (SP) or deviation (IR) paid, per profile that tests it;
 * :func:`gain_distributions` -- the gains, one point per instance (simulated rounds
   averaged);
 * :func:`welfare` -- each mechanism's welfare relative to the status-quo NSE and to the
   pooled optimum;
 * :func:`prices` -- the prices of anarchy and stability per instance, where the NSE
-  extremes are exact (not drawn when no instance has them);
-* :func:`learning_curves` -- the share of strategic defenders gaining, round by
-  round, with 95% bands;
+  extremes are exact;
+* :func:`learning_curves` -- for the profiles that learn, the share of strategic
+  defenders gaining, round by round, with 95% bands;
 * :func:`attack_strength` -- against attackers with several resources: the share of
   coverages that are not Nash strategies, welfare against the NSE and simulated
-  welfare, by ``attacker_resources`` (drawn when a study sweeps it or audits Nash).
+  welfare, by ``attacker_resources``.
 
-``by`` facets a figure by generator parameters (one panel per value; a row of panels
-per value where a figure has several per facet: the gains by source and property, the
-learning curves by profile); ``ax`` draws a single panel into an existing axes (only
-without ``by``). Every figure gives a mechanism the same colour
-(:func:`mechanism_colours`). :func:`plot_study` draws them all for a study directory
-(faceted by the swept parameter when the grid varies exactly one) and writes
-``report.md`` and a self-contained ``report.html``.
+``by`` names the generator parameters along the x axis of each panel (the swept
+parameter, for a study's own figures). ``panels`` keeps only some panels; ``ax``
+draws a figure of one panel into an existing axes and draws nothing else there (no
+title, no caption). A figure's caption is not drawn on it: :func:`caption` returns it
+(the report prints it under the figure, a paper's ``\\caption`` can quote it). Every
+mechanism has the same colour and marker in every study (:mod:`runs.style`).
+:func:`plot_study` writes them all for a study directory with ``report.md`` and a
+self-contained ``report.html`` (:mod:`runs.report`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from __future__ import annotations
 import io
 import itertools
 import re
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +48,18 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from runs.export import read_dataset, read_manifest, swept
-from runs.report import convergence_warnings, write_report
+from runs.report import Figured, convergence_warnings, write_report
 from runs.schema import parameter_column
 from runs.studydir import atomic_write, check_path
+from runs.style import COLUMNS, DPI, FORMATS, check_size, figure_style, mechanism_style
 from runs.summary import (
     DEFAULT_MIN_GAIN,
     PROPERTY_LABELS,
@@ -61,19 +68,26 @@ from runs.summary import (
 )
 from sim.errors import InvalidConfigError, StudyIOError
 from sim.numerics import is_failure
+from sim.stats import clopper_pearson
 
-#: How every interval in the figures is computed.
-CI_CAPTION = "Bars: exact 95% Clopper-Pearson intervals over the determined units."
+#: The captions of the figures drawn here (:func:`caption`).
+_CAPTIONS: weakref.WeakKeyDictionary[Figure, str] = weakref.WeakKeyDictionary()
 
-#: Legends sit outside the last panel, on the right, so they never hide a bar.
-LEGEND: dict[str, Any] = {
-    "fontsize": 7,
-    "frameon": False,
-    "loc": "upper left",
-    "bbox_to_anchor": (1.01, 1.0),
-    "title": "mechanism",
-    "title_fontsize": 7,
-}
+#: The behaviours whose choices change with what they have seen.
+LEARNERS = {"reporting": "learning_misreport", "executing": "learning_deviation"}
+
+#: A hatched segment: the undetermined share of a bar.
+HATCH = "//////"
+
+
+def caption(fig: Figure) -> str:
+    """The caption of a figure drawn by this module ("" for any other figure)."""
+    return _CAPTIONS.get(fig, "")
+
+
+def mechanism_colours(mechanisms: Sequence[str]) -> dict[str, Any]:
+    """Mechanism -> its colour (:func:`runs.style.mechanism_style`)."""
+    return {name: mechanism_style(name).colour for name in sorted(set(mechanisms))}
 
 
 def _wrapped(label: str, width: int = 14) -> str:
@@ -88,119 +102,110 @@ def _wrapped(label: str, width: int = 14) -> str:
     return "\n".join([*lines, line])
 
 
-def mechanism_colours(mechanisms: Sequence[str]) -> dict[str, Any]:
-    """One colour per mechanism, the same in every figure of a study (sorted names)."""
-    names = sorted(set(mechanisms))
-    palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names))
-    return dict(zip(names, palette, strict=True))
-
-
-def _facets(table: pd.DataFrame, by: Sequence[str] | None) -> list[tuple[str, pd.DataFrame]]:
-    """One (label, rows) per value of the ``by`` parameters (one facet without)."""
-    if not by:
-        return [("", table)]
-    columns = [name if name in table.columns else parameter_column(name) for name in by]
-    missing = [name for name, c in zip(by, columns, strict=True) if c not in table.columns]
+def _columns(table: pd.DataFrame, by: Sequence[str] | None) -> list[str]:
+    """The columns of the ``by`` parameters; an InvalidConfigError names any missing."""
+    columns = [name if name in table.columns else parameter_column(name) for name in by or []]
+    missing = [n for n, c in zip(by or [], columns, strict=True) if c not in table.columns]
     if missing:
         raise InvalidConfigError(f"plots: by={missing} are not parameters of this dataset")
-    out = []
-    for values, part in table.groupby(columns, sort=True, dropna=False):
-        values = values if isinstance(values, tuple) else (values,)
-        label = ", ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
-        out.append((label, part))
-    return out
+    return columns
 
 
-def _axes(
-    count: int, ax: Axes | None, width: float, height: float, columns: int | None = None
+def _grouped(table: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """``table`` with a ``_group`` label per row (its ``columns``' values) and the
+    labels in sorted order of the values."""
+    if not columns:
+        return table.assign(_group=""), [""]
+    keys = table[list(columns)].astype(object).where(table[list(columns)].notna(), "NA")
+    if len(columns) == 1:
+        labels = keys[columns[0]].astype(str)
+    else:
+        labels = keys.apply(lambda r: ", ".join(f"{c}={v}" for c, v in r.items()), axis=1)
+    ordered = table.assign(_group=labels).sort_values(list(columns), kind="stable")
+    return ordered, list(dict.fromkeys(ordered["_group"]))
+
+
+def _x_label(columns: Sequence[str]) -> str:
+    return ", ".join(c.removeprefix("param_") for c in columns)
+
+
+def _select(keys: Sequence[str], panels: Sequence[str] | None, ax: Axes | None) -> list[str]:
+    """The panels to draw: ``panels`` (each one of ``keys``) or all; one with ``ax``."""
+    if panels is not None:
+        unknown = [p for p in panels if p not in keys]
+        if unknown:
+            raise InvalidConfigError(
+                f"plots: panels {unknown} not drawn here; choose from {list(keys)}"
+            )
+        keys = [k for k in keys if k in panels]
+    if ax is not None and len(keys) != 1:
+        raise InvalidConfigError(
+            f"plots: ax draws one panel; this figure has {list(keys)}: pass panels=[one of them]"
+        )
+    return list(keys)
+
+
+def _grid(
+    count: int, ax: Axes | None, size: str, aspect: float = 0.8, sharey: bool = True
 ) -> tuple[Figure, list[Axes]]:
-    """``count`` panels of ``width`` x ``height`` inches sharing their y axis, row by row
-    in rows of ``columns`` (default: one row), or ``ax`` alone."""
+    """``count`` panels in rows of :data:`runs.style.COLUMNS` at the width of ``size``
+    (each ``aspect`` times as high as wide), or ``ax`` alone."""
     if ax is not None:
-        if count != 1:
-            raise InvalidConfigError("plots: ax draws one panel; drop by= or ax=")
         return ax.figure, [ax]  # type: ignore[return-value]
-    columns = min(columns or count, count)
-    rows = -(-count // columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(width * columns, height * rows), squeeze=False, sharey=True
-    )
+    width = check_size(size)
+    rows = -(-count // COLUMNS[size])
+    columns = -(-count // rows)  # balanced: four panels are two rows of two
+    height = rows * width / columns * aspect + 0.45  # the legend's row
+    fig = plt.figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False, sharey=sharey)
     for spare in axes.ravel()[count:]:  # a last row that is not full
         spare.remove()
     return fig, list(axes.ravel()[:count])
 
 
-def _finish(fig: Figure, title: str, caption: str) -> Figure:
-    fig.suptitle(title, fontsize=11)
-    fig.text(0.01, -0.02, caption, fontsize=7.5, ha="left", va="top", wrap=True)
-    fig.tight_layout()
+def _finish(
+    fig: Figure, ax: Axes | None, handles: Sequence[Any], labels: Sequence[str], text: str
+) -> Figure:
+    """The legend under the grid (in ``ax``, inside, for a user's axes); the caption
+    kept for :func:`caption`."""
+    if handles:
+        if ax is None:
+            fig.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                ncol=min(len(labels), 3 if fig.get_figwidth() < 5 else 5),
+                frameon=False,
+                handlelength=1.2,
+                columnspacing=1.0,
+            )
+        else:
+            ax.legend(handles, labels, frameon=False, fontsize="x-small")
+    _CAPTIONS[fig] = text
     return fig
 
 
-def _study(table: pd.DataFrame, study: str | None) -> str:
-    if study:
-        return study
-    names = table["study"].dropna().unique() if "study" in table else []
-    return str(names[0]) if len(names) else "study"
-
-
-def _rate_bars(
-    ax: Axes,
-    summary: pd.DataFrame,
-    groups: Sequence[str],
-    group_labels: Sequence[str],
-    colours: dict[str, Any],
-    properties: Sequence[str],
-) -> None:
-    """Bars of ``<prop>_failure_rate`` per (group, mechanism), n under each bar, the
-    undetermined share as a black tick where there is one."""
-    mechanisms = sorted(summary["mechanism"].unique())
-    width = 0.8 / max(len(mechanisms), 1)
-    labelled: set[str] = set()
-    for j, mechanism in enumerate(mechanisms):
-        rows = summary[summary["mechanism"] == mechanism]
-        for x, (group, prop) in enumerate(itertools.product(groups, properties)):
-            row = rows[rows["_group"] == group]
-            if row.empty:
-                continue
-            rate = row[f"{prop}_failure_rate"].iloc[0]
-            if pd.isna(rate):
-                continue  # not tested: no bar
-            position = x - 0.4 + width * (j + 0.5)
-            low, high = row[f"{prop}_failure_low"].iloc[0], row[f"{prop}_failure_high"].iloc[0]
-            ax.bar(
-                position,
-                rate,
-                width=width,
-                color=colours[mechanism],
-                yerr=[[rate - low], [high - rate]],
-                capsize=1.5,
-                error_kw={"lw": 0.7},
-                label=None if mechanism in labelled else mechanism,
-            )
-            labelled.add(mechanism)
-            n = int(row[f"{prop}_failure_n"].iloc[0])
-            ax.text(position, -0.02, f"{n}", ha="center", va="top", fontsize=5, rotation=90)
-            undetermined = row[f"{prop}_failure_undetermined"].iloc[0]
-            if undetermined > 0:
-                ax.plot(position, undetermined, marker="_", color="black", ms=6, mew=1.5)
-    for x, (group, prop) in enumerate(itertools.product(groups, properties)):
-        rates = summary.loc[summary["_group"] == group, f"{prop}_failure_rate"]
-        if rates.isna().all():
-            ax.text(x, 0.5, "not tested", ha="center", va="center", fontsize=7, color="grey")
-    labels = [
-        f"{PROPERTY_LABELS[p]}\n{_wrapped(g)}" if g else PROPERTY_LABELS[p]
-        for g, p in itertools.product(group_labels, properties)
-    ]
-    ax.set_xlim(-0.6, len(labels) - 0.4)
-    ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, fontsize=7)
-    ax.set_ylim(-0.12, 1.05)
-    ax.axhline(0, color="black", lw=0.6)
+def _mechanism_handles(names: Sequence[str], *, bars: bool) -> tuple[list[Any], list[str]]:
+    names = sorted(set(names))
+    handles: list[Any] = []
+    for name in names:
+        style = mechanism_style(name)
+        if bars:
+            handles.append(Patch(facecolor=style.colour, edgecolor="0.15", linewidth=0.3))
+        else:
+            handles.append(plt.Line2D([], [], color=style.colour, marker=style.marker))
+    return handles, names
 
 
 def _notes(notes: Sequence[str]) -> str:
     return "" if not notes else " Note: " + "; ".join(notes) + " (drawn on top of each other)."
+
+
+def _count_range(counts: Sequence[int]) -> str:
+    counts = sorted(set(int(c) for c in counts))
+    if not counts:
+        return "0"
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
 
 
 def coinciding(audits: pd.DataFrame, share: float = 0.99) -> list[str]:
@@ -222,135 +227,552 @@ def coinciding(audits: pd.DataFrame, share: float = 0.99) -> list[str]:
     return notes
 
 
+# -- failure rates --------------------------------------------------------------------
+def _composition(row: pd.Series, prop: str) -> tuple[float, float, float, float, int] | None:
+    """(failed share, its interval's ends, undetermined share, tested units) of a
+    summary cell; None when the property was not tested there."""
+    undetermined = row.get(f"{prop}_failure_undetermined")
+    if undetermined is None or pd.isna(undetermined):
+        return None
+    n = int(row[f"{prop}_failure_n"])
+    if n == 0:
+        return 0.0, 0.0, 0.0, 1.0, 0
+    tested = round(n / (1.0 - undetermined))
+    failed = round(float(row[f"{prop}_failure_rate"]) * n)
+    low, high = clopper_pearson(failed, tested)
+    return failed / tested, low, high, float(undetermined), tested
+
+
+def _rate_panel(
+    axis: Axes, summary: pd.DataFrame, groups: Sequence[str], prop: str
+) -> tuple[list[int], bool]:
+    """Per group and mechanism, a bar of the failed share (whiskers: its interval) with
+    the undetermined share stacked on it, hatched; "NA" where the cell was not tested.
+    Returns the tested units of the bars and whether any was undetermined."""
+    mechanisms = sorted(summary["mechanism"].unique())
+    width = 0.8 / max(len(mechanisms), 1)
+    counts: list[int] = []
+    hatched = False
+    for j, mechanism in enumerate(mechanisms):
+        colour = mechanism_style(mechanism).colour
+        rows = summary[summary["mechanism"] == mechanism]
+        for x, group in enumerate(groups):
+            row = rows[rows["_group"] == group]
+            position = x - 0.4 + width * (j + 0.5)
+            cell = None if row.empty else _composition(row.iloc[0], prop)
+            if cell is None:
+                axis.text(
+                    position,
+                    0.02,
+                    "NA",
+                    rotation=90,
+                    ha="center",
+                    va="bottom",
+                    fontsize=4.5,
+                    color="0.45",
+                )
+                continue
+            failed, low, high, undetermined, tested = cell
+            if tested:
+                counts.append(tested)
+                axis.bar(
+                    position,
+                    failed,
+                    width,
+                    color=colour,
+                    edgecolor="0.15",
+                    linewidth=0.3,
+                    yerr=[[failed - low], [high - failed]],
+                    capsize=1.2,
+                    error_kw={"lw": 0.6, "capthick": 0.6},
+                )
+            if undetermined > 0:
+                hatched = True
+                axis.bar(
+                    position,
+                    undetermined,
+                    width,
+                    bottom=failed,
+                    color="white",
+                    edgecolor=colour,
+                    hatch=HATCH,
+                    linewidth=0.4,
+                )
+    axis.set_xlim(-0.5, len(groups) - 0.5)
+    axis.set_xticks(range(len(groups)), [_wrapped(g) for g in groups])
+    axis.set_ylim(0, 1.02)
+    axis.grid(False, axis="x")
+    return counts, hatched
+
+
+def _rate_figure(
+    summary: pd.DataFrame,
+    keys: Sequence[str],
+    titles: dict[str, str],
+    groups_of: Callable[[str], tuple[pd.DataFrame, list[str]]],
+    *,
+    ax: Axes | None,
+    size: str,
+    x_label: str,
+    y_label: str,
+) -> tuple[Figure, list[int], bool]:
+    fig, axes = _grid(len(keys), ax, size)
+    counts: list[int] = []
+    hatched = False
+    for axis, key in zip(axes, keys, strict=True):
+        part, groups = groups_of(key)
+        drawn, undetermined = _rate_panel(axis, part, groups, key)
+        counts += drawn
+        hatched |= undetermined
+        if ax is None:
+            axis.set_title(titles[key])
+        axis.set_xlabel(x_label)
+    for axis in axes:
+        spec = axis.get_subplotspec()
+        if spec is None or spec.is_first_col():
+            axis.set_ylabel(y_label)
+    return fig, counts, hatched
+
+
+def _rate_legend(mechanisms: Sequence[str], hatched: bool) -> tuple[list[Any], list[str]]:
+    handles, labels = _mechanism_handles(mechanisms, bars=True)
+    if hatched:
+        handles.append(Patch(facecolor="white", edgecolor="0.3", hatch=HATCH, linewidth=0.4))
+        labels.append("undetermined")
+    return handles, labels
+
+
+def _tested(summary: pd.DataFrame, props: Sequence[str]) -> list[str]:
+    """The properties some cell of ``summary`` tested."""
+    return [
+        p
+        for p in props
+        if f"{p}_failure_undetermined" in summary
+        and summary[f"{p}_failure_undetermined"].notna().any()
+    ]
+
+
 def failure_rates(
     audits: pd.DataFrame,
     *,
     by: Sequence[str] | None = None,
+    panels: Sequence[str] | None = None,
     ax: Axes | None = None,
+    size: str = "double",
     min_gain: float = DEFAULT_MIN_GAIN,
-    study: str | None = None,
     notes: Sequence[str] = (),
-) -> Figure:
-    """One-shot audits: PE, weak and strong UP, SP and IR failure rates per mechanism.
+) -> Figure | None:
+    """One-shot audits, a panel per property the study tested (``panels``: some of
+    ``pe``, ``weak_up``, ``strong_up``, ``sp``, ``ir``, ``nash``).
 
-    Each bar is a failure rate over the determined instances (a property fails on a
-    game when it fails for some defender) with its Clopper-Pearson interval; the
-    number under it is that count; a black tick marks the undetermined share where
-    there is one. A missing bar is a property that was not tested. SP is found by a
-    search: its bars are lower bounds, and the caption names the conditions whose
-    search had not converged (:func:`runs.report.convergence_warnings`).
+    Per value of the ``by`` parameters and mechanism, the solid bar is the share of
+    the tested instances that fail (a game fails a property when some defender
+    fails it) with its exact 95% Clopper-Pearson interval, the hatched segment on it
+    the share whose verdict is undetermined (UP against NSE bounds, ``docs/nse.md``
+    §3): the failure rate lies between the solid top and the hatched top. SP is
+    found by a search: its bars are lower bounds. None when no audit ran.
     """
-    colours = mechanism_colours(audits["mechanism"].unique())
-    facets = _facets(audits, by)
-    fig, axes = _axes(len(facets), ax, 6.5, 3.6)
-    unconverged: list[str] = []
-    for axis, (label, part) in zip(axes, facets, strict=True):
-        summary = summarise(part, part.iloc[0:0], min_gain=min_gain)
-        unconverged += [f"{label}: {w}" if label else w for w in convergence_warnings(summary)]
-        summary = summary[summary["role"] == "all"].assign(_group="")
-        _rate_bars(axis, summary, [""], [""], colours, _tested(audits))
-        axis.set_title(label, fontsize=9)
-    axes[0].set_ylabel("failure rate")
-    axes[-1].legend(**LEGEND)
-    budget = audits["sp_budget"].dropna()
-    search = (
-        f"at least: a search of {int(budget.min())} reports per defender" if len(budget) else ""
+    ok = audits[audits["status"] == "ok"] if len(audits) else audits
+    if ok.empty:
+        return None
+    columns = _columns(ok, by)
+    summary = summarise(ok, ok.iloc[0:0], by=columns, min_gain=min_gain)
+    summary, groups = _grouped(summary[summary["role"] == "all"], columns)
+    keys = _select(_tested(summary, list(PROPERTY_LABELS)), panels, ax)
+    if not keys:
+        return None
+    fig, counts, hatched = _rate_figure(
+        summary,
+        keys,
+        {p: f"{PROPERTY_LABELS[p]}" + (" (at least)" if p == "sp" else "") for p in keys},
+        lambda key: (summary, groups),
+        ax=ax,
+        size=size,
+        x_label=_x_label(columns),
+        y_label="share of instances",
     )
-    caption = (
-        f"{CI_CAPTION} Unit: the instance (a game fails a property when some defender "
-        "fails it); number under a bar: determined instances. Black tick: undetermined "
-        f"share (UP bounds, docs/nse.md §3). Failure: gain > {min_gain:g} x payoff range. "
-        + (f"SP is {search}." if search else "")
-        + (" Not converged: " + "; ".join(unconverged) + "." if unconverged else "")
+    unconverged = convergence_warnings(summary)
+    budget = ok["sp_budget"].dropna() if "sp_budget" in ok else pd.Series(dtype=float)
+    text = (
+        "Share of the tested instances failing each property (solid; a game fails when "
+        "some defender fails) with exact 95% Clopper-Pearson intervals, and the share "
+        "whose verdict is undetermined (hatched; UP against the NSE bounds, docs/nse.md "
+        f"§3). n = {_count_range(counts)} instances per bar. Failure: gain > {min_gain:g} "
+        "x the defender's payoff range."
+        + (
+            f" SP is at least: a search of {int(budget.min())} reports per defender."
+            if "sp" in keys and len(budget)
+            else ""
+        )
+        + (
+            " Not converged: " + "; ".join(unconverged) + "."
+            if unconverged and "sp" in keys
+            else ""
+        )
         + _notes(notes)
     )
-    return _finish(fig, f"{_study(audits, study)}: one-shot audits", caption)
+    return _finish(fig, ax, *_rate_legend(summary["mechanism"].unique(), hatched), text)
 
 
-def _tested(audits: pd.DataFrame) -> list[str]:
-    """The properties a one-shot audit figure shows: all, but the Nash audit only when
-    the study ran it (``audits.nash``)."""
-    nash = "nash_consistent" in audits and audits["nash_consistent"].notna().any()
-    return [p for p in PROPERTY_LABELS if p != "nash" or nash]
+def simulated_failure_rates(
+    rounds: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    panels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    size: str = "double",
+    min_gain: float = DEFAULT_MIN_GAIN,
+    notes: Sequence[str] = (),
+) -> Figure | None:
+    """Simulations, a panel for SP and one for IR (``panels``: ``sp``, ``ir``): the
+    share of runs in which a strategic defender's misreport or deviation paid in some
+    round, per behaviour profile that misreports (SP) or deviates (IR) and value of
+    the ``by`` parameters. None when no profile does either."""
+    ok = rounds[rounds["status"] == "ok"] if len(rounds) else rounds
+    if ok.empty:
+        return None
+    columns = _columns(ok, by)
+    summary = summarise(ok.iloc[0:0], ok, by=columns, min_gain=min_gain)
+    summary = summary[summary["role"] == "all"]
+    keys = _select(_tested(summary, ["sp", "ir"]), panels, ax)
+    if not keys:
+        return None
+
+    def groups_of(prop: str) -> tuple[pd.DataFrame, list[str]]:
+        part = summary[summary[f"{prop}_failure_undetermined"].notna()]
+        part, facets = _grouped(part, columns)
+        profiles = sorted(part["profile"].unique())
+        label = part["profile"] + np.where(part["_group"] == "", "", "\n" + part["_group"])
+        order = [p + (f"\n{f}" if f else "") for p, f in itertools.product(profiles, facets)]
+        return part.assign(_group=label), [g for g in order if g in set(label)]
+
+    fig, counts, _ = _rate_figure(
+        summary,
+        keys,
+        {"sp": "SP: a misreport paid", "ir": "IR: a deviation paid"},
+        groups_of,
+        ax=ax,
+        size=size,
+        x_label="profile" + (f", {_x_label(columns)}" if columns else ""),
+        y_label="share of runs",
+    )
+    text = (
+        "Share of simulated runs (a replication of a condition) in which the strategic "
+        f"defender's expected gain exceeded {min_gain:g} x her payoff range in some round, "
+        "with exact 95% Clopper-Pearson intervals; only the profiles that misreport (SP) "
+        f"or deviate (IR) are drawn. n = {_count_range(counts)} runs per bar." + _notes(notes)
+    )
+    return _finish(fig, ax, *_rate_legend(summary["mechanism"].unique(), False), text)
 
 
-def attack_strength(
+# -- distributions and means ----------------------------------------------------------
+def _instance_gains(audits: pd.DataFrame, rounds: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One gain per instance: the largest defender gain of an audited instance; a
+    simulated strategic defender's mean gain over the rounds of a run (``keys``: more
+    columns to keep)."""
+    parts = []
+    ok = audits[audits["status"] == "ok"] if len(audits) else audits
+    for kind in ("sp", "ir"):
+        gains = ok.dropna(subset=[f"{kind}_gain"]) if len(ok) else ok
+        if len(gains):
+            group = ["mechanism", *keys, "grid_point", "replication"]
+            best = gains.groupby(group, dropna=False)[f"{kind}_gain"].max()
+            parts.append(best.rename("gain").reset_index().assign(kind=kind, source="audit"))
+    sims = strategic_rounds(rounds) if len(rounds) else rounds
+    for kind, flag, inert in (("sp", "reporting", "truthful"), ("ir", "executing", "follow")):
+        tested = sims[sims[flag] != inert] if len(sims) else sims
+        if len(tested):
+            group = ["mechanism", *keys, "profile", "grid_point", "replication"]
+            group += ["focal_defender", "defender"]
+            mean = tested.groupby(group, dropna=False)[f"{kind}_gain"].mean()
+            parts.append(mean.rename("gain").reset_index().assign(kind=kind, source="simulation"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _by_mechanism(data: pd.DataFrame, y: str, groups: Sequence[str]) -> dict[str, Any]:
+    """Seaborn's arguments for ``y`` per group (x) and mechanism (hue, in its colour)."""
+    mechanisms = sorted(data["mechanism"].unique())
+    return {
+        "data": data,
+        "x": "_group",
+        "y": y,
+        "hue": "mechanism",
+        "order": list(groups),
+        "hue_order": mechanisms,
+        "palette": mechanism_colours(mechanisms),
+    }
+
+
+def _dodged_strips(axis: Axes, data: pd.DataFrame, y: str, groups: Sequence[str]) -> None:
+    """One point per row at its group, dodged by mechanism, in its mechanism's colour."""
+    sns.stripplot(
+        **_by_mechanism(data, y, groups),
+        dodge=True,
+        size=1.8,
+        alpha=0.55,
+        jitter=0.25,
+        legend=False,
+        ax=axis,
+    )
+    axis.set_xticks(range(len(groups)), [_wrapped(g) for g in groups])
+
+
+def gain_distributions(
     audits: pd.DataFrame,
     rounds: pd.DataFrame,
     *,
-    study: str | None = None,
-    notes: Sequence[str] = (),
-) -> Figure:
-    """How the mechanisms fare as the attacker's resources grow (Korzhyk, Conitzer,
-    Parr 2011), one panel each: the share of instances whose coverage is not a Nash
-    strategy of the pooled game (when audited), the total defender utility minus the
-    status-quo NSE's, and, per behaviour profile, the simulated total realised utility
-    per round; x is ``attacker_resources``."""
-    colours = mechanism_colours([*audits["mechanism"].unique(), *rounds["mechanism"].unique()])
-    ok = audits[audits["status"] == "ok"]
-    instances = ok.drop_duplicates(["mechanism", "grid_point", "replication"])
-    sims = rounds[rounds["status"] == "ok"]
-    profiles = sorted(sims["profile"].unique()) if len(sims) else []
-    nash = "nash" in _tested(audits)
-    count = int(nash) + int(len(instances) > 0) + len(profiles)
-    fig, grid = plt.subplots(1, max(count, 1), figsize=(4.2 * max(count, 1), 3.6), squeeze=False)
-    axes = list(grid[0])  # each panel its own scale: a share, then utilities
-    panels = iter(axes)
-    levels = sorted(
-        set(audits["attacker_resources"].dropna()) | set(sims["attacker_resources"].dropna())
+    by: Sequence[str] | None = None,
+    panels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    size: str = "double",
+) -> Figure | None:
+    """The SP and IR gains, one point per instance, a panel per source and property
+    tested (``panels``: ``sp_audit``, ``ir_audit``, ``sp_simulation``,
+    ``ir_simulation``): the largest defender gain of an audited game, a strategic
+    defender's mean gain over a simulated run. None when nothing was tested."""
+    table = audits if len(audits) else rounds
+    columns = _columns(table, by)
+    data = _instance_gains(audits, rounds, columns)
+    if data.empty:
+        return None
+    data, groups = _grouped(data, columns)
+    present = set(zip(data["kind"], data["source"], strict=True))
+    order = [(k, s) for s in ("audit", "simulation") for k in ("sp", "ir") if (k, s) in present]
+    keys = _select([f"{k}_{s}" for k, s in order], panels, ax)
+    fig, axes = _grid(len(keys), ax, size, sharey=False)
+    for axis, key in zip(axes, keys, strict=True):
+        kind, source = key.split("_")
+        part = data[(data["kind"] == kind) & (data["source"] == source)]
+        _dodged_strips(axis, part, "gain", groups)
+        axis.axhline(0, color="black", lw=0.5)
+        if ax is None:
+            axis.set_title(f"{kind.upper()} gain, {source} (n = {len(part)})")
+        axis.set_xlabel(_x_label(columns))
+        axis.set_ylabel("gain (true utility)")
+    text = (
+        "One point per instance: the largest defender gain of an audited game; a strategic "
+        "defender's expected gain averaged over the rounds of a simulated run. n: points."
     )
-    if nash:
-        axis = next(panels)
-        summary = summarise(ok, ok.iloc[0:0], by=["attacker_resources"])
-        summary = summary[summary["role"] == "all"].assign(_group=summary["attacker_resources"])
-        _rate_bars(axis, summary, levels, [str(v) for v in levels], colours, ["nash"])
-        axis.set_title("coverage not a Nash strategy\nof the pooled game", fontsize=8)
-        axis.set_ylabel("share of instances")
-    if len(instances):
-        axis = next(panels)
-        _bars(
-            axis,
-            instances.assign(difference=instances["welfare"] - instances["nse_welfare"]),
-            "attacker_resources",
-            "difference",
-            colours,
+    return _finish(fig, ax, *_mechanism_handles(data["mechanism"].unique(), bars=True), text)
+
+
+def _mean_bars(axis: Axes, data: pd.DataFrame, y: str, groups: Sequence[str]) -> None:
+    """Mean of ``y`` per group and mechanism with 95% bootstrap intervals."""
+    sns.barplot(
+        **_by_mechanism(data, y, groups),
+        errorbar=("ci", 95),
+        n_boot=400,
+        seed=0,
+        ax=axis,
+        err_kws={"linewidth": 0.6},
+        saturation=1.0,
+        edgecolor="0.15",
+        linewidth=0.3,
+        legend=False,
+    )
+    axis.set_xticks(range(len(groups)), [_wrapped(g) for g in groups])
+    axis.axhline(0, color="black", lw=0.5)
+    axis.grid(False, axis="x")
+
+
+def welfare(
+    audits: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    panels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    size: str = "double",
+    notes: Sequence[str] = (),
+) -> Figure | None:
+    """Each mechanism's total defender utility minus the status-quo NSE's (below zero:
+    coordination lost welfare) and minus the pooled optimum's (at most 0), a panel
+    each (``panels``: ``nse``, ``pooled``), mean over instances with 95% bootstrap
+    intervals. None when no audit ran."""
+    if audits.empty:
+        return None
+    ok = audits[audits["status"] == "ok"].drop_duplicates(
+        ["mechanism", "grid_point", "replication"]
+    )
+    if ok.empty:
+        return None
+    columns = _columns(ok, by)
+    ok, groups = _grouped(ok, columns)
+    references = {"nse": "nse_welfare", "pooled": "pooled_welfare"}
+    titles = {"nse": "vs the status-quo NSE", "pooled": "vs the pooled optimum"}
+    keys = _select([k for k, c in references.items() if ok[c].notna().any()], panels, ax)
+    if not keys:
+        return None
+    fig, axes = _grid(len(keys), ax, size, sharey=False)
+    for axis, key in zip(axes, keys, strict=True):
+        part = ok.assign(difference=ok["welfare"] - ok[references[key]]).dropna(
+            subset=["difference"]
         )
-        axis.set_title("total utility minus the status-quo NSE's", fontsize=8)
-        axis.axhline(0, color="black", lw=0.6)
-    for profile in profiles:
-        axis = next(panels)
+        _mean_bars(axis, part, "difference", groups)
+        if ax is None:
+            axis.set_title(f"welfare {titles[key]}")
+        axis.set_xlabel(_x_label(columns))
+        axis.set_ylabel("total utility difference")
+    n = ok.groupby(["mechanism", "_group"]).size()
+    text = (
+        "Mean over instances of the mechanism's total defender utility minus that of the "
+        "status-quo NSE and of the pooled optimum (the best total over the outcome space; "
+        "with jurisdictions, over the coverages the defenders' own resources implement; "
+        "against several attacks, the utilitarian Stackelberg value); 95% bootstrap "
+        f"confidence intervals; n = {_count_range(n.tolist())} instances per bar." + _notes(notes)
+    )
+    return _finish(fig, ax, *_mechanism_handles(ok["mechanism"].unique(), bars=True), text)
+
+
+def prices(
+    audits: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    panels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    size: str = "double",
+    notes: Sequence[str] = (),
+) -> Figure | None:
+    """The prices of anarchy and stability of the instances (``docs/nse.md`` §3.4), a
+    panel each (``panels``: ``anarchy``, ``stability``): the pooled optimum over the
+    worst and the best NSE welfare, per instance, where the NSE extremes were computed
+    exactly and both welfares are positive. None when no instance has them."""
+    ok = audits[audits["status"] == "ok"] if len(audits) else audits
+    if "nse_extremes" not in ok or not ok["nse_extremes"].eq("exact").any():
+        return None
+    instances = ok.drop_duplicates(["grid_point", "replication"])
+    columns = _columns(instances, by)
+    instances, groups = _grouped(instances, columns)
+    exact = instances[instances["nse_extremes"] == "exact"]
+    keys = _select(
+        [p for p in ("anarchy", "stability") if exact[f"price_of_{p}"].notna().any()], panels, ax
+    )
+    if not keys:
+        return None
+    fig, axes = _grid(len(keys), ax, size, sharey=True)
+    for axis, key in zip(axes, keys, strict=True):
+        part = exact.dropna(subset=[f"price_of_{key}"]).astype({f"price_of_{key}": float})
+        values = [part.loc[part["_group"] == g, f"price_of_{key}"].to_numpy() for g in groups]
+        axis.boxplot(
+            values,
+            positions=range(len(groups)),
+            widths=0.5,
+            showfliers=False,
+            medianprops={"color": "0.2", "linewidth": 0.8},
+            boxprops={"linewidth": 0.6},
+            whiskerprops={"linewidth": 0.6},
+            capprops={"linewidth": 0.6},
+        )
+        sns.stripplot(
+            data=part,
+            x="_group",
+            y=f"price_of_{key}",
+            order=groups,
+            color="0.25",
+            size=1.8,
+            alpha=0.6,
+            jitter=0.2,
+            ax=axis,
+        )
+        axis.set_xticks(range(len(groups)), [_wrapped(g) for g in groups])
+        axis.axhline(1, color="black", lw=0.5)
+        axis.set_yscale("log")
+        if ax is None:
+            axis.set_title(f"price of {key} ({len(part)} of {len(instances)})")
+        axis.set_xlabel(_x_label(columns))
+        axis.set_ylabel("pooled optimum / NSE welfare")
+    text = (
+        "Per instance, the pooled optimum welfare over the worst NSE welfare (price of "
+        "anarchy) and over the best (price of stability), log scale, where the NSE extremes "
+        "are computed exactly (at most two defenders with resources, no jurisdictions, at "
+        "most 12 attackable targets) and both welfares are positive (boxes: quartiles and "
+        "median; points: instances); panel titles: instances with a price, of all. "
+        "The differences are the audits table's anarchy_gap "
+        "and stability_gap." + _notes(notes)
+    )
+    return _finish(fig, ax, [], [], text)
+
+
+def learning_profiles(rounds: pd.DataFrame) -> list[str]:
+    """The behaviour profiles of ``rounds`` whose strategic defenders learn."""
+    if rounds.empty:
+        return []
+    learns = np.zeros(len(rounds), dtype=bool)
+    for column, name in LEARNERS.items():
+        learns |= (rounds[column] == name).to_numpy()
+    return sorted(rounds.loc[learns, "profile"].unique())
+
+
+def learning_curves(
+    rounds: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    panels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    size: str = "double",
+    min_gain: float = DEFAULT_MIN_GAIN,
+    notes: Sequence[str] = (),
+) -> Figure | None:
+    """For each profile that learns (``panels``: their names), the share of strategic
+    defenders whose misreport or deviation paid, round by round, per mechanism (and
+    value of the ``by`` parameters, as line styles), with 95% bands over runs. None
+    when no profile learns."""
+    sims = strategic_rounds(rounds) if len(rounds) else rounds
+    keys = _select(learning_profiles(sims), panels, ax)
+    if not keys:
+        return None
+    columns = _columns(sims, by)
+    sims, _ = _grouped(sims, columns)
+    paid = is_failure(sims["sp_gain"], sims["payoff_range"], min_gain) | is_failure(
+        sims["ir_gain"], sims["payoff_range"], min_gain
+    )
+    sims = sims.assign(paid=paid.astype(float))
+    fig, axes = _grid(len(keys), ax, size)
+    mechanisms = sorted(sims["mechanism"].unique())
+    counts = []
+    for axis, profile in zip(axes, keys, strict=True):
         part = sims[sims["profile"] == profile]
-        per_round = (
+        runs = (
             part.groupby(
-                [
-                    "mechanism",
-                    "attacker_resources",
-                    "grid_point",
-                    "replication",
-                    "focal_defender",
-                    "round",
-                ],
+                ["mechanism", "_group", "grid_point", "replication", "focal_defender", "round"],
                 dropna=False,
-            )["realised_utility"]
-            .sum()
+            )["paid"]
+            .mean()
             .reset_index()
         )
-        _bars(axis, per_round, "attacker_resources", "realised_utility", colours)
-        axis.set_title(f"simulated total realised utility\nper round ({profile})", fontsize=8)
-        axis.axhline(0, color="black", lw=0.6)
-    for axis in axes:
-        axis.set_xlabel("attacker resources n_a")
-    _legend(axes[-1], colours, bars=True)
-    caption = (
-        "Not Nash: share of instances whose coverage is not the defender's part of any "
-        "Nash equilibrium of the pooled game (one defender with the defenders' summed "
-        "payoffs and all resources), exact 95% Clopper-Pearson intervals, n under each "
-        "bar. Utilities are additive over the attacked targets; mechanisms that plan for "
-        "one attack meet the others through the attacker's best response. Other bars: "
-        "means with 95% bootstrap confidence intervals." + _notes(notes)
+        counts += (
+            runs.drop_duplicates(
+                ["mechanism", "_group", "grid_point", "replication", "focal_defender"]
+            )
+            .groupby(["mechanism", "_group"])
+            .size()
+            .tolist()
+        )
+        sns.lineplot(
+            data=runs,
+            x="round",
+            y="paid",
+            hue="mechanism",
+            hue_order=mechanisms,
+            palette=mechanism_colours(mechanisms),
+            style="_group" if columns else None,
+            errorbar=("ci", 95),
+            n_boot=400,
+            seed=0,
+            ax=axis,
+            legend=bool(columns) and axis is axes[-1],
+        )
+        if ax is None:
+            axis.set_title(profile)
+        axis.set_ylim(-0.02, 1.02)
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        axis.set_ylabel("share gaining")
+    text = (
+        "Mean over runs of the share of strategic defenders whose expected SP or IR gain "
+        f"exceeds {min_gain:g} x her payoff range, by round, for the profiles that learn; "
+        f"bands: 95% bootstrap confidence intervals; n = {_count_range(counts)} runs per line."
+        + _notes(notes)
     )
-    table = audits if len(audits) else rounds
-    return _finish(fig, f"{_study(table, study)}: attacker resources", caption)
+    return _finish(fig, ax, *_mechanism_handles(mechanisms, bars=False), text)
 
 
 def attack_levels(audits: pd.DataFrame, rounds: pd.DataFrame) -> list[int]:
@@ -362,366 +784,102 @@ def attack_levels(audits: pd.DataFrame, rounds: pd.DataFrame) -> list[int]:
     return sorted(levels)
 
 
-def _legend(axis: Axes, colours: dict[str, Any], *, bars: bool) -> None:
-    """One legend entry per mechanism, outside the panel: a patch for bar figures, a
-    line for line figures."""
-    names = sorted(colours)
-    handles = [
-        plt.Rectangle((0, 0), 1, 1, color=colours[m])
-        if bars
-        else plt.Line2D([], [], color=colours[m])
-        for m in names
-    ]
-    axis.legend(handles, names, **LEGEND)
-
-
-def _bars(axis: Axes, data: pd.DataFrame, x: str, y: str, colours: dict[str, Any]) -> None:
-    """Mean of ``y`` per ``x`` and mechanism (hue), 95% bootstrap CIs, no legend."""
-    sns.barplot(
-        data=data,
-        x=x,
-        y=y,
-        hue="mechanism",
-        hue_order=sorted(data["mechanism"].unique()),
-        palette=colours,
-        errorbar=("ci", 95),
-        n_boot=400,
-        seed=0,
-        ax=axis,
-        err_kws={"linewidth": 0.8},
-        saturation=1.0,
-        legend=False,
-    )
-    axis.set_ylabel("")
-
-
-def simulated_failure_rates(
-    rounds: pd.DataFrame,
-    *,
-    by: Sequence[str] | None = None,
-    ax: Axes | None = None,
-    min_gain: float = DEFAULT_MIN_GAIN,
-    study: str | None = None,
-    notes: Sequence[str] = (),
-) -> Figure:
-    """Simulations: the share of runs in which a strategic defender's misreport (SP)
-    or deviation (IR) paid in some round, per behaviour profile; NA (no bar) where the
-    profile never misreports or never deviates."""
-    colours = mechanism_colours(rounds["mechanism"].unique())
-    facets = _facets(rounds, by)
-    fig, axes = _axes(len(facets), ax, 7.5, 3.6)
-    for axis, (label, part) in zip(axes, facets, strict=True):
-        summary = summarise(part.iloc[0:0], part, min_gain=min_gain) if len(part) else part
-        if summary.empty:
-            axis.set_axis_off()
-            continue
-        summary = summary[summary["role"] == "all"].assign(_group=lambda d: d["profile"])
-        profiles = sorted(summary["profile"].unique())
-        _rate_bars(axis, summary, profiles, profiles, colours, ["sp", "ir"])
-        axis.set_title(label, fontsize=9)
-    axes[0].set_ylabel("share of runs with a gain")
-    axes[-1].legend(**LEGEND)
-    caption = (
-        f"{CI_CAPTION} Unit: the run (a replication of a condition; it fails when its "
-        "strategic defender's expected gain exceeded "
-        f"{min_gain:g} x her payoff range in some round); number under a bar: runs. No "
-        "bar: the profile never misreports (SP) or never deviates (IR)." + _notes(notes)
-    )
-    return _finish(fig, f"{_study(rounds, study)}: simulations", caption)
-
-
-def _instance_gains(audits: pd.DataFrame, rounds: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One gain per instance: the largest defender gain of an audited instance; a
-    simulated strategic defender's mean gain over the rounds of a run (``keys``: more
-    columns to keep, the facets)."""
-    parts = []
-    ok = audits[audits["status"] == "ok"]
-    for kind in ("sp", "ir"):
-        gains = ok.dropna(subset=[f"{kind}_gain"])
-        if len(gains):
-            group = ["mechanism", *keys, "grid_point", "replication"]
-            best = gains.groupby(group, dropna=False)[f"{kind}_gain"].max()
-            parts.append(
-                best.rename("gain").reset_index().assign(kind=kind.upper(), source="audit")
-            )
-    sims = strategic_rounds(rounds)
-    for kind, flag, inert in (("sp", "reporting", "truthful"), ("ir", "executing", "follow")):
-        tested = sims[sims[flag] != inert]
-        if len(tested):
-            group = ["mechanism", *keys, "profile", "grid_point", "replication"]
-            group += ["focal_defender", "defender"]
-            mean = tested.groupby(group, dropna=False)[f"{kind}_gain"].mean()
-            parts.append(
-                mean.rename("gain").reset_index().assign(kind=kind.upper(), source="simulation")
-            )
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def gain_distributions(
+def attack_strength(
     audits: pd.DataFrame,
     rounds: pd.DataFrame,
     *,
-    by: Sequence[str] | None = None,
+    panels: Sequence[str] | None = None,
     ax: Axes | None = None,
-    study: str | None = None,
-) -> Figure:
-    """The SP and IR gains, one point per instance: the largest defender gain of an
-    audited game, a strategic defender's mean gain over a simulated run (simulations
-    of profiles that cannot gain are left out)."""
-    table = audits if len(audits) else rounds
-    keys = [name if name in table.columns else parameter_column(name) for name in by or []]
-    data = _instance_gains(audits, rounds, keys)
-    mechanisms = sorted({*audits["mechanism"].unique(), *rounds["mechanism"].unique()})
-    colours = mechanism_colours(mechanisms)
-    # a row per facet, a column per (source, kind) that the study tested
-    combos = sorted(set(zip(data["source"], data["kind"], strict=True))) if len(data) else []
-    panels = [
-        (
-            f"{kind} gain, {source}" + (f"\n{label}" if label else ""),
-            part[(part["source"] == source) & (part["kind"] == kind)],
-        )
-        for label, part in (_facets(data, by) if len(data) else [])
-        for source, kind in combos
-    ]
-    columns = max(len(combos), 1)
-    fig, axes = _axes(max(len(panels), 1), ax, 3.4, 3.4, columns)
-    if not panels:
-        axes[0].text(0.5, 0.5, "no SP or IR gains tested", ha="center", va="center")
-        axes[0].set_axis_off()
-    for axis, (title, part) in zip(axes[: len(panels)], panels, strict=True):
-        axis.set_title(title, fontsize=8)
-        if part.empty:  # tested elsewhere in the study, not in this facet
-            axis.text(0.5, 0.5, "not tested", ha="center", va="center", transform=axis.transAxes)
-            axis.set_xticks([])
-            continue
-        order = [m for m in mechanisms if m in set(part["mechanism"])]
-        sns.stripplot(
-            data=part,
-            x="mechanism",
-            y="gain",
-            hue="mechanism",
-            palette=colours,
-            order=order,
-            size=2.2,
-            alpha=0.5,
-            jitter=0.3,
-            legend=False,
-            ax=axis,
-        )
-        counts = part.groupby("mechanism").size()
-        axis.set_xticks(range(len(order)))
-        axis.set_xticklabels(
-            [f"{m}\n(n={counts[m]})" for m in order], rotation=60, ha="right", fontsize=6
-        )
-        axis.set_xlabel("")
-        axis.axhline(0, color="black", lw=0.6)
-    for axis in axes[::columns]:
-        axis.set_ylabel("gain (true utility)")
-    caption = (
-        "One point per instance: the largest defender gain of an audited game; a strategic "
-        "defender's expected gain averaged over the rounds of a simulated run. n: points."
-    )
-    return _finish(fig, f"{_study(table, study)}: gains", caption)
-
-
-def welfare(
-    audits: pd.DataFrame,
-    *,
-    by: Sequence[str] | None = None,
-    ax: Axes | None = None,
-    study: str | None = None,
-    notes: Sequence[str] = (),
-) -> Figure:
-    """Each mechanism's total defender utility minus the status-quo NSE's (left of the
-    zero line: coordination lost welfare) and minus the pooled optimum's (at most 0),
-    mean over instances with 95% t-intervals."""
-    ok = audits[audits["status"] == "ok"].drop_duplicates(
-        ["mechanism", "grid_point", "replication"]
-    )
-    colours = mechanism_colours(audits["mechanism"].unique())
-    facets = _facets(ok, by)
-    fig, axes = _axes(len(facets), ax, 5.5, 3.6)
-    for axis, (label, part) in zip(axes, facets, strict=True):
-        long = pd.concat(
-            [
-                part.assign(
-                    reference="vs status-quo NSE", difference=part["welfare"] - part["nse_welfare"]
-                ),
-                part.assign(
-                    reference="vs pooled optimum",
-                    difference=part["welfare"] - part["pooled_welfare"],
-                ),
-            ]
-        ).dropna(subset=["difference"])
-        _bars(axis, long, "reference", "difference", colours)
-        n = part.groupby("mechanism").size()
-        axis.set_title(
-            f"{label}  (n = {int(n.min()) if len(n) else 0} instances per bar)".strip(), fontsize=9
-        )
-        axis.axhline(0, color="black", lw=0.6)
-        axis.set_xlabel("")
-    axes[0].set_ylabel("total defender utility difference")
-    _legend(axes[-1], colours, bars=True)
-    caption = (
-        "Mean over instances of the mechanism's total defender utility minus that of the "
-        "status-quo NSE and of the pooled optimum (the best total over the outcome space, "
-        "with jurisdictions over the coverages the defenders' own resources implement; "
-        "against several attacks, the utilitarian Stackelberg value); "
-        "bars: 95% bootstrap confidence intervals." + _notes(notes)
-    )
-    return _finish(fig, f"{_study(audits, study)}: welfare", caption)
-
-
-def prices(
-    audits: pd.DataFrame,
-    *,
-    by: Sequence[str] | None = None,
-    ax: Axes | None = None,
-    study: str | None = None,
+    size: str = "double",
     notes: Sequence[str] = (),
 ) -> Figure | None:
-    """The prices of anarchy and stability of the instances (``docs/nse.md`` §3.4): the
-    pooled optimum over the worst and the best NSE welfare, per instance, where the
-    NSE extremes were computed exactly and both welfares are positive. None when no
-    instance has them."""
-    ok = audits[audits["status"] == "ok"]
-    if "nse_extremes" not in ok or not ok["nse_extremes"].eq("exact").any():
+    """How the mechanisms fare as the attacker's resources grow (Korzhyk, Conitzer,
+    Parr 2011), x = ``attacker_resources``, a panel each (``panels``): ``nash``, the
+    share of instances whose coverage is not a Nash strategy of the pooled game (when
+    audited); ``welfare``, the total defender utility minus the status-quo NSE's; and
+    per behaviour profile its name, the simulated total realised utility per round.
+    None when the dataset has one attacker strength and no Nash audit."""
+    ok = audits[audits["status"] == "ok"] if len(audits) else audits
+    sims = rounds[rounds["status"] == "ok"] if len(rounds) else rounds
+    nash = bool("nash_consistent" in ok and ok["nash_consistent"].notna().any())
+    if len(attack_levels(audits, rounds)) < 2 and not nash:
         return None
-    instances = ok.drop_duplicates(["grid_point", "replication"])
-    facets = _facets(instances, by)
-    fig, axes = _axes(len(facets), ax, 4.0, 3.2)
-    for axis, (label, part) in zip(axes, facets, strict=True):
-        exact = part[part["nse_extremes"] == "exact"]
-        long = pd.concat(
-            [
-                exact.assign(price="anarchy", value=exact["price_of_anarchy"]),
-                exact.assign(price="stability", value=exact["price_of_stability"]),
-            ]
-        ).dropna(subset=["value"])
-        long["value"] = long["value"].astype(float)
-        if len(long):
-            groups = [
-                long.loc[long["price"] == p, "value"].to_numpy() for p in ("anarchy", "stability")
-            ]
-            axis.boxplot(groups, positions=[0, 1], widths=0.5, showfliers=False)
-            sns.stripplot(
-                data=long,
-                x="price",
-                y="value",
-                order=["anarchy", "stability"],
-                ax=axis,
-                size=2.5,
-                color="0.25",
+    instances = ok.drop_duplicates(["mechanism", "grid_point", "replication"]) if len(ok) else ok
+    profiles = sorted(sims["profile"].unique()) if len(sims) else []
+    available = ["nash"] * nash + ["welfare"] * (len(instances) > 0) + profiles
+    keys = _select(available, panels, ax)
+    fig, axes = _grid(len(keys), ax, size, sharey=False)
+    for axis, key in zip(axes, keys, strict=True):
+        if key == "nash":
+            summary = summarise(ok, ok.iloc[0:0], by=["attacker_resources"])
+            summary, groups = _grouped(summary[summary["role"] == "all"], ["attacker_resources"])
+            _rate_panel(axis, summary, groups, "nash")
+            title, label = "not a Nash strategy", "share of instances"
+        elif key == "welfare":
+            part, groups = _grouped(
+                instances.assign(difference=instances["welfare"] - instances["nse_welfare"]),
+                ["attacker_resources"],
             )
-        defined = exact["price_of_anarchy"].notna().sum()
-        axis.set_title(f"{label}  ({defined} of {len(part)} instances)".strip(), fontsize=9)
-        axis.set_xticks([0, 1], ["price of anarchy", "price of stability"])
-        axis.axhline(1, color="black", lw=0.6)
-        axis.set_yscale("log")
-        axis.set_xlabel("")
-    axes[0].set_ylabel("pooled optimum / NSE welfare (log scale)")
-    caption = (
-        "Per instance, the pooled optimum welfare over the worst NSE welfare (price of "
-        "anarchy) and over the best (price of stability), where the NSE extremes are "
-        "computed exactly (at most two defenders with resources, no jurisdictions, at most "
-        "12 attackable targets) and both welfares are positive (boxes: quartiles and median; "
-        "points: instances); the titles count those instances. The differences are the "
-        "audits table's anarchy_gap and stability_gap." + _notes(notes)
+            _mean_bars(axis, part, "difference", groups)
+            title, label = "welfare vs the NSE", "total utility difference"
+        else:
+            part = sims[sims["profile"] == key]
+            per_round = (
+                part.groupby(
+                    [
+                        "mechanism",
+                        "attacker_resources",
+                        "grid_point",
+                        "replication",
+                        "focal_defender",
+                        "round",
+                    ],
+                    dropna=False,
+                )["realised_utility"]
+                .sum()
+                .reset_index()
+            )
+            per_round, groups = _grouped(per_round, ["attacker_resources"])
+            _mean_bars(axis, per_round, "realised_utility", groups)
+            title, label = f"simulated, {key}", "total utility per round"
+        if ax is None:
+            axis.set_title(title)
+        axis.set_xlabel("attacker resources")
+        axis.set_ylabel(label)
+    mechanisms = (
+        [*ok["mechanism"].unique(), *sims["mechanism"].unique()] if len(ok) or len(sims) else []
     )
-    return _finish(fig, f"{_study(audits, study)}: prices of anarchy and stability", caption)
-
-
-def learning_curves(
-    rounds: pd.DataFrame,
-    *,
-    by: Sequence[str] | None = None,
-    ax: Axes | None = None,
-    min_gain: float = DEFAULT_MIN_GAIN,
-    study: str | None = None,
-    notes: Sequence[str] = (),
-) -> Figure:
-    """The share of strategic defenders whose misreport or deviation paid, by round,
-    per mechanism and profile, with 95% bands over runs."""
-    sims = strategic_rounds(rounds)
-    colours = mechanism_colours(rounds["mechanism"].unique())
-    facets = _facets(sims, by)
-    strategic = (sims["reporting"] != "truthful") | (sims["executing"] != "follow")
-    profiles = sorted(sims.loc[strategic, "profile"].unique())  # the others cannot gain
-    panels = [
-        (label, profile, part[part["profile"] == profile])
-        for label, part in facets
-        for profile in profiles
-    ]
-    columns = max(len(profiles), 1)  # a row per facet, a column per profile
-    fig, axes = _axes(max(len(panels), 1), ax, 3.6, 3.2, columns)
-    ranges = sims["payoff_range"]
-    paid = is_failure(sims["sp_gain"], ranges, min_gain) | is_failure(
-        sims["ir_gain"], ranges, min_gain
+    text = (
+        "Not Nash: share of instances whose coverage is not the defender's part of any "
+        "Nash equilibrium of the pooled game (one defender with the defenders' summed "
+        "payoffs and all resources), exact 95% Clopper-Pearson intervals. Utilities are "
+        "additive over the attacked targets; mechanisms that plan for one attack meet the "
+        "others through the attacker's best response. Other bars: means with 95% bootstrap "
+        "confidence intervals." + _notes(notes)
     )
-    sims = sims.assign(paid=paid.astype(float))
-    for axis, (label, profile, part) in zip(axes, panels, strict=True):
-        part = sims.loc[part.index]
-        if part.empty:
-            axis.set_axis_off()
-            continue
-        runs = (
-            part.groupby(
-                ["mechanism", "grid_point", "replication", "focal_defender", "round"], dropna=False
-            )["paid"]
-            .mean()
-            .reset_index()
-        )
-        sns.lineplot(
-            data=runs,
-            x="round",
-            y="paid",
-            hue="mechanism",
-            palette=colours,
-            errorbar=("ci", 95),
-            n_boot=400,
-            seed=0,
-            ax=axis,
-            legend=False,
-        )
-        n = (
-            runs.drop_duplicates(["mechanism", "grid_point", "replication", "focal_defender"])
-            .groupby("mechanism")
-            .size()
-        )
-        axis.set_title(
-            f"{profile} {label}\n(n = {int(n.min()) if len(n) else 0} runs per line)", fontsize=8
-        )
-        axis.set_ylim(-0.02, 1.02)
-        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    if not panels:
-        axes[0].set_axis_off()
-    for axis in axes[::columns]:
-        axis.set_ylabel("share of strategic defenders gaining")
-    _legend(axes[-1], colours, bars=False)
-    caption = (
-        f"Mean over runs of the share of strategic defenders whose expected SP or IR gain "
-        f"exceeds {min_gain:g} x her payoff range; bands: 95% bootstrap confidence intervals. "
-        "Profiles whose defenders neither misreport nor deviate are not drawn." + _notes(notes)
-    )
-    return _finish(fig, f"{_study(rounds, study)}: learning", caption)
+    return _finish(fig, ax, *_mechanism_handles(mechanisms, bars=True), text)
 
 
-def _save(fig: Figure, folder: Path, name: str) -> list[Path]:
-    """Write ``fig`` as PNG and PDF into ``folder``, each file atomically (a kill leaves
-    the old file or the new one, never a part)."""
+# -- a study's figures ----------------------------------------------------------------
+def save_figure(
+    fig: Figure, folder: Path, name: str, formats: Sequence[str] = ("png", "pdf")
+) -> list[Path]:
+    """Write ``fig`` into ``folder`` as ``name`` in each of ``formats`` (png, pdf, svg)
+    at :data:`runs.style.DPI`, with TrueType fonts, each file atomically (a kill
+    leaves the old file or the new one, never a part); closes the figure."""
     paths = []
-    for ext in ("png", "pdf"):
-        path = folder / f"{name}.{ext}"
-        buffer = io.BytesIO()
-        fig.savefig(
-            buffer,
-            format=ext,
-            dpi=130,
-            bbox_inches="tight",
-            metadata={"CreationDate": None} if ext == "pdf" else None,
-        )
-        atomic_write(folder, path, buffer.getvalue())
-        paths.append(path)
+    with figure_style():
+        for ext in formats:
+            if ext not in FORMATS:
+                raise ValueError(f"format must be one of {list(FORMATS)}; got {ext!r}")
+            path = folder / f"{name}.{ext}"
+            buffer = io.BytesIO()
+            metadata = (
+                {"CreationDate": None} if ext == "pdf" else {"Date": None} if ext == "svg" else None
+            )
+            fig.savefig(buffer, format=ext, dpi=DPI, metadata=metadata)
+            atomic_write(folder, path, buffer.getvalue())
+            paths.append(path)
     plt.close(fig)
     return paths
 
@@ -743,59 +901,83 @@ def figure_folder(target: Path) -> Path:
     return target
 
 
+#: Why :func:`plot_study` writes no file for a figure that has nothing to show.
+NOT_DRAWN = {
+    "failure_rates": "no one-shot audit ran",
+    "welfare": "no one-shot audit ran",
+    "prices": "no instance has exact NSE extremes (docs/nse.md §3.2: at most two defenders "
+    "with resources, no jurisdictions)",
+    "simulated_failure_rates": "no behaviour profile misreports or deviates",
+    "learning_curves": "no behaviour profile learns (learning_misreport, learning_deviation)",
+    "gain_distributions": "no SP or IR gain was measured",
+    "attack_strength": "one attacker strength and no Nash audit",
+}
+
+
 def plot_study(
     out: str | Path,
     folder: str | Path | None = None,
     *,
     by: Sequence[str] | None = None,
     min_gain: float | None = None,
+    size: str = "double",
+    formats: Sequence[str] = ("png", "pdf"),
 ) -> list[Path]:
-    """Every figure (PNG and PDF), ``report.md`` and ``report.html`` for the study in
-    ``out``; returns the paths. ``by`` defaults to the swept parameter when the grid
-    varies exactly one; ``min_gain`` to the study's."""
+    """Every figure with something to show (in each of ``formats``), ``report.md`` and
+    ``report.html`` for the study in ``out``; returns the paths. ``by`` defaults to
+    the parameters the study's grid sweeps; ``min_gain`` to the study's."""
+    check_size(size)
     root = Path(out)
     target = Path(folder) if folder is not None else root / "figures"
     figure_folder(target)
     manifest = read_manifest(root) or {}
     audits, rounds = read_dataset(root, "audits"), read_dataset(root, "rounds")
     sweep = swept(manifest)
-    grouping = list(sweep if by is None else by)  # the report's tables: by the design
-    if by is None:
-        by = sweep if len(sweep) == 1 else []
+    grouping = list(sweep if by is None else by)
     threshold = float(manifest.get("min_gain", DEFAULT_MIN_GAIN)) if min_gain is None else min_gain
-    sns.set_theme(style="whitegrid", context="paper")
-    notes = coinciding(audits)
-    common: dict[str, Any] = {"by": by, "notes": notes}
-    figures: list[tuple[str, Figure]] = []
-    if len(audits):
-        figures.append(("failure_rates", failure_rates(audits, min_gain=threshold, **common)))
-        figures.append(("welfare", welfare(audits, **common)))
-        price_figure = prices(audits, **common)
-        if price_figure is not None:
-            figures.append(("prices", price_figure))
-    if len(rounds):
-        figures.append(
-            (
-                "simulated_failure_rates",
-                simulated_failure_rates(rounds, min_gain=threshold, **common),
-            )
-        )
-        figures.append(("learning_curves", learning_curves(rounds, min_gain=threshold, **common)))
-    figures.append(("gain_distributions", gain_distributions(audits, rounds, by=by)))
-    if len(attack_levels(audits, rounds)) > 1 or "nash" in _tested(audits):
-        figures.append(("attack_strength", attack_strength(audits, rounds, notes=notes)))
+    notes = coinciding(audits) if len(audits) else []
+    common: dict[str, Any] = {"by": grouping, "size": size}
+    draw: dict[str, Callable[[], Figure | None]] = {
+        "failure_rates": lambda: failure_rates(audits, min_gain=threshold, notes=notes, **common),
+        "welfare": lambda: welfare(audits, notes=notes, **common),
+        "prices": lambda: prices(audits, notes=notes, **common),
+        "simulated_failure_rates": lambda: simulated_failure_rates(
+            rounds, min_gain=threshold, notes=notes, **common
+        ),
+        "learning_curves": lambda: learning_curves(
+            rounds, min_gain=threshold, notes=notes, **common
+        ),
+        "gain_distributions": lambda: gain_distributions(audits, rounds, **common),
+        "attack_strength": lambda: attack_strength(audits, rounds, size=size, notes=notes),
+    }
     paths: list[Path] = []
-    for name, fig in figures:
-        paths += _save(fig, target, name)
+    figures: list[Figured] = []
+    skipped: list[str] = []
+    for name, make in draw.items():
+        with figure_style():
+            fig = make()
+        if fig is None:
+            skipped.append(f"{name}: not drawn, {NOT_DRAWN[name]}")
+            for ext in FORMATS:  # an earlier plot's file would describe other data
+                (target / f"{name}.{ext}").unlink(missing_ok=True)
+            continue
+        text = caption(fig)
+        written = save_figure(fig, target, name, formats)
+        paths += written
+        png = next((p for p in written if p.suffix == ".png"), None)
+        figures.append(Figured(name, png, text))
     summary = summarise(audits, rounds, by=grouping, min_gain=threshold)
+    pooled = summarise(audits, rounds, min_gain=threshold) if grouping else summary
     paths += write_report(
         target,
         manifest,
         summary,
         audits,
         rounds,
-        [p for p in paths if p.suffix == ".png"],
+        figures,
         by=grouping,
         notes=notes,
+        skipped=skipped,
+        pooled=pooled,
     )
     return paths

@@ -130,14 +130,32 @@ def refuse_symlinks(root: Path, path: Path) -> None:
             )
 
 
+def current_umask() -> int:
+    """The process's umask: from ``/proc/self/status`` on Linux (no side effect), else
+    by setting it and setting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(root: Path, path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` (inside ``root``) atomically: a new temporary file in
-    the same folder, then a rename that replaces ``path`` itself, never its target."""
+    the same folder, then a rename that replaces ``path`` itself, never its target. The
+    file gets the mode a plain ``open`` would give it (0666 less the umask:
+    collaborators can read a shared study), not ``mkstemp``'s 0600."""
     refuse_symlinks(root, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, 0o666 & ~current_umask())
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()

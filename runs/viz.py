@@ -5,12 +5,18 @@
 solara). It opens on the paper's Example 5.2 under CSW-Max with defender 1 deviating
 optimally, the game of Theorem 5.5, so the first presses of *Step* already show a
 profitable deviation: IR fails. The sidebar changes the game (an instance of the
-paper, a generator with n and m, or a JSON game file), the mechanism, the strategic
-defender's behaviours, the attacker model and the seed; *Reset* applies them.
+paper, a generator with n and m, or ``file``: the JSON game file named below it), the
+mechanism, the strategic defender's behaviours, the attacker model and the seed;
+*Reset* applies them. Choices that cannot be applied (a missing or malformed file, a
+defender the game lacks) leave the last model in place and say why on the page.
+Rounds are numbered from 1, as Mesa's step counter counts them.
 
 The components, each redrawn after every step:
 
 * coverage per target: recommended and in force, the attacked target marked;
+* the deviations: the coverage in force minus the recommended one per target (an
+  optimal deviation may move a thousandth of a resource to change the attacker's
+  choice), and in words whose deviation moved the attack where, and what it gained;
 * each defender's cumulative realised utility beside her counterfactuals (had she
   followed, had she reported truthfully), drawn where they differ;
 * the SP and IR gains of every defender per round (Properties 3 and 4);
@@ -42,6 +48,7 @@ from agents.model import CoordinationModel
 from agents.profiles import BehaviourProfile
 from mechanisms import MECHANISMS, make_mechanism
 from runs.gamefile import VIZ_GAME_ENV, read_game
+from runs.style import mechanism_style
 from sim.errors import InvalidParameterError, SimError
 from sim.game import SecurityGame
 from sim.generators import GENERATORS, make_generator
@@ -50,6 +57,21 @@ from sim.instances import example_5_2, theorem_3_2
 #: The paper's instances the view offers beside the generators.
 INSTANCES = {"example_5_2": example_5_2, "theorem_3_2": theorem_3_2}
 
+#: A coverage shift below this is rounding, not a deviation, in the view's words.
+SHIFT_SHOWN = 1e-9
+
+#: The Game choice that plays the game file named in the sidebar.
+FILE = "file"
+
+#: The sliders' values are drawn on their thumbs at all times (Mesa's sidebar shows
+#: them only while one is dragged).
+SLIDER_VALUES_CSS = """
+.v-slider__thumb-label-container { display: block !important; }
+.v-input__slider { padding-top: 28px; }
+.v-slider__thumb-label { transform: translateY(-20%) translateY(-12px) translateX(-50%)
+  rotate(45deg) !important; }
+"""
+
 #: The choices of the strategic-defenders widget.
 STRATEGIC = ("none", "all", *(str(i) for i in range(8)))
 
@@ -57,10 +79,12 @@ STRATEGIC = ("none", "all", *(str(i) for i in range(8)))
 def live_game(
     game: str, game_file: str, n_defenders: int, n_targets: int, seed: int, jurisdiction: int = 100
 ) -> SecurityGame:
-    """The view's game: the file ``game_file`` when given, else the instance or a
-    draw of the generator ``game`` (with ``n_defenders``, ``n_targets``, ``seed`` and
-    each defender guarding ``jurisdiction`` percent of the targets)."""
-    if game_file.strip():
+    """The view's game: the file ``game_file`` when ``game`` is :data:`FILE`, else the
+    instance or a draw of the generator ``game`` (with ``n_defenders``, ``n_targets``,
+    ``seed`` and each defender guarding ``jurisdiction`` percent of the targets)."""
+    if game == FILE:
+        if not game_file.strip():
+            raise InvalidParameterError("Game is 'file' but no game file is named below it")
         return read_game(game_file.strip())
     if game in INSTANCES:
         return INSTANCES[game]()
@@ -77,9 +101,9 @@ class LiveModel(CoordinationModel):
     Parameters
     ----------
     game : str
-        ``example_5_2``, ``theorem_3_2`` or a generator name.
+        ``example_5_2``, ``theorem_3_2``, a generator name, or ``file``.
     game_file : str
-        A JSON game file; when non-empty it replaces ``game``.
+        A JSON game file, played when ``game`` is ``file``.
     n_defenders, n_targets : int
         The generator's sizes (ignored by the instances and files).
     mechanism, reporting, executing, attacker : str
@@ -177,12 +201,15 @@ def model_params() -> dict[str, Any]:
             "label": label,
         }
 
+    opened = os.environ.get(VIZ_GAME_ENV, "")
     return {
-        "game": select("example_5_2", [*INSTANCES, *GENERATORS.names()], "Game"),
+        "game": select(
+            FILE if opened else "example_5_2", [*INSTANCES, *GENERATORS.names(), FILE], "Game"
+        ),
         "game_file": {
             "type": "InputText",
-            "value": os.environ.get(VIZ_GAME_ENV, ""),
-            "label": "Game file (JSON; replaces Game)",
+            "value": opened,
+            "label": "Game file (JSON; played when Game is 'file')",
         },
         "n_defenders": slider(3, 2, 8, "Defenders (generators)"),
         "n_targets": slider(6, 2, 30, "Targets (generators)"),
@@ -236,10 +263,69 @@ def coverage_view(model: LiveModel) -> Any:
         ylim=(0, 1.2),
         xlabel="target",
         ylabel="coverage",
-        title=f"Round {record.round}: {record.mechanism} (status {record.status})",
+        title=f"Round {record.round + 1}: {record.mechanism} (status {record.status})",
     )
     axes.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize="small")
     return solara.FigureMatplotlib(figure, format="png")
+
+
+def deviation_text(model: LiveModel) -> str:
+    """In words, this round's deviations: who departed from her recommendation (a
+    nonzero IR gain), how far the coverage in force moved from the recommended, which
+    target the attacker then hit instead of the designated one, and what she gained."""
+    record = model.records[-1]
+    shift = np.subtract(record.effective_coverage, record.outcome_coverage)
+    deviators = [d for d in record.defenders if d.ir_gain != 0.0 or d.deviated]
+    if not deviators:
+        return f"Round {record.round + 1}: every defender followed her recommendation."
+    moved = np.flatnonzero(np.abs(shift) > SHIFT_SHOWN)
+    if len(moved):
+        largest = moved[np.argsort(-np.abs(shift[moved]), kind="stable")][:3]
+        where = ", ".join(f"{shift[t]:+.3g} on target {t}" for t in largest)
+        how = f"the coverage in force differs from the recommended by {where}"
+    else:
+        how = "the coverage in force equals the recommended (her pure strategy alone changed)"
+    designated = ", ".join(map(str, record.designated_targets)) or "none"
+    attacked = ", ".join(map(str, record.attacked_targets)) or "none"
+    moved_attack = (
+        f"the attacker hit target {attacked} instead of the designated target {designated}"
+        if record.designated_targets != record.attacked_targets
+        else f"the attacker still hit the designated target {designated}"
+    )
+    gains = "; ".join(
+        f"defender {d.defender} {'gained' if d.ir_gain > 0 else 'lost'} "
+        f"{abs(d.ir_gain):.3g} in expectation over following (IR gain {d.ir_gain:+.3g})"
+        for d in deviators
+    )
+    return f"Round {record.round + 1}: {how}; {moved_attack}. {gains}."
+
+
+def deviation_view(model: LiveModel) -> Any:
+    """The coverage in force minus the recommended one per target (a diverging bar,
+    its scale fitted to the largest shift, so a thousandth shows) and
+    :func:`deviation_text`."""
+    if not model.records:
+        return _waiting("Deviations")
+    record = model.records[-1]
+    shift = np.subtract(record.effective_coverage, record.outcome_coverage)
+    figure, (axes,) = _figure()
+    targets = np.arange(len(shift))
+    axes.bar(targets, shift, 0.6, color=np.where(shift < 0, "#b2182b", "#2166ac"))
+    axes.axhline(0.0, color="black", linewidth=0.8)
+    reach = float(np.max(np.abs(shift)))
+    axes.set(
+        xticks=targets,
+        ylim=(-1.2 * reach, 1.2 * reach) if reach > 0 else (-1, 1),
+        xlabel="target",
+        ylabel="in force - recommended",
+        title=f"Round {record.round + 1}: coverage moved by deviations",
+    )
+    return solara.Column(
+        children=[
+            solara.FigureMatplotlib(figure, format="png"),
+            solara.Markdown(deviation_text(model)),
+        ]
+    )
 
 
 def utilities_view(model: LiveModel) -> Any:
@@ -250,7 +336,7 @@ def utilities_view(model: LiveModel) -> Any:
     if not model.records:
         return _waiting("Cumulative utility")
     figure, (axes,) = _figure()
-    rounds = [r.round for r in model.records]
+    rounds = [r.round + 1 for r in model.records]
     for i in range(model.game.n_defenders):
         rows = [r.defenders[i] for r in model.records]
         colour = f"C{i}"
@@ -294,7 +380,11 @@ def gains_view(model: LiveModel) -> Any:
         for i, rows in frame.groupby("defender"):
             steps = rows.index.get_level_values("Step") - 1
             ax.plot(
-                rounds.iloc[steps], rows[column], marker=".", color=f"C{i}", label=f"defender {i}"
+                rounds.iloc[steps] + 1,
+                rows[column],
+                marker=".",
+                color=f"C{i}",
+                label=f"defender {i}",
             )
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -342,7 +432,8 @@ def welfare_view(model: LiveModel) -> Any:
         return _waiting("Welfare")
     frame = model.datacollector.get_model_vars_dataframe()
     figure, (axes,) = _figure()
-    axes.plot(frame["round"], frame["welfare"], marker=".", color="#333333")
+    colour = mechanism_style(model.authority.mechanism.name).colour
+    axes.plot(frame["round"] + 1, frame["welfare"], marker=".", color=colour)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set(xlabel="round", ylabel="total realised utility", title="Welfare per round")
     return solara.FigureMatplotlib(figure, format="png")
@@ -376,25 +467,28 @@ class ViewModel(LiveModel):
 
 
 def notice_view(model: LiveModel) -> Any:
-    """Why the last *Reset* was not applied (nothing when it was)."""
+    """Why the last *Reset* was not applied (nothing when it was); the page's style
+    (:data:`SLIDER_VALUES_CSS`)."""
     notice = getattr(model, "notice", "")
-    return solara.Warning(notice) if notice else solara.Markdown("")
+    style = solara.Style(SLIDER_VALUES_CSS)
+    return solara.Column(children=[style, solara.Warning(notice)] if notice else [style])
 
 
 def components() -> list[Any]:
     """The view's components, in page order."""
     return [
+        notice_view,
         coverage_view,
+        deviation_view,
         utilities_view,
         gains_view,
         belief_view,
         welfare_view,
-        notice_view,
     ]
 
 
 page = SolaraViz(
-    ViewModel(game_file=os.environ.get(VIZ_GAME_ENV, "")),
+    ViewModel(**{k: model_params()[k]["value"] for k in ("game", "game_file")}),
     components=components(),
     model_params=model_params(),
     name="Defense coordination: live rounds",

@@ -68,8 +68,9 @@ def test_report_html_renders_in_chromium(tmp_path):
     page = out / "figures" / "report.html"
     dom = headless("--dump-dom", page.as_uri(), profile=tmp_path / "profile")
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "<h2>Summary</h2>" in dom.stdout and dom.stdout.count("<img") == 6  # with prices
-    assert "tiny: study report" in dom.stdout
+    assert dom.stdout.count("<img") == 5 and dom.stdout.count("<figcaption>") == 5
+    order = ["<h2>Question</h2>", "<h2>Findings</h2>", "<h2>Figures</h2>", "<h2>Detailed tables"]
+    assert sorted(order, key=dom.stdout.index) == order  # a results section's order
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / "report.png"
     done = headless(
@@ -133,10 +134,34 @@ def live_view(tmp_path):
     assert out.startswith(f"live view: {url}")
 
 
+def choose(browser, label: str, value: str) -> None:
+    """Pick ``value`` in the sidebar's Vuetify select labelled ``label``."""
+    from selenium.webdriver.common.by import By
+
+    field = browser.find_element(
+        By.XPATH,
+        f"//label[normalize-space()='{label}']/ancestor::div[contains(@class, 'v-select')]",
+    )
+    field.find_element(By.CLASS_NAME, "v-select__slot").click()
+    option = wait_for(
+        lambda: [
+            o
+            for o in browser.find_elements(
+                By.CSS_SELECTOR, ".menuable__content__active .v-list-item"
+            )
+            if o.text.strip() == value
+        ],
+        30,
+        f"the option {value!r} of {label}",
+    )
+    option[0].click()
+
+
 def test_the_live_view_steps_in_chromium(live_view, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium()
@@ -165,13 +190,17 @@ def test_the_live_view_steps_in_chromium(live_view, tmp_path):
         def press_step(expected: int) -> None:
             step_button()[0].click()
             wait_for(lambda: counter() == f"Step: {expected}", 30, f"Step: {expected}")
-            # the plots redraw after the counter: wait until all four are there
-            wait_for(lambda: len(plots()) == 4, 30, "the four plots")
+            # the plots redraw after the counter: wait until all five are there
+            wait_for(lambda: len(plots()) == 5, 30, "the five plots")
+            wait_for(lambda: f"Round {expected}: " in text(), 30, f"the words of round {expected}")
 
         wait_for(step_button, 60, "the Step button")
         assert counter() == "Step: 0"
         # before the first round every panel waits for it (Markdown, rendered)
-        wait_for(lambda: text().count("press Step to play the first round") == 5, 30, "the panels")
+        wait_for(lambda: text().count("press Step to play the first round") == 6, 30, "the panels")
+        # every slider shows its value (the seed's is 1, the jurisdiction's 100)
+        thumbs = [e.text for e in browser.find_elements(By.CLASS_NAME, "v-slider__thumb-label")]
+        assert "1" in thumbs and "100" in thumbs and all(t.strip() for t in thumbs), thumbs
         press_step(1)
         first = plots()
         time.sleep(1.0)
@@ -179,12 +208,29 @@ def test_the_live_view_steps_in_chromium(live_view, tmp_path):
         press_step(3)
         time.sleep(1.0)
         last = plots()
-        # coverage (its title names the round), utilities, gains and welfare all redraw
-        assert len(first) == len(last) == 4
+        # coverage (its title names the round), deviations, utilities, gains and welfare
+        # all redraw
+        assert len(first) == len(last) == 5
         assert all(a != b for a, b in zip(first, last, strict=True))
         assert "Traceback" not in text() and "error in step" not in text()
         assert "keeps no belief" in text()  # the informed attacker's panel
+        assert "defender 1 gained" in text()  # the deviation, in words
         SHOTS.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(SHOTS / "live_view.png"))
+
+        # a game file that is not JSON, then Reset: a line on the page, not a traceback
+        bad = tmp_path / "bad.json"
+        bad.write_text("{ not json")
+        box = browser.find_element(
+            By.XPATH, "//label[contains(., 'Game file')]/following-sibling::input"
+        )
+        box.clear()
+        box.send_keys(str(bad), Keys.ENTER)
+        choose(browser, "Game", "file")
+        browser.find_element(By.XPATH, "//button[normalize-space()='Reset']").click()
+        wait_for(lambda: "Not applied" in text(), 30, "the notice")
+        assert "is not JSON" in text() and "Traceback" not in text()
+        assert counter() == "Step: 0"  # the last model that loaded, afresh
+        assert browser.save_screenshot(str(SHOTS / "live_view_bad_file.png"))
     finally:
         browser.quit()

@@ -17,6 +17,7 @@ from runs.cli import main
 from runs.config import parse_config
 from runs.export import read_dataset
 from runs.plots import (
+    caption,
     failure_rates,
     gain_distributions,
     learning_curves,
@@ -254,8 +255,8 @@ def test_report_flags_a_role_confound(tmp_path):
 def test_summary_formats(study, capsys):
     audits, rounds = read_dataset(study, "audits"), read_dataset(study, "rounds")
     summary = summarise(audits, rounds)
-    latex = format_summary(summary, "latex")
-    assert latex.startswith(r"\begin{tabular}") and r"\toprule" in latex and r"csw\_max" in latex
+    latex = format_summary(summary, "latex", study="results")
+    assert latex.startswith(r"\begin{table}") and r"\toprule" in latex and r"csw\_max" in latex
     markdown = format_summary(summary, "markdown")
     assert markdown.splitlines()[1].startswith("|---") and "[" in markdown  # CIs shown
     assert format_summary(summary, "csv").startswith("source,mechanism")
@@ -267,26 +268,34 @@ def test_summary_formats(study, capsys):
     assert "expected a number in [0, 1); got '2'" in capsys.readouterr().err
 
 
-def test_figures_are_public_titled_and_faceted(study):
+def test_figures_are_public_captioned_and_put_parameters_on_the_x_axis(study):
     audits, rounds = read_dataset(study, "audits"), read_dataset(study, "rounds")
     figures = [
         failure_rates(audits, by=["correlation"]),
         simulated_failure_rates(rounds, by=["correlation"]),
         gain_distributions(audits, rounds, by=["correlation"]),
         welfare(audits, by=["correlation"]),
-        learning_curves(rounds, by=["correlation"]),
     ]
     for fig in figures:
         assert isinstance(fig, Figure)
-        assert fig._suptitle is not None and fig._suptitle.get_text().startswith("results:")
-        captions = [t.get_text() for t in fig.texts]
-        assert any("interval" in c or "One point per instance" in c for c in captions)
-    assert len(figures[0].axes) == 2  # one panel per correlation
-    for grid in (figures[2], figures[4]):  # a row per correlation, panels within it
-        assert len({round(axis.get_position().y0, 3) for axis in grid.axes}) == 2
+        assert fig._suptitle is None and not fig.texts  # the caption is not drawn on it
+        assert "interval" in caption(fig) or "One point per instance" in caption(fig)
+        for axis in fig.axes:
+            ticks = [t.get_text() for t in axis.get_xticklabels()]
+            assert any("-0.5" in t for t in ticks) and any("0.5" in t for t in ticks)
+    assert [a.get_title() for a in figures[0].axes] == [
+        "PE",
+        "weak UP",
+        "strong UP",
+        "SP (at least)",
+        "IR",
+    ]
+    assert learning_curves(rounds, by=["correlation"]) is None  # nothing in it learns
     assert mechanism_colours(["b", "a"]) == mechanism_colours(["a", "b", "a"])
     with pytest.raises(InvalidConfigError, match="ax draws one panel"):
         failure_rates(audits, by=["correlation"], ax=figures[0].axes[0])
+    with pytest.raises(InvalidConfigError, match=r"panels \['xx'\] not drawn here"):
+        failure_rates(audits, panels=["xx"])
 
 
 def test_long_profile_names_wrap_after_underscores():

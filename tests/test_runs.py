@@ -374,15 +374,16 @@ def test_plots_and_report(tmp_path):
         "gain_distributions",
         "welfare",
         "prices",  # the tiny study's two-defender instances have exact NSE extremes
-        "learning_curves",
     ):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names
+    assert not any(n.startswith("learning_curves") for n in names)  # no profile learns
     report = (tmp_path / "s" / "figures" / "report.md").read_text()
     assert "failure_rates.png" in report and "| mechanism |" in report
     assert "count instances" in report and "count runs" in report  # the units, said
     assert ">= " in report  # SP: a search, so a lower bound (docs/statistics.md §3)
+    assert "learning_curves: not drawn, no behaviour profile learns" in report
     page = (tmp_path / "s" / "figures" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 6 and "config SHA-256" in page
+    assert page.count("data:image/png;base64,") == 5 and "config SHA-256" in page
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("solara", reason="the live view needs the viz extra")
 
 from runs.cli import main
-from runs.viz import LiveModel, ViewModel, components, model_params, notice_view
+from runs.viz import (
+    LiveModel,
+    ViewModel,
+    components,
+    coverage_view,
+    deviation_text,
+    deviation_view,
+    model_params,
+    notice_view,
+)
 from sim.errors import InvalidGameError, InvalidParameterError
 from sim.generators import make_generator
 from sim.instances import example_5_2
@@ -53,7 +63,7 @@ def test_every_component_renders_before_and_after_rounds(attacker):
     for _ in range(4):
         model.step()
     after = _render(model)
-    assert len(before) == len(after) == 6
+    assert len(before) == len(after) == 7
 
     # before the first round the panels wait for it; afterwards every plot is a figure
     # (only the learning attacker has a belief to draw); the last, the Reset notice,
@@ -63,8 +73,8 @@ def test_every_component_renders_before_and_after_rounds(attacker):
 
     figure = "FigureMatplotlib"
     belief = figure if attacker == "learning" else "Markdown"
-    assert kinds(before) == ["Markdown"] * 6
-    assert kinds(after) == [figure] * 3 + [belief, figure, "Markdown"]
+    assert kinds(before) == ["Column"] + ["Markdown"] * 6
+    assert kinds(after) == ["Column", figure, "Column", figure, figure, belief, figure]
 
 
 def test_a_stronger_attacker_hits_several_targets_a_round():
@@ -72,7 +82,7 @@ def test_a_stronger_attacker_hits_several_targets_a_round():
     for _ in range(3):
         model.step()
     assert all(len(record.attacked_targets) == 3 for record in model.records)
-    assert _render(model)[0].component.name == "FigureMatplotlib"
+    assert _render(model)[1].component.name == "FigureMatplotlib"
     with pytest.raises(InvalidGameError, match="attacker_resources must be an int in"):
         LiveModel(game="uniform", n_targets=4, attacker_resources=5)
 
@@ -99,7 +109,7 @@ def test_generators_and_game_files(tmp_path):
     )
     path = tmp_path / "game.json"
     path.write_text(json.dumps(game.to_dict()))
-    assert LiveModel(game_file=str(path), strategic="0").game == game
+    assert LiveModel(game="file", game_file=str(path), strategic="0").game == game
 
 
 def test_bad_choices_are_named():
@@ -108,7 +118,7 @@ def test_bad_choices_are_named():
     with pytest.raises(InvalidParameterError, match="strategic"):
         LiveModel(strategic="first")
     with pytest.raises(InvalidGameError, match="cannot read game file"):
-        LiveModel(game_file="/nonexistent/game.json")
+        LiveModel(game="file", game_file="/nonexistent/game.json")
 
 
 def test_viz_cli_rejects_a_bad_port_in_one_line(capsys):
@@ -151,16 +161,17 @@ def test_a_reset_the_page_cannot_build_keeps_the_last_model_and_says_why(tmp_pat
     )
     path = tmp_path / "game.json"
     path.write_text(json.dumps(game.to_dict()))
-    good = ViewModel(game_file=str(path), strategic="0")
+    good = ViewModel(game="file", game_file=str(path), strategic="0")
     assert good.game == game and good.notice == ""
     path.write_text("{ not json")
-    kept = ViewModel(game_file=str(path), strategic="0")
+    kept = ViewModel(game="file", game_file=str(path), strategic="0")
     assert kept.game == game and "Not applied" in kept.notice and "game.json" in kept.notice
     path.unlink()
-    kept = ViewModel(game_file=str(path), strategic="0")
+    kept = ViewModel(game="file", game_file=str(path), strategic="0")
     assert kept.game == game and "cannot read game file" in kept.notice
-    assert notice_view(kept).component.name == "Warning"
-    kept = ViewModel(game_file=str(path.with_name("other.json")), strategic="7")
+    shown = notice_view(kept).kwargs["children"]
+    assert [e.component.name for e in shown] == ["Style", "Warning"]
+    kept = ViewModel(game="file", game_file=str(path.with_name("other.json")), strategic="7")
     assert kept.game == game
 
 
@@ -196,3 +207,47 @@ def test_killing_defcoord_viz_leaves_no_server_behind(tmp_path):
     while listening():
         assert time.monotonic() < deadline, "the server outlived defcoord viz"
         time.sleep(0.5)
+
+
+def test_a_file_game_is_chosen_in_the_game_dropdown(tmp_path, monkeypatch):
+    """Issue 30: the Game dropdown stayed on example_5_2 while a file was played; the
+    file is now a choice of its own, and the view opened on one shows it."""
+    with pytest.raises(InvalidParameterError, match="no game file is named"):
+        LiveModel(game="file")
+    path = tmp_path / "game.json"
+    path.write_text(json.dumps(example_5_2().to_dict()))
+    assert LiveModel(game_file=str(path)).game == example_5_2()  # Game decides, not the box
+    monkeypatch.setenv("DEFCOORD_VIZ_GAME", str(path))
+    params = model_params()
+    assert params["game"]["value"] == "file" and params["game_file"]["value"] == str(path)
+    assert "file" in params["game"]["values"]
+
+
+def test_rounds_are_counted_from_one_like_the_step_counter():
+    model = LiveModel()
+    for _ in range(3):
+        model.step()
+    assert model.steps == 3
+    title = coverage_view(model).args[0].axes[0].get_title()
+    assert title.startswith("Round 3:")
+
+
+def test_an_optimal_deviation_is_shown_and_said():
+    """Issue 30: an optimal deviation moves a sliver of coverage to break the
+    attacker's tie, so the bars of the recommended and the coverage in force look the
+    same; the view draws the difference on its own scale and says what it did."""
+    model = LiveModel()  # Example 5.2, CSW-Max, defender 1 deviating optimally
+    model.step()
+    record = model.records[-1]
+    shift = np.subtract(record.effective_coverage, record.outcome_coverage)
+    assert 0 < np.abs(shift).max() < 0.05  # a sliver
+    figure = deviation_view(model).kwargs["children"][0].args[0]
+    low, high = figure.axes[0].get_ylim()
+    assert low == -high
+    assert high == pytest.approx(1.2 * np.abs(shift).max())  # scaled to it
+    text = deviation_text(model)
+    assert "defender 1 gained" in text and "IR gain +" in text
+    assert f"instead of the designated target {record.designated_targets[0]}" in text
+    quiet = LiveModel(executing="follow")
+    quiet.step()
+    assert "every defender followed" in deviation_text(quiet)

@@ -27,6 +27,9 @@ TINY = {
 def tiny(**changes) -> StudyConfig:
     data = copy.deepcopy(TINY)
     for dotted, value in changes.items():
+        if "." not in dotted:  # a whole table or array of tables
+            data[dotted] = value
+            continue
         table, key = dotted.split(".")
         data[table][key] = value
     return parse_config(data)
