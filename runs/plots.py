@@ -76,6 +76,9 @@ _CAPTIONS: weakref.WeakKeyDictionary[Figure, str] = weakref.WeakKeyDictionary()
 #: The behaviours whose choices change with what they have seen.
 LEARNERS = {"reporting": "learning_misreport", "executing": "learning_deviation"}
 
+#: The tallest row of panels, in inches (a figure of one or two panels stays short).
+MAX_ROW_HEIGHT = 2.6
+
 #: A hatched segment: the undetermined share of a bar.
 HATCH = "//////"
 
@@ -112,15 +115,13 @@ def _columns(table: pd.DataFrame, by: Sequence[str] | None) -> list[str]:
 
 
 def _grouped(table: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    """``table`` with a ``_group`` label per row (its ``columns``' values) and the
-    labels in sorted order of the values."""
+    """``table`` with a ``_group`` label per row (its ``columns``' values, comma-
+    separated) and the labels in sorted order of the values."""
     if not columns:
         return table.assign(_group=""), [""]
     keys = table[list(columns)].astype(object).where(table[list(columns)].notna(), "NA")
-    if len(columns) == 1:
-        labels = keys[columns[0]].astype(str)
-    else:
-        labels = keys.apply(lambda r: ", ".join(f"{c}={v}" for c, v in r.items()), axis=1)
+    # the values alone: the axis label names the parameters in the same order
+    labels = keys.astype(str).agg(", ".join, axis=1)
     ordered = table.assign(_group=labels).sort_values(list(columns), kind="stable")
     return ordered, list(dict.fromkeys(ordered["_group"]))
 
@@ -155,7 +156,8 @@ def _grid(
     width = check_size(size)
     rows = -(-count // COLUMNS[size])
     columns = -(-count // rows)  # balanced: four panels are two rows of two
-    height = rows * width / columns * aspect + 0.45  # the legend's row
+    row_height = min(width / columns * aspect, MAX_ROW_HEIGHT)
+    height = rows * row_height + 0.45  # the legend's row
     fig = plt.figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False, sharey=sharey)
     for spare in axes.ravel()[count:]:  # a last row that is not full
@@ -365,7 +367,8 @@ def failure_rates(
     """One-shot audits, a panel per property the study tested (``panels``: some of
     ``pe``, ``weak_up``, ``strong_up``, ``sp``, ``ir``, ``nash``).
 
-    Per value of the ``by`` parameters and mechanism, the solid bar is the share of
+    Per value of the ``by`` parameters (those where the property was tested) and
+    mechanism, the solid bar is the share of
     the tested instances that fail (a game fails a property when some defender
     fails it) with its exact 95% Clopper-Pearson interval, the hatched segment on it
     the share whose verdict is undetermined (UP against NSE bounds, ``docs/nse.md``
@@ -381,11 +384,16 @@ def failure_rates(
     keys = _select(_tested(summary, list(PROPERTY_LABELS)), panels, ax)
     if not keys:
         return None
+
+    def groups_of(prop: str) -> tuple[pd.DataFrame, list[str]]:
+        tested = set(summary.loc[summary[f"{prop}_failure_undetermined"].notna(), "_group"])
+        return summary, [g for g in groups if g in tested]
+
     fig, counts, hatched = _rate_figure(
         summary,
         keys,
         {p: f"{PROPERTY_LABELS[p]}" + (" (at least)" if p == "sp" else "") for p in keys},
-        lambda key: (summary, groups),
+        groups_of,
         ax=ax,
         size=size,
         x_label=_x_label(columns),
@@ -648,6 +656,8 @@ def prices(
     )
     if not keys:
         return None
+    priced = exact.dropna(subset=[f"price_of_{p}" for p in keys], how="all")
+    groups = [g for g in groups if g in set(priced["_group"])]
     fig, axes = _grid(len(keys), ax, size, sharey=True)
     for axis, key in zip(axes, keys, strict=True):
         part = exact.dropna(subset=[f"price_of_{key}"]).astype({f"price_of_{key}": float})
@@ -676,6 +686,10 @@ def prices(
         axis.set_xticks(range(len(groups)), [_wrapped(g) for g in groups])
         axis.axhline(1, color="black", lw=0.5)
         axis.set_yscale("log")
+        values = part[f"price_of_{key}"]
+        axis.set_ylim(min(values.min(), 1.0) / 1.15, max(values.max(), 1.0) * 1.15)
+        axis.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         if ax is None:
             axis.set_title(f"price of {key} ({len(part)} of {len(instances)})")
         axis.set_xlabel(_x_label(columns))

@@ -97,7 +97,8 @@ _FIXED = {
 }
 
 #: Colours and markers for other (plug-in) mechanisms, picked by a name's CRC-32.
-_SPARE_COLOURS = ("#1B9E77", "#7570B3", "#E7298A", "#66A61E", "#A6761D", "#386CB0", "#BF5B17")
+#: (Paul Tol's indigo, teal, olive, wine and purple: far from the fixed ones.)
+_SPARE_COLOURS = ("#332288", "#44AA99", "#999933", "#882255", "#AA4499")
 _SPARE_MARKERS = ("<", ">", "d", "8", "H", "1", "2")
 
 
