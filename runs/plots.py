@@ -658,6 +658,8 @@ def prices(
         return None
     priced = exact.dropna(subset=[f"price_of_{p}" for p in keys], how="all")
     groups = [g for g in groups if g in set(priced["_group"])]
+    every = priced[[f"price_of_{p}" for p in keys]].astype(float)
+    low, high = float(np.nanmin(every.to_numpy())), float(np.nanmax(every.to_numpy()))
     fig, axes = _grid(len(keys), ax, size, sharey=True)
     for axis, key in zip(axes, keys, strict=True):
         part = exact.dropna(subset=[f"price_of_{key}"]).astype({f"price_of_{key}": float})
@@ -686,8 +688,7 @@ def prices(
         axis.set_xticks(range(len(groups)), [_wrapped(g) for g in groups])
         axis.axhline(1, color="black", lw=0.5)
         axis.set_yscale("log")
-        values = part[f"price_of_{key}"]
-        axis.set_ylim(min(values.min(), 1.0) / 1.15, max(values.max(), 1.0) * 1.15)
+        axis.set_ylim(min(low, 1.0) / 1.15, max(high, 1.0) * 1.15)  # shared by the panels
         axis.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         axis.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         if ax is None:

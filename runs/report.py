@@ -578,9 +578,8 @@ def write_report(
         )
 
     def html_table(table: pd.DataFrame) -> str:
-        return str(
-            table.to_html(index=False, na_rep="NA", float_format=lambda v: f"{v:.3f}", border=0)
-        )
+        inner = table.to_html(index=False, na_rep="NA", float_format=lambda v: f"{v:.3f}", border=0)
+        return f'<div class="scroll">{inner}</div>'  # wide tables scroll, cells never wrap
 
     items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences) or "<li>nothing tested</li>"
     headline_html = (
@@ -602,10 +601,11 @@ def write_report(
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(study)}: study report</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222;
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222;
   padding: 0 1em; }}
 table {{ border-collapse: collapse; font-size: 13px; margin: 1em 0; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
+td {{ white-space: nowrap; }} .scroll {{ overflow-x: auto; }}
 figure {{ margin: 2em 0; }} img {{ max-width: 100%; height: auto; }}
 figcaption {{ font-size: 13px; color: #444; max-width: 910px; }}
 .question {{ font-size: 17px; }}
