@@ -727,59 +727,62 @@ def learning_curves(
     min_gain: float = DEFAULT_MIN_GAIN,
     notes: Sequence[str] = (),
 ) -> Figure | None:
-    """For each profile that learns (``panels``: their names), the share of strategic
-    defenders whose misreport or deviation paid, round by round, per mechanism (and
-    value of the ``by`` parameters, as line styles), with 95% bands over runs. None
-    when no profile learns."""
+    """For each profile that learns (``panels``: their names) and value of the ``by``
+    parameters, a panel of the share of strategic defenders whose misreport or
+    deviation paid, round by round (from 1), a line per mechanism in its colour and
+    marker, with 95% bands over runs. None when no profile learns."""
     sims = strategic_rounds(rounds) if len(rounds) else rounds
     keys = _select(learning_profiles(sims), panels, ax)
     if not keys:
         return None
     columns = _columns(sims, by)
-    sims, _ = _grouped(sims, columns)
+    sims, groups = _grouped(sims, columns)
     paid = is_failure(sims["sp_gain"], sims["payoff_range"], min_gain) | is_failure(
         sims["ir_gain"], sims["payoff_range"], min_gain
     )
-    sims = sims.assign(paid=paid.astype(float))
-    fig, axes = _grid(len(keys), ax, size)
+    sims = sims.assign(paid=paid.astype(float), shown_round=sims["round"] + 1)
+    cells = [
+        (p, g)
+        for p in keys
+        for g in groups
+        if len(sims[(sims["profile"] == p) & (sims["_group"] == g)])
+    ]
+    if ax is not None and len(cells) != 1:
+        raise InvalidConfigError(
+            f"plots: ax draws one panel; this figure has {len(cells)} (profile x {columns}): "
+            "pass panels=[one profile] and no by="
+        )
+    fig, axes = _grid(len(cells), ax, size)
     mechanisms = sorted(sims["mechanism"].unique())
+    unit = ["mechanism", "grid_point", "replication", "focal_defender"]
     counts = []
-    for axis, profile in zip(axes, keys, strict=True):
-        part = sims[sims["profile"] == profile]
-        runs = (
-            part.groupby(
-                ["mechanism", "_group", "grid_point", "replication", "focal_defender", "round"],
-                dropna=False,
-            )["paid"]
-            .mean()
-            .reset_index()
-        )
-        counts += (
-            runs.drop_duplicates(
-                ["mechanism", "_group", "grid_point", "replication", "focal_defender"]
-            )
-            .groupby(["mechanism", "_group"])
-            .size()
-            .tolist()
-        )
+    for axis, (profile, group) in zip(axes, cells, strict=True):
+        part = sims[(sims["profile"] == profile) & (sims["_group"] == group)]
+        runs = part.groupby([*unit, "shown_round"], dropna=False)["paid"].mean().reset_index()
+        counts += runs.drop_duplicates(unit).groupby("mechanism").size().tolist()
+        shown = [m for m in mechanisms if m in set(runs["mechanism"])]
         sns.lineplot(
             data=runs,
-            x="round",
+            x="shown_round",
             y="paid",
             hue="mechanism",
-            hue_order=mechanisms,
-            palette=mechanism_colours(mechanisms),
-            style="_group" if columns else None,
+            hue_order=shown,
+            palette=mechanism_colours(shown),
+            style="mechanism",
+            style_order=shown,
+            markers={m: mechanism_style(m).marker for m in shown},
+            dashes=False,
             errorbar=("ci", 95),
             n_boot=400,
             seed=0,
             ax=axis,
-            legend=bool(columns) and axis is axes[-1],
+            legend=False,
         )
         if ax is None:
-            axis.set_title(profile)
+            axis.set_title(profile + (f", {_x_label(columns)} = {group}" if group else ""))
         axis.set_ylim(-0.02, 1.02)
         axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        axis.set_xlabel("round")
         axis.set_ylabel("share gaining")
     text = (
         "Mean over runs of the share of strategic defenders whose expected SP or IR gain "
