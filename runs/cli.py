@@ -259,6 +259,30 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from runs.plots import figure_folder, save_figure, sensitivity
+    from runs.report import format_table
+    from runs.sensitivity import study_sensitivity
+    from runs.style import figure_style
+
+    table = study_sensitivity(
+        args.dir,
+        args.metric,
+        by=() if args.by == "none" else ("mechanism",),
+        min_gain=args.min_gain,
+    )
+    print(format_table(table, args.format))
+    with figure_style():
+        fig = sensitivity(table)
+    if fig is None:
+        print(f"defcoord: {args.metric} does not vary over the design: no figure", file=sys.stderr)
+        return 0
+    folder = figure_folder(Path(args.out) if args.out else Path(args.dir) / "figures")
+    paths = save_figure(fig, folder, f"sensitivity_{args.metric}")
+    print(f"figure: {' and '.join(map(str, paths))}", file=sys.stderr)
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from runs.compare import compare_mechanisms, compare_studies
     from runs.export import read_dataset
@@ -629,7 +653,25 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("second", help="mechanism A, or (with --mechanism) a second study")
     compare.add_argument("third", nargs="?", help="mechanism B (without --mechanism)")
     compare.add_argument("--mechanism", help="compare this mechanism across two studies")
-    for command in (summary, compare):
+    sens = sub.add_parser(
+        "sensitivity",
+        help="Sobol' indices of a per-instance metric over a study's saltelli design",
+    )
+    sens.add_argument("dir", help="a study output directory (run on [design] kind = 'saltelli')")
+    sens.add_argument(
+        "--metric",
+        required=True,
+        help="<property>_failure (pe, weak_up, strong_up, sp, ir, nash), welfare, or a numeric "
+        "audits column (its mean over the instance's defenders)",
+    )
+    sens.add_argument(
+        "--by",
+        choices=("mechanism", "none"),
+        default="mechanism",
+        help="indices per mechanism (default) or over all of them",
+    )
+    sens.add_argument("--out", help="where to write the figure (default: DIR/figures)")
+    for command in (summary, compare, sens):
         command.add_argument(
             "--format",
             choices=("table", "csv", "markdown", "latex"),
@@ -643,6 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
             "'none' to pool (default: the parameters the study's grid sweeps; plot draws "
             "facets only when it sweeps exactly one)",
         )
+    for command in (plot, summary, compare, sens):
         command.add_argument(
             "--min-gain",
             type=_fraction,
@@ -690,6 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plot": _cmd_plot,
         "summary": _cmd_summary,
         "compare": _cmd_compare,
+        "sensitivity": _cmd_sensitivity,
         "verify": _cmd_verify,
         "audit": _cmd_audit,
         "demo": _cmd_demo,

@@ -66,6 +66,7 @@ from agents.attackers import ATTACKERS, make_attacker
 from agents.profiles import BehaviourProfile
 from mechanisms import MECHANISMS, make_mechanism
 from mechanisms.base import plans_schedules, pools_resources
+from runs.design import Design, parse_design
 from runs.schema import parameter_columns
 from runs.summary import DEFAULT_MIN_GAIN
 from sim.errors import InvalidConfigError, SimError
@@ -132,6 +133,7 @@ class StudyConfig:
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     memory_gb: float | None = None
     question: str = ""
+    sampling: Design = field(default_factory=Design)
 
     def point_parameters(self) -> list[dict[str, Any]]:
         """Every grid point's full generator parameters (defaults filled in)."""
@@ -150,7 +152,14 @@ class StudyConfig:
         return parameter_columns(self.point_parameters())
 
     def grid_points(self) -> list[dict[str, Any]]:
-        """The cartesian product of the grid, in a fixed order."""
+        """The points of the design: the cartesian product of the grid, in a fixed
+        order, or the sampled design's points (:mod:`runs.design`)."""
+        return [dict(p) for p in self._grid_points]
+
+    @functools.cached_property
+    def _grid_points(self) -> list[dict[str, Any]]:
+        if self.sampling.sampled:
+            return self.sampling.points(self.seed)
         keys = sorted(self.grid)
         return [
             dict(zip(keys, values, strict=True))
@@ -177,7 +186,9 @@ class StudyConfig:
             study["memory_gb"] = self.memory_gb
         if self.question:  # likewise
             study["question"] = self.question
+        extra = {"design": self.sampling.resolved()} if self.sampling.sampled else {}  # likewise
         return {
+            **extra,
             "study": study,
             "generator": {
                 "name": self.generator,
@@ -380,6 +391,15 @@ FIELDS: tuple[Field, ...] = (
     Field("generator", "name", "string", None, "a registered game generator (defcoord list)"),
     Field("generator", "params", "table", {}, "the generator's fixed parameters"),
     Field("generator", "grid", "table of arrays", {}, "parameters to sweep (cartesian)"),
+    Field("design", "kind", "string", "full", "full (the grid), lhs, sobol or saltelli"),
+    Field("design", "samples", "integer >= 1", None, "points (sobol, saltelli: a power of 2)"),
+    Field(
+        "design",
+        "ranges",
+        "table",
+        None,
+        "parameter -> [low, high] or {low, high, integer} (docs/designs.md)",
+    ),
     Field("mechanisms", "name", "string", None, "a registered mechanism ([[mechanisms]])"),
     Field("mechanisms", "params", "table", {}, "the mechanism's parameters"),
     Field("profiles", "name", "string", None, "the profile's name ([[profiles]])"),
@@ -510,8 +530,23 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
             f"have (each point is at least one per mechanism)",
             {k: f"{len(v)} values" for k, v in grid.items()},
         )
-    keys = sorted(grid)
-    for point in itertools.product(*(grid[k] for k in keys)):
+    design = parse_design(_table(data, "design", False), CHUNK_LIMIT)
+    if design.sampled:
+        if grid:
+            raise _fail(
+                "generator.grid",
+                f"is set with a sampled design (design.kind = {design.kind!r}): sweep "
+                "parameters in design.ranges instead",
+                dict(grid),
+            )
+        for r in design.ranges:
+            if r.name in generator_params:
+                raise _fail(f"design.ranges.{r.name}", "is also set in generator.params", r.name)
+        size = design.size()
+    # every combination of the grid's values, or of each range's ends, is a valid game
+    checked = {r.name: (r.low, r.high) for r in design.ranges} if design.sampled else grid
+    keys = sorted(checked)
+    for point in itertools.product(*(checked[k] for k in keys)):
         params = {**generator_params, **dict(zip(keys, point, strict=True))}
         try:
             make_generator(generator, **params)
@@ -617,6 +652,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         raw=dict(data),
         memory_gb=None if memory_gb is None else float(memory_gb),
         question=question.strip(),
+        sampling=design,
     )
     blocks = -(-replications // chunk_size)  # ceiling
     planned = size * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,9 @@ PILOT_BUDGET_FLOOR = 1000
 
 #: Grids up to this many points are listed point by point; larger ones by parameter.
 SHOWN_POINTS = 24
+
+#: The points of a sampled design the dry run lists.
+SHOWN_SAMPLES = 5
 
 #: The pilot's default time budget, in seconds.
 PILOT_SECONDS = 5.0
@@ -268,18 +272,33 @@ def dry_run(config: StudyConfig, jobs: int, budget: float = PILOT_SECONDS) -> st
     """The text ``defcoord run --dry-run`` prints."""
     plan = study_plan(config)
     measured = pilot(config, budget)
-    keys = sorted(config.grid)
-    if plan.points <= SHOWN_POINTS:
-        points = " | ".join(
-            ", ".join(f"{k}={p[k]}" for k in keys) or "(one point)" for p in config.grid_points()
-        )
+    design = config.sampling
+    keys = [r.name for r in design.ranges] if design.sampled else sorted(config.grid)
+
+    def shown(point: dict[str, Any]) -> str:
+        values = (f"{point[k]:.4g}" if isinstance(point[k], float) else str(point[k]) for k in keys)
+        return ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)) or "(one point)"
+
+    if design.sampled:
+        head = config.grid_points()[:SHOWN_SAMPLES]
+        points = f"the first {len(head)}: " + " | ".join(shown(p) for p in head)
+    elif plan.points <= SHOWN_POINTS:
+        points = " | ".join(shown(p) for p in config.grid_points())
     else:
         points = "the product of " + ", ".join(f"{k} ({len(config.grid[k])} values)" for k in keys)
+    if design.sampled:
+        box = ", ".join(
+            f"{r.name} in [{r.low}, {r.high}]" + (" (integers)" if r.integer else "")
+            for r in design.ranges
+        )
+        where = f"{design.kind} design of {design.samples} samples over {box}"
+    else:
+        where = "grid"
     mechanisms = ", ".join(m.name for m in config.mechanisms)
     profiles = ", ".join(p.name for p in config.profiles)
     lines = [
         f"study {config.name!r}: dry run (nothing written)",
-        f"  generator {config.generator}; grid: {plan.points} point(s): {points}",
+        f"  generator {config.generator}; {where}: {plan.points} point(s): {points}",
         f"  mechanisms ({len(config.mechanisms)}): {mechanisms}",
         f"  profiles ({len(config.profiles)}): {profiles}; attacker {config.attacker}",
         f"  conditions: {plan.points * len(config.mechanisms)} audited"

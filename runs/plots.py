@@ -35,6 +35,7 @@ self-contained ``report.html`` (:mod:`runs.report`).
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import re
@@ -58,6 +59,7 @@ from matplotlib.patches import Patch
 from runs.export import read_dataset, read_manifest, swept
 from runs.report import Figured, convergence_warnings, write_report
 from runs.schema import parameter_column
+from runs.sensitivity import study_sensitivity
 from runs.studydir import atomic_write, check_path
 from runs.style import COLUMNS, DPI, FORMATS, check_size, figure_style, mechanism_style
 from runs.summary import (
@@ -878,6 +880,69 @@ def attack_strength(
     return _finish(fig, ax, *_mechanism_handles(mechanisms, bars=True), text)
 
 
+def sensitivity(
+    indices: pd.DataFrame,
+    *,
+    panels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    size: str = "double",
+) -> Figure | None:
+    """Sobol' indices of a metric (:func:`runs.sensitivity.study_sensitivity`), a panel
+    per mechanism (``panels``: their names): per parameter, the first-order index
+    (solid) and the total index (hatched) with their 95% bootstrap intervals. None
+    when no index is defined (the metric never varied)."""
+    defined = indices.dropna(subset=["S1", "ST"])
+    if defined.empty:
+        return None
+    by_mechanism = "mechanism" in defined
+    names = sorted(defined["mechanism"].unique()) if by_mechanism else ["all"]
+    keys = _select(names, panels, ax)
+    fig, axes = _grid(len(keys), ax, size)
+    parameters = list(dict.fromkeys(indices["parameter"]))
+    y = np.arange(len(parameters))
+    for axis, key in zip(axes, keys, strict=True):
+        part = defined[defined["mechanism"] == key] if by_mechanism else defined
+        part = part.set_index("parameter").reindex(parameters)
+        colour = mechanism_style(key).colour if by_mechanism else "0.3"
+        for offset, index, hatch in ((-0.2, "S1", None), (0.2, "ST", HATCH)):
+            values = part[index].to_numpy(dtype=float)
+            errors = [values - part[f"{index}_low"], part[f"{index}_high"] - values]
+            axis.barh(
+                y + offset,
+                values,
+                0.38,
+                color="white" if hatch else colour,
+                edgecolor=colour,
+                hatch=hatch,
+                linewidth=0.5,
+                xerr=np.asarray(errors, dtype=float),
+                error_kw={"lw": 0.6, "capsize": 1.2},
+            )
+        axis.set_yticks(y, [_wrapped(p) for p in parameters])
+        axis.axvline(0, color="black", lw=0.5)
+        axis.set_xlim(
+            min(-0.05, float(np.nanmin(part[["S1_low", "ST_low"]]))) - 0.02,
+            max(1.05, float(np.nanmax(part[["S1_high", "ST_high"]]))) + 0.02,
+        )
+        axis.set_xlabel("Sobol' index")
+        if ax is None:
+            axis.set_title(key)
+    metric = str(indices["metric"].iloc[0]) if "metric" in indices else "the metric"
+    points = int(indices["points"].iloc[0])
+    text = (
+        f"Sobol' indices of {metric} (per design point, its mean over the point's "
+        "instances) for the generator parameters of the design: first-order (solid; the "
+        "share of the variance the parameter explains alone) and total (hatched; with "
+        "its interactions), 95% bootstrap intervals; Saltelli's design of "
+        f"{points} points (SALib)."
+    )
+    handles = [
+        Patch(facecolor="0.3", edgecolor="0.3"),
+        Patch(facecolor="white", edgecolor="0.3", hatch=HATCH),
+    ]
+    return _finish(fig, ax, handles, ["first-order S1", "total ST"], text)
+
+
 # -- a study's figures ----------------------------------------------------------------
 def save_figure(
     fig: Figure, folder: Path, name: str, formats: Sequence[str] = ("png", "pdf")
@@ -918,6 +983,10 @@ def figure_folder(target: Path) -> Path:
         raise StudyIOError(f"cannot create plot --out {str(target)!r}: {exc.strerror}") from None
     return target
 
+
+#: The metrics whose Sobol' indices :func:`plot_study` draws for a study run on
+#: Saltelli's design (:mod:`runs.sensitivity`).
+SENSITIVITY_METRICS = ("ir_failure", "sp_failure", "pe_failure", "welfare")
 
 #: Why :func:`plot_study` writes no file for a figure that has nothing to show.
 NOT_DRAWN = {
@@ -968,6 +1037,20 @@ def plot_study(
         "gain_distributions": lambda: gain_distributions(audits, rounds, **common),
         "attack_strength": lambda: attack_strength(audits, rounds, size=size, notes=notes),
     }
+    tables: list[tuple[str, pd.DataFrame]] = []
+    reasons = dict(NOT_DRAWN)
+    if len(audits) and (manifest.get("config") or {}).get("design", {}).get("kind") == "saltelli":
+        for metric in SENSITIVITY_METRICS:
+            name = f"sensitivity_{metric}"
+            try:
+                indices = study_sensitivity(root, metric, min_gain=threshold)
+            except InvalidConfigError as exc:
+                reasons[name] = str(exc)
+                draw[name] = lambda: None
+                continue
+            tables.append((f"Sobol' indices of {metric}", indices))
+            reasons[name] = f"{metric} does not vary over the design"
+            draw[name] = functools.partial(sensitivity, indices, size=size)
     paths: list[Path] = []
     figures: list[Figured] = []
     skipped: list[str] = []
@@ -975,7 +1058,7 @@ def plot_study(
         with figure_style():
             fig = make()
         if fig is None:
-            skipped.append(f"{name}: not drawn, {NOT_DRAWN[name]}")
+            skipped.append(f"{name}: not drawn, {reasons[name]}")
             for ext in FORMATS:  # an earlier plot's file would describe other data
                 (target / f"{name}.{ext}").unlink(missing_ok=True)
             continue
@@ -997,5 +1080,6 @@ def plot_study(
         notes=notes,
         skipped=skipped,
         pooled=pooled,
+        extra_tables=tables,
     )
     return paths

@@ -511,9 +511,11 @@ def write_report(
     notes: Sequence[str],
     skipped: Sequence[str] = (),
     pooled: pd.DataFrame | None = None,
+    extra_tables: Sequence[tuple[str, pd.DataFrame]] = (),
 ) -> list[Path]:
     """Write ``report.md`` and ``report.html`` into ``folder``; returns both paths.
-    ``pooled`` (a summary without ``by``) gives the findings' sentences."""
+    ``pooled`` (a summary without ``by``) gives the findings' sentences;
+    ``extra_tables`` (title, table) follow the detailed tables."""
     study = str(manifest.get("study", "study"))
     config_data = manifest.get("config", {})
     question = str(config_data.get("study", {}).get("question", "")) or (
@@ -521,6 +523,7 @@ def write_report(
     )
     flags = [*notes, *convergence_warnings(summary), *role_confounds(rounds)]
     tables, idle = _tables(summary)
+    tables += list(extra_tables)
     headline, units = findings(summary, by)
     sentences = finding_sentences(pooled if pooled is not None else summary)
     grouping = ", ".join(by) if by else "none (every grid point pooled)"
