@@ -57,7 +57,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from runs.export import read_dataset, read_manifest, swept
-from runs.report import Figured, convergence_warnings, write_report
+from runs.report import Figured, convergence_warnings, tested_properties, write_report
 from runs.schema import parameter_column
 from runs.sensitivity import study_sensitivity
 from runs.studydir import atomic_write, check_path
@@ -346,16 +346,6 @@ def _rate_legend(mechanisms: Sequence[str], hatched: bool) -> tuple[list[Any], l
     return handles, labels
 
 
-def _tested(summary: pd.DataFrame, props: Sequence[str]) -> list[str]:
-    """The properties some cell of ``summary`` tested."""
-    return [
-        p
-        for p in props
-        if f"{p}_failure_undetermined" in summary
-        and summary[f"{p}_failure_undetermined"].notna().any()
-    ]
-
-
 def failure_rates(
     audits: pd.DataFrame,
     *,
@@ -383,7 +373,7 @@ def failure_rates(
     columns = _columns(ok, by)
     summary = summarise(ok, ok.iloc[0:0], by=columns, min_gain=min_gain)
     summary, groups = _grouped(summary[summary["role"] == "all"], columns)
-    keys = _select(_tested(summary, list(PROPERTY_LABELS)), panels, ax)
+    keys = _select(tested_properties(summary), panels, ax)
     if not keys:
         return None
 
@@ -444,7 +434,7 @@ def simulated_failure_rates(
     columns = _columns(ok, by)
     summary = summarise(ok.iloc[0:0], ok, by=columns, min_gain=min_gain)
     summary = summary[summary["role"] == "all"]
-    keys = _select(_tested(summary, ["sp", "ir"]), panels, ax)
+    keys = _select(tested_properties(summary, ["sp", "ir"]), panels, ax)
     if not keys:
         return None
 

@@ -219,7 +219,7 @@ def latex_tables(
     out = []
     for source, title in (("audit", "one-shot audits"), ("simulation", "simulations")):
         rows = summary[(summary["source"] == source) & (summary["role"] == "all")]
-        props = _properties(rows)
+        props = tested_properties(rows)
         groups = [[p] for p in props] if chosen is None else [[p for p in chosen if p in props]]
         for group in groups:
             if not group:
@@ -378,11 +378,13 @@ def interval_text(row: pd.Series, prop: str, *, latex: bool = False) -> str:
     return text
 
 
-def _properties(summary: pd.DataFrame) -> list[str]:
-    """The properties some row of ``summary`` tested, in display order."""
+def tested_properties(
+    summary: pd.DataFrame, props: Sequence[str] = tuple(PROPERTY_LABELS)
+) -> list[str]:
+    """The properties of ``props`` that some row of ``summary`` tested, in order."""
     return [
         p
-        for p in PROPERTY_LABELS
+        for p in props
         if f"{p}_failure_undetermined" in summary
         and summary[f"{p}_failure_undetermined"].notna().any()
     ]
@@ -405,7 +407,7 @@ def findings(summary: pd.DataFrame, by: Sequence[str]) -> tuple[pd.DataFrame, st
     sims = rows[rows["source"] == "simulation"]
     table = rows[keys].drop_duplicates().sort_values(keys, kind="stable")
     units = []
-    for prop in _properties(audits):
+    for prop in tested_properties(audits):
         column = audits[keys].assign(
             **{_label(prop): [interval_text(r, prop) for _, r in audits.iterrows()]}
         )
@@ -421,13 +423,13 @@ def findings(summary: pd.DataFrame, by: Sequence[str]) -> tuple[pd.DataFrame, st
         table = table.merge(welfare, on=keys, how="left")
         units.append(f"audit columns: {_span(audits['units'])} instances per row")
     for profile, part in sims.groupby("profile", sort=True):
-        for prop in _properties(part):
+        for prop in tested_properties(part):
             name = f"{_label(prop)}, simulated ({profile})"
             column = part[keys].assign(
                 **{name: [interval_text(r, prop) for _, r in part.iterrows()]}
             )
             table = table.merge(column, on=keys, how="left")
-    if _properties(sims):
+    if tested_properties(sims):
         units.append(f"simulation columns: {_span(sims['units'])} runs per row")
     table = table.fillna("NA")
     measured = [c for c in table.columns if c not in keys]
@@ -447,7 +449,7 @@ def finding_sentences(pooled: pd.DataFrame) -> list[str]:
         return out
     for source in ("audit", "simulation"):
         rows = pooled[(pooled["source"] == source) & (pooled["role"] == "all")]
-        for prop in _properties(rows):
+        for prop in tested_properties(rows):
             part = rows[rows[f"{prop}_failure_rate"].notna()]
             if part.empty:
                 out.append(f"{_label(prop)}: every verdict is undetermined.")
