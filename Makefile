@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-browser test-latex bench clean
+.PHONY: demo test test-slow test-browser test-latex test-package test-notebooks docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,dask,viz]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask,viz,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,8 +38,22 @@ test-latex: $(STAMP)
 	command -v pdflatex >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends texlive-latex-base texlive-latex-recommended >/dev/null; }
 	$(BIN)/python -m pytest tests/test_presentation.py -k latex -rs
 
+# the wheel and the sdist built, and the wheel installed with its viz extra into a fresh
+# virtual environment away from the checkout (downloads its dependencies)
+test-package: $(STAMP)
+	$(BIN)/python -m pytest -m package
+
+# the notebooks of examples/, each run from top to bottom
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest -n auto --nbmake examples
+
+# the documentation site in docs/_build/html; a warning fails the build
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "site: docs/_build/html/index.html"
+
 bench: $(STAMP)
 	for f in solvers nse nse_scale extremes mechanisms audits multi_attack schedules simulation study; do $(BIN)/python -m bench.$$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build docs/_generated build dist

@@ -82,6 +82,7 @@ def effective_coverage(
     Returns
     -------
     coverage : ndarray, shape (m,)
+        The combined coverage the defenders' plans put in force.
     if_follows : ndarray, shape (n, m)
         Row i: the coverage if defender i followed and the others kept their plans.
     """
@@ -245,7 +246,7 @@ def play_round(
     draws : RoundDraws
     executed : ndarray of bool, shape (n, m)
         What each defender actually guarded.
-    effective : (coverage, if_follows)
+    effective : tuple of ndarray
         :func:`effective_coverage` of the execution plans in force.
     respond : callable
         The attacker's attacked set against a coverage vector, with this round's draws

@@ -127,6 +127,8 @@ class PooledStackelberg(_Pooled):
         the attacked set), or the dictator's (most resources, ties by the lowest
         index, as in ``dictatorship``; her ties are not broken for the others).
 
+    Notes
+    -----
     Claims no property: with several attacks the paper's properties are not defined
     (its audits model one attack). Games with more than
     :data:`~sim.solvers.multi_attack.SSE_TARGET_LIMIT` targets get a failed outcome
@@ -173,6 +175,8 @@ class PooledSchedules(_Pooled):
     objective : {"utilitarian", "dictator"}
         As in ``pooled_sse``.
 
+    Notes
+    -----
     Plans for one attack (``planned_attacks = 1``) and claims no property: the
     paper's properties compare with the NSE, which is not defined for schedules.
     On a game without schedules each resource guards one target, and the outcome is

@@ -13,10 +13,12 @@ import signal
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from runs import DISTRIBUTION
 from sim.errors import SimError
 from sim.numerics import is_failure
 
@@ -580,6 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="defcoord",
         description="Defense coordination in multi-defender security games "
         "(Gan, Elkind, Kraus, Wooldridge, AAMAS 2020): studies, audits, figures.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {metadata.version(DISTRIBUTION)}"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a study config (TOML) into a dataset")

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from runs import DISTRIBUTION
 from runs.schema import PANDAS_TYPES, SORT_KEYS, TABLES, columns, typed
 from runs.studydir import atomic_write, part_path, refuse_symlinks, sha256
 from runs.summary import DEFAULT_MIN_GAIN, finish, merge, tally
@@ -396,21 +397,21 @@ def study_parameters(study: Path) -> dict[str, str] | None:
 
 
 def _git() -> dict[str, Any]:
+    """The commit of the checkout the framework runs from; nulls for an installed wheel
+    (whose folder may sit inside another project's repository)."""
     root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain"],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        )
-        return {"commit": commit, "dirty": dirty}
+        if (
+            not (root / "pyproject.toml").is_file()
+            or Path(git("rev-parse", "--show-toplevel")) != root
+        ):
+            return {"commit": None, "dirty": None}
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
 
@@ -418,7 +419,7 @@ def _git() -> dict[str, Any]:
 def versions() -> dict[str, str]:
     """Versions of the packages a dataset depends on."""
     out = {}
-    for name in ("defense-coordination", "numpy", "scipy", "pandas", "pyarrow", "mesa", "seaborn"):
+    for name in (DISTRIBUTION, "numpy", "scipy", "pandas", "pyarrow", "mesa", "seaborn"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -315,6 +315,7 @@ def run_study(
     jobs : int, optional
         Workers (default: the machine's cores).
     executor : {"local", "dask"}
+        A local process pool or a Dask cluster.
     scheduler : str, optional
         A Dask scheduler address; a ``LocalCluster`` is started when omitted.
     resume : bool
@@ -325,6 +326,8 @@ def run_study(
         Resume although the framework's version or a plug-in module's source changed
         since the study began (its results then mix both; the manifest records it).
 
+    Notes
+    -----
     Each executor task is a block of chunks on the same games (see
     :func:`runs.tasks.blocks`); each chunk is still written and recorded on its own.
     """

@@ -6,20 +6,17 @@ saves a screenshot in ``out/screenshots/`` for a person to look at."""
 from __future__ import annotations
 
 import shutil
-import signal
-import socket
 import struct
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from runs.cli import main
 
-from tests_support import tiny
+from tests_support import serving_viz, tiny, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -83,55 +80,12 @@ def test_report_html_renders_in_chromium(tmp_path):
     assert png_size(shot) == (1280, 2400) and shot.stat().st_size > 50_000
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 @pytest.fixture
 def live_view(tmp_path):
-    """``defcoord viz`` on a free local port; stopped with SIGTERM afterwards, which
-    must end it cleanly (exit 143, one line on stderr)."""
+    """``defcoord viz`` on a free local port (see :func:`tests_support.serving_viz`)."""
     pytest.importorskip("solara", reason="the live view needs the viz extra")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "runs", "viz", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-
-    def up() -> bool:
-        if server.poll() is not None:
-            raise AssertionError(f"defcoord viz exited: {server.communicate()[1][-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as page:
-                return bool(page.status == 200)
-        except OSError:
-            return False
-
-    try:
-        wait_for(up, 90, "the live view to serve")
+    with serving_viz([sys.executable, "-m", "runs"], tmp_path) as url:
         yield url
-    finally:
-        server.send_signal(signal.SIGTERM)
-        out, err = server.communicate(timeout=60)
-    assert server.returncode == 143, err[-2000:]
-    assert err.strip().splitlines()[-1] == "defcoord: viz stopped" and "Traceback" not in err
-    assert out.startswith(f"live view: {url}")
 
 
 def choose(browser, label: str, value: str) -> None:

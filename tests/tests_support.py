@@ -1,10 +1,18 @@
-"""Shared fixtures for the study tests: a tiny study that runs in a second or two."""
+"""Shared fixtures for the study tests: a tiny study that runs in a second or two, and
+the live view served on a free local port."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +79,54 @@ def digest(out: Path) -> str:
             h.update(str(path.relative_to(out)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextmanager
+def serving_viz(defcoord: Sequence[str], cwd: Path) -> Iterator[str]:
+    """``<defcoord> viz`` on a free local port, yielding its address once it answers;
+    stopped with SIGTERM afterwards, which must end it cleanly (exit 143, one line on
+    stderr)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*defcoord, "viz", "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+
+    def up() -> bool:
+        if server.poll() is not None:
+            raise AssertionError(f"defcoord viz exited: {server.communicate()[1][-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as page:
+                return bool(page.status == 200)
+        except OSError:
+            return False
+
+    try:
+        wait_for(up, 90, "the live view to serve")
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 143, err[-2000:]
+    assert err.strip().splitlines()[-1] == "defcoord: viz stopped" and "Traceback" not in err
+    assert out.startswith(f"live view: {url}")

@@ -107,8 +107,10 @@ def deviation_value(
         Spare budget below this counts as none: budgets bind exactly in equilibrium
         (``docs/nse.md`` §4.4).
 
-    Steps
+    Notes
     -----
+    The steps:
+
     1. :math:`w_i` = ORIGAMI level of the transformed game (see the module docstring).
     2. :math:`z_t = \\max(q_t, \\mathrm{need}_t(w_i))`, :math:`S = \\{t : \\bar w_t \\ge w_i\\}`.
     3. The value is the largest of: :math:`U_i(z_t, t)` for :math:`t` with
