@@ -1,0 +1,157 @@
+"""Behavioural attackers (``docs/behavioural.md``): the logit responses against their
+formulas, and the certified optimiser against brute force and the rational limit."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.errors import InvalidParameterError
+from sim.game import SecurityGame
+from sim.response import FEATURES, LogitResponse, features
+from sim.solvers import single_defender_sse
+from sim.solvers.behavioural import best_against_logit, logit_value, pooled_against_logit
+
+from strategies import examples, games
+
+
+def _rescaled(game: SecurityGame, scale: float, shift: float) -> SecurityGame:
+    """``game`` with the attacker's payoffs mapped by ``scale * z + shift``."""
+    return SecurityGame(
+        defender_reward=game.defender_reward,
+        defender_penalty=game.defender_penalty,
+        attacker_reward=scale * game.attacker_reward + shift,
+        attacker_penalty=scale * game.attacker_penalty + shift,
+        resources=game.resources,
+    )
+
+
+def _brute_force(a, b, p, g, budget, upper, points):
+    """The largest F over the grid ``points`` per axis (within the budget and box)."""
+    best = -np.inf
+    for x in itertools.product(*[points[points <= u + 1e-12] for u in upper]):
+        x = np.array(x)
+        if x.sum() <= budget + 1e-12:
+            best = max(best, logit_value(a, b, p, g, x))
+    return best
+
+
+@given(games(max_targets=5), st.floats(0, 30), st.data())
+@settings(max_examples=examples(60))
+def test_quantal_and_suqr_probabilities_follow_their_formulas(game, precision, data):
+    m = game.n_targets
+    c = np.array(data.draw(st.lists(st.floats(0, 1), min_size=m, max_size=m)))
+    scale = game.attacker_reward.max() - game.attacker_penalty.min()
+    reward = (game.attacker_reward - game.attacker_penalty.min()) / scale
+    penalty = (game.attacker_penalty - game.attacker_penalty.min()) / scale
+    utility = reward - c * (reward - penalty)
+    weights = np.exp(precision * utility)
+    np.testing.assert_allclose(
+        LogitResponse.quantal(precision).probabilities(game, c), weights / weights.sum()
+    )
+    w1, w2, w3 = -9.0, 0.8, 0.6  # the SUQR weights of Nguyen et al. 2013's Table 1 shape
+    weights = np.exp(w1 * c + w2 * reward + w3 * penalty)
+    np.testing.assert_allclose(
+        LogitResponse.suqr(w1, w2, w3).probabilities(game, c), weights / weights.sum()
+    )
+
+
+@given(games(max_targets=5), st.floats(0.1, 100), st.floats(-50, 50), st.data())
+@settings(max_examples=examples(40))
+def test_a_logit_response_does_not_depend_on_the_attackers_units(game, scale, shift, data):
+    m = game.n_targets
+    c = np.array(data.draw(st.lists(st.floats(0, 1), min_size=m, max_size=m)))
+    response = LogitResponse({"utility": 3.0, "coverage": -2.0, "reward": 1.0, "penalty": 0.5})
+    np.testing.assert_allclose(
+        response.probabilities(_rescaled(game, scale, shift), c),
+        response.probabilities(game, c),
+        atol=1e-12,
+    )
+    a, b = response.affine(game)
+    np.testing.assert_allclose(a + b * c, response.scores(game, c), atol=1e-12)
+    assert features(game, c).shape == (m, len(FEATURES))
+
+
+def test_bad_weights_are_refused_by_name():
+    with pytest.raises(InvalidParameterError, match="unknown features"):
+        LogitResponse({"distance": 1.0})
+    with pytest.raises(InvalidParameterError, match="precision"):
+        LogitResponse.quantal(-1.0)
+    with pytest.raises(InvalidParameterError, match=r"weights\['reward'\]"):
+        LogitResponse({"reward": float("nan")})
+
+
+_SMALL = st.sampled_from([-2.0, -1.0, 0.0, 0.5, 1.0, 2.0])  # ties are common
+
+
+@given(
+    st.integers(1, 3).flatmap(
+        lambda m: st.tuples(
+            *[st.lists(_SMALL, min_size=m, max_size=m) for _ in range(4)],
+            st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=m, max_size=m),
+        )
+    ),
+    st.sampled_from([0.0, 0.5, 1.0, 1.5, 3.0]),
+)
+@settings(max_examples=examples(40))
+def test_the_certificate_bounds_a_brute_force_search(vectors, budget):
+    a, b, p, g, upper = (np.array(v) for v in vectors)
+    b = 3 * b  # steep responses
+    found = best_against_logit(a, b, p, g, budget=budget, upper=upper, max_gap=1e-3)
+    x = found.coverage
+    assert (x >= 0).all() and (x <= upper + 1e-12).all() and x.sum() <= budget + 1e-9
+    assert found.value == pytest.approx(logit_value(a, b, p, g, x), abs=1e-12)
+    brute = _brute_force(a, b, p, g, budget, upper, np.linspace(0, 1, 41))
+    assert brute <= found.upper + 1e-9
+    assert found.value >= brute - max(found.gap, 1e-9)
+    assert found.gap <= 1e-3 or found.resolution == 4096
+
+
+@given(games(max_defenders=3, max_targets=3, max_resources=2), st.sampled_from([0.0, 2.0, 10.0]))
+@settings(max_examples=examples(25))
+def test_the_pooled_optimum_against_quantal_response_is_certified(game, precision):
+    response = LogitResponse.quantal(precision)
+    total = float(game.units.defender_scale.sum())
+    found = pooled_against_logit(game, response, max_gap=1e-3 * total, max_resolution=1024)
+    a, b = response.affine(game)
+    p, g = game.defender_penalty.sum(axis=0), game.defender_gap.sum(axis=0)
+    grid = np.linspace(0, 1, 31)
+    brute = _brute_force(a, b, p, g, game.total_resources, np.ones(game.n_targets), grid)
+    assert brute <= found.upper + 1e-9 * total
+    assert found.gap <= 1e-3 * total or found.resolution == 1024
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_rational_limit_recovers_the_stackelberg_value(seed):
+    """As the precision grows, the optimum against quantal response tends to the
+    strong Stackelberg value of the pooled game (the attacker breaks ties for the
+    defenders), and the attack concentrates on its target."""
+    rng = np.random.default_rng(seed)
+    m = 4
+    penalty = rng.uniform(-1, 0, size=(2, m))
+    game = SecurityGame(
+        defender_reward=penalty + rng.uniform(0.5, 1.5, size=(2, m)),
+        defender_penalty=penalty,
+        attacker_reward=rng.uniform(0.5, 1.0, size=m),
+        attacker_penalty=rng.uniform(-1.0, 0.0, size=m),
+        resources=[1, 1],
+    )
+    sse = single_defender_sse(game.pooled(), 0)
+    response = LogitResponse.quantal(10_000.0)
+    found = pooled_against_logit(game, response, max_resolution=1024)
+    range_ = float(game.units.defender_scale.sum())
+    assert found.value == pytest.approx(sse.defender_utility[0], abs=0.01 * range_)
+    assert response.probabilities(game, found.coverage).argmax() == sse.target
+
+
+def test_bad_optimiser_input_is_refused_by_name():
+    with pytest.raises(InvalidParameterError, match="upper"):
+        best_against_logit([0, 0], [0, 0], [0, 0], [1, 1], budget=1, upper=[2, 0])
+    with pytest.raises(InvalidParameterError, match="budget"):
+        best_against_logit([0], [0], [0], [1], budget=-1)
+    with pytest.raises(InvalidParameterError, match="one shape"):
+        best_against_logit([0, 0], [0], [0], [1], budget=1)
