@@ -480,6 +480,11 @@ class SecurityGame:
         """Return the same game with another resource profile (validated)."""
         return self._derived(resources=resources)
 
+    def with_attacker_payoffs(self, reward: ArrayLike, penalty: ArrayLike) -> SecurityGame:
+        """Return the same game with another attacker type ``(reward, penalty)``
+        (validated): a Bayesian attacker's type (``agents.attackers.Bayesian``)."""
+        return self._derived(attacker_reward=reward, attacker_penalty=penalty)
+
     def with_attacker_resources(self, attacker_resources: int) -> SecurityGame:
         """Return the same game against an attacker with ``attacker_resources``
         simultaneous attacks (validated)."""

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from sim.errors import InvalidParameterError
 from sim.game import SecurityGame
+from sim.instances import example_5_2
 from sim.response import FEATURES, LogitResponse, features
 from sim.solvers import single_defender_sse
 from sim.solvers.behavioural import best_against_logit, logit_value, pooled_against_logit
@@ -155,3 +156,83 @@ def test_bad_optimiser_input_is_refused_by_name():
         best_against_logit([0], [0], [0], [1], budget=-1)
     with pytest.raises(InvalidParameterError, match="one shape"):
         best_against_logit([0, 0], [0], [0], [1], budget=1)
+
+
+def _attack_frequencies(attacker, game, coverage, draws=20_000):
+    """How often each target is attacked over an even grid of uniforms (one attack)."""
+    from mechanisms import make_mechanism
+
+    outcome = make_mechanism("utilitarian").allocate(game, rng=np.random.default_rng(0))
+    counts = np.zeros(game.n_targets)
+    for u in (np.arange(draws) + 0.5) / draws:
+        (target,) = attacker.respond(game, coverage, outcome, np.array([u]))
+        counts[target] += 1
+    return counts / draws
+
+
+def test_logit_attackers_draw_with_their_probabilities():
+    from agents.attackers import make_attacker
+
+    game = example_5_2()
+    coverage = np.array([0.6, 0.6, 0.6, 0.6, 0.6])
+    for name, params in (("quantal", {"precision": 4.0}), ("suqr", {})):
+        attacker = make_attacker(name, **params)
+        np.testing.assert_allclose(
+            _attack_frequencies(attacker, game, coverage),
+            attacker.probabilities(game, coverage),
+            atol=1e-3,
+        )
+
+
+def test_a_bayesian_attacker_mixes_its_types_with_their_weights_and_payoffs():
+    from agents.attackers import make_attacker
+
+    game = example_5_2()
+    coverage = np.array([0.9, 0.2, 0.5, 0.4, 0.1])
+    own = {"reward": [1.0, 2.0, 3.0, 4.0, 5.0], "penalty": [0.0] * 5}
+    types = [
+        {"model": "quantal", "precision": 3.0, "weight": 0.3},
+        {"model": "suqr", "w_coverage": -5.0, "weight": 0.5, **own},
+        {"model": "quantal", "precision": 0.0, "weight": 0.2},
+    ]
+    mixture = make_attacker("bayesian", types=types)
+    expected = (
+        0.3 * LogitResponse.quantal(3.0).probabilities(game, coverage)
+        + 0.5
+        * LogitResponse.suqr(-5.0, 3.0, 1.0).probabilities(
+            game.with_attacker_payoffs(own["reward"], own["penalty"]), coverage
+        )
+        + 0.2 / game.n_targets
+    )
+    np.testing.assert_allclose(mixture.probabilities(game, coverage), expected)
+    np.testing.assert_allclose(_attack_frequencies(mixture, game, coverage), expected, atol=1e-3)
+    # a rational type attacks its own best response: here target 4, the least covered
+    rational = make_attacker("bayesian", types=[{"model": "informed", "weight": 1.0, **own}])
+    assert _attack_frequencies(rational, game, coverage, draws=50)[4] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("types", "message"),
+    [
+        ([], "non-empty list"),
+        ([{"model": "learning", "weight": 1.0}], r"types\[0\].model must be one of"),
+        ([{"model": "quantal", "weight": 0.5}], "sum to 1"),
+        ([{"model": "quantal", "weight": -1.0}], r"types\[0\].weight must be > 0"),
+        ([{"model": "quantal", "precision": -2, "weight": 1.0}], r"types\[0\]: .*precision"),
+    ],
+)
+def test_a_bad_bayesian_type_is_refused_by_name(types, message):
+    from agents.attackers import make_attacker
+
+    with pytest.raises(InvalidParameterError, match=message):
+        make_attacker("bayesian", types=types)
+
+
+def test_a_bayesian_types_payoffs_must_fit_the_game():
+    from agents.attackers import make_attacker
+
+    attacker = make_attacker(
+        "bayesian", types=[{"model": "quantal", "weight": 1.0, "reward": [1.0, 2.0]}]
+    )
+    with pytest.raises(InvalidParameterError, match=r"types\[0\]'s payoffs"):
+        attacker.probabilities(example_5_2(), np.zeros(5))

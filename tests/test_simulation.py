@@ -128,7 +128,7 @@ def test_registries():
         "truthful",
     ]
     assert EXECUTION.names() == ["follow", "learning_deviation", "optimal_deviation", "shirk"]
-    assert ATTACKERS.names() == ["informed", "learning", "quantal"]
+    assert ATTACKERS.names() == ["bayesian", "informed", "learning", "quantal", "suqr"]
     with pytest.raises(UnknownNameError, match="valid names"):
         make_reporting("lie")
     for maker, name, params, match in (
