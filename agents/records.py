@@ -6,6 +6,9 @@ Against an attacker with several resources, ``designated_target``,
 ``attacked_target`` and ``covered`` are missing (<NA>): the sets are in
 ``designated_targets`` and ``attacked_targets`` (sorted targets joined by commas, as
 "2,5"), and ``covered_attacks`` counts the attacked targets that were covered.
+``coverage_in_force`` is the coverage the defenders' executions put in force, per
+target (:func:`parse_coverage` reads it back): with the game and the attacked target,
+one round of an attack log (:class:`sim.fitting.AttackLog`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agents.rounds import RoundRecord
+from sim.game import FloatArray
 
 #: The columns a round record gives; the study's ``rounds`` table
 #: (:data:`runs.schema.ROUND_COLUMNS`) is built on them.
@@ -30,6 +35,7 @@ RECORD_COLUMNS: dict[str, str] = {
     "designated_targets": "string",
     "attacked_targets": "string",
     "covered_attacks": "Int64",
+    "coverage_in_force": "string",
     "misreported": "boolean",
     "deviated": "boolean",
     "expected_utility": "float64",
@@ -50,6 +56,17 @@ def targets_text(targets: tuple[int, ...]) -> str:
     return ",".join(str(t) for t in targets)
 
 
+def coverage_text(coverage: Sequence[float]) -> str:
+    """A coverage vector as text that reads back exactly: each entry's shortest
+    round-trip representation, joined by commas."""
+    return ",".join(repr(float(x)) for x in coverage)
+
+
+def parse_coverage(text: str) -> FloatArray:
+    """The coverage vector :func:`coverage_text` wrote."""
+    return np.array([float(x) for x in text.split(",")], dtype=np.float64)
+
+
 def record_rows(record: RoundRecord) -> list[dict[str, Any]]:
     """One row per defender of a round, keyed by :data:`RECORD_COLUMNS`."""
     return [
@@ -64,6 +81,7 @@ def record_rows(record: RoundRecord) -> list[dict[str, Any]]:
             "designated_targets": targets_text(record.designated_targets),
             "attacked_targets": targets_text(record.attacked_targets),
             "covered_attacks": sum(record.covered_attacks),
+            "coverage_in_force": coverage_text(record.effective_coverage),
             "misreported": d.misreported,
             "deviated": d.deviated,
             "expected_utility": d.expected_utility,

@@ -285,6 +285,15 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from runs.logs import attack_log, fits_table
+    from runs.report import format_table
+
+    log = attack_log(args.dir, mechanism=args.mechanism, profile=args.profile)
+    print(format_table(fits_table(log), args.format))
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from runs.compare import compare_mechanisms, compare_studies
     from runs.export import read_dataset
@@ -676,7 +685,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="indices per mechanism (default) or over all of them",
     )
     sens.add_argument("--out", help="where to write the figure (default: DIR/figures)")
-    for command in (summary, compare, sens):
+    fit = sub.add_parser(
+        "fit",
+        help="fit quantal response and SUQR to a study's simulated attacks (maximum likelihood)",
+    )
+    fit.add_argument("dir", help="a study output directory with simulated rounds")
+    fit.add_argument("--mechanism", help="only the rounds of this mechanism (its label)")
+    fit.add_argument("--profile", help="only the rounds of this behaviour profile")
+    for command in (summary, compare, sens, fit):
         command.add_argument(
             "--format",
             choices=("table", "csv", "markdown", "latex"),
@@ -739,6 +755,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary": _cmd_summary,
         "compare": _cmd_compare,
         "sensitivity": _cmd_sensitivity,
+        "fit": _cmd_fit,
         "verify": _cmd_verify,
         "audit": _cmd_audit,
         "demo": _cmd_demo,

@@ -22,7 +22,7 @@ from mechanisms import make_mechanism
 from mechanisms.properties import search_misreports
 from runs.config import StudyConfig
 from runs.seeding import allocation_seed, search_rng
-from runs.tasks import _game, blocks, chunk_rows, evaluate, plan_chunks, threshold
+from runs.tasks import blocks, chunk_rows, evaluate, plan_chunks, study_game, threshold
 
 #: The convergence pilot searches with this many times the study's budget, and at
 #: least ``PILOT_BUDGET_FLOOR`` reports.
@@ -228,7 +228,7 @@ def budget_pilot(config: StudyConfig, seconds: float = PILOT_SECONDS) -> BudgetP
             for grid, replication in _pilot_order(config):
                 if time.perf_counter() - started > seconds:
                     break
-                game = _game(config, config.grid_points()[grid], replication)
+                game = study_game(config, config.grid_points()[grid], replication)
                 games += 1
                 if game.attacker_resources > 1:
                     continue  # the audits model one attack

@@ -95,7 +95,9 @@ def plan_chunks(config: StudyConfig) -> list[Chunk]:
     return chunks
 
 
-def _game(config: StudyConfig, point: dict[str, Any], replication: int) -> SecurityGame:
+def study_game(config: StudyConfig, point: dict[str, Any], replication: int) -> SecurityGame:
+    """The game of replication ``replication`` at the design point ``point``: the same
+    for every condition, drawn from the seed tree."""
     generator = make_generator(config.generator, **{**config.generator_params, **point})
     return generator.sample(instance_rng(config.seed, replication))
 
@@ -220,7 +222,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
     ``"random"`` profiles make strategic), so audits and simulations can be paired.
     """
     point = config.grid_points()[chunk.grid]
-    game = _game(config, point, replication)
+    game = study_game(config, point, replication)
     base = {**_base(config, chunk, replication), **_dims(game)}
     drawn = strategic_draw(config.seed, replication, game.n_defenders)
     spec = config.mechanisms[chunk.mechanism]
@@ -415,7 +417,7 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int, rows: Rows) ->
     or one per defender when the profile makes each defender strategic in turn), added
     to ``rows`` round by round; a run that fails becomes its failed rows."""
     point = config.grid_points()[chunk.grid]
-    game = _game(config, point, replication)
+    game = study_game(config, point, replication)
     spec = config.mechanisms[chunk.mechanism]
     profile = config.profiles[chunk.profile]
     base = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.errors import InvalidParameterError
+from sim.errors import InvalidConfigError, InvalidParameterError
 from sim.fitting import (
     AttackLog,
     FitError,
@@ -112,3 +112,36 @@ def test_what_a_log_cannot_identify_is_refused():
         fit_logit(log, ("distance",))
     with pytest.raises(InvalidParameterError, match="nested"):
         lr_test(fit_suqr(log), fit_quantal(log))
+
+
+def test_a_studys_rounds_are_an_attack_log_that_recovers_its_attacker(tmp_path):
+    from runs.cli import main
+    from runs.export import read_dataset
+    from runs.logs import attack_log
+
+    from tests_support import write_config
+
+    study = {
+        "study": {"name": "qr", "seed": 5, "replications": 40, "rounds": 30},
+        "generator": {
+            "name": "uniform",
+            "params": {"n_defenders": 2, "n_targets": 6, "resources": 1},
+        },
+        "mechanisms": [{"name": "utilitarian"}],
+        "profiles": [{"name": "truthful"}],
+        "attacker": {"name": "quantal", "params": {"precision": 5.0}},
+        "audits": {"misreport_budget": 2},
+    }
+    config = write_config(tmp_path / "qr.toml", study)
+    out = tmp_path / "out"
+    assert main(["run", str(config), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    log = attack_log(out, mechanism="utilitarian", profile="truthful")
+    rounds = read_dataset(out, "rounds")
+    assert log.rounds == 40 * 30 == int((rounds["defender"] == 0).sum())
+    np.testing.assert_array_equal(log.attacked, rounds[rounds["defender"] == 0]["attacked_target"])
+    low, high = fit_quantal(log).intervals()[0]
+    assert low <= 5.0 <= high
+    with pytest.raises(InvalidConfigError, match="profile 'nope' is not in the study"):
+        attack_log(out, profile="nope")
+    assert main(["fit", str(out), "--format", "csv"]) == 0
+    assert main(["fit", str(out), "--mechanism", "nope"]) == 2

@@ -20,6 +20,7 @@ bound on the optimum. :func:`pooled_against_logit` applies it to the pooled reso
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,61 +179,110 @@ def _lowest_top_score(a: FloatArray, b: FloatArray, budget: float, upper: FloatA
     return low
 
 
-def _solve_on_grid(
-    a: FloatArray,
-    b: FloatArray,
-    p: FloatArray,
-    g: FloatArray,
-    budget: float,
-    upper: FloatArray,
-    resolution: int,
-) -> LogitOptimum:
-    shift = _lowest_top_score(a, b, budget, upper)
-    exact = float(np.max(a + np.maximum(b * upper, 0.0))) - shift <= EXPONENT_LIMIT
-    top_utility = float(np.maximum(p, p + g * upper).max())  # F averages utilities
-    steps = np.floor(upper * resolution + COVERAGE_TOL).astype(np.int64)
-    budget_steps = int(min(np.floor(budget * resolution + COVERAGE_TOL), steps.sum()))
+@dataclass(frozen=True)
+class _Grid:
+    """The problem on a grid of ``resolution`` steps per unit of coverage."""
 
-    def terms(r: float) -> list[tuple[FloatArray, FloatArray]]:
+    a: FloatArray
+    b: FloatArray
+    p: FloatArray
+    g: FloatArray
+    budget: float
+    upper: FloatArray
+    resolution: int
+
+    @property
+    def shift(self) -> float:
+        return _lowest_top_score(self.a, self.b, self.budget, self.upper)
+
+    @property
+    def budget_steps(self) -> int:
+        steps = np.floor(self.upper * self.resolution + COVERAGE_TOL).sum()
+        return int(min(np.floor(self.budget * self.resolution + COVERAGE_TOL), steps))
+
+    def terms(self, r: float, shift: float) -> list[tuple[FloatArray, FloatArray]]:
+        """Each target's term of :math:`h_r` at the grid points and its cell bounds."""
         return [
-            _cell_bounds(a[t], b[t], p[t] - r, g[t], upper[t], resolution, shift)
-            for t in range(a.size)
+            _cell_bounds(
+                self.a[t],
+                self.b[t],
+                self.p[t] - r,
+                self.g[t],
+                self.upper[t],
+                self.resolution,
+                shift,
+            )
+            for t in range(self.a.size)
         ]
 
-    # the grid's best F by bisection on the level r: some grid x has F(x) > r exactly
-    # when the knapsack of the terms at r is positive, and then its maximiser's F
-    # (Dinkelbach's step) raises the lower end at once
-    x = np.zeros(a.size)
-    r = logit_value(a, b, p, g, x)
-    low, high = r, max(r, top_utility)
-    for _ in range(MAX_STEPS):
-        if high - low <= LEVEL_TOL * max(1.0, abs(high)):
-            break
-        middle = (low + high) / 2
-        h, chosen = _grid_argmax([at for at, _ in terms(middle)], budget_steps)
-        candidate = np.array(chosen, dtype=np.float64) / resolution
-        value = logit_value(a, b, p, g, candidate)
-        if h > 0 and value > middle:
-            x, r, low = candidate, value, value
-        else:
-            high = middle
+    def maximiser(self) -> tuple[FloatArray, float]:
+        """The grid's best coverage and its F, by bisection on the level r: some grid x
+        has F(x) > r exactly when the knapsack of the terms at r is positive, and then
+        its maximiser's F (Dinkelbach's step) raises the lower end at once."""
+        a, b, p, g = self.a, self.b, self.p, self.g
+        shift, budget_steps = self.shift, self.budget_steps
+        x = np.zeros(a.size)
+        r = logit_value(a, b, p, g, x)
+        low, high = r, max(r, _top_utility(p, g, self.upper))
+        for _ in range(MAX_STEPS):
+            if high - low <= LEVEL_TOL * max(1.0, abs(high)):
+                break
+            middle = (low + high) / 2
+            h, chosen = _grid_argmax([at for at, _ in self.terms(middle, shift)], budget_steps)
+            candidate = np.array(chosen, dtype=np.float64) / self.resolution
+            value = logit_value(a, b, p, g, candidate)
+            if h > 0 and value > middle:
+                x, r, low = candidate, value, value
+            else:
+                high = middle
+        return x, r
 
-    x, r = _polish(a, b, p, g, budget, upper, x, r)
+    def upper_bound(self, value: float, precision: float) -> float:
+        """A proven upper bound on F over every feasible coverage (not only the grid's),
+        within ``precision`` of the least this grid proves.
 
-    # any feasible x has F(x) - r' = h_r'(x) / D(x) with D(x) > 0, and h_r'(x) is at most
-    # the cell bounds' knapsack optimum (a cell k costs k steps, as x >= k / N): where
-    # that is <= 0, the optimum is <= r'.
-    def below(level: float) -> bool:
-        cells = [cell for _, cell in terms(level)]
-        return _grid_argmax(cells, budget_steps)[0] <= 0
+        Any feasible x has :math:`F(x) - r = h_r(x) / D(x)` with :math:`D(x) > 0`, and
+        :math:`h_r(x)` is at most the knapsack of the cell bounds (a cell k costs k
+        steps, as :math:`x \\ge k / N`): where that is <= 0, the optimum is <= r. It
+        falls as r rises; its root is bracketed from ``value`` and found by the
+        Illinois method (regula falsi)."""
+        top = _top_utility(self.p, self.g, self.upper)
+        shift = self.shift
+        if float(np.max(self.a + np.maximum(self.b * self.upper, 0.0))) - shift > EXPONENT_LIMIT:
+            return max(value, top)
 
-    low, high = r, max(r, top_utility)
-    for _ in range(MAX_STEPS if exact else 0):
-        if high - low <= LEVEL_TOL * max(1.0, abs(high)):
-            break
-        middle = (low + high) / 2
-        low, high = (low, middle) if below(middle) else (middle, high)
-    return LogitOptimum(coverage=x, value=r, upper=high, resolution=resolution)
+        def bound(level: float) -> float:
+            cells = [cell for _, cell in self.terms(level, shift)]
+            return _grid_argmax(cells, self.budget_steps)[0]
+
+        low, high = value, max(value, top)
+        f_low = bound(low)
+        if f_low <= 0:
+            return low
+        f_high = min(bound(high), 0.0)  # F never exceeds the top utility
+        side = 0
+        for _ in range(MAX_STEPS):
+            if high - low <= max(precision, LEVEL_TOL * max(1.0, abs(high))):
+                break
+            middle = high - f_high * (high - low) / (f_high - f_low)
+            if not low < middle < high:
+                middle = (low + high) / 2
+            f_middle = bound(middle)
+            if f_middle <= 0:
+                high, f_high = middle, f_middle
+                f_low = f_low / 2 if side == -1 else f_low
+                side = -1
+            else:
+                low, f_low = middle, f_middle
+                f_high = f_high / 2 if side == 1 else f_high
+                side = 1
+        return high
+
+
+def _top_utility(p: FloatArray, g: FloatArray, upper: FloatArray) -> float:
+    """The largest utility of any target at any coverage: F averages utilities, so it is
+    never above this."""
+    return float(np.maximum(p, p + g * upper).max())
 
 
 def best_against_logit(
@@ -280,11 +330,14 @@ def best_against_logit(
         raise InvalidParameterError(
             f"best_against_logit.resolution must be in [1, {max_resolution}]; got {resolution}"
         )
+    grid = _Grid(av, bv, pv, gv, float(budget), box, resolution)
+    x, value = grid.maximiser()
+    x, value = _polish(av, bv, pv, gv, budget, box, x, value)
     while True:
-        found = _solve_on_grid(av, bv, pv, gv, budget, box, resolution)
-        if found.gap <= max_gap or resolution * 2 > max_resolution:
-            return found
-        resolution *= 2
+        upper_bound = grid.upper_bound(value, max_gap / 4)
+        if upper_bound - value <= max_gap or grid.resolution * 2 > max_resolution:
+            return LogitOptimum(x, value, upper_bound, grid.resolution)
+        grid = dataclasses.replace(grid, resolution=grid.resolution * 2)
 
 
 def pooled_against_logit(
