@@ -1,5 +1,5 @@
-"""The pooled Stackelberg mechanisms: against the game's attacker resources, and with
-the game's schedules.
+"""The pooled Stackelberg mechanisms: against the game's attacker resources, with the
+game's schedules, and against a logit attacker (:class:`PooledLogit`).
 
 The paper's mechanisms (Gan et al. 2020) plan for one attack; against an attacker who
 hits ``n_a`` targets at once (Korzhyk, Conitzer and Parr 2011) they keep planning for
@@ -25,9 +25,11 @@ from mechanisms.outcome import MechanismOutcome
 from mechanisms.reports import outcomes_by_allocation
 from sim.errors import InvalidParameterError, SimError
 from sim.game import FloatArray, SecurityGame
-from sim.payoffs import set_utility, target_utility
+from sim.payoffs import best_responses, set_utility, target_utility
 from sim.registry import params_of
+from sim.response import LogitResponse
 from sim.sampling import Recommendation
+from sim.solvers.behavioural import pooled_against_logit
 from sim.solvers.multi_attack import SSE_TARGET_LIMIT, multi_attack_sse
 from sim.solvers.schedules import schedule_sse
 
@@ -208,3 +210,102 @@ class PooledSchedules(_Pooled):
             ),
             leader,
         )
+
+
+@register_mechanism("pooled_logit")
+@dataclass(frozen=True)
+class PooledLogit(_Pooled):
+    """Pool the reported resources and commit to the coverage that maximises the
+    objective's expected utility against a logit attacker (``docs/behavioural.md`` §3:
+    :func:`~sim.solvers.behavioural.pooled_against_logit`, with a certified gap).
+
+    The attacker attacks target t with probability proportional to
+    :math:`\\exp(\\lambda U^a(c, t) + w_c c_t + w_r R^a_t + w_p P^a_t)`, his payoffs in
+    his standard units: quantal response with ``precision`` alone, SUQR with the three
+    weights and ``precision = 0``, or any weights :func:`sim.fitting.fit_logit` found
+    (``defcoord fit``).
+
+    Parameters
+    ----------
+    objective : {"utilitarian", "dictator"}
+        The defenders' total expected utility, or the dictator's.
+    precision, w_coverage, w_reward, w_penalty : float
+        The planned attacker's weights.
+    max_gap : float
+        The certified gap it settles for, as a share of the objective's payoff range
+        (the sum of the defenders' ranges, or the dictator's).
+
+    Notes
+    -----
+    Plans for one attack. The outcome is what the paper's audits see: its designated
+    target is the rational attacker's best response to the coverage that is best for
+    the objective, and its utilities are those at that target, so a study audits how
+    the commitment fares against the paper's rational attacker and simulates it against
+    the study's attacker. :meth:`planned_utility` gives the expected utilities against
+    the planned attacker. It claims none of the paper's properties.
+    """
+
+    precision: float = 10.0
+    w_coverage: float = 0.0
+    w_reward: float = 0.0
+    w_penalty: float = 0.0
+    max_gap: float = 1e-3
+
+    planned_attacks: ClassVar[int | None] = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.response()  # validates the weights
+        if not (isinstance(self.max_gap, int | float) and 0 < self.max_gap < 1):
+            raise InvalidParameterError(
+                f"pooled_logit.max_gap must be in (0, 1); got {self.max_gap!r}"
+            )
+
+    def response(self) -> LogitResponse:
+        """The planned attacker."""
+        weights = {
+            "utility": self.precision,
+            "coverage": self.w_coverage,
+            "reward": self.w_reward,
+            "penalty": self.w_penalty,
+        }
+        for name, value in weights.items():
+            if not (isinstance(value, int | float) and np.isfinite(value)):
+                label = "precision" if name == "utility" else f"w_{name}"
+                raise InvalidParameterError(
+                    f"pooled_logit.{label} must be a finite number; got {value!r}"
+                )
+        return LogitResponse({k: v for k, v in weights.items() if v != 0.0})
+
+    def allocate(self, game: SecurityGame, *, rng: np.random.Generator) -> MechanismOutcome:
+        """The certified coverage against the planned attacker, sampled by comb."""
+        refused = self.pooling_refused(game)
+        if refused is not None:
+            return refused
+        one = game.one_attack
+        leader = self.leader(one)
+        weights = np.ones(one.n_defenders) if leader is None else np.eye(one.n_defenders)[leader]
+        scale = float(weights @ one.units.defender_scale)
+        response = self.response()
+        found = pooled_against_logit(
+            one, response, weights=weights, max_gap=self.max_gap * scale, max_resolution=512
+        )
+        coverage = np.array(found.coverage, dtype=np.float64)
+        # the designated target: the rational attacker's best response that is best for
+        # the objective (the strong Stackelberg convention of the other pooled mechanisms)
+        responses = best_responses(one, coverage)
+        values = weights @ (one.defender_penalty + coverage * one.defender_gap)
+        target = int(responses[np.argmax(values[responses])])
+        return self.outcome(
+            coverage,
+            target_utility(one, target, coverage[target]),
+            (target,),
+            Recommendation.from_coverage(coverage, one.resources),
+            leader,
+        )
+
+    def planned_utility(self, game: SecurityGame, outcome: MechanismOutcome) -> FloatArray:
+        """Each defender's expected utility against the planned attacker, shape (n,)."""
+        coverage = np.asarray(outcome.coverage, dtype=np.float64)
+        attack = self.response().probabilities(game, coverage)
+        return np.asarray((game.defender_penalty + coverage * game.defender_gap) @ attack)

@@ -236,3 +236,31 @@ def test_a_bayesian_types_payoffs_must_fit_the_game():
     )
     with pytest.raises(InvalidParameterError, match=r"types\[0\]'s payoffs"):
         attacker.probabilities(example_5_2(), np.zeros(5))
+
+
+@given(games(max_defenders=3, max_targets=4, max_resources=2), st.sampled_from([0.0, 3.0, 30.0]))
+@settings(max_examples=examples(15))
+def test_pooled_logit_commits_to_the_certified_coverage(game, precision):
+    from mechanisms import make_mechanism
+    from mechanisms.outcome import outcome_problem
+
+    mechanism = make_mechanism("pooled_logit", precision=precision, max_gap=1e-2)
+    outcome = mechanism.allocate(game, rng=np.random.default_rng(0))
+    if game.restricted:
+        assert not outcome.ok
+        return
+    assert outcome.ok and outcome_problem(game, outcome) is None
+    scale = float(game.units.defender_scale.sum())
+    found = pooled_against_logit(game, LogitResponse.quantal(precision), max_gap=1e-2 * scale)
+    planned = mechanism.planned_utility(game, outcome)
+    assert planned.sum() <= found.upper + 1e-9 * scale
+    assert planned.sum() >= found.upper - 1e-2 * scale - 1e-9 * scale or found.resolution == 512
+
+
+def test_pooled_logit_refuses_bad_weights_by_name():
+    from mechanisms import make_mechanism
+
+    with pytest.raises(InvalidParameterError, match=r"pooled_logit\.w_reward"):
+        make_mechanism("pooled_logit", w_reward=float("inf"))
+    with pytest.raises(InvalidParameterError, match=r"pooled_logit\.max_gap"):
+        make_mechanism("pooled_logit", max_gap=0)
