@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.attackers import ATTACKERS, make_attacker
+from agents.attackers import ATTACKERS, AttackerModel, make_attacker
 from agents.profiles import BehaviourProfile
 from mechanisms import MECHANISMS, make_mechanism
 from mechanisms.base import plans_schedules, pools_resources
@@ -73,6 +73,24 @@ from sim.errors import InvalidConfigError, SimError
 from sim.generators import GENERATORS, make_generator
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+
+#: Design points name the attacker parameters ``[attacker] grid`` sweeps with this
+#: prefix (``attacker.precision``), which is also their column's name.
+ATTACKER_PREFIX = "attacker."
+
+
+def generator_part(point: Mapping[str, Any]) -> dict[str, Any]:
+    """A design point's generator parameters."""
+    return {k: v for k, v in point.items() if not k.startswith(ATTACKER_PREFIX)}
+
+
+def attacker_part(point: Mapping[str, Any]) -> dict[str, Any]:
+    """A design point's swept attacker parameters, by their names."""
+    return {
+        k.removeprefix(ATTACKER_PREFIX): v
+        for k, v in point.items()
+        if k.startswith(ATTACKER_PREFIX)
+    }
 
 
 @dataclass(frozen=True)
@@ -134,11 +152,17 @@ class StudyConfig:
     memory_gb: float | None = None
     question: str = ""
     sampling: Design = field(default_factory=Design)
+    attacker_grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def point_parameters(self) -> list[dict[str, Any]]:
         """Every grid point's full generator parameters (defaults filled in)."""
         return [
-            make_generator(self.generator, **{**self.generator_params, **point}).params()
+            {
+                **make_generator(
+                    self.generator, **{**self.generator_params, **generator_part(point)}
+                ).params(),
+                **{k: v for k, v in point.items() if k.startswith(ATTACKER_PREFIX)},
+            }
             for point in self.grid_points()
         ]
 
@@ -159,17 +183,31 @@ class StudyConfig:
     @functools.cached_property
     def _grid_points(self) -> list[dict[str, Any]]:
         if self.sampling.sampled:
-            return self.sampling.points(self.seed)
-        keys = sorted(self.grid)
-        return [
-            dict(zip(keys, values, strict=True))
-            for values in itertools.product(*(self.grid[k] for k in keys))
+            games = self.sampling.points(self.seed)
+        else:
+            keys = sorted(self.grid)
+            games = [
+                dict(zip(keys, values, strict=True))
+                for values in itertools.product(*(self.grid[k] for k in keys))
+            ]
+        names = sorted(self.attacker_grid)
+        attackers = [
+            {ATTACKER_PREFIX + k: v for k, v in zip(names, values, strict=True)}
+            for values in itertools.product(*(self.attacker_grid[k] for k in names))
         ]
+        return [{**game, **attacker} for game in games for attacker in attackers]
+
+    def attacker_for(self, point: Mapping[str, Any]) -> AttackerModel:
+        """The attacker model at a design point (its ``attacker.*`` values over
+        ``[attacker] params``)."""
+        return make_attacker(self.attacker, **{**self.attacker_params, **attacker_part(point)})
 
     def swept(self) -> list[str]:
         """The parameters the grid varies (more than one value): what the study's
         summary is grouped by."""
-        return sorted(k for k, v in self.grid.items() if len(v) > 1)
+        swept = [k for k, v in self.grid.items() if len(v) > 1]
+        swept += [ATTACKER_PREFIX + k for k, v in self.attacker_grid.items() if len(v) > 1]
+        return sorted(swept)
 
     def resolved(self) -> dict[str, Any]:
         """The configuration with every default filled in (JSON-ready)."""
@@ -187,6 +225,7 @@ class StudyConfig:
         if self.question:  # likewise
             study["question"] = self.question
         extra = {"design": self.sampling.resolved()} if self.sampling.sampled else {}  # likewise
+        swept_attacker = {k: list(v) for k, v in self.attacker_grid.items()}
         return {
             **extra,
             "study": study,
@@ -207,7 +246,12 @@ class StudyConfig:
                 }
                 for p in self.profiles
             ],
-            "attacker": {"name": self.attacker, "params": dict(self.attacker_params)},
+            "attacker": {
+                "name": self.attacker,
+                "params": dict(self.attacker_params),
+                # absent when empty: older studies keep their hash
+                **({"grid": swept_attacker} if swept_attacker else {}),
+            },
             "audits": {
                 "pareto": self.audits.pareto,
                 "utility_preservation": self.audits.utility_preservation,
@@ -428,6 +472,14 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("attacker", "name", "string", "informed", "a registered attacker model"),
     Field("attacker", "params", "table", {}, "the attacker model's parameters"),
+    Field(
+        "attacker",
+        "grid",
+        "table of arrays",
+        {},
+        "attacker parameters to sweep (each point of the generator's design meets each); "
+        "their columns are named attacker.<parameter>",
+    ),
     Field("audits", "pareto", "boolean", True, "audit Pareto efficiency"),
     Field("audits", "utility_preservation", "boolean", True, "audit weak and strong UP"),
     Field(
@@ -611,10 +663,21 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
             "([generator] params or grid attacker_resources)",
             attacker_params["resources"],
         )
-    try:
-        make_attacker(attacker, **attacker_params)
-    except SimError as exc:
-        raise InvalidConfigError(f"config [attacker]: {exc}") from None
+    attacker_grid: dict[str, tuple[Any, ...]] = {}
+    for key, values in _params(att, "grid", "attacker").items():
+        if not isinstance(values, list) or not values:
+            raise _fail(f"attacker.grid.{key}", "must be a non-empty list", values)
+        if key in attacker_params or key == "resources":
+            raise _fail(f"attacker.grid.{key}", "is also set in attacker.params", values)
+        attacker_grid[key] = tuple(values)
+    names = sorted(attacker_grid)
+    for values in itertools.product(*(attacker_grid[k] for k in names)):
+        params = {**attacker_params, **dict(zip(names, values, strict=True))}
+        try:
+            make_attacker(attacker, **params)
+        except SimError as exc:
+            raise InvalidConfigError(f"config [attacker] with {params}: {exc}") from None
+    size *= math.prod(len(values) for values in attacker_grid.values())
 
     aud = _table(data, "audits", False)
     _unknown(aud, _allowed("audits"), "audits")
@@ -653,6 +716,7 @@ def parse_config(data: Mapping[str, Any]) -> StudyConfig:
         memory_gb=None if memory_gb is None else float(memory_gb),
         question=question.strip(),
         sampling=design,
+        attacker_grid=attacker_grid,
     )
     blocks = -(-replications // chunk_size)  # ceiling
     planned = size * len(mechanisms) * blocks * (1 + (len(profiles) if rounds else 0))

@@ -20,7 +20,7 @@ import numpy as np
 
 from mechanisms import make_mechanism
 from mechanisms.properties import search_misreports
-from runs.config import StudyConfig
+from runs.config import ATTACKER_PREFIX, StudyConfig
 from runs.seeding import allocation_seed, search_rng
 from runs.tasks import blocks, chunk_rows, evaluate, plan_chunks, study_game, threshold
 
@@ -274,6 +274,7 @@ def dry_run(config: StudyConfig, jobs: int, budget: float = PILOT_SECONDS) -> st
     measured = pilot(config, budget)
     design = config.sampling
     keys = [r.name for r in design.ranges] if design.sampled else sorted(config.grid)
+    keys += [ATTACKER_PREFIX + k for k in sorted(config.attacker_grid)]
 
     def shown(point: dict[str, Any]) -> str:
         values = (f"{point[k]:.4g}" if isinstance(point[k], float) else str(point[k]) for k in keys)
@@ -285,7 +286,8 @@ def dry_run(config: StudyConfig, jobs: int, budget: float = PILOT_SECONDS) -> st
     elif plan.points <= SHOWN_POINTS:
         points = " | ".join(shown(p) for p in config.grid_points())
     else:
-        points = "the product of " + ", ".join(f"{k} ({len(config.grid[k])} values)" for k in keys)
+        sizes = {**config.grid, **{ATTACKER_PREFIX + k: v for k, v in config.attacker_grid.items()}}
+        points = "the product of " + ", ".join(f"{k} ({len(sizes[k])} values)" for k in keys)
     if design.sampled:
         box = ", ".join(
             f"{r.name} in [{r.low}, {r.high}]" + (" (integers)" if r.integer else "")

@@ -386,7 +386,9 @@ def study_min_gain(study: Path) -> float:
 def swept(manifest: dict[str, Any]) -> list[str]:
     """The parameters a study's grid varies (more than one value), from its manifest:
     what its summaries are grouped by unless told otherwise."""
-    grid = manifest.get("config", {}).get("generator", {}).get("grid", {})
+    config = manifest.get("config", {})
+    grid = dict(config.get("generator", {}).get("grid", {}))
+    grid.update({f"attacker.{k}": v for k, v in config.get("attacker", {}).get("grid", {}).items()})
     return sorted(k for k, v in grid.items() if isinstance(v, list) and len(v) > 1)
 
 

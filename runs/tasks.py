@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from agents.attackers import make_attacker
 from agents.model import play
 from agents.records import record_rows, targets_text
 from mechanisms import make_mechanism
@@ -37,7 +36,7 @@ from mechanisms.properties import (
     utility_preservation,
 )
 from mechanisms.space import outcome_space
-from runs.config import StudyConfig, parse_config
+from runs.config import StudyConfig, generator_part, parse_config
 from runs.export import encode_part
 from runs.schema import arrow_table, parameter_values
 from runs.seeding import (
@@ -98,7 +97,9 @@ def plan_chunks(config: StudyConfig) -> list[Chunk]:
 def study_game(config: StudyConfig, point: dict[str, Any], replication: int) -> SecurityGame:
     """The game of replication ``replication`` at the design point ``point``: the same
     for every condition, drawn from the seed tree."""
-    generator = make_generator(config.generator, **{**config.generator_params, **point})
+    generator = make_generator(
+        config.generator, **{**config.generator_params, **generator_part(point)}
+    )
     return generator.sample(instance_rng(config.seed, replication))
 
 
@@ -440,7 +441,7 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int, rows: Rows) ->
                 game,
                 make_mechanism(spec.name, **spec.params),
                 profile.behaviours(game.n_defenders, strategic),
-                attacker=make_attacker(config.attacker, **config.attacker_params),
+                attacker=config.attacker_for(point),
                 rounds=config.rounds,
                 rng=dynamics_seed(config.seed, replication),
             ):

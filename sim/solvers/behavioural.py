@@ -367,13 +367,24 @@ def pooled_against_logit(
             f"pooled_against_logit.weights must be {game.n_defenders} non-negative numbers; got {w}"
         )
     a, b = response.affine(game)
-    return best_against_logit(
+    # solved in the objective's own units (its lowest penalty 0, its range 1), so that
+    # the coverage does not depend on the payoffs' units; the values are mapped back
+    penalty, gap = w @ game.defender_penalty, w @ game.defender_gap
+    origin = float(penalty.min())
+    scale = max(float((penalty + gap).max()) - origin, float(np.finfo(float).tiny))
+    found = best_against_logit(
         a,
         b,
-        w @ game.defender_penalty,
-        w @ game.defender_gap,
+        (penalty - origin) / scale,
+        gap / scale,
         budget=float(game.total_resources),
-        max_gap=max_gap,
+        max_gap=max_gap / scale,
         resolution=resolution,
         max_resolution=max_resolution,
+    )
+    return LogitOptimum(
+        found.coverage,
+        origin + scale * found.value,
+        origin + scale * found.upper,
+        found.resolution,
     )
