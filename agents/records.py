@@ -69,6 +69,7 @@ def parse_coverage(text: str) -> FloatArray:
 
 def record_rows(record: RoundRecord) -> list[dict[str, Any]]:
     """One row per defender of a round, keyed by :data:`RECORD_COLUMNS`."""
+    in_force = coverage_text(record.effective_coverage)
     return [
         {
             "round": record.round,
@@ -81,7 +82,7 @@ def record_rows(record: RoundRecord) -> list[dict[str, Any]]:
             "designated_targets": targets_text(record.designated_targets),
             "attacked_targets": targets_text(record.attacked_targets),
             "covered_attacks": sum(record.covered_attacks),
-            "coverage_in_force": coverage_text(record.effective_coverage),
+            "coverage_in_force": in_force,
             "misreported": d.misreported,
             "deviated": d.deviated,
             "expected_utility": d.expected_utility,
