@@ -161,9 +161,13 @@ def comb_support(coverage: ArrayLike, budget: int) -> CombSupport:
     cuts = np.unique(np.concatenate(([0.0, 1.0], np.mod(edges, 1.0))))
     cuts = cuts[(cuts >= 0.0) & (cuts <= 1.0)]
     lengths = np.diff(cuts)
-    keep = lengths > 0.0
-    offsets, probabilities = cuts[:-1][keep], lengths[keep]
-    midpoints = offsets + probabilities / 2
+    # A tooth u + j is rounded by up to an ulp of K: an offset interval shorter than
+    # that could read two teeth in one target, so it joins its left neighbour.
+    keep = lengths > 8 * np.finfo(np.float64).eps * max(1, int(budget))
+    midpoints = cuts[:-1][keep] + lengths[keep] / 2
+    offsets = cuts[:-1][keep]
+    offsets[0] = 0.0
+    probabilities = np.diff(np.append(offsets, 1.0))
     teeth = _teeth_targets(edges, midpoints, min(int(budget), c.size))
     for array in (c, offsets, probabilities, teeth):
         array.setflags(write=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import InvalidParameterError
@@ -29,6 +29,7 @@ def coverages(draw):
 
 
 @given(coverages())
+@example((np.array([1e-7, 1.0, 1.0]), 3))
 @settings(max_examples=examples(300), deadline=None)
 def test_marginals_are_exact_and_support_is_small(case):
     c, budget = case
@@ -51,6 +52,7 @@ def recommendations(draw):
 
 
 @given(recommendations())
+@example((np.array([1e-7, 1.0, 1.0]), [2, 1]))  # cumulative sums agree to an ulp
 @settings(max_examples=examples(300), deadline=None)
 def test_recommendation_realises_coverage_within_each_budget(case):
     c, resources = case
