@@ -98,6 +98,11 @@ class AttackerModel(ABC):
         """The coverage it currently believes in, for attackers that learn (else None)."""
         return None
 
+    def logit(self) -> LogitResponse | None:
+        """The logit model it attacks by, where it is one (the audits against a
+        behavioural attacker use it); None otherwise."""
+        return None
+
 
 @ATTACKERS.register("informed")
 @dataclass
@@ -182,6 +187,9 @@ class _Logit(AttackerModel):
     @abstractmethod
     def response(self) -> LogitResponse:
         """The logit model of its attack probabilities."""
+
+    def logit(self) -> LogitResponse:
+        return self.response()
 
     def probabilities(self, game: SecurityGame, coverage: FloatArray) -> FloatArray:
         """Its attack distribution (one attack), shape (m,)."""

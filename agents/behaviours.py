@@ -21,12 +21,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mechanisms.base import Mechanism
+from mechanisms.behavioural import ir_violation_logit
 from mechanisms.outcome import MechanismOutcome
 from mechanisms.properties import find_profitable_misreport, ir_violation
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import is_failure
 from sim.registry import Registry, params_of
+from sim.response import LogitResponse
 from sim.sampling import Recommendation, comb_support
 
 REPORTING: Registry[Any] = Registry("reporting behaviour")
@@ -287,6 +289,10 @@ class ExecutionBehaviour:
         """The per-round hook: called once per round with the outcome in force, before
         any :meth:`plan` (a learner picks this round's rule here, drawing from ``rng``)."""
 
+    def face(self, response: LogitResponse | None) -> None:
+        """The attacker she plays against, once per run before its first round: its
+        logit model, or None for the paper's rational attacker."""
+
     def plan_key(self) -> object:
         """Identifies the plan in force: equal keys (under one outcome) mean equal plans,
         so the exact effective coverage can be cached across rounds."""
@@ -329,15 +335,24 @@ class Follow(ExecutionBehaviour):
 @EXECUTION.register("optimal_deviation")
 @dataclass
 class OptimalDeviation(ExecutionBehaviour):
-    """Play the best strategy modification against the outcome's recommendation
-    (:func:`~mechanisms.properties.ir_violation`); follow when it gains nothing. The
-    modification models one attack (:attr:`~sim.game.SecurityGame.one_attack`)."""
+    """Play the best strategy modification against the outcome's recommendation;
+    follow when it gains nothing. Against a logit attacker (:meth:`face`) on a game of
+    one attack on targets it is the one of
+    :func:`~mechanisms.behavioural.ir_violation_logit`; otherwise the rational one of
+    :func:`~mechanisms.properties.ir_violation`, which models one attack
+    (:attr:`~sim.game.SecurityGame.one_attack`)."""
 
     _plans: dict[tuple[int, ...], FloatArray] = field(default_factory=dict, init=False, repr=False)
     _outcome: object = field(default=None, init=False, repr=False)
     _memo: dict[object, dict[tuple[int, ...], FloatArray]] = field(
         default_factory=dict, init=False, repr=False
     )
+    _against: LogitResponse | None = field(default=None, init=False, repr=False)
+
+    def face(self, response: LogitResponse | None) -> None:
+        if response != self._against:
+            self._against, self._outcome = response, None
+            self._memo.clear()
 
     def plan_key(self) -> object:
         return self._outcome
@@ -356,7 +371,12 @@ class OptimalDeviation(ExecutionBehaviour):
         if key not in self._memo:
             plans: dict[tuple[int, ...], FloatArray] = {}
             if isinstance(outcome.recommendation, Recommendation):
-                deviation = ir_violation(game.one_attack, outcome, defender)
+                against, one = self._against, game.attacker_resources == 1
+                deviation = (
+                    ir_violation_logit(game, outcome, defender, against)
+                    if against is not None and one and game.schedules is None
+                    else ir_violation(game.one_attack, outcome, defender)
+                )
                 if is_failure(deviation.gain, game.units.defender_scale[defender]):
                     plans = {signal: y for signal, _, y in deviation.modification}
             self._memo[key] = plans
@@ -400,6 +420,7 @@ class LearningDeviation(ExecutionBehaviour):
     _bandit: _Bandit | None = field(default=None, init=False, repr=False)
     _rules: tuple[ExecutionBehaviour, ...] = field(default=(), init=False, repr=False)
     _choice: int = field(default=0, init=False, repr=False)
+    _against: LogitResponse | None = field(default=None, init=False, repr=False)
 
     ARMS: ClassVar[tuple[str, ...]] = ("follow", "shirk", "optimal_deviation")
 
@@ -410,6 +431,11 @@ class LearningDeviation(ExecutionBehaviour):
     def arm(self) -> str:
         """The rule played last."""
         return self.ARMS[self._choice]
+
+    def face(self, response: LogitResponse | None) -> None:
+        self._against = response
+        for rule in self._rules:
+            rule.face(response)
 
     def prepare(
         self,
@@ -422,6 +448,7 @@ class LearningDeviation(ExecutionBehaviour):
         if self._bandit is None:
             self._bandit = _Bandit(len(self.ARMS), self.algorithm, float(self.epsilon))
             self._rules = tuple(make_execution(arm) for arm in self.ARMS)
+            self.face(self._against)
         self._choice = self._bandit.pick(rng)
         for rule in self._rules:
             rule.prepare(game, defender, outcome, rng)

@@ -194,6 +194,11 @@ class RoundLoop:
         default_factory=dict, init=False, repr=False
     )
 
+    def __post_init__(self) -> None:
+        response = self.attacker.attacker_model.logit()
+        for defender in self.defenders:
+            defender.executing.face(response)
+
     def play(self, round_index: int, rng: np.random.Generator) -> RoundRecord:
         """Play one round (steps 1-5 of the module docstring) and return its record."""
         game, authority = self.game, self.authority

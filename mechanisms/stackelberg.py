@@ -306,6 +306,4 @@ class PooledLogit(_Pooled):
 
     def planned_utility(self, game: SecurityGame, outcome: MechanismOutcome) -> FloatArray:
         """Each defender's expected utility against the planned attacker, shape (n,)."""
-        coverage = np.asarray(outcome.coverage, dtype=np.float64)
-        attack = self.response().probabilities(game, coverage)
-        return np.asarray((game.defender_penalty + coverage * game.defender_gap) @ attack)
+        return self.response().utilities(game, outcome.coverage)

@@ -109,6 +109,14 @@ class LogitResponse:
         """Each target's attack probability under ``coverage``, shape (m,)."""
         return softmax(self.scores(game, coverage))
 
+    def utilities(self, game: SecurityGame, coverage: ArrayLike) -> FloatArray:
+        """Each defender's expected utility against this attacker under ``coverage``,
+        shape (n,)."""
+        c = np.asarray(coverage, dtype=np.float64)
+        return np.asarray(
+            (game.defender_penalty + c * game.defender_gap) @ self.probabilities(game, c)
+        )
+
     def affine(self, game: SecurityGame) -> tuple[FloatArray, FloatArray]:
         """``(a, b)``, each shape (m,): target t's score is ``a[t] + b[t] * c_t``."""
         s = game.standard

@@ -15,7 +15,12 @@ from sim.game import SecurityGame
 from sim.instances import example_5_2
 from sim.response import FEATURES, LogitResponse, features
 from sim.solvers import single_defender_sse
-from sim.solvers.behavioural import best_against_logit, logit_value, pooled_against_logit
+from sim.solvers.behavioural import (
+    best_against_logit,
+    best_against_logit_by_signal,
+    logit_value,
+    pooled_against_logit,
+)
 
 from strategies import examples, games
 
@@ -112,6 +117,67 @@ def test_the_certificate_bounds_a_brute_force_search(vectors, budget):
     assert brute <= found.upper + 1e-9
     assert found.value >= brute - max(found.gap, 1e-9)
     assert found.gap <= 1e-3 or found.resolution == 1024
+
+
+def _brute_force_by_signal(a, b, p, g, weight, budget, steps=8):
+    """The largest F over per-signal coverages on a grid of ``steps`` per unit (each
+    signal's within the budget)."""
+    m = a.size
+    points = np.linspace(0, 1, steps + 1)
+    own = np.array([y for y in itertools.product(points, repeat=m) if sum(y) <= budget + 1e-12])
+    added = np.zeros((1, m))
+    for row in weight:  # every combination of the signals' grid coverages
+        added = (added[:, None, :] + row[None, None, :] * own[None, :, :]).reshape(-1, m)
+    s = a + b * added
+    w = np.exp(s - s.max(axis=1, keepdims=True))
+    return float(((w * (p + g * added)).sum(axis=1) / w.sum(axis=1)).max())
+
+
+_SHARE = st.sampled_from([0.0, 0.25, 0.5])
+
+
+@given(
+    st.integers(1, 3).flatmap(
+        lambda m: st.tuples(
+            *[st.lists(_SMALL, min_size=m, max_size=m) for _ in range(4)],
+            st.lists(st.lists(_SHARE, min_size=m, max_size=m), min_size=1, max_size=2),
+        )
+    ),
+    st.sampled_from([0, 1, 2]),
+)
+@settings(max_examples=examples(40), deadline=None)
+def test_the_per_signal_certificate_bounds_a_brute_force_search(vectors, budget):
+    """The best modification's optimiser (docs/behavioural.md §5): its y is playable
+    and gives its value, and no grid point of the per-signal coverages beats its bound."""
+    a, b, p, g, weight = (np.array(v, dtype=float) for v in vectors)
+    b = 3 * b
+    found, y = best_against_logit_by_signal(a, b, p, g, weight=weight, budget=budget, max_gap=1e-4)
+    assert (y >= 0).all() and (y <= 1).all() and (y.sum(axis=1) <= budget + 1e-9).all()
+    assert not y[weight == 0].any()
+    np.testing.assert_allclose((weight * y).sum(axis=0), found.coverage, atol=1e-9)
+    assert found.value == pytest.approx(logit_value(a, b, p, g, found.coverage), abs=1e-12)
+    brute = _brute_force_by_signal(a, b, p, g, weight, budget)
+    assert brute <= found.upper + 1e-9
+    assert found.gap <= 1e-4 or found.resolution == 256
+
+
+@given(
+    st.integers(1, 4).flatmap(
+        lambda m: st.tuples(*[st.lists(_SMALL, min_size=m, max_size=m) for _ in range(4)])
+    ),
+    st.sampled_from([1, 2]),
+)
+@settings(max_examples=examples(25), deadline=None)
+def test_one_signal_of_unit_weight_is_the_knapsack_problem(vectors, budget):
+    """With one signal whose coverage adds in full, the per-signal problem is the
+    budgeted one of :func:`best_against_logit`: their certified brackets meet."""
+    a, b, p, g = (np.array(v, dtype=float) for v in vectors)
+    b = 3 * b
+    knapsack = best_against_logit(a, b, p, g, budget=budget, max_gap=1e-3, max_resolution=512)
+    signal, _ = best_against_logit_by_signal(
+        a, b, p, g, weight=np.ones((1, a.size)), budget=budget, max_gap=1e-4
+    )
+    assert signal.value <= knapsack.upper + 1e-9 and knapsack.value <= signal.upper + 1e-9
 
 
 @given(games(max_defenders=3, max_targets=3, max_resources=2), st.sampled_from([0.0, 2.0, 10.0]))
@@ -318,3 +384,119 @@ def test_a_bad_attacker_grid_is_refused_by_name(attacker, match):
 
     with pytest.raises(InvalidConfigError, match=match):
         _sweep(**attacker)
+
+
+@pytest.mark.parametrize("mechanism", ["nse", "utilitarian", "pooled_logit"])
+@pytest.mark.parametrize("precision", [1.0, 30.0])
+def test_the_logit_ir_audit_finds_a_playable_deviation_within_its_bracket(mechanism, precision):
+    """Property 4 against a quantal attacker on Example 5.2 (Gan et al. 2020): each
+    defender's modification is playable within her budget per signal, its overall
+    coverage gives the value found, and the bracket holds it."""
+    from mechanisms import make_mechanism
+    from mechanisms.behavioural import ir_violation_logit
+
+    game = example_5_2()
+    outcome = make_mechanism(mechanism).allocate(game, rng=np.random.default_rng(0))
+    response = LogitResponse.quantal(precision)
+    for i in range(game.n_defenders):
+        found = ir_violation_logit(game, outcome, i, response)
+        assert 0.0 <= found.gain <= found.gain_upper
+        assert found.utility == pytest.approx(response.utilities(game, outcome.coverage)[i])
+        assert found.value == pytest.approx(
+            max(found.utility, response.utilities(game, found.coverage)[i]), abs=1e-9
+        )
+        assert found.gain_upper - found.gain <= 1e-3 * game.units.defender_scale[i] + 1e-9
+        for _, probability, y in found.modification:
+            assert 0.0 < probability <= 1.0
+            assert y.sum() <= game.resources[i] + 1e-9 and (y >= 0).all() and (y <= 1).all()
+
+
+def test_the_logit_ir_audit_does_not_depend_on_the_defenders_units():
+    """The search runs in each player's standard units: scaling and shifting every
+    defender's payoffs scales her gains and nothing else."""
+    from mechanisms import make_mechanism
+    from mechanisms.behavioural import ir_violation_logit
+
+    game = example_5_2()
+    scaled = SecurityGame(
+        defender_reward=7.0 * game.defender_reward - 3.0,
+        defender_penalty=7.0 * game.defender_penalty - 3.0,
+        attacker_reward=game.attacker_reward,
+        attacker_penalty=game.attacker_penalty,
+        resources=game.resources,
+    )
+    outcome = make_mechanism("utilitarian").allocate(game, rng=np.random.default_rng(0))
+    response = LogitResponse.quantal(10.0)
+    for i in range(game.n_defenders):
+        one = ir_violation_logit(game, outcome, i, response)
+        other = ir_violation_logit(scaled, outcome, i, response)
+        assert other.gain == pytest.approx(7.0 * one.gain, rel=1e-9, abs=1e-12)
+        assert other.gain_upper == pytest.approx(7.0 * one.gain_upper, rel=1e-9, abs=1e-12)
+
+
+def test_a_defender_without_resources_has_nothing_to_gain_against_a_logit_attacker():
+    from mechanisms import make_mechanism
+    from mechanisms.behavioural import ir_violation_logit
+
+    base = example_5_2()
+    game = SecurityGame(
+        defender_reward=base.defender_reward,
+        defender_penalty=base.defender_penalty,
+        attacker_reward=base.attacker_reward,
+        attacker_penalty=base.attacker_penalty,
+        resources=[0, *base.resources[1:]],
+    )
+    outcome = make_mechanism("utilitarian").allocate(game, rng=np.random.default_rng(0))
+    found = ir_violation_logit(game, outcome, 0, LogitResponse.quantal(5.0))
+    assert found.gain == 0.0 and found.gain_upper <= 1e-12
+
+
+def test_the_logit_ir_audit_refuses_bad_input_by_name():
+    from mechanisms import make_mechanism
+    from mechanisms.behavioural import ir_violation_logit
+
+    game = example_5_2()
+    outcome = make_mechanism("utilitarian").allocate(game, rng=np.random.default_rng(0))
+    response = LogitResponse.quantal(5.0)
+    with pytest.raises(InvalidParameterError, match="defender"):
+        ir_violation_logit(game, outcome, 7, response)
+    with pytest.raises(InvalidParameterError, match="max_gap"):
+        ir_violation_logit(game, outcome, 0, response, max_gap=0.0)
+    with pytest.raises(InvalidParameterError, match="weight"):
+        best_against_logit_by_signal([0.0], [0.0], [0.0], [1.0], weight=[[-1.0]], budget=1)
+
+
+def test_optimal_deviation_plays_the_logit_modification_against_a_logit_attacker():
+    """In a simulation against a quantal attacker, the ``optimal_deviation`` behaviour
+    plays the modification of the logit IR audit: its per-round expected gain over
+    following, averaged over rounds, estimates the audit's gain (same draws for both)."""
+    from agents.attackers import make_attacker
+    from agents.behaviours import make_execution, make_reporting
+    from agents.roles import play_rounds
+    from mechanisms import make_mechanism
+    from mechanisms.behavioural import ir_violation_logit
+
+    game = example_5_2()
+    mechanism = make_mechanism("utilitarian")
+    outcome = mechanism.allocate(game, rng=np.random.default_rng(0))
+    deviator = 1
+    expected = ir_violation_logit(game, outcome, deviator, LogitResponse.quantal(30.0))
+    assert expected.gain > 0.05 * game.units.defender_scale[deviator]
+    behaviours = [
+        (
+            make_reporting("truthful"),
+            make_execution("optimal_deviation" if i == deviator else "follow"),
+        )
+        for i in range(game.n_defenders)
+    ]
+    records = play_rounds(
+        game,
+        mechanism,
+        behaviours,
+        attacker=make_attacker("quantal", precision=30.0),
+        rounds=600,
+        rng=3,
+    )
+    gains = np.array([r.defenders[deviator].ir_gain for r in records])
+    error = gains.std(ddof=1) / np.sqrt(gains.size)
+    assert abs(gains.mean() - expected.gain) <= 4 * error

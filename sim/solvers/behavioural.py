@@ -25,18 +25,21 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import ArrayLike
-from scipy import optimize
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, sparse
 
-from sim.errors import InvalidGameError, InvalidParameterError
+from sim.errors import InvalidGameError, InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
-from sim.numerics import COVERAGE_TOL
+from sim.numerics import COVERAGE_TOL, MIP_GAP, ROUNDING_TOL
 from sim.response import LogitResponse
 
 #: The grid's first resolution (steps per unit of coverage); it doubles until the
 #: certified gap is at most ``max_gap`` or the resolution reaches ``max_resolution``.
 RESOLUTION = 64
 MAX_RESOLUTION = 4096
+#: The finest grid of the per-signal problem, whose grid problems are MILPs with a
+#: binary per record step.
+SIGNAL_MAX_RESOLUTION = 256
 #: Bisection steps on the level, for the grid's maximiser and for the upper bound; they
 #: stop when the bracket is within ``LEVEL_TOL`` (relative) of its top.
 MAX_STEPS = 60
@@ -109,26 +112,41 @@ def _weight(exponent: FloatArray) -> FloatArray:
     return np.exp(np.minimum(exponent, EXPONENT_LIMIT))
 
 
-def _cell_bounds(
-    a: float, b: float, q: float, g: float, upper: float, resolution: int, shift: float
-) -> tuple[FloatArray, FloatArray]:
-    """Target t's term :math:`\\varphi(x) = e^{a + bx - shift}(q + gx)` at the grid points
-    ``k / resolution`` (k = 0 .. n) and an upper bound of it on each cell: on
-    ``[k/N, (k+1)/N]`` (the last cell ends at ``upper``) the larger end value plus
-    :math:`h^2 \\max|\\varphi''| / 8`, the most a function with that curvature rises
-    between the ends of an interval of length h."""
-    n = int(np.floor(upper * resolution + COVERAGE_TOL))
-    points = np.arange(n + 1) / resolution
-    at = _weight(a + b * points - shift) * (q + g * points)
-    ends = np.append(points[1:], max(upper, points[-1]))
-    end_values = _weight(a + b * ends - shift) * (q + g * ends)
-    # |phi''| = e^{a+bx}|b^2 (q + gx) + 2bg| on each cell, by its ends (q + gx is linear)
-    top = _weight(a + np.maximum(b * points, b * ends) - shift)
-    linear = np.maximum(np.abs(q + g * points), np.abs(q + g * ends))
-    width = ends - points
-    with np.errstate(over="ignore"):  # an infinite bound is a valid one
-        curvature = top * (b * b * linear + 2 * abs(b * g))
-        return at, np.maximum(at, end_values) + curvature * width * width / 8
+@dataclass(frozen=True)
+class _Cells:
+    """Target t's term :math:`\varphi(x) = e^{a + bx - shift}(q + gx)` on its grid: the
+    cells ``[k/N, (k+1)/N]`` (k = 0 .. n; the last ends at the target's upper bound),
+    :math:`\varphi` at their ends, and on each cell :math:`h^2 \\max|\varphi''| / 8`,
+    the most :math:`\varphi` rises above its chord there (h the cell's width)."""
+
+    points: FloatArray
+    ends: FloatArray
+    at: FloatArray
+    at_ends: FloatArray
+    sag: FloatArray
+
+    @classmethod
+    def of(
+        cls, a: float, b: float, q: float, g: float, upper: float, resolution: int, shift: float
+    ) -> _Cells:
+        n = int(np.floor(upper * resolution + COVERAGE_TOL))
+        points = np.arange(n + 1) / resolution
+        ends = np.append(points[1:], max(upper, points[-1]))
+        at = _weight(a + b * points - shift) * (q + g * points)
+        at_ends = _weight(a + b * ends - shift) * (q + g * ends)
+        # |phi''| = e^{a+bx}|b^2 (q + gx) + 2bg| on each cell, by its ends (q + gx is linear)
+        top = _weight(a + np.maximum(b * points, b * ends) - shift)
+        linear = np.maximum(np.abs(q + g * points), np.abs(q + g * ends))
+        width = ends - points
+        with np.errstate(over="ignore", invalid="ignore"):  # an infinite bound is valid
+            sag = top * (b * b * linear + 2 * abs(b * g)) * width * width / 8
+        return cls(points, ends, at, at_ends, sag)
+
+    @property
+    def bounds(self) -> FloatArray:
+        """An upper bound of :math:`\varphi` on each cell: its larger end plus the sag."""
+        with np.errstate(invalid="ignore"):
+            return np.maximum(self.at, self.at_ends) + self.sag
 
 
 def _polish(
@@ -200,10 +218,10 @@ class _Grid:
         steps = np.floor(self.upper * self.resolution + COVERAGE_TOL).sum()
         return int(min(np.floor(self.budget * self.resolution + COVERAGE_TOL), steps))
 
-    def terms(self, r: float, shift: float) -> list[tuple[FloatArray, FloatArray]]:
-        """Each target's term of :math:`h_r` at the grid points and its cell bounds."""
+    def terms(self, r: float, shift: float) -> list[_Cells]:
+        """Each target's term of :math:`h_r` on its grid."""
         return [
-            _cell_bounds(
+            _Cells.of(
                 self.a[t],
                 self.b[t],
                 self.p[t] - r,
@@ -215,12 +233,29 @@ class _Grid:
             for t in range(self.a.size)
         ]
 
+    def bound(self, r: float, shift: float) -> float:
+        """An upper bound of :math:`h_r` (scaled by :math:`e^{-shift}`) over the whole
+        feasible set: the knapsack of the cell bounds (a cell k costs k steps, as
+        :math:`x \\ge k / N` there)."""
+        return self.best([cells.bounds for cells in self.terms(r, shift)])[0]
+
+    def best(self, values: list[FloatArray]) -> tuple[float, FloatArray]:
+        r"""The most :math:`\sum_t` ``values[t][k_t]`` over grid points
+        :math:`x_t = k_t / N` of the feasible set (a bound on it, exact here) and such
+        an x."""
+        total, chosen = _grid_argmax(values, self.budget_steps)
+        return total, np.array(chosen, dtype=np.float64) / self.resolution
+
+    def polish(self, x: FloatArray, value: float) -> tuple[FloatArray, float]:
+        """A local ascent from ``x``, kept when better."""
+        return _polish(self.a, self.b, self.p, self.g, self.budget, self.upper, x, value)
+
     def maximiser(self) -> tuple[FloatArray, float]:
         """The grid's best coverage and its F, by bisection on the level r: some grid x
         has F(x) > r exactly when the knapsack of the terms at r is positive, and then
         its maximiser's F (Dinkelbach's step) raises the lower end at once."""
         a, b, p, g = self.a, self.b, self.p, self.g
-        shift, budget_steps = self.shift, self.budget_steps
+        shift = self.shift
         x = np.zeros(a.size)
         r = logit_value(a, b, p, g, x)
         low, high = r, max(r, _top_utility(p, g, self.upper))
@@ -228,8 +263,7 @@ class _Grid:
             if high - low <= LEVEL_TOL * max(1.0, abs(high)):
                 break
             middle = (low + high) / 2
-            h, chosen = _grid_argmax([at for at, _ in self.terms(middle, shift)], budget_steps)
-            candidate = np.array(chosen, dtype=np.float64) / self.resolution
+            h, candidate = self.best([cells.at for cells in self.terms(middle, shift)])
             value = logit_value(a, b, p, g, candidate)
             if h > 0 and value > middle:
                 x, r, low = candidate, value, value
@@ -237,7 +271,7 @@ class _Grid:
                 high = middle
         return x, r
 
-    def upper_bound(self, value: float, precision: float) -> float:
+    def upper_bound(self, value: float, precision: float, ceiling: float = np.inf) -> float:
         """A proven upper bound on F over every feasible coverage (not only the grid's),
         within ``precision`` of the least this grid proves.
 
@@ -245,21 +279,21 @@ class _Grid:
         :math:`h_r(x)` is at most the knapsack of the cell bounds (a cell k costs k
         steps, as :math:`x \\ge k / N`): where that is <= 0, the optimum is <= r. It
         falls as r rises; its root is bracketed from ``value`` and found by the
-        Illinois method (regula falsi)."""
+        Illinois method (regula falsi). ``ceiling``, a bound already proven (a coarser
+        grid's), caps the bracket and the answer."""
         top = _top_utility(self.p, self.g, self.upper)
         shift = self.shift
         if float(np.max(self.a + np.maximum(self.b * self.upper, 0.0))) - shift > EXPONENT_LIMIT:
-            return max(value, top)
+            return max(value, min(top, ceiling))
 
         def bound(level: float) -> float:
-            cells = [cell for _, cell in self.terms(level, shift)]
-            return _grid_argmax(cells, self.budget_steps)[0]
+            return self.bound(level, shift)
 
-        low, high = value, max(value, top)
+        low, high = value, max(value, min(top, ceiling))
         f_low = bound(low)
         if f_low <= 0:
             return low
-        f_high = min(bound(high), 0.0)  # F never exceeds the top utility
+        f_high = min(bound(high), 0.0)  # F never exceeds the top utility or the ceiling
         side = 0
         for _ in range(MAX_STEPS):
             if high - low <= max(precision, LEVEL_TOL * max(1.0, abs(high))):
@@ -277,6 +311,260 @@ class _Grid:
                 f_high = f_high / 2 if side == 1 else f_high
                 side = 1
         return high
+
+
+def _records(values: FloatArray) -> NDArray[np.int64]:
+    """The grid steps whose value beats every smaller step's: the only choices worth
+    their cost in a downward-closed set (step 0 always)."""
+    prior = np.maximum.accumulate(np.concatenate(([-np.inf], values[:-1])))
+    return np.flatnonzero(values > prior)
+
+
+@dataclass(frozen=True)
+class _SignalGrid(_Grid):
+    r"""The grid over the coverages a defender adds by signal: :math:`x_t = \sum_\sigma
+    w_{\sigma t} y^\sigma_t` with :math:`\sum_t y^\sigma_t \le k`, :math:`0 \le y \le 1`.
+
+    ``budget`` and ``upper`` are a box relaxation of that set (``upper[t]`` the most
+    :math:`x_t`, ``budget`` = k, as :math:`w_{\sigma t} \le P_\sigma`), used for the
+    weights' scale; :meth:`best` solves over the set itself, a MILP.
+    """
+
+    weight: FloatArray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    per_signal: float = 0.0
+
+    def best(self, values: list[FloatArray]) -> tuple[float, FloatArray]:
+        r"""The most :math:`\sum_t` ``values[t][k_t]`` over choices with
+        :math:`(k_t / N)_t` in the set (HiGHS's proven bound on it) and the best such x.
+
+        Only record steps matter (:func:`_records`): target t's j-th record is taken
+        with binary :math:`z_{tj} \le z_{t,j-1}`, adding its rise in value and needing
+        its rise in steps of :math:`x_t`; the x so needed must be reachable by some y
+        within the per-signal budgets.
+        """
+        m = len(values)
+        base = sum(float(v[0]) for v in values)
+        if not all(np.isfinite(v).all() for v in values):
+            return np.inf, np.zeros(m)
+        signal, target = np.nonzero(self.weight > 0.0)
+        n_y = signal.size
+        owner, rise, cost, chain = [], [], [], []
+        for t, v in enumerate(values):
+            steps = _records(v)
+            owner += [t] * (steps.size - 1)
+            rise += list(np.diff(v[steps]))
+            cost += list(np.diff(steps) / self.resolution)
+            chain += [False] + [True] * (steps.size - 2) if steps.size > 1 else []
+        n_z = len(owner)
+        if n_z == 0:
+            return base, np.zeros(m)
+        z_target, z_cost, follows = np.array(owner), np.array(cost), np.flatnonzero(chain)
+        columns = n_y + n_z
+        z_col = n_y + np.arange(n_z)
+        needs = sparse.coo_array(  # x_t needed by the records taken <= what y adds to t
+            (
+                np.concatenate((-self.weight[signal, target], z_cost)),
+                (np.concatenate((target, z_target)), np.concatenate((np.arange(n_y), z_col))),
+            ),
+            shape=(m, columns),
+        )
+        order = sparse.coo_array(  # z_tj <= z_t,j-1
+            (
+                np.concatenate((np.ones(follows.size), -np.ones(follows.size))),
+                (
+                    np.tile(np.arange(follows.size), 2),
+                    np.concatenate((z_col[follows], z_col[follows - 1])),
+                ),
+            ),
+            shape=(follows.size, columns),
+        )
+        value, z = self._milp(np.array(rise), columns, [needs, order], np.ones(n_z), np.ones(n_z))
+        taken = np.round(z) > 0
+        x = np.bincount(z_target[taken], weights=z_cost[taken], minlength=m)
+        return base + value, np.minimum(x, self.upper)
+
+    def _milp(
+        self,
+        objective: FloatArray,
+        columns: int,
+        rows: list[sparse.coo_array],
+        integral: FloatArray,
+        bounds: FloatArray,
+    ) -> tuple[float, FloatArray]:
+        """max ``objective`` @ u over the per-signal coverages y (the first columns,
+        within the budgets) and u (the rest, within [0, ``bounds``], ``integral``
+        marking binaries), subject to every row of ``rows`` <= 0: HiGHS's proven bound
+        on it and its solution's u."""
+        signal, _ = np.nonzero(self.weight > 0.0)
+        n_y = signal.size
+        budgets = sparse.coo_array(
+            (np.ones(n_y), (signal, np.arange(n_y))), shape=(self.weight.shape[0], columns)
+        )
+        result = optimize.milp(
+            -np.concatenate((np.zeros(n_y), objective)),
+            integrality=np.concatenate((np.zeros(n_y), integral)),
+            bounds=optimize.Bounds(0.0, np.concatenate((np.ones(n_y), bounds))),
+            constraints=[
+                optimize.LinearConstraint(budgets.tocsr(), -np.inf, self.per_signal),
+                *(optimize.LinearConstraint(a.tocsr(), -np.inf, 0.0) for a in rows),
+            ],
+            options={"mip_rel_gap": MIP_GAP},
+        )
+        if result.x is None:
+            raise SolverFailedError(f"the per-signal grid's MILP failed: {result.message}")
+        proven = result.fun if result.mip_dual_bound is None else result.mip_dual_bound  # LP
+        return -float(proven), result.x[n_y:]
+
+    def bound(self, r: float, shift: float) -> float:
+        """An upper bound of :math:`h_r` over the set, O(1/N^2) from the optimum: each
+        term lies below the line through its cell's ends raised by the cell's sag, so
+        below the piecewise-linear function through its knots raised by the larger
+        adjacent sag; that function's maximum over the set is a MILP (the incremental
+        form: segment j + 1 is entered only when segment j is full, a binary each),
+        cut at its highest knot, past which no coverage pays."""
+        m = self.a.size
+        signal, target = np.nonzero(self.weight > 0.0)
+        n_y = signal.size
+        base = 0.0
+        owner: list[int] = []
+        width: list[float] = []
+        slope: list[float] = []
+        chained: list[bool] = []
+        for t, cells in enumerate(self.terms(r, shift)):
+            keep = cells.ends > cells.points
+            sag = cells.sag[keep]
+            if not (np.isfinite(sag).all() and np.isfinite(cells.at).all()):
+                return np.inf
+            if sag.size == 0:  # she cannot add to t
+                base += float(cells.at[0])
+                continue
+            raised = np.maximum(np.append(sag, 0.0), np.append(0.0, sag))
+            knots = np.append(cells.at[: sag.size], cells.at_ends[keep][-1:]) + raised
+            widths = (cells.ends - cells.points)[keep]
+            top = int(np.argmax(knots))
+            base += float(knots[0])
+            owner += [t] * top
+            width += list(widths[:top])
+            slope += list(np.diff(knots[: top + 1]) / widths[:top])
+            chained += [False] + [True] * (top - 1) if top else []
+        n_d = len(owner)
+        if n_d == 0:
+            return base
+        d_target, d_width, follows = np.array(owner), np.array(width), np.flatnonzero(chained)
+        n_z = follows.size  # one binary per chained segment: its predecessor is full
+        columns = n_y + n_d + n_z
+        d_col, z_col = n_y + np.arange(n_d), n_y + n_d + np.arange(n_z)
+        ones, rows = np.ones(n_z), np.tile(np.arange(n_z), 2)
+        uses = sparse.coo_array(  # x_t <= what y adds to t
+            (
+                np.concatenate((-self.weight[signal, target], np.ones(n_d))),
+                (np.concatenate((target, d_target)), np.concatenate((np.arange(n_y), d_col))),
+            ),
+            shape=(m, columns),
+        )
+        enter = sparse.coo_array(  # d_j <= w_j z_j
+            (
+                np.concatenate((ones, -d_width[follows])),
+                (rows, np.concatenate((d_col[follows], z_col))),
+            ),
+            shape=(n_z, columns),
+        )
+        full = sparse.coo_array(  # w_{j-1} z_j <= d_{j-1}
+            (
+                np.concatenate((d_width[follows - 1], -ones)),
+                (rows, np.concatenate((z_col, d_col[follows - 1]))),
+            ),
+            shape=(n_z, columns),
+        )
+        value, _ = self._milp(
+            np.concatenate((slope, np.zeros(n_z))),
+            columns,
+            [uses, enter, full],
+            np.concatenate((np.zeros(n_d), ones)),
+            np.concatenate((d_width, ones)),
+        )
+        return base + value
+
+    def maximiser(self) -> tuple[FloatArray, float]:
+        """The grid's best coverage and its F by Dinkelbach's method: from r = F(x),
+        the maximiser of :math:`h_r` has a larger F unless none is positive (then x is
+        the grid's best); each step is one MILP."""
+        a, b, p, g = self.a, self.b, self.p, self.g
+        shift = self.shift
+        x = np.zeros(a.size)
+        r = logit_value(a, b, p, g, x)
+        for _ in range(MAX_STEPS):
+            _, candidate = self.best([cells.at for cells in self.terms(r, shift)])
+            value = logit_value(a, b, p, g, candidate)
+            if not value > r + LEVEL_TOL * max(1.0, abs(r)):
+                break
+            x, r = candidate, value
+        return x, r
+
+    def adds(self, y: FloatArray) -> FloatArray:
+        """x for the per-signal coverages ``y`` (shape (s, m))."""
+        return (self.weight * y).sum(axis=0)
+
+    def realise(self, x: FloatArray) -> FloatArray:
+        """Per-signal coverages y (shape (s, m)) within the budgets that add exactly
+        ``x`` (a point of the set): an LP for some y adding at least x, scaled down per
+        target."""
+        s_count, m = self.weight.shape
+        signal, target = np.nonzero(self.weight > 0.0)
+        if signal.size == 0:
+            return np.zeros((s_count, m))
+        need = np.clip(x * (1.0 - ROUNDING_TOL), 0.0, None)
+        adds = sparse.coo_array(
+            (-self.weight[signal, target], (target, np.arange(signal.size))), shape=(m, signal.size)
+        )
+        budgets = sparse.coo_array(
+            (np.ones(signal.size), (signal, np.arange(signal.size))), shape=(s_count, signal.size)
+        )
+        found = optimize.linprog(
+            np.zeros(signal.size),
+            A_ub=sparse.vstack([adds, budgets]).tocsr(),
+            b_ub=np.concatenate((-need, np.full(s_count, self.per_signal))),
+            bounds=(0.0, 1.0),
+        )
+        if found.x is None:
+            raise SolverFailedError(f"no per-signal coverage adds {x.tolist()}: {found.message}")
+        y = np.zeros((s_count, m))
+        y[signal, target] = np.clip(found.x, 0.0, 1.0)
+        added = self.adds(y)
+        return y * np.divide(x, added, out=np.zeros(m), where=added > 0.0)[None, :].clip(0.0, 1.0)
+
+    def polish(self, x: FloatArray, value: float) -> tuple[FloatArray, float]:
+        """A local ascent (SLSQP) over y from a realisation of ``x``, kept when better."""
+        a, b, p, g = self.a, self.b, self.p, self.g
+        signal, target = np.nonzero(self.weight > 0.0)
+        if signal.size == 0:
+            return x, value
+
+        def added(v: FloatArray) -> FloatArray:
+            out = np.zeros(a.size)
+            np.add.at(out, target, self.weight[signal, target] * v)
+            return out
+
+        rows = np.zeros((self.weight.shape[0], signal.size))
+        rows[signal, np.arange(signal.size)] = 1.0
+        found = optimize.minimize(
+            lambda v: -logit_value(a, b, p, g, added(v)),
+            self.realise(x)[signal, target],
+            method="SLSQP",
+            bounds=[(0.0, 1.0)] * signal.size,
+            constraints=[
+                {
+                    "type": "ineq",
+                    "fun": lambda v: self.per_signal - rows @ v,
+                    "jac": lambda v: -rows,
+                }
+            ],
+        )
+        v = np.clip(found.x, 0.0, 1.0)
+        spent = rows @ v
+        v = v * np.min(np.minimum(1.0, self.per_signal / np.maximum(spent, ROUNDING_TOL))[signal])
+        better = logit_value(a, b, p, g, added(v))
+        return (added(v), better) if better > value else (x, value)
 
 
 def _top_utility(p: FloatArray, g: FloatArray, upper: FloatArray) -> float:
@@ -311,33 +599,106 @@ def best_against_logit(
         this (in the utility's units) or it reaches ``max_resolution``; the result
         states its gap either way.
     """
+    grid = _grid("best_against_logit", a, b, p, g, budget, upper, resolution, max_resolution)
+    return _certify(grid, max_gap, max_resolution)
+
+
+def _grid(
+    owner: str,
+    a: ArrayLike,
+    b: ArrayLike,
+    p: ArrayLike,
+    g: ArrayLike,
+    budget: float,
+    upper: ArrayLike | None,
+    resolution: int,
+    max_resolution: int,
+) -> _Grid:
+    """The first grid of a problem, its arguments checked."""
     arrays = [np.asarray(v, dtype=np.float64) for v in (a, b, p, g)]
     av, bv, pv, gv = arrays
     m = av.size
     if any(v.shape != (m,) for v in arrays) or m == 0:
         raise InvalidParameterError(
-            f"best_against_logit needs a, b, p, g of one shape (m,), m >= 1; got "
-            f"{[v.shape for v in arrays]}"
+            f"{owner} needs a, b, p, g of one shape (m,), m >= 1; got {[v.shape for v in arrays]}"
         )
     if not all(np.isfinite(v).all() for v in arrays):
-        raise InvalidParameterError("best_against_logit needs finite a, b, p and g")
+        raise InvalidParameterError(f"{owner} needs finite a, b, p and g")
     box = np.ones(m) if upper is None else np.asarray(upper, dtype=np.float64)
     if box.shape != (m,) or not ((box >= 0) & (box <= 1)).all():
-        raise InvalidParameterError(f"best_against_logit.upper must be in [0, 1]^{m}; got {box}")
+        raise InvalidParameterError(f"{owner}.upper must be in [0, 1]^{m}; got {box}")
     if not (np.isfinite(budget) and budget >= 0):
-        raise InvalidParameterError(f"best_against_logit.budget must be >= 0; got {budget!r}")
+        raise InvalidParameterError(f"{owner}.budget must be >= 0; got {budget!r}")
     if not (1 <= resolution <= max_resolution):
         raise InvalidParameterError(
-            f"best_against_logit.resolution must be in [1, {max_resolution}]; got {resolution}"
+            f"{owner}.resolution must be in [1, {max_resolution}]; got {resolution}"
         )
-    grid = _Grid(av, bv, pv, gv, float(budget), box, resolution)
-    x, value = grid.maximiser()
-    x, value = _polish(av, bv, pv, gv, budget, box, x, value)
+    return _Grid(av, bv, pv, gv, float(budget), box, resolution)
+
+
+def _certify(grid: _Grid, max_gap: float, max_resolution: int) -> LogitOptimum:
+    """The grid's maximiser, polished, and its bound, the resolution doubling until the
+    gap is at most ``max_gap`` or the resolution would pass ``max_resolution``."""
+    x, value = grid.polish(*grid.maximiser())
+    upper_bound = np.inf
     while True:
-        upper_bound = grid.upper_bound(value, max_gap / 4)
+        upper_bound = grid.upper_bound(value, max_gap / 4, upper_bound)
         if upper_bound - value <= max_gap or grid.resolution * 2 > max_resolution:
             return LogitOptimum(x, value, upper_bound, grid.resolution)
         grid = dataclasses.replace(grid, resolution=grid.resolution * 2)
+
+
+def best_against_logit_by_signal(
+    a: ArrayLike,
+    b: ArrayLike,
+    p: ArrayLike,
+    g: ArrayLike,
+    *,
+    weight: ArrayLike,
+    budget: float,
+    max_gap: float = 0.0,
+    resolution: int = RESOLUTION,
+    max_resolution: int = SIGNAL_MAX_RESOLUTION,
+) -> tuple[LogitOptimum, FloatArray]:
+    r"""Maximise :math:`F(x)` over the coverages :math:`x_t = \sum_\sigma
+    w_{\sigma t} y^\sigma_t` added by per-signal coverages :math:`y^\sigma` with
+    :math:`\sum_t y^\sigma_t \le` ``budget`` and :math:`0 \le y \le 1`, with a
+    certified gap (``docs/behavioural.md`` §5).
+
+    This is a defender's best strategy modification against a recommendation
+    (Gan et al. 2020, Definition 5.1) when the attacker is a logit one: told signal
+    :math:`\sigma` she plays :math:`y^\sigma`, and ``weight[s, t]`` is the
+    probability of signal s with nobody else on t. The level bisection of
+    :func:`best_against_logit` applies unchanged; the set is no longer a knapsack, so
+    each grid problem is a MILP over the record steps of each target (HiGHS).
+
+    Parameters
+    ----------
+    a, b, p, g : array_like, shape (m,)
+        As in :func:`best_against_logit`, with the others' coverage folded in (x is
+        what she adds).
+    weight : array_like, shape (s, m)
+        Non-negative; 0 where she may not play.
+
+    Returns
+    -------
+    optimum : LogitOptimum
+        Its ``coverage`` is the x she adds.
+    y : ndarray, shape (s, m)
+        Per-signal coverages that add it.
+    """
+    owner = "best_against_logit_by_signal"
+    w = np.asarray(weight, dtype=np.float64)
+    m = np.asarray(a).size
+    if w.ndim != 2 or w.shape[1] != m or not (np.isfinite(w).all() and (w >= 0).all()):
+        raise InvalidParameterError(
+            f"{owner}.weight must be non-negative of shape (s, {m}); got shape {w.shape}"
+        )
+    most = np.clip(w.sum(axis=0) * min(1.0, budget), 0.0, 1.0)
+    box = _grid(owner, a, b, p, g, budget, most, resolution, max_resolution)
+    grid = _SignalGrid(**vars(box), weight=w, per_signal=float(budget))
+    found = _certify(grid, max_gap, max_resolution)
+    return found, grid.realise(found.coverage)
 
 
 def pooled_against_logit(
