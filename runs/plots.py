@@ -21,7 +21,9 @@ would show:
   defenders gaining, round by round, with 95% bands;
 * :func:`attack_strength` -- against attackers with several resources: the share of
   coverages that are not Nash strategies, welfare against the NSE and simulated
-  welfare, by ``attacker_resources``.
+  welfare, by ``attacker_resources``;
+* :func:`logit_attacker` -- against a logit attacker (quantal response, SUQR): the
+  welfare when everyone follows and the largest gain of a best deviation.
 
 ``by`` names the generator parameters along the x axis of each panel (the swept
 parameter, for a study's own figures). ``panels`` keeps only some panels; ``ax``
@@ -623,6 +625,51 @@ def welfare(
     return _finish(fig, ax, *_mechanism_handles(ok["mechanism"].unique(), bars=True), text)
 
 
+def logit_attacker(
+    audits: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    panels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    size: str = "double",
+    notes: Sequence[str] = (),
+) -> Figure | None:
+    """Against the study's logit attacker (``docs/behavioural.md`` §4-§5), a panel each
+    (``panels``): ``welfare``, the defenders' total expected utility when everyone
+    follows, and ``ir_gain``, the largest gain of a defender's best deviation (the
+    gain found: a lower bound within the optimiser's certified gap), mean over
+    instances with 95% bootstrap intervals. None when no audit was against a logit
+    attacker."""
+    ok = audits[audits["status"] == "ok"] if len(audits) else audits
+    if "logit_welfare" not in ok or not ok["logit_welfare"].notna().any():
+        return None
+    instance = ["mechanism", "grid_point", "replication"]
+    columns = _columns(ok, by)
+    largest = ok.groupby(instance, sort=False)["logit_ir_gain"].max().rename("largest_gain")
+    data = ok.drop_duplicates(instance).join(largest, on=instance)
+    data, groups = _grouped(data, columns)
+    values = {"welfare": "logit_welfare", "ir_gain": "largest_gain"}
+    titles = {"welfare": "welfare vs the logit attacker", "ir_gain": "best deviation's gain"}
+    labels = {"welfare": "total expected utility", "ir_gain": "largest defender gain"}
+    keys = _select([k for k, c in values.items() if data[c].notna().any()], panels, ax)
+    fig, axes = _grid(len(keys), ax, size, sharey=False)
+    for axis, key in zip(axes, keys, strict=True):
+        _mean_bars(axis, data.dropna(subset=[values[key]]), values[key], groups)
+        if ax is None:
+            axis.set_title(titles[key])
+        axis.set_xlabel(_x_label(columns))
+        axis.set_ylabel(labels[key])
+    n = data.dropna(subset=["logit_welfare"]).groupby(["mechanism", "_group"]).size()
+    text = (
+        "Against the study's logit attacker: the defenders' total expected utility when "
+        "every defender follows the recommendation, and per instance the largest gain a "
+        "defender's best deviation achieves (certified within 1e-3 of her payoff range, "
+        "docs/behavioural.md §5); means with 95% bootstrap confidence intervals; "
+        f"n = {_count_range(n.tolist())} instances per bar." + _notes(notes)
+    )
+    return _finish(fig, ax, *_mechanism_handles(data["mechanism"].unique(), bars=True), text)
+
+
 def prices(
     audits: pd.DataFrame,
     *,
@@ -988,6 +1035,7 @@ NOT_DRAWN = {
     "learning_curves": "no behaviour profile learns (learning_misreport, learning_deviation)",
     "gain_distributions": "no SP or IR gain was measured",
     "attack_strength": "one attacker strength and no Nash audit",
+    "logit_attacker": "no audit was against a logit attacker (quantal, suqr)",
 }
 
 
@@ -1026,6 +1074,7 @@ def plot_study(
         ),
         "gain_distributions": lambda: gain_distributions(audits, rounds, **common),
         "attack_strength": lambda: attack_strength(audits, rounds, size=size, notes=notes),
+        "logit_attacker": lambda: logit_attacker(audits, notes=notes, **common),
     }
     tables: list[tuple[str, pd.DataFrame]] = []
     reasons = dict(NOT_DRAWN)

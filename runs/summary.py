@@ -77,6 +77,7 @@ PROPERTY_LABELS = {
     "strong_up": "strong UP",
     "sp": "SP",
     "ir": "IR",
+    "logit_ir": "IR vs logit",
     "nash": "not Nash",
 }
 
@@ -104,7 +105,7 @@ SHARE_SUMS = ("k", "n", "kk", "nn", "kn", "clusters")
 
 #: The per-unit shares each source reports, by property.
 SHARES = {
-    "audit": ("defender_share", ("weak_up", "strong_up", "sp", "ir")),
+    "audit": ("defender_share", ("weak_up", "strong_up", "sp", "ir", "logit_ir")),
     "simulation": ("round_share", ("sp", "ir")),
 }
 
@@ -136,17 +137,19 @@ def _unit_tallies(
     """Per ``group``, the tallies of each property in ``props``: its unit verdicts
     (:func:`_unit_verdict`) and the sums of its clustered row share."""
     per_unit = _per_unit(frame, group, unit, props)
-    out = pd.DataFrame(index=per_unit.index)
+    columns: dict[str, pd.Series] = {}
     for p in props:
         fails, determined = _unit_verdict(per_unit, p)
         k, n, t = (per_unit[f"{p}.{c}"] for c in "knt")
-        out[f"{TALLY}{p}_k"] = fails.astype(int)
-        out[f"{TALLY}{p}_n"] = determined.astype(int)
-        out[f"{TALLY}{p}_units"] = (t > 0).astype(int)
+        columns[f"{TALLY}{p}_k"] = fails.astype(int)
+        columns[f"{TALLY}{p}_n"] = determined.astype(int)
+        columns[f"{TALLY}{p}_units"] = (t > 0).astype(int)
         share = {"k": k, "n": n, "kk": k * k, "nn": n * n, "kn": k * n, "clusters": n > 0}
         for name, values in share.items():
-            out[f"{TALLY}{p}_share_{name}"] = values.astype(float if name != "clusters" else int)
-    out[f"{TALLY}units"] = 1
+            columns[f"{TALLY}{p}_share_{name}"] = values.astype(
+                float if name != "clusters" else int
+            )
+    out = pd.DataFrame(columns, index=per_unit.index).assign(**{f"{TALLY}units": 1})
     return out.groupby(level=list(range(len(group))), dropna=False, sort=False).sum()
 
 
@@ -217,9 +220,15 @@ def _price_term(name: str, values: pd.Series) -> pd.Series:
     return np.log(values) if name in RATIOS else values
 
 
+#: The columns bracketing the best deviation's gain against a logit attacker.
+LOGIT_IR = ("logit_ir_gain", "logit_ir_gain_upper")
+#: The means audits report against a logit attacker (over the defenders; the welfare
+#: over the instances).
+LOGIT_MEANS = ("logit_ir_gain", "logit_welfare")
+
 #: The one-shot audits' properties, and the per-defender ones (which role rows show).
-AUDITED = ("pe", "nash", "weak_up", "strong_up", "sp", "sp_half", "ir")
-PER_DEFENDER = ("sp", "sp_half", "ir")
+AUDITED = ("pe", "nash", "weak_up", "strong_up", "sp", "sp_half", "ir", "logit_ir")
+PER_DEFENDER = ("sp", "sp_half", "ir", "logit_ir")
 
 
 def _audit_frame(ok: pd.DataFrame, columns: list[str], min_gain: float) -> pd.DataFrame:
@@ -234,7 +243,14 @@ def _audit_frame(ok: pd.DataFrame, columns: list[str], min_gain: float) -> pd.Da
         frame = frame.assign(**_verdict_columns(verdict, ok[p].notna(), p))
     for p, column in (("sp", "sp_gain"), ("sp_half", "sp_gain_half"), ("ir", "ir_gain")):
         frame = frame.assign(**_gain_columns(ok[column], ok["payoff_range"], min_gain, p))
-    return frame
+    # against a logit attacker the best deviation's gain is bracketed: it fails where
+    # the gain found is one, holds where the bound is none, and is undetermined between
+    ranges = ok["payoff_range"].astype(float)
+    found, bound = (_column(ok, c, "Float64").astype("Float64") for c in LOGIT_IR)
+    verdict = is_failure(found, ranges, min_gain).mask(
+        ~is_failure(found, ranges, min_gain) & is_failure(bound, ranges, min_gain), pd.NA
+    )
+    return frame.assign(**_verdict_columns(verdict, found.notna(), "logit_ir"))
 
 
 def _simulation_frame(ok: pd.DataFrame, columns: list[str], min_gain: float) -> pd.DataFrame:
@@ -266,13 +282,16 @@ def _audit_tallies(audits: pd.DataFrame, by: list[str], min_gain: float) -> list
             f"{TALLY}welfare_vs_pooled_sum": (ok["welfare"] - ok["pooled_welfare"]).where(first),
             f"{TALLY}sp_gain_sum": ok["sp_gain"],
             f"{TALLY}ir_gain_sum": ok["ir_gain"],
+            f"{TALLY}logit_ir_gain_sum": _column(ok, "logit_ir_gain", "Float64"),
+            f"{TALLY}logit_welfare_sum": _column(ok, "logit_welfare", "Float64").where(first),
             **{
                 f"{TALLY}{name}_sum": _price_term(name, _column(ok, name, "Float64")).where(first)
                 for name in PRICES
             },
         }
     )
-    for name in ("welfare_vs_nse", "welfare_vs_pooled", "sp_gain", "ir_gain", *PRICES):
+    averaged = ("welfare_vs_nse", "welfare_vs_pooled", "sp_gain", "ir_gain", *LOGIT_MEANS)
+    for name in (*averaged, *PRICES):
         column = f"{TALLY}{name}_sum"
         extra[f"{TALLY}{name}_count"] = extra[column].notna().astype(int)
         extra[column] = extra[column].astype(float).fillna(0.0)
@@ -281,7 +300,7 @@ def _audit_tallies(audits: pd.DataFrame, by: list[str], min_gain: float) -> list
     extra[f"{TALLY}extremes_units"] = exact.notna().astype(int)
     frame = frame.join(extra)
     counted = list(extra.columns)
-    per_instance = ("welfare", "extremes", *PRICES)  # all rows, not by role
+    per_instance = ("welfare", "extremes", *PRICES)  # all rows, not by role (logit_welfare too)
     gains = [c for c in counted if not any(name in c for name in per_instance)]
     whole = _unit_tallies(frame, keys, unit, AUDITED).join(_grouped(frame, keys, counted))
     # the conditions of failed instances too (a condition may have failed everywhere)
@@ -421,10 +440,12 @@ def merge(tallies: Sequence[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame()
     df = pd.concat(kept, ignore_index=True)
     keys = [c for c in df.columns if not c.startswith(TALLY)]
-    counts = {
-        c: "min" if c.startswith(SMALLEST) else "sum" for c in df.columns if c.startswith(TALLY)
-    }
-    return df.groupby(keys, sort=False, dropna=False).agg(counts).reset_index()
+    counts = [c for c in df.columns if c.startswith(TALLY)]
+    smallest = [c for c in counts if c.startswith(SMALLEST)]
+    grouped = df.groupby(keys, sort=False, dropna=False)
+    summed = grouped[[c for c in counts if c not in smallest]].sum()
+    merged = pd.concat([summed, grouped[smallest].min()], axis=1) if smallest else summed
+    return merged[counts].reset_index()
 
 
 def finish(tallies: Sequence[pd.DataFrame], min_gain: float = DEFAULT_MIN_GAIN) -> pd.DataFrame:
@@ -507,6 +528,8 @@ def _row(t: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     if audit:
         entry["welfare_vs_nse"] = _mean_of(t, "welfare_vs_nse")
         entry["welfare_vs_pooled"] = _mean_of(t, "welfare_vs_pooled")
+        entry["mean_logit_ir_gain"] = _mean_of(t, "logit_ir_gain")
+        entry["mean_logit_welfare"] = _mean_of(t, "logit_welfare")
         for name in PRICES:
             mean = _mean_of(t, name)
             entry[f"mean_{name}"] = float(np.exp(mean)) if name in RATIOS else mean

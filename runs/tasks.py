@@ -23,7 +23,8 @@ import pyarrow as pa
 from agents.model import play
 from agents.records import record_rows, targets_text
 from mechanisms import make_mechanism
-from mechanisms.outcome import designated_set, outcome_problem
+from mechanisms.behavioural import LogitDeviation, ir_violation_logit
+from mechanisms.outcome import MechanismOutcome, designated_set, outcome_problem
 from mechanisms.properties import (
     NSEPrices,
     UPAudit,
@@ -259,6 +260,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         pooled_coverage = _pooled_coverage(game)
         pooled_welfare = _pooled_welfare(game)
         nash = is_nash_coverage(game.pooled(), outcome.coverage) if config.audits.nash else None
+        logit_utility, logit = _logit_audit(config, point, game, outcome)
     except SimError as exc:
         return _failed_rows(base, game, drawn, str(exc))
     attacked = designated_set(game, outcome)
@@ -267,7 +269,7 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         nse_total, nse_spent = float(nse.total_coverage.sum()), float(nse.coverage.sum())
     rows = []
     budget = config.audits.misreport_budget if game.attacker_resources == 1 else 0
-    for i in range(game.n_defenders):
+    for i, deviation in enumerate(logit):
         search = (
             search_misreports(
                 mechanism,
@@ -312,6 +314,10 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "sp_found_at": None if search is None else search.found_at,
                 "sp_gain_half": np.nan if search is None else search.half_gain,
                 "ir_gain": ir,
+                "logit_utility": np.nan if logit_utility is None else float(logit_utility[i]),
+                "logit_welfare": np.nan if logit_utility is None else float(logit_utility.sum()),
+                "logit_ir_gain": np.nan if deviation is None else deviation.gain,
+                "logit_ir_gain_upper": np.nan if deviation is None else deviation.gain_upper,
                 "nse_total_coverage": nse_total,
                 "nse_spent": nse_spent,
                 "pooled_coverage": pooled_coverage,
@@ -319,6 +325,24 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
             }
         )
     return rows
+
+
+def _logit_audit(
+    config: StudyConfig, point: dict[str, Any], game: SecurityGame, outcome: MechanismOutcome
+) -> tuple[FloatArray | None, list[LogitDeviation | None]]:
+    """Against the study's attacker at ``point`` where it is a logit one (quantal
+    response, SUQR) and the game has one attack on targets: the defenders' expected
+    utilities and (``[audits] ir``) each one's best deviation, bracketed
+    (``docs/behavioural.md`` §5); else None."""
+    n = game.n_defenders
+    response = config.attacker_for(point).logit()
+    paper = game.attacker_resources == 1 and game.schedules is None
+    if response is None or not paper or outcome.recommendation is None:
+        return None, [None] * n
+    utility = response.utilities(game, outcome.coverage)
+    if not config.audits.ir:
+        return utility, [None] * n
+    return utility, [ir_violation_logit(game, outcome, i, response) for i in range(n)]
 
 
 def _up(

@@ -373,3 +373,21 @@ def test_unit_verdicts_leave_untested_properties_missing(study):
     sims = verdicts[verdicts["source"] == "simulation"]
     assert sims.loc[sims["profile"] == "truthful", ["sp", "ir"]].isna().all().all()
     assert sims.loc[sims["profile"] == "deviate", "ir"].notna().all()
+
+
+def test_a_bracketed_logit_ir_gain_is_undetermined_between_its_ends():
+    """Against a logit attacker the best deviation's gain is bracketed: a gain found
+    above the threshold fails the instance, a bound below it holds it, and a bracket
+    across it is undetermined, never counted as holding."""
+    audits = _searched([0.0] * 4, [0.0] * 4).assign(
+        logit_ir_gain=[0.5, 0.0, 0.0, 0.0],
+        logit_ir_gain_upper=[0.6, 0.5, 1e-9, 0.0],
+        logit_welfare=[1.0, 2.0, 3.0, 4.0],
+    )
+    row = summarise(audits, audits.iloc[0:0]).iloc[0]
+    assert row["logit_ir_failure_n"] == 3  # instances 0 (fails), 2 and 3 (hold)
+    assert row["logit_ir_failure_rate"] == pytest.approx(1 / 3)
+    assert row["logit_ir_failure_undetermined"] == pytest.approx(0.25)
+    assert row["mean_logit_welfare"] == pytest.approx(2.5)
+    untested = summarise(_searched([0.0], [0.0]), audits.iloc[0:0]).iloc[0]
+    assert pd.isna(untested["logit_ir_failure_rate"]) and pd.isna(untested["mean_logit_welfare"])
