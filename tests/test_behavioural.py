@@ -347,8 +347,11 @@ def _sweep(**attacker):
 
 
 def test_an_attacker_grid_sweeps_the_attacker_over_every_game(tmp_path):
+    from mechanisms import make_mechanism
     from runs.export import read_dataset
     from runs.runner import run_study
+    from runs.seeding import allocation_seed
+    from runs.tasks import study_game
 
     config = _sweep(grid={"precision": [0.0, 50.0]})
     assert config.swept() == ["attacker.precision"]
@@ -362,6 +365,21 @@ def test_an_attacker_grid_sweeps_the_attacker_over_every_game(tmp_path):
     by = ["mechanism", "replication", "defender"]
     low, high = (audits[audits["attacker.precision"] == v].sort_values(by) for v in (0.0, 50.0))
     np.testing.assert_array_equal(low["utility"], high["utility"])
+    # against the quantal attacker: at precision 0 the attack is uniform, so her
+    # expected utility is her mean utility over the targets under the outcome's coverage
+    assert low["logit_ir_gain"].notna().all() and high["logit_welfare"].notna().all()
+    assert (low["logit_ir_gain"] <= low["logit_ir_gain_upper"]).all()
+    game = study_game(config, config.grid_points()[0], 0)
+    first = low[(low["replication"] == 0)]
+    for _, row in first.iterrows():
+        outcome = make_mechanism(row["mechanism_name"]).allocate(
+            game, rng=np.random.default_rng(allocation_seed(config.seed, 0))
+        )
+        expected = np.mean(
+            game.defender_penalty[row["defender"]]
+            + outcome.coverage * game.defender_gap[row["defender"]]
+        )
+        assert row["logit_utility"] == pytest.approx(expected)
     attacked = [
         rounds[rounds["attacker.precision"] == v]["attacked_target"].to_numpy() for v in (0, 50)
     ]
