@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mechanisms.base import Mechanism
-from mechanisms.behavioural import ir_violation_logit
-from mechanisms.outcome import MechanismOutcome
-from mechanisms.properties import find_profitable_misreport, ir_violation
+from mechanisms.behavioural import LogitDeviation, ir_violation_logit
+from mechanisms.outcome import IndependentRecommendation, MechanismOutcome
+from mechanisms.properties import Deviation, find_profitable_misreport, ir_violation
 from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import is_failure
@@ -342,9 +342,11 @@ class OptimalDeviation(ExecutionBehaviour):
     :func:`~mechanisms.properties.ir_violation`, which models one attack
     (:attr:`~sim.game.SecurityGame.one_attack`)."""
 
-    _plans: dict[tuple[int, ...], FloatArray] = field(default_factory=dict, init=False, repr=False)
+    _plans: dict[tuple[int, ...] | None, FloatArray] = field(
+        default_factory=dict, init=False, repr=False
+    )
     _outcome: object = field(default=None, init=False, repr=False)
-    _memo: dict[object, dict[tuple[int, ...], FloatArray]] = field(
+    _memo: dict[object, dict[tuple[int, ...] | None, FloatArray]] = field(
         default_factory=dict, init=False, repr=False
     )
     _against: LogitResponse | None = field(default=None, init=False, repr=False)
@@ -369,21 +371,26 @@ class OptimalDeviation(ExecutionBehaviour):
             return
         self._outcome = key
         if key not in self._memo:
-            plans: dict[tuple[int, ...], FloatArray] = {}
-            if isinstance(outcome.recommendation, Recommendation):
-                against, one = self._against, game.attacker_resources == 1
-                deviation = (
-                    ir_violation_logit(game, outcome, defender, against)
-                    if against is not None and one and game.schedules is None
-                    else ir_violation(game.one_attack, outcome, defender)
-                )
-                if is_failure(deviation.gain, game.units.defender_scale[defender]):
-                    plans = {signal: y for signal, _, y in deviation.modification}
+            plans: dict[tuple[int, ...] | None, FloatArray] = {}
+            against = self._against
+            logit = against is not None and game.attacker_resources == 1 and game.schedules is None
+            rec = outcome.recommendation
+            deviation: Deviation | LogitDeviation | None = None
+            if logit and against is not None and rec is not None:
+                deviation = ir_violation_logit(game, outcome, defender, against)
+            elif isinstance(rec, Recommendation):
+                deviation = ir_violation(game.one_attack, outcome, defender)
+            if deviation is not None and is_failure(
+                deviation.gain, game.units.defender_scale[defender]
+            ):
+                plans = {signal: y for signal, _, y in deviation.modification}
+                if isinstance(rec, IndependentRecommendation):  # one plan, whatever she drew
+                    plans = {None: plans[()]}
             self._memo[key] = plans
         self._plans = self._memo[key]
 
     def plan(self, game: SecurityGame, defender: int, signal: np.ndarray) -> FloatArray:
-        key = tuple(np.flatnonzero(signal).tolist())
+        key = None if None in self._plans else tuple(np.flatnonzero(signal).tolist())
         if key in self._plans:
             return np.clip(self._plans[key], 0.0, 1.0)
         return super().plan(game, defender, signal)

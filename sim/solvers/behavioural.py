@@ -16,6 +16,10 @@ programming over the budget maximises exactly on a grid of step 1/N. The same dy
 programme over an upper bound of each term on each grid cell (from its curvature)
 bounds :math:`h_r` over all coverages, and bisection on r turns that into an upper
 bound on the optimum. :func:`pooled_against_logit` applies it to the pooled resources.
+:func:`best_against_logit_by_signal` solves a defender's best modification of a
+recommendation (``docs/behavioural.md`` §5), whose per-signal budgets are no knapsack:
+there each level's problem is a MILP over a piecewise-linear function above
+:math:`h_r`.
 """
 
 from __future__ import annotations
@@ -25,20 +29,21 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import optimize, sparse
 
 from sim.errors import InvalidGameError, InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import COVERAGE_TOL, MIP_GAP, ROUNDING_TOL
 from sim.response import LogitResponse
+from sim.solvers.multi_attack import quiet_stdout
 
 #: The grid's first resolution (steps per unit of coverage); it doubles until the
 #: certified gap is at most ``max_gap`` or the resolution reaches ``max_resolution``.
 RESOLUTION = 64
 MAX_RESOLUTION = 4096
-#: The finest grid of the per-signal problem, whose grid problems are MILPs with a
-#: binary per record step.
+#: The finest grid of the per-signal problem, whose level problems are MILPs with a
+#: binary per grid cell.
 SIGNAL_MAX_RESOLUTION = 256
 #: Bisection steps on the level, for the grid's maximiser and for the upper bound; they
 #: stop when the bracket is within ``LEVEL_TOL`` (relative) of its top.
@@ -313,13 +318,6 @@ class _Grid:
         return high
 
 
-def _records(values: FloatArray) -> NDArray[np.int64]:
-    """The grid steps whose value beats every smaller step's: the only choices worth
-    their cost in a downward-closed set (step 0 always)."""
-    prior = np.maximum.accumulate(np.concatenate(([-np.inf], values[:-1])))
-    return np.flatnonzero(values > prior)
-
-
 @dataclass(frozen=True)
 class _SignalGrid(_Grid):
     r"""The grid over the coverages a defender adds by signal: :math:`x_t = \sum_\sigma
@@ -327,61 +325,11 @@ class _SignalGrid(_Grid):
 
     ``budget`` and ``upper`` are a box relaxation of that set (``upper[t]`` the most
     :math:`x_t`, ``budget`` = k, as :math:`w_{\sigma t} \le P_\sigma`), used for the
-    weights' scale; :meth:`best` solves over the set itself, a MILP.
+    weights' scale; :meth:`surrogate` solves over the set itself, a MILP.
     """
 
     weight: FloatArray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
     per_signal: float = 0.0
-
-    def best(self, values: list[FloatArray]) -> tuple[float, FloatArray]:
-        r"""The most :math:`\sum_t` ``values[t][k_t]`` over choices with
-        :math:`(k_t / N)_t` in the set (HiGHS's proven bound on it) and the best such x.
-
-        Only record steps matter (:func:`_records`): target t's j-th record is taken
-        with binary :math:`z_{tj} \le z_{t,j-1}`, adding its rise in value and needing
-        its rise in steps of :math:`x_t`; the x so needed must be reachable by some y
-        within the per-signal budgets.
-        """
-        m = len(values)
-        base = sum(float(v[0]) for v in values)
-        if not all(np.isfinite(v).all() for v in values):
-            return np.inf, np.zeros(m)
-        signal, target = np.nonzero(self.weight > 0.0)
-        n_y = signal.size
-        owner, rise, cost, chain = [], [], [], []
-        for t, v in enumerate(values):
-            steps = _records(v)
-            owner += [t] * (steps.size - 1)
-            rise += list(np.diff(v[steps]))
-            cost += list(np.diff(steps) / self.resolution)
-            chain += [False] + [True] * (steps.size - 2) if steps.size > 1 else []
-        n_z = len(owner)
-        if n_z == 0:
-            return base, np.zeros(m)
-        z_target, z_cost, follows = np.array(owner), np.array(cost), np.flatnonzero(chain)
-        columns = n_y + n_z
-        z_col = n_y + np.arange(n_z)
-        needs = sparse.coo_array(  # x_t needed by the records taken <= what y adds to t
-            (
-                np.concatenate((-self.weight[signal, target], z_cost)),
-                (np.concatenate((target, z_target)), np.concatenate((np.arange(n_y), z_col))),
-            ),
-            shape=(m, columns),
-        )
-        order = sparse.coo_array(  # z_tj <= z_t,j-1
-            (
-                np.concatenate((np.ones(follows.size), -np.ones(follows.size))),
-                (
-                    np.tile(np.arange(follows.size), 2),
-                    np.concatenate((z_col[follows], z_col[follows - 1])),
-                ),
-            ),
-            shape=(follows.size, columns),
-        )
-        value, z = self._milp(np.array(rise), columns, [needs, order], np.ones(n_z), np.ones(n_z))
-        taken = np.round(z) > 0
-        x = np.bincount(z_target[taken], weights=z_cost[taken], minlength=m)
-        return base + value, np.minimum(x, self.upper)
 
     def _milp(
         self,
@@ -390,39 +338,52 @@ class _SignalGrid(_Grid):
         rows: list[sparse.coo_array],
         integral: FloatArray,
         bounds: FloatArray,
-    ) -> tuple[float, FloatArray]:
+    ) -> tuple[float, FloatArray | None]:
         """max ``objective`` @ u over the per-signal coverages y (the first columns,
         within the budgets) and u (the rest, within [0, ``bounds``], ``integral``
         marking binaries), subject to every row of ``rows`` <= 0: HiGHS's proven bound
-        on it and its solution's u."""
+        on it and its solution's u; (inf, None) where HiGHS fails (an infinite bound is
+        a valid one). The objective is scaled to a largest coefficient of 1 (weights
+        span hundreds of orders of magnitude near the rational limit), and HiGHS's stray
+        debug line is kept from the terminal."""
+        scale = float(np.abs(objective).max(initial=0.0)) or 1.0
         signal, _ = np.nonzero(self.weight > 0.0)
         n_y = signal.size
         budgets = sparse.coo_array(
             (np.ones(n_y), (signal, np.arange(n_y))), shape=(self.weight.shape[0], columns)
         )
-        result = optimize.milp(
-            -np.concatenate((np.zeros(n_y), objective)),
-            integrality=np.concatenate((np.zeros(n_y), integral)),
-            bounds=optimize.Bounds(0.0, np.concatenate((np.ones(n_y), bounds))),
-            constraints=[
-                optimize.LinearConstraint(budgets.tocsr(), -np.inf, self.per_signal),
-                *(optimize.LinearConstraint(a.tocsr(), -np.inf, 0.0) for a in rows),
-            ],
-            options={"mip_rel_gap": MIP_GAP},
-        )
+        with quiet_stdout():
+            result = optimize.milp(
+                -np.concatenate((np.zeros(n_y), objective / scale)),
+                integrality=np.concatenate((np.zeros(n_y), integral)),
+                bounds=optimize.Bounds(0.0, np.concatenate((np.ones(n_y), bounds))),
+                constraints=[
+                    optimize.LinearConstraint(budgets.tocsr(), -np.inf, self.per_signal),
+                    *(optimize.LinearConstraint(a.tocsr(), -np.inf, 0.0) for a in rows),
+                ],
+                options={"mip_rel_gap": MIP_GAP},
+            )
         if result.x is None:
-            raise SolverFailedError(f"the per-signal grid's MILP failed: {result.message}")
+            return np.inf, None
         proven = result.fun if result.mip_dual_bound is None else result.mip_dual_bound  # LP
-        return -float(proven), result.x[n_y:]
+        return -float(proven) * scale, result.x[n_y:]
 
     def bound(self, r: float, shift: float) -> float:
-        """An upper bound of :math:`h_r` over the set, O(1/N^2) from the optimum: each
-        term lies below the line through its cell's ends raised by the cell's sag, so
-        below the piecewise-linear function through its knots raised by the larger
-        adjacent sag; that function's maximum over the set is a MILP (the incremental
-        form: segment j + 1 is entered only when segment j is full, a binary each),
-        cut at its highest knot, past which no coverage pays."""
+        """An upper bound of :math:`h_r` over the set, O(1/N^2) from the optimum
+        (:meth:`surrogate`)."""
+        return self.surrogate(r, shift)[0]
+
+    def surrogate(self, r: float, shift: float) -> tuple[float, FloatArray]:
+        """The most of a piecewise-linear function above :math:`h_r` over the set, and
+        a point of the set where it is reached.
+
+        Each term lies below the line through its cell's ends raised by the cell's
+        sag, so below the piecewise-linear function through its knots raised by the
+        larger adjacent sag; that function's maximum over the set is a MILP (the
+        incremental form: segment j + 1 is entered only when segment j is full, a
+        binary each), cut at its highest knot, past which no coverage pays."""
         m = self.a.size
+        nowhere = np.zeros(m)
         signal, target = np.nonzero(self.weight > 0.0)
         n_y = signal.size
         base = 0.0
@@ -434,7 +395,7 @@ class _SignalGrid(_Grid):
             keep = cells.ends > cells.points
             sag = cells.sag[keep]
             if not (np.isfinite(sag).all() and np.isfinite(cells.at).all()):
-                return np.inf
+                return np.inf, nowhere
             if sag.size == 0:  # she cannot add to t
                 base += float(cells.at[0])
                 continue
@@ -449,7 +410,7 @@ class _SignalGrid(_Grid):
             chained += [False] + [True] * (top - 1) if top else []
         n_d = len(owner)
         if n_d == 0:
-            return base
+            return base, nowhere
         d_target, d_width, follows = np.array(owner), np.array(width), np.flatnonzero(chained)
         n_z = follows.size  # one binary per chained segment: its predecessor is full
         columns = n_y + n_d + n_z
@@ -476,25 +437,28 @@ class _SignalGrid(_Grid):
             ),
             shape=(n_z, columns),
         )
-        value, _ = self._milp(
+        value, u = self._milp(
             np.concatenate((slope, np.zeros(n_z))),
             columns,
             [uses, enter, full],
             np.concatenate((np.zeros(n_d), ones)),
             np.concatenate((d_width, ones)),
         )
-        return base + value
+        if u is None:
+            return np.inf, nowhere
+        x = np.bincount(d_target, weights=np.clip(u[:n_d], 0.0, d_width), minlength=m)
+        return base + value, np.minimum(x, self.upper)
 
     def maximiser(self) -> tuple[FloatArray, float]:
-        """The grid's best coverage and its F by Dinkelbach's method: from r = F(x),
-        the maximiser of :math:`h_r` has a larger F unless none is positive (then x is
-        the grid's best); each step is one MILP."""
+        """A good coverage and its F by Dinkelbach's method on the surrogate: from
+        r = F(x), the point where the surrogate of :math:`h_r` peaks (a point of the
+        set) replaces x while its F is larger; each step is one MILP."""
         a, b, p, g = self.a, self.b, self.p, self.g
         shift = self.shift
         x = np.zeros(a.size)
         r = logit_value(a, b, p, g, x)
         for _ in range(MAX_STEPS):
-            _, candidate = self.best([cells.at for cells in self.terms(r, shift)])
+            _, candidate = self.surrogate(r, shift)
             value = logit_value(a, b, p, g, candidate)
             if not value > r + LEVEL_TOL * max(1.0, abs(r)):
                 break
@@ -670,7 +634,7 @@ def best_against_logit_by_signal(
     :math:`\sigma` she plays :math:`y^\sigma`, and ``weight[s, t]`` is the
     probability of signal s with nobody else on t. The level bisection of
     :func:`best_against_logit` applies unchanged; the set is no longer a knapsack, so
-    each grid problem is a MILP over the record steps of each target (HiGHS).
+    each level's problem is a MILP over a piecewise-linear function above it (HiGHS).
 
     Parameters
     ----------
