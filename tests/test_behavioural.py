@@ -519,3 +519,23 @@ def test_optimal_deviation_plays_the_logit_modification_against_a_logit_attacker
     gains = np.array([r.defenders[deviator].ir_gain for r in records])
     error = gains.std(ddof=1) / np.sqrt(gains.size)
     assert abs(gains.mean() - expected.gain) <= 4 * error
+
+
+def test_the_logit_ir_audit_holds_near_the_rational_limit():
+    """At precision 1000 the weights span hundreds of orders of magnitude: the audit
+    still brackets every gain with a finite bound (a game of the behavioural study on
+    which an earlier version's MILP failed and took the instance with it)."""
+    from mechanisms import make_mechanism
+    from mechanisms.behavioural import ir_violation_logit
+    from runs.config import load_config
+    from runs.seeding import allocation_seed
+    from runs.tasks import study_game
+
+    config = load_config("behavioural_attackers")
+    game = study_game(config, config.grid_points()[3], 3)
+    outcome = make_mechanism("nse").allocate(
+        game, rng=np.random.default_rng(allocation_seed(config.seed, 3))
+    )
+    for i in range(game.n_defenders):
+        found = ir_violation_logit(game, outcome, i, LogitResponse.quantal(1000.0))
+        assert 0.0 < found.gain <= found.gain_upper < np.inf
