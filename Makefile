@@ -53,7 +53,7 @@ docs: $(STAMP)
 	@echo "site: docs/_build/html/index.html"
 
 bench: $(STAMP)
-	for f in solvers nse nse_scale extremes mechanisms audits multi_attack schedules simulation study; do $(BIN)/python -m bench.$$f || exit 1; done
+	for f in solvers nse nse_scale extremes mechanisms audits multi_attack schedules behavioural simulation study; do $(BIN)/python -m bench.$$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build docs/_generated build dist

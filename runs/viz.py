@@ -53,6 +53,7 @@ from sim.errors import InvalidParameterError, SimError
 from sim.game import SecurityGame
 from sim.generators import GENERATORS, make_generator
 from sim.instances import example_5_2, theorem_3_2
+from sim.registry import params_of
 
 #: The paper's instances the view offers beside the generators.
 INSTANCES = {"example_5_2": example_5_2, "theorem_3_2": theorem_3_2}
@@ -113,6 +114,10 @@ class LiveModel(CoordinationModel):
     attacker_resources : int
         How many targets the attacker hits each round (the game's
         ``attacker_resources``; at most its number of targets).
+    precision : float
+        The ``quantal`` attacker's precision (in the attacker's standard units).
+    w_coverage, w_reward, w_penalty : float
+        The ``suqr`` attacker's weights (``docs/behavioural.md`` §1).
     jurisdiction : int
         The percentage of the targets each defender may guard (generators only; 100:
         no jurisdictions, ``docs/jurisdictions.md``).
@@ -132,10 +137,15 @@ class LiveModel(CoordinationModel):
         strategic: str = "1",
         attacker: str = "informed",
         attacker_resources: int = 1,
+        precision: float = 10.0,
+        w_coverage: float = -9.0,
+        w_reward: float = 3.0,
+        w_penalty: float = 1.0,
         jurisdiction: int = 100,
         seed: int = 1,
     ) -> None:
         the_game = live_game(game, game_file, n_defenders, n_targets, seed, jurisdiction)
+        weights = {"w_coverage": w_coverage, "w_reward": w_reward, "w_penalty": w_penalty}
         self._build(
             the_game,
             mechanism=mechanism,
@@ -143,6 +153,9 @@ class LiveModel(CoordinationModel):
             executing=executing,
             strategic=strategic,
             attacker=attacker,
+            attacker_params={"quantal": {"precision": precision}, "suqr": weights}.get(
+                attacker, {}
+            ),
             attacker_resources=attacker_resources,
             seed=seed,
         )
@@ -156,6 +169,7 @@ class LiveModel(CoordinationModel):
         executing: str,
         strategic: str,
         attacker: str,
+        attacker_params: dict[str, float],
         attacker_resources: int,
         seed: int,
     ) -> None:
@@ -178,7 +192,7 @@ class LiveModel(CoordinationModel):
             the_game,
             make_mechanism(mechanism),
             profile.behaviours(n, chosen),
-            attacker=make_attacker(attacker),
+            attacker=make_attacker(attacker, **attacker_params),
             rounds=0,
             rng=seed,
         )
@@ -194,6 +208,16 @@ def model_params() -> dict[str, Any]:
     def slider(value: int, low: int, high: int, label: str, step: int = 1) -> dict[str, Any]:
         return {
             "type": "SliderInt",
+            "value": value,
+            "min": low,
+            "max": high,
+            "step": step,
+            "label": label,
+        }
+
+    def number(value: float, low: float, high: float, step: float, label: str) -> dict[str, Any]:
+        return {
+            "type": "SliderFloat",
             "value": value,
             "min": low,
             "max": high,
@@ -219,6 +243,10 @@ def model_params() -> dict[str, Any]:
         "strategic": select("1", list(STRATEGIC), "Strategic defender(s)"),
         "attacker": select("informed", ATTACKERS.names(), "Attacker model"),
         "attacker_resources": slider(1, 1, 5, "Attacks per round"),
+        "precision": number(10.0, 0.0, 200.0, 0.5, "Quantal precision (quantal)"),
+        "w_coverage": number(-9.0, -20.0, 0.0, 0.5, "Weight on coverage (suqr)"),
+        "w_reward": number(3.0, 0.0, 10.0, 0.5, "Weight on reward (suqr)"),
+        "w_penalty": number(1.0, -5.0, 5.0, 0.5, "Weight on penalty (suqr)"),
         "jurisdiction": slider(100, 10, 100, "Jurisdiction %", step=10),
         "seed": slider(1, 0, 999, "Seed"),
     }
@@ -462,6 +490,7 @@ class ViewModel(LiveModel):
             bound.apply_defaults()
             kept = ("mechanism", "reporting", "executing", "strategic", "attacker")
             choices = {k: bound.arguments[k] for k in (*kept, "attacker_resources", "seed")}
+            choices["attacker_params"] = params_of(self.attacker.attacker_model)
             ViewModel._last = (self.source, choices)
             self.notice = ""
 

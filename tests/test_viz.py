@@ -77,6 +77,24 @@ def test_every_component_renders_before_and_after_rounds(attacker):
     assert kinds(after) == ["Column", figure, "Column", figure, figure, belief, figure]
 
 
+def test_the_behavioural_attackers_take_their_sliders():
+    """The quantal precision and the SUQR weights reach the attacker the rounds play
+    (and a precision of 0 attacks uniformly: each target about a third of the time)."""
+    quantal = LiveModel(attacker="quantal", precision=0.0)
+    assert quantal.attacker.attacker_model.precision == 0.0
+    suqr = LiveModel(attacker="suqr", w_coverage=-4.0, w_reward=2.0, w_penalty=0.5)
+    model = suqr.attacker.attacker_model
+    assert (model.w_coverage, model.w_reward, model.w_penalty) == (-4.0, 2.0, 0.5)
+    assert LiveModel(attacker="informed", precision=3.0).attacker.attacker_model.name == "informed"
+    with pytest.raises(InvalidParameterError, match="precision"):
+        LiveModel(attacker="quantal", precision=-1.0)
+    for _ in range(300):
+        quantal.step()
+    attacked = [r.attacked_target for r in quantal.records]
+    counts = np.bincount(attacked, minlength=quantal.game.n_targets) / len(attacked)
+    np.testing.assert_allclose(counts, 1 / quantal.game.n_targets, atol=0.1)
+
+
 def test_a_stronger_attacker_hits_several_targets_a_round():
     model = LiveModel(game="uniform", n_targets=6, mechanism="pooled_sse", attacker_resources=3)
     for _ in range(3):
