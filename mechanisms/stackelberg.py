@@ -25,6 +25,7 @@ from mechanisms.outcome import MechanismOutcome
 from mechanisms.reports import outcomes_by_allocation
 from sim.errors import InvalidParameterError, SimError
 from sim.game import FloatArray, SecurityGame
+from sim.nse import compute_nse
 from sim.payoffs import best_responses, set_utility, target_utility
 from sim.registry import params_of
 from sim.response import LogitResponse
@@ -43,6 +44,8 @@ class _Pooled(ABC):
 
     objective: str = "utilitarian"
 
+    #: The objectives it accepts.
+    objectives: ClassVar[tuple[str, ...]] = OBJECTIVES
     name: ClassVar[str]
     claims: ClassVar[frozenset[str]] = frozenset()
     conditional_claims: ClassVar[Mapping[str, str]] = {}
@@ -52,9 +55,10 @@ class _Pooled(ABC):
     pools_resources: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
+        if self.objective not in self.objectives:
             raise InvalidParameterError(
-                f"{self.name}.objective must be one of {list(OBJECTIVES)}; got {self.objective!r}"
+                f"{self.name}.objective must be one of {list(self.objectives)}; "
+                f"got {self.objective!r}"
             )
 
     @abstractmethod
@@ -227,8 +231,12 @@ class PooledLogit(_Pooled):
 
     Parameters
     ----------
-    objective : {"utilitarian", "dictator"}
-        The defenders' total expected utility, or the dictator's.
+    objective : {"utilitarian", "dictator", "csw_max"}
+        The defenders' total expected utility, or the dictator's; ``csw_max`` is
+        CSW-Max's rule (Gan et al. 2020, Section 4.1) against the planned attacker: the
+        greatest total among the coverages that give every defender at least her
+        expected utility against it under the status quo, the NSE of the reported game
+        (which is itself such a coverage, so the rule is always defined).
     precision, w_coverage, w_reward, w_penalty : float
         The planned attacker's weights.
     max_gap : float
@@ -252,6 +260,7 @@ class PooledLogit(_Pooled):
     max_gap: float = 1e-3
 
     planned_attacks: ClassVar[int | None] = 1
+    objectives: ClassVar[tuple[str, ...]] = (*OBJECTIVES, "csw_max")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -287,9 +296,25 @@ class PooledLogit(_Pooled):
         weights = np.ones(one.n_defenders) if leader is None else np.eye(one.n_defenders)[leader]
         scale = float(weights @ one.units.defender_scale)
         response = self.response()
-        found = pooled_against_logit(
-            one, response, weights=weights, max_gap=self.max_gap * scale, max_resolution=512
-        )
+        floors = status_quo = None
+        if self.objective == "csw_max":
+            nse = compute_nse(one)
+            if not nse.verified:
+                return failed_outcome(self, game, "pooled_logit: the status-quo NSE failed")
+            status_quo = np.asarray(nse.total_coverage, dtype=np.float64)
+            floors = response.utilities(one, status_quo)
+        try:
+            found = pooled_against_logit(
+                one,
+                response,
+                weights=weights,
+                floors=floors,
+                start=status_quo,
+                max_gap=self.max_gap * scale,
+                max_resolution=512,
+            )
+        except SimError as exc:
+            return failed_outcome(self, game, f"pooled_logit: {exc}")
         coverage = np.array(found.coverage, dtype=np.float64)
         # the designated target: the rational attacker's best response that is best for
         # the objective (the strong Stackelberg convention of the other pooled mechanisms)

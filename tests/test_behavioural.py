@@ -327,6 +327,60 @@ def test_pooled_logit_commits_to_the_certified_coverage(game, precision):
     assert planned.sum() >= found.upper - 1e-2 * scale - 1e-9 * scale or found.resolution == 512
 
 
+@given(games(max_defenders=3, max_targets=3, max_resources=2), st.sampled_from([0.0, 2.0, 10.0]))
+@settings(max_examples=examples(20), deadline=None)
+def test_the_floored_pooled_optimum_is_certified_against_brute_force(game, precision):
+    """CSW-Max against a logit attacker (docs/behavioural.md §3): the coverage found
+    gives every defender at least her status-quo utility, beats the status quo's
+    total, and no grid point meeting the floors beats the bound."""
+    from sim.nse import compute_nse
+
+    if game.restricted:
+        return
+    nse = compute_nse(game.one_attack)
+    if not nse.verified:
+        return
+    response = LogitResponse.quantal(precision)
+    start = np.asarray(nse.total_coverage)
+    floors = response.utilities(game, start)
+    scale = float(game.units.defender_scale.sum())
+    found = pooled_against_logit(game, response, floors=floors, start=start, max_gap=1e-3 * scale)
+    got = response.utilities(game, found.coverage)
+    assert (got >= floors - 1e-8 * game.units.defender_scale).all()
+    assert found.coverage.sum() <= game.total_resources + 1e-9
+    assert found.value == pytest.approx(got.sum(), abs=1e-9 * scale)
+    assert found.value >= floors.sum() - 1e-9 * scale
+    points = np.array(list(itertools.product(np.linspace(0, 1, 11), repeat=game.n_targets)))
+    points = points[points.sum(axis=1) <= game.total_resources + 1e-12]
+    totals = [response.utilities(game, c) for c in points]
+    feasible = [u.sum() for u in totals if (u >= floors - 1e-9 * scale).all()]
+    assert max(feasible, default=-np.inf) <= found.upper + 1e-9 * scale
+
+
+def test_pooled_logit_csw_max_preserves_the_status_quo_against_its_attacker():
+    """``objective = "csw_max"``: every defender expects at least her status-quo (NSE)
+    utility against the planned attacker, and the total is at least the status quo's
+    (Example 5.2 of Gan et al. 2020, where the utilitarian plan leaves defender 2 with
+    0.40 against the NSE's 2.28)."""
+    from mechanisms import make_mechanism
+    from sim.nse import compute_nse
+
+    game = example_5_2()
+    status_quo = compute_nse(game).total_coverage
+    for precision in (1.0, 10.0):
+        csw = make_mechanism("pooled_logit", objective="csw_max", precision=precision)
+        floors = csw.response().utilities(game, status_quo)
+        planned = csw.planned_utility(game, csw.allocate(game, rng=np.random.default_rng(0)))
+        assert (planned >= floors - 1e-8).all() and planned.sum() > floors.sum()
+    utilitarian = make_mechanism("pooled_logit", precision=10.0)
+    plan = utilitarian.planned_utility(
+        game, utilitarian.allocate(game, rng=np.random.default_rng(0))
+    )
+    assert plan[2] < floors[2] - 1.0  # what csw_max prevents
+    with pytest.raises(InvalidParameterError, match="csw_max"):
+        make_mechanism("pooled_logit", objective="fair")
+
+
 def test_pooled_logit_refuses_bad_weights_by_name():
     from mechanisms import make_mechanism
 

@@ -45,6 +45,11 @@ MAX_RESOLUTION = 4096
 #: The finest grid of the per-signal problem, whose level problems are MILPs with a
 #: binary per grid cell.
 SIGNAL_MAX_RESOLUTION = 256
+#: A floor (a defender's least expected utility, in her standard units) holds when it
+#: is missed by at most this (rounding).
+FLOOR_TOL = 1e-9
+#: scipy.optimize.milp's status for an infeasible problem.
+INFEASIBLE = 2
 #: Bisection steps on the level, for the grid's maximiser and for the upper bound; they
 #: stop when the bracket is within ``LEVEL_TOL`` (relative) of its top.
 MAX_STEPS = 60
@@ -330,20 +335,44 @@ class _SignalGrid(_Grid):
 
     weight: FloatArray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
     per_signal: float = 0.0
+    floors: tuple[tuple[FloatArray, FloatArray], ...] = ()
+    start: FloatArray | None = None
+
+    def meets_floors(self, x: FloatArray) -> bool:
+        r"""Whether every floor holds at ``x``: :math:`\sum_t \pi_t(x)(q_t + g_t x_t)
+        \ge 0` for each floor (q, g), to within :data:`FLOOR_TOL`."""
+        return all(logit_value(self.a, self.b, q, g, x) >= -FLOOR_TOL for q, g in self.floors)
+
+    def toward(self, feasible: FloatArray, x: FloatArray) -> FloatArray:
+        """``x`` if it meets the floors, else the last point of the segment from
+        ``feasible`` (which meets them) towards it that does, by bisection: the set is
+        convex, so every point of the segment is in it."""
+        if self.meets_floors(x):
+            return x
+        low, high = 0.0, 1.0
+        for _ in range(40):
+            middle = (low + high) / 2
+            low, high = (
+                (middle, high)
+                if self.meets_floors(feasible + middle * (x - feasible))
+                else (low, middle)
+            )
+        return feasible + low * (x - feasible)
 
     def _milp(
         self,
         objective: FloatArray,
         columns: int,
-        rows: list[sparse.coo_array],
+        rows: list[tuple[sparse.coo_array, FloatArray | float]],
         integral: FloatArray,
         bounds: FloatArray,
     ) -> tuple[float, FloatArray | None]:
         """max ``objective`` @ u over the per-signal coverages y (the first columns,
         within the budgets) and u (the rest, within [0, ``bounds``], ``integral``
-        marking binaries), subject to every row of ``rows`` <= 0: HiGHS's proven bound
-        on it and its solution's u; (inf, None) where HiGHS fails (an infinite bound is
-        a valid one). The objective is scaled to a largest coefficient of 1 (weights
+        marking binaries), subject to each (matrix, limit) of ``rows``, matrix @ (y, u)
+        <= limit: HiGHS's proven bound on it and its solution's u; (-inf, None) when
+        nothing is feasible, (inf, None) where HiGHS fails (an infinite bound is a
+        valid one). The objective is scaled to a largest coefficient of 1 (weights
         span hundreds of orders of magnitude near the rational limit), and HiGHS's stray
         debug line is kept from the terminal."""
         scale = float(np.abs(objective).max(initial=0.0)) or 1.0
@@ -359,12 +388,12 @@ class _SignalGrid(_Grid):
                 bounds=optimize.Bounds(0.0, np.concatenate((np.ones(n_y), bounds))),
                 constraints=[
                     optimize.LinearConstraint(budgets.tocsr(), -np.inf, self.per_signal),
-                    *(optimize.LinearConstraint(a.tocsr(), -np.inf, 0.0) for a in rows),
+                    *(optimize.LinearConstraint(a.tocsr(), -np.inf, limit) for a, limit in rows),
                 ],
                 options={"mip_rel_gap": MIP_GAP},
             )
         if result.x is None:
-            return np.inf, None
+            return (-np.inf if result.status == INFEASIBLE else np.inf), None
         proven = result.fun if result.mip_dual_bound is None else result.mip_dual_bound  # LP
         return -float(proven) * scale, result.x[n_y:]
 
@@ -374,43 +403,53 @@ class _SignalGrid(_Grid):
         return self.surrogate(r, shift)[0]
 
     def surrogate(self, r: float, shift: float) -> tuple[float, FloatArray]:
-        """The most of a piecewise-linear function above :math:`h_r` over the set, and
-        a point of the set where it is reached.
+        """The most of a piecewise-linear function above :math:`h_r` over the set (and
+        where the floors' own such functions are >= 0), and a point of the set where
+        it is reached; -inf where no point is left.
 
         Each term lies below the line through its cell's ends raised by the cell's
         sag, so below the piecewise-linear function through its knots raised by the
         larger adjacent sag; that function's maximum over the set is a MILP (the
         incremental form: segment j + 1 is entered only when segment j is full, a
-        binary each), cut at its highest knot, past which no coverage pays."""
+        binary each). Without floors it is cut at its highest knot, past which no
+        coverage pays (the set is downward closed)."""
         m = self.a.size
         nowhere = np.zeros(m)
         signal, target = np.nonzero(self.weight > 0.0)
         n_y = signal.size
-        base = 0.0
+        terms = [self.terms(r, shift)] + [
+            [
+                _Cells.of(self.a[t], self.b[t], q[t], g[t], self.upper[t], self.resolution, shift)
+                for t in range(m)
+            ]
+            for q, g in self.floors
+        ]
+        base = np.zeros(len(terms))  # each function's value at x = 0
         owner: list[int] = []
         width: list[float] = []
-        slope: list[float] = []
+        slopes: list[list[float]] = [[] for _ in terms]
         chained: list[bool] = []
-        for t, cells in enumerate(self.terms(r, shift)):
-            keep = cells.ends > cells.points
-            sag = cells.sag[keep]
-            if not (np.isfinite(sag).all() and np.isfinite(cells.at).all()):
-                return np.inf, nowhere
-            if sag.size == 0:  # she cannot add to t
-                base += float(cells.at[0])
-                continue
-            raised = np.maximum(np.append(sag, 0.0), np.append(0.0, sag))
-            knots = np.append(cells.at[: sag.size], cells.at_ends[keep][-1:]) + raised
+        for t in range(m):
+            knots = []
+            for cells in (function[t] for function in terms):
+                keep = cells.ends > cells.points
+                sag = cells.sag[keep]
+                if not (np.isfinite(sag).all() and np.isfinite(cells.at).all()):
+                    return np.inf, nowhere
+                raised = np.maximum(np.append(sag, 0.0), np.append(0.0, sag))
+                ends = cells.at_ends[keep][-1:] if sag.size else cells.at[:1]  # x_t = 0 only
+                knots.append(np.append(cells.at[: sag.size], ends) + raised)
             widths = (cells.ends - cells.points)[keep]
-            top = int(np.argmax(knots))
-            base += float(knots[0])
+            base += [k[0] for k in knots]
+            top = widths.size if self.floors else int(np.argmax(knots[0]))
             owner += [t] * top
             width += list(widths[:top])
-            slope += list(np.diff(knots[: top + 1]) / widths[:top])
+            for f, k in enumerate(knots):
+                slopes[f] += list(np.diff(k[: top + 1]) / widths[:top])
             chained += [False] + [True] * (top - 1) if top else []
         n_d = len(owner)
         if n_d == 0:
-            return base, nowhere
+            return (float(base[0]), nowhere) if (base[1:] >= 0).all() else (-np.inf, nowhere)
         d_target, d_width, follows = np.array(owner), np.array(width), np.flatnonzero(chained)
         n_z = follows.size  # one binary per chained segment: its predecessor is full
         columns = n_y + n_d + n_z
@@ -437,17 +476,26 @@ class _SignalGrid(_Grid):
             ),
             shape=(n_z, columns),
         )
+        floors = [  # each floor's function >= 0: -(its slopes) @ d <= its value at 0
+            (
+                sparse.coo_array(
+                    (-np.array(slopes[f]), (np.zeros(n_d, dtype=int), d_col)), shape=(1, columns)
+                ),
+                float(base[f]),
+            )
+            for f in range(1, len(terms))
+        ]
         value, u = self._milp(
-            np.concatenate((slope, np.zeros(n_z))),
+            np.concatenate((slopes[0], np.zeros(n_z))),
             columns,
-            [uses, enter, full],
+            [(uses, 0.0), (enter, 0.0), (full, 0.0), *floors],
             np.concatenate((np.zeros(n_d), ones)),
             np.concatenate((d_width, ones)),
         )
         if u is None:
-            return np.inf, nowhere
+            return value, nowhere
         x = np.bincount(d_target, weights=np.clip(u[:n_d], 0.0, d_width), minlength=m)
-        return base + value, np.minimum(x, self.upper)
+        return float(base[0]) + value, np.minimum(x, self.upper)
 
     def maximiser(self) -> tuple[FloatArray, float]:
         """A good coverage and its F by Dinkelbach's method on the surrogate: from
@@ -455,14 +503,16 @@ class _SignalGrid(_Grid):
         set) replaces x while its F is larger; each step is one MILP."""
         a, b, p, g = self.a, self.b, self.p, self.g
         shift = self.shift
-        x = np.zeros(a.size)
+        x = np.zeros(a.size) if self.start is None else self.start
         r = logit_value(a, b, p, g, x)
         for _ in range(MAX_STEPS):
-            _, candidate = self.surrogate(r, shift)
-            value = logit_value(a, b, p, g, candidate)
-            if not value > r + LEVEL_TOL * max(1.0, abs(r)):
+            _, peak = self.surrogate(r, shift)
+            # with floors the peak may miss them: its way back to x, or an ascent from it
+            ways = [self.toward(x, peak), self.ascent(peak, x)] if self.floors else [peak]
+            values = [logit_value(a, b, p, g, way) for way in ways]
+            if not max(values) > r + LEVEL_TOL * max(1.0, abs(r)):
                 break
-            x, r = candidate, value
+            x, r = ways[int(np.argmax(values))], max(values)
         return x, r
 
     def adds(self, y: FloatArray) -> FloatArray:
@@ -498,11 +548,19 @@ class _SignalGrid(_Grid):
         return y * np.divide(x, added, out=np.zeros(m), where=added > 0.0)[None, :].clip(0.0, 1.0)
 
     def polish(self, x: FloatArray, value: float) -> tuple[FloatArray, float]:
-        """A local ascent (SLSQP) over y from a realisation of ``x``, kept when better."""
+        """A local ascent from ``x`` (:meth:`ascent`), kept when better."""
+        polished = self.ascent(x)
+        better = logit_value(self.a, self.b, self.p, self.g, polished)
+        return (polished, better) if better > value else (x, value)
+
+    def ascent(self, x: FloatArray, feasible: FloatArray | None = None) -> FloatArray:
+        """A local ascent of F (SLSQP over y, the floors as constraints) from a
+        realisation of ``x``, brought back towards ``feasible`` (default ``x``; it meets
+        the floors) where SLSQP's point misses them (:meth:`toward`)."""
         a, b, p, g = self.a, self.b, self.p, self.g
         signal, target = np.nonzero(self.weight > 0.0)
         if signal.size == 0:
-            return x, value
+            return x
 
         def added(v: FloatArray) -> FloatArray:
             out = np.zeros(a.size)
@@ -521,14 +579,17 @@ class _SignalGrid(_Grid):
                     "type": "ineq",
                     "fun": lambda v: self.per_signal - rows @ v,
                     "jac": lambda v: -rows,
-                }
+                },
+                *(
+                    {"type": "ineq", "fun": lambda v, q=q, h=h: logit_value(a, b, q, h, added(v))}
+                    for q, h in self.floors
+                ),
             ],
         )
         v = np.clip(found.x, 0.0, 1.0)
         spent = rows @ v
         v = v * np.min(np.minimum(1.0, self.per_signal / np.maximum(spent, ROUNDING_TOL))[signal])
-        better = logit_value(a, b, p, g, added(v))
-        return (added(v), better) if better > value else (x, value)
+        return self.toward(x if feasible is None else feasible, added(v))
 
 
 def _top_utility(p: FloatArray, g: FloatArray, upper: FloatArray) -> float:
@@ -670,13 +731,22 @@ def pooled_against_logit(
     response: LogitResponse,
     *,
     weights: ArrayLike | None = None,
+    floors: ArrayLike | None = None,
+    start: ArrayLike | None = None,
     max_gap: float = 0.0,
     resolution: int = RESOLUTION,
     max_resolution: int = MAX_RESOLUTION,
 ) -> LogitOptimum:
     """The pooled coverage that maximises the defenders' weighted total expected
     utility against ``response`` (default weights 1: the utilitarian objective), with
-    the game's total resources; ``max_gap`` in the objective's units."""
+    the game's total resources; ``max_gap`` in the objective's units.
+
+    ``floors`` (shape (n,), in the game's units) asks in addition that each defender's
+    expected utility be at least hers: CSW-Max's utility preservation against the
+    logit attacker (``docs/behavioural.md`` §3). Each floor is separable like the
+    objective, so the level problems become MILPs with one row per floor (the
+    surrogate of §5, without the knapsack), at most :data:`SIGNAL_MAX_RESOLUTION` steps
+    per unit; ``start`` is a coverage that meets them (the status quo's)."""
     if game.restricted:
         raise InvalidGameError(
             "pooled_against_logit: pooled coverage under jurisdictions is not supported"
@@ -697,19 +767,77 @@ def pooled_against_logit(
     penalty, gap = w @ game.defender_penalty, w @ game.defender_gap
     origin = float(penalty.min())
     scale = max(float((penalty + gap).max()) - origin, float(np.finfo(float).tiny))
-    found = best_against_logit(
-        a,
-        b,
-        (penalty - origin) / scale,
-        gap / scale,
-        budget=float(game.total_resources),
-        max_gap=max_gap / scale,
-        resolution=resolution,
-        max_resolution=max_resolution,
-    )
+    budget = float(game.total_resources)
+    p, g = (penalty - origin) / scale, gap / scale
+    if floors is None:
+        found = best_against_logit(
+            a,
+            b,
+            p,
+            g,
+            budget=budget,
+            max_gap=max_gap / scale,
+            resolution=resolution,
+            max_resolution=max_resolution,
+        )
+    else:
+        found = _floored(
+            game,
+            a,
+            b,
+            p,
+            g,
+            floors,
+            start,
+            max_gap / scale,
+            resolution,
+            min(max_resolution, SIGNAL_MAX_RESOLUTION),
+        )
     return LogitOptimum(
         found.coverage,
         origin + scale * found.value,
         origin + scale * found.upper,
         found.resolution,
     )
+
+
+def _floored(
+    game: SecurityGame,
+    a: FloatArray,
+    b: FloatArray,
+    p: FloatArray,
+    g: FloatArray,
+    floors: ArrayLike,
+    start: ArrayLike | None,
+    max_gap: float,
+    resolution: int,
+    max_resolution: int,
+) -> LogitOptimum:
+    """:func:`pooled_against_logit` with floors: the pooled set as one signal of unit
+    weight and budget K, each defender's floor a constraint in her standard units."""
+    owner = "pooled_against_logit"
+    n, m = game.n_defenders, game.n_targets
+    least = np.asarray(floors, dtype=np.float64)
+    if least.shape != (n,) or not np.isfinite(least).all():
+        raise InvalidParameterError(f"{owner}.floors must be {n} finite numbers; got {least}")
+    if start is None:
+        raise InvalidParameterError(f"{owner}.start (a coverage meeting the floors) is needed")
+    x0 = np.asarray(start, dtype=np.float64)
+    budget = float(game.total_resources)
+    if x0.shape != (m,) or (x0 < 0).any() or (x0 > 1).any() or x0.sum() > budget + COVERAGE_TOL:
+        raise InvalidParameterError(f"{owner}.start must be a coverage of the pooled game")
+    units = game.units
+    pairs = tuple(
+        (
+            (game.defender_penalty[i] - least[i]) / units.defender_scale[i],
+            game.defender_gap[i] / units.defender_scale[i],
+        )
+        for i in range(n)
+    )
+    box = _grid(owner, a, b, p, g, budget, np.ones(m), resolution, max_resolution)
+    grid = _SignalGrid(
+        **vars(box), weight=np.ones((1, m)), per_signal=budget, floors=pairs, start=x0
+    )
+    if not grid.meets_floors(x0):
+        raise InvalidParameterError(f"{owner}.start must meet the floors")
+    return _certify(grid, max_gap, max_resolution)
