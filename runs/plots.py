@@ -56,6 +56,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 
 from runs.export import read_dataset, read_manifest, swept
@@ -180,7 +181,7 @@ def _finish(
                 handles,
                 labels,
                 loc="outside lower center",
-                ncol=min(len(labels), 3 if fig.get_figwidth() < 5 else 5),
+                ncol=_legend_columns(fig, labels, 3 if fig.get_figwidth() < 5 else 5),
                 frameon=False,
                 handlelength=1.2,
                 columnspacing=1.0,
@@ -189,6 +190,24 @@ def _finish(
             ax.legend(handles, labels, frameon=False, fontsize="x-small")
     _CAPTIONS[fig] = text
     return fig
+
+
+def _legend_columns(fig: Figure, labels: Sequence[str], most: int) -> int:
+    """The most legend columns (at most ``most``) whose labels fit the figure's width,
+    estimated from their lengths in characters (a long parametrised mechanism name
+    takes a row of its own rather than run off the page)."""
+    size = FontProperties(size=plt.rcParams["legend.fontsize"]).get_size_in_points()
+    for columns in range(min(len(labels), most), 1, -1):
+        # matplotlib fills the columns in order, the first len % columns one longer
+        sizes = [len(labels) // columns + (j < len(labels) % columns) for j in range(columns)]
+        ends = np.cumsum(sizes)
+        widths = [
+            max(map(len, labels[end - size : end])) for size, end in zip(sizes, ends, strict=True)
+        ]
+        # a character is about 0.6 em; the handle, its pad and the spacing about 3 em
+        if sum(0.6 * w + 3.0 for w in widths) * size / 72 <= 0.95 * fig.get_figwidth():
+            return columns
+    return 1
 
 
 def _mechanism_handles(names: Sequence[str], *, bars: bool) -> tuple[list[Any], list[str]]:

@@ -222,23 +222,64 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
 
     ``strategic`` marks the replication's random strategic defender (the one the
     ``"random"`` profiles make strategic), so audits and simulations can be paired.
+    The audits that do not involve the study's attacker are memoised per worker
+    (:func:`_paper_audits`): design points that differ only in ``[attacker] grid``
+    share the game, so they share them.
     """
     point = config.grid_points()[chunk.grid]
     game = study_game(config, point, replication)
     base = {**_base(config, chunk, replication), **_dims(game)}
     drawn = strategic_draw(config.seed, replication, game.n_defenders)
-    spec = config.mechanisms[chunk.mechanism]
+    key = (chunk.mechanism, json.dumps(generator_part(point), sort_keys=True), replication)
+    if _MEMO.get("config") is not config:
+        _MEMO.clear()
+        _MEMO["config"] = config
+    if key not in _MEMO:
+        _MEMO[key] = _paper_audits(config, chunk.mechanism, game, replication)
+    error, outcome, audited = _MEMO[key]
+    if error is not None or outcome is None:
+        return _failed_rows(base, game, drawn, error or "no outcome")
+    try:
+        logit_utility, logit = _logit_audit(config, point, game, outcome)
+    except SimError as exc:
+        return _failed_rows(base, game, drawn, str(exc))
+    return [
+        {
+            **base,
+            **_defender(game, i, drawn),
+            **row,
+            "logit_utility": np.nan if logit_utility is None else float(logit_utility[i]),
+            "logit_welfare": np.nan if logit_utility is None else float(logit_utility.sum()),
+            "logit_ir_gain": np.nan if deviation is None else deviation.gain,
+            "logit_ir_gain_upper": np.nan if deviation is None else deviation.gain_upper,
+        }
+        for i, (row, deviation) in enumerate(zip(audited, logit, strict=True))
+    ]
+
+
+#: The worker's memo of :func:`_paper_audits` for the config it runs (one at a time).
+_MEMO: dict[Any, Any] = {}
+
+
+def _paper_audits(
+    config: StudyConfig, index: int, game: SecurityGame, replication: int
+) -> tuple[str | None, MechanismOutcome | None, list[dict[str, Any]]]:
+    """The outcome of mechanism ``index`` on ``game`` and, per defender, the audit
+    columns that do not involve the study's attacker (the paper's, against the
+    rational attacker): (error, outcome, rows); an error where the mechanism or an
+    audit failed."""
+    spec = config.mechanisms[index]
     try:
         mechanism = make_mechanism(spec.name, **spec.params)
         allocation = allocation_seed(config.seed, replication)
         outcome = mechanism.prepared(game).allocate(game, rng=np.random.default_rng(allocation))
     except SimError as exc:
-        return _failed_rows(base, game, drawn, str(exc))
+        return str(exc), None, []
     if not outcome.ok:
-        return _failed_rows(base, game, drawn, f"{spec.name} failed: {outcome.message}")
+        return f"{spec.name} failed: {outcome.message}", None, []
     problem = outcome_problem(game, outcome)
     if problem is not None:
-        return _failed_rows(base, game, drawn, f"{spec.name} gave an invalid outcome: {problem}")
+        return f"{spec.name} gave an invalid outcome: {problem}", None, []
     # PE, UP, SP and IR model one attack; with schedules there is no NSE, and PE and
     # IR (over coverages one defender's resources reach) are not defined: SP is
     paper = game.attacker_resources == 1 and game.schedules is None
@@ -260,16 +301,15 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         pooled_coverage = _pooled_coverage(game)
         pooled_welfare = _pooled_welfare(game)
         nash = is_nash_coverage(game.pooled(), outcome.coverage) if config.audits.nash else None
-        logit_utility, logit = _logit_audit(config, point, game, outcome)
     except SimError as exc:
-        return _failed_rows(base, game, drawn, str(exc))
+        return str(exc), None, []
     attacked = designated_set(game, outcome)
     nse_total = nse_spent = np.nan
     if nse is not None and nse.verified:
         nse_total, nse_spent = float(nse.total_coverage.sum()), float(nse.coverage.sum())
     rows = []
     budget = config.audits.misreport_budget if game.attacker_resources == 1 else 0
-    for i, deviation in enumerate(logit):
+    for i in range(game.n_defenders):
         search = (
             search_misreports(
                 mechanism,
@@ -290,8 +330,6 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
         sp_gain = np.nan if search is None else search.gain
         rows.append(
             {
-                **base,
-                **_defender(game, i, drawn),
                 "role": role(i, outcome.leader),
                 "attacked_target": attacked[0],
                 "attacked_targets": targets_text(attacked),
@@ -314,17 +352,13 @@ def audit_rows(config: StudyConfig, chunk: Chunk, replication: int) -> list[dict
                 "sp_found_at": None if search is None else search.found_at,
                 "sp_gain_half": np.nan if search is None else search.half_gain,
                 "ir_gain": ir,
-                "logit_utility": np.nan if logit_utility is None else float(logit_utility[i]),
-                "logit_welfare": np.nan if logit_utility is None else float(logit_utility.sum()),
-                "logit_ir_gain": np.nan if deviation is None else deviation.gain,
-                "logit_ir_gain_upper": np.nan if deviation is None else deviation.gain_upper,
                 "nse_total_coverage": nse_total,
                 "nse_spent": nse_spent,
                 "pooled_coverage": pooled_coverage,
                 "nash_consistent": nash,
             }
         )
-    return rows
+    return None, outcome, rows
 
 
 def _logit_audit(
@@ -496,7 +530,8 @@ def sim_rows(config: StudyConfig, chunk: Chunk, replication: int, rows: Rows) ->
 
 
 def blocks(chunks: list[Chunk], config: StudyConfig | None = None) -> list[list[Chunk]]:
-    """Group chunks by game block (grid point and replication range).
+    """Group chunks by game block (the game's design point, ignoring the attacker's
+    swept parameters, and replication range).
 
     A worker runs a whole block, so every condition of the same games shares that
     worker's NSE memo (the same true and reported games recur across mechanisms,
@@ -505,18 +540,24 @@ def blocks(chunks: list[Chunk], config: StudyConfig | None = None) -> list[list[
     parallel workers finish together); otherwise in plan order. The order never
     changes a result: every chunk is seeded by its own identity.
     """
-    groups: dict[tuple[int, int], list[Chunk]] = {}
+    points = config.grid_points() if config is not None else None
+    groups: dict[tuple[Any, int], list[Chunk]] = {}
     for chunk in chunks:
-        groups.setdefault((chunk.grid, chunk.start), []).append(chunk)
-    if config is None:
+        # design points that differ only in the attacker's parameters share the game
+        game = (
+            chunk.grid
+            if points is None
+            else json.dumps(generator_part(points[chunk.grid]), sort_keys=True)
+        )
+        groups.setdefault((game, chunk.start), []).append(chunk)
+    if config is None or points is None:
         return list(groups.values())
-    points = config.grid_points()
 
-    def cost(key: tuple[int, int]) -> float:
-        params = {**config.generator_params, **points[key[0]]}
-        size = float(params.get("n_defenders", 1)) * float(params.get("n_targets", 1))
+    def cost(key: tuple[Any, int]) -> float:
         first = groups[key][0]
-        return size * (first.stop - first.start)
+        params = {**config.generator_params, **points[first.grid]}
+        size = float(params.get("n_defenders", 1)) * float(params.get("n_targets", 1))
+        return size * (first.stop - first.start) * len(groups[key])
 
     return [groups[key] for key in sorted(groups, key=cost, reverse=True)]
 

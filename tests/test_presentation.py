@@ -309,3 +309,18 @@ def test_a_plugin_beside_its_config_is_found(tmp_path):
         sys.path.remove(str(folder))
     with pytest.raises(InvalidConfigError, match="put it beside the config file"):
         parse_config({**TINY, "study": {**TINY["study"], "plugins": ["nowhere_near"]}})
+
+
+def test_a_legend_of_long_names_takes_more_rows_not_more_width():
+    """Parametrised mechanism names are long: the legend under a figure takes as many
+    columns as fit its width, down to one."""
+    import matplotlib.pyplot as plt
+
+    from runs.plots import _legend_columns
+
+    fig = plt.figure(figsize=(7.0, 3.0))
+    assert _legend_columns(fig, ["nse", "csw_max", "utilitarian"], 5) == 3
+    assert _legend_columns(fig, ["pooled_logit[max_gap=0.005,precision=10.0]"] * 4, 5) == 1
+    names = ["csw_max", "nse", "pooled_logit[max_gap=0.005,precision=10.0]", "utilitarian"]
+    assert 1 < _legend_columns(fig, names, 5) < 4
+    plt.close(fig)

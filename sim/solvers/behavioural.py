@@ -330,7 +330,10 @@ class _SignalGrid(_Grid):
 
     ``budget`` and ``upper`` are a box relaxation of that set (``upper[t]`` the most
     :math:`x_t`, ``budget`` = k, as :math:`w_{\sigma t} \le P_\sigma`), used for the
-    weights' scale; :meth:`surrogate` solves over the set itself, a MILP.
+    weights' scale; :meth:`surrogate` solves over the set itself, a MILP. ``floors``
+    (pairs (q, g)) restrict it further to the x where each
+    :math:`\sum_t \pi_t(x)(q_t + g_t x_t) \ge 0` (a defender's least expected
+    utility), and ``start`` is a point that meets them, where the search starts.
     """
 
     weight: FloatArray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
