@@ -412,7 +412,7 @@ def failure_rates(
         x_label=_x_label(columns),
         y_label="share of instances",
     )
-    unconverged = convergence_warnings(summary)
+    unconverged = convergence_warnings(summary.drop(columns="_group"))
     budget = ok["sp_budget"].dropna() if "sp_budget" in ok else pd.Series(dtype=float)
     text = (
         "Share of the tested instances failing each property (solid; a game fails when "
