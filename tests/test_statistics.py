@@ -391,3 +391,12 @@ def test_a_bracketed_logit_ir_gain_is_undetermined_between_its_ends():
     assert row["mean_logit_welfare"] == pytest.approx(2.5)
     untested = summarise(_searched([0.0], [0.0]), audits.iloc[0:0]).iloc[0]
     assert pd.isna(untested["logit_ir_failure_rate"]) and pd.isna(untested["mean_logit_welfare"])
+
+
+def test_the_figure_caption_flags_an_unconverged_search_without_internal_columns():
+    from runs.plots import caption, failure_rates
+
+    audits = _searched([0.5] * 20 + [0.0] * 20, [0.5] * 5 + [0.0] * 35)
+    text = caption(failure_rates(audits, panels=["sp"]))
+    assert "Not converged: SP of m: 0.125 at half the budget" in text
+    assert "_group" not in text
