@@ -15,8 +15,8 @@ units are independent of each other (``docs/statistics.md``):
 For each property, ``<property>_failure_rate`` is the failure rate over the
 *determined* units, ``_n`` their count, ``_low``/``_high`` its exact 95%
 Clopper-Pearson interval, and ``_undetermined`` the share of tested units whose
-verdict is undetermined (only utility preservation has such verdicts; see
-``docs/nse.md`` §3). A property that was not tested in a condition (SP with no
+verdict is undetermined (utility preservation has such verdicts, see ``docs/nse.md``
+§3, and IR against a logit attacker, below). A property that was not tested in a condition (SP with no
 misreport search, SP in a simulation whose profile never misreports, IR whose
 profile never deviates) is missing (NA), never 0.
 
@@ -45,6 +45,13 @@ differences, each over the
 ``mean_<price>_n`` instances where it is defined, and ``nse_extremes_exact_share``, the
 share of instances whose NSE extremes were computed exactly (elsewhere the prices are
 NA).
+
+Where the study's attacker is a logit one (``docs/behavioural.md`` §4), audits also
+report ``logit_ir`` ("IR vs logit"): an instance fails where some defender's best
+deviation against that attacker gains more than the threshold (the gain found), holds
+where no defender's can (the certified bound), and is undetermined otherwise; with
+``mean_logit_ir_gain`` and ``mean_logit_welfare``, the defenders' total expected utility
+against it.
 
 For mechanisms that distinguish a defender (a dictator), rows with role ``leader`` and
 ``other`` give SP and IR over the defenders (audits) or rounds (simulations) of that
