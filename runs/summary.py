@@ -16,9 +16,9 @@ For each property, ``<property>_failure_rate`` is the failure rate over the
 *determined* units, ``_n`` their count, ``_low``/``_high`` its exact 95%
 Clopper-Pearson interval, and ``_undetermined`` the share of tested units whose
 verdict is undetermined (utility preservation has such verdicts, see ``docs/nse.md``
-§3, and IR against a logit attacker, below). A property that was not tested in a condition (SP with no
-misreport search, SP in a simulation whose profile never misreports, IR whose
-profile never deviates) is missing (NA), never 0.
+§3, and IR against a logit attacker, below). A property that was not tested in a
+condition (SP with no misreport search, SP in a simulation whose profile never
+misreports, IR whose profile never deviates) is missing (NA), never 0.
 
 The finer views are shares, not rates over independent units: for audits
 ``<property>_defender_share`` (of the determined defender verdicts), for
