@@ -23,11 +23,17 @@ from __future__ import annotations
 import functools
 import itertools
 import time
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from bench.timing import best_time
-from sim.solvers.behavioural import best_against_logit, best_against_logit_by_signal, logit_value
+from sim.solvers.behavioural import (
+    LogitOptimum,
+    best_against_logit,
+    best_against_logit_by_signal,
+    logit_value,
+)
 
 SEEDS = 5
 
@@ -57,7 +63,24 @@ def grid(m: int, steps: int) -> np.ndarray:
     return parts / steps
 
 
-def _row(m: int, precision: float, ours: list[float], theirs: list[float], held: bool) -> None:
+HEADER = f"{'m':>3} {'lambda':>7} {'optimiser ms':>13} {'brute ms':>9} {'ratio':>7} {'held':>5}"
+
+#: One problem: the optimiser (returning its certified upper bound) and brute force
+#: (returning its best; None where the grid is out of reach).
+Case = tuple[Callable[[], float], Callable[[], float] | None]
+
+
+def measure(m: int, precision: float, cases: Iterable[Case]) -> None:
+    """Time each case's optimiser and brute force, check the bound, print the row."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    held = True
+    for solve, brute in cases:
+        upper = solve()
+        ours.append(best_time(solve))
+        if brute is not None:
+            theirs.append(best_time(brute))
+            held &= brute() <= upper + 1e-9
     mine = np.median(ours) * 1e3
     if theirs:
         base = np.median(theirs) * 1e3
@@ -66,66 +89,52 @@ def _row(m: int, precision: float, ours: list[float], theirs: list[float], held:
         print(f"{m:>3} {precision:>7g} {mine:>13.1f} {'-':>9} {'-':>7} {'-':>5}")
 
 
-HEADER = f"{'m':>3} {'lambda':>7} {'optimiser ms':>13} {'brute ms':>9} {'ratio':>7} {'held':>5}"
+def _upper(solve: Callable[[], LogitOptimum | tuple[LogitOptimum, np.ndarray]]) -> float:
+    """The certified upper bound of an optimiser's result (alone or with its y)."""
+    found = solve()
+    return float((found[0] if isinstance(found, tuple) else found).upper)
 
 
-def pooled_rows() -> None:
-    print("best_against_logit (one budget, gap 1e-3) vs brute force on a 1/40 grid")
-    print(HEADER)
-    for m, precision in itertools.product((2, 3, 4, 5, 10, 20), (1.0, 10.0)):
-        rng = np.random.default_rng(m)
-        points = grid(m, 40) if m <= 5 else None
-        ours: list[float] = []
-        theirs: list[float] = []
-        held = True
-        for _ in range(SEEDS):
-            a, b, p, g = problem(rng, m, precision)
-
-            def solve(a=a, b=b, p=p, g=g):
-                return best_against_logit(a, b, p, g, budget=1.0, max_gap=1e-3)
-
-            found = solve()
-            ours.append(best_time(solve))
-            if points is not None:
-                theirs.append(best_time(functools.partial(brute_force, a, b, p, g, points)))
-                held &= brute_force(a, b, p, g, points) <= found.upper + 1e-9
-        _row(m, precision, ours, theirs, held)
+def pooled_cases(m: int, precision: float) -> Iterator[Case]:
+    rng = np.random.default_rng(m)
+    points = grid(m, 40) if m <= 5 else None
+    for _ in range(SEEDS):
+        a, b, p, g = problem(rng, m, precision)
+        solve = functools.partial(best_against_logit, a, b, p, g, budget=1.0, max_gap=1e-3)
+        brute = None if points is None else functools.partial(brute_force, a, b, p, g, points)
+        yield functools.partial(_upper, solve), brute
 
 
-def signal_rows() -> None:
-    print("best_against_logit_by_signal (two signals, budget 1, gap 1e-4) vs brute force on")
-    print("every pair of the signals' 1/8 grid points")
-    print(HEADER)
-    for m, precision in itertools.product((2, 3, 4, 10), (1.0, 10.0)):
-        rng = np.random.default_rng(10 + m)
-        own = grid(m, 8) if m <= 4 else None
-        ours: list[float] = []
-        theirs: list[float] = []
-        held = True
-        for _ in range(SEEDS):
-            a, b, p, g = problem(rng, m, precision)
-            share = rng.uniform(0.2, 0.5, size=(2, m))
-
-            def solve(a=a, b=b, p=p, g=g, share=share):
-                return best_against_logit_by_signal(
-                    a, b, p, g, weight=share, budget=1.0, max_gap=1e-4
-                )
-
-            found, y = solve()
-            assert abs(logit_value(a, b, p, g, (share * y).sum(axis=0)) - found.value) < 1e-9
-            ours.append(best_time(solve))
-            if own is not None:
-                added = ((share[0] * own)[:, None, :] + (share[1] * own)[None, :, :]).reshape(-1, m)
-                theirs.append(best_time(functools.partial(brute_force, a, b, p, g, added)))
-                held &= brute_force(a, b, p, g, added) <= found.upper + 1e-9
-        _row(m, precision, ours, theirs, held)
+def signal_cases(m: int, precision: float) -> Iterator[Case]:
+    rng = np.random.default_rng(10 + m)
+    own = grid(m, 8) if m <= 4 else None
+    for _ in range(SEEDS):
+        a, b, p, g = problem(rng, m, precision)
+        share = rng.uniform(0.2, 0.5, size=(2, m))
+        found, y = best_against_logit_by_signal(a, b, p, g, weight=share, budget=1.0, max_gap=1e-4)
+        assert abs(logit_value(a, b, p, g, (share * y).sum(axis=0)) - found.value) < 1e-9
+        solve = functools.partial(
+            best_against_logit_by_signal, a, b, p, g, weight=share, budget=1.0, max_gap=1e-4
+        )
+        brute = None
+        if own is not None:
+            added = ((share[0] * own)[:, None, :] + (share[1] * own)[None, :, :]).reshape(-1, m)
+            brute = functools.partial(brute_force, a, b, p, g, added)
+        yield functools.partial(_upper, solve), brute
 
 
 def main() -> None:
     start = time.perf_counter()
-    pooled_rows()
+    print("best_against_logit (one budget, gap 1e-3) vs brute force on a 1/40 grid")
+    print(HEADER)
+    for m, precision in itertools.product((2, 3, 4, 5, 10, 20), (1.0, 10.0)):
+        measure(m, precision, pooled_cases(m, precision))
     print()
-    signal_rows()
+    print("best_against_logit_by_signal (two signals, budget 1, gap 1e-4) vs brute force on")
+    print("every pair of the signals' 1/8 grid points")
+    print(HEADER)
+    for m, precision in itertools.product((2, 3, 4, 10), (1.0, 10.0)):
+        measure(m, precision, signal_cases(m, precision))
     print(f"\n({time.perf_counter() - start:.0f} s; times are medians over {SEEDS} problems)")
 
 
