@@ -129,6 +129,15 @@ def test_nash_passes_the_equilibrium_test_and_the_explicit_bimatrix_game(game):
 
 @settings(max_examples=examples(100), deadline=None)
 @given(games(max_defenders=1, max_targets=4, max_resources=2, max_attacks=2))
+@example(  # HiGHS reported "Solve error" here with the values unbounded (stress run)
+    SecurityGame(
+        defender_reward=[[-1.5] * 4],
+        defender_penalty=[[-2.0] * 4],
+        attacker_reward=[-1.99, -2.5, -2.5, -1.0],
+        attacker_penalty=[-2.0, -3.0, -3.0, -2.0],
+        resources=[1],
+    )
+)
 def test_the_mixed_integer_reference_solves_the_explicit_game(game):
     # the reference bench/multi_attack.py times: its answer is an equilibrium of the
     # explicit game; the attacker's part is a best response to our coverage's mixture

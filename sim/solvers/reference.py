@@ -16,6 +16,7 @@ from sim.errors import SolverFailedError
 from sim.game import FloatArray, SecurityGame
 from sim.numerics import BR_TOL, BUDGET_TOL, FULL_TOL
 from sim.payoffs import combined_coverage, defender_utilities, utility
+from sim.solvers.multi_attack import quiet_stdout
 from sim.solvers.origami import MaxCoverage, StackelbergOutcome, argmax_lowest
 
 
@@ -280,21 +281,30 @@ def bimatrix_nash(defender: FloatArray, attacker: FloatArray) -> tuple[FloatArra
         rows_ub.append((regret, 0.0))
     a_eq = np.array([row for row, _ in rows_eq])
     a_ub = np.array([row for row, _ in rows_ub])
+    # each value is an expected payoff, within its matrix's range, and each regret at
+    # most that range: bounding them there is exact, and HiGHS's MIP solver reported
+    # "Solve error" on a tiny game with them free (found by hypothesis's stress run)
     lower = np.zeros(size)
-    lower[[vd, va]] = -np.inf
-    upper = np.full(size, np.inf)
-    upper[s], upper[t] = 1.0, 1.0
+    lower[vd], lower[va] = float(defender.min()), float(attacker.min())
+    upper = np.full(size, 1.0)
+    upper[r + c : 2 * r + c], upper[2 * r + c : 2 * (r + c)] = big_d, big_a
+    upper[vd], upper[va] = float(defender.max()), float(attacker.max())
     integrality = np.zeros(size)
     integrality[s], integrality[t] = 1, 1
-    result = milp(
-        np.zeros(size),
-        constraints=[
-            LinearConstraint(a_eq, [b for _, b in rows_eq], [b for _, b in rows_eq]),
-            LinearConstraint(a_ub, -np.inf, [b for _, b in rows_ub]),
-        ],
-        integrality=integrality,
-        bounds=Bounds(lower, upper),
-    )
-    if result.status != 0 or result.x is None:
+    for options in ({}, {"presolve": False}):
+        with quiet_stdout():
+            result = milp(
+                np.zeros(size),
+                constraints=[
+                    LinearConstraint(a_eq, [b for _, b in rows_eq], [b for _, b in rows_eq]),
+                    LinearConstraint(a_ub, -np.inf, [b for _, b in rows_ub]),
+                ],
+                integrality=integrality,
+                bounds=Bounds(lower, upper),
+                options=options,
+            )
+        if result.status == 0 and result.x is not None:
+            break
+    else:
         raise SolverFailedError(f"bimatrix_nash: the MILP failed: {result.message}")
     return np.clip(result.x[x], 0.0, None), np.clip(result.x[y], 0.0, None)
