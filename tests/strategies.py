@@ -43,16 +43,18 @@ def _gaps(size: int) -> st.SearchStrategy[list[float]]:
 def games(
     draw: st.DrawFn,
     *,
+    min_defenders: int = 1,
     max_defenders: int = 4,
     max_targets: int = 8,
     max_resources: int = 4,
+    min_resources: int = 0,
     identical_attacker: bool | None = None,
     max_attacks: int = 1,
     jurisdictions: bool = False,
 ) -> SecurityGame:
     """A valid game; with ``jurisdictions`` a random mask (every defender with
     resources keeps at least one target; all True now and then)."""
-    n = draw(st.integers(1, max_defenders))
+    n = draw(st.integers(min_defenders, max_defenders))
     m = draw(st.integers(1, max_targets))
     penalty = np.array(draw(_values(n * m))).reshape(n, m)
     reward = penalty + np.array(draw(_gaps(n * m))).reshape(n, m)
@@ -63,7 +65,7 @@ def games(
     else:
         attacker_penalty = np.array(draw(_values(m)))
         attacker_reward = attacker_penalty + np.array(draw(_gaps(m)))
-    resources = draw(st.lists(st.integers(0, max_resources), min_size=n, max_size=n))
+    resources = draw(st.lists(st.integers(min_resources, max_resources), min_size=n, max_size=n))
     attacks = draw(st.integers(1, min(max_attacks, m)))
     allowed = None
     if jurisdictions:

@@ -18,6 +18,7 @@ from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.nse.extremes import exact_extremes
 from sim.nse.finder import NSEResult, compute_nse
+from sim.nse.levels import level_bounds, level_bounds_apply
 from sim.numerics import BR_TOL, ROUNDING_TOL, UTILITY_TOL
 from sim.payoffs import utility
 from sim.solvers.origami import need, origami_level
@@ -134,20 +135,30 @@ def nse_utility_range(
         return NSEUtilityRange(ext.worst, ext.worst, ext.best, ext.best, certificates, scale)
     found = [compute_nse(game) if nse is None else nse]
     possible = ~excluded_targets(game)
-    if witnesses == "all":
-        seen = {found[0].attacked_target}
-        for tau in np.flatnonzero(possible):
-            if int(tau) not in seen:
-                found.append(compute_nse(game, targets=[int(tau)]))
-    verified = tuple(r for r in found if r.verified)
     attacker = game.standard
     pooled = origami_level(
         attacker.attacker_reward, attacker.attacker_gap, float(game.total_resources)
     )
-    cover = need(attacker.attacker_reward, attacker.attacker_gap, pooled)
-    values = np.where(possible, utility(game.defender_penalty, game.defender_gap, cover), -np.inf)
-    best_high = values.max(axis=1)
-    worst_low = np.where(possible, game.defender_penalty, np.inf).min(axis=1)
+    lowest = np.full(game.n_targets, pooled)  # every NSE keeps the attacker at u*_K or above
+    highest = attacker.attacker_reward.copy()  # and below the attacked target's reward
+    if level_bounds_apply(game):  # tighter: the levels each target's NSEs can reach
+        levels = level_bounds(game)
+        possible &= levels.attacked
+        lowest = np.where(levels.attacked, np.maximum(levels.low, pooled), lowest)
+        highest = np.where(levels.attacked, levels.high, highest)
+        found += levels.witnesses
+    if witnesses == "all":
+        seen = {r.attacked_target for r in found}
+        for tau in np.flatnonzero(possible):
+            if int(tau) not in seen:
+                found.append(compute_nse(game, targets=[int(tau)]))
+    verified = tuple(r for r in found if r.verified)
+    least = need(attacker.attacker_reward, attacker.attacker_gap, highest)
+    most = need(attacker.attacker_reward, attacker.attacker_gap, lowest)
+    worst_case = utility(game.defender_penalty, game.defender_gap, least)
+    best_case = utility(game.defender_penalty, game.defender_gap, most)
+    best_high = np.where(possible, best_case, -np.inf).max(axis=1)
+    worst_low = np.where(possible, worst_case, np.inf).min(axis=1)
     if verified:
         utilities = np.array([r.defender_utility for r in verified])
         worst_high, best_low = utilities.min(axis=0), utilities.max(axis=0)

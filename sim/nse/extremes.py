@@ -32,6 +32,7 @@ import numpy as np
 from sim.errors import InvalidParameterError, SolverFailedError
 from sim.game import FloatArray, SecurityGame
 from sim.nse.finder import NSEResult, certify, edges
+from sim.nse.levels import level_bounds, level_bounds_apply
 from sim.nse.split import Games, may_spare, structure
 from sim.numerics import BR_TOL
 from sim.solvers.origami import origami_level
@@ -141,6 +142,12 @@ def nse_extremes(game: SecurityGame) -> NSEExtremes:
         levels.append((tau, ends[0], ends[1]))
     if not levels:
         raise SolverFailedError("nse_extremes: no NSE reaches any target")
+    return _aggregate(levels)
+
+
+def _aggregate(levels: list[tuple[int, NSEResult, NSEResult]]) -> NSEExtremes:
+    """The extremes of the NSEs at the lowest and the highest level of every target
+    some NSE attacks (``docs/nse.md`` §3.1)."""
     low = [lo for _, lo, _ in levels]
     high = [hi for _, _, hi in levels]
     low_u = np.array([r.defender_utility for r in low])
@@ -160,15 +167,32 @@ def nse_extremes(game: SecurityGame) -> NSEExtremes:
     )
 
 
+def certified_extremes(game: SecurityGame) -> NSEExtremes | None:
+    """The extremes from :func:`~sim.nse.levels.level_bounds` where its ranges are
+    attained at both ends of every target by verified NSEs (the extremes are then
+    exact, ``docs/nse.md`` §3.3), else None."""
+    if not level_bounds_apply(game):
+        return None
+    found = level_bounds(game)
+    if not (found.exact and found.attacked.any()):
+        return None
+    return _aggregate(
+        [
+            (int(t), found.at_low[t], found.at_high[t])  # type: ignore[misc]
+            for t in np.flatnonzero(found.attacked)
+        ]
+    )
+
+
 _CACHE: OrderedDict[bytes, NSEExtremes | None] = OrderedDict()
 _CACHE_SIZE = 512
 
 
 def exact_extremes(game: SecurityGame) -> NSEExtremes | None:
-    """:func:`nse_extremes` of ``game``, memoised (audits of several mechanisms ask for
-    the same game's), or None where the exact method does not reach: beyond
-    :func:`exact_extremes_apply` or :data:`MAX_SHARED`, or a certificate the oracle
-    rejects."""
+    """The exact extremes of ``game``, memoised (audits of several mechanisms ask for
+    the same game's): :func:`nse_extremes` with at most two defenders with resources,
+    :func:`certified_extremes` with more; None where neither settles them (beyond
+    their scope, or a range whose ends no verified NSE attains)."""
     key = game.key()
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -179,6 +203,8 @@ def exact_extremes(game: SecurityGame) -> NSEExtremes | None:
             found = nse_extremes(game)
         except (InvalidParameterError, SolverFailedError):
             found = None
+    else:
+        found = certified_extremes(game)
     _CACHE[key] = found
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

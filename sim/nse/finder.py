@@ -545,7 +545,11 @@ def _find_attackable(
         return _result(game, profile, tau, phase, certificate(gains), gains, attempts, units)
     notes = [f"quick stages: {int(quick_found.attempts[0])} proposals, none verified"]
     floor_game = FLOOR in list(stages[0])
-    later = () if quick else _proposals(game, games, candidates, active, pooled, floor_game, alone)
+    later = (
+        _proposals(game, games, candidates, active, pooled, floor_game, alone)
+        if candidates and not quick
+        else ()
+    )
     for phase, tau, profile in later:
         attempts += 1
         if profile is None:
