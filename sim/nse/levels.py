@@ -375,6 +375,9 @@ def _realise(
             gtol=1e-15,
             max_nfev=REALISE_EVALUATIONS,
         ).x
+        # the solver keeps to the inside of its bounds: shares a hair from a bound are
+        # put on it (a defender who may spare then spends exactly her budget)
+        x = np.where(x < REALISE_TOL, 0.0, np.where(x > upper - REALISE_TOL, upper, x))
     if np.abs(residual(x)).max(initial=0.0) > tol:
         return None
     return build(x)[0]
