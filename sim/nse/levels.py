@@ -73,7 +73,7 @@ REALISE_TOL = 1e-10
 REALISE_EVALUATIONS = 100
 
 #: At most this many faces are enumerated per structure; beyond, the flow bound.
-MAX_FACES = 200_000
+MAX_FACES = 2_000_000
 
 #: A weight vector certifies "too little demand to spend" when its margin is below
 #: minus this (budgets are in units of one resource).
@@ -283,25 +283,22 @@ def _lowest(
     st = structure(game, tau, at)
     if st.uncovered > 0.0:
         return None
-    faces = _Faces.of(game, st)
+    faces = _Faces.of(game, st, within_at=high)  # within at u, within above it too
     if faces is None:
         start = _flow_lowest(game, st, low, high)
         return None if start is None else (start, None)
-    within = faces.within(high)
-    if not within.any():
+    if faces.owner.shape[0] == 0:
         return None
-    faces = faces.subset(np.flatnonzero(within))  # within at u, within above it too
-    if faces.within(low).any():
-        u = low
-    else:
-        lo, hi = low, high  # outside at lo, within at hi
-        while hi - lo > LEVEL_RESOLUTION:
-            mid = 0.5 * (lo + hi)
-            if faces.within(mid).any():
-                hi = mid
+    u = low
+    if not faces.within(low).any():
+        lo, u, narrowed = low, high, faces  # outside at lo, within at u
+        while u - lo > LEVEL_RESOLUTION:
+            mid = 0.5 * (lo + u)
+            within = narrowed.within(mid)
+            if within.any():  # only these can be within below mid
+                u, narrowed = mid, narrowed.subset(np.flatnonzero(within))
             else:
                 lo = mid
-        u = hi
     return u, faces
 
 
@@ -439,9 +436,10 @@ class _Faces:
     taker: np.ndarray  # (F,), -1: no split
 
     @classmethod
-    def of(cls, game: SecurityGame, st: Structure) -> _Faces | None:
+    def of(cls, game: SecurityGame, st: Structure, within_at: float | None = None) -> _Faces | None:
         """The faces of the structure ``st`` (None: beyond three defenders with
-        resources or :data:`MAX_FACES` faces)."""
+        resources or :data:`MAX_FACES` faces); with ``within_at``, only those within the
+        budgets at that level, kept block by block (one block per split pattern)."""
         active = game.resources > 0
         if np.count_nonzero(active) > 3:
             return None
@@ -466,15 +464,30 @@ class _Faces:
                     (taker,) = common
                     g1, g2 = (x for x in (*one, *two) if x != taker)
                     blocks.append((rest, (p, q), (g1, g2), taker))
-        sizes = [b[0].shape[0] for b in blocks]
+        budget = game.resources[active].astype(np.float64)
+        parts = []
+        for rest, split, giver, taker in blocks:
+            size = rest.shape[0]
+            part = cls(
+                game,
+                targets,
+                budget,
+                rest,
+                np.tile(np.array(split, dtype=np.int64), (size, 1)),
+                np.tile(np.array(giver, dtype=np.int64), (size, 1)),
+                np.full(size, taker, dtype=np.int64),
+            )
+            if within_at is not None:
+                part = part.subset(np.flatnonzero(part.within(within_at)))
+            parts.append(part)
         return cls(
             game,
             targets,
-            game.resources[active].astype(np.float64),
-            np.concatenate([b[0] for b in blocks]),
-            np.repeat(np.array([b[1] for b in blocks], dtype=np.int64), sizes, axis=0),
-            np.repeat(np.array([b[2] for b in blocks], dtype=np.int64), sizes, axis=0),
-            np.repeat(np.array([b[3] for b in blocks], dtype=np.int64), sizes),
+            budget,
+            *(
+                np.concatenate([getattr(q, name) for q in parts])
+                for name in ("owner", "split_target", "giver", "taker")
+            ),
         )
 
     def subset(self, rows: np.ndarray) -> _Faces:
