@@ -91,9 +91,9 @@ def main() -> None:
     for m in (4, 8):
         gen = make_generator("covariant", n_defenders=2, n_targets=m, resources=2)
         games = [gen.sample(rng) for _ in range(REPEATS // 2)]
-        ranges = np.median(_timed(games, _uncached)) * 1e3
+        ours = np.median(_timed(games, _uncached)) * 1e3
         closed = np.median(_timed(games, nse_extremes)) * 1e3
-        print(f"  m={m}: level_bounds {ranges:7.1f} ms, nse_extremes {closed:7.2f} ms (medians)")
+        print(f"  m={m}: level_bounds {ours:7.1f} ms, nse_extremes {closed:7.2f} ms (medians)")
 
 
 def _uncached(game: SecurityGame) -> object:
