@@ -1,4 +1,5 @@
-r"""The best and the worst NSE, exactly, when at most two defenders hold resources.
+r"""The best and the worst NSE, exactly: in closed form when at most two defenders hold
+resources, and from :mod:`sim.nse.levels` with more where its ranges are attained.
 
 Strong and weak utility preservation compare an outcome with the best and the worst NSE
 (Gan et al. 2020, Property 2), and the prices of anarchy and stability with their
