@@ -11,6 +11,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from sim.errors import InvalidParameterError
 from sim.game import SecurityGame
 from sim.nse import compute_nse, exact_extremes, nse_utility_range
 from sim.nse.exact import exact_split
@@ -240,3 +241,13 @@ def test_the_two_tests_never_rule_out_a_spending_a_split_reaches(owner_sets, dem
     assert faces is not None
     faces = dataclasses.replace(faces, budget=reached * (1.0 + margin) + 1e-12)
     assert faces.within(0.0).any()
+
+
+def test_games_beyond_the_ranges_are_refused_by_name():
+    """Jurisdictions change rule B above the floor, so the ranges refuse them, naming
+    what is out of scope; the utility range keeps its analytic bounds there."""
+    game = _three_identical().with_allowed(np.ones((3, 4), dtype=bool) & (np.arange(4) < 3))
+    assert not level_bounds_apply(game)
+    with pytest.raises(InvalidParameterError, match="jurisdictions=True"):
+        level_bounds(game)
+    assert nse_utility_range(game, witnesses="one").best_high.shape == (3,)

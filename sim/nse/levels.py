@@ -1,29 +1,28 @@
-r"""Certified ranges of the attacker's level in the NSEs attacking each target, for games
-beyond the exact method of :mod:`sim.nse.extremes` (three or more defenders with
-resources).
+r"""Certified ranges of the attacker's level in the NSEs attacking each target, and
+verified NSEs at their ends: the best and the worst NSE beyond two defenders with
+resources (``docs/nse.md`` §3.3).
 
 Every NSE attacking :math:`\tau` at level :math:`u` gives defender *i* the utility
-:math:`v_i(\tau, d_\tau(u))`, which does not rise with *u* (``docs/nse.md`` §3.1), so a
-range :math:`[\underline u_\tau, \overline u_\tau]` that contains every such level bounds
-the best NSE from above and the worst from below. ``docs/nse.md`` §3.3 derives the two
-tests that bound it in each structural cell:
+:math:`v_i(\tau, d_\tau(u))`, which does not rise with *u* (§3.1), so a range
+:math:`[\underline u_\tau, \overline u_\tau]` containing every such level bounds the
+best NSE from above and the worst from below, and is exact where verified NSEs attain
+both its ends. In each structural cell two necessary tests bound it:
 
-* **Enough budget** (a necessary condition that fails below some level): every demanded
-  target's coverage is at most the sum of its owners' shares, so some flow
-  :math:`x \ge 0` on the allowed pairs carries each :math:`d_t(u)` within the budgets.
-  One LP gives the lowest such level of the cell.
-* **Enough demand to spend** (above the floor every defender spends her whole budget,
-  rule B): some split must let each defender spend at least :math:`k_i`. The spending
-  is concave in the shares, so this holds exactly when
-  :math:`\phi_u(w) = \max_y w \cdot s(y) - w \cdot k \ge 0` for every weight vector
-  :math:`w \ge 0`, and :math:`\max_y w \cdot s(y)` is the canonical maximum-waste split
-  with weights *w*. A *w* with :math:`\phi_u(w) < 0` certifies that no NSE of the
-  cell reaches *u* or any higher level. The cell's highest reachable level is where the
-  canonical split with some weights spends exactly *k*: a root of the finder's
-  spending equations, which is then itself a candidate NSE.
+* **The budgets suffice** (it fails below some level): some split keeps every
+  defender's spending within her budget. With up to three defenders with resources a
+  split exists if one exists on a face of the split polytope of dimension at most 2,
+  where it is decided in closed form (:class:`_Faces`); with more, a flow of the
+  demands within the budgets (one LP).
+* **The demand absorbs the budgets** (it fails above some level): above the floor
+  every defender spends her whole budget (rule B). The spending is concave in the
+  shares, so a weight vector :math:`w \ge 0` with
+  :math:`\phi_u(w) = \max_y w \cdot s(y) - w \cdot k < 0` rules the level out, where
+  :math:`\max_y w \cdot s(y)` is the canonical maximum-waste split with weights *w*;
+  the highest level no weights rule out is a root of the finder's spending equations
+  where one exists, and that root is the candidate NSE.
 
-The verified NSEs met on the way (those roots, when the oracle accepts them) are the
-inner side of the bounds.
+The low end's candidate is a split within the budgets moved to spend each budget
+exactly (:func:`_realise`); every candidate must pass the oracle.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares, linprog, minimize
 
+from sim.errors import InvalidParameterError
 from sim.game import FloatArray, SecurityGame
 from sim.nse.finder import NSEResult, certify, edges
 from sim.nse.split import (
@@ -90,7 +90,8 @@ class LevelBounds:
         Every NSE attacking target t has its attacker level in [low[t], high[t]], in
         standard units; NaN where no NSE attacks t.
     at_low, at_high : tuple of (NSEResult or None)
-        Per target, a verified NSE at level low[t] (high[t]), in the game's units,
+        Per target, a verified NSE at level low[t] (high[t], or within the
+        bisection's resolution :data:`LEVEL_RESOLUTION` below it), in the game's units,
         where one was found: that side of the range is then exact.
     """
 
@@ -141,14 +142,17 @@ def level_bounds(game: SecurityGame) -> LevelBounds:
 
     Raises
     ------
-    ValueError
+    InvalidParameterError
         When ``game`` is beyond :func:`level_bounds_apply`.
     """
     if not level_bounds_apply(game):
-        raise ValueError(
-            "level_bounds: needs one attack, no schedules or jurisdictions, at most "
-            f"MAX_HOLDERS={MAX_HOLDERS} defenders with resources and MAX_TARGETS="
-            f"{MAX_TARGETS} attackable targets"
+        raise InvalidParameterError(
+            "level_bounds: needs one attack, no schedules or jurisdictions, 1 to "
+            f"MAX_HOLDERS={MAX_HOLDERS} defenders with resources and at most MAX_TARGETS="
+            f"{MAX_TARGETS} attackable targets; got "
+            f"{np.count_nonzero(game.resources)} defenders with resources, "
+            f"attacker_resources={game.attacker_resources}, "
+            f"schedules={game.schedules is not None}, jurisdictions={game.restricted}"
         )
     key = game.key()
     if key in _CACHE:
@@ -236,17 +240,18 @@ def _ends(game: SecurityGame, tau: int) -> tuple[_Piece, _Piece] | None:
     items: list[tuple[float, float, float]] = []  # (low, high, the structure's level)
     if pooled <= floor + BR_TOL and top >= floor - BR_TOL:
         items.append((floor, floor, floor))
-    for j, point in enumerate(cuts):
-        items.append((point, point, point))
-        if j + 1 < cuts.size:
-            items.append((point, cuts[j + 1], 0.5 * (point + cuts[j + 1])))
-    items = [(max(lo, floor), hi, at) for lo, hi, at in items if hi > floor or lo == hi == floor]
+    for j, point in enumerate(cuts):  # interior levels lie above the floor
+        if point > floor:
+            items.append((point, point, point))
+        if j + 1 < cuts.size and cuts[j + 1] > floor:
+            low = max(point, floor)
+            items.append((low, cuts[j + 1], 0.5 * (low + cuts[j + 1])))
     below = (_piece(game, tau, *item, floor, top=False) for item in items)
     lowest = next((p for p in below if p is not None), None)
     if lowest is None:
         return None
     above = (_piece(game, tau, *item, floor, top=True) for item in reversed(items))
-    highest = next(p for p in above if p is not None)
+    highest = next((p for p in above if p is not None), lowest)
     return lowest, highest
 
 
