@@ -138,6 +138,16 @@ def test_nash_passes_the_equilibrium_test_and_the_explicit_bimatrix_game(game):
         resources=[1],
     )
 )
+@example(  # a regret of 1.5e-5 on the support: the binaries' tolerance times big-M
+    SecurityGame(
+        defender_reward=[[7.0, -1.988, 6.012]],
+        defender_penalty=[[-2.0, -2.0, 6.0]],
+        attacker_reward=[-1.0, -1.0, -1.0],
+        attacker_penalty=[-2.0, -2.0, -2.0],
+        resources=[1],
+        attacker_resources=2,
+    )
+)
 def test_the_mixed_integer_reference_solves_the_explicit_game(game):
     # the reference bench/multi_attack.py times: its answer is an equilibrium of the
     # explicit game; the attacker's part is a best response to our coverage's mixture

@@ -8,6 +8,8 @@ marginal coverage as in Gan et al. 2020, eq. (4b)-(4d).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
@@ -241,7 +243,7 @@ def bimatrix_nash(defender: FloatArray, attacker: FloatArray) -> tuple[FloatArra
     Gilpin and Conitzer (2005): each pure strategy either has zero probability or zero
     regret (one binary per strategy, big-M the payoff range). Returns the row and
     column players' mixed strategies."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
 
     r, c = defender.shape
     big_d = float(defender.max() - defender.min()) + 1.0
@@ -291,20 +293,91 @@ def bimatrix_nash(defender: FloatArray, attacker: FloatArray) -> tuple[FloatArra
     upper[vd], upper[va] = float(defender.max()), float(attacker.max())
     integrality = np.zeros(size)
     integrality[s], integrality[t] = 1, 1
+    # the binaries hold only to HiGHS's integrality tolerance, which big-M turns into a
+    # regret of up to big * 1e-6: the strategies are solved for on the supports the MILP
+    # chose (every regret there zero to the LP's tolerance), and a pair of supports that
+    # admits none is cut off and the MILP solved again
+    cuts: list[FloatArray] = []
+    first: tuple[FloatArray, FloatArray] | None = None
+    for _ in range(SUPPORT_TRIES):
+        constraints = [
+            LinearConstraint(a_eq, [b for _, b in rows_eq], [b for _, b in rows_eq]),
+            LinearConstraint(a_ub, -np.inf, [b for _, b in rows_ub]),
+        ]
+        if cuts:
+            cut = np.array(cuts)
+            constraints.append(LinearConstraint(cut[:, :-1], cut[:, -1], np.inf))
+        result = _solve_milp(size, constraints, integrality, Bounds(lower, upper))
+        if result is None:
+            break
+        if first is None:
+            first = np.clip(result[x], 0.0, None), np.clip(result[y], 0.0, None)
+        chosen = np.round(result[2 * (r + c) : 3 * (r + c)]).astype(bool)  # s, t: 1 = out
+        rows, cols = ~chosen[:r], ~chosen[r:]
+        exact_y = _indifferent(defender, rows, cols)
+        exact_x = _indifferent(attacker.T, cols, rows)
+        if exact_x is not None and exact_y is not None:
+            return exact_x, exact_y
+        # sum over chosen of (1 - b) + sum over the others of b >= 1
+        cut = np.zeros(size + 1)
+        cut[2 * (r + c) : 3 * (r + c)] = np.where(chosen, -1.0, 1.0)
+        cut[-1] = 1.0 - float(chosen.sum())
+        cuts.append(cut)
+    if first is None:
+        raise SolverFailedError("bimatrix_nash: the MILP failed")
+    return first
+
+
+#: Pairs of supports the bimatrix reference tries before it returns the MILP's first
+#: answer as it is.
+SUPPORT_TRIES = 20
+
+
+def _solve_milp(
+    size: int, constraints: list[Any], integrality: FloatArray, bounds: Any
+) -> FloatArray | None:
+    """The feasibility MILP's solution (with presolve, then without), or None."""
+    from scipy.optimize import milp
+
     for options in ({}, {"presolve": False}):
         with quiet_stdout():
             result = milp(
                 np.zeros(size),
-                constraints=[
-                    LinearConstraint(a_eq, [b for _, b in rows_eq], [b for _, b in rows_eq]),
-                    LinearConstraint(a_ub, -np.inf, [b for _, b in rows_ub]),
-                ],
+                constraints=constraints,
                 integrality=integrality,
-                bounds=Bounds(lower, upper),
+                bounds=bounds,
                 options=options,
             )
         if result.status == 0 and result.x is not None:
-            break
-    else:
-        raise SolverFailedError(f"bimatrix_nash: the MILP failed: {result.message}")
-    return np.clip(result.x[x], 0.0, None), np.clip(result.x[y], 0.0, None)
+            return np.asarray(result.x)
+    return None
+
+
+def _indifferent(payoff: FloatArray, best: np.ndarray, support: np.ndarray) -> FloatArray | None:
+    """A mixed strategy of the column player on ``support`` against which the row
+    player's pure strategies ``best`` all earn the most of ``payoff`` (rows of the row
+    player's payoffs, one column per strategy), by one LP; None when there is none."""
+    c = payoff.shape[1]
+    # variables: the column strategy (c) and the row player's value
+    a_eq = np.vstack(
+        (
+            np.append(np.ones(c), 0.0),
+            np.hstack((payoff[best], -np.ones((int(best.sum()), 1)))),
+        )
+    )
+    b_eq = np.append(1.0, np.zeros(int(best.sum())))
+    a_ub = np.hstack((payoff[~best], -np.ones((int((~best).sum()), 1))))
+    bounds = [(0.0, 1.0 if on else 0.0) for on in support] + [(None, None)]
+    result = linprog(
+        np.zeros(c + 1),
+        A_ub=a_ub if a_ub.size else None,
+        b_ub=np.zeros(a_ub.shape[0]) if a_ub.size else None,
+        A_eq=a_eq,
+        b_eq=b_eq,
+        bounds=bounds,
+        method="highs",
+        options=_TIGHT,
+    )
+    if result.status != 0 or result.x is None:
+        return None
+    return np.clip(result.x[:c], 0.0, None)
