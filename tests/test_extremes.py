@@ -13,7 +13,6 @@ from mechanisms.properties import nse_prices
 from sim.errors import InvalidParameterError
 from sim.game import SecurityGame
 from sim.nse import compute_nse, nse_utility_range
-from sim.nse.exact import exact_split
 from sim.nse.extremes import (
     MAX_TARGETS,
     _fewest,
@@ -23,12 +22,9 @@ from sim.nse.extremes import (
     exact_extremes_apply,
     nse_extremes,
 )
-from sim.nse.finder import certify
-from sim.nse.kernel import clean
-from sim.nse.split import Games
-from sim.solvers.origami import origami_level
 
 from strategies import examples, games
+from tests_support import grid_nses
 
 ROOT5 = math.sqrt(5.0)
 
@@ -204,20 +200,8 @@ def test_no_nse_lies_beyond_the_extremes(game):
     assert _within(levels, nse.attacked_target, nse.attacker_level, tol)
     assert np.all(nse.defender_utility <= ext.best + 1e-9 * game.units.defender_scale)
     assert np.all(nse.defender_utility >= ext.worst - 1e-9 * game.units.defender_scale)
-    standard = game.standard
-    pooled = origami_level(
-        standard.attacker_reward, standard.attacker_gap, float(standard.total_resources)
-    )
-    taus = [t for t in range(game.n_targets) if standard.attacker_reward[t] >= pooled]
-    tau = np.repeat(taus, 41)
-    grid = np.concatenate([np.linspace(pooled, standard.attacker_reward[t], 41) for t in taus])
-    done, profiles = exact_split(
-        Games.single(standard), np.zeros(tau.size, np.int64), tau, grid, max_iter=200
-    )
-    for j in np.flatnonzero(done):
-        found = certify(game, clean(profiles[j], standard.resources), int(tau[j]), "grid")
-        if found is not None:
-            assert _within(levels, found.attacked_target, found.attacker_level, tol)
+    for found in grid_nses(game):
+        assert _within(levels, found.attacked_target, found.attacker_level, tol)
 
 
 @settings(max_examples=examples(60), deadline=None)

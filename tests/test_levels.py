@@ -14,15 +14,12 @@ from hypothesis import strategies as st
 from sim.errors import InvalidParameterError
 from sim.game import SecurityGame
 from sim.nse import compute_nse, exact_extremes, nse_utility_range
-from sim.nse.exact import exact_split
 from sim.nse.extremes import nse_extremes
-from sim.nse.finder import certify
-from sim.nse.kernel import clean
 from sim.nse.levels import _certificate, _Faces, level_bounds, level_bounds_apply
-from sim.nse.split import Games, Structure
-from sim.solvers.origami import origami_level
+from sim.nse.split import Structure
 
 from strategies import examples, games
+from tests_support import grid_nses
 
 
 def _three_identical() -> SecurityGame:
@@ -81,19 +78,7 @@ def _levels_of(game: SecurityGame) -> list[tuple[int, float]]:
     levels from u*_K to each target's reward."""
     standard = game.standard
     found = [compute_nse(game), *(compute_nse(game, targets=[t]) for t in range(game.n_targets))]
-    pooled = origami_level(
-        standard.attacker_reward, standard.attacker_gap, float(standard.total_resources)
-    )
-    taus = [t for t in range(game.n_targets) if standard.attacker_reward[t] >= pooled]
-    tau = np.repeat(taus, 41)
-    grid = np.concatenate([np.linspace(pooled, standard.attacker_reward[t], 41) for t in taus])
-    done, profiles = exact_split(
-        Games.single(standard), np.zeros(tau.size, np.int64), tau, grid, max_iter=200
-    )
-    for j in np.flatnonzero(done):
-        r = certify(game, clean(profiles[j], standard.resources), int(tau[j]), "grid")
-        if r is not None:
-            found.append(r)
+    found += grid_nses(game)
     out = []
     for r in found:
         if r.verified:

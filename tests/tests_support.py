@@ -1,5 +1,5 @@
-"""Shared fixtures for the study tests: a tiny study that runs in a second or two, and
-the live view served on a free local port."""
+"""Shared fixtures: a tiny study that runs in a second or two, the live view served on
+a free local port, and the NSEs that methods other than the extremes' find."""
 
 from __future__ import annotations
 
@@ -16,7 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from runs.config import StudyConfig, parse_config
+from sim.game import SecurityGame
+from sim.nse import NSEResult
+from sim.nse.exact import exact_split
+from sim.nse.finder import certify
+from sim.nse.kernel import clean
+from sim.nse.split import Games
+from sim.solvers.origami import origami_level
 
 TINY = {
     "study": {"name": "tiny", "seed": 7, "replications": 4, "rounds": 3, "chunk_size": 2},
@@ -130,3 +139,24 @@ def serving_viz(defcoord: Sequence[str], cwd: Path) -> Iterator[str]:
     assert server.returncode == 143, err[-2000:]
     assert err.strip().splitlines()[-1] == "defcoord: viz stopped" and "Traceback" not in err
     assert out.startswith(f"live view: {url}")
+
+
+def grid_nses(game: SecurityGame) -> list[NSEResult]:
+    """The verified NSEs the exact splits (sim/nse/exact.py) find at 41 levels from
+    u*_K to each target's reward: a solver other than the extremes' methods."""
+    standard = game.standard
+    pooled = origami_level(
+        standard.attacker_reward, standard.attacker_gap, float(standard.total_resources)
+    )
+    taus = [t for t in range(game.n_targets) if standard.attacker_reward[t] >= pooled]
+    tau = np.repeat(taus, 41)
+    grid = np.concatenate([np.linspace(pooled, standard.attacker_reward[t], 41) for t in taus])
+    done, profiles = exact_split(
+        Games.single(standard), np.zeros(tau.size, np.int64), tau, grid, max_iter=200
+    )
+    found = []
+    for j in np.flatnonzero(done):
+        nse = certify(game, clean(profiles[j], standard.resources), int(tau[j]), "grid")
+        if nse is not None:
+            found.append(nse)
+    return found
