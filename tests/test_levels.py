@@ -115,62 +115,6 @@ def test_no_nse_lies_beyond_the_ranges(game):
             assert np.all(r.defender_utility >= ext.worst - scale)
 
 
-@settings(max_examples=examples(30), deadline=None)
-@given(
-    games(min_defenders=3, max_defenders=3, max_targets=4, max_resources=2, min_resources=1),
-    st.permutations(range(4)),
-    st.floats(0.1, 100.0),
-    st.floats(-50.0, 50.0),
-)
-def test_settled_extremes_follow_targets_units_and_idle_defenders(game, order, scale, shift):
-    """For three defenders too: permuting the targets, a positive affine map of a
-    defender's payoffs and a defender without resources leave the extremes as they
-    should."""
-    assume(level_bounds_apply(game))
-    ext = exact_extremes(game)
-    assume(ext is not None)
-    tol = 1e-9 * game.units.defender_scale
-    perm = np.array([t for t in order if t < game.n_targets])
-    permuted = exact_extremes(
-        SecurityGame(
-            defender_reward=game.defender_reward[:, perm],
-            defender_penalty=game.defender_penalty[:, perm],
-            attacker_reward=game.attacker_reward[perm],
-            attacker_penalty=game.attacker_penalty[perm],
-            resources=game.resources,
-        )
-    )
-    assert permuted is not None
-    assert np.all(np.abs(permuted.best - ext.best) <= tol)
-    assert np.all(np.abs(permuted.worst - ext.worst) <= tol)
-    reward, penalty = game.defender_reward.copy(), game.defender_penalty.copy()
-    reward[0], penalty[0] = scale * reward[0] + shift, scale * penalty[0] + shift
-    rescaled = exact_extremes(
-        SecurityGame(
-            defender_reward=reward,
-            defender_penalty=penalty,
-            attacker_reward=game.attacker_reward,
-            attacker_penalty=game.attacker_penalty,
-            resources=game.resources,
-        )
-    )
-    assert rescaled is not None
-    assert rescaled.best[0] == pytest.approx(scale * ext.best[0] + shift, abs=scale * tol[0])
-    assert rescaled.worst[0] == pytest.approx(scale * ext.worst[0] + shift, abs=scale * tol[0])
-    idle = exact_extremes(
-        SecurityGame(
-            defender_reward=np.vstack((game.defender_reward, game.defender_reward[:1])),
-            defender_penalty=np.vstack((game.defender_penalty, game.defender_penalty[:1])),
-            attacker_reward=game.attacker_reward,
-            attacker_penalty=game.attacker_penalty,
-            resources=[*game.resources, 0],
-        )
-    )
-    assert idle is not None
-    assert np.all(np.abs(idle.best[:-1] - ext.best) <= tol)
-    assert np.all(np.abs(idle.worst[:-1] - ext.worst) <= tol)
-
-
 def _grid_splits(owners: list[np.ndarray], demand: np.ndarray, a: int, steps: int) -> np.ndarray:
     """Every defender's spending over a grid of splits: on each target, every owner but
     the last takes a grid share, the last the rest (if that is a share); shape (S, a)."""
