@@ -116,13 +116,14 @@ def nse_utility_range(
 
     Notes
     -----
-    Where :func:`~sim.nse.extremes.nse_extremes` applies (at most two defenders with
-    resources, no jurisdictions) both sides are exact, each attained by a verified NSE.
-    Elsewhere, ``docs/nse.md`` §3.3: in any NSE a defender's utility is
-    :math:`v_i(\\tau, d_\\tau(u))` with :math:`u` at least the pooled level
-    :math:`u^*_K` and :math:`\\tau` not excluded, so :math:`\\max_\\tau v_i(\\tau, x_\\tau)`
-    bounds the best NSE from above and :math:`\\min_\\tau p_i(\\tau)` the worst from
-    below (both over the targets not excluded). Verified NSEs give the other two sides.
+    Where :func:`~sim.nse.extremes.exact_extremes` settles the extremes (at most two
+    defenders with resources, or more where the level ranges are attained) both sides
+    are exact, each attained by a verified NSE. Elsewhere, ``docs/nse.md`` §3.3: in any
+    NSE a defender's utility is :math:`v_i(\\tau, d_\\tau(u))` with :math:`u` in the
+    range :func:`~sim.nse.levels.level_bounds` gives :math:`\\tau` where it applies,
+    else at least the pooled level :math:`u^*_K` and at most :math:`r^a(\\tau)`; the
+    ends of those ranges bound the best NSE from above and the worst from below (over
+    the targets not excluded). Verified NSEs give the other two sides.
     """
     if witnesses not in ("all", "one"):
         raise InvalidParameterError(
