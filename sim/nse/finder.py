@@ -213,19 +213,20 @@ def _result(
     profile: FloatArray,
     tau: int,
     phase: str,
-    violation: NSEViolation,
+    violation: NSEViolation | None,
     found: ProfileGains,
     attempts: int,
     units: PayoffUnits,
 ) -> NSEResult:
     """The result of a verified candidate (``found``: the oracle's arrays for it), its
-    certificate in ``units`` (those of the game whose standard form ``game`` is)."""
+    certificate in ``units`` (those of the game whose standard form ``game`` is;
+    ``violation``, the certificate in standard units, where known)."""
     c, value = found.coverage[0], found.own[0].copy()
     level = float(game.attacker_reward[tau] - c[tau] * game.attacker_gap[tau])
     profile.setflags(write=False)
     value.setflags(write=False)
-    if not units.identity:
-        violation = certificate(found, units)
+    if violation is None or not units.identity:
+        violation = certificate(found, None if units.identity else units)
     return NSEResult(profile, tau, level, value, "verified", phase, violation, attempts)
 
 
@@ -542,7 +543,7 @@ def _find_attackable(
     if quick_found.kept:
         profile, gains = quick_found.kept[0]
         tau, phase = int(quick_found.attacked_target[0]), stages[0, quick_found.stage[0]].phase
-        return _result(game, profile, tau, phase, certificate(gains), gains, attempts, units)
+        return _result(game, profile, tau, phase, None, gains, attempts, units)
     notes = [f"quick stages: {int(quick_found.attempts[0])} proposals, none verified"]
     floor_game = FLOOR in list(stages[0])
     later = (
