@@ -13,10 +13,19 @@ from hypothesis import strategies as st
 
 from sim.errors import InvalidParameterError
 from sim.game import SecurityGame
+from sim.generators import make_generator
 from sim.nse import compute_nse, exact_extremes, nse_utility_range
 from sim.nse.extremes import nse_extremes
-from sim.nse.levels import _certificate, _Faces, level_bounds, level_bounds_apply
-from sim.nse.split import Structure
+from sim.nse.levels import _CACHE as _LEVELS_CACHE
+from sim.nse.levels import (
+    _certificate,
+    _Faces,
+    _fails,
+    level_bounds,
+    level_bounds_apply,
+)
+from sim.nse.split import Structure, structure, water_fill
+from sim.solvers.origami import need
 
 from strategies import examples, games
 from tests_support import grid_nses
@@ -170,6 +179,57 @@ def test_the_two_tests_never_rule_out_a_spending_a_split_reaches(owner_sets, dem
     assert faces is not None
     faces = dataclasses.replace(faces, budget=reached * (1.0 + margin) + 1e-12)
     assert faces.within(0.0).any()
+
+
+def _generated(
+    family: str, m: int, seed: list[int], index: int, high: int = 2, **params: float
+) -> SecurityGame:
+    """Game ``index`` of a three-defender generator (resources 1 to ``high``) at ``seed``."""
+    generator = make_generator(
+        family, n_defenders=3, n_targets=m, resources={"low": 1, "high": high}, **params
+    )
+    rng = np.random.default_rng(seed)
+    return [generator.sample(rng) for _ in range(index + 1)][-1]
+
+
+@pytest.mark.parametrize(
+    ("name", "game"),
+    [
+        # the top of a cell is a root (Lemma 6) that Newton's usual starts miss
+        ("root", _generated("covariant", 7, [11, 7, 16, 9], 0, correlation=0.6)),
+        # the top's witness has shares on bounds, which least squares only approaches
+        ("bounds", _generated("covariant", 6, [7, 6, 16], 14, correlation=0.6)),
+    ],
+)
+def test_generated_games_left_as_bounds_before_are_settled(name, game):
+    """Two generated games whose ranges an earlier witness search left unattained
+    (docs/nse.md §3.3): every end now has a verified NSE at it."""
+    _LEVELS_CACHE.clear()
+    found = level_bounds(game)
+    assert found.exact, name
+    standard = game.standard
+    for t in np.flatnonzero(found.attacked):
+        for nse, end in ((found.at_low[t], found.low[t]), (found.at_high[t], found.high[t])):
+            assert nse is not None and nse.verified and nse.attacked_target == t
+            c = nse.total_coverage[t]
+            level = standard.attacker_reward[t] - c * standard.attacker_gap[t]
+            assert abs(level - end) <= 1e-9
+
+
+def test_cutting_planes_find_weights_at_a_kink():
+    """phi is convex but has kinks; where minimising it from the centre stops short,
+    Kelley's cutting planes still find weights that certify a level is out. The
+    level is one a grid over the weights shows excluded (docs/nse.md §3.3)."""
+    game = _generated("identical_attacker", 8, [15, 8, 10, 18], 4, high=3).standard
+    tau, at, u = 3, 0.2813969475775855, 0.24
+    weights = _fails(game, tau, at, u, robust=True)
+    assert weights is not None
+    cell = structure(game, tau, at)
+    demand = need(game.attacker_reward, game.attacker_gap, u) * (cell.demand > 0.0)
+    members = cell.allowed & ((demand > 0.0) & (demand < 1.0))[None, :]
+    rest, inside, _ = water_fill(np.log(np.maximum(weights, 1e-300)), np.log1p(-demand), members)
+    spend = (inside - rest).sum(axis=1)
+    assert weights @ (spend - game.resources) < 0.0
 
 
 def test_games_beyond_the_ranges_are_refused_by_name():

@@ -21,8 +21,11 @@ both its ends. In each structural cell two necessary tests bound it:
   the highest level no weights rule out is a root of the finder's spending equations
   where one exists, and that root is the candidate NSE.
 
-The low end's candidate is a split within the budgets moved to spend each budget
-exactly (:func:`_realise`); every candidate must pass the oracle.
+The high end's witness is the root, from Newton's usual starts or from the weights
+that minimise :math:`\phi` at the top (Lemma 6); elsewhere a split within the budgets
+moved to spend each budget exactly (:func:`_realise`). Every witness must pass the
+oracle. Where a range stays unattained, it is computed again with a slower search
+for weights (:func:`_cutting_planes`), which finds some where SLSQP stops at a kink.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,14 +66,24 @@ ROOT_ITERATIONS = 60
 #: (standard units: the attacker's levels lie in [0, 1]).
 LEVEL_RESOLUTION = 1e-15
 
+#: A verified NSE at most this far (standard units) from a range's end attains it: a
+#: root Newton finds from the weights that bound a cell from above (Newton solves the
+#: spending, so its level carries that error), or one witness of a range this narrow
+#: (above the floor, near-full demands make the splits' floats coarser than that).
+LEVEL_AGREEMENT = 1e-12
+
 #: The witness search realises the splits of at most this many faces per piece.
 WITNESS_FACES = 32
 
 #: A realised profile spends each budget to within this (in resources).
 REALISE_TOL = 1e-10
 
-#: Evaluations of the least squares that realises a profile.
+#: Evaluations of each least squares that realises a profile.
 REALISE_EVALUATIONS = 100
+
+#: The rounds of :func:`_realise`: after each least squares, the shares within this
+#: fraction of the demand of a bound are put on it and kept there for the next round.
+REALISE_SNAPS = (REALISE_TOL, 1e-7, 1e-4)
 
 #: At most this many faces are enumerated per structure; beyond, the flow bound.
 MAX_FACES = 2_000_000
@@ -78,6 +91,9 @@ MAX_FACES = 2_000_000
 #: A weight vector certifies "too little demand to spend" when its margin is below
 #: minus this (budgets are in units of one resource).
 FRONTIER_TOL = 1e-12
+
+#: The most rounds of the cutting-plane search for such weights (:func:`_cutting_planes`).
+CUT_ROUNDS = 60
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,9 +106,9 @@ class LevelBounds:
         Every NSE attacking target t has its attacker level in [low[t], high[t]], in
         standard units; NaN where no NSE attacks t.
     at_low, at_high : tuple of (NSEResult or None)
-        Per target, a verified NSE at level low[t] (high[t], or within the
-        bisection's resolution :data:`LEVEL_RESOLUTION` below it), in the game's units,
-        where one was found: that side of the range is then exact.
+        Per target, a verified NSE at level low[t] (high[t]), to within
+        :data:`LEVEL_AGREEMENT`, in the game's units, where one was found: that side
+        of the range is then exact.
     """
 
     low: FloatArray
@@ -164,14 +180,23 @@ def level_bounds(game: SecurityGame) -> LevelBounds:
     at_low: list[NSEResult | None] = [None] * m
     at_high: list[NSEResult | None] = [None] * m
     for tau in range(m):
-        ends = _ends(standard, tau)
-        if ends is None:
-            continue
-        lowest, highest = ends
-        low[tau], high[tau] = lowest.low, highest.high
-        at_low[tau] = _first_verified(game, tau, lowest.realised(lowest.low))
-        top = [highest.root] if highest.root is not None else highest.realised(highest.top)
-        at_high[tau] = _first_verified(game, tau, top)
+        for robust in (False, True):  # again, with the slower search, where unsettled
+            ends = _ends(standard, tau, robust)
+            if ends is None:  # no NSE attacks tau
+                low[tau] = high[tau] = np.nan
+                at_low[tau] = at_high[tau] = None
+                break
+            lowest, highest = ends
+            low[tau], high[tau] = lowest.low, highest.high
+            one = high[tau] - low[tau] <= LEVEL_AGREEMENT  # one level: one witness
+            at_low[tau] = _first_verified(game, tau, lowest.realised(lowest.low))
+            if not (one and at_low[tau] is not None):
+                top = [highest.root] if highest.root is not None else highest.realised(highest.top)
+                at_high[tau] = _first_verified(game, tau, top)
+            if one:
+                at_low[tau] = at_high[tau] = at_low[tau] or at_high[tau]
+            if at_low[tau] is not None and at_high[tau] is not None:
+                break
     found = LevelBounds(low, high, tuple(at_low), tuple(at_high))
     _CACHE[key] = found
     if len(_CACHE) > _CACHE_SIZE:
@@ -216,7 +241,11 @@ class _Piece:
         if self.faces is None:
             return
         st = structure(self.game, self.tau, self.at)
-        within = np.flatnonzero(self.faces.within(u))[:WITNESS_FACES]
+        spend, _ = self.faces.shares(u)
+        slack = (self.faces.budget[None, :] - spend).sum(axis=1)
+        within = np.flatnonzero(self.faces.within(u))
+        # the faces whose splits come closest to spending every budget first
+        within = within[np.argsort(slack[within], kind="stable")][:WITNESS_FACES]
         for f in within:
             start = self.faces.profile(u, int(f))
             profile = _realise(self.game, self.tau, st, u, start)
@@ -224,7 +253,7 @@ class _Piece:
                 yield profile
 
 
-def _ends(game: SecurityGame, tau: int) -> tuple[_Piece, _Piece] | None:
+def _ends(game: SecurityGame, tau: int, robust: bool = False) -> tuple[_Piece, _Piece] | None:
     """The lowest and the highest piece of the levels an NSE attacking ``tau`` can
     reach, in a standard game: the floor, the structural cells and their edges are
     scanned from below and from above, each up to the first that passes both tests
@@ -246,17 +275,25 @@ def _ends(game: SecurityGame, tau: int) -> tuple[_Piece, _Piece] | None:
         if j + 1 < cuts.size and cuts[j + 1] > floor:
             low = max(point, floor)
             items.append((low, cuts[j + 1], 0.5 * (low + cuts[j + 1])))
-    below = (_piece(game, tau, *item, floor, top=False) for item in items)
+    below = (_piece(game, tau, *item, floor, top=False, robust=robust) for item in items)
     lowest = next((p for p in below if p is not None), None)
     if lowest is None:
         return None
-    above = (_piece(game, tau, *item, floor, top=True) for item in reversed(items))
+    above = (_piece(game, tau, *item, floor, top=True, robust=robust) for item in reversed(items))
     highest = next((p for p in above if p is not None), lowest)
     return lowest, highest
 
 
 def _piece(
-    game: SecurityGame, tau: int, low: float, high: float, at: float, floor: float, *, top: bool
+    game: SecurityGame,
+    tau: int,
+    low: float,
+    high: float,
+    at: float,
+    floor: float,
+    *,
+    top: bool,
+    robust: bool = False,
 ) -> _Piece | None:
     """The piece of [low, high] (the structure at ``at``) that passes both tests, or
     None; [floor, floor] is the floor itself, whose structure has fully demanded
@@ -267,10 +304,10 @@ def _piece(
         return None
     start, faces = lowest
     if at == floor or not top:
-        if _fails(game, tau, at, start) is not None:
+        if _fails(game, tau, at, start, robust=robust) is not None:
             return None
         return _Piece(game, tau, at, start, high, high, faces, None)
-    found = _highest(game, tau, at, start, high)
+    found = _highest(game, tau, at, start, high, robust)
     if found is None:
         return None
     end, witness, root = found
@@ -365,24 +402,49 @@ def _realise(
 
     x = np.array([start[i, t] for t, i in slots])
     tol = REALISE_TOL * max(1.0, float(k.max()))
-    if slots and np.abs(residual(x)).max() > tol:
-        upper = np.array([d[t] for t, _ in slots])
-        x = least_squares(
-            residual,
-            np.minimum(x, upper),
-            jac=jacobian,
-            bounds=(np.zeros(len(slots)), upper),
-            xtol=1e-15,
-            ftol=1e-15,
-            gtol=1e-15,
-            max_nfev=REALISE_EVALUATIONS,
-        ).x
-        # the solver keeps to the inside of its bounds: shares a hair from a bound are
-        # put on it (a defender who may spare then spends exactly her budget)
-        x = np.where(x < REALISE_TOL, 0.0, np.where(x > upper - REALISE_TOL, upper, x))
+    upper = np.array([d[t] for t, _ in slots])
+    moving = np.ones(len(slots), dtype=bool)
+    for snap in REALISE_SNAPS:  # least squares on the moving shares, then pin near bounds
+        if not moving.any() or np.abs(residual(x)).max() <= tol:
+            break
+        x = _least_squares_on(residual, jacobian, x, upper, moving.copy())
+        # the solver keeps to the inside of its bounds: shares within ``snap`` (of
+        # the demand) of a bound are put on it and kept there (a witness at a range's
+        # end often has some; a defender who may spare then spends exactly her budget)
+        low_, high_ = x <= snap * upper, x >= upper * (1.0 - snap)
+        x = np.where(low_, 0.0, np.where(high_, upper, x))
+        moving &= ~(low_ | high_)
     if np.abs(residual(x)).max(initial=0.0) > tol:
         return None
     return build(x)[0]
+
+
+def _least_squares_on(
+    residual: Callable[[FloatArray], FloatArray],
+    jacobian: Callable[[FloatArray], FloatArray],
+    x: FloatArray,
+    upper: FloatArray,
+    moving: np.ndarray,
+) -> FloatArray:
+    """``x`` with its entries ``moving`` moved within [0, ``upper``] to a least-squares
+    minimum of ``residual`` (with its ``jacobian``), the others kept."""
+
+    def full(z: FloatArray) -> FloatArray:
+        out = x.copy()
+        out[moving] = z
+        return out
+
+    found = least_squares(
+        lambda z: residual(full(z)),
+        np.minimum(x[moving], upper[moving]),
+        jac=lambda z: jacobian(full(z))[:, moving],
+        bounds=(np.zeros(np.count_nonzero(moving)), upper[moving]),
+        xtol=1e-15,
+        ftol=1e-15,
+        gtol=1e-15,
+        max_nfev=REALISE_EVALUATIONS,
+    )
+    return full(found.x)
 
 
 def _flow_lowest(game: SecurityGame, st: Structure, low: float, high: float) -> float | None:
@@ -586,7 +648,7 @@ def _face_count(owners: list[tuple[int, ...]]) -> int:
 
 
 def _highest(
-    game: SecurityGame, tau: int, at: float, low: float, high: float
+    game: SecurityGame, tau: int, at: float, low: float, high: float, robust: bool = False
 ) -> tuple[float, float, FloatArray | None] | None:
     """The highest level of [low, high] where the structure at ``at`` may let every
     defender spend her budget (None: none), the level to look for a witness at, and
@@ -594,7 +656,9 @@ def _highest(
     Without a root, bisection brackets it between a level no weights rule out (the
     witness level) and one they do (the bound), adjacent floats apart."""
     if high <= low + BR_TOL:  # an edge, or a cell squeezed by the flow test
-        return None if _fails(game, tau, at, high) is not None else (high, high, None)
+        if _fails(game, tau, at, high, robust=robust) is not None:
+            return None
+        return high, high, None
     games = Games.single(game)
     active = game.resources > 0
     st = structure(game, tau, at)
@@ -606,40 +670,63 @@ def _highest(
         profile = np.zeros((game.n_defenders, game.n_targets))
         profile[active] = coverage
         return u, u, profile
-    certificate = _fails(game, tau, at, high)
+    certificate = _fails(game, tau, at, high, robust=robust)
     if certificate is None:
         return high, high, None
-    if _fails(game, tau, at, low) is not None:
+    if _fails(game, tau, at, low, robust=robust) is not None:
         return None
     lo, hi = low, high  # no certificate at lo, one at hi
     while hi - lo > LEVEL_RESOLUTION:
         mid = 0.5 * (lo + hi)
-        found = _fails(game, tau, at, mid, certificate)
+        found = _fails(game, tau, at, mid, certificate, robust=robust)
         if found is None:
             lo = mid
         else:
             hi, certificate = mid, found
+    # with positive weights the top is a root whose log-weights are those that
+    # minimise phi there, which Newton's usual starts may miss: Newton from there (to
+    # a witness's tolerance: at a steep level the floats may not come closer)
+    certificate = _fails(game, tau, at, hi, least=True, robust=robust)
+    if certificate is not None and np.all(certificate > 0.0):
+        start = np.log(certificate / certificate[0])
+        start[0] = lo
+        root = _root(games, tau, low, high, (start,), REALISE_TOL)
+        if root is not None and lo - LEVEL_AGREEMENT <= root[0] <= hi:
+            profile = np.zeros((game.n_defenders, game.n_targets))
+            profile[active] = root[1]
+            return hi, root[0], profile
     return hi, lo, None
 
 
-def _root(games: Games, tau: int, low: float, high: float) -> tuple[float, FloatArray] | None:
-    """A level in [low, high] and log-weights whose canonical split spends exactly each
-    budget, by damped Newton from three starting levels (None: not found)."""
+def _root(
+    games: Games,
+    tau: int,
+    low: float,
+    high: float,
+    starts: Iterable[FloatArray] | None = None,
+    tol: float = NEWTON_TOL,
+) -> tuple[float, FloatArray] | None:
+    """A level in [low, high] and the coverage of a canonical split there that spends
+    each budget to within ``tol`` (in resources, times the largest budget), by damped
+    Newton from each of ``starts`` (states: the level, then the log-weights of the
+    active defenders but the first, whose is 0; default: equal weights at three levels
+    of the range) (None: not found)."""
     game = games.game
     k = game.resources[games.active].astype(np.float64)
     a = k.size
     rows, taus = np.zeros(1, np.int64), np.array([tau])
     mask = np.ones(a)
     mask[0] = 0.0  # column 0 of the state is the level; lambda_0 stays 0
-    for start in (0.5, 0.1, 0.9):
-        x = np.zeros(a)
-        x[0] = low + start * (high - low)
+    if starts is None:
+        starts = [np.append(low + f * (high - low), np.zeros(a - 1)) for f in (0.5, 0.1, 0.9)]
+    for start in starts:
+        x = np.array(start, dtype=np.float64)
         for _ in range(ROOT_ITERATIONS):
             sp = split_spending(games, rows, taus, x[None, :1].ravel(), (x * mask)[None])
             residual = sp.spend[0] - k
             if not sp.feasible[0]:
                 break
-            if np.abs(residual).max() <= NEWTON_TOL * max(1.0, k.max()):
+            if np.abs(residual).max() <= tol * max(1.0, k.max()):
                 if np.abs(x[1:]).max(initial=0.0) < LOG_WEIGHT_BOUND - 1.0:
                     return float(x[0]), sp.coverage[0]
                 break
@@ -681,13 +768,23 @@ def _damped(
 
 
 def _fails(
-    game: SecurityGame, tau: int, at: float, u: float, hint: FloatArray | None = None
+    game: SecurityGame,
+    tau: int,
+    at: float,
+    u: float,
+    hint: FloatArray | None = None,
+    *,
+    least: bool = False,
+    robust: bool = False,
 ) -> FloatArray | None:
     """Weights w >= 0 (of the defenders who may not spare, rule B) certifying that,
     with the structure at ``at``, no split at level ``u`` lets each of them spend her
     budget: phi_u(w) < 0 (``docs/nse.md`` §3.3); None when none is found. The
     defenders alone and ``hint`` (a certificate found at a nearby level) are tried
-    first, then the minimum of phi_u over the simplex of weights."""
+    first, then the minimum of phi_u over the simplex of weights; with ``least``, only
+    the minimum (the weights of the canonical split nearest to spending the budgets);
+    with ``robust``, where that finds none, Kelley's cutting planes
+    (:func:`_cutting_planes`: slower, but phi has kinks where SLSQP may stop short)."""
     st = structure(game, tau, at)
     active = game.resources > 0
     spare = may_spare(Games.single(game), np.zeros(1, np.int64), np.array([tau]), u)[0]
@@ -699,7 +796,7 @@ def _fails(
         return None
     k = game.resources[active].astype(np.float64)
     demand = need(game.attacker_reward, game.attacker_gap, u) * (st.demand > 0.0)
-    return _certificate(st.allowed[active], demand, k, bound, hint)
+    return _certificate(st.allowed[active], demand, k, bound, hint, least=least, robust=robust)
 
 
 def _certificate(
@@ -708,11 +805,15 @@ def _certificate(
     k: FloatArray,
     bound: np.ndarray,
     hint: FloatArray | None = None,
+    *,
+    least: bool = False,
+    robust: bool = False,
 ) -> FloatArray | None:
     """Weights w >= 0 on the defenders ``bound`` with phi(w) < 0: no split of the
     demands ``demand`` (shape (m,); 1 at the floor) among the allowed defenders
     (``allowed``, shape (a, m)) lets each of them spend her budget ``k`` (the others
-    may spare); None when none is found (:func:`_fails`). A fully demanded target
+    may spare); None when none is found (:func:`_fails`, which says what ``hint``,
+    ``least`` and ``robust`` do). A fully demanded target
     adds the largest weight of its owners: one of them covers it, and coverage beside
     hers would be spare."""
     a = int(np.count_nonzero(bound))
@@ -734,7 +835,7 @@ def _certificate(
         gaps = (spend - k)[bound]
         return float(v @ gaps), gaps
 
-    tries = [*np.eye(a)] + ([hint] if hint is not None and hint.size == a else [])
+    tries = [] if least else [*np.eye(a)] + ([hint] if hint is not None and hint.size == a else [])
     for v in tries:  # one defender's most spending, and the hint
         if phi(v)[0] < -FRONTIER_TOL:
             return v
@@ -748,7 +849,40 @@ def _certificate(
         options={"maxiter": 100, "ftol": 1e-15},
     )
     v = np.clip(result.x, 0.0, None)
-    if v.sum() <= 0.0:
-        return None
-    v = v / v.sum()
-    return v if phi(v)[0] < -FRONTIER_TOL else None
+    if v.sum() > 0.0 and phi(v / v.sum())[0] < -FRONTIER_TOL:
+        return v / v.sum()
+    return _cutting_planes(phi, a) if robust else None
+
+
+def _cutting_planes(
+    phi: Callable[[FloatArray], tuple[float, FloatArray]], a: int
+) -> FloatArray | None:
+    """Weights (``a`` of them, summing to 1) with phi < -FRONTIER_TOL, by Kelley's
+    cutting planes (None: none, or none within :data:`CUT_ROUNDS`).
+
+    phi(w) = max_y w . (S(y) - k) is convex, and each evaluation at v gives a plane
+    below it, w . (S(y_v) - k); the least over the simplex of the planes' maximum (one
+    LP) bounds min phi from below and proposes the next weights. It stops when a
+    certificate is found or the bound shows there is none.
+    """
+    planes: list[FloatArray] = []
+    v = np.full(a, 1.0 / a)
+    for _ in range(CUT_ROUNDS):
+        value, gaps = phi(v)
+        if value < -FRONTIER_TOL:
+            return v
+        planes.append(gaps)
+        model = linprog(
+            np.append(np.zeros(a), 1.0),
+            A_ub=np.hstack((np.array(planes), -np.ones((len(planes), 1)))),
+            b_ub=np.zeros(len(planes)),
+            A_eq=np.append(np.ones(a), 0.0)[None, :],
+            b_eq=[1.0],
+            bounds=[(0.0, None)] * a + [(None, None)],
+            method="highs",
+        )
+        if model.status != 0 or model.x[-1] >= -FRONTIER_TOL:
+            return None  # no weights certify
+        v = np.clip(model.x[:a], 0.0, None)
+        v = v / v.sum()
+    return None
