@@ -82,8 +82,10 @@ REALISE_TOL = 1e-10
 REALISE_EVALUATIONS = 100
 
 #: The rounds of :func:`_realise`: after each least squares, the shares within this
-#: fraction of the demand of a bound are put on it and kept there for the next round.
+#: fraction of the demand of a bound are put on it and kept there for the next round,
+#: which runs only if the residual is within REALISE_NEAR (in resources) of zero.
 REALISE_SNAPS = (REALISE_TOL, 1e-7, 1e-4)
+REALISE_NEAR = 1e-4
 
 #: At most this many faces are enumerated per structure; beyond, the flow bound.
 MAX_FACES = 2_000_000
@@ -174,30 +176,10 @@ def level_bounds(game: SecurityGame) -> LevelBounds:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    standard = game.standard
-    m = game.n_targets
-    low, high = np.full(m, np.nan), np.full(m, np.nan)
-    at_low: list[NSEResult | None] = [None] * m
-    at_high: list[NSEResult | None] = [None] * m
-    for tau in range(m):
-        for robust in (False, True):  # again, with the slower search, where unsettled
-            ends = _ends(standard, tau, robust)
-            if ends is None:  # no NSE attacks tau
-                low[tau] = high[tau] = np.nan
-                at_low[tau] = at_high[tau] = None
-                break
-            lowest, highest = ends
-            low[tau], high[tau] = lowest.low, highest.high
-            one = high[tau] - low[tau] <= LEVEL_AGREEMENT  # one level: one witness
-            at_low[tau] = _first_verified(game, tau, lowest.realised(lowest.low))
-            if not (one and at_low[tau] is not None):
-                top = [highest.root] if highest.root is not None else highest.realised(highest.top)
-                at_high[tau] = _first_verified(game, tau, top)
-            if one:
-                at_low[tau] = at_high[tau] = at_low[tau] or at_high[tau]
-            if at_low[tau] is not None and at_high[tau] is not None:
-                break
-    found = LevelBounds(low, high, tuple(at_low), tuple(at_high))
+    low, high, at_low, at_high = zip(
+        *(_range(game, tau) for tau in range(game.n_targets)), strict=True
+    )
+    found = LevelBounds(np.array(low), np.array(high), at_low, at_high)
     _CACHE[key] = found
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -206,6 +188,47 @@ def level_bounds(game: SecurityGame) -> LevelBounds:
 
 _CACHE: OrderedDict[bytes, LevelBounds] = OrderedDict()
 _CACHE_SIZE = 512
+
+
+def _range(game: SecurityGame, tau: int) -> tuple[float, float, NSEResult | None, NSEResult | None]:
+    """:func:`level_bounds` for one target: its range (NaN: no NSE attacks it) and the
+    verified NSEs at its ends (None: not found). Where an end is not attained, the
+    range is computed again with the slower search for weights (``robust``)."""
+    searched: dict[tuple[float, float, bool], NSEResult | None] = {}
+    found: tuple[float, float, NSEResult | None, NSEResult | None] = (np.nan, np.nan, None, None)
+    for robust in (False, True):
+        ends = _ends(game.standard, tau, robust)
+        if ends is None:  # no NSE attacks tau
+            return np.nan, np.nan, None, None
+        lowest, highest = ends
+        one = highest.high - lowest.low <= LEVEL_AGREEMENT  # one level: one witness
+        at_low = _witness(game, tau, lowest, False, searched)
+        at_high = at_low if one and at_low else _witness(game, tau, highest, True, searched)
+        if one:
+            at_low = at_high = at_low or at_high
+        found = (lowest.low, highest.high, at_low, at_high)
+        if at_low is not None and at_high is not None:
+            break
+    return found
+
+
+def _witness(
+    game: SecurityGame,
+    tau: int,
+    piece: _Piece,
+    top: bool,
+    searched: dict[tuple[float, float, bool], NSEResult | None],
+) -> NSEResult | None:
+    """A verified NSE at ``piece``'s highest level (``top``: its root, or a split
+    realised at its witness level) or lowest, memoised in ``searched`` (the robust
+    pass often finds the same piece)."""
+    key = (piece.at, piece.top if top else piece.low, top)
+    if key not in searched:
+        if top and piece.root is not None:
+            searched[key] = _first_verified(game, tau, [piece.root])
+        else:
+            searched[key] = _first_verified(game, tau, piece.realised(key[1]))
+    return searched[key]
 
 
 def _first_verified(
@@ -414,6 +437,8 @@ def _realise(
         low_, high_ = x <= snap * upper, x >= upper * (1.0 - snap)
         x = np.where(low_, 0.0, np.where(high_, upper, x))
         moving &= ~(low_ | high_)
+        if np.abs(residual(x)).max() > REALISE_NEAR * max(1.0, float(k.max())):
+            break  # far from any split spending the budgets: pinning will not get there
     if np.abs(residual(x)).max(initial=0.0) > tol:
         return None
     return build(x)[0]
