@@ -260,16 +260,11 @@ class _Piece:
     def realised(self, u: float) -> Iterator[FloatArray]:
         """Profiles at level ``u`` of the piece spending the budgets, realised
         (:func:`_realise`) from the splits within them of up to :data:`WITNESS_FACES`
-        faces."""
+        faces, those closest to spending the budgets first."""
         if self.faces is None:
             return
         st = structure(self.game, self.tau, self.at)
-        spend, _ = self.faces.shares(u)
-        slack = (self.faces.budget[None, :] - spend).sum(axis=1)
-        within = np.flatnonzero(self.faces.within(u))
-        # the faces whose splits come closest to spending every budget first
-        within = within[np.argsort(slack[within], kind="stable")][:WITNESS_FACES]
-        for f in within:
+        for f in self.faces.closest(u)[:WITNESS_FACES]:
             start = self.faces.profile(u, int(f))
             profile = _realise(self.game, self.tau, st, u, start)
             if profile is not None:
@@ -623,6 +618,17 @@ class _Faces:
         """Per face, whether its split at level ``u`` keeps every defender within her
         budget (to :data:`ROUNDING_TOL`)."""
         spend, _ = self.shares(u)
+        return self._within(spend)
+
+    def closest(self, u: float) -> np.ndarray:
+        """The faces whose splits at level ``u`` keep every defender within her budget,
+        those that leave the least unspent first."""
+        spend, _ = self.shares(u)
+        within = np.flatnonzero(self._within(spend))
+        slack = (self.budget[None, :] - spend[within]).sum(axis=1)
+        return within[np.argsort(slack, kind="stable")]
+
+    def _within(self, spend: FloatArray) -> np.ndarray:
         return np.all(spend <= self.budget[None, :] * (1.0 + ROUNDING_TOL), axis=1)
 
     def profile(self, u: float, f: int) -> FloatArray:
