@@ -194,7 +194,7 @@ def _range(game: SecurityGame, tau: int) -> tuple[float, float, NSEResult | None
     """:func:`level_bounds` for one target: its range (NaN: no NSE attacks it) and the
     verified NSEs at its ends (None: not found). Where an end is not attained, the
     range is computed again with the slower search for weights (``robust``)."""
-    searched: dict[tuple[float, float, bool], NSEResult | None] = {}
+    searched: dict[tuple[float, float, bool, bool], NSEResult | None] = {}
     found: tuple[float, float, NSEResult | None, NSEResult | None] = (np.nan, np.nan, None, None)
     for robust in (False, True):
         ends = _ends(game.standard, tau, robust)
@@ -217,12 +217,12 @@ def _witness(
     tau: int,
     piece: _Piece,
     top: bool,
-    searched: dict[tuple[float, float, bool], NSEResult | None],
+    searched: dict[tuple[float, float, bool, bool], NSEResult | None],
 ) -> NSEResult | None:
     """A verified NSE at ``piece``'s highest level (``top``: its root, or a split
     realised at its witness level) or lowest, memoised in ``searched`` (the robust
     pass often finds the same piece)."""
-    key = (piece.at, piece.top if top else piece.low, top)
+    key = (piece.at, piece.top if top else piece.low, top, top and piece.root is not None)
     if key not in searched:
         if top and piece.root is not None:
             searched[key] = _first_verified(game, tau, [piece.root])
