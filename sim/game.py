@@ -437,6 +437,9 @@ class SecurityGame:
         game = self._unchecked({name: getattr(self, name)[..., keep] for name in names})
         object.__setattr__(game, "attacker_resources", 1)
         object.__setattr__(game, "schedules", None)
+        # the gaps of the kept targets, as computed anew (each is one difference)
+        for name in ("defender_gap", "attacker_gap"):
+            game.__dict__[name] = _read_only(getattr(self, name)[..., keep])
         return game
 
     def _unchecked(self, fields: dict[str, Any]) -> SecurityGame:

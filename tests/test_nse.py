@@ -1002,3 +1002,30 @@ def test_the_rough_order_matches_its_enumeration_and_the_finder_uses_it(game):
     finally:
         kernel.ORDER_CELLS = cells
         clear_nse_cache()
+
+
+@given(games(max_defenders=4, max_targets=8), st.data())
+@settings(max_examples=examples(80))
+def test_the_finders_lazy_candidate_order_is_the_kernels(game, data):
+    """``kernel.CandidateOrder`` (the leading candidate from the first few scored, the
+    rest scored on demand) gives exactly ``candidate_orders`` restricted to the asked
+    targets, whether the lead is found among the first few or not, and with the order
+    partly ranked at one common level."""
+    standard = game.standard
+    pooled = origami_level(
+        standard.attacker_reward, standard.attacker_gap, float(standard.total_resources)
+    )
+    batch = Games.single(standard)
+    targets = data.draw(st.none() | st.sets(st.integers(0, game.n_targets - 1)))
+    lead, cells = kernel.LEAD_CANDIDATES, kernel.ORDER_CELLS
+    try:
+        for kernel.LEAD_CANDIDATES, kernel.ORDER_CELLS in ((1, cells), (3, cells), (lead, 1)):
+            full = candidate_orders(batch, pooled)[0].tolist()
+            expected = [t for t in full if targets is None or t in targets]
+            order = kernel.CandidateOrder(batch, pooled, targets)
+            first = order.first
+            assert order.count == len(expected)
+            assert order.all().tolist() == expected
+            assert first == (expected[0] if expected else -1)
+    finally:
+        kernel.LEAD_CANDIDATES, kernel.ORDER_CELLS = lead, cells

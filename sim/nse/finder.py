@@ -49,10 +49,10 @@ from sim.nse.exact import exact_split
 from sim.nse.kernel import (
     FLOOR,
     NEWTON_LOW,
+    CandidateOrder,
     ReportNSEs,
     Stage,
     candidate_blocks,
-    candidate_orders,
     clean,
     fixed_level,
     newton,
@@ -526,19 +526,17 @@ def _find_attackable(
         if ok:
             return _result(game, profile, tau, "single", violation, found, attempts, units)
     games = Games.single(game)
-    candidates = [int(t) for t in candidate_orders(games, pooled)[0]]
-    if allowed_targets is not None:
-        candidates = [t for t in candidates if t in allowed_targets]
+    order = CandidateOrder(games, pooled, allowed_targets)
     # the kernel's quick stages by the driver of the batch of reports (a batch of one;
     # with one stage per tier the second candidate is tried alone too). Every NSE
     # keeps the attacker at or above the pooled level (its coverage is feasible with K
     # resources), so the floor is reachable only when it is the pooled level
-    first = np.array(candidates[:1] or [0], dtype=np.int64)
+    first = np.array([max(order.first, 0)], dtype=np.int64)
     stages = quick_stages(games, np.zeros(1, np.int64), first, pooled)
     alone = 2 if all(tier.stop - tier.start <= 1 for tier in tiers(stages)) else 1
     quick_found = ReportNSEs.empty(1, n, m, keep=True)
-    orders = np.array(candidates, dtype=np.int64).reshape(1, len(candidates))
-    resolve(games, orders, stages, pooled, quick_found, alone)
+    orders = first[None, : order.count]
+    resolve(games, orders, stages, pooled, quick_found, alone, order)
     attempts += int(quick_found.attempts[0])
     if quick_found.kept:
         profile, gains = quick_found.kept[0]
@@ -547,8 +545,8 @@ def _find_attackable(
     notes = [f"quick stages: {int(quick_found.attempts[0])} proposals, none verified"]
     floor_game = FLOOR in list(stages[0])
     later = (
-        _proposals(game, games, candidates, active, pooled, floor_game, alone)
-        if candidates and not quick
+        _proposals(game, games, order.all().tolist(), active, pooled, floor_game, alone)
+        if order.count and not quick
         else ()
     )
     for phase, tau, profile in later:

@@ -103,6 +103,72 @@ def candidate_orders(games: Games, pooled: float) -> np.ndarray:
     return np.concatenate((head, ranked[:, scored:]), axis=1)
 
 
+#: How many candidates, in index order, :class:`CandidateOrder` scores first: the
+#: leading candidate of a game is the first of them with neither uncovered demand nor
+#: shortfall, where one has none, and the rest are scored only when the finder needs
+#: them.
+LEAD_CANDIDATES = 8
+
+
+class CandidateOrder:
+    """:func:`candidate_orders` of one game (a batch of one), restricted to ``targets``
+    where given, with its leading candidate found without scoring every candidate
+    where possible.
+
+    Where every candidate is scored by the structure, the scores are (uncovered demand,
+    shortfall) with ties in index order, and neither is ever negative: a candidate
+    scoring (0, 0) comes before every candidate of a larger index. So where the pooled
+    level is above the floor, the first :data:`LEAD_CANDIDATES` in index order are
+    scored, and the first of them scoring (0, 0) leads; the others are scored (each
+    score is its candidate's alone, so bit for bit as in one batch) when :meth:`all`
+    is first asked for. At the floor the defenders may keep spare resources, hardly
+    any candidate is free of shortfall, and all are scored at once.
+
+    Attributes
+    ----------
+    first : int
+        The leading candidate (-1: none).
+    count : int
+        How many candidates there are.
+    """
+
+    def __init__(self, games: Games, pooled: float, targets: set[int] | None = None) -> None:
+        self._games, self._pooled = games, pooled
+        _, n, m = games.penalty.shape
+        taus = np.flatnonzero(games.game.attacker_reward >= pooled - BR_TOL)
+        ranked = max(1, ORDER_CELLS // (n * m)) < taus.size
+        if ranked:  # partly ranked at one common level: ordered at once
+            taus = candidate_orders(games, pooled)[0]
+        if targets is not None:
+            taus = taus[np.isin(taus, list(targets))]
+        self._taus, self.count = taus, int(taus.size)
+        self._head = np.zeros((1, 0)), np.zeros((1, 0))
+        self._order = taus if ranked else None
+        floor = float(games.game.attacker_penalty.max())
+        if not ranked and pooled > floor + BR_TOL:
+            self._head = _structure_scores(games, taus[None, :LEAD_CANDIDATES], pooled)
+            uncovered, shortfall = self._head
+            lead = np.flatnonzero((uncovered[0] == 0.0) & (shortfall[0] == 0.0))
+            if lead.size:
+                self.first = int(taus[lead[0]])
+                return
+        order = self.all()
+        self.first = int(order[0]) if order.size else -1
+
+    def all(self) -> np.ndarray:
+        """Every candidate, most promising first (shape (count,))."""
+        if self._order is None:  # scored by the structure, the first few (or none) so far
+            taus, head = self._taus[None], self._head
+            scored = head[0].shape[1]
+            uncovered, shortfall = head
+            if self.count > scored:
+                rest = _structure_scores(self._games, taus[:, scored:], self._pooled)
+                uncovered = np.concatenate((uncovered, rest[0]), axis=1)
+                shortfall = np.concatenate((shortfall, rest[1]), axis=1)
+            self._order = taus[0, np.lexsort((taus, shortfall, uncovered), axis=-1)[0]]
+        return self._order
+
+
 def _by_structure(games: Games, candidates: np.ndarray, pooled: float) -> np.ndarray:
     """``candidates`` (shape (b, q), each game's) sorted by :func:`_structure_scores`,
     ties in index order."""
@@ -124,19 +190,24 @@ def _structure_scores(
     q = candidates.shape[1]
     level = pooled + ORDER_LEVEL * np.maximum(reward[candidates] - pooled, 0.0)
     demand = need(reward, game.attacker_gap, level[..., None])  # (b, q, m)
-    live = (demand > 0.0)[:, :, None, :] & games.active[None, None, :, None]
+    budget = game.resources.astype(np.float64)
     # the games in pieces of bounded memory: each holds (q, n, m) values per game
     piece = max(1, PAIR_CELLS // max(1, q * n * m))
-    uncovered, shortfall = [], []
+    uncovered, shortfall = np.empty(candidates.shape), np.empty(candidates.shape)
     for start in range(0, games.size, piece):
         rows = slice(start, start + piece)
         value = utility(games.penalty[rows, None], games.gap[rows, None], demand[rows, :, None])
-        own = np.take_along_axis(value, candidates[rows, :, None, None], axis=3)
-        allowed = live[rows] & (value <= own + PREFERENCE_TOL)
-        uncovered.append(np.where(allowed.any(axis=2), 0.0, demand[rows]).sum(axis=2))
+        # value[b, j, :, candidates[b, j]] (the advanced axes come first): shape (b, q, n)
+        at = np.arange(value.shape[0])[:, None], np.arange(q)[None, :]
+        own = value[at[0], at[1], :, candidates[rows]]
+        # a target nobody demands adds nothing to either score, allowed or not
+        allowed = value <= own[..., None] + PREFERENCE_TOL
+        if games.idle:  # defenders without resources cover nothing
+            allowed &= games.active[:, None]
+        uncovered[rows] = np.where(allowed.any(axis=2), 0.0, demand[rows]).sum(axis=2)
         room = (allowed * demand[rows, :, None, :]).sum(axis=3)
-        shortfall.append(np.maximum(game.resources - room, 0.0).sum(axis=2))
-    return np.concatenate(uncovered), np.concatenate(shortfall)
+        shortfall[rows] = np.maximum(budget - room, 0.0).sum(axis=2)
+    return uncovered, shortfall
 
 
 def _common_level_shortfall(games: Games, taus: np.ndarray, pooled: float) -> FloatArray:
@@ -591,9 +662,10 @@ class Stage:
 
     @property
     def primary(self) -> bool:
-        """Whether it leads (:func:`tiers`): the floor pass from equal log-weights,
-        Newton from its usual start, or an exact split."""
-        return self in (FLOOR, NEWTON) or self.solver == "exact"
+        """Whether it leads (:func:`tiers`): the floor pass from equal log-weights
+        (:data:`FLOOR`), Newton from its usual start (:data:`NEWTON`), or an exact
+        split."""
+        return self.solver == "exact" or (self.owner < 0 and self.start in ("flat", "pooled"))
 
     def __str__(self) -> str:
         detail = f"owner{self.owner}" if self.owner >= 0 else self.start
@@ -825,31 +897,45 @@ def resolve(
     pooled: float,
     result: ReportNSEs,
     alone: int = 1,
+    order: CandidateOrder | None = None,
 ) -> None:
     """Fill ``result`` in the finder's order of quick proposals (:func:`stage_schedule`
     over the candidates ``orders[b]`` of game b, the first ``alone`` singly): the one
-    driver of :func:`~sim.nse.find_nse` (a batch of one) and :func:`quick_nse_batch`."""
+    driver of :func:`~sim.nse.find_nse` (a batch of one) and :func:`quick_nse_batch`.
+
+    A batch of one may pass ``order`` instead of its whole order (``orders`` then holds
+    its leading candidate): the rest is scored when the schedule first reaches it."""
     piece = max(1, PAIR_CELLS // (games.penalty.shape[1] * games.penalty.shape[2]))
-    for slot, block in stage_schedule(stages, orders.shape[1], alone):
+    count = orders.shape[1] if order is None else order.count
+    for slot, block in stage_schedule(stages, count, alone):
         rows = (~result.ok).nonzero()[0]
         if rows.size == 0:
             return
+        if order is not None and block.stop > orders.shape[1]:
+            orders = order.all()[None]
         # every unresolved row with every candidate of the block, in one solve per
         # stage and one oracle call; a row takes the first candidate (in order) that
         # verifies, and counts the block's candidates up to it
         result.attempts[rows] += block.stop - block.start
         ranks = np.arange(block.start, block.stop)
         pairs, rank = rows[None].repeat(ranks.size, axis=0).ravel(), ranks.repeat(rows.size)
-        for stage in dict.fromkeys(stages[rows, slot].tolist()):  # each row has one
-            mine = (stages[pairs, slot] == stage).nonzero()[0]
+        kinds = dict.fromkeys(stages[rows, slot].tolist())  # each row has one
+        for stage in kinds:
+            mine = (
+                np.arange(pairs.size)
+                if len(kinds) == 1
+                else (stages[pairs, slot] == stage).nonzero()[0]
+            )
             # in pieces of bounded memory, in rank order: a row a piece resolves skips
             # its later candidates, as it would within one solve
             for start in range(0, mine.size, piece):
                 part = mine[start : start + piece]
-                part = part[~result.ok[pairs[part]]]
-                game_rows, tau = pairs[part], orders[pairs[part], rank[part]]
+                if start:  # only an earlier piece can have resolved a row
+                    part = part[~result.ok[pairs[part]]]
+                game_rows = pairs[part]
+                tau = orders[game_rows, rank[part]]
                 done, profiles = propose(games, game_rows, tau, stage, pooled)
-                at = (done & ~result.ok[game_rows]).nonzero()[0]  # in rank order
+                at = done.nonzero()[0]  # in rank order
                 if at.size == 0:
                     continue
                 found = at[verify(games, game_rows[at], profiles[at], tau[at], result)]

@@ -32,8 +32,7 @@ defenders' payoffs.
 from __future__ import annotations
 
 import dataclasses
-import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -170,6 +169,12 @@ class Games:
         The defenders' payoffs of each game.
     active : ndarray of bool, shape (n,)
         The defenders with resources.
+    idle : bool
+        Whether some defender has no resources.
+    floor_verdicts : ndarray of int8, shape (b, m)
+        Whether game b attacking t can have an NSE at the floor: 1 yes, 0 no, -1 not
+        yet asked (:func:`sim.nse.kernel.floor_fits` fills it in, so the floor stages
+        of one batch ask once per game and target).
     """
 
     game: SecurityGame
@@ -177,6 +182,13 @@ class Games:
     gap: FloatArray
     reward: FloatArray
     active: np.ndarray
+    idle: bool = field(init=False)
+    floor_verdicts: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "idle", not bool(self.active.all()))
+        verdicts = np.full((self.size, self.game.n_targets), -1, dtype=np.int8)
+        object.__setattr__(self, "floor_verdicts", verdicts)
 
     @classmethod
     def single(cls, game: SecurityGame) -> Games:
@@ -204,18 +216,6 @@ class Games:
     def size(self) -> int:
         """b, the number of games."""
         return int(self.penalty.shape[0])
-
-    @functools.cached_property
-    def idle(self) -> bool:
-        """Whether some defender has no resources."""
-        return not bool(self.active.all())
-
-    @functools.cached_property
-    def floor_verdicts(self) -> np.ndarray:
-        """Whether game b attacking t can have an NSE at the floor, shape (b, m): 1 yes,
-        0 no, -1 not yet asked (:func:`sim.nse.kernel.floor_fits` fills it in, so
-        the floor stages of one batch ask once per game and target)."""
-        return np.full((self.size, self.game.n_targets), -1, dtype=np.int8)
 
 
 @dataclass(frozen=True, eq=False)
