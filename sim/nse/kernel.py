@@ -512,10 +512,17 @@ def fixed_level(
         else np.zeros((size, k.size), dtype=bool)
     )
 
+    structure: list[tuple[FloatArray, np.ndarray]] = []  # at the level: computed once
+
     def evaluate(at: Rows, theta: FloatArray) -> Evaluation:
+        if not structure:
+            demand = need(game.attacker_reward, game.attacker_gap, level[:, None])
+            structure.append((demand, allowed_sets(games, rows, tau, demand)))
+        demand, allowed = structure[0]
         log_mu = np.concatenate((np.zeros((theta.shape[0], 1)), theta), axis=1)
         owners = None if owner is None else np.full(theta.shape[0], owner)
-        sp = split_spending(games, rows[at], tau[at], level[at], log_mu, owners)
+        known = demand[at], allowed[at]
+        sp = split_spending(games, rows[at], tau[at], level[at], log_mu, owners, known)
         residual = sp.spend - k
         slack = spare[at] & (residual < 0.0)
         jacobian = np.where(slack[:, :, None], 0.0, sp.jacobian[:, :, 1:])

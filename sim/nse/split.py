@@ -275,9 +275,12 @@ def split_spending(
     u: FloatArray,
     log_mu: FloatArray,
     owner: np.ndarray | None = None,
+    known: tuple[FloatArray, np.ndarray] | None = None,
 ) -> Spending:
     """The canonical split of game ``rows[j]`` attacking ``tau[j]`` at level ``u[j]``
-    with log-weights ``log_mu[j]`` (one per active defender), for every j at once.
+    with log-weights ``log_mu[j]`` (one per active defender), for every j at once;
+    ``known`` gives the demands and :func:`allowed_sets` of these rows at ``u`` where
+    the caller has them (a solve at a fixed level computes them once).
 
     ``u`` is at least every :math:`p^a(t)`; a target demanding full coverage (at the
     floor level) goes whole to the active defender ``owner[j]`` (an index among the
@@ -293,8 +296,10 @@ def split_spending(
     the results are shared: each row gets, bit for bit, what an unshared batch gives it.
     """
     game = games.game
-    demand = need(game.attacker_reward, game.attacker_gap, u[:, None])
-    allowed = allowed_sets(games, rows, tau, demand)
+    if known is None:
+        demand = need(game.attacker_reward, game.attacker_gap, u[:, None])
+        known = demand, allowed_sets(games, rows, tau, demand)
+    demand, allowed = known
     if rows.size >= DISTINCT_ROWS:
         first, inverse = distinct_rows(u, log_mu, allowed, owner)
         if first.size < rows.size:
