@@ -437,7 +437,8 @@ class SecurityGame:
         game = self._unchecked({name: getattr(self, name)[..., keep] for name in names})
         object.__setattr__(game, "attacker_resources", 1)
         object.__setattr__(game, "schedules", None)
-        # the gaps of the kept targets, as computed anew (each is one difference)
+        # the kept targets' gaps, where the cached properties keep them: a gap is one
+        # difference, so slicing gives what computing them anew would, bit for bit
         for name in ("defender_gap", "attacker_gap"):
             game.__dict__[name] = _read_only(getattr(self, name)[..., keep])
         return game
